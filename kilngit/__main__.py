@@ -1,0 +1,3 @@
+from kilngit.cli.main import run
+
+run()

@@ -1,0 +1,43 @@
+"""Internal: what every command shares: the project from `-C`, the output format option, printing data."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kilngit.project import Project
+
+
+@dataclass
+class CliState:
+    """Global options, kept on the click context."""
+
+    project_dir: Path | None = None
+
+    def project(self) -> Project:
+        """The project named by `-C`, else the one containing the current folder."""
+        return Project.find(self.project_dir or Path.cwd())
+
+
+def cli_state() -> CliState:
+    return click.get_current_context().find_object(CliState) or CliState()
+
+
+def current_project() -> Project:
+    return cli_state().project()
+
+
+def format_option(*choices: str, default: str | None = None):  # type: ignore[no-untyped-def]
+    """`--format` with the given choices (the first is the default)."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default or choices[0],
+                        show_default=True, help="Output format.")
+
+
+def print_json(data: Any) -> None:
+    """Print data as JSON on stdout (sorted keys, for stable diffs and scripts)."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

@@ -1,0 +1,82 @@
+"""The `kilngit` command: global options, the command list, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import datetime
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import click
+
+from kilngit.cli._common import CliState
+from kilngit.cli._lazy import LazyGroup
+from kilngit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, KilngitError
+
+COMMANDS = {
+    "init": "kilngit.cli.init:init",
+    "validate": "kilngit.cli.validate:validate",
+    "status": "kilngit.cli.status:status",
+    "schema": "kilngit.cli.schema:schema",
+    "task": "kilngit.cli.task:task",
+    "add": "kilngit.cli.add:add",
+    "run": "kilngit.cli.run:run",
+    "generate": "kilngit.cli.generate:generate",
+    "eval": "kilngit.cli.eval:eval_group",
+    "report": "kilngit.cli.report:report",
+    "rate": "kilngit.cli.rate:rate",
+    "label": "kilngit.cli.label:label",
+    "review": "kilngit.cli.review:review",
+    "import": "kilngit.cli.kiln:import_group",
+    "export": "kilngit.cli.kiln:export_group",
+    "split": "kilngit.cli.split:split",
+    "finetune": "kilngit.cli.finetune:finetune",
+    "watch": "kilngit.cli.watch:watch",
+    "queue": "kilngit.cli.queue:queue",
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Run as if kilngit was started in PATH (like git -C).")
+@click.version_option(package_name="kilngit")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: Path | None) -> None:
+    """kilngit: an AI project (tasks, runs, ratings, evals, fine-tunes) kept in git, one file per record."""
+    ctx.obj = CliState(project_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and map every outcome to an exit code (see kilngit.errors)."""
+    try:
+        cli.main(args=argv, prog_name="kilngit", standalone_mode=False)
+        return 0
+    except KilngitError as e:
+        click.echo(f"error: {e}", err=True)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except Exception:  # a bug: keep the traceback in a log, show a short message
+        log = _crash_log()
+        click.echo(f"error: kilngit crashed (a bug). Details: {log}\n  please report it with that file", err=True)
+        return EXIT_BUG
+
+
+def _crash_log() -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    fd, name = tempfile.mkstemp(prefix=f"kilngit-crash-{stamp}-", suffix=".log")
+    with open(fd, "w") as f:
+        f.write(" ".join(sys.argv) + "\n\n" + traceback.format_exc())
+    return Path(name)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""`kilngit validate`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from kilngit.cli._common import cli_state, format_option, print_json
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--changed", is_flag=True, help="Check only files changed against git HEAD (for pre-commit hooks).")
+@click.option("--fix", is_flag=True, help="Rewrite machine records that are valid but not in canonical form.")
+@format_option("text", "json")
+def validate(path: Path | None, changed: bool, fix: bool, fmt: str) -> None:
+    """Check that every file parses, matches its schema, sits at its path and that references resolve.
+
+    Exits 1 when any error is found."""
+    from kilngit.project import Project
+    from kilngit.validate import fix_canonical, validate_changed, validate_project
+
+    project = Project.find(path or cli_state().project_dir or Path.cwd())
+    report = validate_changed(project.root) if changed else validate_project(project.root)
+    if fix:
+        fixed = fix_canonical(project.root, report)
+        if fmt == "text" and fixed:
+            click.echo(f"rewrote {fixed} file(s) canonically")
+    if fmt == "json":
+        print_json(report.to_dict())
+    else:
+        for problem in report.problems:
+            click.echo(str(problem))
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.kinds.items())) or "no records"
+        verdict = "ok" if report.ok else f"{len(report.errors)} error(s)"
+        warnings = len(report.problems) - len(report.errors)
+        click.echo(f"{verdict}: {report.files} file(s) checked ({kinds}), {warnings} warning(s), "
+                   f"{report.seconds:.2f}s", err=not report.ok)
+    if not report.ok:
+        sys.exit(1)

@@ -1,0 +1,67 @@
+"""One error hierarchy for kilngit, and the exit code each kind of failure maps to.
+
+Known errors carry a message that says what went wrong and how to fix it; the CLI prints it without a
+traceback and exits 1. Usage errors exit 2, bugs 3 (with a crash log), Ctrl-C 130.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+class KilngitError(Exception):
+    """A failure the user can fix; `hint` says how."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class UsageError(KilngitError):
+    """The command line itself is wrong (unknown option value, conflicting flags)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ProjectNotFoundError(KilngitError):
+    """No `kilngit.yaml` in the folder or any parent."""
+
+
+class InvalidRecordError(KilngitError):
+    """A record file cannot be read or does not match its schema."""
+
+    def __init__(self, path: str, message: str, pointer: str = "", hint: str | None = None) -> None:
+        where = f"{path}{'#' + pointer if pointer else ''}"
+        super().__init__(f"{where}: {message}", hint)
+        self.path = path
+        self.pointer = pointer
+
+
+class NewerFormatError(InvalidRecordError):
+    """A record was written by a newer kilngit; we refuse rather than drop fields we do not know."""
+
+
+class NotFoundError(KilngitError):
+    """A named record (task, prompt, run, eval, ...) does not exist."""
+
+
+class AmbiguousIdError(KilngitError):
+    """An ID prefix matches more than one record."""
+
+
+class GitError(KilngitError):
+    """A git command failed; the message shows the command, its exit code and its output."""
+
+
+class ProviderError(KilngitError):
+    """A model provider failed (after retries) or is misconfigured."""

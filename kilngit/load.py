@@ -1,0 +1,188 @@
+"""Reading one record file: parse, check the format version, validate, and check that it sits where its
+identity says. Every problem names the file, the field (a JSON pointer) and the fix.
+
+`parse_record` is the single entry point used by the project loader and by `kilngit validate`;
+`load_record` is its strict form for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from kilngit import layout
+from kilngit._io import MAX_JSON_BYTES, MAX_YAML_BYTES, ReadError, decode_utf8, load_yaml, read_bytes_checked
+from kilngit.errors import InvalidRecordError, NewerFormatError
+from kilngit.records import FORMAT_VERSION, KINDS, MachineRecord, Record
+from kilngit.records.canonical import content_id, to_file_bytes
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a project: where (file and JSON pointer), what, and how to fix it."""
+
+    path: str
+    message: str
+    fix: str
+    pointer: str = ""
+    severity: Literal["error", "warning"] = "error"
+    code: str = ""
+    """A stable name for problems tools act on, e.g. "not_canonical"."""
+
+    def __str__(self) -> str:
+        where = f"{self.path}{'#' + self.pointer if self.pointer else ''}"
+        return f"{self.severity}: {where}: {self.message}\n  fix: {self.fix}"
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass
+class Parsed:
+    """The outcome of reading one file: the record (None when unusable) and its problems."""
+
+    relpath: str
+    kind: str
+    record: Record | None
+    problems: list[Problem]
+
+
+#: kind -> {older version -> function upgrading a raw dict by one version}. Empty while the format is v1.
+MIGRATIONS: dict[str, dict[int, Any]] = {}
+
+_FIXES = {
+    "extra_forbidden": "remove this field (kilngit refuses unknown fields rather than dropping them; if a newer "
+                       "kilngit wrote it, upgrade kilngit)",
+    "missing": "add this field",
+    "literal_error": "use one of the allowed values",
+}
+
+
+def parse_record(root: Path, relpath: str, located: layout.Located | None = None) -> Parsed:
+    """Read and validate the record file at `relpath` (POSIX, relative to `root`)."""
+    located = located or layout.classify(relpath)
+    if located is None:
+        return Parsed(relpath, "unknown", None, [Problem(
+            relpath, "no record kind lives at this path",
+            "move the file to the path its kind uses (see docs/format.md) or remove it")])
+    kind = located.kind
+    try:
+        raw = read_bytes_checked(root / relpath, root, MAX_YAML_BYTES if located.yaml else MAX_JSON_BYTES)
+        data = _parse(raw, located.yaml)
+    except ReadError as e:
+        return Parsed(relpath, kind, None, [Problem(relpath, str(e), e.fix)])
+
+    problems: list[Problem] = []
+    if not isinstance(data, dict):
+        return Parsed(relpath, kind, None, [Problem(relpath, f"expected a {kind} record (a mapping)",
+                                                    f"write a mapping with kind: {kind}")])
+    if data.get("kind") != kind:
+        return Parsed(relpath, kind, None, [Problem(
+            relpath, f"kind is {data.get('kind')!r} but this path holds {kind} records",
+            f"set kind: {kind}, or move the file to where {data.get('kind')} records live", "/kind")])
+    data, version_problem = _upgrade(relpath, kind, data)
+    if version_problem:
+        return Parsed(relpath, kind, None, [version_problem])
+    try:
+        record = KINDS[kind].model_validate(data)
+    except ValidationError as e:
+        return Parsed(relpath, kind, None, _validation_problems(relpath, e))
+
+    canonical = None if located.yaml else record.to_data()
+    problems += _identity_problems(relpath, record, located.params, canonical)
+    if canonical is not None and not problems and to_file_bytes(canonical) != raw:
+        problems.append(Problem(relpath, "file is not in canonical form (sorted keys, 2-space indent)",
+                                "run `kilngit validate --fix` to rewrite it canonically", severity="warning",
+                                code="not_canonical"))
+    return Parsed(relpath, kind, record, problems)
+
+
+def load_record(path: str | Path, root: str | Path | None = None) -> Record:
+    """Load one record file and return it, raising `InvalidRecordError` on any error-level problem."""
+    path = Path(path).absolute()
+    root = Path(root).absolute() if root else _find_root(path)
+    parsed = parse_record(root, path.relative_to(root).as_posix())
+    errors = [p for p in parsed.problems if p.severity == "error"]
+    if errors or parsed.record is None:
+        p = errors[0]
+        cls = NewerFormatError if "newer kilngit" in p.message else InvalidRecordError
+        raise cls(p.path, p.message, p.pointer, p.fix)
+    return parsed.record
+
+
+def _find_root(path: Path) -> Path:
+    for parent in path.parents:
+        if (parent / layout.MANIFEST).is_file():
+            return parent
+    raise InvalidRecordError(str(path), "not inside a kilngit project", hint="pass root= explicitly")
+
+
+def _parse(raw: bytes, yaml: bool) -> Any:
+    text = decode_utf8(raw)
+    if yaml:
+        return load_yaml(text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ReadError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}",
+                        "restore the file from git (`git checkout -- FILE`) or fix the JSON") from e
+
+
+def _upgrade(relpath: str, kind: str, data: dict[str, Any]) -> tuple[dict[str, Any], Problem | None]:
+    v = data.get("v", FORMAT_VERSION)
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        return data, Problem(relpath, f"format version v must be a positive integer, not {v!r}",
+                             f"set v: {FORMAT_VERSION}", "/v")
+    if v > FORMAT_VERSION:
+        return data, Problem(relpath, f"written by a newer kilngit (format v{v}; this kilngit reads up to "
+                                      f"v{FORMAT_VERSION})", "upgrade kilngit: pip install -U kilngit", "/v")
+    while v < FORMAT_VERSION:
+        data = MIGRATIONS[kind][v](data)
+        v += 1
+        data["v"] = v
+    return data, None
+
+
+def _validation_problems(relpath: str, error: ValidationError) -> list[Problem]:
+    out = []
+    for e in error.errors(include_url=False):
+        pointer = "".join(f"/{part}" for part in e["loc"])
+        fix = _FIXES.get(e["type"], "correct the value")
+        out.append(Problem(relpath, e["msg"], fix, pointer))
+    return out
+
+
+def _identity_problems(
+    relpath: str, record: Record, params: dict[str, str], canonical: dict[str, Any] | None
+) -> list[Problem]:
+    """The record's own fields must agree with the identity its path encodes."""
+    problems = []
+    fields = record.__dict__
+    for key in ("task", "eval", "judge"):
+        if key in params and key in fields and fields[key] != params[key]:
+            problems.append(Problem(relpath, f"{key} is {fields[key]!r} but the file sits under {params[key]!r}",
+                                    f"move the file under {fields[key]!r} or set {key}: {params[key]}", f"/{key}"))
+    if isinstance(record, MachineRecord):
+        expected = content_id(canonical if canonical is not None else record.to_data())
+        if record.id != expected:
+            problems.append(Problem(relpath, f"id {record.id!r} does not match the content hash {expected!r}",
+                                    "machine records are append-only: restore the original file, or write the "
+                                    "change as a new record (kilngit computes the id)", "/id"))
+        elif params.get("id") != record.id:
+            problems.append(Problem(relpath, f"file is named {params.get('id')} but holds record {record.id}",
+                                    f"move it to {layout.record_path(record)}"))
+    if record.kind == "annotation":
+        want = layout.annotation_file(fields["task"], fields["rater"], fields["run"])
+        if want != relpath:
+            problems.append(Problem(relpath, "annotation is not at the path of its (rater, run)",
+                                    f"move it to {want}"))
+    if "slug" in params and record.kind in ("split_membership", "finetune_status"):
+        own = fields["split"] if record.kind == "split_membership" else fields["finetune"]
+        if own != params["slug"]:
+            problems.append(Problem(relpath, f"names {own!r} but sits at {params['slug']!r}",
+                                    f"move it to {layout.record_path(record)}"))
+    return problems

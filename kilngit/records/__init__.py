@@ -1,0 +1,29 @@
+"""The record kinds of the kilngit format, as pydantic models (see docs/format.md)."""
+
+from __future__ import annotations
+
+from kilngit.records.annotation import Annotation
+from kilngit.records.base import FORMAT_VERSION, Definition, MachineRecord, OwnedRecord, Record, is_slug, slugify
+from kilngit.records.common import RATING_VALUES, Rating, RatingType, Source, Usage
+from kilngit.records.dataset import DatasetSplit, SplitMembership, SplitPart
+from kilngit.records.evals import Eval, EvalScore, Judge, JudgeResult
+from kilngit.records.finetune import FineTune, FineTuneStatus
+from kilngit.records.project import ProjectManifest
+from kilngit.records.run import RunError, TaskRun
+from kilngit.records.task import FewShot, Prompt, Requirement, RunConfig, Task
+
+#: kind -> model class, for every record kind of the format.
+KINDS: dict[str, type[Record]] = {
+    m.model_fields["kind"].default: m
+    for m in (
+        ProjectManifest, Task, Prompt, RunConfig, TaskRun, Annotation, Eval, Judge, JudgeResult, DatasetSplit,
+        SplitMembership, FineTune, FineTuneStatus,
+    )
+}
+
+__all__ = [
+    "FORMAT_VERSION", "KINDS", "RATING_VALUES", "Annotation", "DatasetSplit", "Definition", "Eval", "EvalScore",
+    "FewShot", "FineTune", "FineTuneStatus", "Judge", "JudgeResult", "MachineRecord", "OwnedRecord", "Prompt",
+    "ProjectManifest", "Rating", "RatingType", "Record", "Requirement", "RunConfig", "RunError", "Source",
+    "SplitMembership", "SplitPart", "Task", "TaskRun", "Usage", "is_slug", "slugify",
+]

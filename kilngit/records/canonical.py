@@ -1,0 +1,76 @@
+"""The one serializer for machine records, and the content hash that gives them their IDs.
+
+Two forms of the same JSON value:
+
+* file form (`to_file_bytes`): keys sorted, two-space indent, UTF-8 without escaping, a trailing newline.
+  Every JSON record kilngit writes is exactly these bytes, so re-writing an unchanged record is a no-op.
+* hash form (`jcs_bytes`): RFC 8785 (JSON Canonicalization Scheme). A record's ID is the first
+  `ID_LENGTH` hex digits of SHA-256 over the hash form of the record without its `id` field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+import rfc8785
+
+ID_LENGTH = 16
+_MAX_SAFE_INT = 2**53
+
+
+def to_file_bytes(value: Any) -> bytes:
+    """Serialize `value` in kilngit's canonical file form."""
+    return (json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def jcs_bytes(value: Any) -> bytes:
+    """RFC 8785 canonical bytes of `value`.
+
+    Uses the C `json` encoder when it provably gives the same bytes as RFC 8785 (integral floats written
+    as integers, no float needing an exponent, ASCII keys) and the reference implementation otherwise.
+    """
+    fast = _jcs_compatible(value)
+    if fast is None:
+        return rfc8785.dumps(value)
+    return json.dumps(fast, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_id(record: dict[str, Any]) -> str:
+    """The content-addressed ID of a record dict (its `id` key, if any, is left out)."""
+    body = {k: v for k, v in record.items() if k != "id"}
+    return hashlib.sha256(jcs_bytes(body)).hexdigest()[:ID_LENGTH]
+
+
+def _jcs_compatible(value: Any) -> Any:
+    """`value` with integral floats turned into ints, or None when the fast path could differ from JCS."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not k.isascii():
+                return None  # JCS sorts by UTF-16 code units, Python by code points
+            c = _jcs_compatible(v)
+            if c is None and v is not None:
+                return None
+            out[k] = c
+        return out
+    if isinstance(value, list):
+        items = []
+        for v in value:
+            c = _jcs_compatible(v)
+            if c is None and v is not None:
+                return None
+            items.append(c)
+        return items
+    if isinstance(value, float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            return None
+        if value.is_integer() and abs(value) < _MAX_SAFE_INT:
+            return int(value)
+        text = repr(value)
+        if "e" in text or "E" in text:
+            return None  # ECMAScript and Python disagree on exponent forms
+        return value
+    return value

@@ -1,0 +1,83 @@
+"""Value types shared by several record kinds: ratings, provenance, usage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+RatingType = Literal["pass_fail", "pass_fail_critical", "five_star"]
+
+#: The values each rating type allows (pass_fail: 1 pass / 0 fail; critical adds -1; five_star 1..5).
+RATING_VALUES: dict[str, tuple[float, ...]] = {
+    "pass_fail": (0.0, 1.0),
+    "pass_fail_critical": (-1.0, 0.0, 1.0),
+    "five_star": (1.0, 2.0, 3.0, 4.0, 5.0),
+}
+
+
+class Strict(BaseModel):
+    """A nested value object: unknown fields are refused, like records."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class Rating(Strict):
+    """One rating: its type and value (pass 1.0, fail 0.0, critical -1.0, or 1..5 stars)."""
+
+    type: RatingType
+    value: float
+
+    @model_validator(mode="after")
+    def _value_allowed(self) -> Rating:
+        allowed = RATING_VALUES[self.type]
+        if self.value not in allowed:
+            raise ValueError(f"value {self.value:g} is not allowed for {self.type} (allowed: {_fmt(allowed)})")
+        return self
+
+
+def _fmt(values: tuple[float, ...]) -> str:
+    return ", ".join(f"{v:g}" for v in values)
+
+
+class Source(Strict):
+    """Who or what produced an input or an output."""
+
+    type: Literal["human", "synthetic", "file_import"]
+    """human: typed by a person; synthetic: made by a model; file_import: loaded from a file."""
+    created_by: str | None = None
+    """For human sources: the person (usually an email)."""
+    provider: str | None = None
+    """For synthetic sources: the provider name (e.g. openai, ollama, tinker)."""
+    model: str | None = None
+    """For synthetic sources: the model name as the provider knows it."""
+    prompt: str | None = None
+    """Slug of the prompt definition used."""
+    run_config: str | None = None
+    """Slug of the run config used."""
+    run_config_hash: str | None = None
+    """Content hash of the run config (and its prompt) at the time of the run, to tell edited configs apart."""
+    topic: list[str] | None = None
+    """For generated inputs: the topic path the input was generated under."""
+    file: str | None = None
+    """For file imports: the file name the record came from."""
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> Source:
+        if self.type == "human" and not self.created_by:
+            raise ValueError("a human source needs created_by (who wrote it)")
+        if self.type == "synthetic" and not self.model:
+            raise ValueError("a synthetic source needs model (which model made it)")
+        return self
+
+
+class Usage(Strict):
+    """Tokens, cost and latency of one model call (or the sum over the calls of one run)."""
+
+    input_tokens: int | None = Field(default=None, ge=0)
+    output_tokens: int | None = Field(default=None, ge=0)
+    total_tokens: int | None = Field(default=None, ge=0)
+    cost: float | None = Field(default=None, ge=0)
+    """Cost in US dollars, when known."""
+    latency_ms: float | None = Field(default=None, ge=0)
+    """Wall-clock time of the model call(s) in milliseconds."""

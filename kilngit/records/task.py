@@ -1,0 +1,99 @@
+"""Task definitions and what is needed to run them: prompts and run configs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from kilngit.records.base import SLUG_PATTERN, Definition
+from kilngit.records.common import RatingType, Strict
+
+
+class Requirement(Strict):
+    """Something every good output must satisfy, rated by people and judges."""
+
+    name: str = Field(pattern=SLUG_PATTERN)
+    """Slug naming the requirement; annotations and eval scores refer to it."""
+    instruction: str
+    """What the requirement asks, as a rater should read it."""
+    type: RatingType = "pass_fail"
+    priority: int = Field(default=1, ge=0, le=3)
+    """0 (highest) to 3 (lowest), as in Kiln."""
+    kiln_id: str | None = None
+
+
+class Task(Definition):
+    """One LLM task: its instruction, optional input/output JSON schemas and its requirements."""
+
+    kind: Literal["task"] = "task"
+    name: str
+    """Human name of the task."""
+    description: str | None = None
+    instruction: str
+    """The instruction every prompt starts from."""
+    thinking_instruction: str | None = None
+    """Instruction for chain-of-thought prompts ("think step by step about ...")."""
+    input_schema: dict[str, Any] | None = None
+    """JSON Schema of structured inputs; inputs are plain text when absent."""
+    output_schema: dict[str, Any] | None = None
+    """JSON Schema of structured outputs; outputs are plain text when absent."""
+    requirements: list[Requirement] = []
+    kiln_id: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_requirements(self) -> Task:
+        names = [r.name for r in self.requirements]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"requirement names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def requirement(self, name: str) -> Requirement | None:
+        """The requirement called `name`, if any."""
+        return next((r for r in self.requirements if r.name == name), None)
+
+
+class FewShot(Strict):
+    """Examples drawn from highly rated runs and shown in the prompt."""
+
+    count: int = Field(default=4, ge=1, le=500)
+    """How many examples (a few-shot prompt uses a handful, a many-shot prompt hundreds)."""
+    filter: str = "human_rating>=pass"
+    """Which runs may serve as examples (a run filter)."""
+
+
+class Prompt(Definition):
+    """How to build the messages for a task: instruction overrides, examples, chain of thought."""
+
+    kind: Literal["prompt"] = "prompt"
+    description: str | None = None
+    system: str | None = None
+    """System message; defaults to the task's instruction."""
+    include_requirements: bool = True
+    """List the task's requirements in the system message."""
+    few_shot: FewShot | None = None
+    chain_of_thought: bool = False
+    """Ask the model to think first and keep that reasoning in the run."""
+    thinking_instruction: str | None = None
+    """Overrides the task's thinking instruction for chain-of-thought prompts."""
+    kiln_id: str | None = None
+
+
+class RunConfig(Definition):
+    """A way of running a task: provider, model, prompt and sampling parameters."""
+
+    kind: Literal["run_config"] = "run_config"
+    description: str | None = None
+    provider: str
+    """Provider name, resolved from the user's config or environment (never a key or URL with a secret)."""
+    model: str
+    """Model name as the provider knows it (e.g. gpt-4o-mini, llama3.1:8b, tinker://...)."""
+    prompt: str = Field(pattern=SLUG_PATTERN)
+    """Slug of the prompt definition under this task's prompts/."""
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    structured_output: Literal["auto", "json_schema", "json_mode", "json_instructions", "none"] = "auto"
+    """How to ask for the task's output schema; auto picks json_schema where the endpoint supports it."""
+    kiln_id: str | None = None

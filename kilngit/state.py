@@ -1,0 +1,107 @@
+"""The effective state of runs, computed from the run files and everyone's annotations.
+
+Nothing here is stored: a run's current tags and its consensus human rating are derived every time, so there
+is no second place two people would both edit.
+
+Rules (documented in docs/format.md):
+* tags = (tags given at creation | tags any rater added) - tags any rater removed (a removal wins);
+* the consensus rating of a score is the median of the raters' values (see `kilngit.evals.metrics.consensus`);
+  raters who disagree on a pass/fail leave the run *disputed*, with no consensus value;
+* the repaired output is the one rater's repair; differing repairs from several raters are a dispute.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from kilngit.evals.metrics import consensus
+from kilngit.records import Annotation, Rating, TaskRun
+
+
+@dataclass(frozen=True)
+class Consensus:
+    """The raters' combined view of one score of one run."""
+
+    type: str
+    value: float | None
+    """Consensus value, None when disputed with no majority."""
+    disputed: bool
+    ratings: dict[str, float]
+    """rater -> value."""
+
+
+@dataclass
+class RunState:
+    """A run together with what people said about it."""
+
+    run: TaskRun
+    annotations: list[Annotation] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    @property
+    def tags(self) -> frozenset[str]:
+        added = set(self.run.tags)
+        removed: set[str] = set()
+        for a in self.annotations:
+            added.update(a.tags_added)
+            removed.update(a.tags_removed)
+        return frozenset(added - removed)
+
+    @property
+    def rating(self) -> Consensus | None:
+        """Consensus of the overall ratings, or None when nobody rated the run."""
+        return _combine({a.rater: a.rating for a in self.annotations if a.rating})
+
+    def requirement(self, name: str) -> Consensus | None:
+        """Consensus of the ratings of one requirement."""
+        return _combine({a.rater: a.requirements[name] for a in self.annotations if name in a.requirements})
+
+    def human_rating(self, name: str) -> Consensus | None:
+        """"overall" or a requirement name."""
+        return self.rating if name == "overall" else self.requirement(name)
+
+    @property
+    def rated(self) -> bool:
+        return any(a.rating or a.requirements for a in self.annotations)
+
+    @property
+    def disputed(self) -> bool:
+        """True when raters disagree on the overall rating or on any requirement."""
+        names = {n for a in self.annotations for n in a.requirements}
+        checks = [self.rating, *(self.requirement(n) for n in names)]
+        return any(c is not None and c.disputed for c in checks)
+
+    @property
+    def repaired_output(self) -> str | None:
+        repairs = {a.repaired_output for a in self.annotations if a.repaired_output}
+        return repairs.pop() if len(repairs) == 1 else None
+
+    def annotation_by(self, rater: str) -> Annotation | None:
+        return next((a for a in self.annotations if a.rater == rater), None)
+
+
+def _combine(ratings: dict[str, Rating | None]) -> Consensus | None:
+    given = {r: v for r, v in ratings.items() if v is not None}
+    if not given:
+        return None
+    by_type: dict[str, dict[str, float]] = defaultdict(dict)
+    for rater, rating in given.items():
+        by_type[rating.type][rater] = rating.value
+    # Raters using different rating types for one score cannot be combined: that is a dispute.
+    rating_type, values = max(by_type.items(), key=lambda kv: len(kv[1]))
+    result = consensus(list(values.values()), rating_type)
+    return Consensus(rating_type, result.value, result.disputed or len(by_type) > 1,
+                     {r: v for r, v in sorted(values.items())})
+
+
+def run_states(runs: dict[str, TaskRun], annotations: list[Annotation]) -> dict[str, RunState]:
+    """Join runs with their annotations (annotations of unknown runs are left out; `validate` reports them)."""
+    states = {rid: RunState(run) for rid, run in runs.items()}
+    for a in sorted(annotations, key=lambda a: a.rater):
+        if a.run in states:
+            states[a.run].annotations.append(a)
+    return states

@@ -1,0 +1,79 @@
+"""`kilngit status`: counts per kind per task, rated / unrated, problems, and pending work."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from kilngit.project import Project
+from kilngit.records.evals import judge_hash
+
+
+@dataclass
+class EvalStatus:
+    eval: str
+    judges: int
+    eval_set: int
+    golden_set: int
+    results: int
+    stale_results: int
+    missing: int
+    """Eval-set runs with an output but no current result from the default judge (pending work)."""
+
+
+@dataclass
+class TaskStatus:
+    task: str
+    prompts: int
+    run_configs: int
+    runs: int
+    input_only: int
+    failed: int
+    rated: int
+    unrated: int
+    disputed: int
+    annotations_by_rater: dict[str, int]
+    evals: list[EvalStatus] = field(default_factory=list)
+
+
+@dataclass
+class ProjectStatus:
+    name: str
+    tasks: list[TaskStatus]
+    problems: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def project_status(project: Project) -> ProjectStatus:
+    """Summarize every task of the project."""
+    tasks = [_task_status(project, slug) for slug in project.tasks()]
+    return ProjectStatus(project.manifest.name, tasks, len(project.problems))
+
+
+def _task_status(project: Project, task: str) -> TaskStatus:
+    runs = project.runs(task)
+    annotations = project.annotations(task)
+    states = project.states(task)
+    with_output = [s for s in states.values() if s.run.output is not None]
+    rated = sum(1 for s in with_output if s.rated)
+    status = TaskStatus(
+        task=task, prompts=len(project.prompts(task)), run_configs=len(project.run_configs(task)), runs=len(runs),
+        input_only=sum(1 for r in runs.values() if r.input_only), failed=sum(1 for r in runs.values() if r.error),
+        rated=rated, unrated=len(with_output) - rated, disputed=sum(1 for s in states.values() if s.disputed),
+        annotations_by_rater=dict(sorted(Counter(a.rater for a in annotations).items())),
+    )
+    for slug, ev in project.evals(task).items():
+        judges = project.judges(task, slug)
+        eval_set = project.select(task, ev.eval_set)
+        golden = project.select(task, ev.golden_set)
+        results = project.judge_results(task, slug)
+        current = {name: judge_hash(j, ev) for name, j in judges.items()}
+        stale = sum(1 for r in results if current.get(r.judge) != r.judge_hash)
+        done = {r.run for r in results if ev.default_judge and r.judge == ev.default_judge
+                and r.judge_hash == current.get(ev.default_judge)}
+        missing = sum(1 for s in eval_set if s.run.output is not None and s.id not in done) if ev.default_judge else 0
+        status.evals.append(EvalStatus(slug, len(judges), len(eval_set), len(golden), len(results), stale, missing))
+    return status
+

@@ -1,0 +1,298 @@
+"""`kilngit validate`: every file parses and matches its schema, sits where its identity says, and every
+reference resolves.
+
+References are checked by the existence of the path the reference implies (IDs and slugs map to paths), so
+checking a handful of changed files (`--changed`) never needs the rest of the project loaded. Large
+projects are checked in parallel worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kilngit import _git, layout
+from kilngit._io import atomic_write
+from kilngit.errors import KilngitError
+from kilngit.load import Parsed, Problem, parse_record
+from kilngit.records import Annotation, DatasetSplit, Eval, Record, Task
+
+_PARALLEL_THRESHOLD = 20_000
+_CHUNK = 5_000
+
+
+@dataclass
+class ValidationReport:
+    """What `validate` found."""
+
+    files: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "files": self.files, "kinds": dict(sorted(self.kinds.items())),
+                "errors": len(self.errors), "warnings": len(self.problems) - len(self.errors),
+                "problems": [p.to_dict() for p in self.problems], "seconds": round(self.seconds, 3)}
+
+
+def validate_project(root: str | Path, paths: Iterable[str] | None = None, workers: int | None = None
+                     ) -> ValidationReport:
+    """Validate the whole project at `root`, or only `paths` (relative to root) when given."""
+    start = time.perf_counter()
+    root = Path(root).absolute()
+    relpaths = sorted(set(paths)) if paths is not None else list(project_files(root))
+    relpaths = [p for p in relpaths if _is_record_candidate(p)]
+    report = ValidationReport(files=len(relpaths))
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers > 1 and len(relpaths) >= _PARALLEL_THRESHOLD:
+        chunks = [relpaths[i:i + _CHUNK] for i in range(0, len(relpaths), _CHUNK)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_check_chunk, [root] * len(chunks), chunks))
+    else:
+        results = [_check_chunk(root, relpaths)]
+    run_keys: dict[tuple[str, ...], str] = {}
+    for kinds, problems, keys in results:
+        report.kinds.update(kinds)
+        report.problems += problems
+        for key, relpath in keys:
+            if key in run_keys:
+                report.problems.append(Problem(
+                    relpath, f"duplicate run: {run_keys[key]} already answers the same input with the same run "
+                             f"config and sample", "keep one of them (e.g. `git rm` the newer file)",
+                    severity="warning"))
+            else:
+                run_keys[key] = relpath
+    report.problems.sort(key=lambda p: (p.path, p.pointer))
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def validate_changed(root: str | Path) -> ValidationReport:
+    """Validate only the files git reports as changed against HEAD (staged, unstaged or untracked)."""
+    root = Path(root).absolute()
+    if _git.repo_root(root) is None:
+        raise KilngitError(f"{root} is not in a git repository, so --changed has nothing to compare with",
+                           "run `kilngit validate` without --changed, or `git init`")
+    return validate_project(root, _git.changed_files(root), workers=1)
+
+
+def fix_canonical(root: str | Path, report: ValidationReport) -> int:
+    """Rewrite the valid-but-not-canonical files a report found; returns how many were rewritten."""
+    root = Path(root)
+    fixed = 0
+    for problem in report.problems:
+        if problem.code == "not_canonical":
+            record = parse_record(root, problem.path).record
+            if record is not None:
+                fixed += atomic_write(root / problem.path, record.to_bytes())  # type: ignore[attr-defined]
+    return fixed
+
+
+def project_files(root: Path) -> Iterator[str]:
+    """Relative paths of the files validation looks at: the manifest and everything under tasks/."""
+    if (root / layout.MANIFEST).exists() or (root / layout.MANIFEST).is_symlink():
+        yield layout.MANIFEST
+    stack = [(root / "tasks", "tasks")]
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            it = os.scandir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with it:
+            for entry in it:
+                if entry.name.startswith("."):
+                    continue  # temp files of atomic writes, editor swap files, .DS_Store
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), f"{rel}/{entry.name}"))
+                else:
+                    yield f"{rel}/{entry.name}"
+
+
+def _is_record_candidate(relpath: str) -> bool:
+    """Files that must be records: the manifest and .json/.yaml/.yml files under tasks/."""
+    name = relpath.rsplit("/", 1)[-1]
+    return relpath == layout.MANIFEST or (
+        relpath.startswith("tasks/") and not name.startswith(".") and name.endswith((".json", ".yaml", ".yml")))
+
+
+def _check_chunk(root: Path, relpaths: list[str]) -> tuple[Counter[str], list[Problem], list[tuple[tuple[str, ...], str]]]:
+    """Parse and cross-check some files; returns kind counts, problems and run identity keys."""
+    refs = _References(root)
+    kinds: Counter[str] = Counter()
+    problems: list[Problem] = []
+    keys: list[tuple[tuple[str, ...], str]] = []
+    for relpath in relpaths:
+        if relpath.endswith(".yml"):
+            problems.append(Problem(relpath, "kilngit files use the .yaml extension", "rename the file to .yaml"))
+            continue
+        parsed = parse_record(root, relpath)
+        kinds[parsed.kind] += 1
+        problems += parsed.problems
+        if parsed.record is not None and not parsed.problems:
+            problems += refs.check(parsed)
+            key = _run_key(parsed.record)
+            if key:
+                keys.append((key, relpath))
+    return kinds, problems, keys
+
+
+def _run_key(record: Record) -> tuple[str, ...] | None:
+    """(task, input, run config, sample) of a model-made run: two runs sharing it are duplicates."""
+    d = record.__dict__
+    if record.kind != "task_run" or d["output_source"] is None or d["output_source"].run_config is None:
+        return None
+    return (d["task"], d["input"], d["output_source"].run_config, d["output_source"].run_config_hash or "",
+            str(d["sample"]))
+
+
+class _References:
+    """Checks that the records a record points at exist, by the paths their identities imply."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._defs: dict[str, Record | None] = {}
+
+    def _exists(self, relpath: str) -> bool:
+        return os.path.isfile(self.root / relpath)
+
+    def _definition(self, relpath: str) -> Record | None:
+        if relpath not in self._defs:
+            parsed = parse_record(self.root, relpath) if self._exists(relpath) else None
+            self._defs[relpath] = parsed.record if parsed else None
+        return self._defs[relpath]
+
+    def check(self, parsed: Parsed) -> list[Problem]:
+        record, path = parsed.record, parsed.relpath
+        assert record is not None
+        out: list[Problem] = []
+        d = record.__dict__
+        task_slug = d.get("task") or _task_of(path)
+        if task_slug and record.kind != "task" and not self._exists(layout.task_file(task_slug)):
+            return [Problem(path, f"task {task_slug!r} does not exist", f"create {layout.task_file(task_slug)}")]
+        task = self._definition(layout.task_file(task_slug)) if task_slug else None
+
+        def need(relpath: str, what: str, pointer: str, severity: str = "error") -> None:
+            if not self._exists(relpath):
+                out.append(Problem(path, f"{what} does not exist", f"create {relpath} or fix the reference",
+                                   pointer, severity))  # type: ignore[arg-type]
+
+        match record.kind:
+            case "run_config":
+                need(layout.prompt_file(task_slug, d["prompt"]), f"prompt {d['prompt']!r}", "/prompt")
+            case "task_run":
+                src = d["output_source"]
+                if src is not None and src.run_config:
+                    need(layout.run_config_file(task_slug, src.run_config), f"run config {src.run_config!r}",
+                         "/output_source/run_config", "warning")
+                if d["parent"]:
+                    need(layout.run_file(task_slug, d["parent"]), f"parent run {d['parent']}", "/parent", "warning")
+            case "annotation":
+                need(layout.run_file(task_slug, d["run"]), f"run {d['run']}", "/run")
+                if isinstance(task, Task):
+                    out += _requirement_problems(path, record, task)  # type: ignore[arg-type]
+            case "eval":
+                eval_slug = path.split("/")[3]
+                if d["default_judge"]:
+                    need(layout.judge_file(task_slug, eval_slug, d["default_judge"]),
+                         f"judge {d['default_judge']!r}", "/default_judge")
+                out += _eval_problems(path, record, task)  # type: ignore[arg-type]
+            case "judge":
+                ev = self._definition(layout.eval_file(task_slug, path.split("/")[3]))
+                if ev is None:
+                    out.append(Problem(path, "the eval this judge belongs to does not exist or is invalid",
+                                       "create or fix eval.yaml in the eval's folder"))
+                elif d["score"] and not ev.score(d["score"]):  # type: ignore[attr-defined]
+                    out.append(Problem(path, f"eval has no score {d['score']!r}",
+                                       f"use one of: {', '.join(s.name for s in ev.scores)}", "/score"))  # type: ignore[attr-defined]
+                if d["knowledge_file"]:
+                    need(d["knowledge_file"], f"knowledge file {d['knowledge_file']!r}", "/knowledge_file")
+            case "judge_result":
+                need(layout.run_file(task_slug, d["run"]), f"run {d['run']}", "/run")
+                need(layout.judge_file(task_slug, d["eval"], d["judge"]), f"judge {d['judge']!r}", "/judge",
+                     "warning")
+                ev = self._definition(layout.eval_file(task_slug, d["eval"]))
+                if isinstance(ev, Eval):
+                    unknown = sorted(set(d["scores"]) - {s.name for s in ev.scores})
+                    if unknown:
+                        out.append(Problem(path, f"scores not in the eval: {', '.join(unknown)}",
+                                           "restore the result or the eval's score list", "/scores", "warning"))
+            case "dataset_split":
+                out += _filter_problems(path, d["filter"], "/filter")
+            case "split_membership":
+                need(layout.split_file(task_slug, d["split"]), f"split {d['split']!r}", "/split")
+                for part, ids in d["parts"].items():
+                    missing = [i for i in ids if not self._exists(layout.run_file(task_slug, i))]
+                    if missing:
+                        out.append(Problem(path, f"{len(missing)} runs of part {part!r} do not exist "
+                                                 f"(e.g. {missing[0]})", "restore the runs or re-materialize the "
+                                                                         "split", f"/parts/{part}"))
+            case "finetune":
+                need(layout.split_file(task_slug, d["split"]), f"split {d['split']!r}", "/split")
+                if d["prompt"]:
+                    need(layout.prompt_file(task_slug, d["prompt"]), f"prompt {d['prompt']!r}", "/prompt")
+                split = self._definition(layout.split_file(task_slug, d["split"]))
+                if isinstance(split, DatasetSplit):
+                    names = {p.name for p in split.parts}
+                    for key in ("train_part", "validation_part"):
+                        if d[key] and d[key] not in names:
+                            out.append(Problem(path, f"split {d['split']!r} has no part {d[key]!r}",
+                                               f"use one of: {', '.join(sorted(names))}", f"/{key}"))
+            case "finetune_status":
+                need(layout.finetune_file(task_slug, d["finetune"]), f"fine-tune {d['finetune']!r}", "/finetune")
+        return out
+
+
+def _task_of(relpath: str) -> str | None:
+    parts = relpath.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tasks" else None
+
+
+def _requirement_problems(path: str, annotation: Annotation, task: Task) -> list[Problem]:
+    out = []
+    for name, rating in annotation.requirements.items():
+        req = task.requirement(name)
+        if req is None:
+            known = ", ".join(r.name for r in task.requirements) or "none"
+            out.append(Problem(path, f"task has no requirement {name!r}", f"use one of: {known}",
+                               f"/requirements/{name}"))
+        elif req.type != rating.type:
+            out.append(Problem(path, f"requirement {name!r} is rated {req.type}, not {rating.type}",
+                               f"rate it as {req.type}", f"/requirements/{name}/type"))
+    return out
+
+
+def _eval_problems(path: str, ev: Eval, task: Record | None) -> list[Problem]:
+    out = _filter_problems(path, ev.eval_set, "/eval_set") + _filter_problems(path, ev.golden_set, "/golden_set")
+    if isinstance(task, Task):
+        for i, score in enumerate(ev.scores):
+            target = score.human_rating
+            if target and target != "overall" and task.requirement(target) is None:
+                out.append(Problem(path, f"score {score.name!r} compares with unknown requirement {target!r}",
+                                   "use overall or one of the task's requirement names",
+                                   f"/scores/{i}/human_rating"))
+    return out
+
+
+def _filter_problems(path: str, text: str, pointer: str) -> list[Problem]:
+    from kilngit.filters import parse_filter
+
+    try:
+        parse_filter(text, splits=lambda name, part: frozenset())
+    except KilngitError as e:
+        return [Problem(path, f"invalid run filter: {e.message}", e.hint or "fix the filter", pointer)]
+    return []
