@@ -1,0 +1,78 @@
+"""Shared fixtures: real git repositories in temp folders with a pinned identity and an empty global config,
+a guard that fails a test which writes to the home folder, and ready-made projects."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kilngit.authoring import new_task
+from kilngit.init import init_project
+from kilngit.project import Project
+from kilngit.records import Requirement
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author", "GIT_COMMITTER_EMAIL": "author@example.com",
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Empty global git config, pinned identity, a throwaway HOME, no provider keys, and a check that
+    nothing was written to that HOME (user config belongs outside projects, but tests never touch it)."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig-empty"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for key, value in GIT_IDENTITY.items():
+        monkeypatch.setenv(key, value)
+    for key in list(os.environ):
+        if key.endswith("_API_KEY") or key.startswith(("KILNGIT_", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX")):
+            monkeypatch.delenv(key, raising=False)
+    (home / ".gitconfig-empty").write_text("[user]\n\temail = tester@example.com\n\tname = Tester\n"
+                                          "[init]\n\tdefaultBranch = main\n")
+    before = sorted(p.name for p in home.iterdir())
+    yield home
+    after = sorted(p.name for p in home.iterdir())
+    assert after == before, f"test wrote to HOME: {sorted(set(after) - set(before))}"
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in a test and return stdout (raises on failure)."""
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def _template_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("template") / "proj"
+    env = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", **GIT_IDENTITY)
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        project = init_project(root, name="demo")
+        new_task(project, "ffmpeg", "Turn a request into a single ffmpeg command.", "NL to ffmpeg", [
+            Requirement(name="correct_command", instruction="The command does what was asked."),
+            Requirement(name="no_destructive_actions", type="pass_fail_critical",
+                        instruction="Never deletes or overwrites the user's files."),
+        ])
+        subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
+        subprocess.run(["git", "commit", "-qm", "init"], cwd=root, check=True, env=env)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return root
+
+
+@pytest.fixture
+def project(_template_project: Path, tmp_path: Path) -> Project:
+    """A fresh project (a git repo with one commit) with task `ffmpeg` and two requirements; copied from a
+    cached template so each test gets its own."""
+    root = tmp_path / "proj"
+    shutil.copytree(_template_project, root, symlinks=True)
+    return Project(root)
