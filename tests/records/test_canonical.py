@@ -1,0 +1,49 @@
+import random
+
+import rfc8785
+
+from kilngit.records import Source, TaskRun
+from kilngit.records.canonical import content_id, jcs_bytes, to_file_bytes
+
+
+def _random_value(rng: random.Random, depth: int = 0):
+    choice = rng.randrange(8 if depth < 3 else 5)
+    if choice == 0:
+        return rng.choice([0.0, 1.0, -1.0, 0.5, 1e-7, 0.0000123, 123456.789, 1e21, 2.5e-5, 3.0, 1e16, 0.1 + 0.2])
+    if choice == 1:
+        return rng.randrange(-10**6, 10**6)
+    if choice == 2:
+        return rng.choice(["", "a", "é", "ffmpeg -i a.mov", "line\nbreak", "\u2028", "tab\t", "😀", "\x01"])
+    if choice == 3:
+        return rng.choice([True, False, None])
+    if choice == 4:
+        return rng.choice(["x", "y"])
+    if choice == 5:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    keys = ["a", "b", "Z", "é", "\ue000", "😀", "kind", "id", "10", "1"]
+    return {rng.choice(keys): _random_value(rng, depth + 1) for _ in range(rng.randrange(5))}
+
+
+def test_fast_path_matches_rfc8785_reference():
+    rng = random.Random(8785)
+    for _ in range(3000):
+        value = _random_value(rng)
+        assert jcs_bytes(value) == rfc8785.dumps(value), value
+
+
+def test_content_id_ignores_id_field_and_key_order():
+    a = {"kind": "x", "b": 1, "a": [1.0, "é"]}
+    b = {"a": [1.0, "é"], "id": "whatever", "b": 1, "kind": "x"}
+    assert content_id(a) == content_id(b)
+    assert len(content_id(a)) == 16
+
+
+def test_same_run_same_id_and_bytes_everywhere():
+    # Pinned: changing the canonical form or the hash breaks every existing project, so it must be deliberate.
+    run = TaskRun(task="ffmpeg", input="convert a.mov to mp4", output="ffmpeg -i a.mov a.mp4",
+                  input_source=Source(type="human", created_by="alice@example.com"),
+                  output_source=Source(type="human", created_by="alice@example.com"), tags=["eval_set"]).with_id()
+    assert run.id == "0a153506b4c88608"
+    assert run.to_bytes() == to_file_bytes(run.to_data())
+    assert run.to_bytes().endswith(b"}\n")
+    assert b'"v": 1' in run.to_bytes()
