@@ -1,0 +1,1 @@
+"""Test helpers shipped with kilngit: loopback servers speaking provider wire protocols."""
