@@ -1,0 +1,1 @@
+"""Evals: judges, scoring and judge alignment with humans."""
