@@ -8,6 +8,7 @@ identity says. Every problem names the file, the field (a JSON pointer) and the 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -62,8 +63,11 @@ _FIXES = {
 }
 
 
-def parse_record(root: Path, relpath: str, located: layout.Located | None = None) -> Parsed:
-    """Read and validate the record file at `relpath` (POSIX, relative to `root`)."""
+def parse_record(root: Path, relpath: str, located: layout.Located | None = None, *, full: bool = True) -> Parsed:
+    """Read and validate the record file at `relpath` (POSIX, relative to `root`).
+
+    With `full=False` the content hash and canonical bytes are not re-checked (the schema still is): that is
+    how the project loader reads, leaving the rest to `kilngit validate`."""
     located = located or layout.classify(relpath)
     if located is None:
         return Parsed(relpath, "unknown", None, [Problem(
@@ -71,7 +75,8 @@ def parse_record(root: Path, relpath: str, located: layout.Located | None = None
             "move the file to the path its kind uses (see docs/format.md) or remove it")])
     kind = located.kind
     try:
-        raw = read_bytes_checked(root / relpath, root, MAX_YAML_BYTES if located.yaml else MAX_JSON_BYTES)
+        raw = read_bytes_checked(os.path.join(root, relpath), str(root),
+                                 MAX_YAML_BYTES if located.yaml else MAX_JSON_BYTES)
         data = _parse(raw, located.yaml)
     except ReadError as e:
         return Parsed(relpath, kind, None, [Problem(relpath, str(e), e.fix)])
@@ -92,6 +97,8 @@ def parse_record(root: Path, relpath: str, located: layout.Located | None = None
     except ValidationError as e:
         return Parsed(relpath, kind, None, _validation_problems(relpath, e))
 
+    if not full:
+        return Parsed(relpath, kind, record, problems)
     canonical = None if located.yaml else record.to_data()
     problems += _identity_problems(relpath, record, located.params, canonical)
     if canonical is not None and not problems and to_file_bytes(canonical) != raw:

@@ -83,7 +83,7 @@ class Project:
             return self._cache[key]
         out: list[R] = []
         for relpath in self._walk(relglob, depth):
-            parsed = parse_record(self.root, relpath)
+            parsed = parse_record(self.root, relpath, full=False)
             self.problems += parsed.problems
             if parsed.record is not None and not any(p.severity == "error" for p in parsed.problems):
                 out.append(parsed.record)  # type: ignore[arg-type]

@@ -22,8 +22,8 @@ from kilngit.errors import KilngitError
 from kilngit.load import Parsed, Problem, parse_record
 from kilngit.records import Annotation, DatasetSplit, Eval, Record, Task
 
-_PARALLEL_THRESHOLD = 20_000
-_CHUNK = 5_000
+_PARALLEL_THRESHOLD = 4_000
+_CHUNK = 2_000
 
 
 @dataclass

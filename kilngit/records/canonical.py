@@ -2,8 +2,9 @@
 
 Two forms of the same JSON value:
 
-* file form (`to_file_bytes`): keys sorted, two-space indent, UTF-8 without escaping, a trailing newline.
-  Every JSON record kilngit writes is exactly these bytes, so re-writing an unchanged record is a no-op.
+* file form (`to_file_bytes`): keys sorted by code point, two-space indent, UTF-8 without escaping, numbers
+  in shortest round-trip form (0.0000935, 1e+21), a trailing newline. Every JSON record kilngit writes is
+  exactly these bytes, so re-writing an unchanged record is a no-op.
 * hash form (`jcs_bytes`): RFC 8785 (JSON Canonicalization Scheme). A record's ID is the first
   `ID_LENGTH` hex digits of SHA-256 over the hash form of the record without its `id` field.
 """
@@ -15,6 +16,7 @@ import json
 import math
 from typing import Any
 
+import pydantic_core
 import rfc8785
 
 ID_LENGTH = 16
@@ -23,7 +25,18 @@ _MAX_SAFE_INT = 2**53
 
 def to_file_bytes(value: Any) -> bytes:
     """Serialize `value` in kilngit's canonical file form."""
-    return (json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    # pydantic-core's serializer is Rust (json.dumps with indent falls back to pure Python, 4x slower).
+    return pydantic_core.to_json(_sorted(value), indent=2) + b"\n"
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN and infinity are not valid JSON")
+    return value
 
 
 def jcs_bytes(value: Any) -> bytes:
