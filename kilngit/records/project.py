@@ -5,6 +5,16 @@ from __future__ import annotations
 from typing import Literal
 
 from kilngit.records.base import Definition
+from kilngit.records.common import Strict
+
+
+class Recordings(Strict):
+    """The project's record/replay cache of model answers (see docs/providers.md)."""
+
+    mode: Literal["record", "replay", "off"] = "off"
+    """Default cache mode for commands that call models (`--cache` and $KILNGIT_CACHE override it)."""
+    path: str = "recordings"
+    """Folder, relative to the project root, holding the recorded answers."""
 
 
 class ProjectManifest(Definition):
@@ -16,3 +26,5 @@ class ProjectManifest(Definition):
     description: str | None = None
     kiln_id: str | None = None
     """ID of the Kiln project this was imported from, if any."""
+    recordings: Recordings | None = None
+    """Where recorded model answers live and whether commands use them by default."""

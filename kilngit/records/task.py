@@ -75,6 +75,9 @@ class Prompt(Definition):
     few_shot: FewShot | None = None
     chain_of_thought: bool = False
     """Ask the model to think first and keep that reasoning in the run."""
+    chain_of_thought_style: Literal["two_step", "one_step"] = "two_step"
+    """two_step: one call to think, a second for the answer; one_step: one call, reasoning and answer split
+    at a delimiter line (cheaper, less reliable)."""
     thinking_instruction: str | None = None
     """Overrides the task's thinking instruction for chain-of-thought prompts."""
     kiln_id: str | None = None
