@@ -16,7 +16,8 @@ class FineTune(Definition):
 
     kind: Literal["finetune"] = "finetune"
     description: str | None = None
-    provider: Literal["openai", "tinker"]
+    provider: Literal["openai", "tinker", "fireworks_ai", "together_ai", "vertex"]
+    """Where the job runs; kilngit runs openai and tinker jobs, the others are kept from Kiln imports."""
     base_model: str
     split: str = Field(pattern=SLUG_PATTERN)
     """Slug of the dataset split to train on."""
