@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from kilngit.errors import ProviderError
+
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "refusal", "unknown"]
 
 
@@ -69,3 +71,32 @@ class Provider(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+FailureReason = Literal[
+    "rate_limit", "server_error", "timeout", "connection", "malformed_response", "bad_request", "auth",
+    "not_found", "config", "replay_miss",
+]
+TRANSIENT_REASONS: frozenset[str] = frozenset({"rate_limit", "server_error", "timeout", "connection"})
+"""Failures worth trying again later: a task run hitting one is reported, not recorded."""
+FATAL_REASONS: frozenset[str] = frozenset({"auth", "not_found", "config", "replay_miss"})
+"""Failures every further request would repeat: a batch stops at the first."""
+
+
+class RequestFailed(ProviderError):
+    """A request failed for good (after the provider's retries). `reason` says how; messages never hold keys."""
+
+    def __init__(self, message: str, reason: FailureReason, hint: str | None = None, *, attempts: int = 1,
+                 status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.reason = reason
+        self.attempts = attempts
+        self.status = status
+
+    @property
+    def transient(self) -> bool:
+        return self.reason in TRANSIENT_REASONS
+
+    @property
+    def fatal(self) -> bool:
+        return self.reason in FATAL_REASONS
