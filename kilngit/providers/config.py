@@ -172,5 +172,5 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             raise ValueError
     except (TypeError, ValueError):
         raise ProviderError(f"{where}: invalid value {value!r} for {key}",
-                            "use a non-negative number" if key != "supports_json_schema" else "use true or false")
+                            "use a non-negative number" if key != "supports_json_schema" else "use true or false") from None
     return str(value)

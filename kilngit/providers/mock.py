@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Union
 
 from kilngit.providers.base import ChatRequest, ChatResponse, RequestFailed
 from kilngit.providers.config import ProviderSettings
 from kilngit.providers.registry import provider_type
 
-Answer = Union[str, ChatResponse]
-Script = Union[Callable[[ChatRequest], Union[Answer, Awaitable[Answer]]], Mapping[str, Answer]]
+Answer = str | ChatResponse
+Script = Callable[[ChatRequest], Answer | Awaitable[Answer]] | Mapping[str, Answer]
 
 
 def last_user_text(request: ChatRequest) -> str:

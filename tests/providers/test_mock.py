@@ -6,7 +6,14 @@ import asyncio
 
 import pytest
 
-from kilngit.providers import ChatRequest, ChatResponse, RequestFailed, create_provider, get_provider, provider_type
+from kilngit.providers import (
+    ChatRequest,
+    ChatResponse,
+    RequestFailed,
+    create_provider,
+    get_provider,
+    provider_type,
+)
 from kilngit.providers.config import ProviderSettings
 from kilngit.providers.mock import ScriptedProvider
 
