@@ -20,8 +20,20 @@ from kilngit.errors import AmbiguousIdError, InvalidRecordError, NotFoundError, 
 from kilngit.filters import RunFilter, parse_filter
 from kilngit.load import Parsed, Problem, parse_record
 from kilngit.records import (
-    Annotation, DatasetSplit, Eval, FineTune, FineTuneStatus, Judge, JudgeResult, ProjectManifest, Prompt, Record,
-    RunConfig, SplitMembership, Task, TaskRun,
+    Annotation,
+    DatasetSplit,
+    Eval,
+    FineTune,
+    FineTuneStatus,
+    Judge,
+    JudgeResult,
+    ProjectManifest,
+    Prompt,
+    Record,
+    RunConfig,
+    SplitMembership,
+    Task,
+    TaskRun,
 )
 from kilngit.records.base import Definition
 from kilngit.state import RunState, run_states

@@ -6,13 +6,13 @@ import time
 
 import pytest
 
-from tests.conftest import git
 from kilngit import layout
 from kilngit.authoring import add_run
-from kilngit.load import load_record
 from kilngit.errors import NewerFormatError
+from kilngit.load import load_record
 from kilngit.records import Annotation, Rating
 from kilngit.validate import validate_changed, validate_project
+from tests.conftest import git
 
 
 def _problems(project, severity="error"):
@@ -126,7 +126,7 @@ def test_duplicated_identity_annotation_under_wrong_rater_folder(project, run):
 def test_yaml_bomb_is_refused_quickly(project):
     bomb = "kind: prompt\na: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
-        for p, c in zip("abcdefgh", "bcdefghi"))
+        for p, c in zip("abcdefgh", "bcdefghi", strict=False))
     (project.root / "tasks/ffmpeg/prompts/bomb.yaml").write_text(bomb)
     start = time.perf_counter()
     _only(project, "aliases")
