@@ -19,6 +19,7 @@ tasks/*/evals/*/results/** linguist-generated=true
 tasks/*/splits/*.membership.json linguist-generated=true
 tasks/*/finetunes/*/status.json linguist-generated=true
 tasks/*/finetunes/*/rounds/** linguist-generated=true
+tasks/*/finetunes/*/metrics/** linguist-generated=true
 recordings/** linguist-generated=true
 *.json text eol=lf
 *.yaml text eol=lf

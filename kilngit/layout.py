@@ -13,6 +13,8 @@
     tasks/<task>/splits/<split>.membership.json          frozen split membership
     tasks/<task>/finetunes/<name>/finetune.yaml          fine-tune spec
     tasks/<task>/finetunes/<name>/status.json            fine-tune status (runner only)
+    tasks/<task>/finetunes/<name>/rounds/<n>.json        one round of the eval-driven loop (runner only)
+    tasks/<task>/finetunes/<name>/metrics/<step>.json    per-step metrics from `step`, 100 a file (runner only)
 
 Bulk collections are sharded by the first two hex digits of the ID: 256 folders, so a million runs put
 about 4,000 files in each.
@@ -55,6 +57,7 @@ def _kp(kind: str, pattern: str) -> KindPath:
 
 _T = rf"tasks/(?P<task>{_SLUG})"
 _E = rf"{_T}/evals/(?P<eval>{_SLUG})"
+_F = rf"{_T}/finetunes/(?P<slug>{_SLUG})"
 LAYOUT: tuple[KindPath, ...] = (
     _kp("project", r"kilngit\.yaml"),
     _kp("task", rf"{_T}/task\.yaml"),
@@ -67,8 +70,10 @@ LAYOUT: tuple[KindPath, ...] = (
     _kp("judge_result", rf"{_E}/results/(?P<judge>{_SLUG})/(?P<shard>[0-9a-f]{{2}})/(?P<id>{_ID})\.json"),
     _kp("dataset_split", rf"{_T}/splits/(?P<slug>{_SLUG})\.yaml"),
     _kp("split_membership", rf"{_T}/splits/(?P<slug>{_SLUG})\.membership\.json"),
-    _kp("finetune", rf"{_T}/finetunes/(?P<slug>{_SLUG})/finetune\.yaml"),
-    _kp("finetune_status", rf"{_T}/finetunes/(?P<slug>{_SLUG})/status\.json"),
+    _kp("finetune", rf"{_F}/finetune\.yaml"),
+    _kp("finetune_status", rf"{_F}/status\.json"),
+    _kp("finetune_round", rf"{_F}/rounds/(?P<round>[1-9][0-9]{{0,5}})\.json"),
+    _kp("finetune_metrics", rf"{_F}/metrics/(?P<first_step>[1-9][0-9]{{0,8}})\.json"),
 )
 assert {k.kind for k in LAYOUT} <= set(KINDS), "every laid-out kind has a model"
 
@@ -153,6 +158,14 @@ def finetune_status_file(task: str, slug: str) -> str:
     return f"tasks/{task}/finetunes/{slug}/status.json"
 
 
+def finetune_round_file(task: str, slug: str, round_number: int) -> str:
+    return f"tasks/{task}/finetunes/{slug}/rounds/{round_number}.json"
+
+
+def finetune_metrics_file(task: str, slug: str, first_step: int) -> str:
+    return f"tasks/{task}/finetunes/{slug}/metrics/{first_step}.json"
+
+
 def record_path(record: Record) -> str:
     """The path a machine or owned record must live at, derived from its own fields."""
     d = record.__dict__
@@ -167,6 +180,10 @@ def record_path(record: Record) -> str:
             return split_membership_file(d["task"], d["split"])
         case "finetune_status":
             return finetune_status_file(d["task"], d["finetune"])
+        case "finetune_round":
+            return finetune_round_file(d["task"], d["finetune"], d["round"])
+        case "finetune_metrics":
+            return finetune_metrics_file(d["task"], d["finetune"], d["first_step"])
     raise ValueError(f"{record.kind} records are named by their file; pass the path explicitly")
 
 

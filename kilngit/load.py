@@ -187,9 +187,14 @@ def _identity_problems(
         if want != relpath:
             problems.append(Problem(relpath, "annotation is not at the path of its (rater, run)",
                                     f"move it to {want}"))
-    if "slug" in params and record.kind in ("split_membership", "finetune_status"):
+    if "slug" in params and record.kind in ("split_membership", "finetune_status", "finetune_round",
+                                            "finetune_metrics"):
         own = fields["split"] if record.kind == "split_membership" else fields["finetune"]
         if own != params["slug"]:
             problems.append(Problem(relpath, f"names {own!r} but sits at {params['slug']!r}",
                                     f"move it to {layout.record_path(record)}"))
+    for key in ("round", "first_step"):
+        if key in params and key in fields and str(fields[key]) != params[key]:
+            problems.append(Problem(relpath, f"{key} is {fields[key]} but the file is named {params[key]}",
+                                    f"move it to {layout.record_path(record)}", f"/{key}"))
     return problems

@@ -216,6 +216,19 @@ class Project:
         path = layout.finetune_status_file(task, slug)
         return self._load_or_note(path, FineTuneStatus) if (self.root / path).is_file() else None
 
+    def finetune_rounds(self, task: str, slug: str) -> dict[int, FineTuneRound]:
+        """The finished rounds of a fine-tune's eval-driven loop, by round number (not cached: the loop writes
+        them while it runs)."""
+        rounds = [self._load_or_note(p, FineTuneRound)
+                  for p in self._walk(f"tasks/{task}/finetunes/{slug}/rounds", 1)]
+        return {r.round: r for r in sorted((r for r in rounds if r is not None), key=lambda r: r.round)}
+
+    def finetune_metrics(self, task: str, slug: str) -> list[FineTuneMetrics]:
+        """A fine-tune's per-step metrics files, in step order (not cached: the runner writes them as it goes)."""
+        chunks = [self._load_or_note(p, FineTuneMetrics)
+                  for p in self._walk(f"tasks/{task}/finetunes/{slug}/metrics", 1)]
+        return sorted((c for c in chunks if c is not None), key=lambda c: c.first_step)
+
     def runs(self, task: str) -> dict[str, TaskRun]:
         """Every valid run of `task`, by ID."""
         key = ("runs_by_id", task)

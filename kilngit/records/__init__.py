@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from kilngit.records.annotation import Annotation
-from kilngit.records.base import FORMAT_VERSION, Definition, MachineRecord, OwnedRecord, Record, is_slug, slugify
+from kilngit.records.base import (
+    FORMAT_VERSION,
+    Definition,
+    MachineRecord,
+    OwnedRecord,
+    Record,
+    is_slug,
+    slugify,
+)
 from kilngit.records.common import RATING_VALUES, Rating, RatingType, Source, Usage
 from kilngit.records.dataset import DatasetSplit, SplitMembership, SplitPart
 from kilngit.records.evals import Eval, EvalScore, Judge, JudgeResult
-from kilngit.records.finetune import FineTune, FineTuneStatus
+from kilngit.records.finetune import FineTune, FineTuneMetrics, FineTuneRound, FineTuneStatus, StepMetrics
 from kilngit.records.project import ProjectManifest
 from kilngit.records.run import RunError, TaskRun
 from kilngit.records.task import FewShot, Prompt, Requirement, RunConfig, Task
@@ -17,13 +25,14 @@ KINDS: dict[str, type[Record]] = {
     m.model_fields["kind"].default: m
     for m in (
         ProjectManifest, Task, Prompt, RunConfig, TaskRun, Annotation, Eval, Judge, JudgeResult, DatasetSplit,
-        SplitMembership, FineTune, FineTuneStatus,
+        SplitMembership, FineTune, FineTuneStatus, FineTuneRound, FineTuneMetrics,
     )
 }
 
 __all__ = [
     "FORMAT_VERSION", "KINDS", "RATING_VALUES", "Annotation", "DatasetSplit", "Definition", "Eval", "EvalScore",
-    "FewShot", "FineTune", "FineTuneStatus", "Judge", "JudgeResult", "MachineRecord", "OwnedRecord", "Prompt",
+    "FewShot", "FineTune", "FineTuneMetrics", "FineTuneRound", "FineTuneStatus", "Judge", "JudgeResult",
+    "MachineRecord", "OwnedRecord", "Prompt",
     "ProjectManifest", "Rating", "RatingType", "Record", "Requirement", "RunConfig", "RunError", "Source",
-    "SplitMembership", "SplitPart", "Task", "TaskRun", "Usage", "is_slug", "slugify",
+    "SplitMembership", "SplitPart", "StepMetrics", "Task", "TaskRun", "Usage", "is_slug", "slugify",
 ]
