@@ -1,0 +1,226 @@
+"""Synthetic input files for the ffmpeg execution judge.
+
+Every input a command names is fabricated, so the judge never needs real media:
+
+* audio/video containers (.mp4 .mov .mkv .avi .webm .ts .mpg .wmv .ogv ...):
+  ``testsrc2`` 320x240 at 10 fps (1 s GOP, so stream-copy trims land close to
+  the requested times) plus a 440 Hz ``sine`` stereo track, encoded with codecs
+  typical for the container (falling back to ffmpeg's defaults);
+* audio files (.mp3 .wav .aac .m4a .flac .ogg .opus ...): the sine only;
+* images (.png .jpg .bmp .webp .tif) one frame; .gif an animated 5 fps clip;
+* subtitle files (.srt .ass .ssa .vtt): written as text, cues every 3 s;
+* image sequences (``img%03d.png``) and globs (``*.png``): 30 numbered frames;
+* ``concat:a|b`` parts, and ``-f concat`` list files (two clips);
+* files named in filters (``subtitles=subs.srt``, ``movie=logo.png``,
+  ``drawtext=textfile=t.txt``); a video referenced by ``subtitles=`` or mapped
+  with ``-map N:s`` gets a subtitle track;
+* anything else: Matroska content (ffmpeg probes content, not names).
+
+Media are generated once per (extension, duration bucket, subtitles) into a
+per-user cache directory under the system temp dir, atomically (write to a
+temporary name then ``os.replace``) so that concurrent judges can share it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+VIDEO_SIZE, VIDEO_FPS = (320, 240), 10
+DURATION_BUCKETS = (12, 30, 60, 120, 300, 600)
+
+_V = "testsrc2=size={w}x{h}:rate={fps}:duration={d}"
+_A = "sine=frequency=440:sample_rate=44100:duration={d}"
+_X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-g", str(VIDEO_FPS), "-pix_fmt", "yuv420p"]
+_AAC = ["-c:a", "aac", "-ac", "2"]
+# extension -> (needs video, needs audio, preferred codec arguments)
+MEDIA_SPECS: dict[str, tuple[bool, bool, list[str]]] = {
+    **{
+        e: (True, True, _X264 + _AAC) for e in ("mp4", "mov", "m4v", "mkv", "flv", "ts", "m2ts", "mts", "3gp")
+    },
+    "avi": (True, True, ["-c:v", "mpeg4", "-q:v", "5", "-c:a", "libmp3lame", "-ac", "2"]),
+    "webm": (
+        True,
+        True,
+        ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-c:a", "libopus"],
+    ),
+    "mpg": (True, True, ["-c:v", "mpeg2video", "-c:a", "mp2"]),
+    "mpeg": (True, True, ["-c:v", "mpeg2video", "-c:a", "mp2"]),
+    "wmv": (True, True, ["-c:v", "wmv2", "-c:a", "wmav2"]),
+    "ogv": (True, True, ["-c:v", "libtheora", "-c:a", "libvorbis"]),
+    "mp3": (False, True, ["-c:a", "libmp3lame", "-ac", "2"]),
+    "wav": (False, True, ["-c:a", "pcm_s16le", "-ac", "2"]),
+    "aac": (False, True, _AAC),
+    "m4a": (False, True, _AAC),
+    "flac": (False, True, ["-c:a", "flac"]),
+    "ogg": (False, True, ["-c:a", "libvorbis", "-ac", "2"]),
+    "opus": (False, True, ["-c:a", "libopus"]),
+    "wma": (False, True, ["-c:a", "wmav2"]),
+    "aiff": (False, True, ["-c:a", "pcm_s16be"]),
+    "ac3": (False, True, ["-c:a", "ac3"]),
+    "gif": (True, False, ["-vf", "fps=5"]),
+}
+IMAGE_EXTS = ("png", "jpg", "jpeg", "bmp", "webp", "tif", "tiff")
+SUBTITLE_EXTS = ("srt", "ass", "ssa", "vtt")
+_SUB_CODEC = {"mkv": "srt", "webm": "webvtt", "mp4": "mov_text", "mov": "mov_text", "m4v": "mov_text"}
+
+
+def duration_bucket(seconds: float) -> int:
+    """Smallest cached input length covering ``seconds`` (plus a margin)."""
+    for b in DURATION_BUCKETS:
+        if seconds + 2 <= b:
+            return b
+    return DURATION_BUCKETS[-1]
+
+
+def subtitle_text(ext: str, duration: float) -> bytes:
+    """A small subtitle file covering the whole input, in the given format."""
+    cues = [(t, min(t + 2.5, duration)) for t in range(0, int(duration), 3)]
+
+    def ts(sec: float, sep: str) -> str:
+        return f"{int(sec // 3600):02d}:{int(sec % 3600 // 60):02d}:{int(sec % 60):02d}{sep}{int(round(sec % 1 * 1000)):03d}"
+
+    if ext in ("ass", "ssa"):
+        head = (
+            "[Script Info]\nScriptType: v4.00+\nPlayResX: 320\nPlayResY: 240\n\n[V4+ Styles]\n"
+            "Format: Name, Fontname, Fontsize, PrimaryColour, Alignment\nStyle: Default,DejaVu Sans,20,&H00FFFFFF,2\n\n"
+            "[Events]\nFormat: Layer, Start, End, Style, Text\n"
+        )
+        body = "".join(
+            f"Dialogue: 0,{ts(a, '.')[1:-1]},{ts(b, '.')[1:-1]},Default,Line {k + 1}\n"
+            for k, (a, b) in enumerate(cues)
+        )
+        return (head + body).encode()
+    if ext == "vtt":
+        return (
+            "WEBVTT\n\n"
+            + "".join(f"{ts(a, '.')} --> {ts(b, '.')}\nLine {k + 1}\n\n" for k, (a, b) in enumerate(cues))
+        ).encode()
+    return "".join(
+        f"{k + 1}\n{ts(a, ',')} --> {ts(b, ',')}\nLine {k + 1}\n\n" for k, (a, b) in enumerate(cues)
+    ).encode()
+
+
+class InputCache:
+    """Synthetic media files generated with lavfi sources, cached by (kind, duration)."""
+
+    def __init__(self, ffmpeg: str, root: str | None = None):
+        self.ffmpeg = ffmpeg
+        tag = hashlib.sha1(ffmpeg.encode()).hexdigest()[:8]
+        self.root = root or os.path.join(tempfile.gettempdir(), f"kilngit-ffmpeg-inputs-{os.getuid()}-{tag}")
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        st = os.lstat(self.root)
+        if st.st_uid != os.getuid() or not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o077:
+            # a shared temp dir: never trust a cache someone else could have prepared
+            self.root = tempfile.mkdtemp(prefix="kilngit-ffmpeg-inputs-")
+
+    def _generate(self, dest: str, ext: str, duration: int, subs: bool) -> None:
+        w, h = VIDEO_SIZE
+        video, audio, codec_args = MEDIA_SPECS.get(ext, (True, True, _X264 + _AAC))
+        if ext in IMAGE_EXTS:
+            video, audio, codec_args = (
+                True,
+                False,
+                ["-frames:v", "1"] + (["-q:v", "3"] if ext in ("jpg", "jpeg") else []),
+            )
+        src: list[str] = []
+        if video:
+            src += ["-f", "lavfi", "-i", _V.format(w=w, h=h, fps=VIDEO_FPS, d=duration)]
+        if audio:
+            src += ["-f", "lavfi", "-i", _A.format(d=duration)]
+        maps: list[str] = []
+        if subs and ext in _SUB_CODEC:
+            srt = f"{dest}.{os.getpid()}.srt"
+            Path(srt).write_bytes(subtitle_text("srt", duration))
+            src += ["-i", srt]
+            n = int(video) + int(audio)
+            maps = sum((["-map", f"{k}"] for k in range(n + 1)), []) + ["-c:s", _SUB_CODEC[ext]]
+        fmt = ["-f", "matroska"] if ext not in MEDIA_SPECS and ext not in IMAGE_EXTS else []
+        tmp = f"{dest}.{os.getpid()}.tmp.{ext if not fmt else 'mkv'}"
+        base = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + src + maps
+        try:
+            for extra in (codec_args, []):  # preferred codecs, then the container defaults
+                proc = subprocess.run(base + extra + fmt + [tmp], capture_output=True, timeout=120)
+                if proc.returncode == 0:
+                    os.replace(tmp, dest)  # atomic: concurrent judges never see half a file
+                    return
+        finally:
+            for leftover in (tmp, f"{dest}.{os.getpid()}.srt"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+        raise RuntimeError(f"cannot generate a synthetic .{ext} input: {proc.stderr.decode()[-500:]}")
+
+    def media(self, ext: str, duration: int, subs: bool = False) -> str:
+        """Path of a cached synthetic file for extension ``ext`` (generated once)."""
+        ext = ext.lower()
+        key = f"{'subs-' if subs else ''}{duration}s.{ext or 'bin'}"
+        dest = os.path.join(self.root, key)
+        if not os.path.exists(dest):
+            self._generate(dest, ext, duration, subs)
+        return dest
+
+
+def _ext(name: str) -> str:
+    return os.path.splitext(name)[1].lstrip(".").lower()
+
+
+def plan_inputs(info, cache: InputCache, duration: int) -> dict[str, str | bytes]:
+    """Files to place in the sandbox for ``info`` (an ``ffmpeg_policy.CommandInfo``).
+
+    Returns relative name -> cached file path (to copy) or literal bytes.
+    """
+    files: dict[str, str | bytes] = {}
+    sub_names = {name for flt, name in info.filter_files if flt in ("subtitles", "ass")}
+    sub_indices = {
+        int(m.group(1))
+        for opt, val in info.options
+        if opt == "map" and val and (m := re.match(r"-?(\d+):s\b", val))
+    }
+
+    def add(name: str, subs: bool = False) -> None:
+        if not name or name in files:
+            return
+        ext = _ext(name)
+        if ext in SUBTITLE_EXTS:
+            files[name] = subtitle_text(ext, duration)
+        elif ext == "txt":
+            files[name] = b"Hello from the kilngit judge\n"
+        elif ext in IMAGE_EXTS:
+            files[name] = cache.media(ext, 1)
+        else:
+            files[name] = cache.media(ext, min(duration, 12) if ext == "gif" else duration, subs)
+
+    for idx, inp in enumerate(info.inputs):
+        name, opts = inp.name, inp.options
+        if opts.get("f") == "lavfi":
+            continue
+        if name.startswith("concat:"):
+            for part in name[len("concat:") :].split("|"):
+                add(part)
+        elif opts.get("f") == "concat":
+            clip = cache.media("mp4", duration)
+            files.setdefault("part1.mp4", clip)
+            files.setdefault("part2.mp4", clip)
+            files[name] = b"file 'part1.mp4'\nfile 'part2.mp4'\n"
+        elif "*" in name or "?" in name or "%" in name:
+            ext = _ext(name) or "png"
+            frame = cache.media(ext if ext in IMAGE_EXTS else "png", 1)
+            pattern = name.replace("*", "frame%03d").replace("?", "x") if "%" not in name else name
+            start = int(opts.get("start_number", "1")) if opts.get("start_number", "1").isdigit() else 1
+            for k in range(start, start + 30):
+                try:
+                    files.setdefault(pattern % k, frame)
+                except (TypeError, ValueError):
+                    add(name)
+                    break
+        else:
+            add(name, subs=idx in sub_indices or name in sub_names)
+    for flt, name in info.filter_files:
+        add(name, subs=flt in ("subtitles", "ass"))
+    return files

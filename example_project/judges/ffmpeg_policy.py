@@ -1,0 +1,526 @@
+"""Static policy for a generated ffmpeg command: parse it, analyse it, refuse the unsafe.
+
+Everything in this module is pure (no processes, no file system), so it is cheap
+to test and is the first line of defence of the execution judge. The second line
+is the sandbox itself (see ``ffmpeg_sandbox``: fresh directory, read-only mounts
+elsewhere, no network, unprivileged user, resource limits); neither is relied on alone.
+
+Rules enforced (each violation becomes one human-readable problem string):
+
+* The text must be exactly one simple command. A surrounding ```bash fence, a
+  single pair of backticks, a leading ``$ `` prompt, ``#`` comments and
+  backslash-newline continuations are tolerated. Refused outside single quotes:
+  ``; & | < >`` (operators, pipes, redirections, background jobs), ``( )``
+  (subshells), backticks and ``$(``/``${``/``$VAR`` (expansions), and a second
+  non-comment line. Backticks and ``$(``/``${`` are refused even inside argv
+  tokens, whatever the quoting (a legitimate ffmpeg command never needs them).
+* ``argv[0]`` must be ``ffmpeg``: no other program, no ``sh -c``, no ``sudo``,
+  no ``VAR=x`` prefix, no path to a binary.
+* Every file the command reads or writes (``-i`` values, output names, values of
+  file-valued options such as ``-passlogfile``/``-progress``/``-attach``) must be
+  a plain relative path: not absolute, no ``..`` component, no ``~``, no ``:``
+  (ffmpeg treats ``proto:`` as a protocol), no shell metacharacters, no control
+  characters. ``concat:a.ts|b.ts`` is allowed when every part is such a path.
+  ``-`` (stdin/stdout) is refused except as the output of ``-f null``.
+* In *any* token (filter graphs included): URLs (``://``), known protocol
+  prefixes (``http:``, ``tcp:``, ``file:``, ``pipe:``, ``subfile:`` ...),
+  absolute paths, ``..`` components and ``~`` after a filter delimiter
+  (``subtitles=/etc/passwd``, ``movie=../x``), NUL/control characters.
+* Refused options: ``-protocol_whitelist``/``-protocol_blacklist`` (the sandbox
+  sets its own), ``-safe`` (concat demuxer unsafe mode), ``-listen`` (server).
+* Refused ``-f`` formats: capture/playback devices (x11grab, v4l2, alsa, pulse,
+  ...) and network or multi-target muxers (rtp, rtsp, sap, sdp, tee, fifo, whip).
+* Refused filters: those loading native plugins or opening sockets
+  (frei0r, ladspa, lv2, zmq, azmq).
+
+Known, documented false positives (acceptable for an eval): a ``/`` right after
+``=``/``:``/a quote/space inside drawtext text, a ``~`` at the start of a text,
+and redirections such as ``2>/dev/null`` are all refused.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+# ffmpeg options that take no value; every other option consumes the next token.
+# (Only used to tell option values from output file names.)
+# fmt: off
+FLAG_OPTIONS = frozenset((
+    "y", "n", "an", "vn", "sn", "dn", "stdin", "nostdin", "hide_banner", "shortest", "copyts",
+    "start_at_zero", "re", "stats", "benchmark", "benchmark_all", "accurate_seek", "autorotate",
+    "autoscale", "ignore_unknown", "copy_unknown", "xerror", "dump", "hex", "report", "debug_ts",
+    "fix_sub_duration", "bitexact", "print_graphs", "vstats", "psnr", "find_stream_info",
+    "recast_media", "copyinkf", "qphist", "version", "buildconf", "formats", "muxers", "demuxers",
+    "devices", "codecs", "decoders", "encoders", "bsfs", "protocols", "filters", "pix_fmts",
+    "layouts", "sample_fmts", "dispositions", "colors", "hwaccels", "L", "license",
+))
+
+# Options whose value is a file name (besides -i and outputs).
+FILE_VALUE_OPTIONS = frozenset((
+    "attach", "passlogfile", "vstats_file", "progress", "sdp_file", "filter_script",
+    "filter_complex_script", "dump_attachment", "hls_segment_filename", "segment_list",
+    "hls_key_info_file", "hls_fmp4_init_filename", "master_pl_name", "init_seg_name",
+    "media_seg_name", "stats_enc_pre", "stats_enc_post", "stats_mux_pre", "fpre",
+))
+
+# Options whose value is a filter graph (searched for file references).
+FILTER_OPTIONS = frozenset(("vf", "af", "filter", "filter_complex", "lavfi"))
+
+FORBIDDEN_OPTIONS = {
+    "protocol_whitelist": "tampers with the protocol whitelist",
+    "protocol_blacklist": "tampers with the protocol blacklist",
+    "safe": "changes the concat demuxer safety mode",
+    "listen": "makes ffmpeg act as a network server",
+}
+
+DEVICE_FORMATS = frozenset((
+    "alsa", "pulse", "oss", "sndio", "jack", "openal", "audiotoolbox", "avfoundation", "dshow",
+    "gdigrab", "vfwcap", "v4l2", "video4linux2", "video4linux", "x11grab", "xcbgrab", "fbdev",
+    "kmsgrab", "libcdio", "libdc1394", "iec61883", "decklink", "android_camera", "sdl", "sdl2",
+    "opengl", "caca", "xv", "bktr", "dv1394",
+))
+NETWORK_FORMATS = frozenset((
+    "rtp", "rtp_mpegts", "rtsp", "sap", "sdp", "srtp", "tee", "fifo", "fifo_test", "whip", "whep",
+))
+
+PROTOCOLS = frozenset((
+    "async", "bluray", "cache", "concat", "concatf", "crypto", "data", "fd", "ffrtmpcrypt",
+    "ffrtmphttp", "file", "ftp", "gopher", "gophers", "hls", "http", "httpproxy", "https",
+    "icecast", "ipfs", "ipns", "md5", "mmsh", "mmst", "pipe", "prompeg", "rist", "rtmp", "rtmpe",
+    "rtmps", "rtmpt", "rtmpte", "rtmpts", "rtp", "rtsp", "sctp", "shared", "smb", "sftp", "srt",
+    "srtp", "subfile", "tcp", "tee", "tls", "dtls", "udp", "udplite", "unix", "zmq", "amqp",
+    "librtmp", "libsmbclient", "libssh", "android_content",
+))
+# fmt: on
+
+FORBIDDEN_FILTERS = ("frei0r_src", "frei0r", "ladspa", "lv2", "azmq", "zmq")
+
+SHELL_OPERATOR_TOKENS = frozenset(
+    {";", ";;", "&", "&&", "|", "||", "|&", "<", ">", ">>", "<<", "&>", "2>", "2>&1", ">&2"}
+)
+
+# A delimiter after which a path/protocol may start inside a token
+# (start of token, '=' of an option, ':' between filter args, quotes, ...).
+_D = r"""(?:^|[\s=,;:'"|\[\]])"""
+_PROTOCOL_RE = re.compile(_D + r"([A-Za-z][A-Za-z0-9_+.-]*)\s*:")
+_ABSOLUTE_RE = re.compile(_D + r"(?:/|[A-Za-z]:[\\/])")
+_PARENT_RE = re.compile(r"""(?:^|[\s=,;:'"|\[\]/\\])\.\.(?=$|[\s=,;:'"|\[\]/\\])""")
+_HOME_RE = re.compile(_D + r"~")
+_FILTER_RE = re.compile(r"""(?:^|[\s,;\]'"=])(""" + "|".join(FORBIDDEN_FILTERS) + r""")(?=$|[\s=,;\['"@])""")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_PATH_META = set(";|&<>$`\"'\\*?")  # glob chars are tolerated for -i below
+
+
+@dataclass
+class FileArg:
+    """One input or output of the command, with the options that precede it."""
+
+    name: str
+    options: dict[str, str] = field(default_factory=dict)  # base option name -> value
+    index: int = -1  # argv index of the "-i" token (inputs) or of the name (outputs)
+
+
+@dataclass
+class CommandInfo:
+    """Structure of an ffmpeg argv, as far as the judge needs it."""
+
+    argv: list[str]
+    inputs: list[FileArg] = field(default_factory=list)
+    outputs: list[FileArg] = field(default_factory=list)
+    options: list[tuple[str, str | None]] = field(default_factory=list)  # (name, value)
+    filter_graphs: list[str] = field(default_factory=list)
+    filter_files: list[tuple[str, str]] = field(default_factory=list)  # (filter, file)
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _strip_wrappers(text: str) -> str:
+    """Remove a Markdown fence / inline backticks / ``$ `` prompt / comment lines."""
+    body = text.strip()
+    fence = re.fullmatch(r"```[\w+-]*[ \t]*\n?(.*?)\n?[ \t]*```", body, flags=re.S)
+    if fence:
+        body = fence.group(1).strip()
+    elif len(body) > 1 and body[0] == body[-1] == "`" and body.count("`") == 2:
+        body = body[1:-1].strip()
+    lines = [ln for ln in body.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    body = "\n".join(lines)
+    return re.sub(r"^\$\s+", "", body)
+
+
+def _shell_problems(body: str) -> tuple[str, list[str]]:
+    """Scan ``body`` like a POSIX shell would, without executing anything.
+
+    Returns the body with backslash-newline continuations removed and the list of
+    shell constructs that make it more than one simple command.
+    """
+    out: list[str] = []
+    problems: list[str] = []
+    quote = None  # None, "'" or '"'
+    word_start = True
+    i, n = 0, len(body)
+
+    def expansion(j: int) -> bool:
+        nxt = body[j + 1] if j + 1 < n else ""
+        return nxt in "({" or nxt.isalnum() or nxt in "_@*#?$!"
+
+    while i < n:
+        c = body[i]
+        if quote == "'":
+            if c == "'":
+                quote = None
+            out.append(c)
+            i += 1
+            continue
+        if c == "\\":
+            if i + 1 < n and body[i + 1] == "\n":  # line continuation
+                i += 2
+                continue
+            out.append(body[i : i + 2])
+            i += 2
+            word_start = False
+            continue
+        if quote == '"':
+            if c == '"':
+                quote = None
+            elif c == "`":
+                problems.append("command substitution (backticks)")
+            elif c == "$" and expansion(i):
+                problems.append("shell expansion ($...)")
+            out.append(c)
+            i += 1
+            continue
+        # unquoted
+        if c == "#" and word_start:  # trailing shell comment: ignored by the shell
+            while i < n and body[i] != "\n":
+                i += 1
+            continue
+        if c in "'\"":
+            quote = c
+        elif c == "\n":
+            problems.append("several commands (more than one line)")
+        elif c in ";&|":
+            op = re.match(r"[;&|]+", body[i:]).group(0)
+            problems.append(f"shell operator {op!r} (several commands, a pipe or a background job)")
+            out.append(op)
+            i += len(op)
+            word_start = True
+            continue
+        elif c in "<>":
+            problems.append(f"shell redirection {c!r}")
+        elif c in "()":
+            problems.append("subshell parentheses")
+        elif c == "`":
+            problems.append("command substitution (backticks)")
+        elif c == "$" and expansion(i):
+            problems.append("shell expansion ($...)")
+        out.append(c)
+        word_start = c in " \t"
+        i += 1
+    if quote:
+        problems.append("unterminated quote")
+    return "".join(out), list(dict.fromkeys(problems))
+
+
+def parse_command_text(text: str) -> tuple[list[str], list[str]]:
+    """Turn a model output into an argv without any shell: ``(argv, problems)``."""
+    if not isinstance(text, str) or not text.strip():
+        return [], ["empty output: no command"]
+    body, problems = _shell_problems(_strip_wrappers(text))
+    if problems:
+        return [], problems
+    try:
+        argv = shlex.split(body)
+    except ValueError as exc:
+        return [], [f"cannot parse the command line: {exc}"]
+    if not argv:
+        return [], ["empty output: no command"]
+    return argv, []
+
+
+# ----------------------------------------------------------------------- analysis
+
+
+def _option_name(token: str) -> tuple[str, bool]:
+    """``-c:v`` -> ``("c", False)``; ``-/filter_complex`` -> ``("filter_complex", True)``."""
+    name = token[1:]
+    from_file = name.startswith("/")
+    if from_file:
+        name = name[1:]
+    return name.split(":", 1)[0], from_file
+
+
+def _is_flag(name: str) -> bool:
+    return name in FLAG_OPTIONS or (name.startswith("no") and name[2:] in FLAG_OPTIONS)
+
+
+def _split_unquoted(text: str, seps: str) -> list[str]:
+    """Split a filter string on unquoted/unescaped separators, dropping quotes."""
+    parts, cur, quote, i = [], [], False, 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            cur.append(text[i + 1])
+            i += 2
+            continue
+        if c == "'":
+            quote = not quote
+        elif c in seps and not quote:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def filter_file_references(graph: str) -> list[tuple[str, str]]:
+    """Files named inside a filter graph: subtitles/ass/movie/amovie, drawtext textfile."""
+    refs = []
+    for chain in _split_unquoted_keep(graph, ";,"):
+        spec = re.sub(r"^\s*(\[[^\]]*\]\s*)*", "", chain)  # drop input pads
+        spec = re.sub(r"(\s*\[[^\]]*\])+\s*$", "", spec)  # drop output pads
+        name, _, args = spec.partition("=")
+        name = name.strip().split("@", 1)[0]
+        if not args:
+            continue
+        items = _split_unquoted(args, ":")
+        if name in ("subtitles", "ass", "movie", "amovie"):
+            for pos, item in enumerate(items):
+                key, eq, val = item.partition("=")
+                if eq and key.strip() in ("filename", "f"):
+                    refs.append((name, val.strip()))
+                elif not eq and pos == 0:
+                    refs.append((name, item.strip()))
+        elif name == "drawtext":
+            for item in items:
+                key, eq, val = item.partition("=")
+                if eq and key.strip() == "textfile":
+                    refs.append((name, val.strip()))
+    return [(f, v) for f, v in refs if v]
+
+
+def _split_unquoted_keep(text: str, seps: str) -> list[str]:
+    """Split on unquoted separators but keep quotes/escapes (for later parsing)."""
+    parts, cur, quote, i = [], [], False, 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            cur.append(text[i : i + 2])
+            i += 2
+            continue
+        if c == "'":
+            quote = not quote
+        if c in seps and not quote:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def analyze_command(argv: list[str]) -> CommandInfo:
+    """Split an ffmpeg argv into inputs, outputs, options and filter graphs.
+
+    Options that precede an ``-i`` belong to that input, the others to the next
+    output name (ffmpeg's own rule). Tokens that are neither options nor option
+    values are output names.
+    """
+    info = CommandInfo(argv=list(argv))
+    pending: dict[str, str] = {}
+    i = 1
+    while i < len(argv):
+        tok = argv[i]
+        if tok.startswith("-") and len(tok) > 1:
+            name, from_file = _option_name(tok)
+            if _is_flag(name) and not from_file:
+                info.options.append((tok[1:], None))
+                i += 1
+                continue
+            value = argv[i + 1] if i + 1 < len(argv) else None
+            info.options.append((tok[1:], value))
+            if name == "i" and value is not None:
+                info.inputs.append(FileArg(value, pending, index=i))
+                pending = {}
+            elif value is not None:
+                pending[name] = value
+                if name in FILTER_OPTIONS and not from_file:
+                    info.filter_graphs.append(value)
+            i += 2
+            continue
+        info.outputs.append(FileArg(tok, pending, index=i))
+        pending = {}
+        i += 1
+    for inp in info.inputs:
+        if inp.options.get("f") == "lavfi":
+            info.filter_graphs.append(inp.name)
+    for graph in info.filter_graphs:
+        info.filter_files.extend(filter_file_references(graph))
+    return info
+
+
+# ------------------------------------------------------------------------- policy
+
+
+def path_problems(name: str, what: str) -> list[str]:
+    """Problems with a file name the command reads or writes (must stay in cwd)."""
+    if name == "":
+        return [f"{what} is an empty file name"]
+    problems = []
+    if _CONTROL_RE.search(name):
+        problems.append(f"{what} {name!r} contains control characters")
+    if name.startswith("/") or re.match(r"[A-Za-z]:[\\/]", name):
+        problems.append(f"{what} {name!r} is an absolute path (outside the sandbox)")
+    if name.startswith("~"):
+        problems.append(f"{what} {name!r} refers to a home directory")
+    if ".." in re.split(r"[/\\]", name):
+        problems.append(f"{what} {name!r} climbs out of the working directory ('..')")
+    if ":" in name:
+        problems.append(f"{what} {name!r} looks like a URL or protocol (contains ':')")
+    meta = sorted(set(name) & (_PATH_META - {"*", "?"}))
+    if meta:
+        problems.append(f"{what} {name!r} contains shell metacharacters {''.join(meta)!r}")
+    if name.startswith("-"):
+        problems.append(f"{what} {name!r} starts with '-'")
+    return problems
+
+
+def token_problems(token: str, concat_input: bool = False) -> list[str]:
+    """Generic checks applied to every argument, filter graphs included.
+
+    ``concat_input`` marks the value of an ``-i`` that uses the ``concat:``
+    protocol, whose parts are checked separately as paths.
+    """
+    problems = []
+    if token in SHELL_OPERATOR_TOKENS or re.fullmatch(r"\d*[<>]&?\d*", token):
+        problems.append(f"shell operator {token!r}")
+    if _CONTROL_RE.search(token):
+        problems.append(f"argument {token!r} contains control characters")
+    if "`" in token or "$(" in token or "${" in token:
+        problems.append(f"argument {token!r} contains shell command substitution/expansion")
+    if "://" in token:
+        problems.append(f"argument {token!r} contains a URL")
+    else:
+        for proto in _PROTOCOL_RE.findall(token):
+            if proto.lower() in PROTOCOLS and not (concat_input and proto == "concat"):
+                problems.append(f"argument {token!r} uses the {proto.lower()}: protocol")
+    if "://" not in token and _ABSOLUTE_RE.search(token):
+        problems.append(f"argument {token!r} contains an absolute path")
+    if _PARENT_RE.search(token):
+        problems.append(f"argument {token!r} contains a '..' path component")
+    if _HOME_RE.search(token):
+        problems.append(f"argument {token!r} refers to a home directory ('~')")
+    m = _FILTER_RE.search(token)
+    if m:
+        problems.append(f"filter {m.group(1)!r} is not allowed (loads plugins or opens sockets)")
+    return problems
+
+
+def concat_parts(name: str) -> list[str] | None:
+    """Parts of a ``concat:a|b`` input, or None when ``name`` is not one."""
+    if name.startswith("concat:"):
+        return name[len("concat:") :].split("|")
+    return None
+
+
+def check_command(argv: list[str]) -> list[str]:
+    """All policy problems of an ffmpeg argv; an empty list means "safe to run"."""
+    if not argv:
+        return ["empty command"]
+    prog = argv[0]
+    if prog != "ffmpeg":
+        if prog in ("sh", "bash", "zsh", "dash", "env", "sudo", "xargs", "nohup", "time"):
+            return [f"runs {prog!r} instead of calling ffmpeg directly"]
+        if "=" in prog and not prog.startswith("-"):
+            return [f"sets an environment variable ({prog!r}) before the command"]
+        return [f"not an ffmpeg invocation: the program is {prog!r}"]
+    if len(argv) > 300:
+        return ["command is unreasonably long"]
+
+    problems: list[str] = []
+    concat_inputs = {
+        argv[i + 1] for i in range(1, len(argv) - 1) if argv[i] == "-i" and argv[i + 1].startswith("concat:")
+    }
+    for tok in argv[1:]:
+        problems.extend(token_problems(tok, concat_input=tok in concat_inputs))
+        if tok == "ffmpeg":
+            problems.append("'ffmpeg' appears twice: several commands")
+
+    info = analyze_command(argv)
+    for opt, value in info.options:
+        name, from_file = _option_name("-" + opt)
+        if name in FORBIDDEN_OPTIONS:
+            problems.append(f"option -{opt} {FORBIDDEN_OPTIONS[name]}")
+        if name == "f" and value is not None:
+            fmt = value.lower()
+            if fmt in DEVICE_FORMATS:
+                problems.append(f"-f {value} reads or writes a device")
+            elif fmt in NETWORK_FORMATS:
+                problems.append(f"-f {value} is a network or multi-target format")
+        if value is not None and (name in FILE_VALUE_OPTIONS or from_file):
+            problems.extend(path_problems(value, f"file for -{opt}"))
+
+    if not info.inputs:
+        problems.append("no input (-i) given")
+    if len(info.inputs) > 10 or len(info.outputs) > 10:
+        problems.append("too many inputs or outputs")
+    for inp in info.inputs:
+        if inp.options.get("f") == "lavfi":
+            continue  # a filter graph, checked by token_problems
+        if inp.name in ("-", "pipe:", "pipe:0"):
+            problems.append("input reads from stdin")
+            continue
+        parts = concat_parts(inp.name)
+        for part in parts if parts is not None else [inp.name]:
+            problems.extend(path_problems(part, "input"))
+    for out in info.outputs:
+        if out.name == "-" and out.options.get("f") == "null":
+            continue  # "-f null -": decode only, writes nothing
+        if out.name == "-":
+            problems.append("output goes to stdout ('-')")
+            continue
+        problems.extend(path_problems(out.name, "output"))
+        if set(out.name) & {"*", "?"}:
+            problems.append(f"output {out.name!r} contains glob characters")
+    for flt, name in info.filter_files:
+        problems.extend(path_problems(name, f"file of filter {flt}"))
+    return list(dict.fromkeys(problems))
+
+
+# -------------------------------------------------------------------------- times
+
+
+def parse_time(text: str | None) -> float | None:
+    """Parse an ffmpeg time duration (``90``, ``1:30``, ``00:01:30.5``, ``1500ms``)."""
+    if text is None:
+        return None
+    t = text.strip()
+    neg = t.startswith("-")
+    t = t.lstrip("+-")
+    m = re.fullmatch(r"(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)", t)
+    if m:
+        value = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+    else:
+        m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)(s|ms|us)?", t)
+        if not m:
+            return None
+        scale = {"s": 1.0, None: 1.0, "ms": 1e-3, "us": 1e-6}[m.group(2)]
+        value = float(m.group(1)) * scale
+    return -value if neg else value
+
+
+def time_span_needed(info: CommandInfo) -> float:
+    """Largest input position the command seeks to (-ss + -t, -to, -sseof)."""
+    needed = 0.0
+    for fa in info.inputs + info.outputs:
+        ss = parse_time(fa.options.get("ss")) or 0.0
+        t = parse_time(fa.options.get("t")) or 0.0
+        to = parse_time(fa.options.get("to")) or 0.0
+        sseof = abs(parse_time(fa.options.get("sseof")) or 0.0)
+        needed = max(needed, ss + t, to, sseof, ss)
+    return needed
