@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kilngit.errors import GitError
@@ -26,15 +29,14 @@ def git_env() -> dict[str, str]:
     return env
 
 
-def run_git(cwd: str | Path, *args: str, check: bool = True, input: str | None = None) -> str:
+def run_git(cwd: str | Path, *args: str, check: bool = True, input: str | None = None,
+            env: dict[str, str] | None = None, timeout: float | None = None) -> str:
     """Run `git ARGS` in `cwd` and return its stdout without the final newline.
 
-    On failure raise `GitError` showing the command, its exit code and its output (or return "" when
-    `check` is False)."""
-    try:
-        proc = subprocess.run(["git", *args], cwd=cwd, env=git_env(), input=input, capture_output=True, text=True)
-    except FileNotFoundError as e:
-        raise GitError("git is not installed or not on PATH", "install git") from e
+    `env` adds variables for this call only (e.g. a private `GIT_INDEX_FILE`); `timeout` (seconds) bounds
+    network commands. On failure raise `GitError` showing the command, its exit code and its output (or
+    return "" when `check` is False)."""
+    proc = _run(cwd, args, input, env, timeout)
     if proc.returncode != 0:
         if not check:
             return ""
@@ -42,6 +44,70 @@ def run_git(cwd: str | Path, *args: str, check: bool = True, input: str | None =
         raise GitError(f"`git {' '.join(args)}` failed with exit code {proc.returncode}: {out}",
                        "check the repository state with `git status`")
     return proc.stdout[:-1] if proc.stdout.endswith("\n") else proc.stdout
+
+
+def _run(cwd: str | Path, args: tuple[str, ...], input: str | None, env: dict[str, str] | None,
+         timeout: float | None) -> subprocess.CompletedProcess[str]:
+    full_env = {**git_env(), **(env or {})}
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True, text=True,
+                              timeout=timeout)
+    except FileNotFoundError as e:
+        raise GitError("git is not installed or not on PATH", "install git") from e
+    except subprocess.TimeoutExpired as e:
+        return subprocess.CompletedProcess(["git", *args], 124, "", f"timed out after {e.timeout:g}s")
+
+
+@dataclass(frozen=True)
+class GitResult:
+    """The full outcome of one git command, for callers that act on failures (push rejected, lock held)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def output(self) -> str:
+        return " ".join(x.strip() for x in (self.stdout, self.stderr) if x.strip())
+
+
+def git_result(cwd: str | Path, *args: str, input: str | None = None, env: dict[str, str] | None = None,
+               timeout: float | None = None) -> GitResult:
+    """Run `git ARGS` and return its exit code and output without raising on failure."""
+    proc = _run(cwd, args, input, env, timeout)
+    return GitResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def is_lock_error(text: str) -> bool:
+    """True when git failed because another git process holds a lock file (index.lock, HEAD.lock, ...)."""
+    return ".lock': File exists" in text or ("Unable to create" in text and ".lock" in text)
+
+
+def run_git_waiting(cwd: str | Path, *args: str, input: str | None = None, env: dict[str, str] | None = None,
+                    wait_s: float = 60.0, on_wait: Callable[[str], None] | None = None) -> str:
+    """`run_git`, but when another git process holds a lock (an editor's git integration, a `git commit`
+    in a terminal) wait and retry for up to `wait_s` seconds instead of failing. `on_wait` is told what
+    is being waited on, once per retry."""
+    deadline = time.monotonic() + wait_s
+    delay = 0.05
+    while True:
+        result = git_result(cwd, *args, input=input, env=env)
+        if result.ok:
+            out = result.stdout
+            return out[:-1] if out.endswith("\n") else out
+        if not is_lock_error(result.output) or time.monotonic() >= deadline:
+            raise GitError(f"`git {' '.join(args)}` failed with exit code {result.returncode}: {result.output}",
+                           "another git command may hold a lock: wait for it, or remove a stale "
+                           ".git/index.lock left by a crashed one" if is_lock_error(result.output)
+                           else "check the repository state with `git status`")
+        if on_wait is not None:
+            on_wait(result.output)
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 def repo_root(path: str | Path) -> Path | None:

@@ -15,6 +15,8 @@
     tasks/<task>/finetunes/<name>/status.json            fine-tune status (runner only)
     tasks/<task>/finetunes/<name>/rounds/<n>.json        one round of the eval-driven loop (runner only)
     tasks/<task>/finetunes/<name>/metrics/<step>.json    per-step metrics from `step`, 100 a file (runner only)
+    tasks/<task>/queue/<id>.json                         job request (content-addressed)
+    tasks/<task>/queue/done/<id>.json                    job outcome (content-addressed)
 
 Bulk collections are sharded by the first two hex digits of the ID: 256 folders, so a million runs put
 about 4,000 files in each.
@@ -74,6 +76,8 @@ LAYOUT: tuple[KindPath, ...] = (
     _kp("finetune_status", rf"{_F}/status\.json"),
     _kp("finetune_round", rf"{_F}/rounds/(?P<round>[1-9][0-9]{{0,5}})\.json"),
     _kp("finetune_metrics", rf"{_F}/metrics/(?P<first_step>[1-9][0-9]{{0,8}})\.json"),
+    _kp("job_request", rf"{_T}/queue/(?P<id>{_ID})\.json"),
+    _kp("job_outcome", rf"{_T}/queue/done/(?P<id>{_ID})\.json"),
 )
 assert {k.kind for k in LAYOUT} <= set(KINDS), "every laid-out kind has a model"
 
@@ -166,6 +170,14 @@ def finetune_metrics_file(task: str, slug: str, first_step: int) -> str:
     return f"tasks/{task}/finetunes/{slug}/metrics/{first_step}.json"
 
 
+def job_request_file(task: str, request_id: str) -> str:
+    return f"tasks/{task}/queue/{request_id}.json"
+
+
+def job_outcome_file(task: str, outcome_id: str) -> str:
+    return f"tasks/{task}/queue/done/{outcome_id}.json"
+
+
 def record_path(record: Record) -> str:
     """The path a machine or owned record must live at, derived from its own fields."""
     d = record.__dict__
@@ -180,6 +192,10 @@ def record_path(record: Record) -> str:
             return split_membership_file(d["task"], d["split"])
         case "finetune_status":
             return finetune_status_file(d["task"], d["finetune"])
+        case "job_request":
+            return job_request_file(d["task"], d["id"])
+        case "job_outcome":
+            return job_outcome_file(d["task"], d["id"])
         case "finetune_round":
             return finetune_round_file(d["task"], d["finetune"], d["round"])
         case "finetune_metrics":

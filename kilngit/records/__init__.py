@@ -17,6 +17,7 @@ from kilngit.records.dataset import DatasetSplit, SplitMembership, SplitPart
 from kilngit.records.evals import Eval, EvalScore, Judge, JudgeResult
 from kilngit.records.finetune import FineTune, FineTuneMetrics, FineTuneRound, FineTuneStatus, StepMetrics
 from kilngit.records.project import ProjectManifest
+from kilngit.records.queue import JobOutcome, JobRequest
 from kilngit.records.run import RunError, TaskRun
 from kilngit.records.task import FewShot, Prompt, Requirement, RunConfig, Task
 
@@ -25,14 +26,14 @@ KINDS: dict[str, type[Record]] = {
     m.model_fields["kind"].default: m
     for m in (
         ProjectManifest, Task, Prompt, RunConfig, TaskRun, Annotation, Eval, Judge, JudgeResult, DatasetSplit,
-        SplitMembership, FineTune, FineTuneStatus, FineTuneRound, FineTuneMetrics,
+        SplitMembership, FineTune, FineTuneStatus, FineTuneRound, FineTuneMetrics, JobRequest, JobOutcome,
     )
 }
 
 __all__ = [
     "FORMAT_VERSION", "KINDS", "RATING_VALUES", "Annotation", "DatasetSplit", "Definition", "Eval", "EvalScore",
-    "FewShot", "FineTune", "FineTuneMetrics", "FineTuneRound", "FineTuneStatus", "Judge", "JudgeResult",
-    "MachineRecord", "OwnedRecord", "Prompt",
+    "FewShot", "FineTune", "FineTuneMetrics", "FineTuneRound", "FineTuneStatus", "JobOutcome",
+    "JobRequest", "Judge", "JudgeResult", "MachineRecord", "OwnedRecord", "Prompt",
     "ProjectManifest", "Rating", "RatingType", "Record", "Requirement", "RunConfig", "RunError", "Source",
     "SplitMembership", "SplitPart", "StepMetrics", "Task", "TaskRun", "Usage", "is_slug", "slugify",
 ]
