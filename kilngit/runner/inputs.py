@@ -1,0 +1,87 @@
+"""The inputs a run answers: typed on the command line, read from a JSONL file, or taken from existing runs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kilngit.errors import UsageError
+from kilngit.identity import current_person
+from kilngit.project import Project
+from kilngit.records import Source, Task
+from kilngit.runner.json_check import schema_errors
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """One input to answer, with where it came from."""
+
+    text: str
+    source: Source
+    tags: tuple[str, ...] = ()
+    """Tags for the runs made from it."""
+    parent: str | None = None
+    """The existing run whose input this is, if any."""
+
+
+def input_text(task: Task, value: Any, where: str) -> str:
+    """The text form of an input value (JSON text for structured inputs), checked against the input schema."""
+    if task.input_schema is None:
+        if not isinstance(value, str):
+            raise UsageError(f"{where}: the task takes text inputs, not {type(value).__name__}",
+                             "give the input as a string")
+        return value
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise UsageError(f"{where}: the task takes JSON inputs and this is not JSON",
+                             "give a JSON value matching the task's input_schema") from None
+    problems = schema_errors(value, task.input_schema)
+    if problems:
+        raise UsageError(f"{where}: the input does not match the task's input_schema: {'; '.join(problems)}",
+                         "fix the input")
+    return json.dumps(value, ensure_ascii=False)
+
+
+def typed_input(project: Project, task: str, text: str, author: str | None = None) -> RunInput:
+    """An input typed by the person running the command."""
+    value = input_text(project.task(task), text, "--input")
+    return RunInput(value, Source(type="human", created_by=current_person(project.root, author)))
+
+
+def file_inputs(project: Project, task: str, path: Path) -> list[RunInput]:
+    """Inputs from a JSONL file: each line a JSON string, or an object with `input` and optional `tags`."""
+    definition = project.task(task)
+    source = Source(type="file_import", file=path.name)
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read {path}: {e}", "give a UTF-8 JSONL file") from e
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            item = json.loads(line)
+        except ValueError as e:
+            raise UsageError(f"{where}: not valid JSON ({e})", 'write one JSON value per line, e.g. {"input": "..."}'
+                             ) from None
+        tags: list[str] = []
+        if isinstance(item, dict) and "input" in item:
+            tags = item.get("tags") or []
+            if not isinstance(tags, list) or not all(isinstance(t, str) and t and " " not in t for t in tags):
+                raise UsageError(f"{where}: tags must be a list of words", 'e.g. "tags": ["eval_set"]')
+            item = item["input"]
+        elif isinstance(item, dict) and definition.input_schema is None:
+            raise UsageError(f"{where}: an object line needs an `input` field", 'write {"input": "..."}')
+        out.append(RunInput(input_text(definition, item, where), source, tuple(sorted(set(tags)))))
+    return out
+
+
+def filter_inputs(project: Project, task: str, filter_text: str) -> list[RunInput]:
+    """The inputs of the runs matching a run filter (each new run points at the run it answered)."""
+    return [RunInput(s.run.input, s.run.input_source, (), s.run.id) for s in project.select(task, filter_text)]

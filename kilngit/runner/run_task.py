@@ -1,0 +1,262 @@
+"""Running a task over many inputs: concurrent, bounded, written run by run, resumable.
+
+    summary = run_task(project, "ffmpeg", "gpt4o-mini", filter_text="input_only", samples=2, concurrency=16)
+
+* Work left = the (input, sample) pairs asked for minus those that already have a run of this run config at
+  its current definition hash (`run_config_hash`), so a killed job resumes and a finished job is a no-op.
+* Each run is written atomically as soon as its answer is in; Ctrl-C cancels what is in flight and keeps
+  everything finished.
+* A model answer that is unusable (refused, truncated, empty, malformed, invalid against the output schema)
+  is written as a failed run: it is what the model said, and re-running would pay for it again.
+* A provider failure that outlasts the retries (rate limits, server errors, timeouts, dropped connections) is
+  *not* written: it says nothing about the model, so the next run retries it. It is counted and reported.
+  A failure every request would repeat (bad key, unknown model, replay miss) stops the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from kilngit.errors import ProviderError, UsageError
+from kilngit.project import Project
+from kilngit.providers.base import Provider, RequestFailed
+from kilngit.providers.config import provider_settings
+from kilngit.providers.registry import get_provider
+from kilngit.records import Source, TaskRun
+from kilngit.runner.execute import Answered, answer
+from kilngit.runner.inputs import RunInput, file_inputs, filter_inputs, typed_input
+from kilngit.runner.progress import progress_bar
+from kilngit.runner.prompts import RunPlan, load_plan
+
+
+class RunKey(NamedTuple):
+    """What makes a run unique for one run config (at one definition hash): its input and sample index."""
+
+    input: str
+    sample: int
+
+
+@dataclass
+class RunSummary:
+    """What a batch did. `results` maps every requested (input, sample) that has a run to that run."""
+
+    task: str
+    run_config: str
+    run_config_hash: str = ""
+    planned: int = 0
+    skipped: int = 0
+    """Already had a run: not asked again."""
+    succeeded: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    """Recorded failed runs, by error type."""
+    not_recorded: Counter[str] = field(default_factory=Counter)
+    """Provider failures after retries (no run written; a re-run retries them), by reason."""
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+    """A few example messages per error type or failure reason."""
+    new_runs: list[TaskRun] = field(default_factory=list)
+    results: dict[RunKey, TaskRun] = field(default_factory=dict)
+    stale: int = 0
+    """Runs of this run config made before its definition (or prompt) last changed; kept, not reused."""
+    interrupted: bool = False
+    fatal: RequestFailed | None = None
+    """The failure that stopped the batch early, if any."""
+    seconds: float = 0.0
+
+    @property
+    def remaining(self) -> int:
+        """(input, sample) pairs still without a run."""
+        return self.planned - len(self.results)
+
+    def _note(self, counter: Counter[str], key: str, message: str) -> None:
+        counter[key] += 1
+        examples = self.reasons.setdefault(key, [])
+        if len(examples) < 3 and message not in examples:
+            examples.append(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task, "run_config": self.run_config, "run_config_hash": self.run_config_hash,
+            "planned": self.planned, "skipped": self.skipped, "succeeded": self.succeeded,
+            "failed": dict(self.failed), "not_recorded": dict(self.not_recorded), "reasons": self.reasons,
+            "new_runs": [r.id for r in self.new_runs], "remaining": self.remaining, "stale": self.stale,
+            "interrupted": self.interrupted, "fatal": str(self.fatal) if self.fatal else None,
+            "seconds": round(self.seconds, 2),
+        }
+
+    def lines(self) -> list[str]:
+        """A human summary."""
+        out = [f"{self.task}/{self.run_config}: {self.succeeded} succeeded, {sum(self.failed.values())} failed, "
+               f"{self.skipped} already done, {self.remaining} left, in {self.seconds:.1f}s"]
+        for kind, counter in (("failed run", self.failed), ("not recorded (will be retried)", self.not_recorded)):
+            for key, count in sorted(counter.items()):
+                out.append(f"  {count} {kind}: {key}: {' | '.join(self.reasons.get(key, []))}")
+        if self.stale:
+            out.append(f"  {self.stale} older runs of this run config (before its last edit) are kept, not reused")
+        if self.interrupted:
+            out.append("  interrupted: finished runs are kept; run the same command again to resume")
+        if self.fatal:
+            out.append(f"  stopped: {self.fatal}")
+        return out
+
+
+def existing_runs(project: Project, task: str, run_config: str, config_hash: str) -> tuple[dict[RunKey, TaskRun], int]:
+    """The runs of a run config at `config_hash`, by (input, sample) (a successful run preferred when there are
+    several), and how many of its runs carry another hash."""
+    found: dict[RunKey, TaskRun] = {}
+    stale = 0
+    for run in project.runs(task).values():
+        src = run.output_source
+        if src is None or src.run_config != run_config:
+            continue
+        if src.run_config_hash != config_hash:
+            stale += 1
+            continue
+        key = RunKey(run.input, run.sample)
+        if key not in found or (found[key].error is not None and run.error is None):
+            found[key] = run
+    return found, stale
+
+
+def json_schema_support(provider_name: str) -> bool:
+    """Whether a provider takes response_format json_schema; True for providers this machine does not know
+    (e.g. replaying a teammate's recordings), so the requests match theirs."""
+    try:
+        return provider_settings(provider_name).supports_json_schema
+    except ProviderError:
+        return True
+
+
+async def run_inputs_async(project: Project, task: str, run_config: str, inputs: Iterable[RunInput], *,
+                           samples: int = 1, concurrency: int = 8, cache: str | None = None,
+                           provider: Provider | None = None, progress: bool | None = None,
+                           tags: Sequence[str] = (), summary: RunSummary | None = None) -> RunSummary:
+    """Answer each input `samples` times with a run config, writing each run as it completes (see module doc).
+
+    `provider` replaces the run config's provider (tests, demos). Cancelling the coroutine stops cleanly."""
+    if samples < 1 or concurrency < 1:
+        raise UsageError("--samples and --concurrency must be at least 1")
+    task = project.task_slug(task)
+    rc = project.run_configs(task).get(run_config)
+    plan = load_plan(project, task, run_config,
+                     supports_json_schema=json_schema_support(rc.provider) if rc and not provider else True)
+    summary = summary or RunSummary(task, run_config)
+    summary.run_config_hash = plan.config_hash
+    start = time.perf_counter()
+    done, summary.stale = existing_runs(project, task, run_config, plan.config_hash)
+    todo: list[tuple[RunInput, int]] = []
+    seen: set[str] = set()
+    for item in inputs:
+        if item.text in seen:
+            continue
+        seen.add(item.text)
+        for sample in range(samples):
+            key = RunKey(item.text, sample)
+            summary.planned += 1
+            if key in done:
+                summary.skipped += 1
+                summary.results[key] = done[key]
+            else:
+                todo.append((item, sample))
+    if not todo:
+        summary.seconds = time.perf_counter() - start
+        return summary
+    own = provider is None
+    provider = provider or get_provider(plan.run_config.provider, project, cache=cache)
+    try:
+        await _run_jobs(project, plan, provider, todo, concurrency, progress, tuple(tags), summary)
+    finally:
+        summary.seconds = time.perf_counter() - start
+        if own:
+            await provider.aclose()
+    return summary
+
+
+async def _run_jobs(project: Project, plan: RunPlan, provider: Provider, todo: list[tuple[RunInput, int]],
+                    concurrency: int, progress: bool | None, tags: tuple[str, ...], summary: RunSummary) -> None:
+    jobs = iter(todo)
+    stop = asyncio.Event()
+    with progress_bar(f"{plan.task_slug}/{plan.run_config_slug}", len(todo), progress) as advance:
+
+        async def worker() -> None:
+            for item, sample in jobs:
+                if stop.is_set():
+                    return
+                try:
+                    answered = await answer(provider, plan, item.text, sample)
+                except RequestFailed as e:
+                    summary._note(summary.not_recorded, e.reason, e.message)
+                    if e.fatal:
+                        summary.fatal = e
+                        stop.set()
+                    advance(1)
+                    continue
+                run = build_run(plan, provider.name, item, sample, answered, tags)
+                project.write_record(run)
+                _count(summary, run, item, sample)
+                advance(1)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(todo)))]
+        try:
+            await asyncio.gather(*workers)
+        finally:  # on an error in one worker or on cancellation: stop the others and wait for them
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _count(summary: RunSummary, run: TaskRun, item: RunInput, sample: int) -> None:
+    summary.new_runs.append(run)
+    summary.results[RunKey(item.text, sample)] = run
+    if run.error is None:
+        summary.succeeded += 1
+    else:
+        summary._note(summary.failed, run.error.type, run.error.message)
+
+
+def build_run(plan: RunPlan, provider_name: str, item: RunInput, sample: int, answered: Answered,
+              tags: tuple[str, ...] = ()) -> TaskRun:
+    """The run record for one answered input, with its content ID."""
+    rc = plan.run_config
+    source = Source(type="synthetic", provider=rc.provider or provider_name, model=rc.model, prompt=rc.prompt,
+                    run_config=plan.run_config_slug, run_config_hash=plan.config_hash)
+    run = TaskRun(task=plan.task_slug, input=item.text, input_source=item.source, output=answered.output,
+                  output_source=source, sample=sample, reasoning=answered.reasoning,
+                  intermediate_outputs=answered.intermediate or None, usage=answered.usage, error=answered.error,
+                  tags=sorted(set(item.tags) | set(tags)), parent=item.parent)
+    return run.model_copy(update={"id": run.expected_id()})
+
+
+def run_inputs(project: Project, task: str, run_config: str, inputs: Iterable[RunInput], **options: Any
+               ) -> RunSummary:
+    """`run_inputs_async` from synchronous code. Ctrl-C returns the summary with `interrupted` set."""
+    summary = RunSummary(project.task_slug(task), run_config)
+    try:
+        return asyncio.run(run_inputs_async(project, task, run_config, inputs, summary=summary, **options))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        return summary
+
+
+def run_task(project: Project, task: str, run_config: str, *, text: str | None = None,
+             inputs_file: Path | None = None, filter_text: str | None = None, author: str | None = None,
+             **options: Any) -> RunSummary:
+    """Run a task over inputs given one of three ways: one typed `text`, a JSONL `inputs_file`, or the inputs of
+    the runs matching `filter_text`. Options are those of `run_inputs_async`."""
+    given = [x for x in (text, inputs_file, filter_text) if x is not None]
+    if len(given) != 1:
+        raise UsageError("give exactly one of --input, --inputs and --filter",
+                         "e.g. --filter input_only to answer generated inputs")
+    task = project.task_slug(task)
+    if text is not None:
+        inputs = [typed_input(project, task, text, author)]
+    elif inputs_file is not None:
+        inputs = file_inputs(project, task, inputs_file)
+    else:
+        inputs = filter_inputs(project, task, filter_text or "")
+    return run_inputs(project, task, run_config, inputs, **options)
