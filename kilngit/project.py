@@ -24,6 +24,8 @@ from kilngit.records import (
     DatasetSplit,
     Eval,
     FineTune,
+    FineTuneMetrics,
+    FineTuneRound,
     FineTuneStatus,
     Judge,
     JudgeResult,

@@ -7,7 +7,12 @@ import pytest
 from kilngit import layout
 from kilngit.errors import KilngitError, UsageError
 from kilngit.finetune.splits import (
-    assign, materialize_split, new_split, parse_parts, part_runs, show_split,
+    assign,
+    materialize_split,
+    new_split,
+    parse_parts,
+    part_runs,
+    show_split,
 )
 from kilngit.project import Project
 from kilngit.records import SplitPart
