@@ -56,7 +56,7 @@ def check_answer(text: str, output_schema: dict[str, Any] | None) -> Checked:
     text = text.strip()
     if output_schema is None:
         return Checked(text)
-    body = _unfence(text)
+    body = unfence(text)
     try:
         value = json.loads(body)
     except ValueError as e:
@@ -68,6 +68,7 @@ def check_answer(text: str, output_schema: dict[str, Any] | None) -> Checked:
     return Checked(json.dumps(value, ensure_ascii=False))
 
 
-def _unfence(text: str) -> str:
+def unfence(text: str) -> str:
+    """`text` without a surrounding Markdown code fence (```json ... ```)."""
     m = _FENCE.match(text)
     return m.group(1).strip() if m else text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,14 @@ class RunInput:
     """Tags for the runs made from it."""
     parent: str | None = None
     """The existing run whose input this is, if any."""
+
+
+def check_tags(tags: Sequence[str], where: str = "--tag") -> tuple[str, ...]:
+    """Tags as records keep them (sorted, unique), refusing empty tags and tags with spaces."""
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or any(c.isspace() for c in tag):
+            raise UsageError(f"{where}: invalid tag {tag!r}", "tags are non-empty words without spaces")
+    return tuple(sorted(set(tags)))
 
 
 def input_text(task: Task, value: Any, where: str) -> str:
@@ -70,15 +79,16 @@ def file_inputs(project: Project, task: str, path: Path) -> list[RunInput]:
         except ValueError as e:
             raise UsageError(f"{where}: not valid JSON ({e})", 'write one JSON value per line, e.g. {"input": "..."}'
                              ) from None
-        tags: list[str] = []
+        tags: tuple[str, ...] = ()
         if isinstance(item, dict) and "input" in item:
-            tags = item.get("tags") or []
-            if not isinstance(tags, list) or not all(isinstance(t, str) and t and " " not in t for t in tags):
+            given = item.get("tags") or []
+            if not isinstance(given, list):
                 raise UsageError(f"{where}: tags must be a list of words", 'e.g. "tags": ["eval_set"]')
+            tags = check_tags(given, where)
             item = item["input"]
         elif isinstance(item, dict) and definition.input_schema is None:
             raise UsageError(f"{where}: an object line needs an `input` field", 'write {"input": "..."}')
-        out.append(RunInput(input_text(definition, item, where), source, tuple(sorted(set(tags)))))
+        out.append(RunInput(input_text(definition, item, where), source, tags))
     return out
 
 

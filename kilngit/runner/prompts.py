@@ -162,11 +162,7 @@ def load_plan(project: Project, task_slug: str, run_config_slug: str, *, support
               ) -> RunPlan:
     """Read a run config, its prompt and its examples; `supports_json_schema` resolves structured_output auto."""
     task = project.task(task_slug)
-    config = project.run_configs(task_slug).get(run_config_slug)
-    if config is None:
-        raise NotFoundError(f"task {task_slug!r} has no run config {run_config_slug!r}",
-                            f"known: {', '.join(project.run_configs(task_slug)) or 'none'}; create "
-                            f"tasks/{task_slug}/run_configs/{run_config_slug}.yaml")
+    config = get_run_config(project, task_slug, run_config_slug)
     prompt = project.prompts(task_slug).get(config.prompt)
     if prompt is None:
         raise NotFoundError(f"run config {run_config_slug!r} names prompt {config.prompt!r}, which does not exist",
@@ -179,6 +175,16 @@ def load_plan(project: Project, task_slug: str, run_config_slug: str, *, support
     if prompt.few_shot is not None:
         plan.examples = select_examples(project, task_slug, prompt.few_shot.filter, prompt.few_shot.count + 1)
     return plan
+
+
+def get_run_config(project: Project, task_slug: str, slug: str) -> RunConfig:
+    """The run config `slug` of a task, or a NotFoundError saying which exist."""
+    config = project.run_configs(task_slug).get(slug)
+    if config is None:
+        raise NotFoundError(f"task {task_slug!r} has no run config {slug!r}",
+                            f"known: {', '.join(project.run_configs(task_slug)) or 'none'}; create "
+                            f"tasks/{task_slug}/run_configs/{slug}.yaml")
+    return config
 
 
 def select_examples(project: Project, task_slug: str, filter_text: str, limit: int) -> list[Example]:

@@ -30,9 +30,9 @@ from kilngit.providers.config import provider_settings
 from kilngit.providers.registry import get_provider
 from kilngit.records import Source, TaskRun
 from kilngit.runner.execute import Answered, answer
-from kilngit.runner.inputs import RunInput, file_inputs, filter_inputs, typed_input
+from kilngit.runner.inputs import RunInput, check_tags, file_inputs, filter_inputs, typed_input
 from kilngit.runner.progress import progress_bar
-from kilngit.runner.prompts import RunPlan, load_plan
+from kilngit.runner.prompts import RunPlan, get_run_config, load_plan
 
 
 class RunKey(NamedTuple):
@@ -142,9 +142,10 @@ async def run_inputs_async(project: Project, task: str, run_config: str, inputs:
     if samples < 1 or concurrency < 1:
         raise UsageError("--samples and --concurrency must be at least 1")
     task = project.task_slug(task)
-    rc = project.run_configs(task).get(run_config)
+    tags = check_tags(tags)
+    rc = get_run_config(project, task, run_config)
     plan = load_plan(project, task, run_config,
-                     supports_json_schema=json_schema_support(rc.provider) if rc and not provider else True)
+                     supports_json_schema=json_schema_support(rc.provider) if not provider else True)
     summary = summary or RunSummary(task, run_config)
     summary.run_config_hash = plan.config_hash
     start = time.perf_counter()

@@ -1,0 +1,54 @@
+"""`kilngit run task`: run a task with a run config over inputs, concurrently and resumably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kilngit.cli._common import current_project, format_option, print_json
+from kilngit.errors import KilngitError
+
+CACHE_CHOICE = click.Choice(["record", "replay", "off"])
+
+
+@click.command("task")
+@click.argument("task")
+@click.option("--config", "run_config", required=True, help="Run config slug (tasks/TASK/run_configs/SLUG.yaml).")
+@click.option("--input", "text", help="One input, typed here.")
+@click.option("--inputs", "inputs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='JSONL file: one JSON string or {"input": ..., "tags": [...]} per line.')
+@click.option("--filter", "filter_text", help="Answer the inputs of the runs matching this filter, e.g. input_only.")
+@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Answers per input.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Requests in flight at once.")
+@click.option("--cache", type=CACHE_CHOICE, help="Record/replay model answers (default: $KILNGIT_CACHE, "
+                                                  "then kilngit.yaml recordings.mode, then off).")
+@click.option("--tag", "tags", multiple=True, help="Tag to give the new runs. Repeatable.")
+@click.option("--as", "author", help="Who typed --input (default: git user.email).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@format_option("text", "json")
+def run_task(task: str, run_config: str, text: str | None, inputs_file: Path | None, filter_text: str | None,
+             samples: int, concurrency: int, cache: str | None, tags: tuple[str, ...], author: str | None,
+             progress: bool | None, fmt: str) -> None:
+    """Run TASK with a run config; each run is written as it completes and a re-run resumes.
+
+    Unusable answers (refused, truncated, empty, malformed, invalid) are written as failed runs; provider
+    failures that outlast the retries are reported and retried by the next run. Exits 130 when interrupted,
+    1 when work is left."""
+    from kilngit.runner.run_task import run_task as run
+
+    summary = run(current_project(), task, run_config, text=text, inputs_file=inputs_file, filter_text=filter_text,
+                  author=author, samples=samples, concurrency=concurrency, cache=cache, tags=tags, progress=progress)
+    if fmt == "json":
+        print_json(summary.to_dict())
+    else:
+        click.echo("\n".join(summary.lines()))
+    if summary.interrupted:
+        raise KeyboardInterrupt  # the CLI's one place for exit codes turns it into 130
+    if summary.fatal:
+        raise summary.fatal
+    if summary.remaining:
+        raise KilngitError(f"{summary.remaining} of {summary.planned} runs could not be made (see above)",
+                           "run the same command again: finished runs are skipped, the rest retried")
