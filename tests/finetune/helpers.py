@@ -28,3 +28,15 @@ def add_eval(project: Project, slug: str = "quality", judge_pattern: str = "ffmp
     judge = Judge(type="contains", score="correct", pattern=judge_pattern)
     project.write_definition(layout.judge_file(TASK, slug, "contains"), judge)
     return ev
+
+
+def split_and_finetune(project: Project, provider: str, name: str = "ft", base_model: str = "gpt-4o-mini",
+                       runs: int = 6, **kwargs) -> None:
+    """Runs, a materialized train/test split `s`, and a fine-tune spec."""
+    from kilngit.finetune.jobs import create_finetune
+    from kilngit.finetune.splits import materialize_split, new_split, parse_parts
+
+    add_runs(project, runs)
+    new_split(project, TASK, "s", parse_parts(["train=0.5,test=0.5"]))
+    materialize_split(project, TASK, "s")
+    create_finetune(project, TASK, name, provider=provider, base_model=base_model, split="s", **kwargs)
