@@ -176,7 +176,7 @@ class TinkerTrainer:
 
     def save_state(self) -> str:
         """Save weights and optimizer state; record the path and step (what a crash resumes from)."""
-        if self.status.step == self._step and self.status.checkpoint:
+        if self.status.step == self.step and self.status.checkpoint:
             return self.status.checkpoint
         try:
             path = self.client().save_state(f"step-{self._step:06d}").result().path
