@@ -1,0 +1,199 @@
+"""Validate changed files and commit the valid ones, exactly as they were validated.
+
+How a commit is built (git plumbing, never `git add -A`):
+
+1. `git status` of the paths that saw events lists what changed. Paths someone staged by hand, paths outside
+   what kilngit owns (the manifest, `tasks/**` records, the recordings folder) and symlinks are left alone.
+2. `kilngit.validate.validate_project(root, paths)` checks them; files with errors are reported, not committed.
+3. The valid files are hashed into git objects (`git hash-object -w`); a file whose size, inode or times moved
+   while it was being validated is put back for the next round, so the bytes committed are the bytes checked.
+4. The commit is built in a private index (`GIT_INDEX_FILE`), so the user's own staged changes are never swept
+   in, and HEAD is moved with a compare-and-swap (`git update-ref HEAD new old`): a commit made by hand in
+   the meantime makes ours retry instead of being lost.
+5. The real index is refreshed for those paths (`git reset -- paths`), waiting on `.git/index.lock` when
+   another git command holds it. A journal under `.kilngit/watch/` makes this step survive a kill -9.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kilngit import layout
+from kilngit._git import git_result, run_git_waiting
+from kilngit._io import atomic_write
+from kilngit.errors import GitError
+from kilngit.load import Problem
+from kilngit.sync.lock import commit_lock, watch_dir
+from kilngit.sync.message import Staged, commit_message
+from kilngit.sync.repo import Change, Repo, file_stamp
+from kilngit.validate import validate_project
+
+ZERO = "0" * 40
+_RECORD_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+@dataclass
+class FlushResult:
+    """What one round of validate-and-commit did."""
+
+    commit: str | None = None
+    message: str = ""
+    committed: list[str] = field(default_factory=list)
+    invalid: dict[str, list[Problem]] = field(default_factory=dict)
+    """path -> its error-level problems (not committed)."""
+    valid: list[str] = field(default_factory=list)
+    """Paths checked and found valid (committed now or already identical to HEAD)."""
+    retry: list[str] = field(default_factory=list)
+    """Paths that changed while being checked: to look at again in the next round."""
+    left_alone: list[str] = field(default_factory=list)
+    """Paths staged by hand: the user's commit to make."""
+    waiting: str | None = None
+    """Why nothing was committed yet (a rebase in progress, a held index.lock), to try again later."""
+
+
+class Committer:
+    """Turns changed files of one project into commits. Not thread-safe: one flush at a time."""
+
+    def __init__(self, root: str | Path, recordings_dir: str = "recordings") -> None:
+        self.repo = Repo.open(root)
+        self.root = self.repo.root
+        self.recordings = recordings_dir.strip("/") + "/"
+        self.index_file = self.repo.git_dir / "kilngit-watch.index"
+        self._index_head: str | None = None  # the HEAD our private index mirrors; None = rebuild it
+        self.journal = watch_dir(self.root) / "journal.json"
+
+    def in_scope(self, path: str) -> bool:
+        """Files the watcher commits: the manifest, record files under tasks/, the recordings folder."""
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith("."):
+            return False
+        if path == layout.MANIFEST:
+            return True
+        if path.startswith("tasks/"):
+            return name.endswith(_RECORD_SUFFIXES)
+        return path.startswith(self.recordings) and name.endswith(".json")
+
+    def flush(self, hints: list[str] | None) -> FlushResult:
+        """Validate and commit what changed among `hints` (paths or folders), or in the whole project (None)."""
+        result = FlushResult()
+        with commit_lock(self.root):
+            result.waiting = self.repo.busy() and f"waiting: {self.repo.busy()} is in progress"
+            if not result.waiting and self.repo.index_locked():
+                result.waiting = "waiting: another git command holds .git/index.lock"
+            if result.waiting:
+                return result
+            self.finish_journal()
+            self._flush(hints, result)
+        return result
+
+    def _flush(self, hints: list[str] | None, result: FlushResult) -> None:
+        changes = [c for c in self.repo.status(hints) if self.in_scope(c.path)]
+        result.left_alone = sorted(c.path for c in changes if c.staged_by_hand)
+        mine = [c for c in changes if not c.staged_by_hand]
+        deleted = [c for c in mine if c.deleted]
+        present = [c for c in mine if not c.deleted and _regular_file(self.root / c.path)]
+        if not deleted and not present:
+            return
+        before = {c.path: file_stamp(str(self.root / c.path)) for c in present}
+        records = [c.path for c in present if not c.path.startswith(self.recordings)]
+        report = validate_project(self.root, records)
+        for problem in report.errors:
+            result.invalid.setdefault(problem.path, []).append(problem)
+        for path in [c.path for c in present if c.path.startswith(self.recordings)]:
+            problem = _json_problem(self.root, path)
+            if problem:
+                result.invalid[path] = [problem]
+        valid = [c for c in present if c.path not in result.invalid]
+        try:
+            blobs = self._hash(valid)
+        except GitError:  # a file vanished or changed under us: look again next round
+            result.retry += [c.path for c in valid]
+            valid, blobs = [], []
+        stable = []
+        for change, blob in zip(valid, blobs, strict=True):
+            if file_stamp(str(self.root / change.path)) == before[change.path]:
+                stable.append((change, blob))
+            else:
+                result.retry.append(change.path)
+        result.valid = [c.path for c, _ in stable]
+        staged = [Staged(c.path, new=c.unstaged in "?A") for c, _ in stable] + [Staged(c.path, True) for c in deleted]
+        if not staged:
+            return
+        entries = [f"{_mode(self.root / c.path)} {blob}\t{self.repo.to_git(c.path)}" for c, blob in stable]
+        entries += [f"0 {ZERO}\t{self.repo.to_git(c.path)}" for c in deleted]
+        message = commit_message(self.root, staged)
+        result.commit = self._commit(entries, [s.path for s in staged], message)
+        if result.commit:
+            result.message = message
+            result.committed = [s.path for s in staged]
+
+    def _hash(self, changes: list[Change]) -> list[str]:
+        if not changes:
+            return []
+        out = self.repo.git("hash-object", "-w", "--stdin-paths", input="".join(c.path + "\n" for c in changes))
+        return out.split("\n")
+
+    def _commit(self, entries: list[str], paths: list[str], message: str) -> str | None:
+        """Commit `entries` (index-info lines) on top of HEAD; None when they change nothing."""
+        env = {"GIT_INDEX_FILE": str(self.index_file)}
+        head = self.repo.head()
+        try:
+            if self._index_head != head or not self.index_file.exists():
+                self.repo.git("read-tree", *([head] if head else ["--empty"]), env=env)
+                self._index_head = head
+            self._index_head = None  # until HEAD moves to what the index now holds
+            self.repo.git("update-index", "--index-info", input="\n".join(entries) + "\n", env=env)
+            tree = self.repo.git("write-tree", env=env)
+            if head and tree == self.repo.git("rev-parse", f"{head}^{{tree}}"):
+                self._index_head = head
+                return None
+            commit = self.repo.git("commit-tree", tree, *(["-p", head] if head else []), "-F", "-", input=message)
+            self._write_journal(commit, paths)
+            self.repo.git("update-ref", "-m", "kilngit watch: commit", "HEAD", commit, head or ZERO)
+        except GitError:
+            self.journal.unlink(missing_ok=True)
+            raise
+        self._index_head = commit
+        self.finish_journal()
+        return commit
+
+    def _write_journal(self, commit: str, paths: list[str]) -> None:
+        atomic_write(self.journal, json.dumps({"commit": commit, "paths": paths}).encode())
+
+    def finish_journal(self) -> None:
+        """Bring the real index in line with a commit the journal records (after a crash, or a lock)."""
+        try:
+            data = json.loads(self.journal.read_bytes())
+        except (FileNotFoundError, ValueError):
+            self.journal.unlink(missing_ok=True)
+            return
+        if data.get("paths") and git_result(self.root, "merge-base", "--is-ancestor", data["commit"], "HEAD").ok:
+            run_git_waiting(self.root, "--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-",
+                            "--pathspec-file-nul", input="\0".join(data["paths"]), wait_s=600)
+        self.journal.unlink(missing_ok=True)
+
+
+def _regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _mode(path: Path) -> str:
+    try:
+        return "100755" if os.stat(path).st_mode & 0o111 else "100644"
+    except FileNotFoundError:
+        return "100644"
+
+
+def _json_problem(root: Path, path: str) -> Problem | None:
+    try:
+        json.loads((root / path).read_bytes())
+    except (OSError, ValueError) as e:
+        return Problem(path, f"not valid JSON: {e}", "re-record the answer or remove the file")
+    return None
