@@ -10,6 +10,7 @@ import pytest
 tinker = pytest.importorskip("tinker")
 
 from kilngit.errors import ProviderError  # noqa: E402
+from kilngit.evals.report import write_report  # noqa: E402
 from kilngit.finetune.loop import LoopSettings, run_loop  # noqa: E402
 from kilngit.finetune.metrics import read_metrics  # noqa: E402
 from kilngit.project import Project  # noqa: E402
@@ -69,6 +70,10 @@ def test_stops_at_threshold_with_decaying_lr(loop_project: Project, server: Fake
     assert [(m.step, m.round) for m in metrics] == [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (6, 3)]
     assert result.rounds[0].loss > result.rounds[2].loss
     assert validate_project(loop_project.root).ok
+    html = write_report(Project(loop_project.root)).read_text()
+    section = html[html.index('id="finetune-ffmpeg-ft"'):]
+    assert "Training loss" in section and "Eval score per round" in section and "<svg" in section
+    assert "round 3 (lr 7.5e-05)" in section and "3 (best)" in section
     again = run_loop(Project(loop_project.root), TASK, "ft", settings())  # finished: nothing redone
     assert again.reason == "reached 0.75 in round 3" and len(server.requests_to("forward_backward")) == 6
 
