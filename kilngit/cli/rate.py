@@ -28,7 +28,13 @@ def rate(run: str, task: str | None, verdict: str | None, stars: int | None, req
     """Rate RUN (an ID or an unambiguous prefix), writing only your own annotation file."""
     from kilngit.errors import UsageError
     from kilngit.review.rating import (
-        RatingChange, describe_annotation, parse_overall, parse_requirement_arg, rate as rate_run,
+        RatingChange,
+        describe_annotation,
+        parse_overall,
+        parse_requirement_arg,
+    )
+    from kilngit.review.rating import (
+        rate as rate_run,
     )
 
     if verdict and stars:

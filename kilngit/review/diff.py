@@ -1,0 +1,57 @@
+"""`kilngit review BASE...HEAD`: what changed in the human and machine records between two commits.
+
+    result = review(project.root, "origin/main...HEAD")
+    print(render(result, "markdown"))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kilngit.review.changes import RecordChanges, record_changes, set_changes
+from kilngit.review.effects import AgreementEffect, ScoreEffect, eval_effects
+from kilngit.review.revisions import RevisionRange, changed_paths, parse_range, snapshot
+
+
+@dataclass
+class Review:
+    """Everything a reviewer is shown about a range of commits."""
+
+    range: RevisionRange
+    changed_files: int
+    changes: RecordChanges
+    scores: list[ScoreEffect]
+    agreement: list[AgreementEffect]
+    problems: list[str]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (`--format json`)."""
+        data = dataclasses.asdict(self)
+        data["scores"] = [{**dataclasses.asdict(s), "changed": s.changed} for s in self.scores]
+        data["agreement"] = [{**dataclasses.asdict(a), "changed": a.changed} for a in self.agreement]
+        return data
+
+
+def review(root: str | Path, spec: str) -> Review:
+    """Compare the project at the two commits `spec` names (`BASE...HEAD`, `BASE..HEAD` or `BASE`).
+
+    `root` is the project root (it may be a folder inside a larger repository)."""
+    started = time.perf_counter()
+    root = Path(root).absolute()
+    rng = parse_range(root, spec)
+    paths = changed_paths(root, rng)
+    tasks = {p.path.split("/")[1] for p in paths if p.path.startswith("tasks/") and p.path.count("/") >= 2}
+    with snapshot(root, rng.base, tasks) as before, snapshot(root, rng.head, tasks) as after:
+        changes = record_changes(before, after, paths)
+        set_changes(before, after, tasks, changes)
+        effects = eval_effects(before, after, tasks)
+        problems = sorted(set(changes.problems + effects.problems
+                              + [f"{p.path}: {p.message}" for side in (before, after) if side
+                                 for p in side.problems if p.severity == "error"]))
+    return Review(rng, len(paths), changes, effects.scores, effects.agreement, problems,
+                  time.perf_counter() - started)
