@@ -7,6 +7,7 @@ the eval's default judge, `kilngit.evals.align.eval_alignment`), so a reviewer s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,19 +64,19 @@ class EvalEffects:
     problems: list[str] = field(default_factory=list)
 
 
+Measured = dict[tuple[str, str, str], tuple[float | None, int]]
+
+
 def eval_effects(before: Project | None, after: Project | None, tasks: set[str]) -> EvalEffects:
     """Scores and judge agreement of every eval of `tasks`, on both sides."""
     out = EvalEffects()
     for task in sorted(tasks):
-        slugs = sorted(set(_evals(before, task)) | set(_evals(after, task)))
-        for slug in slugs:
-            old_scores, new_scores = (_scores(p, task, slug, out) for p in (before, after))
-            for key in sorted(set(old_scores) | set(new_scores)):
-                (b, nb), (a, na) = old_scores.get(key, (None, 0)), new_scores.get(key, (None, 0))
-                out.scores.append(ScoreEffect(task, slug, key[0], key[1], key[2], b, a, nb, na))
-            old_agree, new_agree = (_agreement(p, task, slug, out) for p in (before, after))
-            for key in sorted(set(old_agree) | set(new_agree)):
-                (b, nb), (a, na) = old_agree.get(key, (None, 0)), new_agree.get(key, (None, 0))
+        for slug in sorted(set(_evals(before, task)) | set(_evals(after, task))):
+            old, new = (_measure(p, task, slug, _scores, out) for p in (before, after))
+            for key, (b, nb), (a, na) in _pairs(old, new):
+                out.scores.append(ScoreEffect(task, slug, *key, b, a, nb, na))
+            old, new = (_measure(p, task, slug, _agreement, out) for p in (before, after))
+            for key, (b, nb), (a, na) in _pairs(old, new):
                 out.agreement.append(AgreementEffect(task, slug, *key, b, a, nb, na))
     return out
 
@@ -86,37 +87,38 @@ def _evals(project: Project | None, task: str) -> dict[str, Any]:
     return project.evals(task)
 
 
-def _scores(project: Project | None, task: str, slug: str, out: EvalEffects
-            ) -> dict[tuple[str, str, str], tuple[float | None, int]]:
-    """(judge, group, score) -> (mean normalized score, number of runs)."""
-    if slug not in _evals(project, task):
+def _measure(project: Project | None, task: str, slug: str, compute: Callable[[Project, str, str], Measured],
+             out: EvalEffects) -> Measured:
+    if project is None or slug not in _evals(project, task):
         return {}
-    from kilngit.evals.scores import eval_scores
-
-    assert project is not None
     try:
-        board = eval_scores(project, task, slug)
+        return compute(project, task, slug)
     except KilngitError as e:
         if project.judges(task, slug):  # an eval without judges simply has no scores yet
             out.problems.append(f"eval {task}/{slug}: {e.message}")
         return {}
+
+
+def _pairs(old: Measured, new: Measured) -> Iterator[tuple[tuple[str, str, str], tuple[float | None, int],
+                                                          tuple[float | None, int]]]:
+    for key in sorted(set(old) | set(new)):
+        yield key, old.get(key, (None, 0)), new.get(key, (None, 0))
+
+
+def _scores(project: Project, task: str, slug: str) -> Measured:
+    """(judge, group, score) -> (mean normalized score, number of runs)."""
+    from kilngit.evals.scores import eval_scores
+
+    board = eval_scores(project, task, slug)
     return {(board.judge, g.group, name): (stat.normalized, stat.n) for g in board.groups
             for name, stat in g.scores.items()}
 
 
-def _agreement(project: Project | None, task: str, slug: str, out: EvalEffects
-               ) -> dict[tuple[str, str, str], tuple[float | None, int]]:
+def _agreement(project: Project, task: str, slug: str) -> Measured:
     """(judge, score, metric) -> (statistic, number of golden items compared)."""
-    if slug not in _evals(project, task):
-        return {}
     from kilngit.evals.align import eval_alignment
 
-    assert project is not None
-    try:
-        table = eval_alignment(project, task, slug)
-    except KilngitError as e:
-        out.problems.append(f"eval {task}/{slug}: {e.message}")
-        return {}
+    table = eval_alignment(project, task, slug)
     gate = project.evals(task)[slug].alignment_gate
     found = {}
     for judge in table.judges:
