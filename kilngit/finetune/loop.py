@@ -89,6 +89,9 @@ def run_loop(project: Project, task: str | None, name: str, settings: LoopSettin
     if status.state == "cancelled":  # running the loop again is the way to resume it
         write_status(project, status, state="pending")
     done = project.finetune_rounds(task, name)
+    if not done and any(m.round is None for m in read_metrics(project, task, name)):
+        raise UsageError(f"fine-tune {name!r} was trained outside the loop (kilngit finetune start)",
+                         "the loop trains from the base model: create another fine-tune for it")
     result = LoopResult(rounds=list(done.values()))
     logger = WandbLogger.start(settings.wandb_project, f"{task}/{name}", settings) if settings.wandb_project else None
     trainer: TinkerTrainer | None = None
