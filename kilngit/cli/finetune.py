@@ -79,6 +79,8 @@ def status(name: str | None, task: str | None, no_refresh: bool, fmt: str) -> No
     for s in summaries:
         loss = f", loss {s.last_loss:.4g} at step {s.steps}" if s.last_loss is not None else ""
         click.echo(_describe(s.name, s.status) + loss)
+        if s.refresh_error:
+            click.echo(f"  (not refreshed: {s.refresh_error})")
 
 
 @finetune.command("cancel")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kilngit.errors import UsageError
+from kilngit.errors import ProviderError, UsageError
 from kilngit.finetune.export import Tokenizer
 from kilngit.finetune.jobs import TERMINAL, get_finetune, read_status, write_status
 from kilngit.finetune.metrics import read_metrics
@@ -68,11 +68,13 @@ class FineTuneSummary:
     status: FineTuneStatus
     steps: int
     last_loss: float | None
+    refresh_error: str | None = None
+    """Why the provider could not be asked (the status shown is then the one on file)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "provider": self.spec.provider, "base_model": self.spec.base_model,
                 "split": self.spec.split, "steps": self.steps, "last_loss": self.last_loss,
-                **self.status.to_data()}
+                "refresh_error": self.refresh_error, **self.status.to_data()}
 
 
 def finetune_summaries(project: Project, task: str, name: str | None = None, *, refresh: bool = True,
@@ -83,8 +85,12 @@ def finetune_summaries(project: Project, task: str, name: str | None = None, *, 
     out = []
     for n in names:
         spec = get_finetune(project, task, n)
-        status = refresh_finetune(project, task, n, client=client) if refresh else read_status(project, task, n)
+        error = None
+        try:
+            status = refresh_finetune(project, task, n, client=client) if refresh else read_status(project, task, n)
+        except ProviderError as e:  # one unreachable provider must not hide the other fine-tunes
+            status, error = read_status(project, task, n), e.message
         metrics = read_metrics(project, task, n)
         last = next((m.loss for m in reversed(metrics) if m.loss is not None), None)
-        out.append(FineTuneSummary(n, spec, status, metrics[-1].step if metrics else 0, last))
+        out.append(FineTuneSummary(n, spec, status, metrics[-1].step if metrics else 0, last, error))
     return out

@@ -12,6 +12,7 @@ from kilngit.cli.main import main
 from kilngit.finetune.loop import LoopSettings, run_loop
 from kilngit.finetune.splits import materialize_split, new_split, parse_parts
 from kilngit.project import Project
+from kilngit.records import FineTuneStatus
 from kilngit.testing.fake_openai import FakeOpenAI
 from kilngit.testing.fake_tinker import FAKE_API_KEY, FakeTinkerServer
 from tests.finetune.helpers import TASK, add_eval, add_runs
@@ -56,6 +57,11 @@ def test_missing_key_is_a_clear_error(root: str, capsys):
     main(["-C", root, "finetune", "create", "ft", "--provider", "openai", "--base-model", "m", "--split", "s"])
     assert main(["-C", root, "finetune", "start", "ft"]) == 1
     assert "OPENAI_API_KEY" in capsys.readouterr().err
+    project = Project(root)
+    status = project.finetune_status(TASK, "ft") or FineTuneStatus(task=TASK, finetune="ft")
+    project.write_record(status.model_copy(update={"state": "running", "provider_job_id": "ftjob-1"}))
+    assert main(["-C", root, "finetune", "status"]) == 0  # shows the file, says why it is not fresh
+    assert "ft: running, job ftjob-1\n  (not refreshed: fine-tuning with 'openai' needs" in capsys.readouterr().out
 
 
 def test_tinker_start_cancel_and_loop(root: str, capsys, monkeypatch):
