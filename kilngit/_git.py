@@ -29,13 +29,13 @@ def git_env() -> dict[str, str]:
     return env
 
 
-def run_git(cwd: str | Path, *args: str, check: bool = True, input: str | None = None,
+def run_git(cwd: str | Path, *args: str, check: bool = True, input: str | bytes | None = None,
             env: dict[str, str] | None = None, timeout: float | None = None) -> str:
     """Run `git ARGS` in `cwd` and return its stdout without the final newline.
 
-    `env` adds variables for this call only (e.g. a private `GIT_INDEX_FILE`); `timeout` (seconds) bounds
-    network commands. On failure raise `GitError` showing the command, its exit code and its output (or
-    return "" when `check` is False)."""
+    `input` may be bytes (e.g. a `git fast-import` stream); `env` adds variables for this call only (e.g. a
+    private `GIT_INDEX_FILE`); `timeout` (seconds) bounds network commands. On failure raise `GitError`
+    showing the command, its exit code and its output (or return "" when `check` is False)."""
     proc = _run(cwd, args, input, env, timeout)
     if proc.returncode != 0:
         if not check:
@@ -46,10 +46,15 @@ def run_git(cwd: str | Path, *args: str, check: bool = True, input: str | None =
     return proc.stdout[:-1] if proc.stdout.endswith("\n") else proc.stdout
 
 
-def _run(cwd: str | Path, args: tuple[str, ...], input: str | None, env: dict[str, str] | None,
+def _run(cwd: str | Path, args: tuple[str, ...], input: str | bytes | None, env: dict[str, str] | None,
          timeout: float | None) -> subprocess.CompletedProcess[str]:
     full_env = {**git_env(), **(env or {})}
     try:
+        if isinstance(input, bytes):  # binary input (file contents for fast-import); output is still text
+            proc = subprocess.run(["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True,
+                                  timeout=timeout)
+            return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"),
+                                               proc.stderr.decode(errors="replace"))
         return subprocess.run(["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True, text=True,
                               timeout=timeout)
     except FileNotFoundError as e:
@@ -114,6 +119,19 @@ def repo_root(path: str | Path) -> Path | None:
     """The top folder of the git work tree containing `path`, or None when it is not in one."""
     out = run_git(path, "rev-parse", "--show-toplevel", check=False)
     return Path(out) if out else None
+
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def staged_files(root: str | Path) -> list[str]:
+    """Paths (relative to `root`) staged for the next commit, deleted ones excluded.
+
+    Compares the index with HEAD only (no work-tree scan), so it stays fast in a million-file repository."""
+    base = "HEAD" if run_git(root, "rev-parse", "--verify", "-q", "HEAD", check=False) else EMPTY_TREE
+    out = run_git(root, "diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=d", "--relative",
+                  base)
+    return [p for p in out.split("\0") if p]
 
 
 def changed_files(root: str | Path) -> list[str]:

@@ -81,13 +81,15 @@ def validate_project(root: str | Path, paths: Iterable[str] | None = None, worke
     return report
 
 
-def validate_changed(root: str | Path) -> ValidationReport:
-    """Validate only the files git reports as changed against HEAD (staged, unstaged or untracked)."""
+def validate_changed(root: str | Path, staged_only: bool = False) -> ValidationReport:
+    """Validate only the files git reports as changed against HEAD (staged, unstaged or untracked), or with
+    `staged_only` only what the next commit would contain (no work-tree scan: fastest, for pre-commit hooks)."""
     root = Path(root).absolute()
     if _git.repo_root(root) is None:
         raise KilngitError(f"{root} is not in a git repository, so --changed has nothing to compare with",
                            "run `kilngit validate` without --changed, or `git init`")
-    return validate_project(root, _git.changed_files(root), workers=1)
+    paths = _git.staged_files(root) if staged_only else _git.changed_files(root)
+    return validate_project(root, paths, workers=1)
 
 
 def fix_canonical(root: str | Path, report: ValidationReport) -> int:

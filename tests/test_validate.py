@@ -178,3 +178,12 @@ def test_changed_only_checks_changed_files(project, run):
     assert report.files == 1 and not report.ok
     bad.unlink()
     assert validate_changed(project.root).files == 0
+
+
+def test_staged_only_checks_what_the_commit_will_contain(project, run):
+    bad = project.root / "tasks/ffmpeg/prompts/broken.yaml"
+    bad.write_text("kind: prompt\nsystem: [unclosed\n")
+    assert validate_changed(project.root, staged_only=True).files == 0  # not staged yet
+    git(project.root, "add", str(bad))
+    report = validate_changed(project.root, staged_only=True)
+    assert report.files == 1 and not report.ok

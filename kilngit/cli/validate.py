@@ -13,9 +13,11 @@ from kilngit.cli._common import cli_state, format_option, print_json
 @click.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--changed", is_flag=True, help="Check only files changed against git HEAD (for pre-commit hooks).")
+@click.option("--staged", is_flag=True, help="Check only files staged for the next commit (fastest; implies "
+              "--changed).")
 @click.option("--fix", is_flag=True, help="Rewrite machine records that are valid but not in canonical form.")
 @format_option("text", "json")
-def validate(path: Path | None, changed: bool, fix: bool, fmt: str) -> None:
+def validate(path: Path | None, changed: bool, staged: bool, fix: bool, fmt: str) -> None:
     """Check that every file parses, matches its schema, sits at its path and that references resolve.
 
     Exits 1 when any error is found."""
@@ -23,7 +25,10 @@ def validate(path: Path | None, changed: bool, fix: bool, fmt: str) -> None:
     from kilngit.validate import fix_canonical, validate_changed, validate_project
 
     project = Project.find(path or cli_state().project_dir or Path.cwd())
-    report = validate_changed(project.root) if changed else validate_project(project.root)
+    if changed or staged:
+        report = validate_changed(project.root, staged_only=staged)
+    else:
+        report = validate_project(project.root)
     if fix:
         fixed = fix_canonical(project.root, report)
         if fmt == "text" and fixed:
