@@ -1,0 +1,160 @@
+"""Planning an import: every Kiln record mapped to the kilngit record it becomes, before anything is written.
+
+Planning only reads (the Kiln folder, and the target project to keep its slugs), so `--strict` can refuse a
+source with problems without touching the target. `kilngit.kiln.importer` applies the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from kilngit import layout
+from kilngit.kiln.mapping import Unmappable, Warn
+from kilngit.kiln.names import SlugAllocator
+from kilngit.kiln.reader import KilnFolder, KilnRecord, KilnTask
+from kilngit.load import Problem
+from kilngit.project import Project
+from kilngit.records import Definition, Prompt, ProjectManifest, Record, Requirement, RunConfig, TaskRun
+
+
+@dataclass
+class ImportPlan:
+    """What an import writes: definitions (YAML, by path) and machine/owned records (path from identity)."""
+
+    manifest: ProjectManifest
+    definitions: list[tuple[str, Definition]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class TaskContext:
+    """The state of importing one Kiln task: slugs given so far, Kiln ID -> kilngit name maps, problems."""
+
+    def __init__(self, kiln: KilnTask, project_id: str, target: Project | None, task_slug: str,
+                 plan: ImportPlan) -> None:
+        self.kiln, self.project_id, self.target, self.slug, self.plan = kiln, project_id, target, task_slug, plan
+        self.kiln_task_id = kiln.record.id
+        self.existing = _ExistingSlugs(target, task_slug)
+        self.reset_slugs()
+        #: Kiln prompt ID (saved ID, builder name, `task_run_config::...`, `fine_tune_prompt::...`) -> slug.
+        self.prompts: dict[str, str] = {}
+        self.run_configs: dict[str, tuple[str, RunConfig]] = {}
+        #: Kiln fine-tune ID -> (provider, fine-tuned model ID or None).
+        self.finetune_models: dict[str, tuple[str, str | None]] = {}
+        self.finetunes: dict[str, str] = {}
+        self.splits: dict[str, tuple[str, dict[str, str]]] = {}
+        #: Kiln task run ID -> kilngit run.
+        self.runs: dict[str, TaskRun] = {}
+        self.requirements: dict[str, Requirement] = {}
+        #: Kiln requirement key (requirement ID or `named::Score name`) -> requirement slug.
+        self.requirement_keys: dict[str, str] = {}
+
+    def reset_slugs(self) -> None:
+        """Start slug allocation afresh, from the target's definitions of this task."""
+        self.prompt_slugs = SlugAllocator(self.existing.of("prompts"))
+        self.run_config_slugs = SlugAllocator(self.existing.of("run_configs"))
+        self.eval_slugs = SlugAllocator(self.existing.of("evals"))
+        self.split_slugs = SlugAllocator(self.existing.of("splits"))
+        self.finetune_slugs = SlugAllocator(self.existing.of("finetunes"))
+
+    # ---- problems ------------------------------------------------------------------------------------
+
+    def error(self, path: str, message: str, fix: str) -> None:
+        self.plan.problems.append(Problem(path, message, fix))
+
+    def warner(self, path: str) -> Warn:
+        def warn(message: str) -> None:
+            self.plan.problems.append(Problem(path, message, "nothing to do (the import kept the rest)",
+                                              severity="warning"))
+        return warn
+
+    def attempt(self, rec: KilnRecord, build: Callable[[], Any]) -> Any:
+        """Run `build`; on a value kilngit cannot hold, report it against the record's file and return None."""
+        try:
+            return build()
+        except Unmappable as e:
+            self.error(rec.path, str(e), e.fix)
+        except ValidationError as e:
+            err = e.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in err["loc"])
+            self.error(rec.path, f"cannot be imported: {where + ': ' if where else ''}{err['msg']}",
+                       "fix the value in Kiln and import again")
+        except (KeyError, TypeError, AttributeError) as e:
+            self.error(rec.path, f"malformed Kiln record ({type(e).__name__}: {e})",
+                       "restore the file from a backup or re-save it in Kiln")
+        return None
+
+    # ---- output --------------------------------------------------------------------------------------
+
+    def define(self, relpath: str, record: Definition) -> None:
+        self.plan.definitions.append((relpath, record))
+
+    def add(self, record: Record) -> Record:
+        self.plan.records.append(record)
+        return record
+
+    def add_prompt(self, name: str, prompt: Prompt) -> str:
+        """Plan a prompt definition under a fresh slug; returns the slug."""
+        assert prompt.kiln_id is not None
+        slug = self.prompt_slugs.take(name, prompt.kiln_id)
+        self.prompts[prompt.kiln_id] = slug
+        self.define(layout.prompt_file(self.slug, slug), prompt)
+        return slug
+
+
+class _ExistingSlugs:
+    """The target project's definitions (slug -> kiln_id), so a re-import keeps the slugs it gave before."""
+
+    def __init__(self, target: Project | None, task: str) -> None:
+        self.target, self.task = target, task
+
+    def of(self, kind: str, eval_slug: str | None = None) -> dict[str, str | None]:
+        if self.target is None or task_missing(self.target, self.task):
+            return {}
+        loaders: dict[str, Callable[[], dict[str, Any]]] = {
+            "prompts": lambda: self.target.prompts(self.task),  # type: ignore[union-attr]
+            "run_configs": lambda: self.target.run_configs(self.task),  # type: ignore[union-attr]
+            "evals": lambda: self.target.evals(self.task),  # type: ignore[union-attr]
+            "splits": lambda: self.target.splits(self.task),  # type: ignore[union-attr]
+            "finetunes": lambda: self.target.finetunes(self.task),  # type: ignore[union-attr]
+            "judges": lambda: self.target.judges(self.task, eval_slug or ""),  # type: ignore[union-attr]
+        }
+        return {slug: rec.kiln_id for slug, rec in loaders[kind]().items()}
+
+
+def task_missing(project: Project, task: str) -> bool:
+    return not (project.root / layout.task_file(task)).is_file()
+
+
+def plan_import(folder: KilnFolder, target: Project | None) -> ImportPlan:
+    """Map a Kiln project onto kilngit records (`target`: the project imported into, when it exists)."""
+    from kilngit.kiln import plan_defs
+    from kilngit.kiln.plan_evals import plan_evals
+    from kilngit.kiln.plan_runs import plan_runs
+
+    project = folder.project.data if folder.project else {}
+    plan = ImportPlan(ProjectManifest(name=str(project.get("name") or folder.root.name),
+                                      description=project.get("description") or None,
+                                      kiln_id=project.get("id")))
+    task_slugs = SlugAllocator({s: t.kiln_id for s, t in target.tasks().items()} if target else {})
+    for kiln_task in folder.tasks:
+        ctx = TaskContext(kiln_task, str(project.get("id") or ""), target, "", plan)
+        task = ctx.attempt(kiln_task.record, lambda ctx=ctx: plan_defs.task_definition(ctx))
+        if task is None:
+            ctx.error(kiln_task.record.path, "the task and everything under it were not imported",
+                      "fix the task file and import again")
+            continue
+        ctx.slug = task_slugs.take(task.name, kiln_task.record.id)
+        ctx.existing.task = ctx.slug
+        ctx.reset_slugs()
+        plan_defs.plan_requirements(ctx)
+        plan_defs.plan_definitions(ctx)
+        plan_runs(ctx)
+        plan_evals(ctx)
+        plan_defs.plan_splits_and_finetunes(ctx)
+        ctx.define(layout.task_file(ctx.slug), task.model_copy(update={"requirements": list(ctx.requirements.values())}))
+    return plan
