@@ -1,0 +1,111 @@
+"""`kilngit eval scores|align|check`: read an eval's results (no model is called)."""
+
+from __future__ import annotations
+
+import click
+
+from kilngit.cli._common import current_project, format_option, print_json
+from kilngit.errors import KilngitError
+from kilngit.project import Project
+
+EVALS_HELP = "Evals to show (default: every eval of the task)."
+
+
+def eval_names(project: Project, task: str | None, evals: tuple[str, ...]) -> tuple[str, list[str]]:
+    """The task and the evals a command is about (all of the task's when none is named)."""
+    from kilngit.evals.results import find_eval
+
+    slug = project.task_slug(task)
+    names = list(evals) or list(project.evals(slug))
+    if not names:
+        raise KilngitError(f"task {slug!r} has no evals", f"create tasks/{slug}/evals/<eval>/eval.yaml")
+    for name in names:
+        find_eval(project, slug, name)
+    return slug, names
+
+
+def show_results(project: Project, task: str, names: list[str], fmt: str, *, scores: bool = True,
+                 align: bool = True, judge: str | None = None) -> dict[str, list]:
+    """Print (or return, for JSON) the scoreboard and/or the alignment tables of evals."""
+    from kilngit.evals.align import eval_alignment
+    from kilngit.evals.render import alignment_tables, print_tables, scoreboard_table
+    from kilngit.evals.results import eval_results
+    from kilngit.evals.scores import eval_scores
+
+    data: dict[str, list] = {"scores": [], "alignment": []}
+    for name in names:
+        results = eval_results(project, task, name)
+        tables = []
+        if scores:
+            for board_judge in _board_judges(results, judge):
+                board = eval_scores(project, task, name, board_judge, results=results)
+                data["scores"].append(board.to_dict())
+                tables.append(scoreboard_table(board))
+        if align:
+            table = eval_alignment(project, task, name, results=results)
+            data["alignment"].append(table.to_dict())
+            tables += alignment_tables(table)
+        if fmt != "json":
+            print_tables(tables, fmt)
+    return data
+
+
+def _board_judges(results, judge: str | None) -> list[str | None]:  # type: ignore[no-untyped-def]
+    """The judges to show scoreboards for: the one asked, else the default, else every judge."""
+    if judge or results.eval.default_judge or len(results.judges) <= 1:
+        return [judge]
+    return list(results.judges)
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Scores, judge alignment with humans, and CI checks of evals."""
+
+
+@eval_group.command("scores")
+@click.argument("evals", nargs=-1)
+@click.option("--task", help="Task slug (default: the project's only task).")
+@click.option("--judge", help="Judge whose scores count (default: the eval's default judge).")
+@format_option("table", "json", "markdown")
+def scores(evals: tuple[str, ...], task: str | None, judge: str | None, fmt: str) -> None:
+    """Per run config: n, mean per score with a 95% CI, the winner, missing items, cost and latency."""
+    project = current_project()
+    slug, names = eval_names(project, task, evals)
+    data = show_results(project, slug, names, fmt, align=False, judge=judge)
+    if fmt == "json":
+        print_json(data["scores"])
+
+
+@eval_group.command("align")
+@click.argument("evals", nargs=-1)
+@click.option("--task", help="Task slug (default: the project's only task).")
+@format_option("table", "json", "markdown")
+def align(evals: tuple[str, ...], task: str | None, fmt: str) -> None:
+    """Each judge against the human consensus on the golden set, and the raters' own agreement."""
+    project = current_project()
+    slug, names = eval_names(project, task, evals)
+    data = show_results(project, slug, names, fmt, scores=False)
+    if fmt == "json":
+        print_json(data["alignment"])
+
+
+@eval_group.command("check")
+@click.argument("evals", nargs=-1)
+@click.option("--task", help="Task slug (default: the project's only task).")
+@click.option("--config", "configs", multiple=True, help="Check only these run configs. Repeatable.")
+@format_option("table", "json", "markdown")
+def check(evals: tuple[str, ...], task: str | None, configs: tuple[str, ...], fmt: str) -> None:
+    """Exit 1 when a score is below its eval's threshold or the judge fails the eval's alignment gate (for CI)."""
+    from kilngit.evals.check import eval_check
+    from kilngit.evals.render import check_table, print_tables
+
+    project = current_project()
+    slug, names = eval_names(project, task, evals)
+    report = eval_check(project, slug, names, configs)
+    if fmt == "json":
+        print_json({"ok": report.ok, "evals": [{**e.to_dict(), "ok": e.ok} for e in report.evals]})
+    else:
+        print_tables([check_table(report)], fmt)
+    if not report.ok:
+        failing = [e.eval for e in report.evals if not e.ok]
+        raise KilngitError(f"eval check failed: {', '.join(failing)}", "see the table above")

@@ -1,0 +1,244 @@
+"""Running an eval: judge its eval set and golden set with its judges, concurrently and resumably.
+
+    summary = run_eval(project, "ffmpeg", "correctness", configs=["gpt4o-mini"], samples=3)
+
+* With `configs`, each run config first answers the eval inputs (the runner reuses runs it already made at the
+  config's current definition), and those runs are judged too: that is how run methods are compared.
+* Work left = (runs with an output) x judges x samples minus the (judge hash, run, sample) that already have a
+  current result, so a killed eval resumes and a finished one is a no-op. Deterministic judges (code, simple
+  checks) are judged once per run whatever `samples` says. An error result counts as done unless
+  `retry_errors`; a later scored result supersedes it.
+* Each result is written as soon as it is in. Provider failures worth retrying later are counted, not
+  written; a failure every request would repeat (bad key, missing recording) stops the eval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kilngit.errors import NotFoundError, UsageError
+from kilngit.evals.items import eval_items, judgeable
+from kilngit.evals.judges import PreparedJudge
+from kilngit.evals.results import eval_results, find_eval
+from kilngit.project import Project
+from kilngit.providers.base import RequestFailed
+from kilngit.runner import RunSummary, run_inputs_async
+from kilngit.runner.inputs import filter_inputs
+from kilngit.runner.progress import progress_bar
+from kilngit.state import RunState
+
+
+@dataclass
+class JudgeTally:
+    """What one judge did in one eval run."""
+
+    planned: int = 0
+    skipped: int = 0
+    scored: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    """Results recorded with an error, by kind (crash, timeout, malformed, provider...)."""
+    not_recorded: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def note(self, counter: Counter[str], key: str, message: str) -> None:
+        counter[key] += 1
+        seen = self.examples.setdefault(key, [])
+        if len(seen) < 3 and message not in seen:
+            seen.append(message)
+
+
+@dataclass
+class EvalRunSummary:
+    """What `run_eval` did."""
+
+    task: str
+    eval: str
+    judges: dict[str, JudgeTally] = field(default_factory=dict)
+    configs: list[RunSummary] = field(default_factory=list)
+    runs: int = 0
+    """Runs with an output that were in scope (eval set, golden set, run-config runs)."""
+    no_output: int = 0
+    stale: int = 0
+    interrupted: bool = False
+    fatal: RequestFailed | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task, "eval": self.eval, "runs": self.runs, "no_output": self.no_output,
+            "stale_results": self.stale, "interrupted": self.interrupted, "seconds": round(self.seconds, 2),
+            "fatal": str(self.fatal) if self.fatal else None, "configs": [c.to_dict() for c in self.configs],
+            "judges": {name: {"planned": t.planned, "skipped": t.skipped, "scored": t.scored,
+                              "errors": dict(t.errors), "not_recorded": dict(t.not_recorded),
+                              "examples": t.examples} for name, t in self.judges.items()},
+        }
+
+    def lines(self) -> list[str]:
+        """A human summary."""
+        out = [line for c in self.configs for line in c.lines()]
+        out.append(f"{self.task}/{self.eval}: {self.runs} run(s) to judge"
+                   + (f" ({self.no_output} without output skipped)" if self.no_output else "")
+                   + f", in {self.seconds:.1f}s")
+        for name, t in self.judges.items():
+            errors = sum(t.errors.values())
+            out.append(f"  {name}: {t.scored} judged, {errors} error(s), {t.skipped} already done"
+                       + (f", {sum(t.not_recorded.values())} not recorded (will be retried)" if t.not_recorded else ""))
+            for kind, count in sorted((t.errors + t.not_recorded).items()):
+                out.append(f"    {count} {kind}: {' | '.join(m[:160] for m in t.examples.get(kind, []))}")
+        if self.stale:
+            out.append(f"  {self.stale} stale result(s) from older judge definitions are kept on disk and ignored")
+        if self.interrupted:
+            out.append("  interrupted: finished results are kept; run the same command again to resume")
+        if self.fatal:
+            out.append(f"  stopped: {self.fatal}")
+        return out
+
+
+@dataclass(frozen=True)
+class _Job:
+    judge: PreparedJudge
+    state: RunState
+    sample: int
+
+
+async def run_eval_async(project: Project, task: str | None, eval_slug: str, *, judges: Sequence[str] = (),
+                         configs: Sequence[str] = (), samples: int = 1, concurrency: int = 8,
+                         cache: str | None = None, progress: bool | None = None, retry_errors: bool = False,
+                         summary: EvalRunSummary | None = None) -> EvalRunSummary:
+    """Judge an eval (see the module doc). `judges` limits the judges (default: all of the eval's)."""
+    if samples < 1 or concurrency < 1:
+        raise UsageError("--samples and --concurrency must be at least 1")
+    task = project.task_slug(task)
+    ev = find_eval(project, task, eval_slug)
+    names = list(judges) or list(project.judges(task, eval_slug))
+    if not names:
+        raise NotFoundError(f"eval {eval_slug!r} has no judges",
+                            f"add one: tasks/{task}/evals/{eval_slug}/judges/<name>.yaml")
+    known = project.judges(task, eval_slug)
+    for name in names:
+        if name not in known:
+            raise NotFoundError(f"eval {eval_slug!r} has no judge {name!r}", f"judges: {', '.join(known) or 'none'}")
+    summary = summary or EvalRunSummary(task, eval_slug)
+    start = time.perf_counter()
+    prepared = [PreparedJudge.prepare(project, task, eval_slug, name, cache=cache) for name in names]
+    try:
+        items = eval_items(project, task, ev)
+        targets = items.eval_set + items.golden
+        for config in configs:
+            done = await run_inputs_async(project, task, config, filter_inputs(project, task, ev.eval_set),
+                                          concurrency=concurrency, cache=cache, progress=progress)
+            summary.configs.append(done)
+            if done.fatal:
+                summary.fatal = done.fatal
+                return summary
+            states = project.states(task)
+            targets += [states[r.id] for r in done.results.values() if r.id in states]
+        runs = judgeable(targets)
+        summary.runs = len(runs)
+        summary.no_output = len({s.id for s in targets}) - len(runs)
+        jobs = _plan(project, task, eval_slug, prepared, runs, samples, retry_errors, summary)
+        await _judge_all(project, jobs, concurrency, progress, summary, f"{task}/{eval_slug}")
+    finally:
+        summary.seconds = time.perf_counter() - start
+        for judge in prepared:
+            await judge.aclose()
+    return summary
+
+
+def _plan(project: Project, task: str, eval_slug: str, prepared: list[PreparedJudge], runs: list[RunState],
+          samples: int, retry_errors: bool, summary: EvalRunSummary) -> list[_Job]:
+    results = eval_results(project, task, eval_slug)
+    summary.stale = results.stale_total()
+    jobs = []
+    for judge in prepared:
+        tally = summary.judges.setdefault(judge.setup.judge_slug, JudgeTally())
+        for state in runs:
+            verdict = results.verdict(judge.setup.judge_slug, state.id)
+            for sample in range(samples if judge.sampled else 1):
+                tally.planned += 1
+                if verdict is not None and verdict.done(sample, retry_errors):
+                    tally.skipped += 1
+                else:
+                    jobs.append(_Job(judge, state, sample))
+    # Interleave judges so slow code judges and fast LLM judges share the workers.
+    return sorted(jobs, key=lambda j: (j.state.id, j.sample))
+
+
+async def _judge_all(project: Project, jobs: list[_Job], concurrency: int, progress: bool | None,
+                     summary: EvalRunSummary, label: str) -> None:
+    if not jobs:
+        return
+    pending = iter(jobs)
+    stop = asyncio.Event()
+    # Code judges start processes (the example's run ffmpeg): more of them than cores only adds contention.
+    processes = asyncio.Semaphore(max(1, min(concurrency, os.cpu_count() or 1)))
+    with progress_bar(label, len(jobs), progress) as advance:
+
+        async def worker() -> None:
+            for job in pending:
+                if stop.is_set():
+                    return
+                setup = job.judge.setup
+                tally = summary.judges[setup.judge_slug]
+                try:
+                    if setup.judge.type == "code":
+                        async with processes:
+                            verdict = await job.judge.judge(job.state, job.sample)
+                    else:
+                        verdict = await job.judge.judge(job.state, job.sample)
+                except RequestFailed as e:
+                    tally.note(tally.not_recorded, e.reason, e.message)
+                    if e.fatal:
+                        summary.fatal = e
+                        stop.set()
+                    advance(1)
+                    continue
+                project.write_record(verdict.to_result(setup, job.state.run, job.sample))
+                if verdict.error:
+                    kind = (verdict.details or {}).get("kind") or verdict.error.split(":", 1)[0]
+                    tally.note(tally.errors, str(kind), verdict.error)
+                else:
+                    tally.scored += 1
+                advance(1)
+
+        workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(jobs)))]
+        try:
+            await asyncio.gather(*workers)  # a bug or a write error in one worker propagates as it is
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+
+def run_eval(project: Project, task: str | None, eval_slug: str, **options: Any) -> EvalRunSummary:
+    """`run_eval_async` from synchronous code. Ctrl-C returns the summary with `interrupted` set."""
+    summary = EvalRunSummary(project.task_slug(task), eval_slug)
+    try:
+        return asyncio.run(run_eval_async(project, task, eval_slug, summary=summary, **options))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        return summary
+
+
+def run_evals(project: Project, task: str | None, evals: Sequence[str] = (), **options: Any) -> list[EvalRunSummary]:
+    """Run several evals one after the other (default: every eval of the task). Stops at an interruption or at
+    a failure every further request would repeat."""
+    task = project.task_slug(task)
+    names = list(evals) or list(project.evals(task))
+    if not names:
+        raise NotFoundError(f"task {task!r} has no evals", f"create tasks/{task}/evals/<eval>/eval.yaml")
+    out = []
+    for name in names:
+        find_eval(project, task, name)
+    for name in names:
+        summary = run_eval(project, task, name, **options)
+        out.append(summary)
+        if summary.interrupted or summary.fatal:
+            break
+    return out

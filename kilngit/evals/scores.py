@@ -1,0 +1,193 @@
+"""The scoreboard of an eval: per run config, each score's mean with a 95% confidence interval, the winner,
+what is missing, and beside quality the cost and latency of each run config, with the Pareto front.
+
+Which runs count: the eval set, plus every run on an eval input that the judge has judged (so run configs
+compared with `run eval --config` appear). Runs are grouped by `kilngit.evals.items.group_of`. For a run
+config whose runs carry its current definition hash, runs made before its last edit are left out (counted
+as `stale_runs`). A run's score is the mean over its samples; results from older judge definitions are never
+used (counted as `stale_results`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from kilngit.evals.items import eval_items, group_of, runs_on_inputs
+from kilngit.evals.metrics import JsonDataclass, allowed_values, mean_ci, normalize, percentile
+from kilngit.evals.results import EvalResults, eval_results, find_judge
+from kilngit.project import Project
+from kilngit.records import EvalScore, TaskRun
+from kilngit.state import RunState
+
+
+@dataclass(frozen=True)
+class ScoreStat(JsonDataclass):
+    """One score of one group: mean and 95% CI on the rating's own scale, and the mean normalized to 0..1."""
+
+    name: str
+    type: str
+    n: int
+    mean: float | None
+    low: float | None
+    high: float | None
+    normalized: float | None
+    winner: bool = False
+
+
+@dataclass
+class GroupScores(JsonDataclass):
+    """One run config (or other source of outputs) on the scoreboard."""
+
+    group: str
+    n: int
+    """Runs with current scores from the judge."""
+    scores: dict[str, ScoreStat]
+    quality: float | None
+    """Mean of the normalized score means (0..1): the one number the winner and the Pareto front use."""
+    missing_inputs: int
+    """Eval inputs this group has no run with an output for."""
+    unjudged: int
+    """Runs with an output but no current result from the judge (run the eval)."""
+    judge_errors: int
+    """Runs whose current results are all errors."""
+    failed_runs: int
+    """Runs without an output (the model failed); never judged."""
+    stale_runs: int
+    mean_input_tokens: float | None
+    mean_output_tokens: float | None
+    mean_cost: float | None
+    """US dollars per item."""
+    p50_latency_ms: float | None
+    p95_latency_ms: float | None
+    winner: bool = False
+    pareto: bool = False
+
+
+@dataclass
+class Scoreboard(JsonDataclass):
+    task: str
+    eval: str
+    judge: str
+    judge_id: str
+    inputs: int
+    """Distinct eval inputs."""
+    groups: list[GroupScores] = field(default_factory=list)
+    stale_results: int = 0
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+
+def eval_scores(project: Project, task: str | None, eval_slug: str, judge: str | None = None,
+                results: EvalResults | None = None) -> Scoreboard:
+    """The scoreboard of one eval with one judge (default: the eval's default judge, else its only judge)."""
+    task = project.task_slug(task)
+    judge = find_judge(project, task, eval_slug, judge)
+    results = results or eval_results(project, task, eval_slug)
+    ev = results.eval
+    items = eval_items(project, task, ev)
+    inputs = items.inputs
+    verdicts = results.current.get(judge, {})
+    chosen = {s.id: s for s in items.eval_set}
+    chosen.update({s.id: s for s in runs_on_inputs(project, task, inputs) if s.id in verdicts})
+    by_group: dict[str, list[RunState]] = defaultdict(list)
+    for state in chosen.values():
+        by_group[group_of(state.run)].append(state)
+    board = Scoreboard(task, eval_slug, judge, results.hashes[judge], len(inputs),
+                       stale_results=results.stale_total(), thresholds=dict(ev.thresholds))
+    current = _current_config_hashes(project, task)
+    for group, states in sorted(by_group.items()):
+        board.groups.append(_group_scores(group, states, ev.scores, results, judge, set(inputs), current.get(group)))
+    _mark_winners(board)
+    return board
+
+
+def _group_scores(group: str, states: list[RunState], scores: list[EvalScore], results: EvalResults, judge: str,
+                  inputs: set[str], config_hash: str | None) -> GroupScores:
+    stale_runs = 0
+    if config_hash and any(_hash_of(s.run) == config_hash for s in states):
+        kept = [s for s in states if _hash_of(s.run) == config_hash]
+        stale_runs, states = len(states) - len(kept), kept
+    values: dict[str, list[float]] = defaultdict(list)
+    n = unjudged = errors = failed = 0
+    for state in states:
+        if state.run.output is None:
+            failed += 1
+            continue
+        verdict = results.verdict(judge, state.id)
+        run_scores = verdict.scores() if verdict else {}
+        if verdict is None:
+            unjudged += 1
+        elif not run_scores:
+            errors += 1
+        else:
+            n += 1
+            for name, value in run_scores.items():
+                values[name].append(value)
+    stats = {s.name: _stat(s, values.get(s.name, [])) for s in scores if values.get(s.name)}
+    normalized = [st.normalized for st in stats.values() if st.normalized is not None]
+    answered = {s.run.input for s in states if s.run.output is not None}
+    usages = [s.run.usage for s in states if s.run.usage is not None]
+    latencies = [u.latency_ms for u in usages if u.latency_ms is not None]
+    return GroupScores(
+        group=group, n=n, scores=stats, quality=sum(normalized) / len(normalized) if normalized else None,
+        missing_inputs=len(inputs - answered), unjudged=unjudged, judge_errors=errors, failed_runs=failed,
+        stale_runs=stale_runs, mean_input_tokens=_mean([u.input_tokens for u in usages]),
+        mean_output_tokens=_mean([u.output_tokens for u in usages]), mean_cost=_mean([u.cost for u in usages]),
+        p50_latency_ms=percentile(latencies, 50), p95_latency_ms=percentile(latencies, 95),
+    )
+
+
+def _stat(score: EvalScore, values: list[float]) -> ScoreStat:
+    ci = mean_ci(values)
+    allowed = allowed_values(score.type)
+    low_end, high_end = allowed[0], allowed[-1]
+
+    def clamp(v: float | None) -> float | None:
+        return None if v is None else min(high_end, max(low_end, v))
+
+    return ScoreStat(score.name, score.type, ci.n, ci.mean, clamp(ci.low), clamp(ci.high),
+                     normalize(clamp(ci.mean), score.type) if ci.mean is not None else None)  # type: ignore[arg-type]
+
+
+def _mean(values: list[float | int | None]) -> float | None:
+    known = [float(v) for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _hash_of(run: TaskRun) -> str | None:
+    return run.output_source.run_config_hash if run.output_source else None
+
+
+def _current_config_hashes(project: Project, task: str) -> dict[str, str]:
+    from kilngit.runner import run_config_hash
+
+    definition, prompts = project.task(task), project.prompts(task)
+    return {slug: run_config_hash(definition, prompts[rc.prompt], rc)
+            for slug, rc in project.run_configs(task).items() if rc.prompt in prompts}
+
+
+def _mark_winners(board: Scoreboard) -> None:
+    groups = board.groups
+    names = {name for g in groups for name in g.scores}
+    for name in names:
+        values = [v for g in groups if name in g.scores and (v := g.scores[name].normalized) is not None]
+        best = max(values, default=None)
+        for g in groups:
+            stat = g.scores.get(name)
+            if best is not None and stat is not None and stat.normalized == best and len(groups) > 1:
+                g.scores[name] = ScoreStat(**{**stat.__dict__, "winner": True})
+    qualities = [g.quality for g in groups if g.quality is not None]
+    for g in groups:
+        g.winner = len(groups) > 1 and bool(qualities) and g.quality == max(qualities)
+        g.pareto = g.quality is not None and not any(_dominates(other, g) for other in groups if other is not g)
+
+
+def _dominates(a: GroupScores, b: GroupScores) -> bool:
+    """True when `a` is at least as good as `b` on quality, cost and latency, and better on one (dimensions
+    unknown for either are left out; a group without a quality is never compared)."""
+    if a.quality is None or b.quality is None:
+        return False
+    pairs: list[tuple[float | None, float | None, int]] = [
+        (a.quality, b.quality, 1), (a.mean_cost, b.mean_cost, -1), (a.p50_latency_ms, b.p50_latency_ms, -1)]
+    known = [(x * sign, y * sign) for x, y, sign in pairs if x is not None and y is not None]
+    return bool(known) and all(x >= y for x, y in known) and any(x > y for x, y in known)
