@@ -23,7 +23,9 @@ _FINISH: dict[str, FinishReason] = {
     "stop": "stop", "length": "length", "content_filter": "content_filter", "tool_calls": "tool_calls",
     "function_call": "tool_calls", "eos": "stop", "end_turn": "stop", "max_tokens": "length",
 }
-_NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
+_hint_malformed = "check base_url: it must point at an OpenAI-compatible API (usually ending in /v1)"
+_NO_KEY = "not-needed"
+CLIENT_SHARDS = 4  # local servers ignore the key, but the SDK insists on one
 
 
 @provider_type("openai_compat")
@@ -38,7 +40,8 @@ class OpenAICompatProvider:
         self.settings = settings
         self.policy = RetryPolicy.from_settings(settings)
         self.limiter = RateLimiter(settings.rpm)
-        self._client: Any = None
+        self._clients: list[Any] = []
+        self._turn = 0
         self._key: str | None = None
 
     def _api_key(self) -> str:
@@ -54,14 +57,17 @@ class OpenAICompatProvider:
                             f"export {env}=... (kilngit never stores keys), or replay recorded answers: --cache replay")
 
     def client(self) -> Any:
-        """The SDK client (created at first use)."""
-        if self._client is None:
+        """An SDK client (created at first use). Requests are spread over a few clients because the HTTP
+        connection pool checks every idle connection on each request: small pools keep that cost flat as
+        concurrency grows."""
+        if not self._clients:
             import openai  # imported here: commands that never call a model do not pay for the SDK
 
             self._key = self._api_key()
-            self._client = openai.AsyncOpenAI(base_url=self.settings.base_url, api_key=self._key, max_retries=0,
-                                              timeout=self.settings.timeout)
-        return self._client
+            self._clients = [openai.AsyncOpenAI(base_url=self.settings.base_url, api_key=self._key, max_retries=0,
+                                                timeout=self.settings.timeout) for _ in range(CLIENT_SHARDS)]
+        self._turn = (self._turn + 1) % len(self._clients)
+        return self._clients[self._turn]
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         client = self.client()
@@ -71,7 +77,10 @@ class OpenAICompatProvider:
         async def call() -> Any:
             nonlocal started
             started = time.perf_counter()
-            return await client.chat.completions.create(**kwargs)
+            # The SDK's generic `post` (same auth, headers, errors and connection handling as
+            # `chat.completions.create`) without its typed request transform and response models, which cost
+            # more CPU than everything else kilngit does per run. The answer is read from the JSON below.
+            return await client.post("/chat/completions", body=kwargs, cast_to=object)
 
         response = await call_with_retries(call, self._classify, self.policy, self.limiter,
                                            f"{self.name} model {request.model}")
@@ -79,25 +88,25 @@ class OpenAICompatProvider:
         return self._answer(response, latency, request.model)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        clients, self._clients = self._clients, []
+        for client in clients:
+            await client.close()
 
-    def _answer(self, response: Any, latency_ms: float, model: str) -> ChatResponse:
-        choices = getattr(response, "choices", None)
-        if not choices:
-            raise RequestFailed(f"{self.name} model {model}: the response has no choices", "malformed_response")
+    def _answer(self, data: Any, latency_ms: float, model: str) -> ChatResponse:
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not choices or not isinstance(choices[0], dict) or not isinstance(choices[0].get("message"), dict):
+            raise RequestFailed(f"{self.name} model {model}: the response is not a chat completion",
+                                "malformed_response", _hint_malformed)
         choice = choices[0]
-        message = choice.message
-        extra = getattr(message, "model_extra", None) or {}
-        usage = getattr(response, "usage", None)
-        input_tokens = getattr(usage, "prompt_tokens", None)
-        output_tokens = getattr(usage, "completion_tokens", None)
+        message = choice["message"]
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        input_tokens = usage.get("prompt_tokens")
+        output_tokens = usage.get("completion_tokens")
         return ChatResponse(
-            content=message.content,
-            finish_reason=_FINISH.get(choice.finish_reason or "", "unknown"),
-            refusal=getattr(message, "refusal", None),
-            reasoning=extra.get("reasoning_content") or extra.get("reasoning"),
+            content=message.get("content"),
+            finish_reason=_FINISH.get(choice.get("finish_reason") or "", "unknown"),
+            refusal=message.get("refusal"),
+            reasoning=message.get("reasoning_content") or message.get("reasoning"),
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             latency_ms=round(latency_ms, 1),
@@ -161,18 +170,20 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
-def _cost(usage: Any, price: dict[str, float] | None, input_tokens: int | None, output_tokens: int | None) -> float | None:
-    reported = (getattr(usage, "model_extra", None) or {}).get("cost")  # OpenRouter reports it
-    if isinstance(reported, (int, float)):
+def _cost(usage: dict[str, Any], price: dict[str, float] | None, input_tokens: int | None,
+          output_tokens: int | None) -> float | None:
+    reported = usage.get("cost")  # OpenRouter reports it
+    if isinstance(reported, (int, float)) and not isinstance(reported, bool):
         return float(reported)
     if price and input_tokens is not None and output_tokens is not None:
         return round((input_tokens * price.get("input", 0) + output_tokens * price.get("output", 0)) / 1e6, 8)
     return None
 
 
-def _logprobs(choice: Any) -> tuple[TokenLogprob, ...] | None:
-    content = getattr(getattr(choice, "logprobs", None), "content", None)
+def _logprobs(choice: dict[str, Any]) -> tuple[TokenLogprob, ...] | None:
+    content = (choice.get("logprobs") or {}).get("content")
     if not content:
         return None
-    return tuple(TokenLogprob(t.token, t.logprob, tuple((a.token, a.logprob) for a in t.top_logprobs or ()))
+    return tuple(TokenLogprob(t["token"], t["logprob"],
+                              tuple((a["token"], a["logprob"]) for a in t.get("top_logprobs") or ()))
                  for t in content)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -33,6 +33,7 @@ from kilngit.runner.execute import Answered, answer
 from kilngit.runner.inputs import RunInput, check_tags, file_inputs, filter_inputs, typed_input
 from kilngit.runner.progress import progress_bar
 from kilngit.runner.prompts import RunPlan, get_run_config, load_plan
+from kilngit.runner.writer import RecordWriter
 
 
 class RunKey(NamedTuple):
@@ -182,38 +183,46 @@ async def _run_jobs(project: Project, plan: RunPlan, provider: Provider, todo: l
                     concurrency: int, progress: bool | None, tags: tuple[str, ...], summary: RunSummary) -> None:
     jobs = iter(todo)
     stop = asyncio.Event()
-    with progress_bar(f"{plan.task_slug}/{plan.run_config_slug}", len(todo), progress) as advance:
 
-        async def worker() -> None:
-            for item, sample in jobs:
-                if stop.is_set():
-                    return
-                try:
-                    answered = await answer(provider, plan, item.text, sample)
-                except RequestFailed as e:
-                    summary._note(summary.not_recorded, e.reason, e.message)
-                    if e.fatal:
-                        summary.fatal = e
-                        stop.set()
-                    advance(1)
-                    continue
-                run = build_run(plan, provider.name, item, sample, answered, tags)
-                project.write_record(run)
-                _count(summary, run, item, sample)
+    async def worker(writer: RecordWriter, advance: Callable[[int], None]) -> None:
+        for item, sample in jobs:
+            if stop.is_set():
+                return
+            try:
+                answered = await answer(provider, plan, item.text, sample)
+            except RequestFailed as e:
+                summary._note(summary.not_recorded, e.reason, e.message)
+                if e.fatal:
+                    summary.fatal = e
+                    stop.set()
                 advance(1)
+                continue
+            run = build_run(plan, provider.name, item, sample, answered, tags)
+            key = RunKey(item.text, sample)
+            await writer.write(run, lambda r, key=key: _count(summary, r, key))  # type: ignore[misc]
+            advance(1)
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(todo)))]
-        try:
-            await asyncio.gather(*workers)
-        finally:  # on an error in one worker or on cancellation: stop the others and wait for them
-            for w in workers:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+    bar = progress_bar(f"{plan.task_slug}/{plan.run_config_slug}", len(todo), progress)
+    async with RecordWriter(project) as writer:
+        with bar as advance:
+            await run_workers([worker(writer, advance) for _ in range(min(concurrency, len(todo)))])
 
 
-def _count(summary: RunSummary, run: TaskRun, item: RunInput, sample: int) -> None:
+async def run_workers(coroutines: list[Coroutine[Any, Any, None]]) -> None:
+    """Run worker coroutines together; on an error in one, or on cancellation, stop the others and wait for
+    them before returning (or raising)."""
+    workers = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _count(summary: RunSummary, run: Any, key: RunKey) -> None:
     summary.new_runs.append(run)
-    summary.results[RunKey(item.text, sample)] = run
+    summary.results[key] = run
     if run.error is None:
         summary.succeeded += 1
     else:
