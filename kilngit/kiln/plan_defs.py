@@ -61,7 +61,7 @@ def _finetune_prompt(ctx: TaskContext, rec: KilnRecord) -> None:
     thinking = d.get("thinking_instructions") or None
     kiln_id = f"fine_tune_prompt::{ctx.project_id}::{ctx.kiln_task_id}::{rec.id}"
     ctx.add_prompt(f"{ctx.finetunes[rec.id]}-prompt", Prompt(
-        description=f"System message of the Kiln fine-tune {d.get('name')!r}.", system=d["system_message"],
+        description="System message of a Kiln fine-tune.", system=d["system_message"],
         include_requirements=False, chain_of_thought=bool(thinking), thinking_instruction=thinking, kiln_id=kiln_id))
 
 
