@@ -53,6 +53,21 @@ def wrong_type(task, input, output):
 def out_of_range(task, input, output):
     return {"scores": {"correct": 7}}
 
+def pid(task, input, output):
+    return {"scores": {"correct": 1}, "explanation": str(os.getpid())}
+
+def crash_on_rm(task, input, output):
+    if output.startswith("rm"):
+        os._exit(1)
+    return pid(task, input, output)
+
+def spawn_and_hang(task, input, output):
+    import subprocess
+    child = subprocess.Popen(["sleep", "60"])
+    with open("child.pid", "w") as f:
+        f.write(str(child.pid))
+    time.sleep(60)
+
 def noisy(task, input, output):
     print("chatter on stdout")
     return {"correct": 1}

@@ -69,6 +69,24 @@ def test_code_judge_timeout_kills_it(eval_project):
     assert verdict.details == {"kind": "timeout"}
 
 
+def test_code_judge_timeout_kills_the_processes_it_started(eval_project):
+    write_judge(eval_project, "spawner", type="code", function="judgelib.simple:spawn_and_hang", timeout_s=1)
+    assert judge_one(eval_project, "spawner", "x").error.startswith("timeout")
+    child = int((eval_project.root / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_code_judge_printing_to_stdout_does_not_corrupt_its_answer(eval_project):
     write_judge(eval_project, "noisy", type="code", function="judgelib.simple:noisy")
     assert judge_one(eval_project, "noisy", "anything").scores == {"correct": 1.0}

@@ -59,6 +59,25 @@ def test_judge_errors_are_recorded_once_and_retried_on_request(eval_project):
     assert len(result_files(eval_project, "exec")) == 12  # same error, same content, same file
 
 
+def test_code_judge_workers_are_reused_and_replaced_after_a_crash(eval_project):
+    write_judge(eval_project, "exec", type="code", function="judgelib.simple:crash_on_rm")
+    summary = run_eval(Project(eval_project.root), None, "correctness", judges=["exec"], concurrency=1,
+                       progress=False)
+    assert summary.judges["exec"].errors == {"crash": 2} and summary.judges["exec"].scored == 10
+    results = eval_results(Project(eval_project.root), TASK, "correctness")
+    pids = {r.explanation for v in results.current["exec"].values() for r in v.scored()}
+    assert 2 <= len(pids) <= 3  # one worker until each crash, then a fresh one
+    assert not [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, str(eval_project.root))]
+
+
+def _cmdline_has(pid: str, text: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return text.encode() in f.read()
+    except OSError:
+        return False
+
+
 def test_stale_results_after_a_judge_edit_are_reported_and_never_mixed_in(eval_project):
     project = Project(eval_project.root)
     run_eval(project, None, "correctness", judges=["has-ffmpeg"], progress=False)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict, failed
 from kilngit.evals.judges.checks import run_check
-from kilngit.evals.judges.code_judge import run_code_judge
+from kilngit.evals.judges.code_judge import CodeJudge
 from kilngit.evals.judges.g_eval import run_g_eval
 from kilngit.evals.judges.judge_prompt import system_message
 from kilngit.evals.judges.llm_judge import run_llm_judge
@@ -41,12 +41,15 @@ class PreparedJudge:
     setup: JudgeSetup
     provider: Provider | None = None
     system: str | None = None
+    code: CodeJudge | None = None
 
     @classmethod
     def prepare(cls, project: Project, task: str, eval_slug: str, judge_slug: str,
                 cache: str | None = None) -> PreparedJudge:
         """Resolve everything a judge needs once (provider, knowledge file) so errors surface before any work."""
         setup = judge_setup(project, task, eval_slug, judge_slug)
+        if setup.judge.type == "code":
+            return cls(setup, code=CodeJudge(setup))
         if setup.judge.type not in LLM_TYPES:
             return cls(setup)
         from kilngit.providers import get_provider
@@ -61,8 +64,8 @@ class PreparedJudge:
             return failed("the run has no output to judge")
         if kind in SIMPLE_CHECKS:
             return run_check(self.setup, run.output, state.repaired_output)
-        if kind == "code":
-            return await run_code_judge(self.setup, run.input, run.output)
+        if self.code is not None:
+            return await self.code.judge(run.input, run.output)
         assert self.provider is not None and self.system is not None
         if kind == "g_eval":
             return await run_g_eval(self.setup, self.provider, self.system, run.input, run.output, sample)
@@ -76,3 +79,5 @@ class PreparedJudge:
     async def aclose(self) -> None:
         if self.provider is not None:
             await self.provider.aclose()
+        if self.code is not None:
+            await self.code.aclose()

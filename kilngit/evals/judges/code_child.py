@@ -1,10 +1,12 @@
-"""Child process of a code judge (standard library only; run as a script, never imported by kilngit).
+"""Worker process of a code judge (standard library only; run as a script, never imported by kilngit).
 
-    python code_child.py PROJECT_ROOT < {"function": "mod:fn", "task": {...}, "input": "...", "output": "..."}
+    python code_child.py PROJECT_ROOT
 
-Imports `mod` with the project root first on sys.path, calls `fn(task, input, output)`, and writes one JSON
-object to stdout: the function's return value, or {"__error__": "..."} when it raised. Anything the function
-prints goes to stderr so it cannot corrupt the answer.
+Reads one JSON request per line on stdin, {"function": "mod:fn", "task": {...}, "input": "...", "output": "..."},
+imports `mod` (once) with the project root first on sys.path, calls `fn(task, input, output)`, and writes one
+JSON line to stdout per request: {"__answer__": <return value>}, or {"__error__": "..."} when the function
+raised. Anything the function prints goes to stderr so it cannot corrupt the answers. A function that exits
+the process or hangs is the parent's to notice (it sees end of file, or its time limit passes).
 """
 
 import importlib
@@ -14,22 +16,25 @@ import traceback
 
 
 def main() -> int:
-    root = sys.argv[1]
-    sys.path[0] = root  # replaces this script's own folder, whose modules must not shadow the project's
-    request = json.loads(sys.stdin.read())
-    answer_stream = sys.stdout
+    sys.path[0] = sys.argv[1]  # replaces this script's own folder, whose modules must not shadow the project's
+    answers = sys.stdout
     sys.stdout = sys.stderr
-    try:
-        module_name, function_name = request["function"].split(":")
-        function = getattr(importlib.import_module(module_name), function_name)
-        answer = function(request["task"], request["input"], request["output"])
-        payload = json.dumps({"__answer__": answer}, default=str)
-    except Exception as e:  # the judge's own bug: report it as the result's error
-        frames = traceback.extract_tb(e.__traceback__)
-        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-        payload = json.dumps({"__error__": f"{type(e).__name__}: {e}{where}"})
-    answer_stream.write(payload)
-    answer_stream.flush()
+    functions = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            target = request["function"]
+            if target not in functions:
+                module_name, function_name = target.split(":")
+                functions[target] = getattr(importlib.import_module(module_name), function_name)
+            answer = functions[target](request["task"], request["input"], request["output"])
+            payload = json.dumps({"__answer__": answer}, default=str)
+        except Exception as e:  # the judge's own bug: report it as the result's error
+            frames = traceback.extract_tb(e.__traceback__)
+            where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+            payload = json.dumps({"__error__": f"{type(e).__name__}: {e}{where}"})
+        answers.write(payload + "\n")
+        answers.flush()
     return 0
 
 
