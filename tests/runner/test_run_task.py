@@ -8,6 +8,7 @@ import time
 from kilngit.records import Source
 from kilngit.runner import RunInput, run_inputs, run_inputs_async, run_task
 from kilngit.testing.fake_openai import Fault, Reply
+from kilngit.validate import validate_project
 from tests.runner.conftest import KEY, add_config, inputs, write_jsonl
 
 SRC = Source(type="file_import", file="inputs.jsonl")
@@ -50,6 +51,8 @@ def test_runs_are_written_with_provenance_and_rerun_is_a_noop(project, srv, tmp_
     again = run_task(project, "ffmpeg", "fake", inputs_file=path, progress=False)
     assert (again.skipped, again.succeeded, len(again.results)) == (12, 0, 12)
     assert srv.counts["chat.completions"] == 12
+    report = validate_project(project.root)
+    assert report.ok and not report.problems, report.problems
 
 
 def test_transient_faults_lose_and_duplicate_nothing(project, srv, monkeypatch):
