@@ -13,7 +13,7 @@ def progress_bar(description: str, total: int, enabled: bool | None = None) -> I
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled or total <= 0:
-        yield lambda n=1: None
+        yield _ignore
         return
     from rich.console import Console
     from rich.progress import (
@@ -29,4 +29,12 @@ def progress_bar(description: str, total: int, enabled: bool | None = None) -> I
                TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task_id = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task_id, n)
+
+        def advance(n: int = 1) -> None:
+            bar.advance(task_id, n)
+
+        yield advance
+
+
+def _ignore(n: int = 1) -> None:
+    pass

@@ -189,3 +189,11 @@ def test_replay_miss_stops_with_a_clear_error(project):
     add_config(project)
     summary = run_inputs(project, "ffmpeg", "fake", items(["never recorded input"]), cache="replay", progress=False)
     assert summary.fatal.reason == "replay_miss" and "never recorded input" in str(summary.fatal)
+
+
+def test_progress_bar_can_be_forced(project, capfd):
+    from kilngit.providers.mock import ScriptedProvider
+
+    add_config(project, provider="mock")
+    summary = run_inputs(project, "ffmpeg", "fake", items(["a", "b", "c"]), provider=ScriptedProvider(), progress=True)
+    assert summary.succeeded == 3 and "3/3" in capfd.readouterr().err
