@@ -14,7 +14,7 @@ from kilngit.project import Project
 from kilngit.records import FineTune, FineTuneStatus
 
 
-def start_finetune(project: Project, task: str, name: str, *, wait: bool = False, retry: bool = False,
+def start_finetune(project: Project, task: str | None, name: str, *, wait: bool = False, retry: bool = False,
                    poll: PollPolicy = DEFAULT_POLL, client: Any = None, tokenizer: Tokenizer | None = None
                    ) -> FineTuneStatus:
     """Dispatch a fine-tune (or resume it). OpenAI: upload and create the job, once, optionally waiting for
@@ -33,7 +33,7 @@ def start_finetune(project: Project, task: str, name: str, *, wait: bool = False
     return train_tinker(project, task, name, spec, service=client, tokenizer=tokenizer)
 
 
-def refresh_finetune(project: Project, task: str, name: str, *, client: Any = None) -> FineTuneStatus:
+def refresh_finetune(project: Project, task: str | None, name: str, *, client: Any = None) -> FineTuneStatus:
     """The fine-tune's status, refreshed from the provider when a remote job is still going."""
     task = project.task_slug(task)
     spec = get_finetune(project, task, name)
@@ -45,7 +45,7 @@ def refresh_finetune(project: Project, task: str, name: str, *, client: Any = No
     return status
 
 
-def cancel_finetune(project: Project, task: str, name: str, *, client: Any = None) -> FineTuneStatus:
+def cancel_finetune(project: Project, task: str | None, name: str, *, client: Any = None) -> FineTuneStatus:
     """Cancel a fine-tune: the provider's job, or (Tinker) the training loop before its next step."""
     task = project.task_slug(task)
     spec = get_finetune(project, task, name)
@@ -77,7 +77,7 @@ class FineTuneSummary:
                 "refresh_error": self.refresh_error, **self.status.to_data()}
 
 
-def finetune_summaries(project: Project, task: str, name: str | None = None, *, refresh: bool = True,
+def finetune_summaries(project: Project, task: str | None, name: str | None = None, *, refresh: bool = True,
                        client: Any = None) -> list[FineTuneSummary]:
     """Every fine-tune of the task (or just `name`), refreshed from providers unless `refresh` is False."""
     task = project.task_slug(task)

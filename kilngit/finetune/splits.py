@@ -151,7 +151,7 @@ def extend(existing: dict[str, list[str]], new_ids: list[str], parts: list[Split
     return {k: sorted(v) for k, v in members.items()}
 
 
-def materialize_split(project: Project, task: str, name: str, *, extend_new: bool = False, force: bool = False
+def materialize_split(project: Project, task: str | None, name: str, *, extend_new: bool = False, force: bool = False
                       ) -> SplitReport:
     """Freeze the split's membership (first call), or report the frozen one; see the module docstring."""
     task = project.task_slug(task)
@@ -177,7 +177,7 @@ def materialize_split(project: Project, task: str, name: str, *, extend_new: boo
     return _report(membership, True, len(ids), 0, excluded)
 
 
-def show_split(project: Project, task: str, name: str) -> SplitReport:
+def show_split(project: Project, task: str | None, name: str) -> SplitReport:
     """The frozen membership of a split and what changed since (never writes)."""
     task = project.task_slug(task)
     split = get_split(project, task, name)
