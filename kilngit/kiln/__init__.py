@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kilngit.kiln.exporter import ExportReport, export_kiln
 from kilngit.kiln.importer import ImportReport, KilnImportError, import_kiln
 
-__all__ = ["ImportReport", "KilnImportError", "import_kiln"]
+__all__ = ["ExportReport", "ImportReport", "KilnImportError", "export_kiln", "import_kiln"]

@@ -19,7 +19,8 @@ KILN_JUDGES = ("llm_as_judge", "g_eval")
 def score_names(t: TaskExport) -> dict[str, str]:
     """Kiln names of the eval scores: the original Kiln name when the score came from Kiln (its requirement
     says `named::Name`), else a title made from the slug."""
-    from_kiln = {r.name: r.kiln_id[7:] for r in t.task.requirements if (r.kiln_id or "").startswith("named::")}
+    from_kiln = {r.name: r.kiln_id[7:] for r in t.task.requirements
+                 if r.kiln_id is not None and r.kiln_id.startswith("named::")}
     out = {}
     for ev in t.project.evals(t.slug).values():
         for score in ev.scores:

@@ -23,6 +23,7 @@ from kilngit.load import Problem, parse_record
 from kilngit.project import Project, definition_data
 from kilngit.records import Definition, MachineRecord, Record
 
+
 @dataclass
 class ImportReport:
     """What an import read, wrote, left alone and could not import."""

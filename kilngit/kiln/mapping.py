@@ -78,7 +78,7 @@ def model_ref(provider: str, model: str, finetunes: dict[str, tuple[str, str | N
     if provider == "kiln_fine_tune":
         ft = finetunes.get(model.rsplit("::", 1)[-1])
         if ft is not None and ft[1]:
-            return ft
+            return ft[0], ft[1]
     if provider == "kiln_custom_registry" and "::" in model:
         head, _, tail = model.partition("::")
         return head, tail

@@ -18,7 +18,7 @@ from kilngit.kiln.names import SlugAllocator
 from kilngit.kiln.reader import KilnFolder, KilnRecord, KilnTask
 from kilngit.load import Problem
 from kilngit.project import Project
-from kilngit.records import Definition, Prompt, ProjectManifest, Record, Requirement, RunConfig, TaskRun
+from kilngit.records import Definition, ProjectManifest, Prompt, Record, Requirement, RunConfig, TaskRun
 
 
 @dataclass
@@ -72,10 +72,11 @@ class TaskContext:
                                               severity="warning"))
         return warn
 
-    def attempt(self, rec: KilnRecord, build: Callable[[], Any]) -> Any:
-        """Run `build`; on a value kilngit cannot hold, report it against the record's file and return None."""
+    def attempt(self, rec: KilnRecord, build: Callable[..., Any], *args: Any) -> Any:
+        """Return `build(*args)`; on a value kilngit cannot hold, report it against the record's file and
+        return None."""
         try:
-            return build()
+            return build(*args)
         except Unmappable as e:
             self.error(rec.path, str(e), e.fix)
         except ValidationError as e:
@@ -143,7 +144,7 @@ def plan_import(folder: KilnFolder, target: Project | None) -> ImportPlan:
     task_slugs = SlugAllocator({s: t.kiln_id for s, t in target.tasks().items()} if target else {})
     for kiln_task in folder.tasks:
         ctx = TaskContext(kiln_task, str(project.get("id") or ""), target, "", plan)
-        task = ctx.attempt(kiln_task.record, lambda ctx=ctx: plan_defs.task_definition(ctx))
+        task = ctx.attempt(kiln_task.record, plan_defs.task_definition, ctx)
         if task is None:
             ctx.error(kiln_task.record.path, "the task and everything under it were not imported",
                       "fix the task file and import again")

@@ -12,7 +12,15 @@ from kilngit.kiln.names import score_slug
 from kilngit.kiln.plan import TaskContext
 from kilngit.kiln.reader import KilnRecord
 from kilngit.records import (
-    DatasetSplit, FineTune, FineTuneStatus, Prompt, Requirement, RunConfig, SplitMembership, SplitPart, Task,
+    DatasetSplit,
+    FineTune,
+    FineTuneStatus,
+    Prompt,
+    Requirement,
+    RunConfig,
+    SplitMembership,
+    SplitPart,
+    Task,
 )
 from kilngit.records.canonical import content_id
 
@@ -28,11 +36,11 @@ def plan_definitions(ctx: TaskContext) -> None:
         ctx.finetunes[rec.id] = ctx.finetune_slugs.take(str(d.get("name") or rec.id), rec.id)
         ctx.finetune_models[rec.id] = (str(d.get("provider")), d.get("fine_tune_model_id"))
     for rec in ctx.kiln.prompts:
-        ctx.attempt(rec, lambda rec=rec: _saved_prompt(ctx, rec))
+        ctx.attempt(rec, _saved_prompt, ctx, rec)
     for rec in ctx.kiln.finetunes:
-        ctx.attempt(rec, lambda rec=rec: _finetune_prompt(ctx, rec))
+        ctx.attempt(rec, _finetune_prompt, ctx, rec)
     for rec in ctx.kiln.run_configs:
-        ctx.attempt(rec, lambda rec=rec: _run_config(ctx, rec))
+        ctx.attempt(rec, _run_config, ctx, rec)
 
 
 def prompt_ref(ctx: TaskContext, prompt_id: str, path: str) -> str:
@@ -93,9 +101,9 @@ def _run_config(ctx: TaskContext, rec: KilnRecord) -> None:
 def plan_splits_and_finetunes(ctx: TaskContext) -> None:
     """Dataset splits with their frozen membership, and fine-tunes with their status."""
     for rec in ctx.kiln.dataset_splits:
-        ctx.attempt(rec, lambda rec=rec: _split(ctx, rec))
+        ctx.attempt(rec, _split, ctx, rec)
     for rec in ctx.kiln.finetunes:
-        ctx.attempt(rec, lambda rec=rec: _finetune(ctx, rec))
+        ctx.attempt(rec, _finetune, ctx, rec)
 
 
 def _split(ctx: TaskContext, rec: KilnRecord) -> None:

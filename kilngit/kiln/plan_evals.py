@@ -39,19 +39,19 @@ def plan_evals(ctx: TaskContext) -> None:
     """Evals, judges, new generations and judge results."""
     scored: list[_Scored] = []
     for kiln_eval in ctx.kiln.evals:
-        ctx.attempt(kiln_eval.record, lambda ke=kiln_eval: _eval(ctx, ke, scored))
+        ctx.attempt(kiln_eval.record, _eval, ctx, kiln_eval, scored)
     generations = {}
     samples: Counter[tuple[str, str]] = Counter()
     # Generations in Kiln creation order, so samples of one (input, run config) keep their index on re-import.
     for item in sorted((s for s in scored if s.run_config), key=lambda s: s.rec.sort_key()):
-        run = ctx.attempt(item.rec, lambda item=item: _generation(ctx, item, samples))
+        run = ctx.attempt(item.rec, _generation, ctx, item, samples)
         if run is not None:
             generations[item.rec.id] = ctx.add(run)
     for item in scored:
         if item.run_config and item.rec.id not in generations:
             continue
         run = generations.get(item.rec.id, item.base)
-        result = ctx.attempt(item.rec, lambda item=item, run=run: _result(ctx, item, run))
+        result = ctx.attempt(item.rec, _result, ctx, item, run)
         if result is not None:
             ctx.add(result)
 
@@ -70,7 +70,7 @@ def _eval(ctx: TaskContext, kiln_eval: KilnEval, scored: list[_Scored]) -> None:
     judge_slugs = SlugAllocator(ctx.existing.of("judges", slug))
     judges: dict[str, tuple[str, Judge]] = {}
     for config in kiln_eval.configs:
-        judge = ctx.attempt(config.record, lambda rec=config.record: _judge(ctx, rec))
+        judge = ctx.attempt(config.record, _judge, ctx, config.record)
         if judge is not None:
             judges[config.record.id] = (judge_slugs.take(str(config.record.data.get("name") or config.record.id),
                                                          config.record.id), judge)
@@ -92,7 +92,7 @@ def _eval(ctx: TaskContext, kiln_eval: KilnEval, scored: list[_Scored]) -> None:
         ctx.define(layout.judge_file(ctx.slug, slug, judge_slug), judge)
         hash_ = judge_hash(judge, ev)
         for rec in config.runs:
-            item = ctx.attempt(rec, lambda rec=rec: _scored(ctx, rec, slug, judge_slug, hash_, keys))
+            item = ctx.attempt(rec, _scored, ctx, rec, slug, judge_slug, hash_, keys)
             if item is not None:
                 scored.append(item)
 

@@ -19,12 +19,12 @@ DEFAULT_RATER = "kiln-import"
 def plan_runs(ctx: TaskContext) -> None:
     """One TaskRun per Kiln task run, and one Annotation per person who rated or repaired it."""
     for rec in ctx.kiln.runs:
-        run = ctx.attempt(rec, lambda rec=rec: _run(ctx, rec))
+        run = ctx.attempt(rec, _run, ctx, rec)
         if run is None:
             continue
         ctx.runs[rec.id] = run
         ctx.add(run)
-        for annotation in ctx.attempt(rec, lambda rec=rec, run=run: _annotations(ctx, rec, run)) or []:
+        for annotation in ctx.attempt(rec, _annotations, ctx, rec, run) or []:
             ctx.add(annotation)
 
 
@@ -38,15 +38,15 @@ def _run(ctx: TaskContext, rec: KilnRecord) -> TaskRun:
     warn = ctx.warner(rec.path)
     if "input" not in d or d["input"] is None:
         raise Unmappable("task run has no input", "restore the file from a backup")
-    out = d.get("output") if isinstance(d.get("output"), dict) else {}
+    out: dict[str, Any] = d["output"] if isinstance(d.get("output"), dict) else {}
     output = out.get("output")
     out_source = None
     if output is not None:
-        src = out.get("source") if isinstance(out.get("source"), dict) else None
-        props = (src or {}).get("properties") or {}
+        src: dict[str, Any] = out["source"] if isinstance(out.get("source"), dict) else {}
+        props = src.get("properties") or {}
         prompt = prompt_ref(ctx, str(props["prompt_id"]), rec.path) if props.get("prompt_id") else None
-        rc = ctx.run_configs.get(str((src or {}).get("run_config_id") or props.get("run_config_id")))
-        out_source = mapping.source(src, warn, prompt=prompt, run_config=rc[0] if rc else None,
+        rc = ctx.run_configs.get(str(src.get("run_config_id") or props.get("run_config_id")))
+        out_source = mapping.source(src or None, warn, prompt=prompt, run_config=rc[0] if rc else None,
                                     finetunes=ctx.finetune_models)
     intermediate = {k: text(v) for k, v in (d.get("intermediate_outputs") or {}).items() if v is not None}
     reasoning = intermediate.pop("reasoning", None) or intermediate.pop("chain_of_thought", None)
@@ -62,7 +62,7 @@ def _annotations(ctx: TaskContext, rec: KilnRecord, run: TaskRun) -> list[Annota
     """Kiln keeps one rating per output (its `created_by` is the rater) and one repair per run (by the person
     in the repaired output's source); each becomes that person's annotation."""
     d = rec.data
-    out = d.get("output") if isinstance(d.get("output"), dict) else {}
+    out: dict[str, Any] = d["output"] if isinstance(d.get("output"), dict) else {}
     fields: dict[str, dict[str, Any]] = {}
     rating = out.get("rating")
     if isinstance(rating, dict):
@@ -89,11 +89,11 @@ def _rating(ctx: TaskContext, rec: KilnRecord, data: dict[str, Any]) -> tuple[Ra
         except Unmappable as e:
             warn(f"{e}; left out")
     requirements: dict[str, Rating] = {}
-    for key, value in sorted((data.get("requirement_ratings") or {}).items()):
-        if isinstance(value, dict):
-            value, rating_type = value.get("value"), value.get("type") or "five_star"
+    for key, entry in sorted((data.get("requirement_ratings") or {}).items()):
+        if isinstance(entry, dict):
+            value, rating_type = entry.get("value"), entry.get("type") or "five_star"
         else:  # Kiln's old format: {requirement ID: stars}
-            rating_type = "five_star"
+            value, rating_type = entry, "five_star"
         if value is None:
             continue
         try:

@@ -178,7 +178,8 @@ class _Reader:
             return self._bad(path, "has no id", "restore the file from a backup")
         return KilnRecord(path, data)
 
-    def _bad(self, path: str, message: str, fix: str) -> None:
+    def _bad(self, path: str, message: str, fix: str) -> KilnRecord | None:
+        """Note a problem with the file at `path`; returns None, the record it could not read."""
         self.problems.append(Problem(path, message, fix))
         return None
 

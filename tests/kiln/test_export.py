@@ -13,8 +13,17 @@ from kilngit.kiln import import_kiln
 from kilngit.kiln.exporter import export_kiln
 from kilngit.project import Project
 from kilngit.records import (
-    Annotation, DatasetSplit, Eval, EvalScore, FineTune, FineTuneStatus, Judge, JudgeResult, Rating,
-    SplitMembership, SplitPart,
+    Annotation,
+    DatasetSplit,
+    Eval,
+    EvalScore,
+    FineTune,
+    FineTuneStatus,
+    Judge,
+    JudgeResult,
+    Rating,
+    SplitMembership,
+    SplitPart,
 )
 from kilngit.records.canonical import content_id
 from kilngit.records.evals import judge_hash
