@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.table import Table
+from rich.text import Text
 
 from kilngit.errors import KilngitError
 from kilngit.records import Requirement
@@ -75,7 +77,7 @@ class LabelSession:
                 if not self._act(key):
                     shown = None  # show the run again after an undo
             except KilngitError as e:  # e.g. an invalid tag: say so and stay on the run
-                self.console.print(f"[red]error:[/red] {e}")
+                self.console.print(f"[red]error:[/red] {escape(str(e))}")
 
     def _act(self, key: str) -> bool:
         """Do what `key` asks; False when the current run must be shown again."""
@@ -102,7 +104,7 @@ class LabelSession:
                 table.add_row(f"[bold]{keys}[/bold]", what)
             self.console.print(table)
         elif key:
-            self.console.print(f"unknown key {key!r}; ? for help")
+            self.console.print(f"unknown key {key!r}; ? for help", markup=False)
         return True
 
     def _show(self) -> None:
@@ -115,22 +117,22 @@ class LabelSession:
         source = run.output_source
         made_by = (source.run_config or source.model or source.created_by or source.type) if source else "no output"
         tags = f" · tags {', '.join(sorted(state.tags))}" if state.tags else ""
-        self.console.print(Rule(f"{self.queue.position + 1}/{len(self.queue.run_ids)} · run {run_id} · "
-                                f"{run.task} · {made_by}{tags}", align="left"))
+        title = f"{self.queue.position + 1}/{len(self.queue.run_ids)} · run {run_id} · {run.task} · {made_by}{tags}"
+        self.console.print(Rule(Text(title), align="left"))
         parts = [Panel(text_view(run.input), title="input", title_align="left")]
         if run.reasoning:
             parts.append(Panel(text_view(run.reasoning), title="reasoning", title_align="left", style="dim"))
-        body = text_view(run.output) if run.output is not None else f"(no output: {run.error})"
+        body = text_view(run.output) if run.output is not None else Text(f"(no output: {run.error})")
         parts.append(Panel(body, title="output", title_align="left"))
         self.pages = Pages(self.console, Group(*parts), self.console.height - 8)
         self._print_pages()
         mine = store.load(run_id)
         if mine is not None:
-            self.console.print(f"you: {describe_annotation(mine)}")
+            self.console.print(f"you: {describe_annotation(mine)}", markup=False)
         others = [a for a in state.annotations if a.rater != store.rater and (a.rating or a.requirements)]
         if others:
             said = "; ".join(f"{a.rater}: {describe_annotation(a)}" for a in others)
-            self.console.print(f"others{' (disputed)' if state.disputed else ''}: {said}")
+            self.console.print(f"others{' (disputed)' if state.disputed else ''}: {said}", markup=False)
         self.console.print(_HINT, style="dim", markup=False, highlight=False)
 
     def _print_pages(self) -> None:
@@ -141,7 +143,7 @@ class LabelSession:
             self.console.print(f"[dim]{footer}[/dim]")
 
     def _saved(self, annotation: object) -> None:
-        self.console.print(f"saved: {describe_annotation(annotation)}")  # type: ignore[arg-type]
+        self.console.print(f"saved: {describe_annotation(annotation)}", markup=False)  # type: ignore[arg-type]
 
     def _requirements(self) -> None:
         if not self.requirements:
@@ -150,7 +152,7 @@ class LabelSession:
         given: dict[str, str] = {}
         for req in self.requirements:
             keys = _REQUIREMENT_KEYS[req.type]
-            self.console.print(f"[bold]{req.name}[/bold] ({req.type}): {req.instruction}\n"
+            self.console.print(f"[bold]{req.name}[/bold] ({req.type}): {escape(req.instruction)}\n"
                                f"  {' / '.join(keys)}, s or Enter to skip, q to cancel")
             while True:
                 key = self.keys.key().lower()
@@ -188,4 +190,4 @@ class LabelSession:
             self.console.print("nothing to undo")
         else:
             what = "skip" if not step.saved else describe_annotation(step.after)
-            self.console.print(f"undone ({what}) on run {step.run_id}")
+            self.console.print(f"undone ({what}) on run {step.run_id}", markup=False)

@@ -137,7 +137,8 @@ def sections(result: Review) -> list[Section]:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+    """Table-safe text; `@` as an entity so a note or an email never @-mentions anyone on GitHub."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace("@", "&#64;").replace("\n", " ")
 
 
 def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:

@@ -97,6 +97,6 @@ def test_workflow_shell_steps_run_against_a_real_history(project, tmp_path):
         ran.append(step["name"])
     assert ran == ["Validate records", "Review changes"]
     review = (ci / "review.md").read_text()
-    assert review.startswith(MARKER) and "| ratings changed | 3 (alice@example.com: 1, bob@example.com: 2) |" in review
+    assert review.startswith(MARKER) and "| ratings changed | 3 (alice&#64;example.com: 1, bob&#64;example.com: 2) |" in review
     assert "| golden set | accuracy: +1 −0 (2 → 3) |" in review
     assert summary.read_text() == review

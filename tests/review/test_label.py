@@ -137,3 +137,12 @@ def test_label_nothing_to_do_and_disputed_mode(project, runs):
     result = _label(project, "f\n", "--disputed")
     assert "1 disputed run(s)" in result.output and "others (disputed): bob@example.com" in result.output
     assert _annotation(project, runs[1].id)["rating"]["value"] == 0.0
+
+
+def test_label_shows_brackets_verbatim(project):
+    run = make_run(project, "[bold]not markup[/bold]", output="echo [/oops] [red]x")
+    result = _label(project, "n\nsee [/b] and [red]\nq\n")
+    assert result.exit_code == 0, result.output
+    assert "[bold]not markup[/bold]" in result.output and "echo [/oops] [red]x" in result.output
+    assert "saved: note 'see [/b] and [red]'" in result.output
+    assert _annotation(project, run.id)["note"] == "see [/b] and [red]"

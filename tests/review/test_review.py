@@ -110,7 +110,7 @@ def test_formats_and_cli(history, capsys):
     spec = f"{history.base}...{history.head}"
     assert main(["-C", root, "review", spec, "--format", "markdown"]) == 0
     md = capsys.readouterr().out
-    assert md.startswith(MARKER + "\n") and "| ratings changed | 3 (alice@example.com: 1, bob@example.com: 2) |" in md
+    assert md.startswith(MARKER + "\n") and "| ratings changed | 3 (alice&#64;example.com: 1, bob&#64;example.com: 2) |" in md
     assert "| ffmpeg/accuracy | contains | fast | correct_command | 0.750 | 0.667 | -0.083 | 4 → 6 |" in md
     assert "| ffmpeg/accuracy | contains | correct_command | accuracy | 1.000 | 0.667 | -0.333 | 2 → 3 |" in md
     assert "<details>" not in md  # short sections stay open
@@ -192,7 +192,24 @@ def test_huge_diff_fits_in_one_comment(project):
     md = render(result, "markdown")
     assert len(md) <= GITHUB_COMMENT_LIMIT and md.startswith(MARKER)
     assert "left out to stay within GitHub's 65,536-character comment limit" in md
-    assert "<details><summary>600 rows</summary>" in md and "| ratings changed | 600 (alice@example.com: 600) |" in md
+    assert "<details><summary>600 rows</summary>" in md and "| ratings changed | 600 (alice&#64;example.com: 600) |" in md
     small = render(result, "markdown", limit=3000)
     assert len(small) <= 3000 and "| ratings changed |" in small
     assert len(render(result, "text")) > GITHUB_COMMENT_LIMIT  # text and json are never cut
+
+
+def test_cleared_rating_shows_as_deleted_and_mentions_are_defused(history):
+    from kilngit.review.rating import RatingChange, rate
+
+    project = history.project
+    golden = sorted(r.id for r in history.runs if "golden" in r.tags)
+    rate(project, golden[1], RatingChange(clear=True), ALICE)
+    rate(project, golden[0], RatingChange(note="ask @octocat | why"), BOB)
+    result = review(project.root, f"{history.head}...{commit(project, 'clear')}")
+    seen = {(r.run, r.rater): r for r in result.changes.ratings}
+    cleared = seen[golden[1], ALICE]
+    assert cleared.status == "deleted"
+    assert [(f.field, f.before, f.after) for f in cleared.fields] == [
+        ("overall", "pass", "-"), ("correct_command", "pass", "-")]
+    md = render(result, "markdown")
+    assert "note: - → ask &#64;octocat \\| why" in md and "@" not in md.replace(MARKER, "")
