@@ -5,11 +5,11 @@ How a commit is built (git plumbing, never `git add -A`):
 1. `git status` of the paths that saw events lists what changed. Paths someone staged by hand, paths outside
    what kilngit owns (the manifest, `tasks/**` records, the recordings folder) and symlinks are left alone.
 2. `kilngit.validate.validate_project(root, paths)` checks them; files with errors are reported, not committed.
-3. The valid files are hashed into git objects (`git hash-object -w`); a file whose size, inode or times moved
-   while it was being validated is put back for the next round, so the bytes committed are the bytes checked.
-4. The commit is built in a private index (`GIT_INDEX_FILE`), so the user's own staged changes are never swept
-   in, and HEAD is moved with a compare-and-swap (`git update-ref HEAD new old`): a commit made by hand in
-   the meantime makes ours retry instead of being lost.
+3. The valid files are read once more; a file whose size, inode or times moved while it was being validated
+   is put back for the next round, so the bytes committed are the bytes checked.
+4. The commit is built from those bytes by `git fast-import` (see `kilngit.sync.commit`), never through the
+   user's index, so their own staged changes are never swept in; HEAD is moved with a compare-and-swap
+   (`git update-ref HEAD new old`): a commit made by hand in the meantime makes ours retry, not vanish.
 5. The real index is refreshed for those paths (`git reset -- paths`), waiting on `.git/index.lock` when
    another git command holds it. A journal under `.kilngit/watch/` makes this step survive a kill -9.
 """
@@ -27,6 +27,7 @@ from kilngit._git import git_result, run_git_waiting
 from kilngit._io import atomic_write
 from kilngit.errors import GitError
 from kilngit.load import Problem
+from kilngit.sync.commit import FileVersion, hash_through_git, make_commit, needs_git_filters
 from kilngit.sync.lock import commit_lock, watch_dir
 from kilngit.sync.message import Staged, commit_message
 from kilngit.sync.repo import Change, Repo, file_stamp
@@ -62,8 +63,6 @@ class Committer:
         self.repo = Repo.open(root)
         self.root = self.repo.root
         self.recordings = recordings_dir.strip("/") + "/"
-        self.index_file = self.repo.git_dir / "kilngit-watch.index"
-        self._index_head: str | None = None  # the HEAD our private index mirrors; None = rebuild it
         self.journal = watch_dir(self.root) / "journal.json"
 
     def in_scope(self, path: str) -> bool:
@@ -98,7 +97,8 @@ class Committer:
         present = [c for c in mine if not c.deleted and _regular_file(self.root / c.path)]
         if not deleted and not present:
             return
-        before = {c.path: file_stamp(str(self.root / c.path)) for c in present}
+        before: dict[str, object] = {c.path: file_stamp(str(self.root / c.path)) for c in present}
+        new_paths = {c.path: c.unstaged in "?A" for c in present}
         records = [c.path for c in present if not c.path.startswith(self.recordings)]
         report = validate_project(self.root, records)
         for problem in report.errors:
@@ -108,56 +108,59 @@ class Committer:
             if problem:
                 result.invalid[path] = [problem]
         valid = [c for c in present if c.path not in result.invalid]
-        try:
-            blobs = self._hash(valid)
-        except GitError:  # a file vanished or changed under us: look again next round
-            result.retry += [c.path for c in valid]
-            valid, blobs = [], []
-        stable = []
-        for change, blob in zip(valid, blobs, strict=True):
-            if file_stamp(str(self.root / change.path)) == before[change.path]:
-                stable.append((change, blob))
-            else:
-                result.retry.append(change.path)
-        result.valid = [c.path for c, _ in stable]
-        staged = [Staged(c.path, new=c.unstaged in "?A") for c, _ in stable] + [Staged(c.path, True) for c in deleted]
+        versions = self._read_stable(valid, before, result)
+        result.valid = [v.path for v in versions]
+        staged = [Staged(v.path, new=new_paths.get(v.path, False)) for v in versions]
+        staged += [Staged(c.path, True) for c in deleted]
         if not staged:
             return
-        entries = [f"{_mode(self.root / c.path)} {blob}\t{self.repo.to_git(c.path)}" for c, blob in stable]
-        entries += [f"0 {ZERO}\t{self.repo.to_git(c.path)}" for c in deleted]
         message = commit_message(self.root, staged)
-        result.commit = self._commit(entries, [s.path for s in staged], message)
+        result.commit = self._commit(versions, [c.path for c in deleted], message)
         if result.commit:
             result.message = message
             result.committed = [s.path for s in staged]
 
-    def _hash(self, changes: list[Change]) -> list[str]:
-        if not changes:
-            return []
-        out = self.repo.git("hash-object", "-w", "--stdin-paths", input="".join(c.path + "\n" for c in changes))
-        return out.split("\n")
-
-    def _commit(self, entries: list[str], paths: list[str], message: str) -> str | None:
-        """Commit `entries` (index-info lines) on top of HEAD; None when they change nothing."""
-        env = {"GIT_INDEX_FILE": str(self.index_file)}
-        head = self.repo.head()
+    def _read_stable(self, valid: list[Change], before: dict[str, object], result: FlushResult) -> list[FileVersion]:
+        """The validated files' bytes, as validated: a file whose stamp moved since is left for the next round."""
+        versions: list[FileVersion] = []
+        through_git: list[str] = []
+        filtered = needs_git_filters(self.repo, [c.path for c in valid])
+        for change in valid:
+            path = self.root / change.path
+            try:
+                data = path.read_bytes()
+            except OSError:
+                data = None
+            if data is None or file_stamp(str(path)) != before[change.path]:
+                result.retry.append(change.path)
+            elif change.path in filtered or b"\r" in data:
+                through_git.append(change.path)
+            else:
+                versions.append(FileVersion(change.path, _mode(path), data=data))
         try:
-            if self._index_head != head or not self.index_file.exists():
-                self.repo.git("read-tree", *([head] if head else ["--empty"]), env=env)
-                self._index_head = head
-            self._index_head = None  # until HEAD moves to what the index now holds
-            self.repo.git("update-index", "--index-info", input="\n".join(entries) + "\n", env=env)
-            tree = self.repo.git("write-tree", env=env)
-            if head and tree == self.repo.git("rev-parse", f"{head}^{{tree}}"):
-                self._index_head = head
-                return None
-            commit = self.repo.git("commit-tree", tree, *(["-p", head] if head else []), "-F", "-", input=message)
-            self._write_journal(commit, paths)
+            blobs = hash_through_git(self.repo, through_git)
+        except GitError:  # a file vanished under us: look again next round
+            result.retry += through_git
+            return versions
+        for rel, blob in zip(through_git, blobs, strict=True):
+            if file_stamp(str(self.root / rel)) == before[rel]:
+                versions.append(FileVersion(rel, _mode(self.root / rel), blob=blob))
+            else:
+                result.retry.append(rel)
+        return versions
+
+    def _commit(self, versions: list[FileVersion], deleted: list[str], message: str) -> str | None:
+        """Commit on top of HEAD and move HEAD there (compare-and-swap); None when nothing changes."""
+        head = self.repo.head()
+        commit = make_commit(self.repo, head, versions, deleted, message)
+        if commit is None:
+            return None
+        self._write_journal(commit, [v.path for v in versions] + deleted)
+        try:
             self.repo.git("update-ref", "-m", "kilngit watch: commit", "HEAD", commit, head or ZERO)
         except GitError:
-            self.journal.unlink(missing_ok=True)
+            self.journal.unlink(missing_ok=True)  # HEAD moved (a commit by hand): the next round retries
             raise
-        self._index_head = commit
         self.finish_journal()
         return commit
 

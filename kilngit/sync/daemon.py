@@ -84,6 +84,7 @@ class Watch:
         self._status_written = 0.0
         self._sync_wake = threading.Event()
         self._problems_written: dict[str, list[str]] | None = None
+        self._status_dirty = False  # something worth showing changed: write the status file at the next tick
 
     # ---- the two entry points ------------------------------------------------------------------------
 
@@ -282,6 +283,7 @@ class Watch:
     # ---- output --------------------------------------------------------------------------------------
 
     def say(self, line: str) -> None:
+        self._status_dirty = True  # whatever is worth a line is worth a fresh status file
         self._say(f"{datetime.datetime.now().strftime('%H:%M:%S')} {line}")
 
     def _say_once(self, topic: str, line: str | None) -> None:
@@ -292,9 +294,10 @@ class Watch:
 
     def _write_status(self, force: bool = False) -> None:
         now = time.time()
-        if not force and now - self._status_written < STATUS_EVERY_S:
+        if not (force or self._status_dirty) and now - self._status_written < STATUS_EVERY_S:
             return
         self._status_written = now
+        self._status_dirty = False
         sync = None
         if self.syncer:
             st = self.syncer.status

@@ -91,6 +91,7 @@ def remote(project: Project, tmp_path: Path) -> Path:
     """A bare repository holding the project's first commit, set as the project's upstream `origin`."""
     bare = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(project.root, "branch", "-M", "main")
     git(project.root, "remote", "add", "origin", str(bare))
     git(project.root, "push", "-q", "-u", "origin", "main")
     return bare
