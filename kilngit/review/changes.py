@@ -173,11 +173,8 @@ def _origin(record: Record) -> str:
 
 
 def _failed(record: Record) -> int:
-    if isinstance(record, TaskRun):
-        return int(record.error is not None)
-    if isinstance(record, JudgeResult):
-        return int(record.error is not None)
-    return 0
+    """1 for a run without an output or a judge result without scores (both carry an `error`)."""
+    return int(getattr(record, "error", None) is not None)
 
 
 def annotation_fields(old: Annotation | None, new: Annotation | None) -> list[FieldChange]:
