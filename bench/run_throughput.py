@@ -5,7 +5,8 @@ answer) against the loopback fake server answering each request after a fixed la
 
 For each concurrency: a fresh project, N distinct inputs, one batch; reports requests/second and the ratio to
 the ideal (concurrency / latency), the server's peak of requests in flight, and per request the CPU time of
-the whole client process and of its event-loop thread alone (the bottleneck: writes run on other threads).
+the whole client process, of its event-loop thread alone (the bottleneck: writes run on other threads), and
+of the server process.
 CPU times, unlike wall times, hardly depend on what else the machine is doing. `--provider-only` times bare
 `provider.complete` calls instead (no prompt building, no run files), to separate client from kilngit costs.
 """
@@ -43,9 +44,11 @@ def serve(latency: float, conn: Connection) -> None:
     """Child process: run the fake server until told to stop, reporting its URL and peak load."""
     with FakeOpenAI(latency=latency) as server:
         conn.send(server.base_url)
+        cpu = time.process_time()
         while conn.recv() == "reset":
-            conn.send(server.peak_in_flight)
+            conn.send((server.peak_in_flight, time.process_time() - cpu))
             server.reset_stats()
+            cpu = time.process_time()
 
 
 async def pipeline(root: Path, n: int, concurrency: int) -> float:
@@ -88,7 +91,7 @@ def main() -> None:
     what = "provider.complete only" if args.provider_only else "run_inputs (runs written)"
     print(f"{args.requests} requests, {args.latency * 1000:g} ms latency, {what}")
     print(f"{'concurrency':>11} {'seconds':>8} {'req/s':>8} {'ideal':>8} {'ratio':>6} {'peak':>5} "
-          f"{'cpu ms':>9} {'loop ms':>9}")
+          f"{'cpu ms':>9} {'loop ms':>9} {'server ms':>10}")
     # The server runs in its own process, like a real endpoint: it does not compete with the client for the GIL.
     ours, theirs = multiprocessing.Pipe()
     child = multiprocessing.get_context("spawn").Process(target=serve, args=(args.latency, theirs), daemon=True)
@@ -105,10 +108,12 @@ def main() -> None:
                 cpu_ms = (time.process_time() - cpu) * 1000 / args.requests
                 loop_ms = (time.thread_time() - loop_cpu) * 1000 / args.requests
                 ours.send("reset")
+                peak, server_cpu = ours.recv()
+                server_ms = server_cpu * 1000 / args.requests
                 rate = args.requests / seconds
                 ideal = c / args.latency
-                print(f"{c:>11} {seconds:>8.2f} {rate:>8.0f} {ideal:>8.0f} {rate / ideal:>6.0%} {ours.recv():>5} "
-                      f"{cpu_ms:>9.2f} {loop_ms:>9.2f}")
+                print(f"{c:>11} {seconds:>8.2f} {rate:>8.0f} {ideal:>8.0f} {rate / ideal:>6.0%} {peak:>5} "
+                      f"{cpu_ms:>9.2f} {loop_ms:>9.2f} {server_ms:>10.2f}")
     finally:
         ours.send("stop")
         child.join(5)

@@ -14,13 +14,20 @@ from kilngit.cli._common import cli_state
 @click.option("--name", help="Project name (default: the folder name).")
 @click.option("--github", is_flag=True, help="Also add a GitHub Actions workflow that validates and reviews PRs.")
 def init(path: Path | None, name: str | None, github: bool) -> None:
-    """Create a kilngit project in PATH (default: the current folder), running `git init` if needed."""
+    """Create a kilngit project in PATH (default: the current folder), running `git init` if needed.
+
+    With --github on an existing project, only the workflow is added."""
+    from kilngit import layout
     from kilngit.init import init_project
+    from kilngit.project import Project
 
     root = path or cli_state().project_dir or Path.cwd()
-    project = init_project(root, name)
+    if github and (root / layout.MANIFEST).is_file():
+        project = Project(root)  # an existing project: only add the workflow
+    else:
+        project = init_project(root, name)
+        click.echo(f"initialized kilngit project {project.manifest.name!r} in {project.root}")
     if github:
         from kilngit.review.github import write_workflow
 
         click.echo(f"wrote {write_workflow(project.root)}")
-    click.echo(f"initialized kilngit project {project.manifest.name!r} in {project.root}")

@@ -69,3 +69,10 @@ def test_editing_a_definition_keeps_comments(project):
 @pytest.mark.parametrize("args", [["--help"], ["validate", "--help"], ["status", "--help"]])
 def test_help(args):
     assert main(args) == 0
+
+
+def test_init_github_on_existing_project_adds_only_the_workflow(project):
+    before = (project.root / "kilngit.yaml").read_bytes()
+    assert main(["init", str(project.root), "--github"]) == 0
+    assert (project.root / ".github/workflows/kilngit.yml").is_file()
+    assert (project.root / "kilngit.yaml").read_bytes() == before
