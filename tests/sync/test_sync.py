@@ -34,12 +34,14 @@ def test_two_clones_with_watchers_end_with_the_same_history(project, remote, tmp
     bob = write_bytes_fast(b.root, [*runs[3:], both, make_annotation(shared, "bob@example.com", 0.0)])
     every = set(alice) | set(bob)
 
-    def converged() -> bool:
+    def converged() -> str | None:
         heads = {git(root, "rev-parse", "HEAD") for root in (a.root, b.root)} | {git(remote, "rev-parse", "main")}
-        return len(heads) == 1 and every <= committed_files(a.root) and not dirty(a.root) and not dirty(b.root)
+        head = heads.pop()
+        done = not heads and every <= committed_files(a.root, head) and not dirty(a.root) and not dirty(b.root)
+        return head if done else None
 
-    wait_for(converged, timeout=30, what="both clones and the remote to agree")
-    assert every <= committed_files(b.root)
+    head = wait_for(converged, timeout=30, what="both clones and the remote to agree")
+    assert git(b.root, "rev-parse", "HEAD") == head and every <= committed_files(b.root)
     for w in (wa, wb):
         assert "sync STOPPED" not in w.output and "conflict" not in w.output
         assert w.stop() == 0
