@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,9 +30,22 @@ def demo_src() -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_import(demo_src: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ImportReport]:
+def bulk_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """A folder for tests that write the demo's ~11,000 files: in RAM (/dev/shm) when there is one, so disk
+    contention from other processes does not slow the tests down, else a normal temp folder."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        folder = Path(tempfile.mkdtemp(prefix="kilngit-kiln-tests-", dir=shm))
+        yield folder
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        yield tmp_path_factory.mktemp("bulk")
+
+
+@pytest.fixture(scope="session")
+def demo_import(demo_src: Path, bulk_tmp: Path) -> tuple[Path, ImportReport]:
     """The demo imported into a new project (shared by the tests that only read it)."""
-    root = tmp_path_factory.mktemp("demo") / "proj"
+    root = bulk_tmp / "demo"
     old = dict(os.environ)
     os.environ.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", **GIT_IDENTITY)
     try:

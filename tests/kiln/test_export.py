@@ -145,11 +145,11 @@ def test_export_of_a_kilngit_made_project(project, tmp_path, kiln_python):
     assert ev["configs"] == 1 and ev["eval_runs"] == 4 and ev["scores"] == ["Correct Command"]
 
 
-def test_demo_round_trip_loads_in_kiln(demo_import, tmp_path, kiln_python):
+def test_demo_round_trip_loads_in_kiln(demo_import, bulk_tmp, kiln_python):
     root, _ = demo_import
-    report = export_kiln(Project(root), tmp_path / "out")
+    report = export_kiln(Project(root), bulk_tmp / "export")
     assert report.problems == []
-    loaded = load_with_kiln(kiln_python, tmp_path / "out")
+    loaded = load_with_kiln(kiln_python, bulk_tmp / "export")
     [task] = loaded["tasks"]
     assert (task["runs"], task["eval_runs"], len(task["evals"]), task["run_configs"], task["finetunes"]) == (
         1352, 5122, 6, 31, 13)

@@ -161,9 +161,9 @@ def test_demo_definitions_field_by_field(demo_import, demo_src):
         assert p.prompts(TASK)[ft.prompt].system == kf["system_message"]
 
 
-def test_demo_reimport_is_byte_identical(demo_import, demo_src, tmp_path):
+def test_demo_reimport_is_byte_identical(demo_import, demo_src, bulk_tmp):
     """A second import of the same source gives the same bytes (re-importing in place, which writes nothing,
     is checked on the small projects of test_import.py)."""
     root, _ = demo_import
-    import_kiln(demo_src, tmp_path / "fresh")
-    assert tree_hashes(tmp_path / "fresh") == tree_hashes(root)
+    import_kiln(demo_src, bulk_tmp / "fresh")
+    assert tree_hashes(bulk_tmp / "fresh") == tree_hashes(root)
