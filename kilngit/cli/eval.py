@@ -25,7 +25,7 @@ def eval_names(project: Project, task: str | None, evals: tuple[str, ...]) -> tu
 
 
 def show_results(project: Project, task: str, names: list[str], fmt: str, *, scores: bool = True,
-                 align: bool = True, judge: str | None = None) -> dict[str, list]:
+                 align: bool = True, judge: str | None = None, details: bool = True) -> dict[str, list]:
     """Print (or return, for JSON) the scoreboard and/or the alignment tables of evals."""
     from kilngit.evals.align import eval_alignment
     from kilngit.evals.render import alignment_tables, print_tables, scoreboard_table
@@ -44,7 +44,7 @@ def show_results(project: Project, task: str, names: list[str], fmt: str, *, sco
         if align:
             table = eval_alignment(project, task, name, results=results)
             data["alignment"].append(table.to_dict())
-            tables += alignment_tables(table)
+            tables += alignment_tables(table, details)
         if fmt != "json":
             print_tables(tables, fmt)
     return data

@@ -45,7 +45,7 @@ def run_eval(evals: tuple[str, ...], all_evals: bool, task: str | None, judges: 
                           concurrency=concurrency, cache=cache, progress=progress, retry_errors=retry_errors)
     if fmt != "json":
         click.echo("\n".join(line for s in summaries for line in s.lines()), err=True)
-    data = show_results(project, slug, [s.eval for s in summaries], fmt, judge=None) if show else {}
+    data = show_results(project, slug, [s.eval for s in summaries], fmt, details=False) if show else {}
     if fmt == "json":
         print_json({"runs": [s.to_dict() for s in summaries], **data})
     if any(s.interrupted for s in summaries):

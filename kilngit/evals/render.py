@@ -52,8 +52,8 @@ def scoreboard_table(board: Scoreboard) -> TextTable:
                   _money(g.mean_cost), f"{num(g.p50_latency_ms, 0)}/{num(g.p95_latency_ms, 0)} ms",
                   "yes" if g.pareto else ""]
         table.rows.append(cells)
-    table.notes.append(f"{board.inputs} eval input(s); {WINNER} = best; quality = mean of the normalized (0..1) "
-                       "score means; pareto = no other run config is better on quality, cost and latency at once")
+    table.notes.append(f"{board.inputs} eval input(s); {WINNER} = best; quality: mean normalized (0..1) score; pareto: "
+                       "no other run config is better on quality, cost and latency at once")
     if board.thresholds:
         table.notes.append("thresholds (normalized): " + ", ".join(f"{k} >= {v:g}" for k, v in board.thresholds.items()))
     if board.stale_results:
@@ -82,17 +82,18 @@ def _money(value: float | None) -> str:
     return "-" if value is None else f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
 
 
-def alignment_tables(table: AlignmentTable) -> list[TextTable]:
-    """The judge alignment table and the inter-annotator agreement table."""
+def alignment_tables(table: AlignmentTable, details: bool = True) -> list[TextTable]:
+    """The judge alignment table and the inter-annotator agreement table (`details`: with the items the raters
+    disagree on)."""
     judges = TextTable(f"{table.task}/{table.eval}: judges vs human consensus on the golden set ({table.golden} runs)",
                        ["judge", "score", "n", "acc", "kappa", "tau", "rho", "r", "nMAE", "acc if always pass/fail",
                         "disagree"])
     for j in table.judges:
         for s in j.scores:
             judges.rows.append(_alignment_row(j.judge + (f" {WINNER}" if j.default else ""), j.type, s))
-    judges.notes.append(f"{WINNER} = the eval's default judge; acc(uracy) and Cohen's kappa on pass/fail labels; tau = Kendall's tau-b, rho = Spearman, "
-                        "r = Pearson, nMAE = normalized mean absolute error; acc if always pass/fail: the accuracy of "
-                        "a judge that never looks at the output (its kappa is 0)")
+    judges.notes.append(f"{WINNER} = default judge; acc, kappa: on pass/fail labels; tau, rho, r: Kendall, Spearman, "
+                        "Pearson; nMAE: normalized mean absolute error; acc if always pass/fail: a judge that ignores "
+                        "the output (kappa 0)")
     pairs = dict.fromkeys(f"{s.score} ~ human {s.human_rating}" for j in table.judges for s in j.scores)
     judges.notes.append("compared: " + ", ".join(pairs))
     for j in table.judges:
@@ -109,7 +110,7 @@ def alignment_tables(table: AlignmentTable) -> list[TextTable]:
     for r in table.raters:
         raters.rows.append([r.human_rating, str(len(r.raters)), str(r.items), r.statistic or "- (one rater)",
                             num(r.value), str(len(r.disagreements))])
-        for d in r.disagreements:
+        for d in r.disagreements if details else []:
             ratings = ", ".join(f"{k}: {_label(v, r.rating_type)}" for k, v in d.ratings.items())
             raters.notes.append(f"{r.human_rating} {d.run[:8]} {d.input[:60]!r}: {ratings}")
     return [judges, raters]
@@ -139,6 +140,10 @@ def check_table(report: CheckReport) -> TextTable:
                                "ok" if c.ok else f"FAIL ({c.reason})"])
         if ev.gate is not None and not ev.gate.trusted:
             table.notes.append(f"{ev.eval}: {ev.gate.reason}")
+        elif ev.gate is not None:
+            values = ", ".join(f"{score} {num(v)} (n={ev.gate.items[score]})" for score, v in ev.gate.values.items())
+            table.notes.append(f"{ev.eval}: judge {ev.judge!r} trusted as a gate: {ev.gate.metric} {values} >= "
+                               f"{ev.gate.min:g}")
         table.notes += [f"{ev.eval}: {p}" for p in ev.problems]
         if not ev.checks and not ev.problems and (ev.gate is None or ev.gate.trusted):
             table.notes.append(f"{ev.eval}: no thresholds set (nothing to check)")
@@ -154,7 +159,8 @@ def print_tables(tables: list[TextTable], fmt: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 100))
+    terminal = Console()
+    console = Console(width=terminal.width if terminal.is_terminal else 130)  # logs and pipes: no wrapping
     for t in tables:
         rich_table = Table(title=t.title, title_justify="left", show_lines=False)
         for header in t.headers:

@@ -1,0 +1,52 @@
+"""The example project's evals: every LLM-judge answer is recorded (the main job replays them offline), and the
+cheap judges agree with the people as the README says. The execution judge is left to tests/example (it runs
+ffmpeg 120 times)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kilngit.evals.align import eval_alignment
+from kilngit.evals.runner import run_eval
+from kilngit.project import Project
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_project"
+TASK = "nl-to-ffmpeg"
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A copy of the example project, judged by every judge but the execution judge (answers replayed)."""
+    root = tmp_path_factory.mktemp("example") / "project"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("results", ".kilngit"))
+    project = Project(root)
+    for eval_slug, judges in (("correctness", ["llm"]), ("no-destructive", None), ("prefers-mp4", None)):
+        summary = run_eval(project, TASK, eval_slug, judges=judges or (), cache="replay", progress=False)
+        assert not summary.fatal, summary.fatal
+        for name, tally in summary.judges.items():
+            assert (name, tally.scored, dict(tally.errors), dict(tally.not_recorded)) == (name, 120, {}, {})
+    return Project(root)
+
+
+def test_every_llm_judge_answer_is_recorded(example):
+    assert len(list((EXAMPLE / "recordings").rglob("*.json"))) >= 119 * 3
+    assert {j.judge for j in eval_alignment(example, TASK, "prefers-mp4").judges} == {"container", "llm", "mp4-regex"}
+
+
+def kappa(project: Project, eval_slug: str, judge: str) -> float:
+    table = eval_alignment(project, TASK, eval_slug)
+    return next(j for j in table.judges if j.judge == judge).scores[0].report.cohen_kappa
+
+
+def test_the_naive_regex_judge_is_visibly_worse(example):
+    assert kappa(example, "prefers-mp4", "mp4-regex") < 0.3 < 0.6 < kappa(example, "prefers-mp4", "llm")
+    assert kappa(example, "no-destructive", "policy") > 0.9
+
+
+def test_two_raters_agreement_is_reported(example):
+    raters = eval_alignment(example, TASK, "correctness").raters[0]
+    assert raters.statistic == "cohen_kappa" and raters.raters == ["alice@example.com", "bob@example.com"]
+    assert raters.items == 60 and len(raters.disagreements) == 5
