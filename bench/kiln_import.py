@@ -1,11 +1,12 @@
 """Kiln import and load times side by side: kilngit importing a Kiln project, kilngit loading the result
 (every run, annotation and judge result of every eval) and validating it, and kiln-ai loading the original.
 
-    python bench/kiln_import.py [SRC] [--repeat 3] [--kiln-python PYTHON]
+    python bench/kiln_import.py [SRC] [--repeat 3] [--kiln-python PYTHON] [--tmp DIR]
 
 SRC defaults to ../shared/kiln_demo/end_to_end_project_demo (next to the repository). kiln-ai's load runs in
 a subprocess with $KILN_PYTHON (or --kiln-python, or /work/scratch/kilnvenv/bin/python when present) and is
 left out when none has kiln_ai. Each figure is the median of --repeat fresh runs; the OS page cache is warm.
+The project is written under --tmp (default: the system temp folder; /dev/shm takes the disk out).
 """
 
 from __future__ import annotations
@@ -58,13 +59,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kiln-python", default=os.environ.get("KILN_PYTHON") or (
         "/work/scratch/kilnvenv/bin/python" if Path("/work/scratch/kilnvenv/bin/python").is_file() else None))
+    parser.add_argument("--tmp", type=Path, default=None, help="Where to write the imported projects.")
     args = parser.parse_args()
     rows: dict[str, list[float]] = {"kilngit import": [], "kilngit re-import (no changes)": [],
                                     "kilngit full load": [], "kilngit validate": []}
     counts: dict[str, int] = {}
     files = 0
     for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="kiln-bench-", dir=args.tmp) as tmp:
             root = Path(tmp) / "proj"
             report = import_kiln(args.src, root)
             rows["kilngit import"].append(report.seconds)
@@ -81,6 +83,8 @@ def main() -> None:
         loads = [kiln_load(args.kiln_python, args.src) for _ in range(args.repeat)]
         kiln = {"import kiln_ai": statistics.median(r["import_seconds"] for r in loads),
                 "load": statistics.median(r["load_seconds"] for r in loads)}
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; projects under "
+          f"{args.tmp or tempfile.gettempdir()}")
     print(f"source: {args.src} ({report.files_read} Kiln files) -> {files} kilngit files: "
           + ", ".join(f"{n} {k}" for k, n in counts.items()))
     print(f"{'step':<34}{'seconds (median of ' + str(args.repeat) + ')':>24}")
