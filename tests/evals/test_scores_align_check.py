@@ -167,3 +167,12 @@ def test_human_written_outputs_form_their_own_group(eval_project):
         update={"id": "", "output_source": HUMAN, "tags": ["eval_set"]}))
     board = eval_scores(judged(eval_project, "exec"), None, "correctness")
     assert "human" in [g.group for g in board.groups]
+
+
+def test_without_a_default_judge_every_judge_gets_a_scoreboard(eval_project, capsys):
+    write_eval(eval_project, thresholds={"correct": 0.5})
+    judged(eval_project, "exec", "has-ffmpeg")
+    assert main(["-C", str(eval_project.root), "eval", "scores", "--format", "json"]) == 0
+    assert [b["judge"] for b in json.loads(capsys.readouterr().out)] == ["exec", "has-ffmpeg"]
+    assert main(["-C", str(eval_project.root), "eval", "check"]) == 1
+    assert "no default_judge" in capsys.readouterr().err
