@@ -86,7 +86,9 @@ def scatter_plot(points: Sequence[Point], *, x_label: str, y_label: str, width: 
         fill = PALETTE[0] if p.highlight else "#9ca3af"
         parts.append(f'<circle cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="5" fill="{fill}"><title>{escape(p.label)}: '
                      f'{p.x:.6g}, {p.y:.3f}</title></circle>')
-        parts.append(f'<text x="{px(p.x) + 7:.1f}" y="{py(p.y) - 6:.1f}" {_FONT}>{escape(_clip(p.label, 24))}</text>')
+        right_half = px(p.x) > width * 0.6  # labels of points on the right go to their left, inside the chart
+        anchor = f'x="{px(p.x) - 7:.1f}" text-anchor="end"' if right_half else f'x="{px(p.x) + 7:.1f}"'
+        parts.append(f'<text {anchor} y="{py(p.y) - 6:.1f}" {_FONT}>{escape(_clip(p.label, 24))}</text>')
     return "".join(parts) + "</svg>"
 
 
@@ -172,7 +174,8 @@ def _padded(lo: float, hi: float, pad: float = 0.08) -> tuple[float, float]:
     if hi == lo:  # one value: give it room on both sides
         return (lo - 1, hi + 1) if lo == 0 else (lo - abs(lo) * 0.5, hi + abs(hi) * 0.5)
     span = hi - lo
-    return lo - span * pad, hi + span * pad
+    low = lo - span * pad
+    return (0.0 if lo >= 0 > low else low), hi + span * pad  # costs and latencies never go below zero
 
 
 def _tick(value: float) -> str:
