@@ -48,6 +48,8 @@ def _run(ctx: TaskContext, rec: KilnRecord) -> TaskRun:
         rc = ctx.run_configs.get(str(src.get("run_config_id") or props.get("run_config_id")))
         out_source = mapping.source(src or None, warn, prompt=prompt, run_config=rc[0] if rc else None,
                                     finetunes=ctx.finetune_models)
+    if d.get("trace") or d.get("parent_task_run_id"):
+        warn("the run's multi-turn trace and parent run are not imported (kilngit runs are single-turn)")
     intermediate = {k: text(v) for k, v in (d.get("intermediate_outputs") or {}).items() if v is not None}
     reasoning = intermediate.pop("reasoning", None) or intermediate.pop("chain_of_thought", None)
     tags = d.get("tags") or []

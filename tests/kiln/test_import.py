@@ -207,12 +207,21 @@ def test_unsupported_kiln_values_are_reported(toy, tmp_path):
     cfg = json.loads(config.read_text())
     config.write_text(json.dumps({**cfg, "config_type": "v2", "model_name": None, "model_provider": None,
                                   "properties": {"type": "code_eval"}}))
+    old_format = {"v": 1, "id": "400000000008", "created_by": "eve", "type": "five_star", "value": 5.0,
+                  "requirement_ratings": {"300000000003": 3.0}, "model_type": "task_output_rating"}
+    toy.run("500000000008", "tar the logs", "tar czf logs.tgz logs", rating=old_format,
+            trace=[{"role": "user", "content": "tar the logs"}])
     report = import_kiln(toy.root, tmp_path / "proj")
     messages = [p.message for p in report.problems]
     assert any("custom rating" in m for m in messages)
     assert any("'code_eval' has no kilngit equivalent" in m for m in messages)
+    assert any("multi-turn trace" in m for m in messages)
+    assert any("rating '300000000003' is five_star but requirement 'safe' is pass_fail_critical" in m
+               for m in messages)
     p = Project(tmp_path / "proj")
     assert p.evals(TASK)["works-check"].default_judge is None and p.judge_results(TASK, "works-check") == []
+    [eve] = [a for a in p.annotations(TASK) if a.rater == "eve"]
+    assert eve.rating.value == 5.0 and eve.requirements == {}
     assert validate_project(p.root).errors == []
 
 
