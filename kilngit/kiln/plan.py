@@ -34,12 +34,10 @@ class ImportPlan:
 class TaskContext:
     """The state of importing one Kiln task: slugs given so far, Kiln ID -> kilngit name maps, problems."""
 
-    def __init__(self, kiln: KilnTask, project_id: str, target: Project | None, task_slug: str,
-                 plan: ImportPlan) -> None:
-        self.kiln, self.project_id, self.target, self.slug, self.plan = kiln, project_id, target, task_slug, plan
+    def __init__(self, kiln: KilnTask, project_id: str, target: Project | None, plan: ImportPlan) -> None:
+        self.kiln, self.project_id, self.target, self.plan = kiln, project_id, target, plan
         self.kiln_task_id = kiln.record.id
-        self.existing = _ExistingSlugs(target, task_slug)
-        self.reset_slugs()
+        self.slug = ""
         #: Kiln prompt ID (saved ID, builder name, `task_run_config::...`, `fine_tune_prompt::...`) -> slug.
         self.prompts: dict[str, str] = {}
         self.run_configs: dict[str, tuple[str, RunConfig]] = {}
@@ -53,8 +51,10 @@ class TaskContext:
         #: Kiln requirement key (requirement ID or `named::Score name`) -> requirement slug.
         self.requirement_keys: dict[str, str] = {}
 
-    def reset_slugs(self) -> None:
-        """Start slug allocation afresh, from the target's definitions of this task."""
+    def start(self, slug: str) -> None:
+        """Import under task `slug`: slugs are allocated around the target's definitions of that task."""
+        self.slug = slug
+        self.existing = ExistingSlugs(self.target, slug)
         self.prompt_slugs = SlugAllocator(self.existing.of("prompts"))
         self.run_config_slugs = SlugAllocator(self.existing.of("run_configs"))
         self.eval_slugs = SlugAllocator(self.existing.of("evals"))
@@ -107,28 +107,18 @@ class TaskContext:
         return slug
 
 
-class _ExistingSlugs:
-    """The target project's definitions (slug -> kiln_id), so a re-import keeps the slugs it gave before."""
+class ExistingSlugs:
+    """The target project's definitions of one task (slug -> kiln_id), so a re-import keeps its slugs."""
 
     def __init__(self, target: Project | None, task: str) -> None:
         self.target, self.task = target, task
 
     def of(self, kind: str, eval_slug: str | None = None) -> dict[str, str | None]:
-        if self.target is None or task_missing(self.target, self.task):
+        """`kind` is a Project reader: prompts, run_configs, evals, splits, finetunes or judges (of `eval_slug`)."""
+        if self.target is None or not (self.target.root / layout.task_file(self.task)).is_file():
             return {}
-        loaders: dict[str, Callable[[], dict[str, Any]]] = {
-            "prompts": lambda: self.target.prompts(self.task),  # type: ignore[union-attr]
-            "run_configs": lambda: self.target.run_configs(self.task),  # type: ignore[union-attr]
-            "evals": lambda: self.target.evals(self.task),  # type: ignore[union-attr]
-            "splits": lambda: self.target.splits(self.task),  # type: ignore[union-attr]
-            "finetunes": lambda: self.target.finetunes(self.task),  # type: ignore[union-attr]
-            "judges": lambda: self.target.judges(self.task, eval_slug or ""),  # type: ignore[union-attr]
-        }
-        return {slug: rec.kiln_id for slug, rec in loaders[kind]().items()}
-
-
-def task_missing(project: Project, task: str) -> bool:
-    return not (project.root / layout.task_file(task)).is_file()
+        args = (self.task, eval_slug) if kind == "judges" else (self.task,)
+        return {slug: rec.kiln_id for slug, rec in getattr(self.target, kind)(*args).items()}
 
 
 def plan_import(folder: KilnFolder, target: Project | None) -> ImportPlan:
@@ -143,15 +133,13 @@ def plan_import(folder: KilnFolder, target: Project | None) -> ImportPlan:
                                       kiln_id=project.get("id")))
     task_slugs = SlugAllocator({s: t.kiln_id for s, t in target.tasks().items()} if target else {})
     for kiln_task in folder.tasks:
-        ctx = TaskContext(kiln_task, str(project.get("id") or ""), target, "", plan)
-        task = ctx.attempt(kiln_task.record, plan_defs.task_definition, ctx)
+        ctx = TaskContext(kiln_task, str(project.get("id") or ""), target, plan)
+        task = ctx.attempt(kiln_task.record, plan_defs.task_definition, kiln_task)
         if task is None:
             ctx.error(kiln_task.record.path, "the task and everything under it were not imported",
                       "fix the task file and import again")
             continue
-        ctx.slug = task_slugs.take(task.name, kiln_task.record.id)
-        ctx.existing.task = ctx.slug
-        ctx.reset_slugs()
+        ctx.start(task_slugs.take(task.name, kiln_task.record.id))
         plan_defs.plan_requirements(ctx)
         plan_defs.plan_definitions(ctx)
         plan_runs(ctx)

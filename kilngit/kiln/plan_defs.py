@@ -10,7 +10,7 @@ from kilngit.kiln import mapping
 from kilngit.kiln.mapping import Unmappable
 from kilngit.kiln.names import score_slug
 from kilngit.kiln.plan import TaskContext
-from kilngit.kiln.reader import KilnRecord
+from kilngit.kiln.reader import KilnRecord, KilnTask
 from kilngit.records import (
     DatasetSplit,
     FineTune,
@@ -156,13 +156,13 @@ def _finetune(ctx: TaskContext, rec: KilnRecord) -> None:
                            details={"kiln_properties": d["properties"]} if d.get("properties") else None))
 
 
-def task_definition(ctx: TaskContext) -> Task:
+def task_definition(kiln: KilnTask) -> Task:
     """The task definition, without requirements (added once the ratings have named theirs)."""
-    d = ctx.kiln.record.data
-    return Task(name=str(d.get("name") or ctx.kiln_task_id), description=d.get("description") or None,
+    d = kiln.record.data
+    return Task(name=str(d.get("name") or kiln.record.id), description=d.get("description") or None,
                 instruction=d["instruction"], thinking_instruction=d.get("thinking_instruction") or None,
                 input_schema=_schema(d.get("input_json_schema")), output_schema=_schema(d.get("output_json_schema")),
-                kiln_id=ctx.kiln_task_id)
+                kiln_id=kiln.record.id)
 
 
 def plan_requirements(ctx: TaskContext) -> None:
