@@ -18,6 +18,10 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.events import AliasEvent
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 MAX_YAML_BYTES = 1 << 20  # 1 MiB: definitions are small; anything bigger is a mistake or an attack
 MAX_JSON_BYTES = 32 << 20  # 32 MiB: a run can hold a long output, not a data set
 
@@ -42,6 +46,7 @@ def atomic_write(path: Path, data: bytes, durable: bool = True) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600 files; records are ordinary files people share
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -81,3 +81,9 @@ def test_same_run_written_twice_is_byte_identical(project):
     again = add_run(project, "ffmpeg", "x", "y", author="a@example.com")
     assert again.id == first.id and path.stat().st_mtime_ns == before  # not rewritten
     assert subprocess.run(["git", "status", "--porcelain"], cwd=project.root, capture_output=True, text=True).stdout
+
+
+def test_written_files_are_shareable(project):
+    run = add_run(project, "ffmpeg", "x", "y", author="a@example.com")
+    mode = (project.root / f"tasks/ffmpeg/runs/{run.id[:2]}/{run.id}.json").stat().st_mode & 0o777
+    assert mode & 0o044 == 0o044  # group and others can read, as with any file git checks out

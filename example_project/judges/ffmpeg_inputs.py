@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 
 VIDEO_SIZE, VIDEO_FPS = (320, 240), 10
-DURATION_BUCKETS = (12, 30, 60, 120, 300, 600)
+DURATION_BUCKETS = (4, 12, 30, 60, 120, 300, 600)
 
 _V = "testsrc2=size={w}x{h}:rate={fps}:duration={d}"
 _A = "sine=frequency=440:sample_rate=44100:duration={d}"
