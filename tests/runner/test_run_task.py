@@ -197,3 +197,14 @@ def test_progress_bar_can_be_forced(project, capfd):
     add_config(project, provider="mock")
     summary = run_inputs(project, "ffmpeg", "fake", items(["a", "b", "c"]), provider=ScriptedProvider(), progress=True)
     assert summary.succeeded == 3 and "3/3" in capfd.readouterr().err
+
+
+def test_a_failing_write_stops_the_batch_with_its_error(project):
+    import pytest
+
+    from kilngit.providers.mock import ScriptedProvider
+
+    add_config(project, provider="mock")
+    (project.root / "tasks/ffmpeg/runs").write_text("not a folder")
+    with pytest.raises(OSError):
+        run_inputs(project, "ffmpeg", "fake", items(inputs(20)), provider=ScriptedProvider(), progress=False)
