@@ -87,3 +87,12 @@ def test_tinker_openai_compatible_endpoint(monkeypatch):
 
         answer = asyncio.run(go())
         assert answer.content and answer.output_tokens <= 20
+
+
+def test_redact_keys_and_url_secrets():
+    from kilngit.providers.secrets import redact
+
+    text = redact("key sk-proj-abcdefgh1234 at http://bob:pw@host:1/v1?api_key=zzz&x=1 Bearer tok123 mysecret99",
+                  ["mysecret99"])
+    assert "abcdefgh1234" not in text and "bob:pw" not in text and "zzz" not in text and "tok123" not in text
+    assert "mysecret99" not in text and "x=1" in text and "host:1/v1" in text
