@@ -26,7 +26,7 @@ from kilngit.project import Project
 from kilngit.sync.committer import Committer, FlushResult
 from kilngit.sync.debounce import Debouncer
 from kilngit.sync.jobs import JobPool, pending_jobs
-from kilngit.sync.lock import WatcherLock
+from kilngit.sync.lock import WatcherLock, commit_lock
 from kilngit.sync.recovery import recover
 from kilngit.sync.statusfile import iso, status_path, write_json, write_problems
 from kilngit.sync.syncer import Syncer
@@ -208,6 +208,19 @@ class Watch:
             self.say(f"committed {result.commit[:10]} {subject} ({len(result.committed)} file(s))")
             self._jobs_due = True
             self._sync_wake.set()
+        before = self._track_invalid(result, hints)
+        for path, problems in result.invalid.items():
+            if [str(p) for p in before.get(path, [])] != [str(p) for p in problems]:
+                for p in problems:
+                    self.say(f"not committed: {p}")
+        for path in sorted(set(before) - set(self.invalid)):
+            self.say(f"fixed: {path} is valid now" if path in result.valid else f"gone: {path} no longer matters")
+        self.left_alone = len(result.left_alone)
+        self._say_once("left_alone", f"left alone: {len(result.left_alone)} file(s) you staged by hand; commit "
+                                     "them yourself" if result.left_alone else None)
+
+    def _track_invalid(self, result: FlushResult, hints: list[str] | None) -> dict[str, list[Problem]]:
+        """Update the set of invalid files from a flush (and `.kilngit/problems.json`); returns the old set."""
         looked_at = None if hints is None else set(hints)
         before = dict(self.invalid)
         for path in list(self.invalid):
@@ -215,24 +228,17 @@ class Watch:
             if seen and path not in result.invalid:
                 del self.invalid[path]
         self.invalid.update(result.invalid)
-        for path, problems in result.invalid.items():
-            if [str(p) for p in before.get(path, [])] != [str(p) for p in problems]:
-                for p in problems:
-                    self.say(f"not committed: {p}")
-        for path in sorted(set(before) - set(self.invalid)):
-            self.say(f"fixed: {path} is valid now" if path in result.valid else f"gone: {path} no longer matters")
         signature = {path: [str(p) for p in problems] for path, problems in self.invalid.items()}
         if signature != self._problems_written:
             write_problems(self.root, self.invalid, time.time())
             self._problems_written = signature
-        self.left_alone = len(result.left_alone)
-        self._say_once("left_alone", f"left alone: {len(result.left_alone)} file(s) you staged by hand; commit "
-                                     "them yourself" if result.left_alone else None)
+        return before
 
     def _reap(self) -> None:
         for end in self.pool.reap():
             self._jobs_due = True
-            self.say(f"job {end.outcome}: {end.job.label} ({end.seconds:.0f}s){': ' + end.message if end.message else ''}")
+            detail = f": {end.message}" if end.message else ""
+            self.say(f"job {end.outcome}: {end.job.label} ({end.seconds:.0f}s){detail}")
 
     def _schedule_jobs(self) -> None:
         now = time.monotonic()
@@ -242,7 +248,8 @@ class Watch:
         self._jobs_due = False
         self._last_jobs_scan = now
         try:
-            jobs = pending_jobs(self.root)
+            with commit_lock(self.root):  # never read a tree a pull is halfway through checking out
+                jobs = pending_jobs(self.root)
         except KilngitError as e:
             self._say_once("jobs", f"cannot work out pending jobs: {e}")
             return

@@ -32,7 +32,7 @@ class QueuedJob:
 
 
 def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def queue_eval(project: Project, eval_slug: str, task: str | None = None, *, filter_text: str | None = None,

@@ -22,7 +22,7 @@ from kilngit.sync.lock import WATCH_DIR, running_watcher_pid
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="seconds")
 
 
 def status_path(root: str | Path) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -82,6 +83,8 @@ class ProjectWatcher:
         self._overflow = _OverflowSignal(self._on_overflow)
 
     def start(self) -> None:
+        # watchdog warns (with a huge message) when a folder created during a burst is watched twice; harmless
+        warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
         self.observer.schedule(self._handler, str(self.root), recursive=False)
         for name in self.scoped:
             self._watch_folder(name)

@@ -106,14 +106,19 @@ def commits(root: Path, rev: str = "HEAD") -> list[str]:
     return git(root, "log", "--format=%s", rev).splitlines()
 
 
+def wait_commits(root: Path, n: int, what: str = "the watcher's commit") -> None:
+    """Wait until HEAD has `n` commits and the watcher has brought the index in line (nothing dirty)."""
+    wait_for(lambda: len(commits(root)) == n and not dirty(root), what=what)
+
+
 def committed_files(root: Path, rev: str = "HEAD") -> set[str]:
     return set(git(root, "ls-tree", "-r", "--name-only", rev).splitlines())
 
 
 def dirty(root: Path) -> list[str]:
-    """`git status --porcelain` lines for files under tasks/."""
-    return [line for line in git(root, "status", "--porcelain", "--untracked-files=all", "--", "tasks").splitlines()
-            if line.strip()]
+    """`git status --porcelain` lines for files under tasks/ (hidden ones, like editor swap files, left out)."""
+    lines = git(root, "status", "--porcelain", "--untracked-files=all", "--", "tasks").splitlines()
+    return [line for line in lines if line.strip() and not line.rsplit("/", 1)[-1].startswith(".")]
 
 
 def make_run(text: str, task: str = "ffmpeg", output: str | None = "ffmpeg -i a.mp4 a.webm") -> TaskRun:

@@ -19,6 +19,7 @@ from tests.sync.conftest import (
     dirty,
     make_annotation,
     make_run,
+    wait_commits,
     wait_for,
     write_bytes_fast,
 )
@@ -40,7 +41,7 @@ def test_editor_style_save_is_committed_once_with_a_message_by_kind(project, wat
     tmp = target.parent / f".{target.name}.editor-tmp"  # write a temp file, then rename over the target
     tmp.write_bytes(ann.to_bytes())
     os.rename(tmp, target)
-    wait_for(lambda: len(commits(project.root)) == 3, what="the annotation's commit")
+    wait_commits(project.root, 3, "the annotation's commit")
     assert commits(project.root)[0] == "annotate: 1 rating by alice@example.com"
     assert git(project.root, "show", "--name-only", "--format=", "HEAD").splitlines() == [rel]
     assert "Committed-by: kilngit watch" in git(project.root, "log", "-1", "--format=%B")
@@ -59,7 +60,7 @@ def test_vim_style_save_ignores_swap_backup_and_write_test_files(project, watche
     os.rename(task_yaml, folder / "task.yaml~")  # backupcopy=no: old file kept as a backup, new one written
     task_yaml.write_text(task_yaml.with_name("task.yaml~").read_text().replace("NL to ffmpeg", "NL to ffmpeg v2"))
     (folder / "task.yaml~").unlink()
-    wait_for(lambda: len(commits(project.root)) == 2, what="the task edit's commit")
+    wait_commits(project.root, 2, "the task edit's commit")
     assert commits(project.root)[0] == "edit task ffmpeg"
     assert git(project.root, "show", "--name-only", "--format=", "HEAD").splitlines() == ["tasks/ffmpeg/task.yaml"]
     assert swap.exists() and "tasks/ffmpeg/.task.yaml.swp" not in committed_files(project.root)
@@ -83,7 +84,7 @@ def test_invalid_file_is_reported_not_committed_then_committed_once_fixed(projec
     assert "not allowed" in problems["problems"][0]["message"] and problems["problems"][0]["pointer"]
     assert len(commits(project.root)) == 2
     path.write_bytes(good.to_bytes())
-    wait_for(lambda: len(commits(project.root)) == 3, what="the fixed file's commit")
+    wait_commits(project.root, 3, "the fixed file's commit")
     w.wait_output(f"fixed: {rel} is valid now")
     assert json.loads((project.root / ".kilngit/problems.json").read_text())["problems"] == []
     assert rel in committed_files(project.root)
@@ -99,10 +100,13 @@ def test_files_staged_by_hand_are_left_alone(project, watchers):
     w = watchers(project.root)
     run = make_run("scale c.mp4")
     write_bytes_fast(project.root, [run])
-    wait_for(lambda: len(commits(project.root)) == 2, what="the run's commit")
+
+    def staged() -> list[str]:
+        return git(project.root, "diff", "--cached", "--name-only").splitlines()
+
+    wait_for(lambda: len(commits(project.root)) == 2 and len(staged()) == 2, what="the run's commit")
     assert git(project.root, "show", "--name-only", "--format=", "HEAD").splitlines() == [layout.record_path(run)]
-    staged = git(project.root, "diff", "--cached", "--name-only").splitlines()
-    assert staged == ["notes.md", "tasks/ffmpeg/task.yaml"]
+    assert staged() == ["notes.md", "tasks/ffmpeg/task.yaml"]
     w.wait_output("left alone: 1 file(s) you staged by hand")
     w.stop()
 
@@ -143,12 +147,20 @@ def test_manual_commit_and_watcher_commit_interleave_without_loss(project, watch
     w = watchers(project.root)
     run = make_run("to annotate")
     write_bytes_fast(project.root, [run])
-    wait_for(lambda: len(commits(project.root)) == 2, what="the run's commit")
+    wait_commits(project.root, 2, "the run's commit")
     ann = Annotation(task="ffmpeg", run=run.id, rater="bob@example.com", rating=Rating(type="pass_fail", value=0))
     write_bytes_fast(project.root, [ann])
     git(project.root, "add", layout.record_path(ann))  # the user commits it by hand, racing the watcher
     git(project.root, "commit", "-qm", "by hand")
     write_bytes_fast(project.root, [make_run("another")])
-    wait_for(lambda: len(commits(project.root)) == 4, what="the second run's commit")
+    wait_commits(project.root, 4, "the second run's commit")
     assert dirty(project.root) == [] and commits(project.root)[1] == "by hand"
     w.stop()
+
+
+def test_polling_observer_for_network_mounts(project, watchers):
+    w = watchers(project.root, "--poll", "--poll-interval", "0.2", "--no-jobs")
+    assert "polling" in w.output
+    write_bytes_fast(project.root, [make_run("seen by polling")])
+    wait_commits(project.root, 2, "a commit found by polling")
+    assert w.stop() == 0
