@@ -1,5 +1,5 @@
-"""Writing records from asyncio code without stalling it: each atomic write (with its fsyncs) runs on a small
-thread pool while the caller goes on to its next request.
+"""Writing records from asyncio code without stalling it: each atomic write (with its fsyncs) runs on a
+writer thread while the caller goes on to its next request.
 
 A write, once started, always finishes, even when the batch is cancelled (Ctrl-C): the writer waits for its
 writes on exit, so a stopped batch leaves whole records only. A failed write is raised by the next `write`
@@ -21,7 +21,7 @@ from kilngit.records import Record
 class RecordWriter:
     """`async with RecordWriter(project) as w: await w.write(record, on_done)`."""
 
-    def __init__(self, project: Project, threads: int = 4, backlog: int = 256) -> None:
+    def __init__(self, project: Project, threads: int = 1, backlog: int = 256) -> None:
         self.project = project
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kilngit-write")
         self._pending: set[asyncio.Future[Any]] = set()
