@@ -4,8 +4,9 @@
     Watch(root, WatchOptions()).once()            # everything pending, once (cron, CI)
 
 SIGTERM and Ctrl-C set a flag: the current validate-and-commit finishes, running jobs are asked to stop (what
-they finished is kept), a last full scan commits what they wrote, and the process exits 0. A second Ctrl-C
-stops at once; nothing is torn either way, since every write is atomic and every commit is a ref swap.
+they finished is kept), a last full scan commits what they wrote, with --sync a last push is tried, and the
+process exits 0. A second Ctrl-C stops at once; nothing is torn either way, since every write is atomic and
+every commit is a ref swap.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class Watch:
                 self._sync_wake.set()
                 if sync_thread:
                     sync_thread.join(timeout=30)
+                    if self.syncer and self.syncer.status.state != "conflict":
+                        self._sync_once()  # push the last commits before leaving
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
                 self.state = "stopped"

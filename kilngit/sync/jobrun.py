@@ -26,9 +26,10 @@ def run_job(project: Project, job: Job) -> str:
     if job.kind == "eval":
         return _eval(project, job.task, job.args["eval"], {})
     if job.kind == "finetune":
-        from kilngit.finetune.poll import poll_finetune  # type: ignore[import-not-found]
+        from kilngit.finetune.dispatch import refresh_finetune
 
-        return str(poll_finetune(project, job.task, job.args["finetune"]))
+        status = refresh_finetune(project, job.task, job.args["finetune"])
+        return f"fine-tune {job.args['finetune']}: {status.state}"
     request = find_request(project, job.task, job.args["request"])
     try:
         if request.job == "eval":

@@ -4,7 +4,10 @@ Work left is always computed from what is on disk, so a watcher killed mid-job p
 
 * evals with `auto_run: true` whose judges have not judged every run of the eval set and golden set;
 * job requests (`kilngit queue ...`) without an outcome;
-* fine-tunes whose status says a provider job is still in progress (when the fine-tune module can poll).
+* OpenAI fine-tunes whose status says the provider's job is still queued or running: their status, metrics
+  and (once done) run config are refreshed. Uploads interrupted before a job existed, and Tinker training
+  (which runs in the process that started it), are left to `kilngit finetune start`: the watcher cannot
+  tell whether that process is still at work.
 
 Each job runs in its own process (`python -m kilngit.sync.jobrun`): it can be stopped cleanly on SIGTERM,
 its memory goes back to the system when it ends, and a crash in a runner never takes the watcher down. Jobs
@@ -33,7 +36,7 @@ from kilngit.sync.queue import queued_jobs
 JobKind = Literal["eval", "request", "finetune"]
 EXIT_RETRY_LATER = 75  # EX_TEMPFAIL: the job could not run here now (provider down, no key); try again later
 #: job kind -> module it needs; kinds whose module is not part of this build are skipped.
-NEEDS = {"eval": "kilngit.evals.runner", "request": "kilngit.runner", "finetune": "kilngit.finetune.poll"}
+NEEDS = {"eval": "kilngit.evals.runner", "request": "kilngit.runner", "finetune": "kilngit.finetune.dispatch"}
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,12 @@ def pending_jobs(root: str | Path) -> list[Job]:
                     jobs.append(Job(f"eval:{task}/{slug}", "eval", task,
                                     f"auto-run eval {slug} ({task}): {missing} judgement(s) missing", {"eval": slug}))
         if available("finetune"):
-            for slug in project.finetunes(task):
+            for slug, spec in project.finetunes(task).items():
                 status = project.finetune_status(task, slug)
-                if status is not None and status.state in ("uploading", "queued", "running"):
+                if spec.provider == "openai" and status is not None and status.provider_job_id \
+                        and status.state in ("queued", "running"):
                     jobs.append(Job(f"finetune:{task}/{slug}", "finetune", task,
-                                    f"follow fine-tune {slug} ({task}): {status.state}", {"finetune": slug}))
+                                    f"refresh fine-tune {slug} ({task}): {status.state}", {"finetune": slug}))
     return jobs
 
 

@@ -12,6 +12,9 @@ from kilngit import layout
 SUBJECT_MAX = 72
 TRAILER = "Committed-by: kilngit watch"
 
+#: runner-written files of a named definition: kind -> (noun, verb)
+_MACHINE_FILES = {"finetune_status": ("status updates", "finetune"), "finetune_round": ("rounds", "finetune"),
+                  "finetune_metrics": ("metrics files", "finetune"), "split_membership": ("memberships", "split")}
 _DEFINITIONS = ("project", "task", "prompt", "run_config", "eval", "judge", "dataset_split", "finetune")
 
 
@@ -63,6 +66,9 @@ def _groups(root: Path, items: list[Staged]) -> Counter[tuple[str, ...]]:
             groups[(verb or "queue", "job requests", loc.params["task"])] += 1
         elif loc.kind == "job_outcome":
             groups[(verb or "finish", "jobs", loc.params["task"])] += 1
+        elif loc.kind in _MACHINE_FILES:
+            noun, owner = _MACHINE_FILES[loc.kind]
+            groups[(verb or owner, noun, f"{loc.params['task']}/{loc.params['slug']}")] += 1
         else:
             groups[(verb or "update", loc.kind.replace("_", " ") + " files", loc.params.get("task", ""))] += 1
     return groups
@@ -82,7 +88,8 @@ def _plural(word: str, n: int) -> str:
         return word
     return {"ratings": "rating", "labels": "label", "annotations": "annotation", "runs": "run",
             "results": "result", "answers": "answer", "files": "file", "jobs": "job",
-            "job requests": "job request"}.get(word, word.removesuffix("s"))
+            "job requests": "job request", "status updates": "status update", "rounds": "round",
+            "metrics files": "metrics file", "memberships": "membership"}.get(word, word.removesuffix("s"))
 
 
 def _annotation_kind(path: Path) -> str:

@@ -88,3 +88,28 @@ def test_queued_requests_run_once_on_the_machine_with_keys_and_come_back(project
     assert len(outcomes) == 2
     assert "queue: 2 job requests (ffmpeg)" in commits(laptop.root)
     on_laptop.stop()
+
+
+def test_fine_tune_in_progress_is_followed_until_it_ends(project, watchers, monkeypatch):
+    from kilngit.finetune.dispatch import start_finetune
+    from kilngit.testing.fake_openai import JobScript
+    from tests.finetune.helpers import split_and_finetune
+
+    assert available("finetune"), "the fine-tune module is part of this build"
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("KILNGIT_PROVIDER_OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-watch")
+        split_and_finetune(project, "openai")
+        server.script_next_job(JobScript(statuses=["queued", "running", "running", "succeeded"]))
+        status = start_finetune(project, "ffmpeg", "ft")  # started elsewhere, without --wait
+        assert status.state in ("queued", "running") and status.provider_job_id
+        git(project.root, "add", "-A")
+        git(project.root, "commit", "-qm", "fine-tune started")
+        assert [j.key for j in pending_jobs(project.root)] == ["finetune:ffmpeg/ft"]
+        w = watchers(project.root)
+        status_file = "HEAD:" + layout.finetune_status_file("ffmpeg", "ft")
+        wait_for(lambda: '"state": "succeeded"' in git(project.root, "show", status_file) and not dirty(project.root),
+                 timeout=30, what="the fine-tune's end, committed")
+        assert pending_jobs(project.root) == []
+        assert w.stop() == 0
+    assert any("finetune: 1 status update (ffmpeg/ft)" in s for s in commits(project.root)), commits(project.root)
