@@ -50,8 +50,11 @@ def cli(ctx: click.Context, project_dir: Path | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map every outcome to an exit code (see kilngit.errors)."""
     try:
-        cli.main(args=argv, prog_name="kilngit", standalone_mode=False)
-        return 0
+        # Without standalone mode click returns the code of `ctx.exit(n)` instead of exiting.
+        rv = cli.main(args=argv, prog_name="kilngit", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except KilngitError as e:
         click.echo(f"error: {e}", err=True)
         return e.exit_code

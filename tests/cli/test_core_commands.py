@@ -76,3 +76,8 @@ def test_init_github_on_existing_project_adds_only_the_workflow(project):
     assert main(["init", str(project.root), "--github"]) == 0
     assert (project.root / ".github/workflows/kilngit.yml").is_file()
     assert (project.root / "kilngit.yaml").read_bytes() == before
+
+
+def test_exit_codes_of_commands_pass_through(project):
+    (project.root / "tasks/ffmpeg/prompts/bad.yaml").write_text("kind: prompt\nsytem: typo\n")
+    assert main(["-C", str(project.root), "validate"]) == 1
