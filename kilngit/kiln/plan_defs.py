@@ -22,7 +22,7 @@ from kilngit.records import (
     SplitPart,
     Task,
 )
-from kilngit.records.canonical import content_id
+from kilngit.finetune.splits import definition_hash
 
 
 def plan_definitions(ctx: TaskContext) -> None:
@@ -124,7 +124,7 @@ def _split(ctx: TaskContext, rec: KilnRecord) -> None:
                                 f"{missing[0]}); imported without them", "nothing to do, or restore the runs in Kiln")
         parts[part_names[name]] = sorted({ctx.runs[i].id for i in kiln_ids if i in ctx.runs})
     ctx.define(layout.split_file(ctx.slug, slug), split)
-    ctx.add(SplitMembership(task=ctx.slug, split=slug, definition_hash=content_id(split.to_data()), parts=parts))
+    ctx.add(SplitMembership(task=ctx.slug, split=slug, definition_hash=definition_hash(split), parts=parts))
 
 
 def _finetune(ctx: TaskContext, rec: KilnRecord) -> None:
