@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from kilngit import layout
+from kilngit.finetune.splits import definition_hash
 from kilngit.kiln import mapping
 from kilngit.kiln.mapping import Unmappable
 from kilngit.kiln.names import score_slug
@@ -22,7 +23,6 @@ from kilngit.records import (
     SplitPart,
     Task,
 )
-from kilngit.finetune.splits import definition_hash
 
 
 def plan_definitions(ctx: TaskContext) -> None:
