@@ -4,6 +4,7 @@ record writers (content-addressed runs and annotations, as a labeling tool or a 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -97,3 +98,11 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def clean_up(root: Path, keep: Path | None, log: Path) -> None:
+    """Remove the throwaway project, or say where the kept one is."""
+    if keep:
+        print(f"kept {root} (watcher log: {log})")
+    else:
+        shutil.rmtree(root.parent, ignore_errors=True)

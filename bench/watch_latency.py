@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import statistics
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from _watch_project import (
     annotation_record,
+    clean_up,
     git,
     make_project,
     run_record,
@@ -99,10 +99,7 @@ def main() -> None:
         b = result["burst"]
         print(f"burst of {b['files']} files: {b['commits']} commit(s); written in {b['write_seconds']}s, "
               f"all committed {b['all_committed_seconds']}s after the first write")
-    if not args.keep:
-        shutil.rmtree(root.parent, ignore_errors=True)
-    else:
-        print(f"kept {root} (watcher log: {log})")
+    clean_up(root, args.keep, log)
 
 
 if __name__ == "__main__":

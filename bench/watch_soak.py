@@ -1,6 +1,6 @@
 """Soak `kilngit watch --sync` for a while and watch its resident memory (not run in CI).
 
-    python bench/watch_soak.py [--minutes 60] [--rate 5] [--sample 10] [--keep DIR]
+    python bench/watch_soak.py [--minutes 60] [--rate 5] [--sample 10] [--mode grow|steady] [--keep DIR]
 
 A writer saves `--rate` records a second (new runs tagged for an auto-run eval, and ratings of them), so the
 watcher keeps validating, committing, pushing to a local bare remote and running the eval job in the
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import time
 from pathlib import Path
 
 from _watch_project import (
     annotation_record,
+    clean_up,
     git,
     make_project,
     rss_kib,
@@ -57,6 +57,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=5.0, help="records saved per second")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
+    parser.add_argument("--mode", choices=("grow", "steady"), default="grow",
+                        help="grow: every save is a new run and rating; steady: re-rate a pool of --pool runs")
+    parser.add_argument("--pool", type=int, default=200)
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
     root = make_project(args.keep)
@@ -69,9 +72,11 @@ def main() -> None:
     saved = 0
     try:
         while time.monotonic() < end:
-            run = run_record(f"soak {saved}", tags=("soak",))
+            # grow: new runs and their ratings; steady: re-rate a fixed pool (the project stops growing)
+            n = saved // 2 if args.mode == "grow" else saved // 2 % args.pool
+            run = run_record(f"soak {n}", tags=("soak",))
             save_like_an_editor(root, run)
-            save_like_an_editor(root, annotation_record(run, value=float(saved % 2)))
+            save_like_an_editor(root, annotation_record(run, value=float(saved // 2 // args.pool % 2)))
             saved += 2
             now = time.monotonic()
             if now >= next_sample:
@@ -85,7 +90,8 @@ def main() -> None:
         watcher.wait(120)
     warm = [s for s in samples if s[0] >= 60] or samples
     result = {
-        "minutes": args.minutes, "records_saved": saved,
+        "minutes": args.minutes, "mode": args.mode, "records_saved": saved,
+        "runs": len(list((root / "tasks/t/runs").rglob("*.json"))),
         "commits": int(git(root, "rev-list", "--count", "HEAD")),
         "pushed": git(root, "rev-parse", "HEAD") == git(root, "rev-parse", "origin/main"),
         "rss_mib_start": round(warm[0][1] / 1024, 1), "rss_mib_end": round(warm[-1][1] / 1024, 1),
@@ -94,10 +100,7 @@ def main() -> None:
         "judge_results": len(list((root / "tasks/t/evals/soak/results").rglob("*.json"))),
     }
     print(json.dumps(result, indent=2))
-    if not args.keep:
-        shutil.rmtree(root.parent, ignore_errors=True)
-    else:
-        print(f"kept {root} (watcher log: {log})")
+    clean_up(root, args.keep, log)
 
 
 if __name__ == "__main__":

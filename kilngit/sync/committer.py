@@ -10,8 +10,8 @@ How a commit is built (git plumbing, never `git add -A`):
 4. The commit is built from those bytes by `git fast-import` (see `kilngit.sync.commit`), never through the
    user's index, so their own staged changes are never swept in; HEAD is moved with a compare-and-swap
    (`git update-ref HEAD new old`): a commit made by hand in the meantime makes ours retry, not vanish.
-5. The real index is refreshed for those paths (`git reset -- paths`), waiting on `.git/index.lock` when
-   another git command holds it. A journal under `.kilngit/watch/` makes this step survive a kill -9.
+5. The real index is updated for those paths (`git update-index --index-info`), waiting on
+   `.git/index.lock` when another git command holds it. A journal under `.kilngit/watch/` makes this step survive a kill -9.
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ from kilngit.load import Problem
 from kilngit.sync.commit import FileVersion, hash_through_git, make_commit, needs_git_filters
 from kilngit.sync.lock import commit_lock, watch_dir
 from kilngit.sync.message import Staged, commit_message
-from kilngit.sync.repo import Change, Repo, file_stamp
+from kilngit.sync.repo import Change, Repo, blob_id, file_stamp
 from kilngit.validate import validate_project
 
-ZERO = "0" * 40
 _RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 
 
@@ -155,28 +154,31 @@ class Committer:
         commit = make_commit(self.repo, head, versions, deleted, message)
         if commit is None:
             return None
-        self._write_journal(commit, [v.path for v in versions] + deleted)
+        zero = "0" * len(commit)  # the null object ID (40 digits, or 64 in a sha256 repository)
+        entries = [f"{v.mode} {v.blob or blob_id(self.repo, v.data or b'')}\t{self.repo.to_git(v.path)}"
+                   for v in versions] + [f"0 {zero}\t{self.repo.to_git(path)}" for path in deleted]
+        atomic_write(self.journal, json.dumps({"commit": commit, "index": entries}).encode())
         try:
-            self.repo.git("update-ref", "-m", "kilngit watch: commit", "HEAD", commit, head or ZERO)
+            self.repo.git("update-ref", "-m", "kilngit watch: commit", "HEAD", commit, head or zero)
         except GitError:
             self.journal.unlink(missing_ok=True)  # HEAD moved (a commit by hand): the next round retries
             raise
         self.finish_journal()
         return commit
 
-    def _write_journal(self, commit: str, paths: list[str]) -> None:
-        atomic_write(self.journal, json.dumps({"commit": commit, "paths": paths}).encode())
-
     def finish_journal(self) -> None:
-        """Bring the real index in line with a commit the journal records (after a crash, or a lock)."""
+        """Bring the real index in line with a commit the journal records (after a crash, or a held lock).
+
+        The entries go in with `git update-index --index-info` (linear in their number, unlike a `git reset`
+        with one pathspec per file); their file stats are filled in by the next `git status`."""
         try:
             data = json.loads(self.journal.read_bytes())
         except (FileNotFoundError, ValueError):
             self.journal.unlink(missing_ok=True)
             return
-        if data.get("paths") and git_result(self.root, "merge-base", "--is-ancestor", data["commit"], "HEAD").ok:
-            run_git_waiting(self.root, "--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-",
-                            "--pathspec-file-nul", input="\0".join(data["paths"]), wait_s=600)
+        if data.get("index") and git_result(self.root, "merge-base", "--is-ancestor", data["commit"], "HEAD").ok:
+            run_git_waiting(self.repo.toplevel, "update-index", "--index-info", input="\n".join(data["index"]) + "\n",
+                            wait_s=600)
         self.journal.unlink(missing_ok=True)
 
 

@@ -11,9 +11,13 @@ every commit is a ref swap.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime
+import gc
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -132,16 +136,11 @@ class Watch:
             self.flush(None)
             if self.syncer:
                 self._sync_once()
-            started: set[str] = set()
-            while self.options.jobs:
-                fresh = [j for j in pending_jobs(self.root) if j.key not in started]
-                if not fresh and not self.pool.running:
-                    break
-                for job in self.pool.start_pending(fresh):
-                    started.add(job.key)
-                    self.say(f"job started: {job.label}")
-                time.sleep(TICK_S)
-                self._reap()
+            try:
+                self._run_jobs_to_the_end()
+            finally:
+                for end in self.pool.stop():  # only after an interruption: the jobs ran to their end
+                    self.say(f"job stopped: {end.job.label} ({end.message})")
             self.flush(None)
             if self.syncer:
                 self._sync_once()
@@ -149,6 +148,19 @@ class Watch:
             self._write_status(force=True)
         stuck = self.syncer is not None and self.syncer.status.state in ("conflict", "blocked")
         return 1 if self.invalid or stuck else 0
+
+    def _run_jobs_to_the_end(self) -> None:
+        """--once: run every pending job (each at most once), rescanning when one ends (it may unblock more)."""
+        started: set[str] = set()
+        scan = self.options.jobs
+        while scan or self.pool.running:
+            if scan:
+                fresh = [j for j in pending_jobs(self.root) if j.key not in started]
+                for job in self.pool.start_pending(fresh):
+                    started.add(job.key)
+                    self.say(f"job started: {job.label}")
+            time.sleep(TICK_S)
+            scan = self._reap() > 0
 
     # ---- pieces --------------------------------------------------------------------------------------
 
@@ -237,11 +249,13 @@ class Watch:
             self._problems_written = signature
         return before
 
-    def _reap(self) -> None:
-        for end in self.pool.reap():
+    def _reap(self) -> int:
+        ends = self.pool.reap()
+        for end in ends:
             self._jobs_due = True
             detail = f": {end.message}" if end.message else ""
             self.say(f"job {end.outcome}: {end.job.label} ({end.seconds:.0f}s){detail}")
+        return len(ends)
 
     def _schedule_jobs(self) -> None:
         now = time.monotonic()
@@ -257,6 +271,7 @@ class Watch:
             self._say_once("jobs", f"cannot work out pending jobs: {e}")
             return
         self._pending_jobs = len(jobs)
+        release_memory()  # the scan loaded the project; give the memory back rather than keep the peak
         for job in self.pool.start_pending(jobs):
             self.say(f"job started: {job.label}")
 
@@ -322,6 +337,24 @@ class Watch:
             "jobs": {"running": self.pool.describe(), "pending": self._pending_jobs, "finished": self.pool.finished},
             "sync": sync,
         })
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the OS (glibc), so RSS follows what is live."""
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc() if sys.platform.startswith("linux") else None
 
 
 def _under(path: str, folders: set[str]) -> bool:

@@ -7,6 +7,7 @@ tree) are translated here, so a project in a subfolder of a bigger repository wo
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,18 +49,21 @@ class Repo:
     git_dir: Path
     prefix: str
     """The project root relative to the top of the work tree ("" when they are the same)."""
+    object_format: str = "sha1"
+    """The repository's hash (sha1, or sha256 for repositories made with --object-format=sha256)."""
 
     @classmethod
     def open(cls, root: str | Path) -> Repo:
         """The repository containing the project at `root`; an error when it is not in one."""
         root = Path(root).absolute()
-        out = run_git(root, "rev-parse", "--show-toplevel", "--absolute-git-dir", check=False)
+        out = run_git(root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--show-object-format",
+                      check=False)
         if not out:
             raise KilngitError(f"{root} is not in a git repository, so there is nothing to commit to",
                                "run `git init` there first")
-        top, git_dir = out.splitlines()[:2]
+        top, git_dir, object_format = out.splitlines()[:3]
         prefix = root.resolve().relative_to(Path(top).resolve()).as_posix()
-        return cls(root, Path(top), Path(git_dir), "" if prefix == "." else prefix)
+        return cls(root, Path(top), Path(git_dir), "" if prefix == "." else prefix, object_format)
 
     def git(self, *args: str, **kwargs) -> str:  # type: ignore[no-untyped-def]
         """Run git at the project root (see `kilngit._git.run_git`)."""
@@ -116,6 +120,14 @@ class Repo:
             if path is not None:
                 out.append(Change(path, entry[0], entry[1]))
         return out
+
+
+def blob_id(repo: Repo, data: bytes) -> str:
+    """The ID git gives a blob holding `data` (what `git hash-object` prints, without running it)."""
+    h = hashlib.new(repo.object_format)
+    h.update(b"blob %d\0" % len(data))
+    h.update(data)
+    return h.hexdigest()
 
 
 def file_stamp(path: str) -> tuple[int, int, int, int] | None:

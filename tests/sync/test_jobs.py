@@ -52,6 +52,16 @@ def test_auto_run_eval_is_judged_in_the_background_and_committed_in_batches(proj
     assert w.output.count("job started") == 1
 
 
+def test_once_runs_pending_jobs_to_the_end_and_commits_their_results(project):
+    add_eval(project, auto_run=True)
+    commit_by_hand(project.root, eval_set_runs(5), "runs and an auto-run eval")
+    done = subprocess.run([sys.executable, "-m", "kilngit", "-C", str(project.root), "watch", "--once"],
+                          capture_output=True, text=True, env={**os.environ, **FAST})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "job done: auto-run eval quality" in done.stdout
+    assert commits(project.root)[0] == "judge: 5 results (ffmpeg/quality)" and not dirty(project.root)
+
+
 def test_queued_requests_run_once_on_the_machine_with_keys_and_come_back(project, remote, tmp_path, watchers,
                                                                           monkeypatch):
     add_eval(project, auto_run=False)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 
 from kilngit import layout
+from kilngit.cli.main import main
 from kilngit.errors import NotFoundError
 from kilngit.sync.committer import Committer
 from kilngit.sync.debounce import Debouncer
@@ -91,7 +93,7 @@ def test_deleted_records_are_committed_and_user_staged_files_skipped(project):
     assert git(project.root, "status", "--porcelain") == ""
 
 
-def test_queue_requests_are_checked_and_content_addressed(project):
+def test_queue_requests_are_checked_and_content_addressed(project, capsys):
     with pytest.raises(NotFoundError, match="no eval"):
         queue_eval(project, "missing")
     with pytest.raises(NotFoundError, match="no run config"):
@@ -106,6 +108,11 @@ def test_queue_requests_are_checked_and_content_addressed(project):
     assert [q.state for q in queued_jobs(project)] == ["queued"]
     write_outcome(project, request, "done", summary="judged 3 runs")
     assert [q.state for q in queued_jobs(project)] == ["done"]
+    capsys.readouterr()
+    assert main(["-C", str(project.root), "queue", "list"]) == 0
+    assert f"{request.id}  done    ffmpeg: eval quality" in capsys.readouterr().out
+    assert main(["-C", str(project.root), "queue", "list", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["outcome"]["summary"] == "judged 3 runs"
 
 
 def test_kernel_queue_overflow_makes_the_next_batch_a_full_rescan(project):
@@ -118,3 +125,20 @@ def test_kernel_queue_overflow_makes_the_next_batch_a_full_rescan(project):
         watcher.stop()
     batch = debouncer.take(force=True)
     assert batch is not None and batch.rescan and watcher.overflows == 1
+
+
+def test_project_in_a_subfolder_of_a_bigger_repository(tmp_path):
+    from kilngit.authoring import new_task
+    from kilngit.init import init_project
+
+    repo = tmp_path / "mono"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "README.md").write_text("code lives here\n")
+    project = init_project(repo / "ml" / "labels", name="labels")
+    new_task(project, "ffmpeg", "Write one ffmpeg command.")
+    result = Committer(project.root).flush(None)
+    assert result.commit and "add task ffmpeg" in result.message
+    assert "ml/labels/tasks/ffmpeg/task.yaml" in git(repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert git(repo, "status", "--porcelain", "--", "ml/labels/tasks", "ml/labels/kilngit.yaml") == ""
+    assert "?? README.md" in git(repo, "status", "--porcelain").splitlines()  # not kilngit's to commit
