@@ -11,13 +11,9 @@ every commit is a ref swap.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import datetime
-import gc
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from kilngit.errors import KilngitError
-from kilngit.load import Problem
 from kilngit.project import Project
 from kilngit.sync.committer import Committer, FlushResult
 from kilngit.sync.debounce import Debouncer
-from kilngit.sync.jobs import JobPool, pending_jobs
+from kilngit.sync.jobs import JobPool, pending_jobs, release_memory
 from kilngit.sync.lock import WatcherLock, commit_lock
+from kilngit.sync.problems import InvalidFiles
 from kilngit.sync.recovery import recover
-from kilngit.sync.statusfile import iso, status_path, write_json, write_problems
+from kilngit.sync.statusfile import iso, status_path, write_json
 from kilngit.sync.syncer import Syncer
 from kilngit.sync.watcher import ProjectWatcher
 
@@ -75,7 +71,7 @@ class Watch:
             if self.options.sync else None
         self._say = say
         self.stopping = False
-        self.invalid: dict[str, list[Problem]] = {}
+        self.invalid = InvalidFiles(self.root)
         self._said: dict[str, Any] = {}
         self.commits = 0
         self.last_commit: dict[str, str] | None = None
@@ -88,7 +84,6 @@ class Watch:
         self._pending_jobs = 0
         self._status_written = 0.0
         self._sync_wake = threading.Event()
-        self._problems_written: dict[str, list[str]] | None = None
         self._status_dirty = False  # something worth showing changed: write the status file at the next tick
 
     # ---- the two entry points ------------------------------------------------------------------------
@@ -194,7 +189,7 @@ class Watch:
 
     def flush(self, paths: list[str] | None) -> FlushResult | None:
         """Validate and commit `paths` (None: the whole project), and report what happened."""
-        hints = None if paths is None else sorted(set(paths) | set(self.invalid))
+        hints = None if paths is None else sorted(set(paths) | self.invalid.paths())
         self.state = "committing"
         try:
             result = self.committer.flush(hints)
@@ -223,31 +218,11 @@ class Watch:
             self.say(f"committed {result.commit[:10]} {subject} ({len(result.committed)} file(s))")
             self._jobs_due = True
             self._sync_wake.set()
-        before = self._track_invalid(result, hints)
-        for path, problems in result.invalid.items():
-            if [str(p) for p in before.get(path, [])] != [str(p) for p in problems]:
-                for p in problems:
-                    self.say(f"not committed: {p}")
-        for path in sorted(set(before) - set(self.invalid)):
-            self.say(f"fixed: {path} is valid now" if path in result.valid else f"gone: {path} no longer matters")
+        for line in self.invalid.update(result.invalid, result.valid, hints):
+            self.say(line)
         self.left_alone = len(result.left_alone)
         self._say_once("left_alone", f"left alone: {len(result.left_alone)} file(s) you staged by hand; commit "
                                      "them yourself" if result.left_alone else None)
-
-    def _track_invalid(self, result: FlushResult, hints: list[str] | None) -> dict[str, list[Problem]]:
-        """Update the set of invalid files from a flush (and `.kilngit/problems.json`); returns the old set."""
-        looked_at = None if hints is None else set(hints)
-        before = dict(self.invalid)
-        for path in list(self.invalid):
-            seen = looked_at is None or path in looked_at or _under(path, looked_at)
-            if seen and path not in result.invalid:
-                del self.invalid[path]
-        self.invalid.update(result.invalid)
-        signature = {path: [str(p) for p in problems] for path, problems in self.invalid.items()}
-        if signature != self._problems_written:
-            write_problems(self.root, self.invalid, time.time())
-            self._problems_written = signature
-        return before
 
     def _reap(self) -> int:
         ends = self.pool.reap()
@@ -326,7 +301,7 @@ class Watch:
         sync = None
         if self.syncer:
             st = self.syncer.status
-            sync = {k: v for k, v in asdict(st).items() if k != "history"}
+            sync = asdict(st)
             sync["next_try_at"] = iso(st.next_try_at)
             sync["last_sync_at"] = iso(st.last_sync_at)
         write_json(status_path(self.root), {
@@ -337,25 +312,3 @@ class Watch:
             "jobs": {"running": self.pool.describe(), "pending": self._pending_jobs, "finished": self.pool.finished},
             "sync": sync,
         })
-
-
-def release_memory() -> None:
-    """Collect garbage and hand freed heap pages back to the OS (glibc), so RSS follows what is live."""
-    gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc() if sys.platform.startswith("linux") else None
-
-
-def _under(path: str, folders: set[str]) -> bool:
-    return any(path.startswith(f.rstrip("/") + "/") for f in folders)

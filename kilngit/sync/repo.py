@@ -15,8 +15,9 @@ from pathlib import Path
 from kilngit._git import run_git
 from kilngit.errors import KilngitError
 
-_CHUNK = 500  # pathspecs per `git status` call: stays far below the kernel's argument limits
-_FULL_SCAN_OVER = 2_000  # more hints than this and one status of the whole project is cheaper
+#: More hints than this and one status of the whole project is cheaper: git matches every index entry
+#: against every pathspec, so a status of many single-file pathspecs grows with their product.
+_FULL_SCAN_OVER = 64
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,7 @@ class Repo:
         base = ["--literal-pathspecs", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"]
         if hints is None or len(hints) > _FULL_SCAN_OVER:
             return self._parse(self.git(*base, "--", "."))
-        out: list[Change] = []
-        for i in range(0, len(hints), _CHUNK):
-            out += self._parse(self.git(*base, "--", *hints[i:i + _CHUNK]))
-        return out
+        return self._parse(self.git(*base, "--", *hints))
 
     def _parse(self, text: str) -> list[Change]:
         out = []

@@ -15,7 +15,6 @@ from typing import Any
 
 from kilngit import layout
 from kilngit._io import atomic_write
-from kilngit.load import Problem
 from kilngit.sync.lock import WATCH_DIR, running_watcher_pid
 
 
@@ -36,12 +35,6 @@ def problems_path(root: str | Path) -> Path:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-
-
-def write_problems(root: str | Path, invalid: dict[str, list[Problem]], updated_at: float) -> None:
-    """Rewrite `.kilngit/problems.json` with the current invalid files."""
-    problems = [p.to_dict() for path in sorted(invalid) for p in invalid[path]]
-    write_json(problems_path(root), {"updated_at": iso(updated_at), "files": len(invalid), "problems": problems})
 
 
 def read_status(root: str | Path) -> dict[str, Any]:

@@ -13,7 +13,7 @@ says what to do. A marker file tells recovery that a rebase found after a crash 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -41,7 +41,6 @@ class SyncStatus:
     pulled: int = 0
     """Commits brought in by the last round."""
     failures: int = 0
-    history: list[str] = field(default_factory=list)
 
 
 class Syncer:
