@@ -125,6 +125,11 @@ class Syncer:
             if busy:
                 self._set("blocked", f"{busy} is in progress; syncing waits for it", retry_s=self.interval_s)
                 return False
+            staged = self._git("diff", "--cached", "--name-only").stdout.split()
+            if staged:  # an autostash would unstage them: wait until they are committed or unstaged
+                self._set("blocked", f"{len(staged)} file(s) you staged by hand (e.g. {staged[0]}): syncing waits "
+                                     "until you commit or unstage them", retry_s=self.interval_s)
+                return False
             clash = self._local_changes_also_upstream()
             if clash:
                 self._set("blocked", f"{len(clash)} uncommitted file(s) also changed upstream (e.g. {clash[0]}): "

@@ -102,3 +102,17 @@ def test_rebase_left_by_a_killed_watcher_is_aborted_on_start(project, remote, tm
     w.wait_output("aborted a rebase the last watcher left half done")
     assert Repo.open(project.root).busy() is None and git(project.root, "rev-parse", "HEAD") == head
     w.stop()
+
+
+def test_pull_waits_while_files_are_staged_by_hand(project, remote, tmp_path):
+    other = clone(remote, tmp_path / "other")
+    commit_by_hand(other.root, [make_run("from the other clone")], "theirs")
+    git(other.root, "push", "-q")
+    commit_by_hand(project.root, [make_run("ours")], "ours")
+    (project.root / "notes.md").write_text("draft\n")
+    git(project.root, "add", "notes.md")
+    syncer = Syncer(Repo.open(project.root), interval_s=0.1)
+    assert syncer.sync().state == "blocked" and "staged by hand" in syncer.status.message
+    assert git(project.root, "diff", "--cached", "--name-only") == "notes.md", "the staging is untouched"
+    git(project.root, "commit", "-qm", "notes")
+    assert syncer.sync().state == "ok" and git(project.root, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
