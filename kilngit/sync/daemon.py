@@ -35,6 +35,7 @@ from kilngit.sync.watcher import ProjectWatcher
 
 TICK_S = 0.2
 STATUS_EVERY_S = 2.0
+FULL_SCAN_EVERY_S = 600.0
 
 
 @dataclass
@@ -84,6 +85,7 @@ class Watch:
         self._pending_jobs = 0
         self._status_written = 0.0
         self._sync_wake = threading.Event()
+        self._last_full_scan = time.monotonic()
         self._status_dirty = False  # something worth showing changed: write the status file at the next tick
 
     # ---- the two entry points ------------------------------------------------------------------------
@@ -127,6 +129,7 @@ class Watch:
         """Process everything pending once: commit, run pending jobs to the end, commit, sync. Exit code 1
         when invalid files remain or syncing is stuck."""
         with WatcherLock(self.root) as lock:
+            signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: running jobs are stopped on the way out
             self._begin(lock)
             self.flush(None)
             if self.syncer:
@@ -179,6 +182,9 @@ class Watch:
 
     def _step(self) -> None:
         self.debouncer.wait(TICK_S)
+        if time.monotonic() - self._last_full_scan > FULL_SCAN_EVERY_S:
+            self._last_full_scan = time.monotonic()
+            self.debouncer.rescan()  # a safety net: whatever no event told us about is found within minutes
         batch = self.debouncer.take()
         if batch is not None:
             self.flush(batch.paths)
@@ -312,3 +318,7 @@ class Watch:
             "jobs": {"running": self.pool.describe(), "pending": self._pending_jobs, "finished": self.pool.finished},
             "sync": sync,
         })
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -3,24 +3,28 @@
 * a rebase the watcher had started is aborted (HEAD, index and files go back to how they were before it);
 * a commit whose index refresh did not happen is finished (the committer's journal);
 * temp files of atomic writes that a killed process left behind are removed (only old ones: another kilngit
-  command may be writing right now);
+  command may be writing right now), and job logs older than a week;
 * everything else needs no special step: uncommitted valid changes are found by the first full scan and
   pending jobs are derived from the files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kilngit import layout
+from kilngit.sync.lock import WATCH_DIR
 from kilngit.sync.syncer import abort_our_rebase
 
 #: `kilngit._io.atomic_write` names its temp files `.<name>.<random>.tmp` beside the target.
 _TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")
 STALE_TEMP_S = 60.0
+OLD_JOB_LOG_S = 7 * 24 * 3600.0
 
 
 @dataclass
@@ -52,6 +56,10 @@ def recover(root: str | Path, folders: tuple[str, ...] = ("tasks", "recordings")
                     done.temp_files_removed.append(Path(path).relative_to(root).as_posix())
             except FileNotFoundError:
                 pass
+    for log in (root / layout.LOCAL_STATE / WATCH_DIR / "jobs").glob("*.log"):
+        with contextlib.suppress(FileNotFoundError):
+            if log.stat().st_mtime < time.time() - OLD_JOB_LOG_S:
+                log.unlink()
     return done
 
 
