@@ -7,6 +7,7 @@ import time
 
 from kilngit import layout
 from kilngit.sync.repo import Repo
+from kilngit.sync.statusfile import read_status
 from kilngit.validate import validate_project
 from tests.conftest import git
 from tests.sync.conftest import (
@@ -63,6 +64,7 @@ def test_kill_9_during_a_burst_then_restart_loses_nothing(project, remote, watch
     wait_for(lambda: len(commits(project.root)) > 1, timeout=30, what="a first commit during the burst")
     w.kill()  # kill -9 in the middle of the burst: no cleanup at all
     writer.join()
+    assert read_status(project.root)["state"] == "dead"
     assert Repo.open(project.root).busy() is None
     again = watchers(project.root, "--no-jobs", "--sync")
     again.wait_output("did not stop cleanly: recovering")
