@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +29,13 @@ def git_env() -> dict[str, str]:
 
 
 def run_git(cwd: str | Path, *args: str, check: bool = True, input: str | bytes | None = None,
-            env: dict[str, str] | None = None, timeout: float | None = None) -> str:
+            timeout: float | None = None) -> str:
     """Run `git ARGS` in `cwd` and return its stdout without the final newline.
 
-    `input` may be bytes (e.g. a `git fast-import` stream); `env` adds variables for this call only (e.g. a
-    private `GIT_INDEX_FILE`); `timeout` (seconds) bounds network commands. On failure raise `GitError`
-    showing the command, its exit code and its output (or return "" when `check` is False)."""
-    proc = _run(cwd, args, input, env, timeout)
+    `input` may be bytes (e.g. a `git fast-import` stream); `timeout` (seconds) bounds network commands. On
+    failure raise `GitError` showing the command, its exit code and its output (or return "" when `check`
+    is False)."""
+    proc = _run(cwd, args, input, timeout)
     if proc.returncode != 0:
         if not check:
             return ""
@@ -46,9 +45,9 @@ def run_git(cwd: str | Path, *args: str, check: bool = True, input: str | bytes 
     return proc.stdout[:-1] if proc.stdout.endswith("\n") else proc.stdout
 
 
-def _run(cwd: str | Path, args: tuple[str, ...], input: str | bytes | None, env: dict[str, str] | None,
-         timeout: float | None) -> subprocess.CompletedProcess[str]:
-    full_env = {**git_env(), **(env or {})}
+def _run(cwd: str | Path, args: tuple[str, ...], input: str | bytes | None, timeout: float | None
+         ) -> subprocess.CompletedProcess[str]:
+    full_env = git_env()
     try:
         if isinstance(input, bytes):  # binary input (file contents for fast-import); output is still text
             proc = subprocess.run(["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True,
@@ -80,10 +79,9 @@ class GitResult:
         return " ".join(x.strip() for x in (self.stdout, self.stderr) if x.strip())
 
 
-def git_result(cwd: str | Path, *args: str, input: str | None = None, env: dict[str, str] | None = None,
-               timeout: float | None = None) -> GitResult:
+def git_result(cwd: str | Path, *args: str, input: str | None = None, timeout: float | None = None) -> GitResult:
     """Run `git ARGS` and return its exit code and output without raising on failure."""
-    proc = _run(cwd, args, input, env, timeout)
+    proc = _run(cwd, args, input, timeout)
     return GitResult(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -92,15 +90,13 @@ def is_lock_error(text: str) -> bool:
     return ".lock': File exists" in text or ("Unable to create" in text and ".lock" in text)
 
 
-def run_git_waiting(cwd: str | Path, *args: str, input: str | None = None, env: dict[str, str] | None = None,
-                    wait_s: float = 60.0, on_wait: Callable[[str], None] | None = None) -> str:
+def run_git_waiting(cwd: str | Path, *args: str, input: str | None = None, wait_s: float = 60.0) -> str:
     """`run_git`, but when another git process holds a lock (an editor's git integration, a `git commit`
-    in a terminal) wait and retry for up to `wait_s` seconds instead of failing. `on_wait` is told what
-    is being waited on, once per retry."""
+    in a terminal) wait and retry for up to `wait_s` seconds instead of failing."""
     deadline = time.monotonic() + wait_s
     delay = 0.05
     while True:
-        result = git_result(cwd, *args, input=input, env=env)
+        result = git_result(cwd, *args, input=input)
         if result.ok:
             out = result.stdout
             return out[:-1] if out.endswith("\n") else out
@@ -109,8 +105,6 @@ def run_git_waiting(cwd: str | Path, *args: str, input: str | None = None, env: 
                            "another git command may hold a lock: wait for it, or remove a stale "
                            ".git/index.lock left by a crashed one" if is_lock_error(result.output)
                            else "check the repository state with `git status`")
-        if on_wait is not None:
-            on_wait(result.output)
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
 
