@@ -67,7 +67,10 @@ def test_ctrl_c_keeps_finished_runs_and_resumes(project, srv, tmp_path):
     runs_dir = project.root / "tasks" / "ffmpeg" / "runs"
     cmd = [sys.executable, "-m", "kilngit", "-C", str(project.root), "run", "task", "ffmpeg", "--config", "fake",
            "--inputs", str(path), "--concurrency", "2"]
-    proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell without job control starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt: give the child the default disposition, as an interactive terminal would.
+    proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(list(runs_dir.rglob("*.json"))) < 4:
         time.sleep(0.02)
