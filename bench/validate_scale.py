@@ -32,7 +32,7 @@ def build(root: Path, n: int) -> None:
     """Write a valid project with about n records (raw dicts, canonical bytes, real content IDs)."""
     from kilngit.authoring import new_task
     from kilngit.init import init_project
-    from kilngit.records import EvalScore, Eval, Judge, Requirement
+    from kilngit.records import Eval, EvalScore, Judge, Requirement
 
     project = init_project(root, name=f"bench-{n}")
     new_task(project, "t", "Write one ffmpeg command.", requirements=[

@@ -113,6 +113,6 @@ def export_kiln(project: Project, dest: str | Path, tasks: list[str] | None = No
 def _commit_time(root: Path) -> str:
     """The last commit's time (so exports of one commit are identical), else now."""
     stamp = _git.run_git(root, "log", "-1", "--format=%ct", check=False) if _git.repo_root(root) else ""
-    moment = (datetime.datetime.fromtimestamp(int(stamp), datetime.timezone.utc) if stamp.isdigit()
-              else datetime.datetime.now(datetime.timezone.utc))
+    moment = (datetime.datetime.fromtimestamp(int(stamp), datetime.UTC) if stamp.isdigit()
+              else datetime.datetime.now(datetime.UTC))
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds")

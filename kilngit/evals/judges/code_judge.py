@@ -79,7 +79,7 @@ class CodeJudge:
         worker = self.idle.pop() if self.idle else await self._spawn()
         try:
             answer = await worker.ask(line, judge.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await worker.stop()
             return failed(f"timeout: {judge.function} took longer than {judge.timeout_s:g}s", kind="timeout")
         except (BrokenPipeError, ConnectionResetError):
