@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from kilngit.records import KINDS
 from kilngit.records.base import Record
@@ -201,7 +200,3 @@ def record_path(record: Record) -> str:
         case "finetune_metrics":
             return finetune_metrics_file(d["task"], d["finetune"], d["first_step"])
     raise ValueError(f"{record.kind} records are named by their file; pass the path explicitly")
-
-
-def posix(relpath: str | PurePosixPath) -> str:
-    return str(PurePosixPath(relpath))
