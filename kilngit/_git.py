@@ -131,12 +131,13 @@ def staged_files(root: str | Path) -> list[str]:
 def changed_files(root: str | Path) -> list[str]:
     """Paths (relative to `root`) changed against HEAD: staged, unstaged and untracked, deleted ones excluded.
 
-    Uses `-z` so unusual file names survive. Works in a repository with no commits yet."""
+    Uses `-z` so unusual file names survive. Works in a repository with no commits yet. Untracked folders are
+    listed by git as folders (so its untracked cache applies, which `-uall` would bypass) and walked here."""
     toplevel = repo_root(root)
     if toplevel is None:
         return []
     prefix = Path(root).resolve().relative_to(toplevel.resolve()).as_posix()
-    out = run_git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", ".")
+    out = run_git(toplevel, "status", "--porcelain=v1", "-z", "--untracked-files=normal", "--no-renames")
     paths = []
     for entry in out.split("\0"):
         if len(entry) < 4 or "D" in entry[:2]:
@@ -146,5 +147,16 @@ def changed_files(root: str | Path) -> list[str]:
             if not path.startswith(prefix + "/"):
                 continue
             path = path[len(prefix) + 1:]
-        paths.append(path)
+        if path.endswith("/"):
+            paths += _files_under(Path(root), path.rstrip("/"))
+        else:
+            paths.append(path)
     return paths
+
+
+def _files_under(root: Path, reldir: str) -> list[str]:
+    out = []
+    for folder, _dirs, files in os.walk(root / reldir):
+        rel = Path(folder).relative_to(root).as_posix()
+        out += [f"{rel}/{name}" for name in files]
+    return out

@@ -187,3 +187,13 @@ def test_staged_only_checks_what_the_commit_will_contain(project, run):
     git(project.root, "add", str(bad))
     report = validate_changed(project.root, staged_only=True)
     assert report.files == 1 and not report.ok
+
+
+def test_changed_lists_files_inside_new_untracked_folders(project, run):
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-qm", "run")
+    new = project.root / "tasks/ffmpeg/evals/fresh/judges"
+    new.mkdir(parents=True)
+    (new / "j.yaml").write_text("kind: judge\ntype: valid_json\nscore: ok\n")
+    report = validate_changed(project.root)
+    assert report.files == 1 and report.kinds["judge"] == 1
