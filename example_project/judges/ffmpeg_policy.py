@@ -256,17 +256,20 @@ def _is_flag(name: str) -> bool:
     return name in FLAG_OPTIONS or (name.startswith("no") and name[2:] in FLAG_OPTIONS)
 
 
-def _split_unquoted(text: str, seps: str) -> list[str]:
-    """Split a filter string on unquoted/unescaped separators, dropping quotes."""
+def _split_unquoted(text: str, seps: str, keep_quotes: bool = False) -> list[str]:
+    """Split a filter string on unquoted/unescaped separators; quotes and escapes are dropped unless
+    `keep_quotes` (for text that is parsed again later)."""
     parts, cur, quote, i = [], [], False, 0
     while i < len(text):
         c = text[i]
         if c == "\\" and i + 1 < len(text):
-            cur.append(text[i + 1])
+            cur.append(text[i : i + 2] if keep_quotes else text[i + 1])
             i += 2
             continue
         if c == "'":
             quote = not quote
+            if keep_quotes:
+                cur.append(c)
         elif c in seps and not quote:
             parts.append("".join(cur))
             cur = []
@@ -280,7 +283,7 @@ def _split_unquoted(text: str, seps: str) -> list[str]:
 def filter_file_references(graph: str) -> list[tuple[str, str]]:
     """Files named inside a filter graph: subtitles/ass/movie/amovie, drawtext textfile."""
     refs = []
-    for chain in _split_unquoted_keep(graph, ";,"):
+    for chain in _split_unquoted(graph, ";,", keep_quotes=True):
         spec = re.sub(r"^\s*(\[[^\]]*\]\s*)*", "", chain)  # drop input pads
         spec = re.sub(r"(\s*\[[^\]]*\])+\s*$", "", spec)  # drop output pads
         name, _, args = spec.partition("=")
@@ -301,27 +304,6 @@ def filter_file_references(graph: str) -> list[tuple[str, str]]:
                 if eq and key.strip() == "textfile":
                     refs.append((name, val.strip()))
     return [(f, v) for f, v in refs if v]
-
-
-def _split_unquoted_keep(text: str, seps: str) -> list[str]:
-    """Split on unquoted separators but keep quotes/escapes (for later parsing)."""
-    parts, cur, quote, i = [], [], False, 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text):
-            cur.append(text[i : i + 2])
-            i += 2
-            continue
-        if c == "'":
-            quote = not quote
-        if c in seps and not quote:
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(c)
-        i += 1
-    parts.append("".join(cur))
-    return parts
 
 
 def analyze_command(argv: list[str]) -> CommandInfo:
