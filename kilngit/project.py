@@ -295,14 +295,18 @@ class Project:
         """Write a machine or owned record at the path its identity implies. Returns the path.
 
         Content-addressed records get their ID here. Unchanged bytes are not rewritten."""
+        record, relpath, data = self.record_file(record)
+        atomic_write(self.root / relpath, data)
+        self.remember(record)
+        return self.root / relpath
+
+    def record_file(self, record: Record) -> tuple[Record, str, bytes]:
+        """What `write_record` writes: the record (with its content ID), its path in the project, its bytes."""
         from kilngit.records import MachineRecord
 
         if isinstance(record, MachineRecord) and not record.id:
             record = record.with_id()
-        relpath = layout.record_path(record)
-        atomic_write(self.root / relpath, record.to_bytes())  # type: ignore[attr-defined]
-        self._remember(record)
-        return self.root / relpath
+        return record, layout.record_path(record), record.to_bytes()  # type: ignore[attr-defined]
 
     def write_definition(self, relpath: str, record: Definition) -> Path:
         """Write a YAML definition; if the file exists, edit it in place so comments and key order survive."""
@@ -318,7 +322,8 @@ class Project:
         (self.root / relpath).unlink(missing_ok=True)
         self._cache.clear()
 
-    def _remember(self, record: Record) -> None:
+    def remember(self, record: Record) -> None:
+        """Bring the cached reads up to date with a record just written (by this object or for it)."""
         d = record.__dict__
         self._cache.pop(("states", d.get("task")), None)
         if record.kind == "task_run":

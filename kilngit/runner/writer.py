@@ -1,64 +1,136 @@
-"""Writing records from asyncio code without stalling it: each atomic write (with its fsyncs) runs on a
-writer thread while the caller goes on to its next request.
+"""Writing records from asyncio code without stalling it: each record goes down a pipe to a writer process
+(`kilngit._write_worker`), which writes it atomically and durably and says so; the caller goes on to its next
+request meanwhile.
 
-A write, once started, always finishes, even when the batch is cancelled (Ctrl-C): the writer waits for its
-writes on exit, so a stopped batch leaves whole records only. A failed write is raised by the next `write`
-or on exit.
+A write, once handed over, always finishes, even when the batch is cancelled (Ctrl-C): on exit the writer
+flushes the pipe and waits for the process, which ignores SIGINT, so a stopped batch leaves whole records only.
+A failed write is raised by the next `write` or on exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
-from typing import Any
 
+from kilngit._write_worker import frame
+from kilngit.errors import KilngitError
 from kilngit.project import Project
 from kilngit.records import Record
+
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
 class RecordWriter:
     """`async with RecordWriter(project) as w: await w.write(record, on_done)`."""
 
-    def __init__(self, project: Project, threads: int = 1, backlog: int = 256) -> None:
+    def __init__(self, project: Project, backlog: int = 256) -> None:
         self.project = project
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kilngit-write")
-        self._pending: set[asyncio.Future[Any]] = set()
-        self._room = asyncio.Semaphore(backlog)
+        self._backlog = backlog
+        self._pending: deque[tuple[Record, Callable[[Record], None] | None]] = deque()
+        """Records sent and not yet answered, in the order sent (the worker answers in that order)."""
+        self._unsent = bytearray()
+        self._answers = bytearray()
         self._error: BaseException | None = None
+        self._waiting_to_send = False
 
     async def write(self, record: Record, on_done: Callable[[Record], None] | None = None) -> None:
         """Queue `record` for writing; `on_done(record)` runs on the event loop once it is on disk. Waits only
         when `backlog` writes are already queued (a disk slower than the model)."""
         self._raise()
         await self._room.acquire()
-        future = asyncio.get_running_loop().run_in_executor(self._pool, self.project.write_record, record)
-        self._pending.add(future)
-
-        def finished(f: asyncio.Future[Any]) -> None:
-            self._pending.discard(f)
-            self._room.release()
-            if f.cancelled():
-                return
-            if f.exception() is not None:
-                self._error = self._error or f.exception()
-            elif on_done is not None:
-                on_done(record)
-
-        future.add_done_callback(finished)
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
+        record, relpath, data = self.project.record_file(record)
+        self._pending.append((record, on_done))
+        self._unsent += frame(relpath, data)
+        if not self._waiting_to_send:
+            self._send()
 
     async def __aenter__(self) -> RecordWriter:
+        self._loop = asyncio.get_running_loop()
+        self._room = asyncio.Semaphore(self._backlog)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_PARENT,
+                                                                            os.environ.get("PYTHONPATH")]))}
+        self._process = subprocess.Popen([sys.executable, "-m", "kilngit._write_worker", str(self.project.root)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                                         start_new_session=True)  # Ctrl-C is for the batch, not its writes
+        self._to_worker = self._process.stdin.fileno()  # type: ignore[union-attr]
+        self._from_worker = self._process.stdout.fileno()  # type: ignore[union-attr]
+        os.set_blocking(self._to_worker, False)
+        os.set_blocking(self._from_worker, False)
+        self._loop.add_reader(self._from_worker, self._read_answers)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        while self._pending:  # shielded: even a cancelled batch finishes the writes it started
-            await asyncio.shield(asyncio.gather(*list(self._pending), return_exceptions=True))
-        self._pool.shutdown(wait=True)
+        self._finish()
         if exc is None:
             self._raise()
+
+    def _send(self) -> None:
+        try:
+            sent = os.write(self._to_worker, self._unsent)
+        except BlockingIOError:
+            sent = 0
+        except BrokenPipeError:  # the worker is gone; `_finish` reports what it did not write
+            sent = len(self._unsent)
+        del self._unsent[:sent]
+        if self._unsent and not self._waiting_to_send:
+            self._loop.add_writer(self._to_worker, self._send)
+        elif not self._unsent and self._waiting_to_send:
+            self._loop.remove_writer(self._to_worker)
+        self._waiting_to_send = bool(self._unsent)
+
+    def _read_answers(self) -> None:
+        try:
+            chunk = os.read(self._from_worker, 1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self._loop.remove_reader(self._from_worker)
+        self._answered(chunk)
+
+    def _answered(self, chunk: bytes) -> None:
+        self._answers += chunk
+        *lines, rest = self._answers.split(b"\n")
+        self._answers = bytearray(rest)
+        for line in lines:
+            record, on_done = self._pending.popleft()
+            self._room.release()
+            if line == b"+":
+                self.project.remember(record)
+                if on_done is not None:
+                    on_done(record)
+            else:
+                self._error = self._error or KilngitError(f"could not write {line[1:].decode()}",
+                                                         "check that the project folder is writable and has room")
+
+    def _finish(self) -> None:
+        """Hand over what is left, close the pipe and wait for the worker's last answers. Blocking on
+        purpose: this also runs when the batch is cancelled, and must not depend on the event loop going on."""
+        self._loop.remove_reader(self._from_worker)
+        self._loop.remove_writer(self._to_worker)
+        os.set_blocking(self._to_worker, True)
+        os.set_blocking(self._from_worker, True)
+        try:
+            while self._unsent:
+                del self._unsent[:os.write(self._to_worker, self._unsent)]
+        except BrokenPipeError:
+            pass
+        self._process.stdin.close()  # type: ignore[union-attr]
+        while chunk := os.read(self._from_worker, 1 << 16):
+            self._answered(chunk)
+        self._process.stdout.close()  # type: ignore[union-attr]
+        code = self._process.wait()
+        if self._pending:
+            self._error = self._error or KilngitError(
+                f"the record writer process stopped (exit code {code}) before writing {len(self._pending)} "
+                "records", "run the same command again: what was not written is redone")
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from kilngit.errors import KilngitError
 from kilngit.records import Source
 from kilngit.runner import RunInput, run_inputs, run_inputs_async, run_task
 from kilngit.testing.fake_openai import Fault, Reply
@@ -206,5 +207,5 @@ def test_a_failing_write_stops_the_batch_with_its_error(project):
 
     add_config(project, provider="mock")
     (project.root / "tasks/ffmpeg/runs").write_text("not a folder")
-    with pytest.raises(OSError):
+    with pytest.raises(KilngitError, match=r"could not write tasks/ffmpeg/runs/\w\w/\w+\.json: Not a directory"):
         run_inputs(project, "ffmpeg", "fake", items(inputs(20)), provider=ScriptedProvider(), progress=False)
