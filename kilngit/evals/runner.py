@@ -31,6 +31,8 @@ from kilngit.providers.base import RequestFailed
 from kilngit.runner import RunSummary, run_inputs_async
 from kilngit.runner.inputs import filter_inputs
 from kilngit.runner.progress import progress_bar
+from kilngit.runner.run_task import run_workers
+from kilngit.runner.writer import RecordWriter
 from kilngit.state import RunState
 
 
@@ -178,42 +180,38 @@ async def _judge_all(project: Project, jobs: list[_Job], concurrency: int, progr
     stop = asyncio.Event()
     # Code judges start processes (the example's run ffmpeg): more of them than cores only adds contention.
     processes = asyncio.Semaphore(max(1, min(concurrency, os.cpu_count() or 1)))
-    with progress_bar(label, len(jobs), progress) as advance:
+    async with RecordWriter(project) as writer:
+        with progress_bar(label, len(jobs), progress) as advance:
 
-        async def worker() -> None:
-            for job in pending:
-                if stop.is_set():
-                    return
-                setup = job.judge.setup
-                tally = summary.judges[setup.judge_slug]
-                try:
-                    if setup.judge.type == "code":
-                        async with processes:
+            async def worker() -> None:
+                for job in pending:
+                    if stop.is_set():
+                        return
+                    setup = job.judge.setup
+                    tally = summary.judges[setup.judge_slug]
+                    try:
+                        if setup.judge.type == "code":
+                            async with processes:
+                                verdict = await job.judge.judge(job.state, job.sample)
+                        else:
                             verdict = await job.judge.judge(job.state, job.sample)
+                    except RequestFailed as e:
+                        tally.note(tally.not_recorded, e.reason, e.message)
+                        if e.fatal:
+                            summary.fatal = e
+                            stop.set()
+                        advance(1)
+                        continue
+                    await writer.write(verdict.to_result(setup, job.state.run, job.sample))
+                    if verdict.error:
+                        kind = (verdict.details or {}).get("kind") or verdict.error.split(":", 1)[0]
+                        tally.note(tally.errors, str(kind), verdict.error)
                     else:
-                        verdict = await job.judge.judge(job.state, job.sample)
-                except RequestFailed as e:
-                    tally.note(tally.not_recorded, e.reason, e.message)
-                    if e.fatal:
-                        summary.fatal = e
-                        stop.set()
+                        tally.scored += 1
                     advance(1)
-                    continue
-                project.write_record(verdict.to_result(setup, job.state.run, job.sample))
-                if verdict.error:
-                    kind = (verdict.details or {}).get("kind") or verdict.error.split(":", 1)[0]
-                    tally.note(tally.errors, str(kind), verdict.error)
-                else:
-                    tally.scored += 1
-                advance(1)
 
-        workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(jobs)))]
-        try:
-            await asyncio.gather(*workers)  # a bug or a write error in one worker propagates as it is
-        finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            # a bug or a write error in one worker stops the others and propagates as it is
+            await run_workers([worker() for _ in range(min(concurrency, len(jobs)))])
 
 
 def run_eval(project: Project, task: str | None, eval_slug: str, **options: Any) -> EvalRunSummary:
