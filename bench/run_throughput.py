@@ -1,13 +1,14 @@
 """Throughput of `run_inputs` (prompt building, the real `openai` client, retries machinery, one atomic run file per
 answer) against the loopback fake server answering each request after a fixed latency.
 
-    python bench/run_throughput.py [--requests 2000] [--latency 0.05] [--concurrency 8 32 128] [--provider-only]
+    python bench/run_throughput.py [--requests 2000] [--latency 0.05] [--concurrency 8 32 128] [--repeat N]
+                                   [--provider-only]
 
 For each concurrency: a fresh project, N distinct inputs, one batch; reports requests/second and the ratio to
 the ideal (concurrency / latency), the server's peak of requests in flight, and per request the CPU time of
-the whole client process, of its event-loop thread alone (the bottleneck: writes run on other threads), and
-of the server process.
-CPU times, unlike wall times, hardly depend on what else the machine is doing. `--provider-only` times bare
+the client (this process and its record writer process), of its event-loop thread alone (the bottleneck), and
+of the server process. The SDK is imported once before the first batch, as a one-time cost of the process.
+CPU times vary less than wall times with what else the machine is doing. `--provider-only` times bare
 `provider.complete` calls instead (no prompt building, no run files), to separate client from kilngit costs.
 """
 
