@@ -69,12 +69,13 @@ def test_ctrl_c_keeps_finished_runs_and_resumes(project, srv, tmp_path):
            "--inputs", str(path), "--concurrency", "2"]
     # A shell without job control starts background jobs with SIGINT ignored, and Python then never raises
     # KeyboardInterrupt: give the child the default disposition, as an interactive terminal would.
+    # Its own process group, signalled as a whole, as a terminal does on Ctrl-C.
     proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), start_new_session=True)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(list(runs_dir.rglob("*.json"))) < 4:
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
     assert "interrupted" in out
