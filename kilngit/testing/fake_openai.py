@@ -12,6 +12,7 @@ Stdlib only. Serves ``/v1/chat/completions`` (plain and SSE streaming), ``/v1/mo
 from __future__ import annotations
 
 import contextlib
+import gzip
 import itertools
 import json
 import re
@@ -25,7 +26,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
 from kilngit.testing.fake_openai_finetune import ApiError, FineTuningState, JobScript
@@ -399,11 +400,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(resp.status)
         for key, value in resp.headers.items():
             self.send_header(key, value)
-        if resp.events is None:
+        wire = self.server.fake.wire
+        if resp.events is None and wire == "identity":
             self.send_header("Content-Type", resp.content_type)
             self.send_header("Content-Length", str(len(resp.body)))
             self.end_headers()
             self.wfile.write(resp.body[: len(resp.body) // 2] if cut else resp.body)
+        elif resp.events is None:  # what CDNs in front of real APIs send: gzip, in chunks
+            body = gzip.compress(resp.body)
+            self.send_header("Content-Type", resp.content_type)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            pieces = [body[i:i + 7] for i in range(0, len(body), 7)]
+            for piece in pieces[: len(pieces) // 2] if cut else pieces:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            if not cut:
+                self.wfile.write(b"0\r\n\r\n")
         else:
             self.send_header("Content-Type", "text/event-stream; charset=utf-8")
             self.send_header("Cache-Control", "no-cache")
@@ -429,6 +442,7 @@ class FakeOpenAI:
       (``faults=`` / ``inject()``; a ``None`` entry lets that request through), then
       ``fault_fn(index, body)`` with ``index`` counting those requests from 0.
     - ``latency`` seconds are slept on every request (settable while running).
+    - ``wire="gzip_chunked"`` sends JSON bodies gzip-compressed in small chunks instead of plain with a length.
     - ``job_script`` is the default :class:`JobScript` for fine-tuning jobs (or a function of
       the create body returning one); ``script_next_job()`` queues per-job scripts.
     """
@@ -445,9 +459,11 @@ class FakeOpenAI:
         job_script: JobScript | Callable[[dict[str, Any]], JobScript] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        wire: Literal["identity", "gzip_chunked"] = "identity",
     ) -> None:
         self.responder: Responder = responder or echo_responder
         self.latency = latency
+        self.wire = wire
         self.models = list(models)
         self.fault_fn = fault_fn
         self.fault_paths = tuple(fault_paths)

@@ -119,3 +119,13 @@ def test_rpm_limit_spaces_requests(srv, make_provider):
     assert time.monotonic() - start >= 0.4
     times = [r.at for r in srv.requests]
     assert all(b - a >= 0.08 for a, b in zip(times, times[1:], strict=False))
+
+
+@pytest.mark.parametrize("cut", [False, True], ids=["whole", "cut_then_whole"])
+def test_gzip_in_chunks_as_cdns_send_it(srv, make_provider, cut):
+    srv.wire = "gzip_chunked"
+    if cut:
+        srv.inject(Fault.drop_mid_body())
+    assert ask(make_provider()).content == "echo: convert a.mov to mp4"
+    assert "gzip" in srv.requests[0].headers.get("accept-encoding", "")
+    assert srv.counts["chat.completions"] == 1 + cut
