@@ -18,6 +18,8 @@ COMMANDS = {
     "init": "kilngit.cli.init:init",
     "validate": "kilngit.cli.validate:validate",
     "status": "kilngit.cli.status:status",
+    "show": "kilngit.cli.show:show",
+    "runs": "kilngit.cli.runs:runs",
     "schema": "kilngit.cli.schema:schema",
     "task": "kilngit.cli.task:task",
     "add": "kilngit.cli.add:add",

@@ -34,17 +34,22 @@ def run_task(task: str, run_config: str, text: str | None, inputs_file: Path | N
              progress: bool | None, fmt: str) -> None:
     """Run TASK with a run config; each run is written as it completes and a re-run resumes.
 
-    Unusable answers (refused, truncated, empty, malformed, invalid) are written as failed runs; provider
-    failures that outlast the retries are reported and retried by the next run. Exits 130 when interrupted,
-    1 when work is left."""
+    With --input the answer is printed after the summary. Unusable answers (refused, truncated, empty,
+    malformed, invalid) are written as failed runs; provider failures that outlast the retries are reported
+    and retried by the next run. Exits 130 when interrupted, 1 when work is left."""
     from kilngit.runner.run_task import run_task as run
 
     summary = run(current_project(), task, run_config, text=text, inputs_file=inputs_file, filter_text=filter_text,
                   author=author, samples=samples, concurrency=concurrency, cache=cache, tags=tags, progress=progress)
     if fmt == "json":
-        print_json(summary.to_dict())
+        data = summary.to_dict()
+        if text is not None:
+            data["answers"] = [r.to_data() for r in summary.results.values()]
+        print_json(data)
     else:
         click.echo("\n".join(summary.lines()))
+        if text is not None:
+            click.echo("\n".join(_answers(summary)))
     if summary.interrupted:
         raise KeyboardInterrupt  # the CLI's one place for exit codes turns it into 130
     if summary.fatal:
@@ -52,3 +57,13 @@ def run_task(task: str, run_config: str, text: str | None, inputs_file: Path | N
     if summary.remaining:
         raise KilngitError(f"{summary.remaining} of {summary.planned} runs could not be made (see above)",
                            "run the same command again: finished runs are skipped, the rest retried")
+
+
+def _answers(summary) -> list[str]:  # type: ignore[no-untyped-def]
+    """The answers to a typed --input: the output (or why there is none) of each sample."""
+    out = []
+    for key, run in sorted(summary.results.items(), key=lambda kv: kv[0].sample):
+        out.append(f"--- run {run.id} (sample {key.sample})")
+        out.append(run.output if run.output is not None else f"(no output: {run.error.type}: {run.error.message})"
+                   if run.error else "(no output)")
+    return out

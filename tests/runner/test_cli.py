@@ -27,6 +27,14 @@ def test_run_task_input_and_json_summary(project, srv, capsys):
     assert run.input_source.created_by == "tester@example.com" and run.tags == ["cli"]
 
 
+def test_run_task_input_prints_the_answer(project, srv, capsys):
+    add_config(project)
+    srv.responder = lambda body: "ffmpeg -i in.mp4 out.gif"
+    assert kilngit(project, "run", "task", "ffmpeg", "--config", "fake", "--input", "make a gif") == 0
+    out = capsys.readouterr().out
+    assert "1 succeeded" in out and out.rstrip().endswith("ffmpeg -i in.mp4 out.gif")
+
+
 def test_run_task_inputs_file_resumes(project, srv, tmp_path, capsys):
     add_config(project)
     path = write_jsonl(tmp_path / "in.jsonl", inputs(3))
