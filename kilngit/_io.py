@@ -1,7 +1,8 @@
 """Internal: atomic file writes, guarded reads, and YAML that keeps the user's comments.
 
 Every write goes through `atomic_write`: temp file in the same folder, fsync, rename, so a crash leaves
-either the old bytes or the new ones, never a torn file, and an unchanged file is not touched at all.
+either the old bytes or the new ones, never a torn file, and an unchanged file is not touched at all. The
+temp files a killed writer leaves are swept by the next writer in that folder (`kilngit._temps`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.events import AliasEvent
+
+from kilngit._temps import sweep_once, temp_name
 
 _FILE_MODE = 0o666  # less the umask, like any file people create: records are shared, not private
 
@@ -47,7 +50,8 @@ def atomic_write(path: str | Path, data: bytes, durable: bool = True, sync_folde
     # Plain descriptors, not a file object: this runs once per record, and each saved syscall shows up
     # in the throughput of a batch. O_EXCL on a random name is what `mkstemp` does.
     folder, name = os.path.split(target)
-    tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
+    sweep_once(folder)
+    tmp = temp_name(folder, name)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(tmp, flags, _FILE_MODE)

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from kilngit._temps import sweep_after_crash
 from kilngit.project import Project
 
 
@@ -20,8 +21,11 @@ class CliState:
     project_dir: Path | None = None
 
     def project(self) -> Project:
-        """The project named by `-C`, else the one containing the current folder."""
-        return Project.find(self.project_dir or Path.cwd())
+        """The project named by `-C`, else the one containing the current folder. A bulk write killed
+        mid-batch is cleaned up here, so every command leaves no temp files of a crash behind."""
+        project = Project.find(self.project_dir or Path.cwd())
+        sweep_after_crash(project.root)
+        return project
 
 
 def cli_state() -> CliState:

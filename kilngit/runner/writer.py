@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from kilngit._temps import bulk_writing
 from kilngit._write_worker import frame
 from kilngit.errors import KilngitError
 from kilngit.project import Project
@@ -52,6 +53,8 @@ class RecordWriter:
 
     async def __aenter__(self) -> RecordWriter:
         self._loop = asyncio.get_running_loop()
+        self._bulk = bulk_writing(self.project.root)  # if all of us are killed, the next command sweeps
+        self._bulk.__enter__()
         self._room = asyncio.Semaphore(self._backlog)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_PARENT,
                                                                             os.environ.get("PYTHONPATH")]))}
@@ -67,7 +70,10 @@ class RecordWriter:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        self._finish()
+        try:
+            self._finish()
+        finally:
+            self._bulk.__exit__(None, None, None)
         if exc is None:
             self._raise()
 

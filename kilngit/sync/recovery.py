@@ -2,8 +2,9 @@
 
 * a rebase the watcher had started is aborted (HEAD, index and files go back to how they were before it);
 * a commit whose index refresh did not happen is finished (the committer's journal);
-* temp files of atomic writes that a killed process left behind are removed (only old ones: another kilngit
-  command may be writing right now), and job logs older than a week;
+* temp files of atomic writes that a killed process left behind are removed (only those whose writer is
+  gone: another kilngit command may be writing right now), in the record folders and in `.kilngit/` (the
+  killed watcher's own status file), and job logs older than a week;
 * everything else needs no special step: uncommitted valid changes are found by the first full scan and
   pending jobs are derived from the files.
 """
@@ -11,19 +12,15 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kilngit import layout
+from kilngit._temps import sweep_project
 from kilngit.sync.lock import WATCH_DIR
 from kilngit.sync.syncer import abort_our_rebase
 
-#: `kilngit._io.atomic_write` names its temp files `.<name>.<random>.tmp` beside the target.
-_TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")
-STALE_TEMP_S = 60.0
 OLD_JOB_LOG_S = 7 * 24 * 3600.0
 
 
@@ -47,34 +44,11 @@ def recover(root: str | Path, folders: tuple[str, ...] = ("tasks", "recordings")
     """Undo or finish what an interrupted watcher (or kilngit command) left half done."""
     root = Path(root)
     done = Recovery(rebase_aborted=abort_our_rebase(root))
-    cutoff = time.time() - STALE_TEMP_S
-    for folder in folders:
-        for path in _temp_files(root / folder):
-            try:
-                if os.lstat(path).st_mtime < cutoff:
-                    os.unlink(path)
-                    done.temp_files_removed.append(Path(path).relative_to(root).as_posix())
-            except FileNotFoundError:
-                pass
+    for path in sweep_project(root, (*folders, layout.LOCAL_STATE)):
+        done.temp_files_removed.append(Path(path).relative_to(root).as_posix())
     for log in (root / layout.LOCAL_STATE / WATCH_DIR / "jobs").glob("*.log"):
         with contextlib.suppress(FileNotFoundError):
             if log.stat().st_mtime < time.time() - OLD_JOB_LOG_S:
                 log.unlink()
     return done
 
-
-def _temp_files(folder: Path) -> list[str]:
-    out = []
-    stack = [str(folder)]
-    while stack:
-        try:
-            it = os.scandir(stack.pop())
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        with it:
-            for entry in it:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                elif _TEMP.match(entry.name):
-                    out.append(entry.path)
-    return out

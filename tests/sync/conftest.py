@@ -21,6 +21,10 @@ from tests.conftest import git
 FAST = {"KILNGIT_WATCH_QUIET": "0.3", "KILNGIT_WATCH_MAX_WAIT": "2", "KILNGIT_WATCH_SYNC_INTERVAL": "0.3",
         "KILNGIT_WATCH_JOB_COOLDOWN": "0.5"}
 
+#: The limit of waits for something that takes many process starts (jobs, restarts): generous, because it only
+#: guards a hang and CI machines are busy.
+HANG_S = 180.0
+
 
 def wait_for(check: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
     """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""

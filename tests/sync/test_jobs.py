@@ -14,7 +14,7 @@ from kilngit.sync.queue import queued_jobs
 from kilngit.testing.fake_openai import FakeOpenAI
 from tests.conftest import git
 from tests.runner.conftest import point_provider_at
-from tests.sync.conftest import FAST, clone, commit_by_hand, commits, dirty, make_run, wait_for
+from tests.sync.conftest import FAST, HANG_S, clone, commit_by_hand, commits, dirty, make_run, wait_for
 
 OUTPUTS = ["ffmpeg -i a.mov a.mp4", "rm -rf *", "ffmpeg -i b.mp4 -t 5 b.mp4", "echo hi"]
 
@@ -118,8 +118,10 @@ def test_fine_tune_in_progress_is_followed_until_it_ends(project, watchers, monk
         assert [j.key for j in pending_jobs(project.root)] == ["finetune:ffmpeg/ft"]
         w = watchers(project.root)
         status_file = "HEAD:" + layout.finetune_status_file("ffmpeg", "ft")
+        # Three refresh jobs, each a fresh process, with cooldowns and commits between: on a busy machine
+        # that takes a while, so the limit only guards a hang.
         wait_for(lambda: '"state": "succeeded"' in git(project.root, "show", status_file) and not dirty(project.root),
-                 timeout=30, what="the fine-tune's end, committed")
+                 timeout=HANG_S, what="the fine-tune's end, committed")
         assert pending_jobs(project.root) == []
         assert w.stop() == 0
     assert any("finetune: 1 status update (ffmpeg/ft)" in s for s in commits(project.root)), commits(project.root)

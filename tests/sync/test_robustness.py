@@ -11,6 +11,7 @@ from kilngit.sync.statusfile import read_status
 from kilngit.validate import validate_project
 from tests.conftest import git
 from tests.sync.conftest import (
+    HANG_S,
     commits,
     committed_files,
     dirty,
@@ -61,19 +62,20 @@ def test_kill_9_during_a_burst_then_restart_loses_nothing(project, remote, watch
     writer = threading.Thread(target=lambda: [write_bytes_fast(project.root, runs[i:i + 100]) or time.sleep(0.01)
                                               for i in range(0, len(runs), 100)])
     writer.start()
-    wait_for(lambda: len(commits(project.root)) > 1, timeout=30, what="a first commit during the burst")
+    wait_for(lambda: len(commits(project.root)) > 1, timeout=HANG_S, what="a first commit during the burst")
     w.kill()  # kill -9 in the middle of the burst: no cleanup at all
     writer.join()
     assert read_status(project.root)["state"] == "dead"
     assert Repo.open(project.root).busy() is None
     again = watchers(project.root, "--no-jobs", "--sync")
     again.wait_output("did not stop cleanly: recovering")
-    wait_for(lambda: not dirty(project.root), timeout=30, what="everything committed after the restart")
-    wait_for(lambda: git(project.root, "rev-parse", "HEAD") == git(remote, "rev-parse", "main"), timeout=15,
+    wait_for(lambda: not dirty(project.root), timeout=HANG_S, what="everything committed after the restart")
+    wait_for(lambda: git(project.root, "rev-parse", "HEAD") == git(remote, "rev-parse", "main"), timeout=HANG_S,
              what="the remote to have every commit")
     assert {layout.record_path(r) for r in runs} <= committed_files(project.root)
     assert Repo.open(project.root).busy() is None
     assert validate_project(project.root).ok
     assert again.stop() == 0
     # Checked once the new watcher is stopped: while it runs, its own status file is rewritten atomically.
+    # The killed watcher's temp files (records and its own .kilngit/watch status) were swept on restart.
     assert not list(project.root.rglob("*.tmp"))
