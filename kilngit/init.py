@@ -9,6 +9,7 @@ from kilngit._io import atomic_write, dump_yaml
 from kilngit.errors import KilngitError
 from kilngit.project import Project, definition_data, schema_header
 from kilngit.records import ProjectManifest
+from kilngit.review.annotation_merge import install_driver
 from kilngit.schema import write_schemas
 
 GITATTRIBUTES = """\
@@ -49,6 +50,7 @@ def init_project(path: str | Path, name: str | None = None) -> Project:
     _add_missing_lines(root / ".gitignore", GITIGNORE)
     (root / "tasks").mkdir(exist_ok=True)
     ensure_local_state(root)
+    install_driver(root)
     return Project(root)
 
 

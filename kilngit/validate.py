@@ -104,6 +104,28 @@ def fix_canonical(root: str | Path, report: ValidationReport) -> int:
     return fixed
 
 
+def fix_conflicts(root: str | Path, report: ValidationReport) -> list[str]:
+    """Resolve annotation files left with git conflict markers (one rater edited the run on two machines and
+    the clone lacked the merge driver) by the merge rule of `kilngit.review.annotation_merge`, and install
+    the driver in this clone. Returns the paths resolved; stage and commit them to finish the merge."""
+    from kilngit.review.annotation_merge import has_conflict_markers, install_driver, resolve_conflict
+
+    root = Path(root)
+    install_driver(root)
+    resolved = []
+    for path in sorted({p.path for p in report.errors}):
+        located = layout.classify(path)
+        if located is None or located.kind != "annotation" or not (root / path).is_file():
+            continue
+        try:
+            text = (root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if has_conflict_markers(text) and resolve_conflict(root, path) is not None:
+            resolved.append(path)
+    return resolved
+
+
 def project_files(root: Path) -> Iterator[str]:
     """Relative paths of the files validation looks at: the manifest and everything under tasks/."""
     if (root / layout.MANIFEST).exists() or (root / layout.MANIFEST).is_symlink():

@@ -36,6 +36,7 @@ COMMANDS = {
     "finetune": "kilngit.cli.finetune:finetune",
     "watch": "kilngit.cli.watch:watch",
     "queue": "kilngit.cli.queue:queue",
+    "merge-annotation": "kilngit.cli.merge_annotation:merge_annotation",
 }
 
 

@@ -15,22 +15,31 @@ from kilngit.cli._common import cli_state, format_option, print_json
 @click.option("--changed", is_flag=True, help="Check only files changed against git HEAD (for pre-commit hooks).")
 @click.option("--staged", is_flag=True, help="Check only files staged for the next commit (fastest; implies "
               "--changed).")
-@click.option("--fix", is_flag=True, help="Rewrite machine records that are valid but not in canonical form.")
+@click.option("--fix", is_flag=True, help="Rewrite records that are valid but not in canonical form, and resolve "
+              "annotation files git left conflicted (one rater on two machines: later rated_at wins).")
 @format_option("text", "json")
 def validate(path: Path | None, changed: bool, staged: bool, fix: bool, fmt: str) -> None:
     """Check that every file parses, matches its schema, sits at its path and that references resolve.
 
     Exits 1 when any error is found."""
     from kilngit.project import Project
-    from kilngit.validate import fix_canonical, validate_changed, validate_project
+    from kilngit.validate import fix_canonical, fix_conflicts, validate_changed, validate_project
 
     project = Project.find(path or cli_state().project_dir or Path.cwd())
-    if changed or staged:
-        report = validate_changed(project.root, staged_only=staged)
-    else:
-        report = validate_project(project.root)
+
+    def check():  # type: ignore[no-untyped-def]
+        return validate_changed(project.root, staged_only=staged) if changed or staged else \
+            validate_project(project.root)
+
+    report = check()
     if fix:
+        resolved = fix_conflicts(project.root, report)
+        if resolved:
+            report = check()
         fixed = fix_canonical(project.root, report)
+        if fmt == "text" and resolved:
+            click.echo(f"resolved {len(resolved)} conflicted annotation(s) (later rated_at wins); "
+                       "`git add` them to finish the merge:\n  " + "\n  ".join(resolved))
         if fmt == "text" and fixed:
             click.echo(f"rewrote {fixed} file(s) canonically")
     if fmt == "json":

@@ -10,9 +10,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from datetime import datetime
+
 from pydantic import ValidationError
 
 from kilngit.records import FewShot, Prompt, Rating, Source, Usage
+from kilngit.records.annotation import utc_stamp
 
 Warn = Callable[[str], None]
 
@@ -106,6 +109,19 @@ def source(data: dict[str, Any] | None, warn: Warn, *, prompt: str | None = None
     topic = props.get("topic_path")
     return Source(type="synthetic", provider=provider or None, model=model, prompt=prompt, run_config=run_config,
                   topic=[t.strip() for t in topic.split(" > ")] if isinstance(topic, str) and topic else None)
+
+
+def stamp(created_at: Any) -> str | None:
+    """Kiln's `created_at` as a `rated_at` value, or None when missing or unreadable. Kiln writes local time
+    without a zone (Python's naive `datetime.now()`); kilngit keeps the wall-clock reading as written and
+    marks it UTC, so the gaps between ratings (what audits look at) are exact."""
+    if not isinstance(created_at, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(created_at.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return utc_stamp(moment)
 
 
 def rating(value: Any, rating_type: Any, what: str) -> Rating:

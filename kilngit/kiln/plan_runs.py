@@ -71,12 +71,14 @@ def _annotations(ctx: TaskContext, rec: KilnRecord, run: TaskRun) -> list[Annota
         rater = str(rating.get("created_by") or out.get("created_by") or DEFAULT_RATER)
         overall, requirements = _rating(ctx, rec, rating)
         if overall or requirements:
-            fields[rater] = {"rating": overall, "requirements": requirements, "kiln_id": rating.get("id")}
+            fields[rater] = {"rating": overall, "requirements": requirements, "kiln_id": rating.get("id"),
+                             "rated_at": mapping.stamp(rating.get("created_at"))}
     repaired = d.get("repaired_output")
     if isinstance(repaired, dict) and repaired.get("output") is not None:
         props = (repaired.get("source") or {}).get("properties") or {}
         rater = str(props.get("created_by") or repaired.get("created_by") or DEFAULT_RATER)
-        entry = fields.setdefault(rater, {"kiln_id": repaired.get("id")})
+        entry = fields.setdefault(rater, {"kiln_id": repaired.get("id"),
+                                          "rated_at": mapping.stamp(repaired.get("created_at"))})
         entry["repaired_output"] = text(repaired["output"])
         entry["note"] = d.get("repair_instructions") or None
     return [Annotation(task=ctx.slug, run=run.id, rater=rater, **f) for rater, f in sorted(fields.items())]

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from kilngit.records.base import OwnedRecord
 from kilngit.records.common import Rating
+
+
+#: The one form `rated_at` takes: UTC, whole seconds, a `Z` suffix (so times sort as text).
+RATED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def utc_stamp(moment: datetime | None = None) -> str:
+    """`moment` (default: now) as a `rated_at` value. A naive datetime is taken to be UTC already."""
+    moment = moment or datetime.now(timezone.utc)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_stamp(stamp: str) -> datetime:
+    """A `rated_at` value as an aware UTC datetime."""
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
 
 
 class Annotation(OwnedRecord):
@@ -29,6 +48,17 @@ class Annotation(OwnedRecord):
     repaired_output: str | None = None
     """A corrected output, usable for fine-tuning instead of the original."""
     kiln_id: str | None = None
+    rated_at: str | None = None
+    """When this annotation was last written, UTC to the second (`2026-12-01T19:30:05Z`). Missing on
+    annotations written before kilngit recorded it; imports keep the source's own time."""
+    seconds_on_item: float | None = Field(default=None, ge=0)
+    """How long the run was on screen in `kilngit label` before this rating, in seconds (0.1 s steps)."""
+
+    @model_validator(mode="after")
+    def _rated_at(self) -> Annotation:
+        if self.rated_at is not None and not RATED_AT.fullmatch(self.rated_at):
+            raise ValueError(f"rated_at {self.rated_at!r} is not UTC to the second (e.g. 2026-12-01T19:30:05Z)")
+        return self
 
     @model_validator(mode="after")
     def _tags(self) -> Annotation:

@@ -11,6 +11,8 @@ Every change is written (atomically) when it is made, so quitting at any moment 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kilngit.project import Project
@@ -56,8 +58,10 @@ class RaterStore:
     def save(self, run_id: str, annotation: Annotation | None) -> None:
         save_annotation(self.project, self.task, self.rater, run_id, annotation)
 
-    def apply(self, run_id: str, change: RatingChange, existing: Annotation | None) -> Annotation:
-        return apply_change(self.project, self.run(run_id), self.rater, change, existing)
+    def apply(self, run_id: str, change: RatingChange, existing: Annotation | None,
+              seconds_on_item: float | None = None) -> Annotation:
+        return apply_change(self.project, self.run(run_id), self.rater, change, existing,
+                            seconds_on_item=seconds_on_item)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,19 @@ class LabelQueue:
     store: RaterStore
     position: int = 0
     history: list[Step] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic
+    """Where on-screen time is read from (a steady clock; tests pass their own)."""
+    _shown: tuple[int, float] | None = field(default=None, init=False, repr=False)
+
+    def shown(self) -> None:
+        """Say that the current run is now on screen: its `seconds_on_item` counts from here."""
+        self._shown = (self.position, self.clock())
+
+    def seconds_on_item(self) -> float | None:
+        """Seconds the current run has been on screen, or None when it was never reported shown."""
+        if self._shown is None or self._shown[0] != self.position:
+            return None
+        return self.clock() - self._shown[1]
 
     @property
     def current(self) -> str | None:
@@ -105,7 +122,7 @@ class LabelQueue:
         """Apply `change` to the current run, save it now, and (by default) move to the next run."""
         run_id = self._require_current()
         before = self.store.load(run_id)
-        after = self.store.apply(run_id, change, before)
+        after = self.store.apply(run_id, change, before, self.seconds_on_item())
         self.store.save(run_id, after)
         self.history.append(Step(self.position, run_id, before, after, True, advance))
         if advance:

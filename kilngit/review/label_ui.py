@@ -69,6 +69,7 @@ class LabelSession:
                 continue
             if shown != self.queue.position:
                 self._show()
+                self.queue.shown()
                 shown = self.queue.position
             key = self.keys.key().lower()
             if key == QUIT:

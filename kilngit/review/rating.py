@@ -18,6 +18,7 @@ from kilngit.errors import AmbiguousIdError, InvalidRecordError, NotFoundError, 
 from kilngit.identity import current_person
 from kilngit.project import Project
 from kilngit.records import Annotation, Rating, Task, TaskRun
+from kilngit.records.annotation import utc_stamp
 
 #: Rating words and the (type, value) they mean for the overall rating.
 OVERALL_WORDS: dict[str, tuple[str, float]] = {
@@ -140,8 +141,11 @@ def load_own_annotation(project: Project, task: str, rater: str, run_id: str) ->
 
 
 def apply_change(project: Project, run: TaskRun, rater: str, change: RatingChange,
-                 existing: Annotation | None) -> Annotation:
-    """The annotation that results from applying `change` to `existing` (pure: nothing is written)."""
+                 existing: Annotation | None, rated_at: str | None = None,
+                 seconds_on_item: float | None = None) -> Annotation:
+    """The annotation that results from applying `change` to `existing` (pure: nothing is written).
+
+    It is stamped `rated_at` (default: now, UTC) and, from the labeling queue, `seconds_on_item`."""
     task = project.task(run.task)
     base = None if change.clear else existing
     requirements = dict(base.requirements) if base else {}
@@ -166,7 +170,8 @@ def apply_change(project: Project, run: TaskRun, rater: str, change: RatingChang
         task=run.task, run=run.id, rater=existing.rater if existing else rater,
         rating=change.overall or (base.rating if base else None), requirements=dict(sorted(requirements.items())),
         tags_added=sorted(added), tags_removed=sorted(removed), note=note, repaired_output=repair,
-        kiln_id=base.kiln_id if base else None,
+        kiln_id=base.kiln_id if base else None, rated_at=rated_at or utc_stamp(),
+        seconds_on_item=None if seconds_on_item is None else round(max(seconds_on_item, 0.0), 1),
     )
 
 

@@ -44,6 +44,7 @@ def test_toy_import_maps_every_kind(toy, tmp_path):
     assert run.output_source.prompt == "simple_prompt_builder" and run.usage.total_tokens == 15
     [annotation] = [a for a in p.annotations(TASK) if a.run == run.id]
     assert annotation.rater == "bob" and annotation.rating.value == 4.0
+    assert annotation.rated_at == "2025-01-02T03:04:05Z"  # Kiln's rating created_at, to the second
     assert {k: v.value for k, v in annotation.requirements.items()} == {"safe": 1.0, "works": 1.0}
     failed = _run_by_kiln(p, "500000000002")
     [annotation] = [a for a in p.annotations(TASK) if a.run == failed.id]

@@ -56,6 +56,9 @@ def test_demo_ratings_become_annotations(demo_import, demo_src):
     assert Counter(s.requirement("correctness").value for s in rated) == {1.0: 26, 0.0: 8}
     assert all(s.rating is None for s in rated)  # Kiln's five_star overall value was null
     assert all("eval_golden_correctness" in s.tags for s in rated)
+    # Kiln's rating created_at is kept as rated_at (the demo's 34 ratings were given on one day).
+    stamps = sorted(a.rated_at for s in rated for a in s.annotations)
+    assert len(stamps) == 34 and all(stamps) and stamps[0][:10] == stamps[-1][:10]
     requirement = p.task(TASK).requirement("correctness")
     assert requirement.kiln_id == "named::Correctness" and requirement.type == "pass_fail"
     source_eval = next(e for e in _kiln(demo_src, "tasks/*/evals/*/eval.kiln") if e["name"] == "Issue - Correctness")
