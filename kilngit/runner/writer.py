@@ -12,19 +12,16 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 
+from kilngit._child import python_module
 from kilngit._temps import bulk_writing
 from kilngit._write_worker import frame
 from kilngit.errors import KilngitError
 from kilngit.project import Project
 from kilngit.records import Record
-
-_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
 class RecordWriter:
@@ -56,10 +53,8 @@ class RecordWriter:
         self._bulk = bulk_writing(self.project.root)  # if all of us are killed, the next command sweeps
         self._bulk.__enter__()
         self._room = asyncio.Semaphore(self._backlog)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_PARENT,
-                                                                            os.environ.get("PYTHONPATH")]))}
-        self._process = subprocess.Popen([sys.executable, "-m", "kilngit._write_worker", str(self.project.root)],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+        self._process = subprocess.Popen(python_module("kilngit._write_worker", str(self.project.root)),
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          start_new_session=True)  # Ctrl-C is for the batch, not its writes
         self._to_worker = self._process.stdin.fileno()  # type: ignore[union-attr]
         self._from_worker = self._process.stdout.fileno()  # type: ignore[union-attr]

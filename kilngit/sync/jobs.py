@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kilngit._child import python_module
 from kilngit.project import Project
 from kilngit.sync.lock import watch_dir
 from kilngit.sync.queue import queued_jobs
@@ -159,7 +160,7 @@ class JobPool:
     def _spawn(self, job: Job) -> _Running:
         log = self.log_dir / (re.sub(r"[^A-Za-z0-9_.-]+", "_", job.key) + ".log")
         with open(log, "wb") as out:
-            process = subprocess.Popen([sys.executable, "-m", "kilngit.sync.jobrun", str(self.root), job.to_json()],
+            process = subprocess.Popen(python_module("kilngit.sync.jobrun", str(self.root), job.to_json()),
                                        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        start_new_session=True)  # a Ctrl-C in the terminal reaches us, not it
         return _Running(job, process, time.monotonic(), log)

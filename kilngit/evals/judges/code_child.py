@@ -16,7 +16,7 @@ import traceback
 
 
 def main() -> int:
-    sys.path[0] = sys.argv[1]  # replaces this script's own folder, whose modules must not shadow the project's
+    sys.path.insert(0, sys.argv[1])  # started with -I: neither this script's folder nor the cwd is on the path
     answers = sys.stdout
     sys.stdout = sys.stderr
     functions = {}

@@ -3,7 +3,7 @@
 The function is called as `function(task: dict, input: str, output: str)` and returns
 `{"scores": {name: value}, "explanation": str}` (optionally "reasoning" and "details"; a plain
 `{name: value}` dict is read as the scores). It runs in a separate Python process (the interpreter running
-kilngit) with the project root first on sys.path and as the working folder, in its own process group. A worker
+kilngit, isolated with `-I`) with the project root first on sys.path and as the working folder, in its own process group. A worker
 judges many runs in a row, which saves starting Python and importing the judge for every run; a crash, an
 exit or a time-out ends that worker (the whole process group is killed, children included) and the next run
 gets a fresh one. Crashes and timeouts become results with an error, never scores.
@@ -65,7 +65,7 @@ class CodeJudge:
 
     async def _spawn(self) -> _Worker:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(CHILD), str(self.setup.root), cwd=self.setup.root, stdin=asyncio.subprocess.PIPE,
+            sys.executable, "-I", str(CHILD), str(self.setup.root), cwd=self.setup.root, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
             limit=MAX_ANSWER, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
