@@ -14,8 +14,9 @@ from kilngit import layout
 from kilngit._child import python_module
 from kilngit.cli.main import main
 from kilngit.records import Eval, Judge
+from kilngit.testing.fake_openai import FakeOpenAI
 from tests.conftest import git
-from tests.runner.conftest import add_config, srv  # noqa: F401 (fixture)
+from tests.runner.conftest import add_config, point_provider_at
 from tests.sync.conftest import FAST, commit_by_hand, make_run
 
 HOSTILE = ("struct", "secrets")
@@ -46,16 +47,18 @@ def test_python_module_ignores_the_current_folder(tmp_path, marker):
     assert not marker.exists()
 
 
-def test_record_writer_ignores_struct_py_in_the_project_and_the_cwd(project, srv, marker, tmp_path, monkeypatch):
+def test_record_writer_ignores_struct_py_in_the_project_and_the_cwd(project, marker, tmp_path, monkeypatch):
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
     for folder in (project.root, cwd):
         plant(folder, marker)
     add_config(project)
-    for where in (project.root, cwd):
-        monkeypatch.chdir(where)
-        assert main(["-C", str(project.root), "run", "task", "ffmpeg", "--config", "fake", "--input",
-                     f"make a gif from {where.name}"]) == 0
+    with FakeOpenAI() as server:
+        point_provider_at(monkeypatch, server)
+        for where in (project.root, cwd):
+            monkeypatch.chdir(where)
+            assert main(["-C", str(project.root), "run", "task", "ffmpeg", "--config", "fake", "--input",
+                         f"make a gif from {where.name}"]) == 0
     assert len(project.runs("ffmpeg")) == 2
     assert not marker.exists(), marker.read_text()
 
