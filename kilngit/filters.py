@@ -10,6 +10,7 @@
                              VALUE is pass, fail, critical, 1*..5* or a number
     split::NAME/PART         runs in a part of a materialized dataset split
     config::SLUG             runs produced by a run config
+    label::CLASS             runs whose consensus overall label rating is CLASS
     source::human|synthetic|file_import   who produced the output (or the input, for input-only runs)
 
 Combine with `&` (or `,`), `|`, `!` and parentheses: `tag::eval_set & !tag::golden`, `rated | tag::x`.
@@ -123,6 +124,9 @@ class _Parser:
             return lambda s: (s.run.output_source or s.run.input_source).type == kind
         if tok.startswith("split::"):
             return self._split(tok[7:])
+        if tok.startswith("label::"):
+            label = tok[7:]
+            return lambda s: s.rating is not None and s.rating.label == label
         m = _COMPARE.fullmatch(tok)
         if m:
             return _rating_predicate(_OPS[m.group(1)], _threshold(m.group(2)))

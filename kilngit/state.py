@@ -7,12 +7,13 @@ Rules (documented in docs/format.md):
 * tags = (tags given at creation | tags any rater added) - tags any rater removed (a removal wins);
 * the consensus rating of a score is the median of the raters' values (see `kilngit.evals.metrics.consensus`);
   raters who disagree on a pass/fail leave the run *disputed*, with no consensus value;
+* the consensus of a label rating is the class a strict majority of raters chose; without one it is disputed;
 * the repaired output is the one rater's repair; differing repairs from several raters are a dispute.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from kilngit.evals.metrics import consensus
@@ -28,7 +29,11 @@ class Consensus:
     """Consensus value, None when disputed with no majority."""
     disputed: bool
     ratings: dict[str, float]
-    """rater -> value."""
+    """rater -> value (numeric types)."""
+    label: str | None = None
+    """For label ratings: the class a strict majority of raters chose (None when disputed)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """For label ratings: rater -> class."""
 
 
 @dataclass
@@ -80,6 +85,12 @@ class RunState:
         repairs = {a.repaired_output for a in self.annotations if a.repaired_output}
         return repairs.pop() if len(repairs) == 1 else None
 
+    @property
+    def reference(self) -> str | None:
+        """The raters' reference answer (None when nobody gave one, or when the raters' references differ)."""
+        refs = {a.reference for a in self.annotations if a.reference}
+        return refs.pop() if len(refs) == 1 else None
+
     def annotation_by(self, rater: str) -> Annotation | None:
         return next((a for a in self.annotations if a.rater == rater), None)
 
@@ -88,11 +99,17 @@ def _combine(ratings: dict[str, Rating | None]) -> Consensus | None:
     given = {r: v for r, v in ratings.items() if v is not None}
     if not given:
         return None
-    by_type: dict[str, dict[str, float]] = defaultdict(dict)
+    by_type: dict[str, dict[str, Rating]] = defaultdict(dict)
     for rater, rating in given.items():
-        by_type[rating.type][rater] = rating.value
+        by_type[rating.type][rater] = rating
     # Raters using different rating types for one score cannot be combined: that is a dispute.
-    rating_type, values = max(by_type.items(), key=lambda kv: len(kv[1]))
+    rating_type, chosen = max(by_type.items(), key=lambda kv: len(kv[1]))
+    if rating_type == "label":
+        labels = {r: v.label or "" for r, v in sorted(chosen.items())}
+        top, count = Counter(labels.values()).most_common(1)[0]
+        majority = count * 2 > len(labels) and len(by_type) == 1
+        return Consensus(rating_type, None, not majority, {}, top if majority else None, labels)
+    values = {r: v.value for r, v in chosen.items() if v.value is not None}
     result = consensus(list(values.values()), rating_type)
     return Consensus(rating_type, result.value, result.disputed or len(by_type) > 1,
                      {r: v for r, v in sorted(values.items())})

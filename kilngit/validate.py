@@ -288,15 +288,18 @@ def _task_of(relpath: str) -> str | None:
 
 def _requirement_problems(path: str, annotation: Annotation, task: Task) -> list[Problem]:
     out = []
+    if annotation.rating:
+        bad = task.rating_problem("overall", annotation.rating.type, annotation.rating.label)
+        if bad:
+            out.append(Problem(path, bad[0], bad[1], f"/rating/{bad[2]}"))
     for name, rating in annotation.requirements.items():
         req = task.requirement(name)
         if req is None:
             known = ", ".join(r.name for r in task.requirements) or "none"
             out.append(Problem(path, f"task has no requirement {name!r}", f"use one of: {known}",
                                f"/requirements/{name}"))
-        elif req.type != rating.type:
-            out.append(Problem(path, f"requirement {name!r} is rated {req.type}, not {rating.type}",
-                               f"rate it as {req.type}", f"/requirements/{name}/type"))
+        elif bad := task.rating_problem(name, rating.type, rating.label):
+            out.append(Problem(path, bad[0], bad[1], f"/requirements/{name}/{bad[2]}"))
     return out
 
 

@@ -127,6 +127,8 @@ def consensus_word(c: Consensus | None) -> str:
     """A consensus in words: `pass`, `4*`, `disputed` or `-` (unrated)."""
     if c is None:
         return "-"
+    if c.type == "label":
+        return c.label or "disputed"
     if c.value is None or c.disputed:
         return "disputed"
     from kilngit.records import Rating

@@ -17,11 +17,17 @@ def task() -> None:
 @click.option("--instruction", required=True, help="What the model must do.")
 @click.option("--name", help="Human name (default: the slug).")
 @click.option("--requirement", "requirements", multiple=True, metavar="NAME[:TYPE]=INSTRUCTION",
-              help="A requirement, e.g. 'safe:pass_fail_critical=Never deletes files'. Repeatable.")
-def new(slug: str, instruction: str, name: str | None, requirements: tuple[str, ...]) -> None:
+              help="A requirement, e.g. 'safe:pass_fail_critical=Never deletes files' or "
+                   "'tone:label(formal|casual)=How it sounds'. Repeatable.")
+@click.option("--rating-type", type=click.Choice(["pass_fail", "pass_fail_critical", "five_star", "label"]),
+              help="The one type of overall ratings (default: any).")
+@click.option("--labels", help="For --rating-type label: the classes, comma separated.")
+def new(slug: str, instruction: str, name: str | None, requirements: tuple[str, ...], rating_type: str | None,
+        labels: str | None) -> None:
     """Create tasks/SLUG/task.yaml and a default prompt."""
     from kilngit.authoring import new_task, parse_requirement
 
     project = current_project()
-    new_task(project, slug, instruction, name, [parse_requirement(r) for r in requirements])
+    classes = [c.strip() for c in (labels or "").split(",") if c.strip()]
+    new_task(project, slug, instruction, name, [parse_requirement(r) for r in requirements], rating_type, classes)
     click.echo(f"created task {slug!r} in tasks/{slug}/")

@@ -77,7 +77,8 @@ def _task(t: TaskExport) -> None:
         rid = t.ids.get("requirement", f"{t.slug}/{r.name}", r.kiln_id)
         t.requirement_keys[r.name] = rid
         reqs.append({"id": rid, "name": title_from_slug(r.name, 32), "description": "", "instruction": r.instruction,
-                     "priority": r.priority, "type": r.type})
+                     # Kiln has no label rating; its `custom` type is the one that holds no structured value.
+                     "priority": r.priority, "type": "custom" if r.type == "label" else r.type})
     schema = {k: json.dumps(v) if v else None for k, v in (("input_json_schema", t.task.input_schema),
                                                               ("output_json_schema", t.task.output_schema))}
     t.writer.write(t.folder, t.writer.record("task", t.task_id, {

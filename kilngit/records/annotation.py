@@ -47,6 +47,9 @@ class Annotation(OwnedRecord):
     note: str | None = None
     repaired_output: str | None = None
     """A corrected output, usable for fine-tuning instead of the original."""
+    reference: str | None = None
+    """A reference answer: what a correct output says (free text, or JSON text for structured outputs);
+    judges compare outputs with it."""
     kiln_id: str | None = None
     rated_at: str | None = None
     """When this annotation was last written, UTC to the second (`2026-12-01T19:30:05Z`). Missing on
@@ -76,5 +79,5 @@ class Annotation(OwnedRecord):
         """True when the annotation says nothing (and its file can be deleted)."""
         return not (
             self.rating or self.requirements or self.tags_added or self.tags_removed or self.note
-            or self.repaired_output
+            or self.repaired_output or self.reference
         )

@@ -6,9 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-RatingType = Literal["pass_fail", "pass_fail_critical", "five_star"]
+RatingType = Literal["pass_fail", "pass_fail_critical", "five_star", "label"]
+"""label: one class out of a fixed set (declared beside the rating: `labels`); the others are numbers."""
 
-#: The values each rating type allows (pass_fail: 1 pass / 0 fail; critical adds -1; five_star 1..5).
+#: The values each numeric rating type allows (pass_fail: 1 pass / 0 fail; critical adds -1; five_star 1..5).
+#: `label` ratings carry a class name instead of a value.
 RATING_VALUES: dict[str, tuple[float, ...]] = {
     "pass_fail": (0.0, 1.0),
     "pass_fail_critical": (-1.0, 0.0, 1.0),
@@ -23,16 +25,27 @@ class Strict(BaseModel):
 
 
 class Rating(Strict):
-    """One rating: its type and value (pass 1.0, fail 0.0, critical -1.0, or 1..5 stars)."""
+    """One rating: its type and value (pass 1.0, fail 0.0, critical -1.0, or 1..5 stars), or for `label`
+    ratings the class (`label: billing`). Which classes a label may take is declared by the task."""
 
     type: RatingType
-    value: float
+    value: float | None = None
+    """The rating of numeric types; absent for label ratings."""
+    label: str | None = None
+    """The class of a label rating; absent for the other types."""
 
     @model_validator(mode="after")
     def _value_allowed(self) -> Rating:
+        if self.type == "label":
+            if not self.label or self.value is not None:
+                raise ValueError("a label rating needs label (the class) and no value")
+            return self
+        if self.label is not None:
+            raise ValueError(f"a {self.type} rating has a value, not a label")
         allowed = RATING_VALUES[self.type]
-        if self.value not in allowed:
-            raise ValueError(f"value {self.value:g} is not allowed for {self.type} (allowed: {_fmt(allowed)})")
+        if self.value is None or self.value not in allowed:
+            shown = "none" if self.value is None else f"{self.value:g}"
+            raise ValueError(f"value {shown} is not allowed for {self.type} (allowed: {_fmt(allowed)})")
         return self
 
 

@@ -21,6 +21,9 @@ class EvalScore(Strict):
 
     name: str = Field(pattern=SLUG_PATTERN)
     type: RatingType = "pass_fail"
+    labels: list[str] = []
+    """For type label: the classes a judge chooses from (default: those of the human rating it is compared
+    with)."""
     instruction: str
     """What the score measures, as a judge (or a person) should read it."""
     human_rating: str | None = None
@@ -138,6 +141,8 @@ class JudgeResult(MachineRecord):
     run: str
     sample: int = Field(default=0, ge=0)
     scores: dict[str, float] = {}
+    labels: dict[str, str] = {}
+    """The class a judge chose for each label score."""
     explanation: str | None = None
     reasoning: str | None = None
     error: str | None = None

@@ -18,9 +18,25 @@ class Requirement(Strict):
     instruction: str
     """What the requirement asks, as a rater should read it."""
     type: RatingType = "pass_fail"
+    labels: list[str] = []
+    """For type label: the classes a rater may choose (at least two)."""
     priority: int = Field(default=1, ge=0, le=3)
     """0 (highest) to 3 (lowest), as in Kiln."""
     kiln_id: str | None = None
+
+    @model_validator(mode="after")
+    def _labels(self) -> Requirement:
+        check_labels(self.type, self.labels, f"requirement {self.name!r}")
+        return self
+
+
+def check_labels(rating_type: str | None, labels: list[str], what: str) -> None:
+    """Label ratings need at least two distinct classes; other types take none."""
+    if rating_type == "label":
+        if len(labels) < 2 or len(set(labels)) != len(labels) or not all(x.strip() for x in labels):
+            raise ValueError(f"{what} is rated by label: give labels, at least two distinct non-empty classes")
+    elif labels:
+        raise ValueError(f"{what} has labels but is rated {rating_type or 'by any type'}; set type: label")
 
 
 class Task(Definition):
@@ -39,10 +55,16 @@ class Task(Definition):
     output_schema: dict[str, Any] | None = None
     """JSON Schema of structured outputs; outputs are plain text when absent."""
     requirements: list[Requirement] = []
+    rating_type: RatingType | None = None
+    """The type of every overall rating of this task's runs (a rating of another type is refused); when
+    absent, raters may use any type (and raters who use different types are a dispute)."""
+    labels: list[str] = []
+    """For rating_type label: the classes of the overall rating (e.g. billing, bug, feature_request, other)."""
     kiln_id: str | None = None
 
     @model_validator(mode="after")
     def _unique_requirements(self) -> Task:
+        check_labels(self.rating_type, self.labels, "the overall rating")
         names = [r.name for r in self.requirements]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -52,6 +74,26 @@ class Task(Definition):
     def requirement(self, name: str) -> Requirement | None:
         """The requirement called `name`, if any."""
         return next((r for r in self.requirements if r.name == name), None)
+
+    def rating_scale(self, name: str) -> tuple[str | None, list[str]]:
+        """(rating type, classes) of "overall" or a requirement; type None means any type is accepted."""
+        if name == "overall":
+            return self.rating_type, self.labels
+        req = self.requirement(name)
+        return (req.type, req.labels) if req else (None, [])
+
+    def rating_problem(self, name: str, rating_type: str, label: str | None = None) -> tuple[str, str, str] | None:
+        """Why a rating of "overall" or a requirement does not fit this task, as (problem, fix, field: type or
+        label); None when it fits."""
+        expected, labels = self.rating_scale(name)
+        what = "the overall rating" if name == "overall" else f"requirement {name!r}"
+        if expected is not None and expected != rating_type:
+            return f"{what} is rated {expected}, not {rating_type}", f"rate it as {expected}", "type"
+        if rating_type == "label" and label not in labels:
+            return (f"{label!r} is not a class of {what}",
+                    f"use one of: {', '.join(labels)}" if labels else f"declare the classes of {what} (labels)",
+                    "label")
+        return None
 
 
 class FewShot(Strict):

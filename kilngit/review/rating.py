@@ -32,21 +32,25 @@ class RatingChange:
     """What one rater wants to change in their annotation of one run. Unset fields are left as they were."""
 
     overall: Rating | None = None
+    label: str | None = None
+    """Overall rating of a task rated by label: the class (checked against the task's labels)."""
     requirements: dict[str, str] = field(default_factory=dict)
-    """Requirement name -> value as typed: pass, fail, critical, or 1..5 stars."""
+    """Requirement name -> value as typed: pass, fail, critical, 1..5 stars, or a class for label ones."""
     tags_add: tuple[str, ...] = ()
     tags_remove: tuple[str, ...] = ()
     note: str | None = None
     """New note; the empty string removes the note."""
     repair: str | None = None
     """New repaired output; the empty string removes it."""
+    reference: str | None = None
+    """New reference answer (free text or JSON text); the empty string removes it."""
     clear: bool = False
     """Start from an empty annotation (drop everything this rater said about the run) before the rest."""
 
     @property
     def is_empty(self) -> bool:
-        return not (self.overall or self.requirements or self.tags_add or self.tags_remove or self.clear
-                    or self.note is not None or self.repair is not None)
+        return not (self.overall or self.label or self.requirements or self.tags_add or self.tags_remove
+                    or self.clear or self.note is not None or self.repair is not None or self.reference is not None)
 
 
 def parse_overall(word: str) -> Rating:
@@ -69,6 +73,8 @@ def parse_requirement_rating(task: Task, name: str, text: str) -> Rating:
         raise UsageError(f"task {task.name!r} has no requirement {name!r}", f"requirements: {known}")
     word = text.strip().lower()
     value: float | None = None
+    if req.type == "label":
+        return label_rating(task, name, text.strip())
     if req.type == "five_star":
         stars = _STARS.fullmatch(word)
         value = float(stars.group(1)) if stars else None
@@ -81,6 +87,22 @@ def parse_requirement_rating(task: Task, name: str, text: str) -> Rating:
         raise UsageError(f"requirement {name!r} is rated {req.type}: {text!r} is not a valid value",
                          f"use {allowed}")
     return Rating(type=req.type, value=value)
+
+
+def label_rating(task: Task, name: str, label: str) -> Rating:
+    """A label rating of "overall" or a requirement, checked against the classes the task declares."""
+    bad = task.rating_problem(name, "label", label)
+    if bad:
+        raise UsageError(bad[0], bad[1])
+    return Rating(type="label", label=label)
+
+
+def check_overall(task: Task, rating: Rating) -> Rating:
+    """`rating` when it has the task's overall rating type (any type when the task declares none)."""
+    bad = task.rating_problem("overall", rating.type, rating.label)
+    if bad:
+        raise UsageError(f"task {task.name!r}: {bad[0]}", bad[1])
+    return rating
 
 
 def parse_requirement_arg(spec: str) -> tuple[str, str]:
@@ -166,11 +188,14 @@ def apply_change(project: Project, run: TaskRun, rater: str, change: RatingChang
             removed.add(tag)
     note = (base.note if base else None) if change.note is None else (change.note or None)
     repair = (base.repaired_output if base else None) if change.repair is None else (change.repair or None)
+    reference = (base.reference if base else None) if change.reference is None else (change.reference or None)
+    overall = label_rating(task, "overall", change.label) if change.label else change.overall
     return Annotation(
         task=run.task, run=run.id, rater=existing.rater if existing else rater,
-        rating=change.overall or (base.rating if base else None), requirements=dict(sorted(requirements.items())),
-        tags_added=sorted(added), tags_removed=sorted(removed), note=note, repaired_output=repair,
-        kiln_id=base.kiln_id if base else None, rated_at=rated_at or utc_stamp(),
+        rating=check_overall(task, overall) if overall else (base.rating if base else None),
+        requirements=dict(sorted(requirements.items())), tags_added=sorted(added), tags_removed=sorted(removed),
+        note=note, repaired_output=repair, reference=reference, kiln_id=base.kiln_id if base else None,
+        rated_at=rated_at or utc_stamp(),
         seconds_on_item=None if seconds_on_item is None else round(max(seconds_on_item, 0.0), 1),
     )
 
@@ -190,11 +215,12 @@ def rate(project: Project, run_prefix: str, change: RatingChange, rater: str | N
     The rater is `rater`, else $KILNGIT_AS, else git's user.email. Returns the annotation now on disk (an
     empty one, whose file was deleted, when nothing is left)."""
     if change.is_empty:
-        raise UsageError("nothing to change", "give a rating (--pass, --fail, --critical, --stars N), "
-                                              "--requirement NAME=VALUE, --tag, --untag, --note, --repair or --clear")
+        raise UsageError("nothing to change", "give a rating (--pass, --fail, --critical, --stars N, --label C), "
+                                              "--requirement NAME=VALUE, --tag, --untag, --note, --repair, "
+                                              "--reference or --clear")
     person = current_person(project.root, rater)
     run = find_run(project, run_prefix, task)
-    if run.output is None and (change.overall or change.requirements):
+    if run.output is None and (change.overall or change.label or change.requirements):
         raise UsageError(f"run {run.id} has no output to rate",
                          "run the task on it first (`kilngit run task`), or only tag it")
     existing = load_own_annotation(project, run.task, person, run.id)
@@ -204,9 +230,11 @@ def rate(project: Project, run_prefix: str, change: RatingChange, rater: str | N
 
 
 def rating_word(rating: Rating | None) -> str:
-    """A rating as people say it: pass, fail, critical, or 4* ("-" for none)."""
+    """A rating as people say it: pass, fail, critical, 4*, or the class of a label ("-" for none)."""
     if rating is None:
         return "-"
+    if rating.type == "label":
+        return rating.label or "-"
     if rating.type == "five_star":
         return f"{rating.value:g}*"
     return {1.0: "pass", 0.0: "fail", -1.0: "critical"}[rating.value]
@@ -227,4 +255,6 @@ def describe_annotation(annotation: Annotation | None) -> str:
         parts.append(f"note {annotation.note!r}")
     if annotation.repaired_output:
         parts.append("repaired output")
+    if annotation.reference:
+        parts.append("reference answer")
     return "; ".join(parts)
