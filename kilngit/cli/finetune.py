@@ -8,28 +8,30 @@ from pathlib import Path
 import click
 
 from kilngit.cli._common import current_project, format_option, print_json
+from kilngit.finetune.backends import BUILTIN as BACKENDS
 
 _TASK = click.option("--task", help="Task of the fine-tune (default: the only task).")
 
 
 @click.group()
 def finetune() -> None:
-    """Fine-tune models on a dataset split (OpenAI or Tinker) and train against an eval."""
+    """Fine-tune models on a dataset split (OpenAI, Fireworks, Together or Tinker) and train against an eval."""
 
 
 @finetune.command("create")
 @click.argument("name")
 @_TASK
-@click.option("--provider", type=click.Choice(["openai", "tinker"]), required=True)
+@click.option("--provider", type=click.Choice(sorted(BACKENDS)), required=True, help="Fine-tune backend.")
 @click.option("--base-model", required=True, help="Model to fine-tune, as the provider names it.")
 @click.option("--split", required=True, help="Dataset split to train on.")
 @click.option("--train-part", default="train", show_default=True)
-@click.option("--validation-part", help="Split part uploaded as validation data (OpenAI).")
+@click.option("--validation-part", help="Split part uploaded as validation data (hosted backends).")
 @click.option("--prompt", help="Prompt the examples and the fine-tuned model use (default: default).")
 @click.option("--train-on", type=click.Choice(["final_answer", "repaired_output", "reasoning_and_answer"]),
               default="final_answer", show_default=True)
 @click.option("--param", "params", multiple=True, metavar="K=V",
-              help="Hyperparameter, e.g. n_epochs=3 (OpenAI) or learning_rate=1e-4, steps=100 (Tinker).")
+              help="Hyperparameter of the backend, e.g. n_epochs=3 (OpenAI), lora_rank=16 (Fireworks), "
+                   "learning_rate=1e-4 (Tinker); see docs/finetune.md.")
 @click.option("--description")
 def create(name: str, task: str | None, provider: str, base_model: str, split: str, train_part: str,
            validation_part: str | None, prompt: str | None, train_on: str, params: tuple[str, ...],
@@ -54,7 +56,7 @@ def create(name: str, task: str | None, provider: str, base_model: str, split: s
 def start(name: str, task: str | None, wait: bool, retry: bool, poll_interval: float, timeout: float | None) -> None:
     """Dispatch fine-tune NAME, or resume it where it stopped (never a second job or upload)."""
     from kilngit.finetune.dispatch import start_finetune
-    from kilngit.finetune.openai_job import PollPolicy
+    from kilngit.finetune.backends.base import PollPolicy
 
     status = start_finetune(current_project(), task, name, wait=wait, retry=retry,
                             poll=PollPolicy(interval=poll_interval, timeout=timeout))
@@ -87,7 +89,7 @@ def status(name: str | None, task: str | None, no_refresh: bool, fmt: str) -> No
 @click.argument("name")
 @_TASK
 def cancel(name: str, task: str | None) -> None:
-    """Cancel fine-tune NAME."""
+    """Cancel fine-tune NAME at its provider."""
     from kilngit.finetune.dispatch import cancel_finetune
 
     click.echo(_describe(name, cancel_finetune(current_project(), task, name)))
@@ -97,7 +99,8 @@ def cancel(name: str, task: str | None) -> None:
 @click.argument("name")
 @_TASK
 @click.option("--format", "fmt", type=click.Choice(["openai", "tinker"]), required=True,
-              help="openai: chat JSONL; tinker: rendered token datums (JSONL).")
+              help="openai: chat JSONL (what OpenAI, Fireworks and Together train on); tinker: rendered "
+                   "token datums (JSONL).")
 @click.option("--part", help="Split part to export (default: the fine-tune's train part).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 def export(name: str, task: str | None, fmt: str, part: str | None, out: Path | None) -> None:

@@ -1,62 +1,57 @@
-"""`finetune start|status|cancel`: one entry point per action, dispatching on the fine-tune's provider."""
+"""`finetune start|status|cancel`: one entry point per action, handed to the fine-tune's backend."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from kilngit import layout
 from kilngit.errors import ProviderError, UsageError
+from kilngit.finetune.backends import FineTuneBackend, get_backend
+from kilngit.finetune.backends.base import DEFAULT_POLL, PollPolicy, StartOptions
 from kilngit.finetune.export import Tokenizer
-from kilngit.finetune.jobs import TERMINAL, get_finetune, read_status, write_status
+from kilngit.finetune.jobs import TERMINAL, get_finetune, read_status
 from kilngit.finetune.metrics import read_metrics
-from kilngit.finetune.openai_job import DEFAULT_POLL, PollPolicy
 from kilngit.project import Project
 from kilngit.records import FineTune, FineTuneStatus
+
+
+def _backend(task: str, name: str, spec: FineTune) -> FineTuneBackend:
+    """The spec's backend, its params checked (imported specs never went through `finetune create`)."""
+    backend = get_backend(spec.provider)
+    unknown = sorted(set(spec.params) - set(backend.params))
+    if unknown:
+        raise UsageError(f"{layout.finetune_file(task, name)}: unknown {backend.name} parameter(s) "
+                         f"{', '.join(unknown)}", f"remove them; {backend.name} takes: {', '.join(backend.params)}")
+    return backend
 
 
 def start_finetune(project: Project, task: str | None, name: str, *, wait: bool = False, retry: bool = False,
                    poll: PollPolicy = DEFAULT_POLL, client: Any = None, tokenizer: Tokenizer | None = None
                    ) -> FineTuneStatus:
-    """Dispatch a fine-tune (or resume it). OpenAI: upload and create the job, once, optionally waiting for
-    it. Tinker: train here until done. `retry` replaces a failed or cancelled job."""
+    """Dispatch a fine-tune to its backend (or resume it): hosted backends upload and create the job once,
+    optionally waiting for it; Tinker trains here until done. `retry` replaces a failed or cancelled job."""
     task = project.task_slug(task)
     spec = get_finetune(project, task, name)
-    if spec.provider == "openai":
-        from kilngit.finetune.openai_job import start_openai
-
-        return start_openai(project, task, name, spec, client=client, wait=wait, poll=poll, retry=retry)
-    from kilngit.finetune.tinker_job import train_tinker
-
-    status = read_status(project, task, name)
-    if retry and status.state in ("failed", "cancelled"):
-        write_status(project, status, state="pending", error=None)
-    return train_tinker(project, task, name, spec, service=client, tokenizer=tokenizer)
+    options = StartOptions(wait=wait, retry=retry, poll=poll, client=client, tokenizer=tokenizer)
+    return _backend(task, name, spec).start(project, task, name, spec, options)
 
 
 def refresh_finetune(project: Project, task: str | None, name: str, *, client: Any = None) -> FineTuneStatus:
-    """The fine-tune's status, refreshed from the provider when a remote job is still going."""
+    """The fine-tune's status, refreshed from the provider when a job is still going."""
     task = project.task_slug(task)
     spec = get_finetune(project, task, name)
     status = read_status(project, task, name)
-    if spec.provider == "openai" and status.provider_job_id and status.state not in TERMINAL:
-        from kilngit.finetune.openai_job import refresh_openai
-
-        return refresh_openai(project, task, name, spec, client=client)
-    return status
+    if status.state in TERMINAL or status.provider_job_id is None:
+        return status
+    return get_backend(spec.provider).refresh(project, task, name, spec, client)
 
 
 def cancel_finetune(project: Project, task: str | None, name: str, *, client: Any = None) -> FineTuneStatus:
-    """Cancel a fine-tune: the provider's job, or (Tinker) the training loop before its next step."""
+    """Cancel a fine-tune at its provider (Tinker: the training loop stops before its next step)."""
     task = project.task_slug(task)
     spec = get_finetune(project, task, name)
-    if spec.provider == "openai":
-        from kilngit.finetune.openai_job import cancel_openai
-
-        return cancel_openai(project, task, name, client=client)
-    status = read_status(project, task, name)
-    if status.state in TERMINAL:
-        raise UsageError(f"fine-tune {name!r} already {status.state}", "nothing to cancel")
-    return write_status(project, status, state="cancelled")
+    return get_backend(spec.provider).cancel(project, task, name, spec, client)
 
 
 @dataclass(frozen=True)
@@ -88,7 +83,7 @@ def finetune_summaries(project: Project, task: str | None, name: str | None = No
         error = None
         try:
             status = refresh_finetune(project, task, n, client=client) if refresh else read_status(project, task, n)
-        except ProviderError as e:  # one unreachable provider must not hide the other fine-tunes
+        except (ProviderError, UsageError) as e:  # one unreachable or unknown backend must not hide the others
             status, error = read_status(project, task, n), e.message
         metrics = read_metrics(project, task, n)
         last = next((m.loss for m in reversed(metrics) if m.loss is not None), None)

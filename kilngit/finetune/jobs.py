@@ -13,6 +13,7 @@ from typing import Any
 
 from kilngit import layout
 from kilngit.errors import KilngitError, NotFoundError, UsageError
+from kilngit.finetune.backends import get_backend
 from kilngit.finetune.examples import TRAIN_ON, ExampleSet, finetune_examples
 from kilngit.finetune.export import (
     ChatRenderer,
@@ -28,17 +29,9 @@ from kilngit.records import FineTune, FineTuneStatus, RunConfig, is_slug
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
-#: Parameters each provider takes (`--param k=v`), with their types.
-PARAMS: dict[str, dict[str, type]] = {
-    "openai": {"n_epochs": int, "batch_size": int, "learning_rate_multiplier": float, "seed": int, "suffix": str},
-    "tinker": {"learning_rate": float, "steps": int, "epochs": int, "batch_size": int, "lora_rank": int,
-               "checkpoint_every": int, "seed": int, "tokenizer": str, "template": str, "max_tokens": int},
-}
-
-
 def parse_params(items: list[str] | tuple[str, ...], provider: str) -> dict[str, Any]:
-    """`k=v` items checked against the provider's parameters and converted to their types."""
-    known = PARAMS[provider]
+    """`k=v` items checked against the backend's parameters and converted to their types."""
+    known = get_backend(provider).params
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -69,8 +62,7 @@ def create_finetune(project: Project, task: str, name: str, *, provider: str, ba
     task = project.task_slug(task)
     if not is_slug(name):
         raise UsageError(f"{name!r} is not a valid fine-tune name", "use lowercase letters, digits, '-' and '_'")
-    if provider not in PARAMS:
-        raise UsageError(f"unknown fine-tune provider {provider!r}", f"use one of: {', '.join(PARAMS)}")
+    known = get_backend(provider).params
     if train_on not in TRAIN_ON:
         raise UsageError(f"unknown train_on {train_on!r}", f"use one of: {', '.join(TRAIN_ON)}")
     relpath = layout.finetune_file(task, name)
@@ -83,13 +75,12 @@ def create_finetune(project: Project, task: str, name: str, *, provider: str, ba
             raise UsageError(f"split {split!r} has no part {part!r}", f"parts: {', '.join(sorted(parts))}")
     if prompt is not None and prompt not in project.prompts(task):
         raise NotFoundError(f"task {task!r} has no prompt {prompt!r}", f"known: {', '.join(project.prompts(task))}")
-    known = PARAMS[provider]
     unknown = sorted(set(params or {}) - set(known))
     if unknown:
         raise UsageError(f"unknown {provider} fine-tune parameter(s): {', '.join(unknown)}",
                          f"known: {', '.join(known)}")
     checked = {k: _convert(k, v, known[k]) for k, v in (params or {}).items()}
-    spec = FineTune(description=description, provider=provider, base_model=base_model,  # type: ignore[arg-type]
+    spec = FineTune(description=description, provider=provider, base_model=base_model,
                     split=split, train_part=train_part, validation_part=validation_part, prompt=prompt,
                     train_on=train_on, params=checked)  # type: ignore[arg-type]
     project.write_definition(relpath, spec)

@@ -10,7 +10,7 @@ import math
 import re
 from typing import Any
 
-from kilngit.kiln.mapping import DATA_STRATEGY, PROMPT_BUILDERS
+from kilngit.kiln.mapping import DATA_STRATEGY, FINETUNE_BACKENDS, PROMPT_BUILDERS
 from kilngit.records import Source, Usage
 from kilngit.state import Consensus
 
@@ -19,6 +19,9 @@ STRUCTURED_OUTPUT = {"auto": "default", "none": "default", "json_schema": "json_
 TRAIN_ON = {v: k for k, v in reversed(DATA_STRATEGY.items())} | {"repaired_output": "final_only"}
 FINETUNE_STATE = {"succeeded": "completed", "failed": "failed", "cancelled": "failed", "running": "running",
                   "uploading": "running", "pending": "pending", "queued": "pending"}
+#: kilngit fine-tune backend -> (Kiln provider, backend parameter name -> Kiln's).
+FINETUNE_PROVIDERS = {backend: (kiln, {v: k for k, v in names.items()})
+                      for kiln, (backend, names) in FINETUNE_BACKENDS.items()}
 BUILDERS = set(PROMPT_BUILDERS) - {"short_prompt_builder"}
 """The prompt builders kiln-ai 1.2.0 accepts as prompt IDs."""
 

@@ -240,13 +240,14 @@ def _finetunes(t: TaskExport) -> None:
         details = (status.details or {}) if status else {}
         fid = t.finetune_ids[slug]
         name = title_from_slug(slug)
+        kiln_provider, names = xm.FINETUNE_PROVIDERS.get(ft.provider, (ft.provider, {}))
         t.writer.write(t.path("finetunes", folder_name(fid, name)), t.writer.record("finetune", fid, {
             "name": name, "description": ft.description or "", "structured_output_mode": None,
-            "provider": ft.provider, "base_model_id": ft.base_model,
+            "provider": kiln_provider, "base_model_id": ft.base_model,
             "provider_id": status.provider_job_id if status else None,
             "fine_tune_model_id": status.fine_tuned_model if status else None, "dataset_split_id": split_id,
             "train_split_name": ft.train_part, "validation_split_name": ft.validation_part,
-            "parameters": dict(ft.params), "system_message": t.prompt_text(prompt),
+            "parameters": {names.get(k, k): v for k, v in ft.params.items()}, "system_message": t.prompt_text(prompt),
             "thinking_instructions": prompt.thinking_instruction if prompt else None,
             "latest_status": xm.FINETUNE_STATE[status.state] if status else "unknown",
             "properties": details.get("kiln_properties") or {}, "data_strategy": xm.TRAIN_ON[ft.train_on]}))

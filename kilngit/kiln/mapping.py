@@ -47,6 +47,33 @@ DATA_STRATEGY = {
 FINETUNE_STATE = {"completed": "succeeded", "failed": "failed", "running": "running", "pending": "queued",
                   "unknown": "queued"}
 
+#: Kiln fine-tune provider -> (kilngit fine-tune backend, Kiln parameter name -> the backend's). A provider
+#: missing here (e.g. vertex) keeps its name, and `finetune start` refuses it.
+FINETUNE_BACKENDS: dict[str, tuple[str, dict[str, str]]] = {
+    "openai": ("openai", {}),
+    "fireworks_ai": ("fireworks", {}),
+    "together_ai": ("together", {"epochs": "n_epochs", "num_checkpoints": "n_checkpoints", "lora_rank": "lora_r"}),
+}
+
+
+def finetune_backend(provider: str, params: dict[str, Any], warn: Warn) -> tuple[str, dict[str, Any]]:
+    """The kilngit backend of a Kiln fine-tune provider, and its parameters in the backend's names; parameters
+    the backend does not take are left out (with a warning)."""
+    from kilngit.finetune.backends import get_backend
+
+    if provider not in FINETUNE_BACKENDS:
+        return provider, params
+    backend, names = FINETUNE_BACKENDS[provider]
+    known = get_backend(backend).params
+    out = {}
+    for key, value in params.items():
+        name = names.get(key, key)
+        if name in known:
+            out[name] = value
+        else:
+            warn(f"parameter {key!r} is not one kilngit's {backend} backend takes; left out")
+    return backend, out
+
 #: Characters the kilngit filter language reserves; a tag holding one cannot be written as `tag::X`.
 _FILTER_RESERVED = re.compile(r"[\s()&,|!]")
 

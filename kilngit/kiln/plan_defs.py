@@ -34,7 +34,9 @@ def plan_definitions(ctx: TaskContext) -> None:
     for rec in ctx.kiln.finetunes:
         d = rec.data
         ctx.finetunes[rec.id] = ctx.finetune_slugs.take(str(d.get("name") or rec.id), rec.id)
-        ctx.finetune_models[rec.id] = (str(d.get("provider")), d.get("fine_tune_model_id"))
+        provider = str(d.get("provider"))  # the run config of its model: the backend's inference provider
+        ctx.finetune_models[rec.id] = (mapping.FINETUNE_BACKENDS.get(provider, (provider, {}))[0],
+                                       d.get("fine_tune_model_id"))
     for rec in ctx.kiln.prompts:
         ctx.attempt(rec, _saved_prompt, ctx, rec)
     for rec in ctx.kiln.finetunes:
@@ -141,8 +143,9 @@ def _finetune(ctx: TaskContext, rec: KilnRecord) -> None:
             params[key] = value
         else:
             ctx.warner(rec.path)(f"parameter {key!r} is not a number, string or boolean; left out")
+    backend, params = mapping.finetune_backend(str(d["provider"]), params, ctx.warner(rec.path))
     validation = d.get("validation_split_name")
-    ft = FineTune(description=d.get("description") or None, provider=d["provider"], base_model=d["base_model_id"],
+    ft = FineTune(description=d.get("description") or None, provider=backend, base_model=d["base_model_id"],
                   split=split_slug, train_part=part_names.get(d["train_split_name"], d["train_split_name"]),
                   validation_part=part_names.get(validation, validation) if validation else None,
                   prompt=ctx.prompts.get(f"fine_tune_prompt::{ctx.project_id}::{ctx.kiln_task_id}::{rec.id}"),

@@ -63,6 +63,8 @@ BUILTIN: dict[str, dict[str, Any]] = {
     "lmstudio": {"base_url": "http://localhost:1234/v1", **_LOCAL},
     "tinker": {"base_url": f"{TINKER_BASE}/oai/api/v1", "api_key_env": "TINKER_API_KEY",
                "supports_json_schema": False},
+    "fireworks": {"base_url": "https://api.fireworks.ai/inference/v1", "api_key_env": "FIREWORKS_API_KEY"},
+    "together": {"base_url": "https://api.together.xyz/v1", "api_key_env": "TOGETHER_API_KEY"},
     "mock": {"type": "mock", "api_key_env": None},
 }
 """Known providers. vllm's key is optional: an unset VLLM_API_KEY sends a placeholder."""

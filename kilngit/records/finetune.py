@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kilngit.records.base import SLUG_PATTERN, Definition, OwnedRecord
 from kilngit.records.common import Strict
@@ -17,8 +17,9 @@ class FineTune(Definition):
 
     kind: Literal["finetune"] = "finetune"
     description: str | None = None
-    provider: Literal["openai", "tinker", "fireworks_ai", "together_ai", "vertex"]
-    """Where the job runs; kilngit runs openai and tinker jobs, the others are kept from Kiln imports."""
+    provider: str = Field(pattern=SLUG_PATTERN)
+    """The fine-tune backend that runs the job (`kilngit.finetune.backends`: openai, tinker, fireworks,
+    together); another name (e.g. vertex, from a Kiln import) is kept, and refused when started."""
     base_model: str
     split: str = Field(pattern=SLUG_PATTERN)
     """Slug of the dataset split to train on."""
@@ -29,6 +30,13 @@ class FineTune(Definition):
     train_on: Literal["final_answer", "repaired_output", "reasoning_and_answer"] = "final_answer"
     params: dict[str, float | int | str | bool] = {}
     kiln_id: str | None = None
+
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _kiln_names(cls, value: Any) -> Any:
+        # Kiln imports before the backend registry kept Kiln's provider names; read them as the backends'.
+        return {"fireworks_ai": "fireworks", "together_ai": "together"}.get(value, value)
 
 
 class FineTuneStatus(OwnedRecord):

@@ -447,6 +447,9 @@ class FakeOpenAI:
       the create body returning one); ``script_next_job()`` queues per-job scripts.
     """
 
+    multipart_routes: tuple[str, ...] = ("files.create",)
+    """Routes whose body is multipart form data (file uploads); subclasses serving other APIs add theirs."""
+
     def __init__(
         self,
         responder: Responder | None = None,
@@ -606,7 +609,7 @@ class FakeOpenAI:
         try:
             try:
                 route, params = self._route(h.command, path)
-                if route == "files.create":
+                if route in self.multipart_routes:
                     fields = _parse_multipart(h.headers.get("Content-Type", ""), raw)
                     body: Any = {
                         k: {"filename": f, "bytes": len(d)} if f is not None else d.decode("utf-8", "replace")

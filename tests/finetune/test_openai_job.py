@@ -13,9 +13,9 @@ import pytest
 
 from kilngit import layout
 from kilngit.errors import ProviderError
+from kilngit.finetune.backends.base import PollPolicy
 from kilngit.finetune.dispatch import cancel_finetune, finetune_summaries, start_finetune
 from kilngit.finetune.metrics import read_metrics
-from kilngit.finetune.openai_job import PollPolicy
 from kilngit.project import Project
 from kilngit.testing.fake_openai import FakeOpenAI, Fault, JobScript
 from kilngit.validate import validate_project
@@ -106,7 +106,7 @@ def test_timeout_leaves_job_running_and_status_refreshes(project: Project, fake:
 def test_create_failure_after_upload_never_uploads_twice(project: Project, fake: FakeOpenAI):
     split_and_finetune(project, "openai")
     fake.fault_fn = lambda i, body: Fault.server_error(503) if body and "training_file" in body else None
-    with pytest.raises(ProviderError, match="creating the fine-tuning job"):
+    with pytest.raises(ProviderError, match="creating the openai fine-tuning job"):
         start_finetune(project, TASK, "ft", poll=FAST)
     status = Project(project.root).finetune_status(TASK, "ft")
     assert status.provider_file_ids["train"] and status.provider_job_id is None and status.request_token

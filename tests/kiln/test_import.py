@@ -71,7 +71,7 @@ def test_toy_import_maps_every_kind(toy, tmp_path):
     membership = p.split_membership(TASK, "small-split")
     assert membership.parts == {"train": [run.id], "val": [failed.id]}
     ft = p.finetunes(TASK)["tiny-tune"]
-    assert (ft.provider, ft.split, ft.prompt, ft.params) == ("fireworks_ai", "small-split", "tiny-tune-prompt",
+    assert (ft.provider, ft.split, ft.prompt, ft.params) == ("fireworks", "small-split", "tiny-tune-prompt",
                                                              {"epochs": 2})
     assert p.finetune_status(TASK, "tiny-tune").state == "succeeded"
     validation = validate_project(p.root)

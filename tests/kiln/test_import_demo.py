@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from kilngit.kiln import import_kiln
+from kilngit.kiln.mapping import FINETUNE_BACKENDS
 from kilngit.kiln.names import json_key
 from kilngit.project import Project
 from kilngit.records.evals import judge_hash
@@ -158,8 +159,10 @@ def test_demo_definitions_field_by_field(demo_import, demo_src):
     for kf in _kiln(demo_src, "tasks/*/finetunes/*/finetune.kiln"):
         slug, ft = tunes[kf["id"]]
         status = p.finetune_status(TASK, slug)
-        assert (ft.provider, ft.base_model, ft.split) == (kf["provider"], kf["base_model_id"],
+        backend = FINETUNE_BACKENDS.get(kf["provider"], (kf["provider"], {}))[0]  # fireworks_ai -> fireworks
+        assert (ft.provider, ft.base_model, ft.split) == (backend, kf["base_model_id"],
                                                           splits[kf["dataset_split_id"]])
+        assert ft.params == kf["parameters"]  # the demo's (epochs, lora_rank) are Fireworks' names too
         assert (status.provider_job_id, status.fine_tuned_model) == (kf["provider_id"], kf["fine_tune_model_id"])
         assert p.prompts(TASK)[ft.prompt].system == kf["system_message"]
 
