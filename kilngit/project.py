@@ -320,23 +320,60 @@ class Project:
     def delete(self, relpath: str) -> None:
         """Remove a file (e.g. an annotation emptied by its owner)."""
         (self.root / relpath).unlink(missing_ok=True)
-        self._cache.clear()
+        located = layout.classify(relpath)
+        if located is not None and located.kind == "annotation":
+            self._replace_annotation(located.params["task"], located.params["rater"], located.params["run"], None)
+        else:
+            self._cache.clear()
+
+    def forget(self, what: str, task: str | None = None, eval_slug: str | None = None) -> None:
+        """Drop cached reads that changes made on disk by someone else have made stale: the "runs" or
+        "annotations" of a task, the "results" of an eval, or "definitions" (everything else)."""
+        if what == "runs":
+            keys = [("runs", task), ("runs_by_id", task), ("states", task)]
+        elif what == "annotations":
+            keys = [("annotations", task), ("states", task)]
+        elif what == "results":
+            keys = [("results", task, eval_slug)]
+        elif what == "definitions":
+            keys = [k for k in self._cache if k[0] not in _BULK]
+            self.__dict__.pop("manifest", None)
+        else:
+            raise ValueError(f"cannot forget {what!r}")
+        for key in keys:
+            self._cache.pop(key, None)
 
     def remember(self, record: Record) -> None:
         """Bring the cached reads up to date with a record just written (by this object or for it)."""
         d = record.__dict__
-        self._cache.pop(("states", d.get("task")), None)
         if record.kind == "task_run":
+            self._cache.pop(("states", d["task"]), None)
             self._cache.get(("runs_by_id", d["task"]), {})[d["id"]] = record
         elif record.kind == "annotation":
-            key = ("annotations", d["task"])
-            if key in self._cache:
-                items = [a for a in self._cache[key] if (a.rater, a.run) != (d["rater"], d["run"])]
-                self._cache[key] = [*items, record]
+            self._replace_annotation(d["task"], layout.rater_dir(d["rater"]), d["run"], record)  # type: ignore[arg-type]
         elif record.kind == "judge_result":
             key = ("results", d["task"], d["eval"])
             if key in self._cache and all(r.id != d["id"] for r in self._cache[key]):
                 self._cache[key].append(record)
+
+
+    def _replace_annotation(self, task: str, rater_dir: str, run: str, record: Annotation | None) -> None:
+        """Put one rater's annotation of one run (None: it was deleted) into the cached reads, in place, so a
+        label written at 100k runs does not recompute every run's state."""
+        def other(a: Annotation) -> bool:
+            return (layout.rater_dir(a.rater), a.run) != (rater_dir, run)
+
+        key = ("annotations", task)
+        if key in self._cache:
+            self._cache[key] = [a for a in self._cache[key] if other(a)] + ([record] if record else [])
+        state = self._cache.get(("states", task), {}).get(run)
+        if state is not None:
+            kept = [a for a in state.annotations if other(a)] + ([record] if record else [])
+            state.annotations = sorted(kept, key=lambda a: a.rater)
+
+
+#: Cache keys of the bulk collections `forget("definitions")` keeps.
+_BULK = ("runs", "runs_by_id", "annotations", "results", "states")
 
 
 def definition_data(record: Definition) -> dict[str, Any]:

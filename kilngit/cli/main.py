@@ -37,6 +37,7 @@ COMMANDS = {
     "watch": "kilngit.cli.watch:watch",
     "queue": "kilngit.cli.queue:queue",
     "merge-annotation": "kilngit.cli.merge_annotation:merge_annotation",
+    "serve": "kilngit.cli.serve:serve",
 }
 
 

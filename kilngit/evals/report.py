@@ -106,11 +106,18 @@ def render_report(project: Project, sections: Sequence[Section]) -> str:
             f"</header><nav>{nav}</nav><main>{body}</main></body></html>\n")
 
 
-def write_report(project: Project, out: str | Path | None = None, extra: Sequence[SectionProvider] = ()) -> Path:
-    """Write `index.html` into `out` (default `.kilngit/report` in the project) and return its path."""
+def report_sections(project: Project, extra: Sequence[SectionProvider] = ()) -> list[Section]:
+    """Every section of the report: the evals', then the hooked and `extra` providers'. `kilngit serve` shows
+    the same sections, so both have one rendering path."""
     sections = eval_sections(project)
     for provider in [*hooked_providers(), *extra]:
         sections += provider(project)
+    return sections
+
+
+def write_report(project: Project, out: str | Path | None = None, extra: Sequence[SectionProvider] = ()) -> Path:
+    """Write `index.html` into `out` (default `.kilngit/report` in the project) and return its path."""
+    sections = report_sections(project, extra)
     folder = Path(out) if out is not None else project.root / DEFAULT_OUT
     path = folder.absolute() / "index.html"
     atomic_write(path, render_report(project, sections).encode("utf-8"))

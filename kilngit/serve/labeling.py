@@ -1,0 +1,167 @@
+"""The label page: a queue of runs over a filter, one form per run, every answer saved through the rating
+library (`kilngit.review.rating`), exactly as `kilngit rate` and `kilngit label` save it.
+
+The queue is derived from the files each time (the runs this rater has not rated, or the disputed ones), so
+a teammate's labels and a `git pull` change it at once. Judges' verdicts on a run are shown only after the
+person has answered it, so they do not anchor the answer. Undo restores the file as it was.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kilngit import layout
+from kilngit.errors import UsageError
+from kilngit.records import Annotation, Requirement, TaskRun
+from kilngit.review.label import queue_runs
+from kilngit.review.rating import (
+    RatingChange,
+    apply_change,
+    describe_annotation,
+    load_own_annotation,
+    parse_overall,
+    save_annotation,
+)
+from kilngit.serve.app import Server
+from kilngit.serve.pages import judge_views
+
+QUEUES = ("unrated", "disputed")
+#: Keys that rate a row, by rating type; the overall row takes every one.
+KEYS = {"pass_fail": "pf", "pass_fail_critical": "pfc", "five_star": "12345"}
+_WORDS = {"p": "pass", "f": "fail", "c": "critical", **{str(i): str(i) for i in range(1, 6)}}
+_MAX_SECONDS = 24 * 3600.0
+
+
+def _queue(server: Server, task: str, rater: str, filter_text: str, which: str) -> list[str]:
+    return queue_runs(server.project, task, rater, filter_text or "all", disputed=which == "disputed")
+
+
+def _params(source: Any) -> tuple[str, str]:
+    which = source.get("queue") or "unrated"
+    return (source.get("q") or "all").strip(), which if which in QUEUES else "unrated"
+
+
+async def label(server: Server, request: Request) -> Response:
+    task = server.task(request)
+    filter_text, which = _params(request.query_params)
+    wanted = request.query_params.get("run")
+    after = request.query_params.get("after")
+    return _panel(server, request, task, filter_text, which, current=wanted, after=after)
+
+
+async def rate(server: Server, request: Request) -> Response:
+    task = server.task(request)
+    form = await request.form()
+    filter_text, which = _params(form)
+    run_id = server.run_id(request, task, str(form.get("run", "")))
+    session = request.scope["kilngit.session"]
+    run = server.project.runs(task)[run_id]
+    change = _change(form, server.project.task(task).requirements)
+    if change is None:
+        return _panel(server, request, task, filter_text, which, after=run_id, message="skipped")
+    if run.output is None and (change.overall or change.requirements):
+        raise UsageError(f"run {run_id} has no output to rate", "run the task on it first, or only tag it")
+    before = load_own_annotation(server.project, task, session.rater, run_id)
+    after = _apply(server, run, session.rater, change, before, _seconds(form.get("seconds")))
+    relpath = _save(server, task, session.rater, run_id, after)
+    session.undo.append((task, run_id, before))
+    return _panel(server, request, task, filter_text, which, after=run_id, answered=(run_id, after, relpath))
+
+
+async def undo(server: Server, request: Request) -> Response:
+    task = server.task(request)
+    form = await request.form()
+    filter_text, which = _params(form)
+    session = request.scope["kilngit.session"]
+    mine = [i for i, step in enumerate(session.undo) if step[0] == task]
+    if not mine:
+        return _panel(server, request, task, filter_text, which, message="nothing to undo")
+    _, run_id, before = session.undo.pop(mine[-1])
+    relpath = _save(server, task, session.rater, run_id, before)  # type: ignore[arg-type]
+    return _panel(server, request, task, filter_text, which, current=run_id,
+                  message=f"undone: {relpath} is back to {describe_annotation(before)}")  # type: ignore[arg-type]
+
+
+def _change(form: FormData, requirements: list[Requirement]) -> RatingChange | None:
+    """The change the form asks for; None when it says nothing (a skip)."""
+    overall = str(form.get("overall") or "")
+    given = {r.name: _WORDS.get(str(form.get(f"req.{r.name}") or ""), "") for r in requirements}
+    words = str(form.get("tags") or "").split()
+    note, repair = str(form.get("note") or "").strip(), str(form.get("repair") or "")
+    had = form.get("had") == "1"  # the rater had an annotation: an emptied note or repair removes it
+    change = RatingChange(
+        overall=parse_overall(_WORDS[overall]) if overall in _WORDS else None,
+        requirements={k: v for k, v in given.items() if v},
+        tags_add=tuple(w for w in words if not w.startswith("-")),
+        tags_remove=tuple(w[1:] for w in words if w.startswith("-") and len(w) > 1),
+        note=note if note or had else None, repair=repair if repair.strip() or had else None)
+    nothing = not (change.overall or change.requirements or change.tags_add or change.tags_remove or note
+                   or repair.strip())
+    return None if nothing and not had else change
+
+
+def _seconds(value: object) -> float | None:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), _MAX_SECONDS) if seconds == seconds else None
+
+
+def _apply(server: Server, run: TaskRun, rater: str, change: RatingChange, before: Annotation | None,
+           seconds: float | None) -> Annotation:
+    # Time on item is stored once annotations have `seconds_on_item`.
+    if seconds is not None and "seconds_on_item" in inspect.signature(apply_change).parameters:
+        return apply_change(server.project, run, rater, change, before, seconds_on_item=seconds)  # type: ignore[call-arg]
+    return apply_change(server.project, run, rater, change, before)
+
+
+def _save(server: Server, task: str, rater: str, run_id: str, annotation: Annotation | None) -> str:
+    """Save (or delete) the rater's annotation through the rating library; returns its path."""
+    save_annotation(server.project, task, rater, run_id, annotation)
+    relpath = layout.annotation_file(task, rater, run_id)
+    server.fresh.absorb(relpath)
+    server.changed()
+    return relpath
+
+
+def _panel(server: Server, request: Request, task: str, filter_text: str, which: str, current: str | None = None,
+           after: str | None = None, answered: tuple[str, Annotation | None, str] | None = None,
+           message: str = "") -> Response:
+    session = request.scope["kilngit.session"]
+    error = None
+    try:
+        queue = _queue(server, task, session.rater, filter_text, which)
+    except UsageError as e:
+        queue, error = [], str(e)
+    if current is not None:
+        current = server.run_id(request, task, current)
+    elif queue:
+        later = [r for r in queue if after is None or r > after]
+        current = later[0] if later else None
+    context: dict[str, Any] = dict(task=task, filter_text=filter_text, which=which, queues=QUEUES, queue=queue,
+                                   error=error, message=message, current=None, keys=KEYS)
+    if current is not None:
+        state = server.project.states(task)[current]
+        mine = load_own_annotation(server.project, task, session.rater, current)
+        context.update(current=state, run=state.run, mine=mine, position=queue.index(current) + 1
+                       if current in queue else None, requirements=server.project.task(task).requirements,
+                       others=[a for a in state.annotations if layout.rater_dir(a.rater) != layout.rater_dir(session.rater)])
+    if answered is not None:
+        run_id, annotation, relpath = answered
+        context.update(answered=run_id, answered_file=relpath, answered_text=describe_annotation(annotation),
+                       suggestions=[j for j in judge_views(server, task, run_id) if j.verdict is not None])
+    template = "label_panel.html" if request.headers.get("hx-request") else "label.html"
+    return server.render(request, template, **context)
+
+
+ROUTES: list[tuple[str, Any, list[str]]] = [
+    ("/t/{task}/label", label, ["GET"]),
+    ("/t/{task}/label/rate", rate, ["POST"]),
+    ("/t/{task}/label/undo", undo, ["POST"]),
+]
