@@ -8,7 +8,7 @@ person has answered it, so they do not anchor the answer. Undo restores the file
 
 from __future__ import annotations
 
-import inspect
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from kilngit import layout
 from kilngit.errors import UsageError
-from kilngit.records import Annotation, Requirement, TaskRun
+from kilngit.records import Annotation, Task, TaskRun
 from kilngit.review.label import queue_runs
 from kilngit.review.rating import (
     RatingChange,
@@ -25,16 +25,54 @@ from kilngit.review.rating import (
     describe_annotation,
     load_own_annotation,
     parse_overall,
+    rating_word,
     save_annotation,
 )
 from kilngit.serve.app import Server
 from kilngit.serve.pages import judge_views
 
 QUEUES = ("unrated", "disputed")
-#: Keys that rate a row, by rating type; the overall row takes every one.
-KEYS = {"pass_fail": "pf", "pass_fail_critical": "pfc", "five_star": "12345"}
-_WORDS = {"p": "pass", "f": "fail", "c": "critical", **{str(i): str(i) for i in range(1, 6)}}
+_KEYS = {"pass_fail": "pf", "pass_fail_critical": "pfc", "five_star": "12345", None: "pfc12345"}
+_WORDS = {"p": "pass", "f": "fail", "c": "critical", **{str(i): f"{i}*" for i in range(1, 6)}}
 _MAX_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Choice:
+    key: str
+    """The key that picks it."""
+    value: str
+    """What the form sends: a word the rating library reads (pass, 4*, or a label's class)."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One rating the task asks for (overall, or one requirement) with its keyboard choices."""
+
+    name: str
+    field: str
+    instruction: str
+    choices: list[Choice]
+    current: str
+    """This rater's current value, as a choice value ("" for none)."""
+
+
+def choices(rating_type: str | None, labels: list[str]) -> list[Choice]:
+    """The keys for a rating type: p f c, 1-5 stars, or 1-9 for a label's classes."""
+    if rating_type == "label":
+        return [Choice(str(i + 1), label) for i, label in enumerate(labels[:9])]
+    return [Choice(k, _WORDS[k]) for k in _KEYS.get(rating_type, _KEYS[None])]
+
+
+def rows(task: Task, mine: Annotation | None) -> list[Row]:
+    """The overall row and one row per requirement, each with the keys of its rating type."""
+    out = [Row("overall", "overall", task.instruction, choices(task.rating_type, task.labels),
+               rating_word(mine.rating) if mine and mine.rating else "")]
+    for req in task.requirements:
+        given = mine.requirements.get(req.name) if mine else None
+        out.append(Row(req.name, f"req.{req.name}", req.instruction, choices(req.type, req.labels),
+                       rating_word(given) if given else ""))
+    return out
 
 
 def _queue(server: Server, task: str, rater: str, filter_text: str, which: str) -> list[str]:
@@ -61,10 +99,10 @@ async def rate(server: Server, request: Request) -> Response:
     run_id = server.run_id(request, task, str(form.get("run", "")))
     session = request.scope["kilngit.session"]
     run = server.project.runs(task)[run_id]
-    change = _change(form, server.project.task(task).requirements)
+    change = _change(form, server.project.task(task))
     if change is None:
         return _panel(server, request, task, filter_text, which, after=run_id, message="skipped")
-    if run.output is None and (change.overall or change.requirements):
+    if run.output is None and (change.overall or change.label or change.requirements):
         raise UsageError(f"run {run_id} has no output to rate", "run the task on it first, or only tag it")
     before = load_own_annotation(server.project, task, session.rater, run_id)
     after = _apply(server, run, session.rater, change, before, _seconds(form.get("seconds")))
@@ -87,20 +125,21 @@ async def undo(server: Server, request: Request) -> Response:
                   message=f"undone: {relpath} is back to {describe_annotation(before)}")  # type: ignore[arg-type]
 
 
-def _change(form: FormData, requirements: list[Requirement]) -> RatingChange | None:
-    """The change the form asks for; None when it says nothing (a skip)."""
+def _change(form: FormData, task: Task) -> RatingChange | None:
+    """The change the form asks for; None when it says nothing (a skip). Values are checked by the library."""
     overall = str(form.get("overall") or "")
-    given = {r.name: _WORDS.get(str(form.get(f"req.{r.name}") or ""), "") for r in requirements}
+    given = {r.name: str(form.get(f"req.{r.name}") or "") for r in task.requirements}
     words = str(form.get("tags") or "").split()
     note, repair = str(form.get("note") or "").strip(), str(form.get("repair") or "")
     had = form.get("had") == "1"  # the rater had an annotation: an emptied note or repair removes it
+    labeled = task.rating_type == "label"
     change = RatingChange(
-        overall=parse_overall(_WORDS[overall]) if overall in _WORDS else None,
+        overall=parse_overall(overall) if overall and not labeled else None, label=overall if labeled and overall else None,
         requirements={k: v for k, v in given.items() if v},
         tags_add=tuple(w for w in words if not w.startswith("-")),
         tags_remove=tuple(w[1:] for w in words if w.startswith("-") and len(w) > 1),
         note=note if note or had else None, repair=repair if repair.strip() or had else None)
-    nothing = not (change.overall or change.requirements or change.tags_add or change.tags_remove or note
+    nothing = not (change.overall or change.label or change.requirements or change.tags_add or change.tags_remove or note
                    or repair.strip())
     return None if nothing and not had else change
 
@@ -115,10 +154,7 @@ def _seconds(value: object) -> float | None:
 
 def _apply(server: Server, run: TaskRun, rater: str, change: RatingChange, before: Annotation | None,
            seconds: float | None) -> Annotation:
-    # Time on item is stored once annotations have `seconds_on_item`.
-    if seconds is not None and "seconds_on_item" in inspect.signature(apply_change).parameters:
-        return apply_change(server.project, run, rater, change, before, seconds_on_item=seconds)  # type: ignore[call-arg]
-    return apply_change(server.project, run, rater, change, before)
+    return apply_change(server.project, run, rater, change, before, seconds_on_item=seconds)
 
 
 def _save(server: Server, task: str, rater: str, run_id: str, annotation: Annotation | None) -> str:
@@ -145,12 +181,12 @@ def _panel(server: Server, request: Request, task: str, filter_text: str, which:
         later = [r for r in queue if after is None or r > after]
         current = later[0] if later else None
     context: dict[str, Any] = dict(task=task, filter_text=filter_text, which=which, queues=QUEUES, queue=queue,
-                                   error=error, message=message, current=None, keys=KEYS)
+                                   error=error, message=message, current=None)
     if current is not None:
         state = server.project.states(task)[current]
         mine = load_own_annotation(server.project, task, session.rater, current)
         context.update(current=state, run=state.run, mine=mine, position=queue.index(current) + 1
-                       if current in queue else None, requirements=server.project.task(task).requirements,
+                       if current in queue else None, rows=rows(server.project.task(task), mine),
                        others=[a for a in state.annotations if layout.rater_dir(a.rater) != layout.rater_dir(session.rater)])
     if answered is not None:
         run_id, annotation, relpath = answered

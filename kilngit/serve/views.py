@@ -1,6 +1,8 @@
 """Run lists as pages show them: the runs a filter chooses, as rows of named columns, sorted and paged.
 
-Kept in one module so it can give way to a shared run-view library without touching the pages.
+Words for ratings and shortened texts come from `kilngit.views` (what `kilngit runs` prints). Its
+`list_runs` builds a row for every matching run; a page builds rows only for the 50 it shows, so 100k runs
+stay fast.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from typing import Any
 
 from kilngit.evals.items import group_of
 from kilngit.project import Project
-from kilngit.review.rating import rating_word
 from kilngit.state import RunState
+from kilngit.views import consensus_word, short
 
 
 @dataclass(frozen=True)
@@ -23,32 +25,14 @@ class Column:
     sort: Callable[[RunState], Any]
 
 
-def _short(text: str | None, limit: int = 120) -> str:
-    if text is None:
-        return ""
-    one = " ".join(text.split())
-    return one if len(one) <= limit else one[: limit - 1] + "…"
-
-
 def _usage(state: RunState, field: str) -> float | None:
     usage = state.run.usage
     return getattr(usage, field) if usage else None
 
 
-def _rating_text(state: RunState) -> str:
+def _rating_sort(state: RunState) -> tuple[float, str]:
     c = state.rating
-    if c is None:
-        return ""
-    if c.disputed:
-        return "disputed"
-    if c.value is None:
-        return "-"
-    return f"{c.value:g}*" if c.type == "five_star" else {1.0: "pass", 0.0: "fail", -1.0: "critical"}.get(c.value, "?")
-
-
-def _rating_sort(state: RunState) -> float:
-    c = state.rating
-    return -9.0 if c is None or c.value is None else c.value
+    return (-9.0 if c is None or c.value is None else c.value, (c.label or "") if c else "")
 
 
 def _money(value: float | None) -> str:
@@ -57,12 +41,12 @@ def _money(value: float | None) -> str:
 
 COLUMNS: dict[str, Column] = {c.name: c for c in (
     Column("id", "run", lambda s: s.id[:10], lambda s: s.id),
-    Column("input", "input", lambda s: _short(s.run.input), lambda s: s.run.input),
-    Column("output", "output", lambda s: _short(s.run.output) if s.run.output is not None else
+    Column("input", "input", lambda s: short(s.run.input, 120), lambda s: s.run.input),
+    Column("output", "output", lambda s: short(s.run.output, 120) if s.run.output is not None else
            (f"(error: {s.run.error.type})" if s.run.error else "(input only)"), lambda s: s.run.output or ""),
     Column("config", "made by", lambda s: group_of(s.run) if s.run.output is not None else "",
            lambda s: group_of(s.run)),
-    Column("rating", "rating", _rating_text, _rating_sort),
+    Column("rating", "rating", lambda s: consensus_word(s.rating) if s.rating else "", _rating_sort),
     Column("raters", "raters", lambda s: str(sum(1 for a in s.annotations if a.rating or a.requirements) or ""),
            lambda s: len(s.annotations)),
     Column("tags", "tags", lambda s: " ".join(sorted(s.tags)), lambda s: sorted(s.tags)),
@@ -107,8 +91,3 @@ def run_page(project: Project, task: str, filter_text: str = "all", columns: lis
     window = chosen[(page - 1) * per_page: page * per_page]
     rows = [(s.id, [c.cell(s) for c in cols]) for s in window]
     return RunPage(cols, rows, len(chosen), len(states), page, pages, column.name, descending)
-
-
-def rating_label(rating: object) -> str:
-    """A rating as people say it (pass, fail, critical, 4*)."""
-    return rating_word(rating)  # type: ignore[arg-type]

@@ -101,10 +101,10 @@ def test_a_write_without_the_csrf_token_is_refused(serve_project: Project) -> No
     run_id = current(c)
     for data, headers in (({}, {}), ({"csrf": "forged"}, {}),
                           ({"csrf": csrf(c)}, {"origin": "http://evil.example.com"})):
-        r = c.post(f"/t/{TASK}/label/rate", data={"run": run_id, "overall": "p", **data}, headers=headers)
+        r = c.post(f"/t/{TASK}/label/rate", data={"run": run_id, "overall": "pass", **data}, headers=headers)
         assert r.status_code == 403
     assert not annotation_path(serve_project, ALICE, run_id).exists()
-    r = c.post(f"/t/{TASK}/label/rate", data={"run": run_id, "overall": "p"}, headers={"x-csrf-token": csrf(c)})
+    r = c.post(f"/t/{TASK}/label/rate", data={"run": run_id, "overall": "pass"}, headers={"x-csrf-token": csrf(c)})
     assert r.status_code == 200 and annotation_path(serve_project, ALICE, run_id).exists()
 
 
@@ -113,7 +113,7 @@ def test_label_writes_the_sessions_own_file_and_undo_restores_it(serve_project: 
     token = csrf(c)
     run_id = current(c)
     r = c.post(f"/t/{TASK}/label/rate", data={
-        "csrf": token, "run": run_id, "overall": "f", "req.correct_command": "f", "req.no_destructive_actions": "c",
+        "csrf": token, "run": run_id, "overall": "fail", "req.correct_command": "fail", "req.no_destructive_actions": "critical",
         "note": "wrong codec", "tags": "golden -eval_set", "repair": "ffmpeg -i a.mov a.mp4", "rater": ALICE,
         "seconds": "4.5"})
     path = annotation_path(serve_project, BOB, run_id)
@@ -142,7 +142,7 @@ def test_requests_never_name_paths(serve_project: Project) -> None:
     for path in ("/t/..%2F..%2F/runs", "/t/ffmpeg/runs/..%2F..%2Fkilngit.yaml", "/static/..%2F..%2Fapp.py",
                  "/t/ffmpeg/runs/ABCDEF0123456789"):
         assert c.get(path).status_code in (400, 404), path
-    r = c.post(f"/t/{TASK}/label/rate", data={"csrf": csrf(c), "run": "../../../../etc/passwd", "overall": "p"})
+    r = c.post(f"/t/{TASK}/label/rate", data={"csrf": csrf(c), "run": "../../../../etc/passwd", "overall": "pass"})
     assert r.status_code == 404
 
 

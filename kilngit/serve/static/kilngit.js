@@ -32,13 +32,11 @@
     if (!f && e.key !== "u") return;
     var key = e.key.toLowerCase();
     var i = active(), all = rows();
-    if (f && i >= 0 && all[i].dataset.keys.indexOf(key) >= 0 && key.length === 1) {
-      var input = all[i].querySelector("input[value='" + key + "']");
-      if (input) {
-        input.checked = true;
-        e.preventDefault();
-        if (i === all.length - 1) submit(); else activate(i + 1);
-      }
+    var input = f && i >= 0 && key.length === 1 ? all[i].querySelector("input[data-key='" + CSS.escape(key) + "']") : null;
+    if (input) {
+      input.checked = true;
+      e.preventDefault();
+      if (i === all.length - 1) submit(); else activate(i + 1);
       return;
     }
     var handled = true;
