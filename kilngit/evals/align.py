@@ -5,7 +5,8 @@ For each judge and score, the pairs are (human consensus, judge score) over gold
 `kilngit.evals.metrics.judge_alignment` computes every statistic (docs/metrics.md). The human rating a score
 is compared with is `score.human_rating`, else the task requirement of the same name, else the overall
 rating. Items without a consensus (raters split on pass/fail) are left out and counted. A pass_fail score
-compared with a pass_fail_critical rating reads "critical" as "fail".
+compared with a pass_fail_critical rating reads "critical" as "fail". A label score is compared class by class
+(`kilngit.evals.labels`: confusion matrix, accuracy, macro-F1).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kilngit.evals.items import eval_items
+from kilngit.evals.labels import LabelStats, human_rating_name, label_stats, score_classes
 from kilngit.evals.metrics import (
     AlignmentReport,
     JsonDataclass,
@@ -36,8 +38,9 @@ class Disagreement(JsonDataclass):
     run: str
     input: str
     output: str
-    human: float
-    judge: float
+    human: float | str
+    judge: float | str
+    """Numbers on the rating's scale, or classes for label scores."""
     why: str | None
     """The judge's explanation or reasoning, clipped."""
 
@@ -55,6 +58,8 @@ class ScoreAlignment(JsonDataclass):
     report: AlignmentReport | None
     disagreements: list[Disagreement] = field(default_factory=list)
     problem: str | None = None
+    labels: LabelStats | None = None
+    """Label scores: the judge's classes against the human consensus classes."""
 
 
 @dataclass
@@ -71,8 +76,8 @@ class JudgeAlignment(JsonDataclass):
 class RaterDisagreement(JsonDataclass):
     run: str
     input: str
-    ratings: dict[str, float]
-    consensus: float | None
+    ratings: dict[str, float | str]
+    consensus: float | str | None
 
 
 @dataclass
@@ -101,13 +106,6 @@ class AlignmentTable(JsonDataclass):
     stale_results: int
 
 
-def human_rating_name(score: EvalScore, task: Task) -> str:
-    """The human rating a score is compared with."""
-    if score.human_rating:
-        return score.human_rating
-    return score.name if task.requirement(score.name) is not None else "overall"
-
-
 def eval_alignment(project: Project, task: str | None, eval_slug: str, results: EvalResults | None = None
                    ) -> AlignmentTable:
     """Every judge of an eval against the human consensus on its golden set, and the raters' agreement."""
@@ -119,8 +117,9 @@ def eval_alignment(project: Project, task: str | None, eval_slug: str, results: 
     for name, judge in results.judges.items():
         scores = [s for s in ev.scores if not judge.score or s.name == judge.score]
         judges.append(JudgeAlignment(name, results.hashes[name], judge.type, name == ev.default_judge,
-                                     [_score_alignment(s, human_rating_name(s, definition), golden, results, name)
-                                      for s in scores]))
+                                     [_label_alignment(s, definition, golden, results, name) if s.type == "label"
+                                      else _score_alignment(s, human_rating_name(s, definition), golden, results,
+                                                            name) for s in scores]))
     ratings = list(dict.fromkeys(human_rating_name(s, definition) for s in ev.scores))
     raters = [_rater_agreement(name, golden) for name in ratings]
     return AlignmentTable(task, eval_slug, len(golden), judges, [r for r in raters if r is not None],
@@ -158,6 +157,33 @@ def _score_alignment(score: EvalScore, rating: str, golden: list[RunState], resu
                           disagreements, problem)
 
 
+def _label_alignment(score: EvalScore, task: Task, golden: list[RunState], results: EvalResults,
+                     judge: str) -> ScoreAlignment:
+    """A label score: the judge's class against the raters' consensus class, per golden run."""
+    rating = human_rating_name(score, task)
+    pairs: list[tuple[str, str]] = []
+    disagreements = []
+    no_consensus = not_judged = 0
+    for state in golden:
+        human = state.human_rating(rating)
+        if human is None or human.type != "label":
+            continue
+        if human.label is None:
+            no_consensus += 1
+            continue
+        verdict = results.verdict(judge, state.id)
+        judged = verdict.labels().get(score.name) if verdict else None
+        if judged is None:
+            not_judged += 1
+            continue
+        pairs.append((human.label, judged))
+        if judged != human.label:
+            disagreements.append(_disagreement(state, human.label, judged, results, judge))
+    stats = label_stats(pairs, score_classes(score, task))
+    return ScoreAlignment(score.name, rating, score.type, len(pairs), no_consensus, not_judged, None, disagreements,
+                          None, stats)
+
+
 def _human_on_scale(value: float, human_type: str, score_type: str) -> float | None:
     if human_type == score_type:
         return value
@@ -175,7 +201,8 @@ def _differs(human: float, judged: float, rating_type: str) -> bool:
     return rounded != human
 
 
-def _disagreement(state: RunState, human: float, judged: float, results: EvalResults, judge: str) -> Disagreement:
+def _disagreement(state: RunState, human: float | str, judged: float | str, results: EvalResults,
+                  judge: str) -> Disagreement:
     verdict = results.verdict(judge, state.id)
     why = None
     if verdict is not None:
@@ -186,7 +213,7 @@ def _disagreement(state: RunState, human: float, judged: float, results: EvalRes
 
 
 def _rater_agreement(rating: str, golden: list[RunState]) -> RaterAgreement | None:
-    by_item: dict[str, dict[str, float]] = {}
+    by_item: dict[str, dict[str, float | str]] = {}
     rating_type = None
     disagreements = []
     for state in golden:
@@ -194,10 +221,11 @@ def _rater_agreement(rating: str, golden: list[RunState]) -> RaterAgreement | No
         if human is None:
             continue
         rating_type = rating_type or human.type
-        by_item[state.id] = dict(human.ratings)
-        if len(set(human.ratings.values())) > 1:
-            disagreements.append(RaterDisagreement(state.id, _clip(state.run.input), dict(human.ratings),
-                                                   human.value))
+        given: dict[str, float | str] = dict(human.labels) if human.type == "label" else dict(human.ratings)
+        by_item[state.id] = given
+        if len(set(given.values())) > 1:
+            disagreements.append(RaterDisagreement(state.id, _clip(state.run.input), given,
+                                                   human.label if human.type == "label" else human.value))
     if rating_type is None:
         return None
     raters = sorted({r for ratings in by_item.values() for r in ratings})
@@ -208,7 +236,8 @@ def _rater_agreement(rating: str, golden: list[RunState]) -> RaterAgreement | No
         both = [r for r in shared.values() if a in r and b in r]
         statistic, value = "cohen_kappa", cohen_kappa([r[a] for r in both], [r[b] for r in both]) if both else None
     elif len(raters) > 2:
-        level = {"pass_fail": "nominal", "pass_fail_critical": "ordinal"}.get(rating_type, "interval")
+        level = {"pass_fail": "nominal", "label": "nominal",
+                 "pass_fail_critical": "ordinal"}.get(rating_type, "interval")
         statistic, value = "krippendorff_alpha", krippendorff_alpha(shared, level)  # type: ignore[arg-type]
     return RaterAgreement(rating, rating_type, raters, len(shared), statistic, value, disagreements)
 

@@ -40,14 +40,15 @@ __all__ = [
     "student_t_cdf", "student_t_quantile",
 ]  # fmt: skip
 
-RatingType = Literal["pass_fail", "pass_fail_critical", "five_star"]
+RatingType = Literal["pass_fail", "pass_fail_critical", "five_star", "label"]
 
 #: The values each rating type allows; the same table as kilngit.records.common (kept here so this
-#: module needs nothing but the standard library).
+#: module needs nothing but the standard library). A label score counts as 1 (the right class) or 0.
 RATING_VALUES: dict[str, tuple[float, ...]] = {
     "pass_fail": (0.0, 1.0),
     "pass_fail_critical": (-1.0, 0.0, 1.0),
     "five_star": (1.0, 2.0, 3.0, 4.0, 5.0),
+    "label": (0.0, 1.0),
 }
 
 #: Names of the pass/fail values, used as confusion-matrix labels.

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from kilngit.evals.align import AlignmentTable, ScoreAlignment
 from kilngit.evals.check import CheckReport
+from kilngit.evals.labels import LabelStats
 from kilngit.evals.metrics import Correlation
 from kilngit.evals.scores import GroupScores, Scoreboard
 
@@ -56,6 +57,10 @@ def scoreboard_table(board: Scoreboard) -> TextTable:
                        "no other run config is better on quality, cost and latency at once")
     if board.thresholds:
         table.notes.append("thresholds (normalized): " + ", ".join(f"{k} >= {v:g}" for k, v in board.thresholds.items()))
+    for g in board.groups:
+        for name, stat in g.scores.items():
+            if stat.labels is not None:
+                table.notes += label_notes(f"{g.group}/{name}", stat.labels, "output")
     if board.stale_results:
         table.notes.append(f"{board.stale_results} stale result(s) from older judge definitions ignored")
     if not board.groups:
@@ -98,6 +103,8 @@ def alignment_tables(table: AlignmentTable, details: bool = True) -> list[TextTa
     judges.notes.append("compared: " + ", ".join(pairs))
     for j in table.judges:
         for s in j.scores:
+            if s.labels is not None:
+                judges.notes += label_notes(f"{j.judge}/{s.score}", s.labels)
             if s.problem:
                 judges.notes.append(f"{j.judge}/{s.score}: {s.problem}")
             if s.no_consensus or s.not_judged:
@@ -116,8 +123,21 @@ def alignment_tables(table: AlignmentTable, details: bool = True) -> list[TextTa
     return [judges, raters]
 
 
+def label_notes(what: str, stats: LabelStats, predicted: str = "judge") -> list[str]:
+    """A label score's accuracy, macro-F1 and confusion matrix (rows: human class) as note lines."""
+    m = stats.confusion
+    out = [f"{what}: label accuracy {num(stats.accuracy)}, macro-F1 {num(stats.macro_f1)} over {stats.n} item(s); "
+           f"confusion (rows human, columns {predicted}: {', '.join(map(str, m.labels))}):"]
+    width = max(len(str(x)) for x in m.labels)
+    out += [f"  {str(label):>{width}}: " + " ".join(f"{c:3d}" for c in row) for label, row in zip(m.labels, m.counts)]
+    return out
+
+
 def _alignment_row(judge: str, kind: str, s: ScoreAlignment) -> list[str]:
     r = s.report
+    if s.labels is not None:
+        return [f"{judge} [{kind}]", s.score, str(s.labels.n), num(s.labels.accuracy), *["-"] * 6,
+                str(len(s.disagreements))]
     if r is None:
         return [f"{judge} [{kind}]", s.score, "0", *["-"] * 7, "0"]
     baselines = f"{num(r.always_pass.accuracy, 2)}/{num(r.always_fail.accuracy, 2)}"

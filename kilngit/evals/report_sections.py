@@ -57,6 +57,12 @@ def _scoreboard_html(board: Scoreboard) -> str:
             charts.append(scatter_plot(points, x_label=label, y_label="quality (0..1)",
                                        title=f"Quality vs {label.split(' (')[0]} (blue: Pareto front)"))
     parts.append('<div class="charts">' + "".join(charts) + "</div>")
+    for g in board.groups:
+        for name, stat in g.scores.items():
+            if stat.labels is not None:
+                parts.append(f"<details><summary>{escape(g.group)} on {escape(name)}: accuracy "
+                             f"{stat.labels.accuracy or 0:.3f}, macro-F1 {stat.labels.macro_f1 or 0:.3f}</summary>"
+                             + confusion_html(stat.labels.confusion).replace("judge: ", "output: ") + "</details>")
     return "".join(parts)
 
 
@@ -80,21 +86,29 @@ def _alignment_html(table: AlignmentTable) -> str:
 
 def _judge_detail(judge: JudgeAlignment, score: ScoreAlignment) -> str:
     report = score.report
-    if report is None:
+    if report is None and score.labels is None:
         return ""
     body = []
-    if report.confusion_matrix is not None:
+    if score.labels is not None:
+        body.append(f"<p>accuracy {score.labels.accuracy or 0:.3f}, macro-F1 {score.labels.macro_f1 or 0:.3f}</p>")
+        body.append(confusion_html(score.labels.confusion))
+    elif report is not None and report.confusion_matrix is not None:
         body.append(confusion_html(report.confusion_matrix))
     if score.disagreements:
         rows = "".join(
             f"<tr><td><code>{escape(d.run[:10])}</code></td><td>{escape(d.input)}</td><td><code>{escape(d.output)}"
-            f"</code></td><td>{d.human:g}</td><td>{d.judge:.2f}</td><td>{escape(d.why or '')}</td></tr>"
+            f"</code></td><td>{_value(d.human)}</td><td>{_value(d.judge)}</td><td>{escape(d.why or '')}</td></tr>"
             for d in score.disagreements)
         body.append('<div class="scroll"><table><thead><tr><th>run</th><th>input</th><th>output</th><th>human</th>'
                     f"<th>judge</th><th>judge's reason</th></tr></thead><tbody>{rows}</tbody></table></div>")
+    n = score.labels.n if score.labels is not None else report.n if report is not None else 0
     summary = (f"{escape(judge.judge)} on {escape(score.score)}: {len(score.disagreements)} disagreement(s) "
-               f"with humans over {report.n} item(s)")
+               f"with humans over {n} item(s)")
     return f"<details><summary>{summary}</summary>{''.join(body)}</details>"
+
+
+def _value(v: float | str) -> str:
+    return escape(v) if isinstance(v, str) else f"{v:.2f}"
 
 
 def confusion_html(matrix: ConfusionMatrix) -> str:

@@ -45,6 +45,14 @@ class RunVerdict:
                 sums[name].append(sum(values) / len(values))
         return {name: sum(v) / len(v) for name, v in sums.items()}
 
+    def labels(self) -> dict[str, str]:
+        """The class of each label score: the one most results gave (ties: the first in class-name order)."""
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
+        for r in self.scored():
+            for name, label in r.labels.items():
+                counts[name][label] += 1
+        return {name: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for name, c in counts.items()}
+
     def done(self, sample: int, retry_errors: bool = False) -> bool:
         """True when this sample needs no (more) judging."""
         results = self.samples.get(sample, [])

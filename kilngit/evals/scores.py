@@ -14,10 +14,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from kilngit.evals.items import eval_items, group_of, runs_on_inputs
+from kilngit.evals.labels import LabelStats, label_stats, score_classes
 from kilngit.evals.metrics import JsonDataclass, allowed_values, mean_ci, normalize, percentile
 from kilngit.evals.results import EvalResults, eval_results, find_judge
+from kilngit.evals.truth import Truth, human_truth
 from kilngit.project import Project
-from kilngit.records import EvalScore, TaskRun
+from kilngit.records import EvalScore, Task, TaskRun
 from kilngit.state import RunState
 
 
@@ -33,6 +35,8 @@ class ScoreStat(JsonDataclass):
     high: float | None
     normalized: float | None
     winner: bool = False
+    labels: LabelStats | None = None
+    """Label scores: the group's classes against the human classes (mean = accuracy)."""
 
 
 @dataclass
@@ -95,19 +99,23 @@ def eval_scores(project: Project, task: str | None, eval_slug: str, judge: str |
     board = Scoreboard(task, eval_slug, judge, results.hashes[judge], len(inputs),
                        stale_results=results.stale_total(), thresholds=dict(ev.thresholds))
     current = _current_config_hashes(project, task)
+    truth = human_truth(project, task) if any(s.type == "label" for s in ev.scores) else {}
+    definition = project.task(task)
     for group, states in sorted(by_group.items()):
-        board.groups.append(_group_scores(group, states, ev.scores, results, judge, set(inputs), current.get(group)))
+        board.groups.append(_group_scores(group, states, ev.scores, results, judge, set(inputs), current.get(group),
+                                          truth, definition))
     _mark_winners(board)
     return board
 
 
 def _group_scores(group: str, states: list[RunState], scores: list[EvalScore], results: EvalResults, judge: str,
-                  inputs: set[str], config_hash: str | None) -> GroupScores:
+                  inputs: set[str], config_hash: str | None, truth: dict[str, Truth], task: Task) -> GroupScores:
     stale_runs = 0
     if config_hash and any(_hash_of(s.run) == config_hash for s in states):
         kept = [s for s in states if _hash_of(s.run) == config_hash]
         stale_runs, states = len(states) - len(kept), kept
     values: dict[str, list[float]] = defaultdict(list)
+    pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
     n = unjudged = errors = failed = 0
     for state in states:
         if state.run.output is None:
@@ -115,15 +123,21 @@ def _group_scores(group: str, states: list[RunState], scores: list[EvalScore], r
             continue
         verdict = results.verdict(judge, state.id)
         run_scores = verdict.scores() if verdict else {}
+        run_labels = verdict.labels() if verdict else {}
         if verdict is None:
             unjudged += 1
-        elif not run_scores:
+        elif not run_scores and not run_labels:
             errors += 1
         else:
             n += 1
             for name, value in run_scores.items():
                 values[name].append(value)
-    stats = {s.name: _stat(s, values.get(s.name, [])) for s in scores if values.get(s.name)}
+            right = truth.get(state.run.input, Truth()).label
+            for name, label in run_labels.items():
+                if right is not None:  # a label score counts where the humans gave the input a class
+                    pairs[name].append((right, label))
+                    values[name].append(1.0 if label == right else 0.0)
+    stats = {s.name: _stat(s, values.get(s.name, []), pairs.get(s.name), task) for s in scores if values.get(s.name)}
     normalized = [st.normalized for st in stats.values() if st.normalized is not None]
     answered = {s.run.input for s in states if s.run.output is not None}
     usages = [s.run.usage for s in states if s.run.usage is not None]
@@ -137,8 +151,13 @@ def _group_scores(group: str, states: list[RunState], scores: list[EvalScore], r
     )
 
 
-def _stat(score: EvalScore, values: list[float]) -> ScoreStat:
+def _stat(score: EvalScore, values: list[float], pairs: list[tuple[str, str]] | None = None,
+          task: Task | None = None) -> ScoreStat:
     ci = mean_ci(values)
+    if score.type == "label":  # values are 1 right / 0 wrong: the mean is the accuracy
+        stats = label_stats(pairs or [], score_classes(score, task)) if task else None
+        return ScoreStat(score.name, score.type, ci.n, ci.mean, _unit(ci.low), _unit(ci.high), ci.mean,
+                         labels=stats)
     allowed = allowed_values(score.type)
     low_end, high_end = allowed[0], allowed[-1]
 
@@ -147,6 +166,10 @@ def _stat(score: EvalScore, values: list[float]) -> ScoreStat:
 
     return ScoreStat(score.name, score.type, ci.n, ci.mean, clamp(ci.low), clamp(ci.high),
                      normalize(clamp(ci.mean), score.type) if ci.mean is not None else None)  # type: ignore[arg-type]
+
+
+def _unit(v: float | None) -> float | None:
+    return None if v is None else min(1.0, max(0.0, v))
 
 
 def _mean(values: list[float | int | None]) -> float | None:

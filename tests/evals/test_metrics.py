@@ -49,7 +49,9 @@ approx = pytest.approx
 def test_rating_table_matches_the_record_format() -> None:
     from kilngit.records.common import RATING_VALUES as RECORD_RATING_VALUES
 
-    assert RATING_VALUES == RECORD_RATING_VALUES
+    # Label ratings carry a class; as eval scores they count 1 (right class) or 0.
+    assert {k: v for k, v in RATING_VALUES.items() if k != "label"} == RECORD_RATING_VALUES
+    assert RATING_VALUES["label"] == (0.0, 1.0)
 
 
 @pytest.mark.parametrize(

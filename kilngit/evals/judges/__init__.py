@@ -10,7 +10,7 @@ Types: `llm_as_judge` (llm_judge.py), `g_eval` (g_eval.py), `code` (code_judge.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict, failed
 from kilngit.evals.judges.checks import run_check
@@ -18,6 +18,7 @@ from kilngit.evals.judges.code_judge import CodeJudge
 from kilngit.evals.judges.g_eval import run_g_eval
 from kilngit.evals.judges.judge_prompt import system_message
 from kilngit.evals.judges.llm_judge import run_llm_judge
+from kilngit.evals.truth import Truth, human_truth
 from kilngit.project import Project
 from kilngit.providers.base import Provider
 from kilngit.records.evals import SIMPLE_CHECKS
@@ -42,6 +43,8 @@ class PreparedJudge:
     provider: Provider | None = None
     system: str | None = None
     code: CodeJudge | None = None
+    truth: dict[str, Truth] = field(default_factory=dict)
+    """Input -> the human consensus label and reference, given to exact_match and code judges."""
 
     @classmethod
     def prepare(cls, project: Project, task: str, eval_slug: str, judge_slug: str,
@@ -49,9 +52,9 @@ class PreparedJudge:
         """Resolve everything a judge needs once (provider, knowledge file) so errors surface before any work."""
         setup = judge_setup(project, task, eval_slug, judge_slug)
         if setup.judge.type == "code":
-            return cls(setup, code=CodeJudge(setup))
+            return cls(setup, code=CodeJudge(setup), truth=human_truth(project, task))
         if setup.judge.type not in LLM_TYPES:
-            return cls(setup)
+            return cls(setup, truth=human_truth(project, task))
         from kilngit.providers import get_provider
 
         assert setup.judge.provider is not None
@@ -62,10 +65,11 @@ class PreparedJudge:
         run, kind = state.run, self.setup.judge.type
         if run.output is None:
             return failed("the run has no output to judge")
+        truth = self.truth.get(run.input, Truth())
         if kind in SIMPLE_CHECKS:
-            return run_check(self.setup, run.output, state.repaired_output)
+            return run_check(self.setup, run.output, truth.reference or state.repaired_output or truth.label)
         if self.code is not None:
-            return await self.code.judge(run.input, run.output)
+            return await self.code.judge(run.input, run.output, truth.label, truth.reference)
         assert self.provider is not None and self.system is not None
         if kind == "g_eval":
             return await run_g_eval(self.setup, self.provider, self.system, run.input, run.output, sample)

@@ -55,12 +55,15 @@ class Verdict:
     error: str | None = None
     details: dict[str, Any] | None = None
     usage: Usage | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    """The class given for each label score."""
 
     def to_result(self, setup: JudgeSetup, run: TaskRun, sample: int) -> JudgeResult:
         """The content-addressed record of this verdict (errors keep no scores)."""
         return JudgeResult(
             task=setup.task_slug, eval=setup.eval_slug, judge=setup.judge_slug, judge_hash=setup.hash,
-            run=run.id, sample=sample, scores={} if self.error else self.scores, explanation=self.explanation,
+            run=run.id, sample=sample, scores={} if self.error else self.scores,
+            labels={} if self.error else self.labels, explanation=self.explanation,
             reasoning=self.reasoning, error=self.error, details=self.details or None, usage=self.usage,
         ).with_id()  # type: ignore[return-value]
 
@@ -127,16 +130,32 @@ def clean_scores(raw: Any, setup: JudgeSetup) -> tuple[dict[str, float], list[st
 def verdict_from_scores(raw: Any, setup: JudgeSetup, explanation: str | None = None,
                         reasoning: str | None = None, details: dict[str, Any] | None = None,
                         usage: Usage | None = None) -> Verdict:
-    """A verdict from raw scores: an error when a value is invalid or no eval score was given."""
+    """A verdict from raw scores: an error when a value is invalid or no eval score was given. Label scores
+    take a class name (one of the score's classes)."""
+    labels, label_problems = {}, []
+    if isinstance(raw, dict):
+        from kilngit.evals.labels import read_label, score_classes
+
+        raw = dict(raw)
+        for score in [s for s in setup.scores if s.type == "label" and s.name in raw]:
+            classes = score_classes(score, setup.task)
+            value = raw.pop(score.name)
+            label = read_label(value, classes)
+            if label is None:
+                label_problems.append(f"score {score.name!r} = {value!r} is not one of its classes "
+                                      f"({', '.join(classes)})")
+            else:
+                labels[score.name] = label
     scores, problems, extra = clean_scores(raw, setup)
+    problems = label_problems + problems
     details = dict(details or {})
     if extra:
         details["other_scores"] = extra
     if problems:
         return Verdict(error="; ".join(problems), explanation=explanation, reasoning=reasoning,
                        details=details or None, usage=usage)
-    if not scores:
+    if not scores and not labels:
         names = ", ".join(s.name for s in setup.scores)
         return Verdict(error=f"the judge gave none of the eval's scores ({names})", explanation=explanation,
                        reasoning=reasoning, details=details or None, usage=usage)
-    return Verdict(scores, explanation, reasoning, None, details or None, usage)
+    return Verdict(scores, explanation, reasoning, None, details or None, usage, labels)

@@ -3,8 +3,9 @@
     regex         the pattern is found (re.search)
     contains      the text occurs in the output
     not_contains  the text does not occur in the output
-    exact_match   the output equals the pattern, or (no pattern) the run's human-repaired output; surrounding
-                  whitespace ignored
+    exact_match   the output equals the pattern, or (no pattern) the human reference answer of the input, else
+                  its repaired output, else its consensus label; surrounding whitespace ignored. On a label
+                  score it reads the class the output names instead (compared with the humans' class later)
     valid_json    the output parses as JSON
     matches_schema  the output parses as JSON and matches the task's output_schema
 
@@ -18,6 +19,8 @@ import re
 from collections.abc import Callable
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict, failed
+from kilngit.evals.labels import NO_CLASS, read_label, score_classes
+from kilngit.records import EvalScore
 from kilngit.runner.json_check import schema_errors
 
 
@@ -25,16 +28,28 @@ def run_check(setup: JudgeSetup, output: str, reference: str | None = None) -> V
     """Judge one output with a simple check. `reference` is the expected output for exact_match."""
     judge = setup.judge
     assert judge.score is not None, "simple checks name their score (enforced by the Judge model)"
+    score = setup.eval.score(judge.score)
+    if score is not None and score.type == "label":
+        return _read_class(setup, score, output)
     check = _CHECKS[judge.type]
     try:
         passed, why = check(setup, output, reference)
     except _NoVerdict as e:
         return failed(str(e))
-    score = setup.eval.score(judge.score)
     if score is None:
         return failed(f"the eval has no score {judge.score!r}")
     top, fail = (5.0, 1.0) if score.type == "five_star" else (1.0, 0.0)
     return Verdict(scores={judge.score: top if passed else fail}, explanation=why)
+
+
+def _read_class(setup: JudgeSetup, score: EvalScore, output: str) -> Verdict:
+    """A label score: the class the output names (exact_match; the other checks cannot give a class)."""
+    if setup.judge.type != "exact_match":
+        return failed(f"a {setup.judge.type} check cannot set label score {score.name!r}; use exact_match or code")
+    classes = score_classes(score, setup.task)
+    label = read_label(output, classes) or NO_CLASS
+    why = f"the output names class {label!r}" if label != NO_CLASS else "the output names none of the classes"
+    return Verdict(labels={score.name: label}, explanation=why)
 
 
 class _NoVerdict(Exception):
@@ -74,7 +89,8 @@ def _not_contains(setup: JudgeSetup, output: str, ref: str | None) -> tuple[bool
 def _exact(setup: JudgeSetup, output: str, ref: str | None) -> tuple[bool, str]:
     expected = setup.judge.pattern if setup.judge.pattern is not None else ref
     if expected is None:
-        raise _NoVerdict("exact_match has no pattern and the run has no repaired output to compare with")
+        raise _NoVerdict("exact_match has no pattern, and the input has no reference answer, repaired output or "
+                         "label to compare with")
     same = _fold(setup, output.strip()) == _fold(setup, expected.strip())
     return same, "equals the expected output" if same else f"differs from the expected output {expected[:80]!r}"
 

@@ -3,7 +3,8 @@
     python code_child.py PROJECT_ROOT
 
 Reads one JSON request per line on stdin, {"function": "mod:fn", "task": {...}, "input": "...", "output": "..."},
-imports `mod` (once) with the project root first on sys.path, calls `fn(task, input, output)`, and writes one
+imports `mod` (once) with the project root first on sys.path, calls `fn(task, input, output)` (with `label=` and
+`reference=`, the human consensus for the input, when fn has those parameters), and writes one
 JSON line to stdout per request: {"__answer__": <return value>}, or {"__error__": "..."} when the function
 raised. Anything the function prints goes to stderr so it cannot corrupt the answers. A function that exits
 the process or hangs is the parent's to notice (it sees end of file, or its time limit passes).
@@ -27,7 +28,9 @@ def main() -> int:
             if target not in functions:
                 module_name, function_name = target.split(":")
                 functions[target] = getattr(importlib.import_module(module_name), function_name)
-            answer = functions[target](request["task"], request["input"], request["output"])
+            fn = functions[target]
+            extra = {k: request.get(k) for k in ("label", "reference") if _takes(fn, k)}
+            answer = fn(request["task"], request["input"], request["output"], **extra)
             payload = json.dumps({"__answer__": answer}, default=str)
         except Exception as e:  # the judge's own bug: report it as the result's error
             frames = traceback.extract_tb(e.__traceback__)
@@ -36,6 +39,16 @@ def main() -> int:
         answers.write(payload + "\n")
         answers.flush()
     return 0
+
+
+def _takes(fn, name):
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 if __name__ == "__main__":

@@ -71,11 +71,13 @@ class CodeJudge:
         )
         return _Worker(proc)
 
-    async def judge(self, run_input: str, output: str) -> Verdict:
-        """Call the function on one (input, output) within the judge's `timeout_s`."""
+    async def judge(self, run_input: str, output: str, label: str | None = None,
+                    reference: str | None = None) -> Verdict:
+        """Call the function on one (input, output) within the judge's `timeout_s`; a function that takes
+        `label` / `reference` parameters also gets the human consensus label and reference answer."""
         judge = self.setup.judge
         line = json.dumps({"function": judge.function, "task": self.setup.task.to_data(), "input": run_input,
-                           "output": output}).encode() + b"\n"
+                           "output": output, "label": label, "reference": reference}).encode() + b"\n"
         worker = self.idle.pop() if self.idle else await self._spawn()
         try:
             answer = await worker.ask(line, judge.timeout_s)

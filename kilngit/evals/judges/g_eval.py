@@ -50,7 +50,7 @@ async def run_g_eval(setup: JudgeSetup, provider: Provider, system: str, run_inp
     details: dict[str, Any] = dict(stated.details or {})
     if not logprobs:
         details.update(method="fallback", fallback={name: NO_LOGPROBS for name in stated.scores})
-        return Verdict(stated.scores, reasoning=reasoning, details=details, usage=usage)
+        return Verdict(stated.scores, reasoning=reasoning, details=details, usage=usage, labels=stated.labels)
     weighted = weighted_scores(logprobs, [s for s in setup.scores if s.name in stated.scores])
     scores, probabilities, fallback = {}, {}, {}
     for name, value in stated.scores.items():
@@ -63,7 +63,7 @@ async def run_g_eval(setup: JudgeSetup, provider: Provider, system: str, run_inp
     details.update(method="g_eval" if not fallback else "partial_fallback", probabilities=probabilities)
     if fallback:
         details["fallback"] = fallback
-    return Verdict(scores, reasoning=reasoning, details=details, usage=usage)
+    return Verdict(scores, reasoning=reasoning, details=details, usage=usage, labels=stated.labels)
 
 
 def weighted_scores(tokens: tuple[TokenLogprob, ...], scores: list[EvalScore]) -> dict[str, WeightedScore]:
