@@ -69,7 +69,7 @@ def _task_status(project: Project, task: str) -> TaskStatus:
         eval_set = project.select(task, ev.eval_set)
         golden = project.select(task, ev.golden_set)
         results = project.judge_results(task, slug)
-        current = {name: judge_hash(j, ev) for name, j in judges.items()}
+        current = {name: judge_hash(j, ev, judges) for name, j in judges.items()}
         stale = sum(1 for r in results if current.get(r.judge) != r.judge_hash)
         done = {r.run for r in results if ev.default_judge and r.judge == ev.default_judge
                 and r.judge_hash == current.get(ev.default_judge)}

@@ -245,6 +245,16 @@ class _References:
                                        f"use one of: {', '.join(s.name for s in ev.scores)}", "/score"))  # type: ignore[attr-defined]
                 if d["knowledge_file"]:
                     need(d["knowledge_file"], f"knowledge file {d['knowledge_file']!r}", "/knowledge_file")
+                for i, slug in enumerate(d["evidence"] or []):
+                    other = self._definition(layout.judge_file(task_slug, path.split("/")[3], slug))
+                    if other is None:
+                        out.append(Problem(path, f"evidence judge {slug!r} does not exist in this eval",
+                                           "name a judge of the same eval (a file under its judges/)",
+                                           f"/evidence/{i}"))
+                    elif other.__dict__.get("evidence"):
+                        out.append(Problem(path, f"evidence judge {slug!r} is itself grounded",
+                                           "take evidence from judges that do not read other judges",
+                                           f"/evidence/{i}"))
             case "judge_result":
                 need(layout.run_file(task_slug, d["run"]), f"run {d['run']}", "/run")
                 need(layout.judge_file(task_slug, d["eval"], d["judge"]), f"judge {d['judge']!r}", "/judge",

@@ -11,12 +11,19 @@ scores, an LLM judge's definition or knowledge file, kilngit's judge prompt):
 
     python example_project/scripts/record_judges.py
 
+The grounded judge (`grounded` in correctness) reads the execution judge's scores. Its answers are recorded
+for every score the execution judge can give each run (pass and fail), so the main job replays whatever the
+command does on the machine at hand; the scripted answer is the verdict of `judge_verdicts.json`, turned to
+fail when the execution evidence says the command failed.
+
 It works on a temporary copy of the project, so no judge result is written into it; only `recordings/` is
 replaced.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import os
 import re
@@ -25,8 +32,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kilngit.evals.items import eval_items, judgeable
+from kilngit.evals.judges import PreparedJudge
+from kilngit.evals.metrics import allowed_values
 from kilngit.evals.runner import run_eval
 from kilngit.project import Project
+from kilngit.records import JudgeResult
 from kilngit.testing.fake_openai import FakeOpenAI
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +55,8 @@ def responder(verdicts: dict[tuple[str, str], dict]):  # type: ignore[no-untyped
 
     def answer(body: dict) -> str:
         system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
+        user, _, evidence = user.partition("\n\nEvidence from other judges about this output:\n")
+        failed_runs = [json.loads(s) for s in re.findall(r"^scores: (\{.*\})$", evidence, re.M)]
         found = re.search(r"given this input:\n<eval_data>\n(.*?)\n</eval_data>.*produced this output:\n"
                           r"<eval_data>\n(.*)\n</eval_data>$", user, re.S)
         if found is None or (found.group(1), found.group(2)) not in verdicts:
@@ -51,9 +64,44 @@ def responder(verdicts: dict[tuple[str, str], dict]):  # type: ignore[no-untyped
         verdict = verdicts[(found.group(1), found.group(2))]
         template = system.rsplit("in this form:", 1)[1]
         asked = [name for name in re.findall(r'"(\w+)":', template) if name != "reasoning"]
-        return json.dumps({"reasoning": verdict["reasoning"], **{name: verdict[name] for name in asked}})
+        values = {name: verdict[name] for name in asked}
+        reasoning = verdict["reasoning"]
+        if any(0.0 in scores.values() for scores in failed_runs):
+            values = {name: "fail" for name in values}
+            reasoning += " The execution judge ran it and it failed, so it does not do what was asked."
+        elif failed_runs:
+            reasoning += " The execution judge ran it successfully."
+        return json.dumps({"reasoning": reasoning, **values})
 
     return answer
+
+
+async def record_grounded(project: Project, eval_slug: str, name: str) -> int:
+    """Record a grounded judge's answer for every run and every combination of evidence scores."""
+    judge = PreparedJudge.prepare(project, TASK, eval_slug, name, cache="record")
+    setup = judge.setup
+    if setup.judge.evidence_parts != ["scores"]:
+        print(f"{name}: only score-only evidence (evidence_parts: [scores]) can be pre-recorded", file=sys.stderr)
+        return 1
+    choices = [[(s.name, v) for v in allowed_values(s.type)] for s in setup.scores]
+    items = eval_items(project, TASK, setup.eval)
+    states = judgeable(items.eval_set + items.golden)
+    count = 0
+    try:
+        for state in states:
+            for combination in itertools.product(*choices):
+                evidence = {slug: JudgeResult(task=TASK, eval=eval_slug, judge=slug, judge_hash="recording",
+                                              run=state.id, scores=dict(combination)).with_id()
+                            for slug in setup.judge.evidence or []}
+                verdict = await judge.judge(state, 0, evidence)  # type: ignore[arg-type]
+                if verdict.error:
+                    print(f"{name}: {verdict.error}", file=sys.stderr)
+                    return 1
+                count += 1
+    finally:
+        await judge.aclose()
+    print(f"{TASK}/{eval_slug}: {name}: recorded {count} answers ({len(states)} runs x each evidence score)")
+    return 0
 
 
 def main() -> int:
@@ -73,9 +121,18 @@ def main() -> int:
             if summary.fatal or any(t.errors or t.not_recorded for t in summary.judges.values()):
                 print("recording failed; recordings/ left as it was", file=sys.stderr)
                 return 1
+            for name, judge in project.judges(TASK, eval_slug).items():
+                if judge.type == "grounded" and asyncio.run(record_grounded(project, eval_slug, name)):
+                    return 1
         target = PROJECT / "recordings"
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(copy / "recordings", target)
+        fresh = {p.relative_to(copy / "recordings") for p in (copy / "recordings").rglob("*.json")}
+        for path in target.rglob("*.json"):  # answers no request asks for any more
+            if path.relative_to(target) not in fresh:
+                path.unlink()
+        for rel in fresh:  # an answer already recorded keeps its bytes (its latency), so diffs show only news
+            if not (target / rel).exists():
+                (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(copy / "recordings" / rel, target / rel)
     print(f"recorded {sum(1 for _ in target.rglob('*.json'))} answers into {target}")
     return 0
 

@@ -88,7 +88,7 @@ def eval_results(project: Project, task: str, eval_slug: str) -> EvalResults:
     """Load and sort the results of one eval."""
     ev = find_eval(project, task, eval_slug)
     judges = project.judges(task, eval_slug)
-    hashes = {name: judge_hash(j, ev) for name, j in judges.items()}
+    hashes = {name: judge_hash(j, ev, judges) for name, j in judges.items()}
     current: dict[str, dict[str, RunVerdict]] = {name: {} for name in judges}
     stale: Counter[str] = Counter()
     for result in sorted(project.judge_results(task, eval_slug), key=lambda r: r.id):

@@ -8,6 +8,8 @@
   current result, so a killed eval resumes and a finished one is a no-op. Deterministic judges (code, simple
   checks) are judged once per run whatever `samples` says. An error result counts as done unless
   `retry_errors`; a later scored result supersedes it.
+* Grounded judges (which read other judges' results) are judged after the others, from the results then on
+  disk; a run whose evidence is still missing is counted as not recorded and judged by a later run.
 * Each result is written as soon as it is in. Provider failures worth retrying later are counted, not
   written; a failure every request would repeat (bad key, missing recording) stops the eval.
 """
@@ -25,9 +27,11 @@ from typing import Any
 from kilngit.errors import NotFoundError, UsageError
 from kilngit.evals.items import eval_items, judgeable
 from kilngit.evals.judges import PreparedJudge
+from kilngit.evals.judges.grounded import pick_evidence
 from kilngit.evals.results import eval_results, find_eval
 from kilngit.project import Project
 from kilngit.providers.base import RequestFailed
+from kilngit.records import JudgeResult
 from kilngit.runner import RunSummary, run_inputs_async
 from kilngit.runner.inputs import filter_inputs
 from kilngit.runner.progress import progress_bar
@@ -107,6 +111,7 @@ class _Job:
     judge: PreparedJudge
     state: RunState
     sample: int
+    evidence: dict[str, JudgeResult] | None = None
 
 
 async def run_eval_async(project: Project, task: str | None, eval_slug: str, *, judges: Sequence[str] = (),
@@ -144,8 +149,10 @@ async def run_eval_async(project: Project, task: str | None, eval_slug: str, *, 
         runs = judgeable(targets)
         summary.runs = len(runs)
         summary.no_output = len({s.id for s in targets}) - len(runs)
-        jobs = _plan(project, task, eval_slug, prepared, runs, samples, retry_errors, summary)
-        await _judge_all(project, jobs, concurrency, progress, summary, f"{task}/{eval_slug}")
+        for stage in ([j for j in prepared if not j.grounded], [j for j in prepared if j.grounded]):
+            if stage and not summary.fatal:
+                jobs = _plan(project, task, eval_slug, stage, runs, samples, retry_errors, summary)
+                await _judge_all(project, jobs, concurrency, progress, summary, f"{task}/{eval_slug}")
     finally:
         summary.seconds = time.perf_counter() - start
         for judge in prepared:
@@ -162,12 +169,15 @@ def _plan(project: Project, task: str, eval_slug: str, prepared: list[PreparedJu
         tally = summary.judges.setdefault(judge.setup.judge_slug, JudgeTally())
         for state in runs:
             verdict = results.verdict(judge.setup.judge_slug, state.id)
+            evidence = pick_evidence(results, judge.setup, state.id) if judge.grounded else None
             for sample in range(samples if judge.sampled else 1):
                 tally.planned += 1
                 if verdict is not None and verdict.done(sample, retry_errors):
                     tally.skipped += 1
+                elif isinstance(evidence, str):
+                    tally.note(tally.not_recorded, "no_evidence", evidence)
                 else:
-                    jobs.append(_Job(judge, state, sample))
+                    jobs.append(_Job(judge, state, sample, evidence))
     # Interleave judges so slow code judges and fast LLM judges share the workers.
     return sorted(jobs, key=lambda j: (j.state.id, j.sample))
 
@@ -194,7 +204,7 @@ async def _judge_all(project: Project, jobs: list[_Job], concurrency: int, progr
                             async with processes:
                                 verdict = await job.judge.judge(job.state, job.sample)
                         else:
-                            verdict = await job.judge.judge(job.state, job.sample)
+                            verdict = await job.judge.judge(job.state, job.sample, job.evidence)
                     except RequestFailed as e:
                         tally.note(tally.not_recorded, e.reason, e.message)
                         if e.fatal:

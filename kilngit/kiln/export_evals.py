@@ -54,7 +54,7 @@ def _exportable_judges(t: TaskExport, slug: str, ev: Eval) -> dict[str, Judge]:
 def _current_results(t: TaskExport, slug: str, ev: Eval, skipped: Counter[str]) -> list[JudgeResult]:
     """Results Kiln can hold: from an LLM judge at its current definition, with every score of the eval."""
     judges = _exportable_judges(t, slug, ev)
-    hashes = {name: judge_hash(j, ev) for name, j in judges.items()}
+    hashes = {name: judge_hash(j, ev, judges) for name, j in judges.items()}
     names = {s.name for s in ev.scores}
     out = []
     for r in t.project.judge_results(t.slug, slug):

@@ -11,7 +11,7 @@ from kilngit.records.common import RatingType, Strict, Usage
 
 JudgeType = Literal[
     "llm_as_judge", "g_eval", "code", "regex", "contains", "not_contains", "valid_json", "matches_schema",
-    "exact_match",
+    "exact_match", "grounded",
 ]
 SIMPLE_CHECKS = ("regex", "contains", "not_contains", "valid_json", "matches_schema", "exact_match")
 
@@ -104,6 +104,17 @@ class Judge(Definition):
     examples: list[JudgeExample] = []
     top_logprobs: int = Field(default=10, ge=1, le=20)
     """g_eval: how many alternatives per token to weigh."""
+    # grounded judges (an LLM judge that also reads other judges' results for the same run)
+    evidence: list[str] | None = None
+    """grounded: slugs of judges of the same eval whose current result for the run (scores, explanation,
+    details) is put in the prompt as evidence, e.g. an execution judge's."""
+    evidence_parts: list[Literal["scores", "explanation", "details"]] | None = None
+    """grounded: which parts of each evidence result the prompt carries (default all three). Recorded answers
+    replay only when the prompt is the same, so leave out parts that differ between machines (timings,
+    tool versions) when the judge must replay everywhere."""
+    scoring: Literal["llm_as_judge", "g_eval"] | None = None
+    """grounded: how the answer is scored: its own values (llm_as_judge, the default) or weighted by token
+    probabilities (g_eval)."""
     # code judges
     function: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     """code: `module:function` importable from the project root."""
@@ -122,10 +133,15 @@ class Judge(Definition):
             "llm_as_judge": ("model", "provider"), "g_eval": ("model", "provider"), "code": ("function",),
             "regex": ("score", "pattern"), "contains": ("score", "pattern"), "not_contains": ("score", "pattern"),
             "exact_match": ("score",), "valid_json": ("score",), "matches_schema": ("score",),
+            "grounded": ("model", "provider", "evidence"),
         }
-        missing = [f for f in need[self.type] if getattr(self, f) in (None, "")]
+        missing = [f for f in need[self.type] if getattr(self, f) in (None, "", [])]
         if missing:
             raise ValueError(f"a {self.type} judge needs {', '.join(missing)}")
+        if self.type != "grounded" and (self.evidence, self.scoring, self.evidence_parts) != (None, None, None):
+            raise ValueError("evidence, evidence_parts and scoring are for grounded judges (type: grounded)")
+        if self.evidence and len(set(self.evidence)) != len(self.evidence):
+            raise ValueError("evidence names a judge twice")
         return self
 
 
@@ -153,10 +169,16 @@ class JudgeResult(MachineRecord):
     kiln_id: str | None = None
 
 
-def judge_hash(judge: Judge, ev: Eval) -> str:
-    """Hash of what a judge's results depend on: its definition and its eval's scores. Results carrying
-    another hash are stale."""
+def judge_hash(judge: Judge, ev: Eval, judges: dict[str, Judge] | None = None) -> str:
+    """Hash of what a judge's results depend on: its definition and its eval's scores, and for a grounded
+    judge the hashes of its evidence judges (`judges`: the eval's judges by slug), so a grounded result goes
+    stale when either definition changes. Results carrying another hash are stale."""
     from kilngit.records.canonical import content_id
 
-    return content_id({"judge": judge.to_data(), "scores": [s.model_dump(mode="json", exclude_none=True)
-                                                              for s in ev.scores]})
+    data: dict[str, Any] = {"judge": judge.to_data(),
+                            "scores": [s.model_dump(mode="json", exclude_none=True) for s in ev.scores]}
+    if judge.evidence:
+        judges = judges or {}
+        data["evidence"] = {slug: judge_hash(judges[slug], ev) if slug in judges and not judges[slug].evidence
+                            else "missing" for slug in judge.evidence}
+    return content_id(data)

@@ -4,14 +4,17 @@ ffmpeg 120 times)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
 import pytest
 
 from kilngit.evals.align import eval_alignment
+from kilngit.evals.judges import PreparedJudge
 from kilngit.evals.runner import run_eval
 from kilngit.project import Project
+from kilngit.records import JudgeResult
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_project"
 TASK = "nl-to-ffmpeg"
@@ -50,3 +53,26 @@ def test_two_raters_agreement_is_reported(example):
     raters = eval_alignment(example, TASK, "correctness").raters[0]
     assert raters.statistic == "cohen_kappa" and raters.raters == ["alice@example.com", "bob@example.com"]
     assert raters.items == 60 and len(raters.disagreements) == 5
+
+
+def test_grounded_judge_replays_for_either_execution_verdict(example):
+    """The grounded judge reads the execution judge's scores; its answers are recorded for both, so the main job
+    replays whatever ffmpeg does on the machine at hand."""
+    judge = PreparedJudge.prepare(example, TASK, "correctness", "grounded", cache="replay")
+    states = sorted(example.states(TASK).values(), key=lambda s: s.id)
+    golden = [s for s in states if "golden" in s.tags][:4]
+
+    async def go() -> list:
+        out = []
+        for state in golden:
+            for value in (0.0, 1.0):
+                evidence = {"exec": JudgeResult(task=TASK, eval="correctness", judge="exec", judge_hash="x",
+                                                run=state.id, scores={"correct": value}).with_id()}
+                out.append((value, await judge.judge(state, 0, evidence)))
+        await judge.aclose()
+        return out
+
+    for value, verdict in asyncio.run(go()):
+        assert verdict.error is None and set(verdict.details["evidence"]) == {"exec"}
+        if value == 0.0:
+            assert verdict.scores == {"correct": 0.0}

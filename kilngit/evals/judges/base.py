@@ -32,10 +32,12 @@ class JudgeSetup:
     eval: Eval
     judge_slug: str
     judge: Judge
+    judges: dict[str, Judge] = field(default_factory=dict)
+    """All judges of the eval by slug (a grounded judge's hash and evidence read them)."""
 
     @property
     def hash(self) -> str:
-        return judge_hash(self.judge, self.eval)
+        return judge_hash(self.judge, self.eval, self.judges)
 
     @property
     def scores(self) -> list:

@@ -38,9 +38,9 @@ class WeightedScore:
 
 
 async def run_g_eval(setup: JudgeSetup, provider: Provider, system: str, run_input: str, output: str,
-                     sample: int) -> Verdict:
-    """Judge one output with G-Eval."""
-    answer = await read_answer(setup, provider, system, run_input, output, sample, logprobs=True)
+                     sample: int, extra: str | None = None) -> Verdict:
+    """Judge one output with G-Eval (`extra`: more of the user message, a grounded judge's evidence)."""
+    answer = await read_answer(setup, provider, system, run_input, output, sample, logprobs=True, extra=extra)
     if isinstance(answer, Verdict):
         return answer
     stated = stated_verdict(setup, answer)

@@ -39,6 +39,10 @@ def system_message(setup: JudgeSetup) -> str:
         f"The task the model was given:\n<eval_data>\n{task.instruction.strip()}\n</eval_data>",
         "Score the output on these criteria:\n" + "\n".join(_score_line(s, task) for s in setup.scores),
     ]
+    if judge.type == "grounded":
+        from kilngit.evals.judges.grounded import SYSTEM_NOTE
+
+        parts.append(SYSTEM_NOTE)
     if judge.instructions:
         parts.append(judge.instructions.strip())
     knowledge = knowledge_text(setup)
@@ -53,10 +57,11 @@ def system_message(setup: JudgeSetup) -> str:
     return "\n\n".join(parts)
 
 
-def user_message(run_input: str, output: str) -> str:
-    """The user message: the run's input and output."""
-    return (f"The model was given this input:\n<eval_data>\n{run_input}\n</eval_data>\n\n"
-            f"The model produced this output:\n<eval_data>\n{output}\n</eval_data>")
+def user_message(run_input: str, output: str, extra: str | None = None) -> str:
+    """The user message: the run's input and output (then `extra`, e.g. a grounded judge's evidence)."""
+    message = (f"The model was given this input:\n<eval_data>\n{run_input}\n</eval_data>\n\n"
+               f"The model produced this output:\n<eval_data>\n{output}\n</eval_data>")
+    return f"{message}\n\n{extra}" if extra else message
 
 
 def _score_line(score: EvalScore, task: Task) -> str:

@@ -18,13 +18,14 @@ from kilngit.records import Usage
 
 
 async def ask_judge(setup: JudgeSetup, provider: Provider, system: str, run_input: str, output: str,
-                    sample: int, *, logprobs: bool = False) -> ChatResponse:
-    """One call to the judge model. Sample k > 0 sends seed k, so each sample is its own recorded answer."""
+                    sample: int, *, logprobs: bool = False, extra: str | None = None) -> ChatResponse:
+    """One call to the judge model. Sample k > 0 sends seed k, so each sample is its own recorded answer.
+    `extra` is appended to the user message (a grounded judge's evidence)."""
     judge = setup.judge
     assert judge.model is not None
     request = ChatRequest(
         model=judge.model,
-        messages=({"role": "system", "content": system}, {"role": "user", "content": user_message(run_input, output)}),
+        messages=({"role": "system", "content": system}, {"role": "user", "content": user_message(run_input, output, extra)}),
         temperature=judge.temperature, max_tokens=judge.max_tokens, logprobs=logprobs,
         top_logprobs=judge.top_logprobs if logprobs else None, seed=sample or None,
     )
@@ -70,10 +71,11 @@ class JudgeAnswer:
 
 
 async def read_answer(setup: JudgeSetup, provider: Provider, system: str, run_input: str, output: str,
-                      sample: int, *, logprobs: bool = False) -> JudgeAnswer | Verdict:
+                      sample: int, *, logprobs: bool = False, extra: str | None = None) -> JudgeAnswer | Verdict:
     """Ask the judge and read its JSON answer; a Verdict with an error when there is no answer to read."""
     try:
-        response = await ask_judge(setup, provider, system, run_input, output, sample, logprobs=logprobs)
+        response = await ask_judge(setup, provider, system, run_input, output, sample, logprobs=logprobs,
+                                   extra=extra)
     except RequestFailed as e:
         if not recorded_failure(e):
             raise
@@ -100,7 +102,7 @@ def stated_verdict(setup: JudgeSetup, answer: JudgeAnswer) -> Verdict:
 
 
 async def run_llm_judge(setup: JudgeSetup, provider: Provider, system: str, run_input: str, output: str,
-                        sample: int) -> Verdict:
+                        sample: int, extra: str | None = None) -> Verdict:
     """Judge one output with llm_as_judge."""
-    answer = await read_answer(setup, provider, system, run_input, output, sample)
+    answer = await read_answer(setup, provider, system, run_input, output, sample, extra=extra)
     return answer if isinstance(answer, Verdict) else stated_verdict(setup, answer)
