@@ -193,9 +193,13 @@ def _rating(t: TaskExport, state: RunState) -> dict[str, Any] | None:
         return None
     raters = sorted({a.rater for a in state.annotations if a.rating or a.requirements})
     kiln_id = state.annotation_by(raters[0]).kiln_id if len(raters) == 1 else None  # type: ignore[union-attr]
-    return t.writer.record("task_output_rating", t.ids.get("rating", state.id, kiln_id), {
+    record = t.writer.record("task_output_rating", t.ids.get("rating", state.id, kiln_id), {
         "path": None, "type": overall.type if overall and value is not None else "five_star", "value": value,
         "requirement_ratings": requirements}, raters[0] if len(raters) == 1 else "consensus")
+    stamps = [a.rated_at for a in state.annotations if a.rated_at and (a.rating or a.requirements)]
+    if stamps:  # the last rating's time, in Kiln's zone-less form (an import reads it back as rated_at)
+        record["created_at"] = max(stamps).rstrip("Z")
+    return record
 
 
 def _repair(t: TaskExport, state: RunState) -> dict[str, Any]:
