@@ -13,10 +13,19 @@ EVALS_HELP = "Evals to show (default: every eval of the task)."
 
 def eval_names(project: Project, task: str | None, evals: tuple[str, ...]) -> tuple[str, list[str]]:
     """The task and the evals a command is about (all of the task's when none is named)."""
+    from kilngit.evals.check import judged_evals
     from kilngit.evals.results import find_eval
 
     slug = project.task_slug(task)
-    names = list(evals) or list(project.evals(slug))
+    names = list(evals)
+    if not names:
+        found = judged_evals(project, slug)
+        names = found.names
+        if found.skipped:
+            click.echo(f"skipped evals without judges: {', '.join(found.skipped)}", err=True)
+        if not names and found.skipped:
+            raise KilngitError(f"no eval of task {slug!r} has a judge",
+                               f"add one: tasks/{slug}/evals/<eval>/judges/<judge>.yaml")
     if not names:
         raise KilngitError(f"task {slug!r} has no evals", f"create tasks/{slug}/evals/<eval>/eval.yaml")
     for name in names:
@@ -68,7 +77,9 @@ def eval_group() -> None:
 @click.option("--judge", help="Judge whose scores count (default: the eval's default judge).")
 @format_option("table", "json", "markdown")
 def scores(evals: tuple[str, ...], task: str | None, judge: str | None, fmt: str) -> None:
-    """Per run config: n, mean per score with a 95% CI, the winner, missing items, cost and latency."""
+    """Per run config: n, mean per score with a 95% CI, the winner, missing items, cost and latency.
+
+    With no EVALS, every eval that has a judge (the others are named on stderr and skipped)."""
     project = current_project()
     slug, names = eval_names(project, task, evals)
     data = show_results(project, slug, names, fmt, align=False, judge=judge)
@@ -81,7 +92,9 @@ def scores(evals: tuple[str, ...], task: str | None, judge: str | None, fmt: str
 @click.option("--task", help="Task slug (default: the project's only task).")
 @format_option("table", "json", "markdown")
 def align(evals: tuple[str, ...], task: str | None, fmt: str) -> None:
-    """Each judge against the human consensus on the golden set, and the raters' own agreement."""
+    """Each judge against the human consensus on the golden set, and the raters' own agreement.
+
+    With no EVALS, every eval that has a judge (the others are named on stderr and skipped)."""
     project = current_project()
     slug, names = eval_names(project, task, evals)
     data = show_results(project, slug, names, fmt, scores=False)
@@ -95,7 +108,9 @@ def align(evals: tuple[str, ...], task: str | None, fmt: str) -> None:
 @click.option("--config", "configs", multiple=True, help="Check only these run configs. Repeatable.")
 @format_option("table", "json", "markdown")
 def check(evals: tuple[str, ...], task: str | None, configs: tuple[str, ...], fmt: str) -> None:
-    """Exit 1 when a score is below its eval's threshold or the judge fails the eval's alignment gate (for CI)."""
+    """Exit 1 when a score is below its eval's threshold or the judge fails the eval's alignment gate (for CI).
+
+    With no EVALS, every eval that has a judge (the others are named on stderr and skipped)."""
     from kilngit.evals.check import eval_check
     from kilngit.evals.render import check_table, print_tables
 

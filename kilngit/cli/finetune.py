@@ -132,7 +132,9 @@ def export(name: str, task: str | None, fmt: str, part: str | None, out: Path | 
 @click.option("--wandb", "wandb_project", help="Also log to this Weights & Biases project (needs wandb).")
 def loop(name: str, task: str | None, eval_slug: str, judge: str | None, threshold: float, max_rounds: int,
          lr: float, lr_decay: float, steps_per_round: int | None, wandb_project: str | None) -> None:
-    """Train fine-tune NAME round by round against an eval, until the threshold or the last round."""
+    """Train fine-tune NAME round by round against an eval, until the threshold or the last round.
+
+    Exits 1 when no round reached the threshold (or the loop was cancelled)."""
     from kilngit.finetune.loop import LoopSettings, run_loop
 
     settings = LoopSettings(eval=eval_slug, judge=judge, threshold=threshold, max_rounds=max_rounds, lr=lr,
@@ -142,6 +144,8 @@ def loop(name: str, task: str | None, eval_slug: str, judge: str | None, thresho
     best = result.best
     click.echo(f"{name}: {result.reason}; best round {best.round} (score {best.score:.3f}), run config "
                f"{best.run_config}" if best else f"{name}: {result.reason}")
+    if not result.reached_threshold:
+        click.get_current_context().exit(1)  # the line above says why; a script sees the failure
 
 
 def _round_line(r) -> str:  # type: ignore[no-untyped-def]

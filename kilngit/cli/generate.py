@@ -6,6 +6,7 @@ import click
 
 from kilngit.cli._common import current_project, format_option, print_json
 from kilngit.cli.run_task import CACHE_CHOICE
+from kilngit.errors import KilngitError
 
 
 @click.group()
@@ -29,7 +30,9 @@ def generate() -> None:
 @format_option("text", "json")
 def inputs(task: str, run_config: str, topics: tuple[str, ...], subtopics: int, depth: int, count: int,
            tags: tuple[str, ...], concurrency: int, cache: str | None, progress: bool | None, fmt: str) -> None:
-    """Generate inputs for TASK (topics, then inputs per topic); duplicates of existing inputs are skipped."""
+    """Generate inputs for TASK (topics, then inputs per topic); duplicates of existing inputs are skipped.
+
+    Exits 1 when no new input was made."""
     from kilngit.runner.generate import generate_inputs
 
     summary = generate_inputs(current_project(), task, run_config, topics=topics, subtopics=subtopics, depth=depth,
@@ -40,3 +43,6 @@ def inputs(task: str, run_config: str, topics: tuple[str, ...], subtopics: int, 
         click.echo("\n".join(summary.lines()))
     if summary.fatal:
         raise summary.fatal
+    if not summary.created:
+        why = "every input the model gave is a duplicate" if summary.duplicates else "the model gave no usable input"
+        raise KilngitError(f"no new inputs: {why}", "try other --topic values, more --subtopics, or another model")

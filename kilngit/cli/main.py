@@ -47,7 +47,10 @@ COMMANDS = {
 @click.version_option(package_name="kilngit")
 @click.pass_context
 def cli(ctx: click.Context, project_dir: Path | None) -> None:
-    """kilngit: an AI project (tasks, runs, ratings, evals, fine-tunes) kept in git, one file per record."""
+    """kilngit: an AI project (tasks, runs, ratings, evals, fine-tunes) kept in git, one file per record.
+
+    Exit codes: 0 done; 1 a problem kilngit explains (including a command that did none of the work asked:
+    see each command); 2 a usage error; 3 a bug (a log file is named); 130 interrupted."""
     ctx.obj = CliState(project_dir)
 
 

@@ -36,7 +36,8 @@ def run_task(task: str, run_config: str, text: str | None, inputs_file: Path | N
 
     With --input the answer is printed after the summary. Unusable answers (refused, truncated, empty,
     malformed, invalid) are written as failed runs; provider failures that outlast the retries are reported
-    and retried by the next run. Exits 130 when interrupted, 1 when work is left."""
+    and retried by the next run. Exits 130 when interrupted; 1 when work is left, when there was no input,
+    or when every new run failed."""
     from kilngit.runner.run_task import run_task as run
 
     summary = run(current_project(), task, run_config, text=text, inputs_file=inputs_file, filter_text=filter_text,
@@ -57,6 +58,11 @@ def run_task(task: str, run_config: str, text: str | None, inputs_file: Path | N
     if summary.remaining:
         raise KilngitError(f"{summary.remaining} of {summary.planned} runs could not be made (see above)",
                            "run the same command again: finished runs are skipped, the rest retried")
+    if not summary.planned:
+        raise KilngitError("no inputs to run", "check --filter (e.g. input_only) or the --inputs file")
+    if summary.planned > summary.skipped and not summary.succeeded:
+        raise KilngitError(f"none of the {summary.planned - summary.skipped} new runs succeeded (see above)",
+                           "look at the failed runs: kilngit runs --columns id,error,output")
 
 
 def _answers(summary) -> list[str]:  # type: ignore[no-untyped-def]

@@ -41,7 +41,8 @@ def new(name: str, task: str | None, filter_: str, parts: tuple[str, ...], seed:
 @click.option("--force", is_flag=True, help="Re-split from scratch (items may move between parts).")
 @format_option("text", "json")
 def materialize(name: str, task: str | None, extend_new: bool, force: bool, fmt: str) -> None:
-    """Freeze the membership of split NAME (a no-op when already frozen)."""
+    """Freeze the membership of split NAME (a no-op when already frozen). Exits 1, writing nothing, when the
+    split would be empty."""
     from kilngit.finetune.splits import materialize_split
 
     report = materialize_split(current_project(), task, name, extend_new=extend_new, force=force)

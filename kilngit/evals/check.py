@@ -72,8 +72,24 @@ def eval_check(project: Project, task: str | None = None, evals: Sequence[str] =
                configs: Sequence[str] = ()) -> CheckReport:
     """Check the named evals (default: every eval of the task) against their thresholds and alignment gates."""
     task = project.task_slug(task)
-    names = list(evals) or list(project.evals(task))
+    names = list(evals) or judged_evals(project, task).names
     return CheckReport([_check_one(project, task, name, configs) for name in names])
+
+
+@dataclass(frozen=True)
+class JudgedEvals:
+    names: list[str]
+    """The task's evals that have at least one judge."""
+    skipped: list[str]
+    """Evals without a judge (nothing to score or check yet)."""
+
+
+def judged_evals(project: Project, task: str) -> JudgedEvals:
+    """The evals commands run over when none is named: those with judges (an eval imported or written
+    without one is skipped, not an error)."""
+    names = list(project.evals(task))
+    with_judges = [n for n in names if project.judges(task, n)]
+    return JudgedEvals(with_judges, [n for n in names if n not in with_judges])
 
 
 def _check_one(project: Project, task: str, eval_slug: str, configs: Sequence[str]) -> EvalCheck:
@@ -84,14 +100,16 @@ def _check_one(project: Project, task: str, eval_slug: str, configs: Sequence[st
     if ev.alignment_gate is not None:
         table = eval_alignment(project, task, eval_slug, results=results)
         judge = next(j for j in table.judges if j.judge == board.judge)
-        gate = judge_gate(board.judge, {s.score: s.report for s in judge.scores}, ev.alignment_gate)
+        gate = judge_gate(board.judge, {s.score: s.report if s.report is not None else s.labels  # type: ignore[misc]
+                                        for s in judge.scores}, ev.alignment_gate)
     check = EvalCheck(task, eval_slug, board.judge, gate)
     groups = [g for g in board.groups if not configs or g.group in configs]
     for missing in sorted(set(configs) - {g.group for g in groups}):
         check.problems.append(f"run config {missing!r} has no runs on this eval's inputs "
                               f"(run: kilngit run eval {eval_slug} --config {missing})")
     if not groups and not configs:
-        check.problems.append("nothing to check: the eval set is empty")
+        check.problems.append(f"nothing to check: the eval set has {board.inputs} input(s) and no run with an "
+                              "output yet" if board.inputs else "nothing to check: the eval set is empty")
     for group in groups:
         if group.unjudged:
             check.problems.append(f"{group.group}: {group.unjudged} run(s) not judged yet by {board.judge} "

@@ -95,7 +95,8 @@ def eval_scores(project: Project, task: str | None, eval_slug: str, judge: str |
     chosen.update({s.id: s for s in runs_on_inputs(project, task, inputs) if s.id in verdicts})
     by_group: dict[str, list[RunState]] = defaultdict(list)
     for state in chosen.values():
-        by_group[group_of(state.run)].append(state)
+        if not state.run.input_only:  # an input waiting for answers is no one's output: not a scoreboard row
+            by_group[group_of(state.run)].append(state)
     board = Scoreboard(task, eval_slug, judge, results.hashes[judge], len(inputs),
                        stale_results=results.stale_total(), thresholds=dict(ev.thresholds))
     current = _current_config_hashes(project, task)

@@ -62,6 +62,8 @@ class LoopResult:
     best: FineTuneRound | None = None
     reason: str = ""
     status: FineTuneStatus | None = None
+    reached_threshold: bool = False
+    """True when a round reached the threshold (the CLI exits 1 otherwise)."""
 
 
 def _check(settings: LoopSettings) -> None:
@@ -109,6 +111,7 @@ def run_loop(project: Project, task: str | None, name: str, settings: LoopSettin
                     on_round(rec)
             if done[r].reached_threshold:
                 result.reason = f"reached {settings.threshold:g} in round {r}"
+                result.reached_threshold = True
                 break
         else:
             result.reason = f"stopped after {settings.max_rounds} rounds below {settings.threshold:g}"

@@ -171,6 +171,10 @@ def materialize_split(project: Project, task: str | None, name: str, *, extend_n
         membership = SplitMembership(task=task, split=name, definition_hash=dhash, parts=parts)
         project.write_record(membership)
         return _report(membership, True, len(waiting), 0, excluded)
+    if not ids:  # freezing nothing would make every later use of the split silently empty
+        held = f"; {excluded} are in an eval or golden set (allow them: allow_eval_items: true)" if excluded else ""
+        raise KilngitError(f"split {name!r} would be empty: its filter {split.filter!r} matches no run with an "
+                           f"output{held}", "fix the filter, or run the task first; nothing was written")
     membership = SplitMembership(task=task, split=name, definition_hash=dhash,
                                  parts=assign(ids, split.parts, split.seed))
     project.write_record(membership)

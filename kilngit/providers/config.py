@@ -111,6 +111,9 @@ def provider_settings(name: str, path: Path | None = None) -> ProviderSettings:
             f"...}}}}) or with {env_prefix(name)}BASE_URL")
     if name == "tinker" and os.environ.get("TINKER_BASE_URL") and "base_url" not in (user or {}) | env:
         merged["base_url"] = os.environ["TINKER_BASE_URL"].rstrip("/") + "/oai/api/v1"
+    # The openai SDK's own variable (honoured by most tools, e.g. for a gateway); kilngit's settings win.
+    if name == "openai" and os.environ.get("OPENAI_BASE_URL") and "base_url" not in (user or {}) | env:
+        merged["base_url"] = os.environ["OPENAI_BASE_URL"].rstrip("/")
     return replace(ProviderSettings(name=name), **merged)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from typing import Any
 
@@ -116,6 +117,10 @@ class OpenAICompatProvider:
         import openai
 
         secrets = (self._key,)
+        refused = _connection_failure(e)
+        if refused is not None:  # the aiohttp layer reports a refused connection as a connect *timeout*
+            return Failure("connection", f"cannot connect to {self.settings.base_url} "
+                                         f"({redact(refused, secrets)})", True)
         if isinstance(e, openai.APITimeoutError):
             return Failure("timeout", f"no answer within {self.settings.timeout:g}s", True)
         if isinstance(e, openai.APIConnectionError):
@@ -185,3 +190,17 @@ def _logprobs(choice: dict[str, Any]) -> tuple[TokenLogprob, ...] | None:
     return tuple(TokenLogprob(t["token"], t["logprob"],
                               tuple((a["token"], a["logprob"]) for a in t.get("top_logprobs") or ()))
                  for t in content)
+
+
+def _connection_failure(e: BaseException) -> str | None:
+    """Why a connection could not be made (refused, reset, unknown host), found in the exception's causes."""
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, (ConnectionRefusedError, ConnectionResetError, socket.gaierror)):
+            return f"{type(cause).__name__}: {cause.strerror or cause}"
+        if type(cause).__name__ in ("ClientConnectorError", "ClientConnectorDNSError"):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return None

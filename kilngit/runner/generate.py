@@ -59,9 +59,7 @@ class GenerateSummary:
                f"skipped, in {self.seconds:.1f}s"]
         out += [f"  duplicate: {text[:100]}" for text in self.duplicates[:10]]
         out += [f"  {n} failed: {kind}: {self.reasons[kind]}" for kind, n in sorted(self.failures.items())]
-        if self.fatal:
-            out.append(f"  stopped: {self.fatal}")
-        return out
+        return out  # a fatal failure is the caller's to raise (and print once)
 
 
 def normalized(text: str) -> str:

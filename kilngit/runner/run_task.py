@@ -101,9 +101,7 @@ class RunSummary:
             out.append(f"  {self.stale} older runs of this run config (before its last edit) are kept, not reused")
         if self.interrupted:
             out.append("  interrupted: finished runs are kept; run the same command again to resume")
-        if self.fatal:
-            out.append(f"  stopped: {self.fatal}")
-        return out
+        return out  # a fatal failure is the caller's to raise (and print once)
 
 
 def existing_runs(project: Project, task: str, run_config: str, config_hash: str) -> tuple[dict[RunKey, TaskRun], int]:
