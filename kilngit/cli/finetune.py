@@ -55,8 +55,8 @@ def create(name: str, task: str | None, provider: str, base_model: str, split: s
 @click.option("--timeout", type=float, help="Stop waiting after this many seconds (the job goes on).")
 def start(name: str, task: str | None, wait: bool, retry: bool, poll_interval: float, timeout: float | None) -> None:
     """Dispatch fine-tune NAME, or resume it where it stopped (never a second job or upload)."""
-    from kilngit.finetune.dispatch import start_finetune
     from kilngit.finetune.backends.base import PollPolicy
+    from kilngit.finetune.dispatch import start_finetune
 
     status = start_finetune(current_project(), task, name, wait=wait, retry=retry,
                             poll=PollPolicy(interval=poll_interval, timeout=timeout))
@@ -122,8 +122,9 @@ def export(name: str, task: str | None, fmt: str, part: str | None, out: Path | 
 @finetune.command("loop")
 @click.argument("name")
 @_TASK
-@click.option("--eval", "eval_slug", required=True, help="Eval scoring each round's checkpoint.")
-@click.option("--judge", help="Judge to score with (default: the eval's default judge).")
+@click.option("--eval", "eval_slug", required=True,
+              help="Eval scoring each round's checkpoint, or inspect:PATH_OR_NAME for an Inspect AI task.")
+@click.option("--judge", help="Judge to score with (default: the eval's default judge; not with inspect:).")
 @click.option("--threshold", default=0.75, show_default=True, help="Stop when the round's score reaches this.")
 @click.option("--max-rounds", default=3, show_default=True)
 @click.option("--lr", default=3e-4, show_default=True, help="Learning rate of round 1.")

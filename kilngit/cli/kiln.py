@@ -1,4 +1,4 @@
-"""`kilngit import kiln` and `kilngit export kiln`."""
+"""`kilngit import kiln`, `kilngit export kiln` and `kilngit export inspect`."""
 
 from __future__ import annotations
 
@@ -83,3 +83,21 @@ def export_kiln_cmd(dest: Path, tasks: tuple[str, ...], fmt: str) -> None:
         click.echo(str(problem), err=True)
     counts = ", ".join(f"{n} {k}" for k, n in sorted(report.written.items()))
     click.echo(f"exported to {report.dest} in {report.seconds:.1f}s: {counts}")
+
+
+@export_group.command("inspect")
+@click.argument("eval_slug", metavar="EVAL")
+@click.option("--task", help="Task of the eval (default: the only task).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+def export_inspect_cmd(eval_slug: str, task: str | None, out: Path | None) -> None:
+    """Write the eval set of EVAL as an Inspect AI dataset (JSONL samples: input, target, metadata)."""
+    from kilngit.finetune.inspect_tasks import inspect_dataset
+
+    result = inspect_dataset(current_project(), task, eval_slug)
+    if out is None:
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.flush()
+    else:
+        out.write_bytes(result.data)
+    left = f" ({result.without_target} eval inputs without a reference or passing answer left out)"
+    click.echo(f"{result.samples} samples" + (left if result.without_target else ""), err=True)

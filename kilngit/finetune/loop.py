@@ -6,7 +6,9 @@ Round r trains `steps_per_round` more steps at learning rate `lr * lr_decay**(r-
 process), saves the training state and sampler weights, writes a run config `ft-<name>-r<r>` for them, and
 runs the eval with that run config (`kilngit.evals.runner.run_eval`: the checkpoint answers the eval inputs,
 the judge scores the answers). The round's score is the eval's quality for that run config (the mean of the
-normalized score means). The loop stops when a round reaches the threshold, else continues up to
+normalized score means). With `eval="inspect:PATH_OR_NAME"` an Inspect AI task scores the round instead,
+calling the checkpoint through its OpenAI-compatible endpoint; its headline metric (accuracy, else mean) is
+the score and every metric goes to `scores` (`kilngit.finetune.inspect_tasks`). The loop stops when a round reaches the threshold, else continues up to
 `max_rounds`. Each finished round is a record (`rounds/<r>.json`); the best round is marked in the status,
 whose `run_config` then names the best checkpoint's run config.
 
@@ -78,6 +80,7 @@ def run_loop(project: Project, task: str | None, name: str, settings: LoopSettin
              ) -> LoopResult:
     """Run (or resume) the loop; see the module docstring."""
     from kilngit.evals.results import find_eval, find_judge
+    from kilngit.finetune.inspect_tasks import task_spec
 
     _check(settings)
     task = project.task_slug(task)
@@ -85,8 +88,14 @@ def run_loop(project: Project, task: str | None, name: str, settings: LoopSettin
     if spec.provider != "tinker":
         raise UsageError(f"fine-tune {name!r} uses {spec.provider}; the loop trains from this process",
                          "create a fine-tune with --provider tinker for the loop")
-    find_eval(project, task, settings.eval)
-    judge = find_judge(project, task, settings.eval, settings.judge)
+    if task_spec(settings.eval) is None:
+        find_eval(project, task, settings.eval)
+        judge: str | None = find_judge(project, task, settings.eval, settings.judge)
+    elif settings.judge is not None:
+        raise UsageError("--judge is for kilngit evals; an Inspect task scores with its own scorer",
+                         "leave out --judge")
+    else:
+        judge = None
     status = read_status(project, task, name)
     if status.state == "cancelled":  # running the loop again is the way to resume it
         write_status(project, status, state="pending")
@@ -127,7 +136,7 @@ def run_loop(project: Project, task: str | None, name: str, settings: LoopSettin
 
 
 def _round(project: Project, task: str, name: str, trainer: TinkerTrainer, r: int, previous: FineTuneRound | None,
-           settings: LoopSettings, judge: str, logger: WandbLogger | None) -> FineTuneRound | None:
+           settings: LoopSettings, judge: str | None, logger: WandbLogger | None) -> FineTuneRound | None:
     """Train, checkpoint and evaluate round `r`; None when the job was cancelled meanwhile."""
     lr = settings.learning_rate(r)
     steps = settings.steps_per_round or math.ceil(len(trainer.datums) / trainer.batch_size)
@@ -143,7 +152,13 @@ def _round(project: Project, task: str, name: str, trainer: TinkerTrainer, r: in
         sampler = trainer.save_sampler(label)
     slug = trainer.run_config(sampler, run_config_slug(name, f"r{r}"),
                               f"Round {r} of kilngit fine-tune loop {name!r} (step {start + steps}, lr {lr:g}).")
-    scores, score, items = _evaluate(project, task, settings, judge, slug)
+    if judge is None:  # an Inspect task: its scorer is the round's judge
+        from kilngit.finetune.inspect_tasks import run_inspect
+
+        inspected = run_inspect(project, task, settings.eval, slug)
+        scores, score, items, judge = inspected.scores, inspected.score, inspected.items, inspected.scorer
+    else:
+        scores, score, items = _evaluate(project, task, settings, judge, slug)
     losses = [m.loss for m in read_metrics(project, task, name) if m.round == r and m.loss is not None]
     rec = FineTuneRound(task=task, finetune=name, round=r, learning_rate=lr, steps=steps, step=start + steps,
                         loss=sum(losses) / len(losses) if losses else None, checkpoint=checkpoint,

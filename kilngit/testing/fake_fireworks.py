@@ -128,11 +128,11 @@ class FakeFireworks(FakeOpenAI):
             if fw.datasets.get(dataset, {}).get("state") != "READY" or not body.get("baseModel"):
                 raise ApiError(400, f"dataset {body.get('dataset')!r} is not a READY dataset, or no baseModel")
             states = fw.next_states.pop(0) if fw.next_states else list(DEFAULT_STATES)
-            job = {**body, "name": self._name("supervisedFineTuningJobs", rid), "state": states[0],
+            created = {**body, "name": self._name("supervisedFineTuningJobs", rid), "state": states[0],
                    "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                    "status": {"code": "OK", "message": ""}, "jobProgress": {"percent": 0, "epoch": 0}}
-            fw.jobs[rid] = _Job(job, states)
-            return dict(job)
+            fw.jobs[rid] = _Job(created, states)
+            return dict(created)
         if route == "sftj.list":
             return {"supervisedFineTuningJobs": [dict(j.json) for j in fw.jobs.values()], "totalSize": len(fw.jobs)}
         if rid not in fw.jobs:

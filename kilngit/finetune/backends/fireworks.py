@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from typing import Any
 
 from kilngit.errors import ProviderError
 from kilngit.finetune.backends import finetune_backend
@@ -67,7 +68,7 @@ class FireworksFineTuning:
                                 "which is not set", "export FIREWORKS_ACCOUNT_ID=... (shown on the dashboard)")
         base = (provider_settings("fireworks").base_url or "").rstrip("/").removesuffix(INFERENCE_SUFFIX)
         self.http = JsonClient(f"{base}/v1/accounts/{self.account}", key, timeout)
-        self.secret = key
+        self.secret: str | None = key
 
     @staticmethod
     def _dataset(filename: str) -> str:
@@ -102,7 +103,7 @@ class FireworksFineTuning:
         return _job(data) if data else None
 
     def create_job(self, spec: FineTune, files: dict[str, str], token: str) -> RemoteJob:
-        body: dict[str, object] = {"dataset": files["train"], "baseModel": spec.base_model}
+        body: dict[str, Any] = {"dataset": files["train"], "baseModel": spec.base_model}
         if "validation" in files:
             body["evaluationDataset"] = files["validation"]
         body |= {_FIELDS[k]: v for k, v in spec.params.items() if k in _FIELDS}
@@ -124,15 +125,15 @@ class FireworksFineTuning:
         return transient(error)
 
 
-def _job(data: dict[str, object]) -> RemoteJob:
+def _job(data: dict[str, Any]) -> RemoteJob:
     state = _STATES.get(str(data.get("state")))
-    status = data.get("status") if isinstance(data.get("status"), dict) else {}
-    progress = data.get("jobProgress") if isinstance(data.get("jobProgress"), dict) else {}
-    details = {f"progress_{k}": v for k, v in progress.items()  # type: ignore[union-attr]
+    status: dict[str, Any] = data.get("status") or {}
+    progress: dict[str, Any] = data.get("jobProgress") or {}
+    details = {f"progress_{k}": v for k, v in progress.items()
                if k in ("percent", "epoch") and isinstance(v, int | float)}
     error = None
     if state == "failed":
-        error = f"{status.get('code')}: {status.get('message')}" if status else str(data.get("state"))  # type: ignore[union-attr]
+        error = f"{status.get('code')}: {status.get('message')}" if status else str(data.get("state"))
     model = data.get("outputModel") if state == "succeeded" else None
     return RemoteJob(str(data["name"]).rsplit("/", 1)[-1], state, str(model) if model else None, error, details)
 

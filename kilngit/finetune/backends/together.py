@@ -45,7 +45,7 @@ class TogetherFineTuning:
     def __init__(self) -> None:
         key, timeout = api_key("together", "Together")
         self.http = JsonClient(provider_settings("together").base_url or "", key, timeout)
-        self.secret = key
+        self.secret: str | None = key
 
     def find_file(self, filename: str) -> str | None:
         listed = self.http.call("GET", "/files").get("data") or []
