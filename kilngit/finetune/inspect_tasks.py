@@ -3,10 +3,10 @@
     data = inspect_dataset(project, "ffmpeg", "quality")      # bytes: one Inspect Sample per line (JSONL)
     score = run_inspect(project, "ffmpeg", "inspect:evals/ffmpeg.py", "ft-qwen-r1")
 
-A sample is one eval input: `input` is the run input, `target` the answer people stand behind, taken from
-the runs with that input, first found of: the raters' reference answer, their repaired output, the
-consensus label (label tasks), the output of the best run whose consensus rating is passing (normalized
->= 0.5). Inputs with none of these are left out (a scorer would count anything as matching an empty
+A sample is one eval input: `input` is the run input, `target` the answer people stand behind, from the
+runs with that input: the human truth (`kilngit.evals.truth`: the raters' reference answer, else their
+repaired output, else the consensus label), else the output of the best run whose consensus rating passes
+(normalized >= 0.5). Inputs with none of these are left out (a scorer would count anything as matching an empty
 target). `metadata` says where the target came from and which run it is about.
 
 `run_inspect` runs the task (a file, `file.py@task`, or a registered name, exactly as `inspect eval` takes
@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from kilngit.errors import ProviderError, UsageError
 from kilngit.evals.items import eval_items
 from kilngit.evals.metrics import normalize
 from kilngit.evals.results import find_eval
+from kilngit.evals.truth import truth_of
 from kilngit.project import Project
 from kilngit.providers.config import provider_settings
 from kilngit.state import RunState
@@ -45,18 +45,14 @@ class InspectExport:
     without_target: int
 
 
-def _target(states: Iterable[RunState]) -> tuple[str, str, str] | None:
+def _target(states: list[RunState]) -> tuple[str, str, str] | None:
     """(target, where it came from, run ID) for the runs of one input, or None."""
-    states = list(states)
-    for attr, source in (("reference", "reference"), ("repaired_output", "repaired_output")):
-        for s in states:
-            value = getattr(s, attr)
-            if value:
-                return value, source, s.id
-    for s in states:
-        c = s.rating
-        if c is not None and c.label:
-            return c.label, "consensus_label", s.id
+    truth = truth_of(states)  # the raters' reference (else repaired output) and consensus label
+    if truth.reference:
+        source = next((s for s in states if truth.reference in (s.reference, s.repaired_output)), states[0])
+        return truth.reference, "reference" if source.reference else "repaired_output", source.id
+    if truth.label:
+        return truth.label, "consensus_label", next(s.id for s in states if s.rating and s.rating.label)
     rated = [(normalize(c.value, c.type), s) for s in states if s.run.output and (c := s.rating) is not None
              and c.value is not None and not c.disputed]
     good = [(v, s) for v, s in rated if v >= PASSING]
