@@ -3,9 +3,13 @@
 Every input a command names is fabricated, so the judge never needs real media:
 
 * audio/video containers (.mp4 .mov .mkv .avi .webm .ts .mpg .wmv .ogv ...):
-  ``testsrc2`` 320x240 at 10 fps (1 s GOP, so stream-copy trims land close to
-  the requested times) plus a 440 Hz ``sine`` stereo track, encoded with codecs
-  typical for the container (falling back to ffmpeg's defaults);
+  the streams the request implies (``ffmpeg_streams``: by default one
+  ``testsrc2`` video and one ``sine`` stereo track; "4 video streams and 8
+  audio streams" gives exactly that), video stream k in its own size
+  (320x180 first; the request's "4K video" sets the first one's size) at 10
+  fps (1 s GOP, so stream-copy trims land close to the requested times),
+  audio stream k at its own sample rate, encoded with codecs typical for the
+  container (falling back to ffmpeg's defaults);
 * audio files (.mp3 .wav .aac .m4a .flac .ogg .opus ...): the sine only;
 * images (.png .jpg .bmp .webp .tif) one frame; .gif an animated 5 fps clip;
 * subtitle files (.srt .ass .ssa .vtt): written as text, cues every 3 s;
@@ -14,52 +18,66 @@ Every input a command names is fabricated, so the judge never needs real media:
 * files named in filters (``subtitles=subs.srt``, ``movie=logo.png``,
   ``drawtext=textfile=t.txt``); a video referenced by ``subtitles=`` or mapped
   with ``-map N:s`` gets a subtitle track;
+* fonts (.ttf .otf, e.g. ``drawtext=fontfile=arial.ttf``): a copy of a font
+  of this system (DejaVu or Liberation), when there is one;
 * anything else: Matroska content (ffmpeg probes content, not names).
 
-Media are generated once per (extension, duration bucket, subtitles) into a
-per-user cache directory under the system temp dir, atomically (write to a
+The duration covers every time the request and the commands mention. Media are
+generated once per (extension, duration bucket, streams, size, subtitles) into
+a per-user cache directory under the system temp dir, atomically (write to a
 temporary name then ``os.replace``) so that concurrent judges can share it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import re
 import stat
 import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
-VIDEO_SIZE, VIDEO_FPS = (320, 240), 10
+try:
+    from . import ffmpeg_streams
+except ImportError:  # loaded as a plain file
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import ffmpeg_streams  # type: ignore[no-redef]
+
+VIDEO_SIZE, VIDEO_FPS = ffmpeg_streams.VIDEO_SIZES[0], 10
+FONT_GLOBS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/*/*.ttf",
+              "/usr/share/fonts/**/*.ttf", "/usr/local/share/fonts/**/*.ttf")
 DURATION_BUCKETS = (4, 12, 30, 60, 120, 300, 600)
 
 _V = "testsrc2=size={w}x{h}:rate={fps}:duration={d}"
-_A = "sine=frequency=440:sample_rate=44100:duration={d}"
+_A = "sine=frequency={f}:sample_rate={sr}:duration={d},aformat=channel_layouts={layout}"
 _X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-g", str(VIDEO_FPS), "-pix_fmt", "yuv420p"]
-_AAC = ["-c:a", "aac", "-ac", "2"]
+_AAC = ["-c:a", "aac"]
 # extension -> (needs video, needs audio, preferred codec arguments)
 MEDIA_SPECS: dict[str, tuple[bool, bool, list[str]]] = {
     **{
         e: (True, True, _X264 + _AAC) for e in ("mp4", "mov", "m4v", "mkv", "flv", "ts", "m2ts", "mts", "3gp")
     },
-    "avi": (True, True, ["-c:v", "mpeg4", "-q:v", "5", "-c:a", "libmp3lame", "-ac", "2"]),
+    "avi": (True, True, ["-c:v", "mpeg4", "-q:v", "5", "-c:a", "libmp3lame"]),
     "webm": (
         True,
         True,
-        ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-c:a", "libopus"],
+        ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-c:a", "libvorbis"],
     ),
     "mpg": (True, True, ["-c:v", "mpeg2video", "-c:a", "mp2"]),
     "mpeg": (True, True, ["-c:v", "mpeg2video", "-c:a", "mp2"]),
     "wmv": (True, True, ["-c:v", "wmv2", "-c:a", "wmav2"]),
     "ogv": (True, True, ["-c:v", "libtheora", "-c:a", "libvorbis"]),
-    "mp3": (False, True, ["-c:a", "libmp3lame", "-ac", "2"]),
-    "wav": (False, True, ["-c:a", "pcm_s16le", "-ac", "2"]),
+    "mp3": (False, True, ["-c:a", "libmp3lame"]),
+    "wav": (False, True, ["-c:a", "pcm_s16le"]),
     "aac": (False, True, _AAC),
     "m4a": (False, True, _AAC),
     "flac": (False, True, ["-c:a", "flac"]),
-    "ogg": (False, True, ["-c:a", "libvorbis", "-ac", "2"]),
+    "ogg": (False, True, ["-c:a", "libvorbis"]),
     "opus": (False, True, ["-c:a", "libopus"]),
     "wma": (False, True, ["-c:a", "wmav2"]),
     "aiff": (False, True, ["-c:a", "pcm_s16be"]),
@@ -107,8 +125,35 @@ def subtitle_text(ext: str, duration: float) -> bytes:
     ).encode()
 
 
+@dataclass(frozen=True)
+class MediaSpec:
+    """What one synthetic media file holds."""
+
+    ext: str
+    duration: int
+    layout: tuple[str, ...] = ()  # stream kinds in order; () = the container's usual streams
+    size: tuple[int, int] | None = None  # of the first video stream (default ``VIDEO_SIZE``)
+    subs: bool = False
+
+    def key(self) -> str:
+        layout = "".join(k[0] for k in self.layout) or "d"
+        size = f"{self.size[0]}x{self.size[1]}" if self.size else "s"
+        return f"{'subs-' if self.subs else ''}{self.duration}s-{layout}-{size}.{self.ext or 'bin'}"
+
+    def streams(self) -> list[tuple[str, int]]:
+        """(kind, k-th of its kind) for every stream."""
+        video, audio, _codecs = MEDIA_SPECS.get(self.ext, (True, True, []))
+        kinds = list(self.layout) or (["video"] if video else []) + (["audio"] if audio else [])
+        seen: dict[str, int] = {}
+        out = []
+        for kind in kinds:
+            out.append((kind, seen.get(kind, 0)))
+            seen[kind] = seen.get(kind, 0) + 1
+        return out
+
+
 class InputCache:
-    """Synthetic media files generated with lavfi sources, cached by (kind, duration)."""
+    """Synthetic media files generated with lavfi sources, cached by ``MediaSpec.key()``."""
 
     def __init__(self, ffmpeg: str, root: str | None = None):
         self.ffmpeg = ffmpeg
@@ -120,33 +165,42 @@ class InputCache:
             # a shared temp dir: never trust a cache someone else could have prepared
             self.root = tempfile.mkdtemp(prefix="kilngit-ffmpeg-inputs-")
 
-    def _generate(self, dest: str, ext: str, duration: int, subs: bool) -> None:
-        w, h = VIDEO_SIZE
-        video, audio, codec_args = MEDIA_SPECS.get(ext, (True, True, _X264 + _AAC))
-        if ext in IMAGE_EXTS:
-            video, audio, codec_args = (
-                True,
-                False,
-                ["-frames:v", "1"] + (["-q:v", "3"] if ext in ("jpg", "jpeg") else []),
-            )
+    def _sources(self, spec: MediaSpec) -> list[str]:
         src: list[str] = []
-        if video:
-            src += ["-f", "lavfi", "-i", _V.format(w=w, h=h, fps=VIDEO_FPS, d=duration)]
-        if audio:
-            src += ["-f", "lavfi", "-i", _A.format(d=duration)]
-        maps: list[str] = []
-        if subs and ext in _SUB_CODEC:
+        for kind, k in spec.streams():
+            if kind == "video":
+                w, h = (spec.size or VIDEO_SIZE) if k == 0 else ffmpeg_streams.stream_identity("video", k).values()
+                src += ["-f", "lavfi", "-i", _V.format(w=w, h=h, fps=VIDEO_FPS, d=spec.duration)]
+            elif kind == "audio":
+                ident = ffmpeg_streams.stream_identity("audio", k)
+                layout = "stereo" if ident["channels"] == 2 else "mono"
+                src += ["-f", "lavfi", "-i", _A.format(f=440 + 110 * k, sr=ident["sample_rate"], layout=layout,
+                                                      d=spec.duration)]
+        return src
+
+    def _generate(self, dest: str, spec: MediaSpec) -> None:
+        ext = spec.ext
+        _video, _audio, codec_args = MEDIA_SPECS.get(ext, (True, True, _X264 + _AAC))
+        if ext in IMAGE_EXTS:
+            w, h = spec.size or VIDEO_SIZE
+            src = ["-f", "lavfi", "-i", _V.format(w=w, h=h, fps=VIDEO_FPS, d=1)]
+            codec_args = ["-frames:v", "1"] + (["-q:v", "3"] if ext in ("jpg", "jpeg") else [])
+        else:
+            src = self._sources(spec)
+        n = src.count("-i")
+        maps = sum((["-map", str(k)] for k in range(n)), []) if n > 1 else []
+        if spec.subs and ext in _SUB_CODEC:
             srt = f"{dest}.{os.getpid()}.srt"
-            Path(srt).write_bytes(subtitle_text("srt", duration))
+            Path(srt).write_bytes(subtitle_text("srt", spec.duration))
             src += ["-i", srt]
-            n = int(video) + int(audio)
-            maps = sum((["-map", f"{k}"] for k in range(n + 1)), []) + ["-c:s", _SUB_CODEC[ext]]
+            maps = sum((["-map", str(k)] for k in range(n + 1)), []) + ["-c:s", _SUB_CODEC[ext]]
         fmt = ["-f", "matroska"] if ext not in MEDIA_SPECS and ext not in IMAGE_EXTS else []
         tmp = f"{dest}.{os.getpid()}.tmp.{ext if not fmt else 'mkv'}"
         base = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + src + maps
         try:
             for extra in (codec_args, []):  # preferred codecs, then the container defaults
-                proc = subprocess.run(base + extra + fmt + [tmp], capture_output=True, timeout=120)
+                proc = subprocess.run(base + extra + fmt + [tmp], capture_output=True, timeout=300,
+                                      stdin=subprocess.DEVNULL)
                 if proc.returncode == 0:
                     os.replace(tmp, dest)  # atomic: concurrent judges never see half a file
                     return
@@ -156,71 +210,103 @@ class InputCache:
                     os.unlink(leftover)
         raise RuntimeError(f"cannot generate a synthetic .{ext} input: {proc.stderr.decode()[-500:]}")
 
-    def media(self, ext: str, duration: int, subs: bool = False) -> str:
-        """Path of a cached synthetic file for extension ``ext`` (generated once)."""
-        ext = ext.lower()
-        key = f"{'subs-' if subs else ''}{duration}s.{ext or 'bin'}"
-        dest = os.path.join(self.root, key)
+    def media(self, ext: str, duration: int, subs: bool = False, layout: tuple[str, ...] = (),
+              size: tuple[int, int] | None = None) -> str:
+        """Path of a cached synthetic file (generated once)."""
+        spec = MediaSpec(ext.lower(), duration, tuple(layout), size, subs)
+        dest = os.path.join(self.root, spec.key())
         if not os.path.exists(dest):
-            self._generate(dest, ext, duration, subs)
+            self._generate(dest, spec)
         return dest
+
+
+def system_font() -> str | None:
+    """A TrueType font of this system to stand in for the one a command names."""
+    for pattern in FONT_GLOBS:
+        found = sorted(glob.glob(pattern, recursive=True))
+        if found:
+            return found[0]
+    return None
 
 
 def _ext(name: str) -> str:
     return os.path.splitext(name)[1].lstrip(".").lower()
 
 
-def plan_inputs(info, cache: InputCache, duration: int) -> dict[str, str | bytes]:
-    """Files to place in the sandbox for ``info`` (an ``ffmpeg_policy.CommandInfo``).
+@dataclass
+class InputPlan:
+    """How the first media input is built (what the deep checks compare against)."""
 
-    Returns relative name -> cached file path (to copy) or literal bytes.
+    layout: tuple[str, ...] = ()
+    size: tuple[int, int] | None = None
+    duration: int = 4
+    main: str | None = None  # the name of the input the plan applies to
+    files: dict[str, str | bytes] = field(default_factory=dict)
+
+
+def plan_inputs(infos: list, cache: InputCache, duration: int, layout: tuple[str, ...] = (),
+                size: tuple[int, int] | None = None, produced_before: list[set[str]] | None = None) -> InputPlan:
+    """Files to place in the folder for the steps (``ffmpeg_policy.CommandInfo`` each, in order).
+
+    Inputs an earlier step writes are not made up. ``layout``/``size`` apply to the first media input.
+    Returns relative name -> cached file path (to copy) or literal bytes, in ``InputPlan.files``.
     """
-    files: dict[str, str | bytes] = {}
-    sub_names = {name for flt, name in info.filter_files if flt in ("subtitles", "ass")}
-    sub_indices = {
-        int(m.group(1))
-        for opt, val in info.options
-        if opt == "map" and val and (m := re.match(r"-?(\d+):s\b", val))
-    }
+    plan = InputPlan(layout=tuple(layout), size=size, duration=duration)
+    files = plan.files
+    written: set[str] = set()
 
     def add(name: str, subs: bool = False) -> None:
-        if not name or name in files:
+        if not name or name in files or name in written:
             return
         ext = _ext(name)
         if ext in SUBTITLE_EXTS:
             files[name] = subtitle_text(ext, duration)
         elif ext == "txt":
             files[name] = b"Hello from the kilngit judge\n"
+        elif ext in ("ttf", "otf", "ttc"):
+            font = system_font()
+            if font:
+                files[name] = font
         elif ext in IMAGE_EXTS:
-            files[name] = cache.media(ext, 1)
+            files[name] = cache.media(ext, 1, size=size if plan.main is None else None)
+        elif ext == "gif":
+            files[name] = cache.media(ext, min(duration, 12))
         else:
-            files[name] = cache.media(ext, min(duration, 12) if ext == "gif" else duration, subs)
+            first = plan.main is None and (ext in MEDIA_SPECS or ext not in IMAGE_EXTS)
+            if first:
+                plan.main = name
+            files[name] = cache.media(ext, duration, subs, layout if first else (), size if first else None)
 
-    for idx, inp in enumerate(info.inputs):
-        name, opts = inp.name, inp.options
-        if opts.get("f") == "lavfi":
-            continue
-        if name.startswith("concat:"):
-            for part in name[len("concat:") :].split("|"):
-                add(part)
-        elif opts.get("f") == "concat":
-            clip = cache.media("mp4", duration)
-            files.setdefault("part1.mp4", clip)
-            files.setdefault("part2.mp4", clip)
-            files[name] = b"file 'part1.mp4'\nfile 'part2.mp4'\n"
-        elif "*" in name or "?" in name or "%" in name:
-            ext = _ext(name) or "png"
-            frame = cache.media(ext if ext in IMAGE_EXTS else "png", 1)
-            pattern = name.replace("*", "frame%03d").replace("?", "x") if "%" not in name else name
-            start = int(opts.get("start_number", "1")) if opts.get("start_number", "1").isdigit() else 1
-            for k in range(start, start + 30):
-                try:
-                    files.setdefault(pattern % k, frame)
-                except (TypeError, ValueError):
-                    add(name)
-                    break
-        else:
-            add(name, subs=idx in sub_indices or name in sub_names)
-    for flt, name in info.filter_files:
-        add(name, subs=flt in ("subtitles", "ass"))
-    return files
+    for info in infos:
+        sub_names = {name for flt, name in info.filter_files if flt in ("subtitles", "ass")}
+        sub_indices = {int(m.group(1)) for opt, val in info.options
+                       if opt == "map" and val and (m := re.match(r"-?(\d+):s\b", val))}
+        for idx, inp in enumerate(info.inputs):
+            name, opts = inp.name, inp.options
+            if opts.get("f") == "lavfi":
+                continue
+            if name.startswith("concat:"):
+                for part in name[len("concat:"):].split("|"):
+                    add(part)
+            elif opts.get("f") == "concat" and name not in written:
+                clip = cache.media("mp4", duration)
+                files.setdefault("part1.mp4", clip)
+                files.setdefault("part2.mp4", clip)
+                files[name] = b"file 'part1.mp4'\nfile 'part2.mp4'\n"
+            elif ("*" in name or "?" in name or "%" in name) and name not in written:
+                ext = _ext(name) or "png"
+                frame = cache.media(ext if ext in IMAGE_EXTS else "png", 1)
+                pattern = name.replace("*", "frame%03d").replace("?", "x") if "%" not in name else name
+                start = int(opts.get("start_number", "1")) if opts.get("start_number", "1").isdigit() else 1
+                for k in range(start, start + 30):
+                    try:
+                        files.setdefault(pattern % k, frame)
+                    except (TypeError, ValueError):
+                        add(name)
+                        break
+            else:
+                add(name, subs=idx in sub_indices or name in sub_names)
+        for flt, name in info.filter_files:
+            add(name, subs=flt in ("subtitles", "ass"))
+        written |= {o.name for o in info.outputs}
+    return plan

@@ -7,15 +7,16 @@ elsewhere, no network, unprivileged user, resource limits); neither is relied on
 
 Rules enforced (each violation becomes one human-readable problem string):
 
-* The text must be exactly one simple command. A surrounding ```bash fence, a
-  single pair of backticks, a leading ``$ `` prompt, ``#`` comments and
-  backslash-newline continuations are tolerated. Refused outside single quotes:
-  ``; & | < >`` (operators, pipes, redirections, background jobs), ``( )``
-  (subshells), backticks and ``$(``/``${``/``$VAR`` (expansions), and a second
-  non-comment line. Backticks and ``$(``/``${`` are refused even inside argv
-  tokens, whatever the quoting (a legitimate ffmpeg command never needs them).
-* ``argv[0]`` must be ``ffmpeg``: no other program, no ``sh -c``, no ``sudo``,
-  no ``VAR=x`` prefix, no path to a binary.
+* Shell syntax (pipes, ``;``/``&&`` handling, redirections, expansions) is
+  judged while the steps are extracted (``ffmpeg_extract``). Backticks and
+  ``$(``/``${`` are refused here too, inside argv tokens, whatever the quoting
+  (a legitimate ffmpeg command never needs them).
+* A step's program must be ``ffmpeg`` (``program_problems``): ``mkdir`` of
+  plain relative folders is allowed (the judge makes them), ``ffprobe`` and
+  ``ffplay`` only look and are skipped, anything else (``rm``, ``mv``, ``sh -c``,
+  ``sudo``, a ``VAR=x`` prefix, a path to a binary...) is refused.
+* ``/dev/null`` as an output (the first pass of a two-pass encode) is
+  allowed and becomes ``-f null -`` (``null_outputs``).
 * Every file the command reads or writes (``-i`` values, output names, values of
   file-valued options such as ``-passlogfile``/``-progress``/``-attach``) must be
   a plain relative path: not absolute, no ``..`` component, no ``~``, no ``:``
@@ -34,14 +35,14 @@ Rules enforced (each violation becomes one human-readable problem string):
   (frei0r, ladspa, lv2, zmq, azmq).
 
 Known, documented false positives (acceptable for an eval): a ``/`` right after
-``=``/``:``/a quote/space inside drawtext text, a ``~`` at the start of a text,
-and redirections such as ``2>/dev/null`` are all refused.
+``=``/``:``/a quote/space inside drawtext text and a ``~`` at the start of a
+text are refused.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import shlex
 from dataclasses import dataclass, field
 
 # ffmpeg options that take no value; every other option consumes the next token.
@@ -134,112 +135,6 @@ class CommandInfo:
     filter_files: list[tuple[str, str]] = field(default_factory=list)  # (filter, file)
 
 
-# --------------------------------------------------------------------------- text
-
-
-def _strip_wrappers(text: str) -> str:
-    """Remove a Markdown fence / inline backticks / ``$ `` prompt / comment lines."""
-    body = text.strip()
-    fence = re.fullmatch(r"```[\w+-]*[ \t]*\n?(.*?)\n?[ \t]*```", body, flags=re.S)
-    if fence:
-        body = fence.group(1).strip()
-    elif len(body) > 1 and body[0] == body[-1] == "`" and body.count("`") == 2:
-        body = body[1:-1].strip()
-    lines = [ln for ln in body.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    body = "\n".join(lines)
-    return re.sub(r"^\$\s+", "", body)
-
-
-def _shell_problems(body: str) -> tuple[str, list[str]]:
-    """Scan ``body`` like a POSIX shell would, without executing anything.
-
-    Returns the body with backslash-newline continuations removed and the list of
-    shell constructs that make it more than one simple command.
-    """
-    out: list[str] = []
-    problems: list[str] = []
-    quote = None  # None, "'" or '"'
-    word_start = True
-    i, n = 0, len(body)
-
-    def expansion(j: int) -> bool:
-        nxt = body[j + 1] if j + 1 < n else ""
-        return nxt in "({" or nxt.isalnum() or nxt in "_@*#?$!"
-
-    while i < n:
-        c = body[i]
-        if quote == "'":
-            if c == "'":
-                quote = None
-            out.append(c)
-            i += 1
-            continue
-        if c == "\\":
-            if i + 1 < n and body[i + 1] == "\n":  # line continuation
-                i += 2
-                continue
-            out.append(body[i : i + 2])
-            i += 2
-            word_start = False
-            continue
-        if quote == '"':
-            if c == '"':
-                quote = None
-            elif c == "`":
-                problems.append("command substitution (backticks)")
-            elif c == "$" and expansion(i):
-                problems.append("shell expansion ($...)")
-            out.append(c)
-            i += 1
-            continue
-        # unquoted
-        if c == "#" and word_start:  # trailing shell comment: ignored by the shell
-            while i < n and body[i] != "\n":
-                i += 1
-            continue
-        if c in "'\"":
-            quote = c
-        elif c == "\n":
-            problems.append("several commands (more than one line)")
-        elif c in ";&|":
-            op = re.match(r"[;&|]+", body[i:]).group(0)
-            problems.append(f"shell operator {op!r} (several commands, a pipe or a background job)")
-            out.append(op)
-            i += len(op)
-            word_start = True
-            continue
-        elif c in "<>":
-            problems.append(f"shell redirection {c!r}")
-        elif c in "()":
-            problems.append("subshell parentheses")
-        elif c == "`":
-            problems.append("command substitution (backticks)")
-        elif c == "$" and expansion(i):
-            problems.append("shell expansion ($...)")
-        out.append(c)
-        word_start = c in " \t"
-        i += 1
-    if quote:
-        problems.append("unterminated quote")
-    return "".join(out), list(dict.fromkeys(problems))
-
-
-def parse_command_text(text: str) -> tuple[list[str], list[str]]:
-    """Turn a model output into an argv without any shell: ``(argv, problems)``."""
-    if not isinstance(text, str) or not text.strip():
-        return [], ["empty output: no command"]
-    body, problems = _shell_problems(_strip_wrappers(text))
-    if problems:
-        return [], problems
-    try:
-        argv = shlex.split(body)
-    except ValueError as exc:
-        return [], [f"cannot parse the command line: {exc}"]
-    if not argv:
-        return [], ["empty output: no command"]
-    return argv, []
-
-
 # ----------------------------------------------------------------------- analysis
 
 
@@ -301,7 +196,7 @@ def filter_file_references(graph: str) -> list[tuple[str, str]]:
         elif name == "drawtext":
             for item in items:
                 key, eq, val = item.partition("=")
-                if eq and key.strip() == "textfile":
+                if eq and key.strip() in ("textfile", "fontfile"):
                     refs.append((name, val.strip()))
     return [(f, v) for f, v in refs if v]
 
@@ -410,17 +305,53 @@ def concat_parts(name: str) -> list[str] | None:
     return None
 
 
+LOOKING_PROGRAMS = frozenset(("ffprobe", "ffplay"))
+_WHY = {"rm": "deletes files", "rmdir": "deletes folders", "mv": "moves files", "dd": "writes raw data",
+        "shred": "wipes files", "cp": "copies files", "curl": "uses the network", "wget": "uses the network"}
+
+
+def program_problems(argv: list[str]) -> list[str]:
+    """Why a step that is not an ffmpeg call cannot be part of a judged answer ([] for ffmpeg, mkdir, ffprobe)."""
+    prog = argv[0] if argv else ""
+    if prog in ("ffmpeg",) or prog in LOOKING_PROGRAMS:
+        return []
+    if prog == "mkdir":
+        folders = [a for a in argv[1:] if a not in ("-p", "--parents")]
+        return [p for f in folders for p in path_problems(f, "folder")] if folders else ["mkdir without a folder"]
+    if prog in ("sh", "bash", "zsh", "dash", "env", "sudo", "xargs", "nohup", "time", "exec", "eval"):
+        return [f"runs {prog!r} instead of calling ffmpeg directly"]
+    if "=" in prog and not prog.startswith("-"):
+        return [f"sets an environment variable ({prog!r}) before the command"]
+    if prog in ("for", "while", "if", "do", "done", "then", "fi"):
+        return [f"a shell {prog!r} construct (only plain ffmpeg commands are run)"]
+    why = _WHY.get(os.path.basename(prog))
+    return [f"runs {prog!r}" + (f" ({why})" if why else "") + ": only ffmpeg commands are run"]
+
+
+def null_outputs(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` with ``/dev/null`` (or ``NUL``) outputs turned into ``-f null -``; True when one was."""
+    info = analyze_command(argv)
+    out, changed = list(argv), False
+    for o in reversed(info.outputs):
+        if o.name in ("/dev/null", "NUL", "nul"):
+            out[o.index] = "-"
+            fmt = next((j + 1 for j in range(o.index - 2, 0, -1) if out[j] == "-f"), None)
+            previous = max([i.index + 1 for i in info.inputs] + [p.index for p in info.outputs if p.index < o.index])
+            if fmt is not None and fmt > previous:
+                out[fmt] = "null"
+            else:
+                out[o.index:o.index] = ["-f", "null"]
+            changed = True
+    return out, changed
+
+
 def check_command(argv: list[str]) -> list[str]:
     """All policy problems of an ffmpeg argv; an empty list means "safe to run"."""
     if not argv:
         return ["empty command"]
     prog = argv[0]
     if prog != "ffmpeg":
-        if prog in ("sh", "bash", "zsh", "dash", "env", "sudo", "xargs", "nohup", "time"):
-            return [f"runs {prog!r} instead of calling ffmpeg directly"]
-        if "=" in prog and not prog.startswith("-"):
-            return [f"sets an environment variable ({prog!r}) before the command"]
-        return [f"not an ffmpeg invocation: the program is {prog!r}"]
+        return program_problems(argv) or [f"not an ffmpeg invocation: the program is {prog!r}"]
     if len(argv) > 300:
         return ["command is unreasonably long"]
 
@@ -431,7 +362,7 @@ def check_command(argv: list[str]) -> list[str]:
     for tok in argv[1:]:
         problems.extend(token_problems(tok, concat_input=tok in concat_inputs))
         if tok == "ffmpeg":
-            problems.append("'ffmpeg' appears twice: several commands")
+            problems.append("'ffmpeg' appears twice in one command line: several commands run together")
 
     info = analyze_command(argv)
     for opt, value in info.options:

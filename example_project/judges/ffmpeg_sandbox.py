@@ -1,4 +1,4 @@
-"""Run one (already policy-checked) ffmpeg command in a throw-away sandbox.
+"""Run (already policy-checked) ffmpeg commands, in order, in one throw-away folder under the temp dir.
 
 The policy in ``ffmpeg_policy`` is the first line of defence; this module is the
 second one and assumes the policy may have missed something. Layers:
@@ -31,25 +31,26 @@ second one and assumes the policy may have missed something. Layers:
   group on wall-clock timeout or when total bytes / number of files written
   exceed the caps; a minimal environment (no proxies, HOME/TMPDIR = sandbox).
 
-Produced files are inspected with ffprobe when it is on PATH, otherwise by
-parsing ``ffmpeg -i FILE`` stderr (imageio-ffmpeg ships no ffprobe), under the
-same isolation and a shorter time limit.
+Everything the judge writes lives under ``scratch_root()`` (a private folder
+in ``TMPDIR``): it needs no home, no network and no writable project, so it
+also runs inside a sandbox that gives code judges only a private temp dir.
+The binary is ``$KILNGIT_FFMPEG`` when set, else ``ffmpeg`` on PATH, else the
+static binary of the imageio-ffmpeg package; ffprobe is the one next to it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 NOBODY = 65534
@@ -78,60 +79,20 @@ exec "$@"
 class Limits:
     """Resource limits for one judged command."""
 
-    timeout: float = 20.0  # wall clock, seconds
-    cpu_seconds: int = 60  # all threads together; backstop for the wall clock
+    timeout: float = 90.0  # wall clock, seconds (a slow preset on a busy machine takes a while)
+    cpu_seconds: int = 180  # all threads together; backstop for the wall clock
     max_bytes: int = 64 * 1024 * 1024  # per file (RLIMIT_FSIZE) and in total
     max_files: int = 500
     memory_bytes: int = 4 * 1024 * 1024 * 1024  # address space
 
 
-@dataclass
-class StreamInfo:
-    type: str  # video | audio | subtitle | data | attachment
-    codec: str
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-
-
-@dataclass
-class MediaInfo:
-    format_name: str
-    duration: float | None
-    streams: list[StreamInfo] = field(default_factory=list)
-
-    def of_type(self, kind: str) -> list[StreamInfo]:
-        return [s for s in self.streams if s.type == kind]
-
-    def summary(self) -> str:
-        parts = [
-            f"{s.type[0]}:{s.codec}" + (f" {s.width}x{s.height}" if s.width else "") for s in self.streams
-        ]
-        dur = f", {self.duration:.2f}s" if self.duration is not None else ""
-        return f"{self.format_name}: {', '.join(parts) or 'no streams'}{dur}"
-
-
-@dataclass
-class SandboxResult:
-    returncode: int | None
-    elapsed: float
-    killed: str | None = None  # "timeout", "size", "files", "cpu", "signal N" or None
-    stderr_tail: str = ""
-    files: dict[str, int] = field(default_factory=dict)  # produced file -> size
-    probes: dict[str, MediaInfo | None] = field(default_factory=dict)
-    error: str | None = None  # the sandbox itself could not run the command
-    isolation: str = "none"
-
-
-# ----------------------------------------------------------------------- binaries
-
 _cache: dict[object, object] = {}
 
 
 def find_ffmpeg() -> str | None:
-    """System ffmpeg from PATH, else the imageio-ffmpeg binary, else None."""
+    """``$KILNGIT_FFMPEG``, else ffmpeg from PATH, else the imageio-ffmpeg binary, else None."""
     if "ffmpeg" not in _cache:
-        exe = shutil.which("ffmpeg")
+        exe = os.environ.get("KILNGIT_FFMPEG") or shutil.which("ffmpeg")
         if exe is None:
             try:
                 import imageio_ffmpeg
@@ -143,13 +104,23 @@ def find_ffmpeg() -> str | None:
     return _cache["ffmpeg"]  # type: ignore[return-value]
 
 
-def find_ffprobe() -> str | None:
-    if "ffprobe" not in _cache:
-        _cache["ffprobe"] = shutil.which("ffprobe")
-    return _cache["ffprobe"]  # type: ignore[return-value]
+def find_ffprobe(ffmpeg: str) -> str | None:
+    """The ffprobe that belongs to ``ffmpeg`` (same folder), or None (imageio-ffmpeg ships none)."""
+    sibling = os.path.join(os.path.dirname(ffmpeg), "ffprobe")
+    return sibling if os.path.isfile(sibling) and os.access(sibling, os.X_OK) else None
 
 
-def _wrap(mode: str, workdir: str, cmd: list[str]) -> list[str]:
+def scratch_root() -> str:
+    """This user's private folder under the temp dir, for run folders and logs (created 0700)."""
+    root = os.path.join(tempfile.gettempdir(), f"kilngit-ffmpeg-{os.getuid()}")
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    st = os.lstat(root)
+    if st.st_uid != os.getuid() or not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o077:
+        root = tempfile.mkdtemp(prefix="kilngit-ffmpeg-")  # someone else's: never share it
+    return root
+
+
+def wrap(mode: str, workdir: str, cmd: list[str]) -> list[str]:
     """``cmd`` wrapped for the given isolation mode."""
     root = os.geteuid() == 0
     if mode == "mount":
@@ -170,11 +141,11 @@ def isolation_mode(ffmpeg: str) -> str:
         for mode in ("mount", "net"):
             if not all(shutil.which(t) for t in tools[: 1 if mode == "net" else None]):
                 continue
-            workdir = tempfile.mkdtemp(prefix="kilngit-ffmpeg-probe-")
+            workdir = tempfile.mkdtemp(prefix="probe-", dir=scratch_root())
             try:
                 if os.geteuid() == 0:
                     os.chown(workdir, NOBODY, NOBODY)
-                cmd = _wrap(mode, workdir, [ffmpeg, "-hide_banner", "-version"])
+                cmd = wrap(mode, workdir, [ffmpeg, "-hide_banner", "-version"])
                 ok = (
                     subprocess.run(
                         cmd,
@@ -232,7 +203,7 @@ def _walk(root: str):
                 yield os.path.relpath(path, root), os.lstat(path)
 
 
-def _run_limited(
+def run_limited(
     cmd: list[str], cwd: str, limits: Limits, log_path: str, stdout_to_log: bool = False
 ) -> tuple[int | None, str | None, float]:
     """Run ``cmd`` in its own process group under the limits; kill the group if needed."""
@@ -290,112 +261,11 @@ _CODEC_TYPE = {
 }
 
 
-def parse_ffmpeg_info(stderr: str) -> MediaInfo | None:
-    """Parse the stream listing ``ffmpeg -i FILE`` prints for its first input."""
-    m = re.search(r"^Input #0, (.+?), from ", stderr, flags=re.M)
-    if not m:
-        return None
-    info = MediaInfo(format_name=m.group(1), duration=None)
-    d = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", stderr)
-    if d:
-        info.duration = int(d.group(1)) * 3600 + int(d.group(2)) * 60 + float(d.group(3))
-    for line in re.findall(r"^\s*Stream #0:\d+.*$", stderr, flags=re.M):
-        sm = re.search(r": (Video|Audio|Subtitle|Data|Attachment): ([\w-]+)", line)
-        if not sm:
-            continue
-        st = StreamInfo(type=_CODEC_TYPE[sm.group(1)], codec=sm.group(2))
-        if st.type == "video":
-            # ", 320x240 [SAR" / ", 320x240," -- not the "0x31637661" codec tags
-            res = re.search(r",\s*([1-9]\d*)x([1-9]\d*)(?=[\s,\[]|$)", line)
-            if res:
-                st.width, st.height = int(res.group(1)), int(res.group(2))
-            fps = re.search(r"([\d.]+)(k?) fps", line) or re.search(r"([\d.]+)(k?) tbr", line)
-            if fps:
-                st.fps = float(fps.group(1)) * (1000 if fps.group(2) else 1)
-        info.streams.append(st)
-    return info
-
-
-def parse_ffprobe_json(text: str) -> MediaInfo | None:
-    """Parse ``ffprobe -show_format -show_streams -of json`` output."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    fmt = data.get("format") or {}
-    if not fmt:
-        return None
-
-    def num(v):
-        try:
-            return float(v)
-        except (TypeError, ValueError):
-            return None
-
-    def rate(v):
-        a, _, b = str(v).partition("/")
-        return num(a) / num(b) if num(a) is not None and num(b) else None
-
-    info = MediaInfo(format_name=fmt.get("format_name", "?"), duration=num(fmt.get("duration")))
-    for s in data.get("streams", []):
-        st = StreamInfo(type=s.get("codec_type", "data"), codec=s.get("codec_name", "?"))
-        if st.type == "video":
-            st.width, st.height = s.get("width"), s.get("height")
-            st.fps = rate(s.get("avg_frame_rate")) or rate(s.get("r_frame_rate"))
-        info.streams.append(st)
-    if info.duration is None:
-        durations = [num(s.get("duration")) for s in data.get("streams", [])]
-        info.duration = max([d for d in durations if d is not None], default=None)
-    return info
-
-
-def probe_file(
-    path: str, ffmpeg: str, isolation: str | None = None, timeout: float = 10.0
-) -> MediaInfo | None:
-    """Streams, codecs, duration and resolution of one media file (None if unreadable)."""
-    cwd, name = os.path.split(os.path.abspath(path))
-    target = "file:" + name  # "file:" so that '%' or ':' in the name mean nothing special
-    ffprobe = find_ffprobe()
-    if ffprobe:
-        cmd = [
-            ffprobe,
-            "-v",
-            "error",
-            "-protocol_whitelist",
-            "file",
-            "-show_format",
-            "-show_streams",
-            "-of",
-            "json",
-            target,
-        ]
-    else:
-        cmd = [ffmpeg, "-hide_banner", "-nostdin", "-protocol_whitelist", "file", "-i", target]
-    mode = isolation if isolation is not None else isolation_mode(ffmpeg)
-    fd, log = tempfile.mkstemp(prefix="kilngit-ffmpeg-probe-")
-    os.close(fd)
-    try:
-        _rc, killed, _t = _run_limited(
-            _wrap(mode, cwd, cmd),
-            cwd,
-            Limits(timeout=timeout, cpu_seconds=30),
-            log,
-            stdout_to_log=bool(ffprobe),
-        )
-        text = Path(log).read_bytes().decode("utf-8", "replace")
-        if killed:
-            return None
-        return parse_ffprobe_json(text) if ffprobe else parse_ffmpeg_info(text)
-    finally:
-        os.unlink(log)
-
-
 # ------------------------------------------------------------------------ running
 
 
-def build_exec_argv(
-    argv: list[str], ffmpeg: str, input_indices: list[int], concat_inputs: set[int] = frozenset()
-) -> list[str]:
+def build_exec_argv(argv: list[str], ffmpeg: str, input_indices: list[int],
+                    concat_inputs: set[int] = frozenset()) -> list[str]:
     """The argv actually executed: real binary, -nostdin, a whitelist before each -i."""
     out = [ffmpeg, "-nostdin", "-hide_banner"]
     for i, tok in enumerate(argv[1:], start=1):
@@ -405,76 +275,111 @@ def build_exec_argv(
     return out
 
 
-def run_in_sandbox(
-    argv: list[str],
-    files: dict[str, str | bytes],
-    *,
-    input_indices: list[int] | None = None,
-    concat_inputs: set[int] = frozenset(),
-    output_dirs: list[str] = (),
-    limits: Limits | None = None,
-    ffmpeg: str | None = None,
-    probe: bool = True,
-    probe_select: Callable[[dict[str, int]], list[str]] | None = None,
-    max_probes: int = 6,
-) -> SandboxResult:
-    """Run a policy-checked ffmpeg ``argv`` in a fresh directory and collect results.
+@dataclass
+class StepRun:
+    """What one command did."""
 
-    ``files`` maps relative names to a source path to copy or to literal bytes.
-    ``input_indices`` are the argv positions of the ``-i`` tokens (from
-    ``ffmpeg_policy.analyze_command``); ``output_dirs`` are relative directories
-    to create. Produced (new or modified) files are probed, at most
-    ``max_probes`` of them (those ``probe_select(files)`` names first, then in
-    name order), then the directory is deleted.
+    argv: list[str]
+    returncode: int | None
+    elapsed: float
+    killed: str | None = None  # "timeout", "size", "files", "cpu", "signal N" or None
+    stderr_tail: str = ""
+    error: str | None = None  # the sandbox itself could not run the command
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.killed is None and self.returncode == 0
+
+    def first_error(self) -> str | None:
+        """The line of ffmpeg's stderr a person would look at first (errors before warnings)."""
+        lines = [ln.strip() for ln in self.stderr_tail.splitlines() if ln.strip()]
+        for pattern in (r"error|invalid|unknown|unrecognized|not found|no such|failed|cannot|could not|"
+                        r"does not|matches no|unable|incorrect|not supported|nothing was written", r"warning|not used"):
+            for line in lines:
+                if re.search(pattern, line, re.I) and not line.startswith(("Press [q]", "frame=", "size=")):
+                    return re.sub(r" @ 0x[0-9a-f]+", "", line)[:300]  # addresses differ from run to run
+        lines = [ln for ln in lines if not ln.startswith(("frame=", "size=", "Press [q]"))]  # progress lines
+        return re.sub(r" @ 0x[0-9a-f]+", "", lines[-1])[:300] if lines and not self.ok else None
+
+
+class Workspace:
+    """A fresh folder under ``scratch_root()`` holding the inputs; commands run in it one after another.
+
+    ``files`` maps relative names to a source path to copy (never a link: a command overwriting its input
+    must not touch the cache) or to literal bytes. Use as a context manager: the folder is deleted on exit.
     """
-    limits = limits or Limits()
-    ffmpeg = ffmpeg or find_ffmpeg()
-    if not ffmpeg:
-        return SandboxResult(None, 0.0, error="no ffmpeg binary found (PATH or imageio-ffmpeg)")
-    mode = isolation_mode(ffmpeg)
-    if input_indices is None:
-        input_indices = [i for i, t in enumerate(argv) if t == "-i" and i > 0]
-    workdir = tempfile.mkdtemp(prefix="kilngit-ffmpeg-run-")
-    fd, log = tempfile.mkstemp(prefix="kilngit-ffmpeg-log-")
-    os.close(fd)
-    try:
+
+    def __init__(self, files: dict[str, str | bytes], ffmpeg: str, limits: Limits | None = None) -> None:
+        self.ffmpeg, self.limits = ffmpeg, limits or Limits()
+        self.mode = isolation_mode(ffmpeg)
+        self.dir = tempfile.mkdtemp(prefix="run-", dir=scratch_root())
         for rel, src in files.items():
-            dest = os.path.join(workdir, rel)
+            dest = os.path.join(self.dir, rel)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             if isinstance(src, bytes):
                 Path(dest).write_bytes(src)
             else:
-                shutil.copyfile(src, dest)  # a copy: overwriting it must not touch the cache
-        for rel in output_dirs:
-            os.makedirs(os.path.join(workdir, rel), exist_ok=True)
-        if mode != "none" and os.geteuid() == 0:  # the child runs as nobody: give it the directory
-            for dirpath, _dirs, names in os.walk(workdir):
+                shutil.copyfile(src, dest)
+        self.initial = self._snapshot()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _snapshot(self) -> dict[str, tuple[int, int]]:
+        return {rel: (st.st_size, st.st_mtime_ns) for rel, st in _walk(self.dir)}
+
+    def path(self, rel: str) -> str:
+        return os.path.join(self.dir, rel)
+
+    def mkdir(self, rel: str) -> None:
+        os.makedirs(self.path(rel), exist_ok=True)
+
+    def _give_to_nobody(self) -> None:
+        if self.mode != "none" and os.geteuid() == 0:  # the child runs as nobody: give it the folder
+            for dirpath, _dirs, names in os.walk(self.dir):
                 for entry in [dirpath] + [os.path.join(dirpath, n) for n in names]:
                     os.chown(entry, NOBODY, NOBODY)
-        before = {rel: (st.st_size, st.st_mtime_ns) for rel, st in _walk(workdir)}
-        cmd = _wrap(mode, workdir, build_exec_argv(argv, ffmpeg, input_indices, concat_inputs))
+
+    def run(self, argv: list[str], input_indices: list[int] | None = None,
+            concat_inputs: set[int] = frozenset()) -> StepRun:
+        """Run one policy-checked ffmpeg argv in the folder under the limits."""
+        if input_indices is None:
+            input_indices = [i for i, t in enumerate(argv) if t == "-i" and i > 0]
+        self._give_to_nobody()
+        fd, log = tempfile.mkstemp(prefix="log-", dir=scratch_root())
+        os.close(fd)
         try:
-            rc, killed, elapsed = _run_limited(cmd, workdir, limits, log)
-        except OSError as exc:
-            return SandboxResult(None, 0.0, error=f"cannot start ffmpeg: {exc}", isolation=mode)
-        with open(log, "rb") as fh:
-            fh.seek(max(0, os.path.getsize(log) - 4000))
-            tail = fh.read().decode("utf-8", "replace")
-        if mode == "mount" and rc == 97 and "kilngit-sandbox-setup-failed" in tail:
-            return SandboxResult(rc, elapsed, error="the mount sandbox could not be set up", isolation=mode)
-        result = SandboxResult(rc, elapsed, killed=killed, stderr_tail=tail, isolation=mode)
-        after = {rel: st for rel, st in _walk(workdir)}
-        if killed is None and sum(st.st_size for st in after.values()) > limits.max_bytes:
-            result.killed = "size"
-        for rel, st in after.items():
-            if before.get(rel) != (st.st_size, st.st_mtime_ns):
-                result.files[rel] = st.st_size
-        if probe and result.killed is None:
-            chosen = [f for f in (probe_select(result.files) if probe_select else []) if f in result.files]
-            for rel in list(dict.fromkeys(chosen + sorted(result.files)))[:max_probes]:
-                if result.files[rel] > 0:
-                    result.probes[rel] = probe_file(os.path.join(workdir, rel), ffmpeg, mode)
-        return result
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        os.unlink(log)
+            cmd = wrap(self.mode, self.dir, build_exec_argv(argv, self.ffmpeg, input_indices, concat_inputs))
+            try:
+                rc, killed, elapsed = run_limited(cmd, self.dir, self.limits, log)
+            except OSError as exc:
+                return StepRun(argv, None, 0.0, error=f"cannot start ffmpeg: {exc}")
+            with open(log, "rb") as fh:
+                fh.seek(max(0, os.path.getsize(log) - 6000))
+                tail = fh.read().decode("utf-8", "replace")
+        finally:
+            os.unlink(log)
+        if self.mode == "mount" and rc == 97 and "kilngit-sandbox-setup-failed" in tail:
+            return StepRun(argv, rc, elapsed, error="the mount sandbox could not be set up")
+        step = StepRun(argv, rc, elapsed, killed=killed, stderr_tail=tail)
+        if killed is None and sum(st.st_size for _rel, st in _walk(self.dir)) > self.limits.max_bytes:
+            step.killed = "size"
+        return step
+
+    def produced(self) -> dict[str, int]:
+        """Files that are new or changed since the inputs were placed: name -> size."""
+        return {rel: size for rel, (size, mtime) in self._snapshot().items() if self.initial.get(rel) != (size, mtime)}
+
+
+def run_in_sandbox(argv: list[str], files: dict[str, str | bytes], *, limits: Limits | None = None,
+                   ffmpeg: str | None = None) -> tuple[StepRun, dict[str, int]]:
+    """One command in a fresh workspace: ``(what it did, files it produced)``."""
+    ffmpeg = ffmpeg or find_ffmpeg()
+    if not ffmpeg:
+        return StepRun(argv, None, 0.0, error="no ffmpeg binary found (KILNGIT_FFMPEG, PATH or imageio-ffmpeg)"), {}
+    with Workspace(files, ffmpeg, limits) as ws:
+        step = ws.run(argv)
+        return step, ws.produced()

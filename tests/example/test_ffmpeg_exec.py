@@ -1,7 +1,7 @@
-"""Tests for the example project's sandboxed ffmpeg execution judge (example_project/judges).
+"""The execution judge on real ffmpeg, with each binary there is (Debian's and imageio-ffmpeg's static one).
 
-Policy tests are pure and always run; execution tests need an ffmpeg binary (system or
-imageio-ffmpeg) and are skipped without one.
+Answers are written in the shape real model answers have (prose, fenced blocks, several steps); the
+requests and answers are our own.
 """
 
 from __future__ import annotations
@@ -10,221 +10,30 @@ import importlib
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "example_project"
-if str(EXAMPLE_PROJECT) not in sys.path:
-    sys.path.insert(0, str(EXAMPLE_PROJECT))  # what the kilngit runner does for project judges
-
 ffmpeg_exec = importlib.import_module("judges.ffmpeg_exec")
-ffmpeg_policy = importlib.import_module("judges.ffmpeg_policy")
 ffmpeg_sandbox = importlib.import_module("judges.ffmpeg_sandbox")
 
-FFMPEG = ffmpeg_sandbox.find_ffmpeg()
-needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg binary (PATH or imageio-ffmpeg)")
+PASS = {"correct": 1.0, "runs": 1.0, "safe": 1.0}
+RUNS_WRONG = {"correct": 0.0, "runs": 1.0, "safe": 1.0}
+FAILS = {"correct": 0.0, "runs": 0.0, "safe": 1.0}
 
 
-def _has_filter(name: str) -> bool:
-    if FFMPEG is None:
-        return False
-    out = subprocess.run([FFMPEG, "-hide_banner", "-filters"], capture_output=True, text=True).stdout
+def failed(result: dict) -> list[str]:
+    """The checks that failed, from the result's details."""
+    d = result["details"]
+    checks = d.get("checks", []) + [c for o in d.get("outputs", []) for c in o["checks"]]
+    return [c["what"] for c in checks if not c["ok"]]
+
+
+def has_filter(ffmpeg: str, name: str) -> bool:
+    out = subprocess.run([ffmpeg, "-hide_banner", "-filters"], capture_output=True, text=True).stdout
     return any(line.split()[1:2] == [name] for line in out.splitlines() if line.strip())
 
-
-def problems(text: str) -> list[str]:
-    argv, found = ffmpeg_policy.parse_command_text(text)
-    return found or ffmpeg_policy.check_command(argv)
-
-
-# ------------------------------------------------------------------------ policy (pure)
-
-HOSTILE = [
-    "rm -rf /",
-    "ffmpeg -i a.mp4 out.mp4; rm -rf ~",
-    "ffmpeg -i a.mp4 out.mp4 && curl x",
-    "ffmpeg -i a.mp4 out.mp4 || true",
-    "ffmpeg -i a.mp4 out.mp4 | tee log",
-    "ffmpeg -i a.mp4 out.mp4 > log.txt",
-    "ffmpeg -i a.mp4 out.mp4 &",
-    "ffmpeg -i a.mp4 out.mp4\nrm -rf /",
-    "ffmpeg -i `whoami`.mp4 out.mp4",
-    "ffmpeg -i a.mp4 $(echo out).mp4",
-    'ffmpeg -i a.mp4 "$(echo out).mp4"',
-    "ffmpeg -i a.mp4 -vf \"drawtext=text='${HOME}'\" o.mp4",
-    "(ffmpeg -i a.mp4 o.mp4)",
-    'sh -c "ffmpeg -i a.mp4 out.mp4"',
-    'bash -c "ffmpeg -i a.mp4 out.mp4"',
-    "sudo ffmpeg -i a.mp4 out.mp4",
-    "FOO=1 ffmpeg -i a.mp4 out.mp4",
-    "/usr/bin/ffmpeg -i a.mp4 out.mp4",
-    "ffmpeg -i a.mp4 out.mp4 ffmpeg -i b.mp4 c.mp4",
-    "ffmpeg -i a.mp4 -f flv rtmp://example.com/live/key",
-    "ffmpeg -i a.mp4 -f mpegts udp://10.0.0.1:1234",
-    "ffmpeg -i a.mp4 -f rtp rtp://10.0.0.1:5004",
-    "ffmpeg -i http://example.com/a.mp4 out.mp4",
-    "ffmpeg -i file:/etc/passwd out.mp4",
-    "ffmpeg -i a.mp4 pipe:1",
-    "ffmpeg -i - out.mp4",
-    "ffmpeg -i a.mp4 -f mp4 -",
-    "ffmpeg -i a.mp4 /tmp/x.mp4",
-    "ffmpeg -i a.mp4 ../out.mp4",
-    "ffmpeg -i sub/../../etc/passwd out.mp4",
-    "ffmpeg -i a.mp4 ~/out.mp4",
-    "ffmpeg -i a.mp4 -vf subtitles=/etc/passwd out.mp4",
-    "ffmpeg -i a.mp4 -vf \"subtitles='../secret.srt'\" out.mp4",
-    'ffmpeg -f lavfi -i "movie=/etc/passwd" out.mp4',
-    'ffmpeg -i a.mp4 -vf "drawtext=textfile=/etc/shadow" out.mp4',
-    "ffmpeg -i a.mp4 -passlogfile /tmp/x out.mp4",
-    "ffmpeg -i a.mp4 -progress tcp://10.0.0.1:9 out.mp4",
-    'ffmpeg -i a.mp4 -f tee "out.mp4|[f=mpegts]udp://10.0.0.1:1"',
-    "ffmpeg -i a.mp4 -protocol_whitelist file,http,tcp out.mp4",
-    "ffmpeg -f concat -safe 0 -i list.txt out.mp4",
-    "ffmpeg -listen 1 -i a.mp4 out.mp4",
-    "ffmpeg -f x11grab -i :0.0 out.mp4",
-    "ffmpeg -f v4l2 -i /dev/video0 out.mp4",
-    "ffmpeg -f alsa -i default out.wav",
-    "ffmpeg -i a.mp4 -vf frei0r=distort0r out.mp4",
-    "ffmpeg -i a.mp4 -vf zmq,scale=2:2 out.mp4",
-    "ffmpeg -i 'a.mp4\x00' out.mp4",
-    "ffmpeg -i a.mp4 'unterminated.mp4",
-    "",
-]
-
-GOOD = [
-    "ffmpeg -i clip.mov -c:v libx264 -c:a aac clip.mp4",
-    "```bash\nffmpeg -i clip.mov clip.mp4\n```",
-    "$ ffmpeg -i clip.mov clip.mp4",
-    "ffmpeg -i clip.mov \\\n  -c:v libx264 clip.mp4  # convert",
-    'ffmpeg -i in.mp4 -vf "scale=iw/2:ih/2,setsar=1/1" -r 30000/1001 out.mp4',
-    'ffmpeg -i in.mp4 -filter_complex "[0:v]split[a][b];[a]palettegen[p];[b][p]paletteuse" out.gif',
-    "ffmpeg -i in.mp4 -vf \"drawtext=text='Hello':x=10:y=10:fontcolor=#ffffff\" out.mp4",
-    'ffmpeg -i in.mp4 -vf "pad=1280:720:(ow-iw)/2:(oh-ih)/2" out.mp4',
-    "ffmpeg -i in.mp4 -vf \"subtitles=subs.srt:force_style='Fontsize=24'\" out.mp4",
-    "ffmpeg -i in.mp4 -vf \"select='eq(pict_type\\,I)'\" -vsync vfr thumbs%02d.png",
-    'ffmpeg -i "concat:a.ts|b.ts" -c copy joined.ts',
-    "ffmpeg -f concat -i list.txt -c copy out.mp4",
-    "ffmpeg -framerate 10 -i img%03d.png -pix_fmt yuv420p out.mp4",
-    "ffmpeg -f lavfi -i anullsrc=r=44100:cl=stereo -i in.mp4 -shortest -c:v copy out.mp4",
-    'ffmpeg -i "my clip.mp4" -map_metadata -1 -metadata title="A B" -c copy "my clip.mkv"',
-    "ffmpeg -i in.mp4 -f null -",
-]
-
-
-@pytest.mark.parametrize("text", HOSTILE)
-def test_policy_refuses_hostile_commands(text):
-    assert problems(text), f"not refused: {text!r}"
-
-
-@pytest.mark.parametrize("text", GOOD)
-def test_policy_accepts_ordinary_commands(text):
-    assert problems(text) == []
-
-
-def test_parse_command_text_strips_wrappers_without_a_shell():
-    argv, found = ffmpeg_policy.parse_command_text("```sh\n$ ffmpeg -i 'a b.mp4' \\\n  out.mp4 # done\n```")
-    assert found == []
-    assert argv == ["ffmpeg", "-i", "a b.mp4", "out.mp4"]
-    # quoted metacharacters are literal for ffmpeg: no shell ever sees them
-    argv, found = ffmpeg_policy.parse_command_text("ffmpeg -i a.mp4 -vf \"scale=2:2;null\" 'o;k.mp4'")
-    assert found == [] and ffmpeg_policy.check_command(argv)  # but ';' in a file name is refused
-
-
-def test_analyze_command_finds_inputs_outputs_and_filter_files():
-    argv, _ = ffmpeg_policy.parse_command_text(
-        "ffmpeg -y -ss 2 -i in.mp4 -i logo.png -filter_complex \"[0:v][1:v]overlay,subtitles='s.srt'\" -an -t 3 out.mp4"
-    )
-    info = ffmpeg_policy.analyze_command(argv)
-    assert [i.name for i in info.inputs] == ["in.mp4", "logo.png"]
-    assert info.inputs[0].options == {"ss": "2"}
-    assert [o.name for o in info.outputs] == ["out.mp4"]
-    assert info.filter_files == [("subtitles", "s.srt")]
-    assert ffmpeg_policy.time_span_needed(info) == 3.0
-
-
-def test_parse_time():
-    assert ffmpeg_policy.parse_time("90") == 90
-    assert ffmpeg_policy.parse_time("1:30") == 90
-    assert ffmpeg_policy.parse_time("00:01:30.5") == 90.5
-    assert ffmpeg_policy.parse_time("1500ms") == 1.5
-    assert ffmpeg_policy.parse_time("-5") == -5
-    assert ffmpeg_policy.parse_time("soon") is None
-
-
-def test_request_heuristics():
-    e = ffmpeg_exec.expectations_from_request("convert clip.mov to mp4 and keep the audio")
-    assert (e.ext, e.audio, e.video, e.mentioned) == ("mp4", True, True, ["clip.mov"])
-    e = ffmpeg_exec.expectations_from_request("extract the audio from talk.mp4 as an mp3")
-    assert (e.ext, e.audio, e.video) == ("mp3", True, False)
-    e = ffmpeg_exec.expectations_from_request("remove the audio from clip.mp4")
-    assert (e.audio, e.video) == (False, True)
-    assert ffmpeg_exec.expectations_from_request("trim a.mp4 from 0:05 to 0:12").duration == 7
-    assert ffmpeg_exec.expectations_from_request("keep the first 4 seconds of a.mp4").duration == 4
-    e = ffmpeg_exec.expectations_from_request("resize a.mp4 to 640x360 with h265")
-    assert (e.width, e.height, e.vcodec) == (640, 360, "hevc")
-    assert ffmpeg_exec.expectations_from_request("scale a.mp4 to 720p").height == 720
-    e = ffmpeg_exec.expectations_from_request("make a 3-second gif from a.mp4 at 5 fps")
-    assert (e.ext, e.duration, e.fps) == ("gif", 3, 5)
-    e = ffmpeg_exec.expectations_from_request("burn subs.srt into movie.mp4")
-    assert (e.subtitles, e.video) == (False, True)
-    # container names are not codec requests; "silent audio" is audio
-    assert ffmpeg_exec.expectations_from_request("convert the flac file song.flac to mp3").acodec is None
-    assert ffmpeg_exec.expectations_from_request("add silent audio to clip.mp4").audio is True
-    # a task may override the heuristics
-    assert ffmpeg_exec.expectations({"checks": {"duration": 2}}, "convert a.mp4").duration == 2
-
-
-def test_probe_parsers():
-    stderr = (
-        "Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'file:o.mp4':\n"
-        "  Duration: 00:00:05.02, start: 0.000000, bitrate: 566 kb/s\n"
-        "  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), "
-        "320x240 [SAR 1:1 DAR 4:3], 434 kb/s, 10 fps, 10 tbr, 10240 tbn (default)\n"
-        "  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s\n"
-    )
-    info = ffmpeg_sandbox.parse_ffmpeg_info(stderr)
-    assert info.format_name.startswith("mov,mp4") and abs(info.duration - 5.02) < 1e-6
-    v, a = info.streams
-    assert (v.type, v.codec, v.width, v.height, v.fps) == ("video", "h264", 320, 240, 10.0)
-    assert (a.type, a.codec) == ("audio", "aac")
-    js = (
-        '{"streams": [{"codec_type": "video", "codec_name": "vp9", "width": 160, "height": 120,'
-        ' "avg_frame_rate": "25/1"}], "format": {"format_name": "webm", "duration": "3.5"}}'
-    )
-    info = ffmpeg_sandbox.parse_ffprobe_json(js)
-    assert (info.format_name, info.duration, info.streams[0].codec, info.streams[0].fps) == (
-        "webm",
-        3.5,
-        "vp9",
-        25.0,
-    )
-
-
-def test_judge_refuses_without_running(monkeypatch):
-    def boom(*args, **kwargs):
-        raise AssertionError("an unsafe command reached the sandbox")
-
-    monkeypatch.setattr(ffmpeg_sandbox, "run_in_sandbox", boom)
-    marker = f"/tmp/kilngit-judge-test-{uuid.uuid4().hex}.mp4"
-    for text in HOSTILE[:12] + [f"ffmpeg -i a.mp4 {marker}"]:
-        result = ffmpeg_exec.judge({}, "convert a.mp4", text)
-        assert result["scores"] == {"correct": 0.0, "runs": 0.0, "safe": 0.0}
-        assert result["explanation"].startswith("refused")
-    assert not os.path.exists(marker)
-
-
-def test_judge_without_ffmpeg_reports_an_error(monkeypatch):
-    monkeypatch.setattr(ffmpeg_sandbox, "find_ffmpeg", lambda: None)
-    result = ffmpeg_exec.judge({}, "convert a.mov to mp4", "ffmpeg -i a.mov a.mp4")
-    assert result["scores"] == {"correct": 0.0, "runs": 0.0, "safe": 1.0}
-    assert "error" in result["explanation"]
-
-
-# ---------------------------------------------------------------------- execution
 
 GOOD_RUNS = [
     (
@@ -254,98 +63,224 @@ GOOD_RUNS = [
 ]
 
 
-@needs_ffmpeg
+
+
 @pytest.mark.parametrize(("request_text", "command"), GOOD_RUNS)
-def test_good_commands_score_full_marks(request_text, command):
+def test_good_commands_score_full_marks(ffmpeg_bin, request_text, command):
     result = ffmpeg_exec.judge({"input": request_text}, request_text, command)
-    assert result["scores"] == {"correct": 1.0, "runs": 1.0, "safe": 1.0}, result["explanation"]
+    assert result["scores"] == PASS, result["explanation"]
 
 
-@needs_ffmpeg
-@pytest.mark.skipif(not _has_filter("subtitles"), reason="this ffmpeg build has no subtitles filter (libass)")
-def test_burn_subtitles():
-    result = ffmpeg_exec.judge(
-        {},
-        "burn subs.srt into movie.mp4",
-        "ffmpeg -i movie.mp4 -vf subtitles=subs.srt -preset ultrafast -c:a copy out.mp4",
-    )
-    assert result["scores"] == {"correct": 1.0, "runs": 1.0, "safe": 1.0}, result["explanation"]
+def test_burn_subtitles(ffmpeg_bin):
+    if not has_filter(ffmpeg_bin, "subtitles"):
+        pytest.skip("this ffmpeg build has no subtitles filter (libass)")
+    result = ffmpeg_exec.judge({}, "burn subs.srt into movie.mp4",
+                               "ffmpeg -i movie.mp4 -vf subtitles=subs.srt -preset ultrafast -c:a copy out.mp4")
+    assert result["scores"] == PASS, result["explanation"]
 
 
-@needs_ffmpeg
-@pytest.mark.parametrize(
-    ("request_text", "command", "why"),
-    [
-        (
-            "convert old.avi to mkv with h265",
-            "ffmpeg -i old.avi -c:v libx264 -preset ultrafast new.mkv",
-            "video codec hevc",
-        ),
-        ("keep the first 5 seconds of in.mp4", "ffmpeg -i in.mp4 -t 8 -c copy o.mp4", "duration"),
-        ("convert clip.mov to webm", "ffmpeg -i clip.mov -preset ultrafast clip.mp4", "output is .webm"),
-        ("remove the audio from clip.mp4", "ffmpeg -i clip.mp4 -c copy o.mp4", "no audio stream"),
-        (
-            "scale input.mp4 to 640x360",
-            "ffmpeg -i input.mp4 -vf scale=320:180 -preset ultrafast o.mp4",
-            "size 640x360",
-        ),
-        ("convert clip.mov to mp4", "ffmpeg -i video.mov -preset ultrafast clip.mp4", "uses clip.mov"),
-    ],
-)
-def test_wrong_but_working_commands_run_but_are_not_correct(request_text, command, why):
+@pytest.mark.parametrize(("request_text", "command", "why"), [
+    ("convert old.avi to mkv with h265", "ffmpeg -i old.avi -c:v libx264 -preset ultrafast new.mkv", "video codec"),
+    ("keep the first 5 seconds of in.mp4", "ffmpeg -i in.mp4 -t 8 -c copy o.mp4", "duration (s)"),
+    ("convert clip.mov to webm", "ffmpeg -i clip.mov -preset ultrafast clip.mp4", "output container"),
+    ("remove the audio from clip.mp4", "ffmpeg -i clip.mp4 -c copy o.mp4", "audio stream"),
+    ("scale input.mp4 to 640x360", "ffmpeg -i input.mp4 -vf scale=320:180 -preset ultrafast o.mp4", "size"),
+    ("remux movie.mkv to mp4 without re-encoding", "ffmpeg -i movie.mkv -c:v mpeg4 -c:a copy movie.mp4",
+     "video stream copied"),
+])
+def test_wrong_but_working_commands_run_but_are_not_correct(ffmpeg_bin, request_text, command, why):
     result = ffmpeg_exec.judge({}, request_text, command)
-    assert result["scores"] == {"correct": 0.0, "runs": 1.0, "safe": 1.0}, result["explanation"]
-    assert why in result["explanation"].split("failed:")[1]
+    assert result["scores"] == RUNS_WRONG, result["explanation"]
+    assert why in failed(result)
 
 
-@needs_ffmpeg
-def test_failing_command_does_not_run():
+def test_a_placeholder_input_name_is_the_users_file(ffmpeg_bin):
+    result = ffmpeg_exec.judge({}, "convert clip.mov to mp4", "ffmpeg -i input.mov -preset ultrafast clip.mp4")
+    assert result["scores"] == PASS, result["explanation"]
+    assert result["details"]["extraction"]["placeholders"] == {"input.mov": "clip.mov"}
+    # a name of another kind of media is not a placeholder for it
+    result = ffmpeg_exec.judge({}, "convert clip.mov to mp4", "ffmpeg -i input.wav clip.mp4")
+    assert "uses clip.mov" in failed(result)
+
+
+def test_failing_command_shows_the_exit_code_and_first_error(ffmpeg_bin):
     result = ffmpeg_exec.judge({}, "convert a.mp4", "ffmpeg -i a.mp4 -c:v no_such_encoder o.mp4")
-    assert result["scores"] == {"correct": 0.0, "runs": 0.0, "safe": 1.0}
-    assert "ffmpeg said" in result["explanation"]
+    assert result["scores"] == FAILS
+    [command] = result["details"]["commands"]
+    assert command["argv"][:3] == ["ffmpeg", "-i", "a.mp4"] and command["exit_code"] != 0
+    assert "no_such_encoder" in command["first_error"] and "no_such_encoder" in result["explanation"]
+    assert result["details"]["verdict"]["reason"].startswith("does not run")
 
 
-@needs_ffmpeg
-def test_huge_output_is_cut_off_by_the_size_cap():
+# ------------------------------------------------------------- real answer shapes
+
+GIF_ANSWER = """For a good-looking GIF, build a palette from the clip first, then map the frames onto it:
+
+```bash
+# pass 1: palette
+ffmpeg -i input.mp4 -vf "fps=8,scale=240:-1:flags=lanczos,palettegen" palette.png
+# pass 2: the GIF itself
+ffmpeg -i input.mp4 -i palette.png \\
+  -lavfi "fps=8,scale=240:-1:flags=lanczos [x]; [x][1:v] paletteuse" -loop 0 party.gif
+```
+
+`-loop 0` makes the GIF repeat forever."""
+
+
+def test_two_step_palette_gif_with_prose_continuations_and_comments(ffmpeg_bin):
+    result = ffmpeg_exec.judge({}, "Turn dance.mov into a looping GIF that is 240 pixels wide", GIF_ANSWER)
+    assert result["scores"] == PASS, result["explanation"]
+    details = result["details"]
+    assert [c["exit_code"] for c in details["commands"]] == [0, 0]
+    assert details["extraction"]["placeholders"] == {"input.mp4": "dance.mov"}
+    assert [o["file"] for o in details["outputs"]] == ["party.gif"]  # palette.png is an intermediate
+
+
+def test_two_pass_encode_to_dev_null(ffmpeg_bin):
+    answer = """Two passes give the encoder a look at the whole clip first:
+
+```
+$ ffmpeg -y -i lecture.mkv -c:v libx264 -preset ultrafast -b:v 300k -pass 1 -an -f null /dev/null
+$ ffmpeg -i lecture.mkv -c:v libx264 -preset ultrafast -b:v 300k -pass 2 -c:a aac lecture.mp4
+```"""
+    result = ffmpeg_exec.judge({}, "Encode lecture.mkv to mp4 in two passes at 300k", answer)
+    assert result["scores"]["runs"] == 1.0, result["explanation"]
+    assert len(result["details"]["commands"]) == 2
+
+
+def test_extract_then_mux_in_the_same_folder(ffmpeg_bin):
+    answer = """First pull the audio out of the interview, then put it under the b-roll:
+
+```sh
+ffmpeg -i interview.mp4 -vn -c:a copy voice.m4a
+ffmpeg -i broll.mp4 -i voice.m4a -map 0:v -map 1:a -c copy -shortest final.mp4
+```"""
+    result = ffmpeg_exec.judge({}, "Put the audio of interview.mp4 over the video of broll.mp4 as final.mp4", answer)
+    assert result["scores"] == PASS, result["explanation"]
+
+
+MAP_ANSWER = """Pick the streams with `-map` and copy them:
+
+```bash
+ffmpeg -i source.mkv -map 0:{v} -map 0:{a} -c copy picked.mkv
+```"""
+MAP_REQUEST = "source.mkv has 3 video streams and 5 audio streams. Keep video stream 0:1 and audio stream 0:6 in picked.mkv"
+
+
+@pytest.mark.parametrize(("v", "a", "scores"), [(1, 6, PASS), ("v:1", "a:3", PASS), (2, 7, RUNS_WRONG)])
+def test_stream_selection_is_checked_by_what_ended_up_in_the_output(ffmpeg_bin, v, a, scores):
+    result = ffmpeg_exec.judge({}, MAP_REQUEST, MAP_ANSWER.format(v=v, a=a))
+    assert result["scores"] == scores, result["explanation"]
+    if scores is RUNS_WRONG:
+        assert "'video stream 0:1' -> input stream" in failed(result)
+
+
+def test_hevc_in_avi_exits_0_but_does_not_decode(ffmpeg_bin):
+    answer = "```bash\nffmpeg -i trip.mp4 -c:v libx265 -preset ultrafast -c:a copy trip.avi\n```"
+    result = ffmpeg_exec.judge({}, "Convert trip.mp4 to AVI with h265", answer)
+    assert result["scores"] == RUNS_WRONG, result["explanation"]
+    assert "decodes to the end" in failed(result)
+    [out] = result["details"]["outputs"]
+    assert out["decode_error"] and out["probe"]["streams"][0]["codec"] == "rawvideo"
+
+
+@pytest.mark.parametrize(("answer", "scores"), [
+    ("There is no `lightning` preset in ffmpeg; the fastest x264 preset is `ultrafast`:\n\n"
+     "```bash\nffmpeg -i talk.mov -c:v libx264 -preset ultrafast talk.mp4\n```", PASS),
+    ("The lightning preset trades quality for speed:\n\n"
+     "```bash\nffmpeg -i talk.mov -c:v libvpx-vp9 -deadline realtime -preset lightning talk.webm\n```", RUNS_WRONG),
+])
+def test_a_preset_that_does_not_exist_must_be_called_out(ffmpeg_bin, answer, scores):
+    result = ffmpeg_exec.judge({}, "Convert talk.mov using the lightning preset", answer)
+    assert result["scores"] == scores, result["explanation"]
+
+
+@pytest.mark.parametrize(("vf", "scores"), [("scale=960:720,setsar=1", PASS), ("scale=960:720", RUNS_WRONG)])
+def test_stretching_to_4_3_is_checked_on_the_display_aspect(ffmpeg_bin, vf, scores):
+    answer = f"```bash\nffmpeg -i wide.mp4 -vf {vf} -preset ultrafast -c:a copy tall.mp4\n```"
+    result = ffmpeg_exec.judge({}, "Stretch wide.mp4 to 720p height and a 4:3 aspect ratio, no black bars", answer)
+    assert result["scores"] == scores, result["explanation"]
+
+
+@pytest.mark.parametrize(("setpts", "scores"), [("PTS/2", PASS), ("PTS/3", RUNS_WRONG)])
+def test_speed_change_is_checked_on_the_duration(ffmpeg_bin, setpts, scores):
+    answer = (f'```bash\nffmpeg -i run.mp4 -filter:v "setpts={setpts}" -filter:a "atempo=2.0" '
+              "-preset ultrafast fast.mp4\n```")
+    result = ffmpeg_exec.judge({}, "Speed up run.mp4 by 2x, audio too", answer)
+    assert result["scores"] == scores, result["explanation"]
+
+
+@pytest.mark.parametrize(("cut", "scores"), [("-ss 2 -t 5", PASS), ("-ss 2 -t 8", RUNS_WRONG)])
+def test_trim_is_checked_on_the_duration(ffmpeg_bin, cut, scores):
+    answer = f"Seek, then keep five seconds:\n\n```bash\nffmpeg -i match.mp4 {cut} -c:v libx264 -preset ultrafast goal.mp4\n```"
+    result = ffmpeg_exec.judge({}, "Cut match.mp4 from 0:02 to 0:07", answer)
+    assert result["scores"] == scores, result["explanation"]
+
+
+def test_drawtext_finds_the_named_font(ffmpeg_bin):
+    if not has_filter(ffmpeg_bin, "drawtext"):
+        pytest.skip("this ffmpeg build has no drawtext filter")
+    answer = "```bash\nffmpeg -i promo.mp4 -vf \"drawtext=fontfile=arial.ttf:text=Sale:x=10:y=10\" -preset ultrafast out.mp4\n```"
+    result = ffmpeg_exec.judge({}, "Write Sale on promo.mp4 with the arial.ttf font", answer)
+    assert result["scores"]["runs"] == 1.0, result["explanation"]
+
+
+def test_details_are_structured_evidence(ffmpeg_bin):
+    result = ffmpeg_exec.judge({}, "scale input.mp4 to 640x360", "ffmpeg -i input.mp4 -vf scale=640:360 -preset ultrafast o.mp4")
+    d = result["details"]
+    assert d["ffmpeg"]["path"] == ffmpeg_bin and d["ffmpeg"]["version"] != "unknown"
+    assert d["commands"][0]["exit_code"] == 0 and d["commands"][0]["first_error"] is None
+    [out] = d["outputs"]
+    assert out["file"] == "o.mp4" and out["decode_error"] is None and "640x360" in out["facts"]
+    assert {"what": "size", "wanted": "*640x360".lstrip("*"), "got": "640x360", "ok": True} in out["checks"]
+    assert d["verdict"] == {"score": "correct", "pass": True, "reason": d["verdict"]["reason"]}
+
+
+# ------------------------------------------------------------------------- limits
+
+def test_huge_output_is_cut_off_by_the_size_cap(ffmpeg_bin):
     start = time.monotonic()
-    result = ffmpeg_exec.judge(
-        {}, "x", "ffmpeg -f lavfi -i testsrc2=size=1280x720:rate=30 -t 10000 -f rawvideo out.raw"
-    )
-    assert result["scores"] == {"correct": 0.0, "runs": 0.0, "safe": 1.0}
+    result = ffmpeg_exec.judge({}, "x", "ffmpeg -f lavfi -i testsrc2=size=1280x720:rate=30 -t 10000 -f rawvideo out.raw")
+    assert result["scores"] == FAILS
     assert "killed (size)" in result["explanation"]
     assert time.monotonic() - start < 10
 
 
-@needs_ffmpeg
-def test_endless_encode_hits_the_time_limit(monkeypatch):
+def test_endless_encode_hits_the_time_limit(ffmpeg_bin, monkeypatch):
     monkeypatch.setattr(ffmpeg_exec, "LIMITS", ffmpeg_sandbox.Limits(timeout=1.5))
     start = time.monotonic()
-    result = ffmpeg_exec.judge(
-        {}, "x", "ffmpeg -re -f lavfi -i testsrc2=size=320x240:rate=10 -preset ultrafast o.mp4"
-    )
-    assert result["scores"] == {"correct": 0.0, "runs": 0.0, "safe": 1.0}
+    result = ffmpeg_exec.judge({}, "x", "ffmpeg -re -f lavfi -i testsrc2=size=320x240:rate=10 -preset ultrafast o.mp4")
+    assert result["scores"] == FAILS
     assert "killed (timeout)" in result["explanation"]
     assert time.monotonic() - start < 8
 
 
-@needs_ffmpeg
-def test_sandbox_blocks_writes_and_network_even_when_the_policy_is_bypassed():
+def test_scratch_folders_live_under_tmpdir_and_are_removed(ffmpeg_bin, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(ffmpeg_exec.ffmpeg_inputs.tempfile, "tempdir", None)
+    result = ffmpeg_exec.judge({}, "convert a.mov to mp4", "ffmpeg -i a.mov -preset ultrafast a.mp4")
+    assert result["scores"] == PASS, result["explanation"]
+    scratch = tmp_path / f"kilngit-ffmpeg-{os.getuid()}"
+    assert scratch.is_dir() and list(scratch.iterdir()) == []  # run folders and logs are gone
+
+
+def test_sandbox_blocks_writes_and_network_even_when_the_policy_is_bypassed(ffmpeg_bin):
     """Defence in depth: run commands the policy would refuse straight in the sandbox."""
-    mode = ffmpeg_sandbox.isolation_mode(FFMPEG)
+    mode = ffmpeg_sandbox.isolation_mode(ffmpeg_bin)
     if mode == "none":
         pytest.skip("no namespace isolation available (unshare)")
     src = ["ffmpeg", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5:duration=1"]
     if mode == "mount":
         outside = f"/tmp/kilngit-escape-{uuid.uuid4().hex}.mp4"
-        result = ffmpeg_sandbox.run_in_sandbox(src + ["-y", outside], {}, probe=False)
-        assert result.returncode != 0 and not os.path.exists(outside)
+        step, _files = ffmpeg_sandbox.run_in_sandbox(src + ["-y", outside], {})
+        assert step.returncode != 0 and not os.path.exists(outside)
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     port = server.getsockname()[1]
-    result = ffmpeg_sandbox.run_in_sandbox(src + ["-f", "mpegts", f"tcp://127.0.0.1:{port}"], {}, probe=False)
+    step, _files = ffmpeg_sandbox.run_in_sandbox(src + ["-f", "mpegts", f"tcp://127.0.0.1:{port}"], {})
     server.setblocking(False)
     with pytest.raises(BlockingIOError):  # nothing ever reached the listening socket
         server.accept()
     server.close()
-    assert result.returncode != 0
+    assert step.returncode != 0
