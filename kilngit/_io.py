@@ -8,15 +8,19 @@ temp files a killed writer leaves are swept by the next writer in that folder (`
 from __future__ import annotations
 
 import io
+import json
+import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 
 from kilngit._temps import sweep_once, temp_name
 
@@ -24,6 +28,7 @@ _FILE_MODE = 0o666  # less the umask, like any file people create: records are s
 
 MAX_YAML_BYTES = 1 << 20  # 1 MiB: definitions are small; anything bigger is a mistake or an attack
 MAX_JSON_BYTES = 32 << 20  # 32 MiB: a run can hold a long output, not a data set
+MAX_DEPTH = 100  # nesting: a JSON Schema for structured output needs a few dozen levels at most
 
 
 class ReadError(Exception):
@@ -95,25 +100,98 @@ def fsync_folder(folder: str | Path) -> None:
         os.close(fd)
 
 
-def read_bytes_checked(path: str, root: str, max_bytes: int) -> bytes:
-    """Read a record file, refusing symlinks that leave the project and files over `max_bytes`.
+_ROOTS: dict[str, str] = {}
+"""Project root as given -> its real path (the root itself may sit behind a symlink; nothing inside may)."""
 
-    Takes plain strings: this runs once per record, a million times on a large project."""
+_SYMLINK_FIX = ("replace the symlink with the real file or folder (kilngit never follows symlinks inside a project: "
+                "they can point outside it)")
+
+
+def _real_root(root: str) -> str:
+    if root not in _ROOTS:
+        _ROOTS[root] = os.path.realpath(root)
+    return _ROOTS[root]
+
+
+def _what(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file or folder"
+
+
+def read_bytes_checked(path: str, root: str, max_bytes: int) -> bytes:
+    """Read a record file: a regular file inside the project, reached through no symlink, at most `max_bytes`.
+
+    Folders, FIFOs, sockets and devices are refused without reading (a FIFO is opened non-blocking, so it
+    cannot hang the reader). Takes plain strings: this runs once per record, a million times on a large project."""
     try:
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            target = os.path.realpath(path)
-            if os.path.commonpath([target, os.path.realpath(root)]) != os.path.realpath(root):
-                raise ReadError(f"symlink points outside the project (to {target})",
-                                "replace the symlink with a regular file inside the project")
-            st = os.stat(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError as e:
         raise ReadError("file does not exist (a dangling symlink?)", "remove it or restore its target") from e
-    if st.st_size > max_bytes:
-        raise ReadError(f"file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit for this kind of file",
-                        "split the content or move bulk data out of the record")
-    with open(path, "rb") as f:
-        return f.read()
+    except OSError as e:
+        if os.path.islink(path):
+            raise ReadError(f"is a symlink (to {os.readlink(path)})", _SYMLINK_FIX) from e
+        raise ReadError(f"cannot be read: {e.strerror}", "check the file's permissions") from e
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ReadError(f"is {_what(st.st_mode)}, where a record file belongs",
+                            "remove it, or put the record file there instead")
+        _check_real_path(fd, path, root)
+        if st.st_size > max_bytes:
+            raise ReadError(f"file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit for this kind of file",
+                            "split the content or move bulk data out of the record")
+        chunks, left = [], max_bytes + 1
+        while left and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        if not left:
+            raise ReadError(f"file grew over the {max_bytes:,}-byte limit while being read",
+                            "split the content or move bulk data out of the record")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _check_real_path(fd: int, path: str, root: str) -> None:
+    """Refuse a file reached through a symlinked folder (a symlinked shard, task or rater folder)."""
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # no /proc (macOS): check each folder on the way
+        check_no_symlinks(root, os.path.relpath(path, root))
+        return
+    want = os.path.join(_real_root(root), os.path.relpath(path, root))
+    if real != want:
+        check_no_symlinks(root, os.path.relpath(path, root))
+        raise ReadError(f"is reached through a symlink (it is really {real})", _SYMLINK_FIX)
+
+
+def check_no_symlinks(root: str | Path, relpath: str) -> None:
+    """Raise `ReadError` when a folder or file on the way from `root` to `relpath` is a symlink or is not
+    what it should be, or when `relpath` leaves the project: checked before every write into a project."""
+    parts = Path(relpath).parts
+    if Path(relpath).is_absolute() or ".." in parts:
+        raise ReadError(f"{relpath} is not a path inside the project", "use a path relative to the project root")
+    here = os.fspath(root)
+    for i, part in enumerate(parts):
+        here = os.path.join(here, part)
+        try:
+            mode = os.lstat(here).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        rel = "/".join(parts[: i + 1])
+        if stat.S_ISLNK(mode):
+            raise ReadError(f"{rel} is a symlink (to {os.readlink(here)})", _SYMLINK_FIX)
+        if i < len(parts) - 1 and not stat.S_ISDIR(mode):
+            raise ReadError(f"{rel} is {_what(mode)} where a folder belongs", "remove it or move it away")
+        if i == len(parts) - 1 and not stat.S_ISREG(mode):
+            raise ReadError(f"{rel} is {_what(mode)}, where a record file belongs", "remove it or move it away")
 
 
 def decode_utf8(data: bytes) -> str:
@@ -138,15 +216,127 @@ def _round_trip_yaml() -> YAML:
 
 def load_yaml(text: str) -> Any:
     """Parse YAML safely. Anchors and aliases are refused: kilngit files never need them, and they are how
-    "billion laughs" bombs blow up memory."""
+    "billion laughs" bombs blow up memory. Nesting is limited before any object is built (deep nesting
+    makes the parser crawl), and duplicate keys, non-finite numbers and lone surrogates are refused."""
+    check_depth(text)
     try:
+        depth = 0
         for event in _safe_yaml().parse(io.StringIO(text)):
             if isinstance(event, AliasEvent):
                 raise ReadError("YAML aliases (*name) are not allowed in kilngit files",
                                 "write the value out instead of referring to an anchor")
-        return _safe_yaml().load(text)
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _too_deep()
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+        data = _safe_yaml().load(text)
+    except DuplicateKeyError as e:
+        raise ReadError(f"duplicate key: {_one_line(str(e.problem or e))}{_mark(e)}",
+                        "keep one of the two entries") from e
     except YAMLError as e:
         raise ReadError(f"invalid YAML: {_one_line(str(e))}", "fix the YAML syntax at the position shown") from e
+    check_values(data)
+    return data
+
+
+def _mark(e: YAMLError) -> str:
+    mark = getattr(e, "problem_mark", None)
+    return f" (line {mark.line + 1})" if mark is not None else ""
+
+
+def load_json(text: str) -> Any:
+    """Parse JSON strictly: nesting limited before any object is built, and duplicate keys, NaN/Infinity (and
+    numbers too big for a float) and lone surrogates refused, each with a message naming the key or field."""
+    check_depth(text)
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
+                          parse_float=_finite_float)
+    except json.JSONDecodeError as e:
+        raise ReadError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}",
+                        "restore the file from git (`git checkout -- FILE`) or fix the JSON") from e
+    except (ValueError, RecursionError) as e:  # e.g. an integer of more than 4,300 digits
+        raise ReadError(f"invalid JSON: {_one_line(str(e))}", "fix the value") from e
+    check_values(data)
+    return data
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise ReadError(f"duplicate key {key!r} (JSON readers disagree on which value wins)",
+                        "keep one of the two entries")
+    return d
+
+
+def _no_constant(name: str) -> Any:
+    raise ReadError(f"{name} is not a JSON number (kilngit files hold finite numbers only)",
+                    "write a finite number, or null")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ReadError(f"number {text[:40]} is too large for a float", "write a smaller number")
+    return value
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+_QUOTED = re.compile(r'"(?:[^"\\\n]|\\.)*"' + r"|'(?:[^'\n]|'')*'")
+
+
+def check_depth(text: str, limit: int | None = None) -> None:
+    """Refuse text nested more than `limit` (default `MAX_DEPTH`) brackets deep, before any parser sees it.
+
+    A quick over-estimate (brackets inside quoted strings are left out, those in comments are not): only
+    text with that many brackets at all is scanned."""
+    limit = limit or MAX_DEPTH
+    if text.count("[") + text.count("{") <= limit:
+        return
+    depth = 0
+    for m in _BRACKETS.finditer(_QUOTED.sub("", text)):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > limit:
+            raise _too_deep()
+
+
+def _too_deep() -> ReadError:
+    return ReadError(f"nested more than {MAX_DEPTH} levels deep", "flatten the structure (no kilngit file needs "
+                     "that much nesting)")
+
+
+def check_values(data: Any, pointer: str = "") -> None:
+    """Refuse non-finite floats and strings with lone surrogates anywhere in parsed data (they cannot be
+    written back as UTF-8 or as standard JSON), naming the field as a JSON pointer."""
+    stack = [(data, pointer)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _has_surrogate(value):
+                raise ReadError(f"field {where or '/'} holds a lone surrogate (\\ud800-\\udfff), which is not text",
+                                "remove the escape or write the real character")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ReadError(f"field {where or '/'} is {value} (kilngit files hold finite numbers only)",
+                                "write a finite number, or null")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(k, str) and not k.isascii() and _has_surrogate(k):
+                    raise ReadError(f"a key in {where or '/'} holds a lone surrogate", "rename the key")
+                stack.append((v, f"{where}/{k}"))
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}/{i}") for i, v in enumerate(value))
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _one_line(text: str) -> str:

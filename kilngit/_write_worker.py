@@ -21,7 +21,7 @@ import signal
 import struct
 import sys
 
-from kilngit._io import atomic_write, fsync_folder
+from kilngit._io import ReadError, atomic_write, check_no_symlinks, fsync_folder
 
 HEADER = struct.Struct(">II")
 _READ_SIZE = 1 << 20
@@ -52,13 +52,12 @@ def write_batch(root: str, frames: list[tuple[str, bytes]]) -> bytes:
     answers, folders = [], set()
     for relpath, data in frames:
         try:
-            if os.path.isabs(relpath) or ".." in relpath.split("/"):
-                raise ValueError(f"{relpath!r} is not a path inside the project")
+            check_no_symlinks(root, relpath)  # also refuses absolute paths and ..
             path = os.path.join(root, relpath)
             atomic_write(path, data, sync_folder=False)
             folders.add(os.path.dirname(path))
             answers.append(b"+\n")
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, ReadError) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             answers.append(b"-" + f"{relpath}: {reason}".replace("\n", " ").encode() + b"\n")
     for folder in folders:

@@ -7,7 +7,6 @@ identity says. Every problem names the file, the field (a JSON pointer) and the 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +15,15 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from kilngit import layout
-from kilngit._io import MAX_JSON_BYTES, MAX_YAML_BYTES, ReadError, decode_utf8, load_yaml, read_bytes_checked
+from kilngit._io import (
+    MAX_JSON_BYTES,
+    MAX_YAML_BYTES,
+    ReadError,
+    decode_utf8,
+    load_json,
+    load_yaml,
+    read_bytes_checked,
+)
 from kilngit.errors import InvalidRecordError, NewerFormatError
 from kilngit.records import FORMAT_VERSION, KINDS, MachineRecord, Record
 from kilngit.records.canonical import content_id, to_file_bytes
@@ -130,13 +137,7 @@ def _find_root(path: Path) -> Path:
 
 def _parse(raw: bytes, yaml: bool) -> Any:
     text = decode_utf8(raw)
-    if yaml:
-        return load_yaml(text)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ReadError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}",
-                        "restore the file from git (`git checkout -- FILE`) or fix the JSON") from e
+    return load_yaml(text) if yaml else load_json(text)
 
 
 def _upgrade(relpath: str, kind: str, data: dict[str, Any]) -> tuple[dict[str, Any], Problem | None]:
@@ -152,6 +153,15 @@ def _upgrade(relpath: str, kind: str, data: dict[str, Any]) -> tuple[dict[str, A
         v += 1
         data["v"] = v
     return data, None
+
+
+def _shard_problems(relpath: str, params: dict[str, str]) -> list[Problem]:
+    """A sharded file must sit in the folder named by the first characters of its ID."""
+    named = params.get("id") or params.get("run")
+    if "shard" in params and named and params["shard"] != named[:layout.SHARD]:
+        return [Problem(relpath, f"sits in shard folder {params['shard']} but {named} belongs in "
+                                 f"{named[:layout.SHARD]}", f"move it to the {named[:layout.SHARD]}/ folder beside")]
+    return []
 
 
 def _validation_problems(relpath: str, error: ValidationError) -> list[Problem]:
@@ -193,6 +203,7 @@ def _identity_problems(
         if own != params["slug"]:
             problems.append(Problem(relpath, f"names {own!r} but sits at {params['slug']!r}",
                                     f"move it to {layout.record_path(record)}"))
+    problems += _shard_problems(relpath, params)
     for key in ("round", "first_step"):
         if key in params and key in fields and str(fields[key]) != params[key]:
             problems.append(Problem(relpath, f"{key} is {fields[key]} but the file is named {params[key]}",

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kilngit import layout
-from kilngit._io import atomic_write, dump_yaml
-from kilngit.errors import AmbiguousIdError, InvalidRecordError, NotFoundError, ProjectNotFoundError
+from kilngit._io import ReadError, atomic_write, check_no_symlinks, dump_yaml
+from kilngit.errors import AmbiguousIdError, InvalidRecordError, KilngitError, NotFoundError, ProjectNotFoundError
 from kilngit.filters import RunFilter, parse_filter
 from kilngit.load import Parsed, Problem, parse_record
 from kilngit.records import (
@@ -296,7 +296,7 @@ class Project:
 
         Content-addressed records get their ID here. Unchanged bytes are not rewritten."""
         record, relpath, data = self.record_file(record)
-        atomic_write(self.root / relpath, data)
+        atomic_write(self.writable(relpath), data)
         self.remember(record)
         return self.root / relpath
 
@@ -310,12 +310,21 @@ class Project:
 
     def write_definition(self, relpath: str, record: Definition) -> Path:
         """Write a YAML definition; if the file exists, edit it in place so comments and key order survive."""
-        path = self.root / relpath
+        path = self.writable(relpath)
         existing = path.read_text(encoding="utf-8") if path.is_file() else None
         data = definition_data(record)
         atomic_write(path, dump_yaml(data, schema_header(record.kind, relpath), existing))
         self._cache.clear()  # definitions are few; re-reading them is cheap
         return path
+
+    def writable(self, relpath: str) -> Path:
+        """The path to write `relpath` at, after checking that no folder on the way is a symlink (which could
+        point outside the project) and that nothing but a regular file is in the way."""
+        try:
+            check_no_symlinks(self.root, relpath)
+        except ReadError as e:
+            raise KilngitError(f"cannot write {relpath}: {e}", e.fix) from e
+        return self.root / relpath
 
     def delete(self, relpath: str) -> None:
         """Remove a file (e.g. an annotation emptied by its owner)."""

@@ -9,6 +9,7 @@ projects are checked in parallel worker processes.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -54,9 +55,13 @@ def validate_project(root: str | Path, paths: Iterable[str] | None = None, worke
     """Validate the whole project at `root`, or only `paths` (relative to root) when given."""
     start = time.perf_counter()
     root = Path(root).absolute()
-    relpaths = sorted(set(paths)) if paths is not None else list(project_files(root))
+    odd: list[Problem] = []
+    relpaths = sorted(set(paths)) if paths is not None else list(project_files(root, odd))
+    if paths is not None:
+        odd = [_odd_problem(p, os.path.islink(root / p)) for p in relpaths
+               if not _is_record_candidate(p) and _is_odd(root / p)]
     relpaths = [p for p in relpaths if _is_record_candidate(p)]
-    report = ValidationReport(files=len(relpaths))
+    report = ValidationReport(files=len(relpaths), problems=odd)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(relpaths) >= _PARALLEL_THRESHOLD:
         chunks = [relpaths[i:i + _CHUNK] for i in range(0, len(relpaths), _CHUNK)]
@@ -126,8 +131,11 @@ def fix_conflicts(root: str | Path, report: ValidationReport) -> list[str]:
     return resolved
 
 
-def project_files(root: Path) -> Iterator[str]:
-    """Relative paths of the files validation looks at: the manifest and everything under tasks/."""
+def project_files(root: Path, odd: list[Problem] | None = None) -> Iterator[str]:
+    """Relative paths of the files validation looks at: the manifest and everything under tasks/.
+
+    Symlinks are never followed; they, and FIFOs, sockets and devices that are not named like records, go
+    to `odd` as problems. A folder named like a record is yielded as a path, for its problem to be reported."""
     if (root / layout.MANIFEST).exists() or (root / layout.MANIFEST).is_symlink():
         yield layout.MANIFEST
     stack = [(root / "tasks", "tasks")]
@@ -141,10 +149,33 @@ def project_files(root: Path) -> Iterator[str]:
             for entry in it:
                 if entry.name.startswith("."):
                     continue  # temp files of atomic writes, editor swap files, .DS_Store
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((Path(entry.path), f"{rel}/{entry.name}"))
+                path = f"{rel}/{entry.name}"
+                if entry.is_symlink() or not (entry.is_dir(follow_symlinks=False)
+                                              or entry.is_file(follow_symlinks=False)):
+                    if _is_record_candidate(path):
+                        yield path  # reading it says what it is
+                    elif odd is not None:
+                        odd.append(_odd_problem(path, entry.is_symlink()))
+                elif entry.is_dir(follow_symlinks=False) and layout.classify(path) is None:
+                    stack.append((Path(entry.path), path))
                 else:
-                    yield f"{rel}/{entry.name}"
+                    yield path
+
+
+def _odd_problem(relpath: str, symlink: bool) -> Problem:
+    if symlink:
+        return Problem(relpath, "is a symlink (kilngit never follows symlinks inside a project: they can point "
+                                "outside it)", "replace the symlink with the real file or folder")
+    return Problem(relpath, "is a FIFO, socket or device, which has no place in a project", "remove it")
+
+
+def _is_odd(path: Path) -> bool:
+    """A symlink, FIFO, socket or device (not followed, never opened)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _is_record_candidate(relpath: str) -> bool:

@@ -147,7 +147,7 @@ def test_symlink_outside_project(project, tmp_path):
     outside = tmp_path / "secret.yaml"
     outside.write_text("kind: prompt\n")
     os.symlink(outside, project.root / "tasks/ffmpeg/prompts/evil.yaml")
-    _only(project, "outside the project")
+    _only(project, "symlink")
 
 
 def test_missing_prompt_of_run_config(project):

@@ -40,8 +40,8 @@ def test_worker_writes_each_frame_and_answers_in_order(tmp_path):
                                 + frame("blocked/x.json", b"3\n") + frame("runs/bb/two.json", b"4\n"), timeout=30)
     answers = out.decode().splitlines()
     assert answers[0] == "+" and answers[3] == "+"
-    assert answers[1] == "-../escape.json: '../escape.json' is not a path inside the project"
-    assert answers[2] == "-blocked/x.json: Not a directory"
+    assert answers[1] == "-../escape.json: ../escape.json is not a path inside the project"
+    assert answers[2] == "-blocked/x.json: blocked is a file where a folder belongs"
     assert (tmp_path / "runs/aa/one.json").read_bytes() == b"1\n"
     assert (tmp_path / "runs/bb/two.json").read_bytes() == b"4\n"
     assert not (tmp_path.parent / "escape.json").exists()
