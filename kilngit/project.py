@@ -16,7 +16,13 @@ from typing import Any, TypeVar
 
 from kilngit import layout
 from kilngit._io import ReadError, atomic_write, check_no_symlinks, dump_yaml
-from kilngit.errors import AmbiguousIdError, InvalidRecordError, KilngitError, NotFoundError, ProjectNotFoundError
+from kilngit.errors import (
+    AmbiguousIdError,
+    InvalidRecordError,
+    KilngitError,
+    NotFoundError,
+    ProjectNotFoundError,
+)
 from kilngit.filters import RunFilter, parse_filter
 from kilngit.load import Parsed, Problem, parse_record
 from kilngit.records import (
@@ -65,7 +71,7 @@ class Project:
     @classmethod
     def find(cls, start: str | Path = ".") -> Project:
         """The project containing `start` (searching parent folders like git does)."""
-        here = Path(start).absolute()
+        here = Path(os.path.abspath(start))  # normalized: the parents of `a/../..` are not `a`
         for folder in (here, *here.parents):
             if (folder / layout.MANIFEST).is_file():
                 return cls(folder)

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from kilngit.cli._common import cli_state, format_option, print_json
+from kilngit.errors import UsageError
+
+
+def _folder(path: Path | None) -> Path:
+    """The folder to find the project from: PATH (relative to -C, like git), which must exist."""
+    base = cli_state().project_dir or Path.cwd()
+    if path is None:
+        return base
+    folder = Path(os.path.abspath(base / path))  # `..` resolved by name, not by walking up from PATH
+    if not folder.is_dir():
+        raise UsageError(f"{path} is not a folder" + ("" if folder.exists() else " (it does not exist)"),
+                         "give the project folder, or a folder inside it")
+    return folder
 
 
 @click.command()
-@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--changed", is_flag=True, help="Check only files changed against git HEAD (for pre-commit hooks).")
 @click.option("--staged", is_flag=True, help="Check only files staged for the next commit (fastest; implies "
               "--changed).")
@@ -25,7 +39,7 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, fmt: str
     from kilngit.project import Project
     from kilngit.validate import fix_canonical, fix_conflicts, validate_changed, validate_project
 
-    project = Project.find(path or cli_state().project_dir or Path.cwd())
+    project = Project.find(_folder(path))
 
     def check():  # type: ignore[no-untyped-def]
         return validate_changed(project.root, staged_only=staged) if changed or staged else \

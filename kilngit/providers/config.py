@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,23 @@ def _checked(values: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
+def _base_url(url: str, where: str) -> str:
+    """A base URL without credentials in it (they would end up in logs and error messages)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as e:
+        raise ProviderError(f"{where}: invalid base_url {url!r} ({e})", "use e.g. https://host/v1") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProviderError(f"{where}: base_url must be an http(s) URL with a host, not {url!r}",
+                            "use e.g. https://api.example.com/v1")
+    if parts.username is not None or parts.password is not None:
+        raise ProviderError(f"{where}: base_url must not hold a user name or password (user:pass@)",
+                            "remove them from the URL; put the key in an environment variable and name it: "
+                            "api_key_env: MY_KEY_VAR")
+    return url
+
+
 def _env_overrides(name: str) -> dict[str, Any]:
     prefix = env_prefix(name)
     out: dict[str, Any] = {}
@@ -158,7 +176,18 @@ def _env_overrides(name: str) -> dict[str, Any]:
     return out
 
 
+_SECRET_WORDS = ("key", "token", "secret", "password")
+
+
 def _coerce(key: str, value: Any, where: str) -> Any:
+    if key == "base_url" and value is not None:
+        return _base_url(str(value), where)
+    if key == "options" and isinstance(value, dict):
+        secret = sorted(k for k in value if any(w in str(k).lower() for w in _SECRET_WORDS))
+        if secret:
+            raise ProviderError(f"{where}: options.{secret[0]} looks like a secret, and secrets are not read from "
+                                "config files", "put it in an environment variable and name that variable: "
+                                "api_key_env: MY_KEY_VAR")
     if value is None or key in ("prices", "options"):
         return value
     try:

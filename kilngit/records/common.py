@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 RatingType = Literal["pass_fail", "pass_fail_critical", "five_star", "label"]
 """label: one class out of a fixed set (declared beside the rating: `labels`); the others are numbers."""
@@ -16,6 +16,17 @@ RATING_VALUES: dict[str, tuple[float, ...]] = {
     "pass_fail_critical": (-1.0, 0.0, 1.0),
     "five_star": (1.0, 2.0, 3.0, 4.0, 5.0),
 }
+
+
+def _inside_project(path: str) -> str:
+    parts = path.replace("\\", "/").split("/")
+    if not path or path.startswith(("/", "~")) or ":" in parts[0] or ".." in parts or "\0" in path:
+        raise ValueError(f"{path!r} is not a path inside the project (use a relative path without ..)")
+    return path
+
+
+ProjectPath = Annotated[str, AfterValidator(_inside_project)]
+"""A path relative to the project root that cannot leave it (no absolute path, no `..`, no drive)."""
 
 
 class Strict(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from kilngit.records.base import SLUG_PATTERN, Definition, MachineRecord
-from kilngit.records.common import RatingType, Strict, Usage
+from kilngit.records.common import ProjectPath, RatingType, Strict, Usage
 
 JudgeType = Literal[
     "llm_as_judge", "g_eval", "code", "regex", "contains", "not_contains", "valid_json", "matches_schema",
@@ -99,7 +99,7 @@ class Judge(Definition):
     """Extra instructions for the judge, added to the task description and the eval's scores."""
     knowledge: str | None = None
     """Extra knowledge given to the judge (e.g. an excerpt of a man page)."""
-    knowledge_file: str | None = None
+    knowledge_file: ProjectPath | None = None
     """Path, relative to the project root, of a text file given to the judge as knowledge."""
     examples: list[JudgeExample] = []
     top_logprobs: int = Field(default=10, ge=1, le=20)

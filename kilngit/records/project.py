@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from kilngit.records.base import Definition
-from kilngit.records.common import Strict
+from kilngit.records.common import ProjectPath, Strict
 
 
 class Recordings(Strict):
@@ -13,7 +13,7 @@ class Recordings(Strict):
 
     mode: Literal["record", "replay", "off"] = "off"
     """Default cache mode for commands that call models (`--cache` and $KILNGIT_CACHE override it)."""
-    path: str = "recordings"
+    path: ProjectPath = "recordings"
     """Folder, relative to the project root, holding the recorded answers."""
 
 

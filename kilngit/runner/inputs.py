@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kilngit._io import ReadError, load_json
 from kilngit.errors import UsageError
 from kilngit.identity import current_person
 from kilngit.project import Project
 from kilngit.records import Source, Task
 from kilngit.runner.json_check import schema_errors
+
+MAX_LINE_BYTES = 4 << 20  # one input: a long document, not a data set
+MAX_INPUTS_BYTES = 512 << 20
 
 
 @dataclass(frozen=True)
@@ -66,17 +70,13 @@ def file_inputs(project: Project, task: str, path: Path) -> list[RunInput]:
     definition = project.task(task)
     source = Source(type="file_import", file=path.name)
     out = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {path}: {e}", "give a UTF-8 JSONL file") from e
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(read_lines(path), 1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
         try:
-            item = json.loads(line)
-        except ValueError as e:
+            item = load_json(line)
+        except ReadError as e:
             raise UsageError(f"{where}: not valid JSON ({e})", 'write one JSON value per line, e.g. {"input": "..."}'
                              ) from None
         tags: tuple[str, ...] = ()
@@ -90,6 +90,26 @@ def file_inputs(project: Project, task: str, path: Path) -> list[RunInput]:
             raise UsageError(f"{where}: an object line needs an `input` field", 'write {"input": "..."}')
         out.append(RunInput(input_text(definition, item, where), source, tags))
     return out
+
+
+def read_lines(path: Path, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_INPUTS_BYTES) -> list[str]:
+    """The lines of a UTF-8 text file or pipe, read with bounds: a line over `max_line` bytes or more than
+    `max_total` in all is refused as soon as it is seen (so `/dev/zero` or an endless pipe cannot hang)."""
+    lines, total = [], 0
+    try:
+        with open(path, "rb") as f:
+            while line := f.readline(max_line + 1):
+                total += len(line)
+                if len(line) > max_line:
+                    raise UsageError(f"{path}:{len(lines) + 1}: line longer than {max_line:,} bytes",
+                                     "give one input per line (JSONL), each under that size")
+                if total > max_total:
+                    raise UsageError(f"{path}: more than {max_total:,} bytes of inputs",
+                                     "split the inputs into several files and run them one after another")
+                lines.append(line.decode("utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read {path}: {e}", "give a UTF-8 JSONL file") from e
+    return lines
 
 
 def filter_inputs(project: Project, task: str, filter_text: str) -> list[RunInput]:

@@ -96,3 +96,20 @@ def test_redact_keys_and_url_secrets():
                   ["mysecret99"])
     assert "abcdefgh1234" not in text and "bob:pw" not in text and "zzz" not in text and "tok123" not in text
     assert "mysecret99" not in text and "x=1" in text and "host:1/v1" in text
+
+
+def test_credentials_in_base_url_or_options_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    (tmp_path / "kilngit").mkdir()
+    conf = tmp_path / "kilngit" / "providers.yaml"
+    conf.write_text("providers:\n  box:\n    base_url: http://alice:s3cret@box/v1\n")
+    with pytest.raises(ProviderError) as info:
+        provider_settings("box")
+    assert "user:pass@" in info.value.message and "s3cret" not in str(info.value)
+    conf.write_text("providers:\n  box:\n    base_url: http://box/v1\n    options: {api_key: sk-123}\n")
+    with pytest.raises(ProviderError) as info:
+        provider_settings("box")
+    assert "options.api_key" in info.value.message and "api_key_env" in info.value.hint
+    monkeypatch.setenv("KILNGIT_PROVIDER_BOX_BASE_URL", "https://u:p@box/v1")
+    with pytest.raises(ProviderError):
+        provider_settings("box")
