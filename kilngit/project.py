@@ -376,11 +376,17 @@ class Project:
         """Put one rater's annotation of one run (None: it was deleted) into the cached reads, in place, so a
         label written at 100k runs does not recompute every run's state."""
         def other(a: Annotation) -> bool:
-            return (layout.rater_dir(a.rater), a.run) != (rater_dir, run)
+            return a.run != run or layout.rater_dir(a.rater) != rater_dir
 
-        key = ("annotations", task)
-        if key in self._cache:
-            self._cache[key] = [a for a in self._cache[key] if other(a)] + ([record] if record else [])
+        items = self._cache.get(("annotations", task))
+        if items is not None:  # in place: no copy of a list of 100k annotations per label
+            found = next((i for i, a in enumerate(items) if not other(a)), None)
+            if found is not None and record is not None:
+                items[found] = record
+            elif found is not None:
+                del items[found]
+            elif record is not None:
+                items.append(record)
         state = self._cache.get(("states", task), {}).get(run)
         if state is not None:
             kept = [a for a in state.annotations if other(a)] + ([record] if record else [])

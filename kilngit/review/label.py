@@ -26,16 +26,18 @@ def queue_runs(project: Project, task: str, rater: str, filter_text: str | None 
     """IDs of the runs to label, in ID order: runs with an output, matching `filter_text`, that this rater
     has not rated yet; with `disputed`, the disputed ones instead (rated by this rater or not)."""
     chosen = project.select(task, filter_text or "all")
+    return [s.id for s in chosen if in_queue(s, rater, disputed)]
 
-    def wanted(state: RunState) -> bool:
-        if state.run.output is None:
-            return False
-        if disputed:
-            return state.disputed
-        mine = state.annotation_by(rater)
-        return mine is None or not (mine.rating or mine.requirements)
 
-    return [s.id for s in chosen if wanted(s)]
+def in_queue(state: RunState, rater: str, disputed: bool = False) -> bool:
+    """Whether a run belongs in the rater's queue: it has an output and this rater has not rated it (with
+    `disputed`: its raters disagree)."""
+    if state.run.output is None:
+        return False
+    if disputed:
+        return state.disputed
+    mine = state.annotation_by(rater)
+    return mine is None or not (mine.rating or mine.requirements)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,12 @@ class Server:
         self.env.globals["url"] = _url
         self.generation = 0
         """Bumped on every change seen on disk or made here; derived views keyed on it are recomputed."""
+        self.disk_generation = 0
+        """Bumped on changes seen on disk only (they may touch any run)."""
+        self.on_write: list[Callable[[str | None, str], None]] = []
+        """Called with (task, run) after this server changed a run's annotations."""
+        self.queues: Any = None
+        """The label queues (`kilngit.serve.labeling.Queues`)."""
         self._memo: dict[tuple[str, ...], tuple[tuple[Any, ...], Any]] = {}
 
     def memo(self, key: tuple[str, ...], compute: Callable[[], Any], deps: tuple[Any, ...] | None = None) -> Any:
@@ -64,12 +71,19 @@ class Server:
                 a is b or (isinstance(a, int) and a == b) for a, b in zip(hit[0], deps, strict=True)):
             return hit[1]
         value = compute()
+        if len(self._memo) > 64:  # many different filters looked at: start over rather than grow
+            self._memo.clear()
         self._memo[key] = (deps, value)
         return value
 
-    def changed(self) -> None:
-        """Note a change (seen on disk or made by this server)."""
+    def changed(self, task: str | None = None, run: str | None = None) -> None:
+        """Note a change: seen on disk (no arguments), or made by this server to one run."""
         self.generation += 1
+        if run is None:
+            self.disk_generation += 1
+        for hook in self.on_write:
+            if run is not None:
+                hook(task, run)
 
     def session(self, request: Request) -> Session | None:
         return self.access.session(request.cookies.get(self.cookie))
@@ -141,7 +155,12 @@ async def sign_in(server: Server, request: Request) -> Response:
 
 
 async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    started, cpu = time.perf_counter(), time.thread_time()
     response = await call_next(request)
+    # The time the server spent on the request, and the CPU time its thread used (on a busy machine the
+    # second is the steadier figure). Browsers show both; bench/serve_pages.py reads them.
+    response.headers["Server-Timing"] = (f"app;dur={(time.perf_counter() - started) * 1000:.1f}, "
+                                         f"cpu;dur={(time.thread_time() - cpu) * 1000:.1f}")
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on plain form posts.
@@ -157,6 +176,7 @@ def create_app(project: Project, tokens: dict[str, str], host: str = "127.0.0.1"
     from kilngit.serve import labeling, pages
 
     server = Server(project, Access(tokens), port)
+    server.queues = labeling.Queues(server)
     routes: list[Route | Mount] = [
         Route("/signin", functools.partial(sign_in, server)),
         Route("/static/code.css", _css),

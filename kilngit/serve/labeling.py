@@ -8,6 +8,7 @@ person has answered it, so they do not anchor the answer. Undo restores the file
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +18,9 @@ from starlette.responses import Response
 
 from kilngit import layout
 from kilngit.errors import UsageError
+from kilngit.filters import RunFilter
 from kilngit.records import Annotation, Task, TaskRun
-from kilngit.review.label import queue_runs
+from kilngit.review.label import in_queue
 from kilngit.review.rating import (
     RatingChange,
     apply_change,
@@ -75,8 +77,43 @@ def rows(task: Task, mine: Annotation | None) -> list[Row]:
     return out
 
 
+class Queues:
+    """Label queues (run IDs in ID order, as `kilngit label` orders them) kept between requests: rebuilt
+    after a change on disk, and updated one run at a time after this server's own writes, so a label round
+    trip does not go over every run again."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.cache: dict[tuple[str, str, str, str], tuple[int, object, RunFilter, list[str]]] = {}
+        server.on_write.append(self.update)
+
+    def get(self, task: str, rater: str, filter_text: str, which: str) -> list[str]:
+        key = (task, rater, filter_text, which)
+        states = self.server.project.states(task)
+        hit = self.cache.get(key)
+        if hit is not None and hit[0] == self.server.disk_generation and hit[1] is states:
+            return hit[3]
+        flt = self.server.project.run_filter(task, filter_text or "all")
+        ids = sorted(s.id for s in states.values() if flt.matches(s) and in_queue(s, rater, which == "disputed"))
+        self.cache[key] = (self.server.disk_generation, states, flt, ids)
+        return ids
+
+    def update(self, task: str | None, run: str) -> None:
+        for (slug, rater, _, which), (_, states, flt, ids) in self.cache.items():
+            state = states.get(run) if slug == task else None  # type: ignore[attr-defined]
+            if state is None:
+                continue
+            inside = flt.matches(state) and in_queue(state, rater, which == "disputed")
+            i = bisect.bisect_left(ids, run)
+            present = i < len(ids) and ids[i] == run
+            if inside and not present:
+                ids.insert(i, run)
+            elif present and not inside:
+                del ids[i]
+
+
 def _queue(server: Server, task: str, rater: str, filter_text: str, which: str) -> list[str]:
-    return queue_runs(server.project, task, rater, filter_text or "all", disputed=which == "disputed")
+    return server.queues.get(task, rater, filter_text, which)  # type: ignore[no-any-return]
 
 
 def _params(source: Any) -> tuple[str, str]:
@@ -162,7 +199,7 @@ def _save(server: Server, task: str, rater: str, run_id: str, annotation: Annota
     save_annotation(server.project, task, rater, run_id, annotation)
     relpath = layout.annotation_file(task, rater, run_id)
     server.fresh.absorb(relpath)
-    server.changed()
+    server.changed(task, run_id)
     return relpath
 
 
@@ -178,15 +215,16 @@ def _panel(server: Server, request: Request, task: str, filter_text: str, which:
     if current is not None:
         current = server.run_id(request, task, current)
     elif queue:
-        later = [r for r in queue if after is None or r > after]
-        current = later[0] if later else None
+        i = 0 if after is None else bisect.bisect_right(queue, after)
+        current = queue[i] if i < len(queue) else None
     context: dict[str, Any] = dict(task=task, filter_text=filter_text, which=which, queues=QUEUES, queue=queue,
                                    error=error, message=message, current=None)
     if current is not None:
         state = server.project.states(task)[current]
         mine = load_own_annotation(server.project, task, session.rater, current)
-        context.update(current=state, run=state.run, mine=mine, position=queue.index(current) + 1
-                       if current in queue else None, rows=rows(server.project.task(task), mine),
+        i = bisect.bisect_left(queue, current)
+        context.update(current=state, run=state.run, mine=mine, position=i + 1
+                       if i < len(queue) and queue[i] == current else None, rows=rows(server.project.task(task), mine),
                        others=[a for a in state.annotations if layout.rater_dir(a.rater) != layout.rater_dir(session.rater)])
     if answered is not None:
         run_id, annotation, relpath = answered

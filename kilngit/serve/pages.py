@@ -120,10 +120,14 @@ async def runs(server: Server, request: Request) -> Response:
     q = request.query_params
     filter_text = q.get("q", "").strip() or "all"
     columns = [c for c in q.getlist("col") if c in views.COLUMNS] or list(views.DEFAULT_COLUMNS)
+    sort, descending = q.get("sort", "id"), q.get("desc") == "1"
     error, result = None, None
     try:
-        result = views.run_page(server.project, task, filter_text, columns, q.get("sort", "id"),
-                                q.get("desc") == "1", _int(q.get("page"), 1), PER_PAGE)
+        # Kept until anything changes, so paging and changing columns do not filter every run again.
+        chosen = server.memo(("runs", task, filter_text, sort, str(descending)),
+                             lambda: views.select_sorted(server.project, task, filter_text, sort, descending))
+        result = views.run_page(chosen, len(server.project.states(task)), columns, sort, descending,
+                                _int(q.get("page"), 1), PER_PAGE)
     except UsageError as e:
         error = str(e)
     template = "runs_table.html" if request.headers.get("hx-request") else "runs.html"
@@ -180,18 +184,20 @@ class CompareRow:
     differs: bool
 
 
-async def compare(server: Server, request: Request) -> Response:
-    """Run configs side by side on one eval's inputs, with the default judge's scores."""
+@dataclass
+class Comparison:
+    judge: str
+    groups: list[str]
+    chosen: list[str]
+    rows: list[CompareRow]
+    means: dict[str, dict[str, float]]
+
+
+def comparison(server: Server, task: str, eval_slug: str, configs: list[str], only_diff: bool) -> Comparison:
+    """Every eval input with each chosen run config's first run on it and the default judge's scores."""
     from kilngit.evals.results import find_judge
 
-    task = server.task(request)
     project = server.project
-    evals = list(project.evals(task))
-    eval_slug = request.query_params.get("eval") or (evals[0] if evals else "")
-    if not evals:
-        return server.render(request, "compare.html", task=task, evals=[], rows=[], groups=[], chosen=[])
-    if eval_slug not in evals:
-        raise UsageError(f"task {task!r} has no eval {eval_slug!r}", f"evals: {', '.join(evals)}")
     results = cached_results(server, task, eval_slug)
     judge = find_judge(project, task, eval_slug, None) if results.judges else ""
     inputs = eval_items(project, task, results.eval).inputs
@@ -204,8 +210,7 @@ async def compare(server: Server, request: Request) -> Response:
         groups.add(group)
         verdict = results.verdict(judge, state.id) if judge else None
         by_input[state.run.input][group].append((state, verdict.scores() if verdict else {}))
-    chosen = [g for g in request.query_params.getlist("config") if g in groups] or sorted(groups)
-    only_diff = request.query_params.get("diff") == "1"
+    chosen = [g for g in configs if g in groups] or sorted(groups)
     rows = []
     for text in inputs:
         cells = {g: by_input[text].get(g, []) for g in chosen}
@@ -214,9 +219,28 @@ async def compare(server: Server, request: Request) -> Response:
         if differs or not only_diff:
             rows.append(CompareRow(text, cells, differs))
     means = {g: _mean_quality([sc for row in rows for _, sc in row.cells[g][:1]]) for g in chosen}
-    return server.render(request, "compare.html", task=task, evals=evals, eval_slug=eval_slug, judge=judge,
-                         rows=rows, groups=sorted(groups), chosen=chosen, only_diff=only_diff, means=means,
-                         scores=[s.name for s in results.eval.scores])
+    return Comparison(judge, sorted(groups), chosen, rows, means)
+
+
+async def compare(server: Server, request: Request) -> Response:
+    """Run configs side by side on one eval's inputs, with the default judge's scores, 50 inputs a page."""
+    task = server.task(request)
+    evals = list(server.project.evals(task))
+    q = request.query_params
+    eval_slug = q.get("eval") or (evals[0] if evals else "")
+    if not evals:
+        return server.render(request, "compare.html", task=task, evals=[])
+    if eval_slug not in evals:
+        raise UsageError(f"task {task!r} has no eval {eval_slug!r}", f"evals: {', '.join(evals)}")
+    configs, only_diff = q.getlist("config"), q.get("diff") == "1"
+    result = server.memo(("compare", task, eval_slug, ",".join(configs), str(only_diff)),
+                         lambda: comparison(server, task, eval_slug, configs, only_diff))
+    pages = max(1, -(-len(result.rows) // PER_PAGE))
+    page = min(max(_int(q.get("page"), 1), 1), pages)
+    return server.render(request, "compare.html", task=task, evals=evals, eval_slug=eval_slug, c=result,
+                         rows=result.rows[(page - 1) * PER_PAGE: page * PER_PAGE], page=page, pages=pages,
+                         only_diff=only_diff, configs=configs,
+                         scores=[s.name for s in cached_results(server, task, eval_slug).eval.scores])
 
 
 def _mean_quality(scores: list[dict[str, float]]) -> dict[str, float]:

@@ -74,20 +74,25 @@ class RunPage:
     descending: bool
 
 
-def run_page(project: Project, task: str, filter_text: str = "all", columns: list[str] | None = None,
-             sort: str = "id", descending: bool = False, page: int = 1, per_page: int = 50) -> RunPage:
-    """The runs of `task` matching `filter_text`, sorted by column `sort`, page `page` (1-based)."""
-    states = project.states(task)
+def select_sorted(project: Project, task: str, filter_text: str = "all", sort: str = "id",
+                  descending: bool = False) -> list[RunState]:
+    """The runs of `task` matching `filter_text`, sorted by column `sort` (ties in ID order)."""
     flt = project.run_filter(task, filter_text or "all")
-    chosen = [s for s in states.values() if flt.matches(s)]
+    chosen = [s for s in project.states(task).values() if flt.matches(s)]
     column = COLUMNS.get(sort, COLUMNS["id"])
     if column.name == "id":
         chosen.sort(key=lambda s: s.id, reverse=descending)
     else:
         chosen.sort(key=lambda s: (column.sort(s), s.id), reverse=descending)
+    return chosen
+
+
+def run_page(chosen: list[RunState], total: int, columns: list[str] | None = None, sort: str = "id",
+             descending: bool = False, page: int = 1, per_page: int = 50) -> RunPage:
+    """Page `page` (1-based) of runs chosen by `select_sorted`, as rows of `columns`."""
     cols = [COLUMNS[c] for c in (columns or DEFAULT_COLUMNS) if c in COLUMNS] or [COLUMNS[c] for c in DEFAULT_COLUMNS]
     pages = max(1, -(-len(chosen) // per_page))
     page = min(max(page, 1), pages)
     window = chosen[(page - 1) * per_page: page * per_page]
     rows = [(s.id, [c.cell(s) for c in cols]) for s in window]
-    return RunPage(cols, rows, len(chosen), len(states), page, pages, column.name, descending)
+    return RunPage(cols, rows, len(chosen), total, page, pages, COLUMNS.get(sort, COLUMNS["id"]).name, descending)

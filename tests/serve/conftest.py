@@ -26,14 +26,15 @@ HOSTILE = ('<script>window.pwned = 1</script><img src=x onerror="window.pwned = 
 
 
 def fill(project: Project) -> None:
-    """Runs of configs `good` and `bad` on six eval inputs (the first two rated by both), a hostile output,
+    """Runs of configs `good` and `bad` on six eval inputs (the first two golden, rated by both), a hostile output,
     a JSON output and a fenced code block; eval `correctness` judged by `has-ffmpeg`."""
     ev = write_eval(project, default_judge="has-ffmpeg")
     judge = write_judge(project, "has-ffmpeg", type="contains", score="correct", pattern="ffmpeg")
     runs = []
     for i, (text, good, bad, _) in enumerate(ITEMS):
-        g = add_run(project, text, good, "good", cost=0.004, latency=400 + i)
-        b = add_run(project, text, bad, "bad", cost=0.001, latency=100 + i)
+        tags = ("eval_set", "golden") if i < 2 else ("eval_set",)
+        g = add_run(project, text, good, "good", tags=tags, cost=0.004, latency=400 + i)
+        b = add_run(project, text, bad, "bad", tags=tags, cost=0.001, latency=100 + i)
         runs += [g, b]
         if i < 2:
             for rater in (ALICE, BOB):

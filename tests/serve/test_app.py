@@ -170,3 +170,26 @@ def test_raters_file_must_live_outside_the_project(serve_project: Project, tmp_p
         load_raters(short, serve_project.root)
     short.write_text("alice-token-0123456789: alice@example.com\nbob-token-0123456789ab: bob@example.com\n")
     assert load_raters(short, serve_project.root) == TOKENS
+
+
+def test_a_label_task_gets_one_key_per_class(serve_project: Project) -> None:
+    """A second task of another shape (classification): overall rating by label, keys 1-9 for its classes."""
+    from tests.tickets import LABELS, make_tickets
+    from tests.tickets import TASK as TICKETS
+
+    make_tickets(serve_project)
+    c = client(serve_project)
+    page = c.get(f"/t/{TICKETS}/label").text
+    for i, label in enumerate(LABELS):
+        assert f'value="{label}" data-key="{i + 1}"' in page
+    run_id = re.search(r'data-run="([0-9a-f]{16})"', page).group(1)
+    r = c.post(f"/t/{TICKETS}/label/rate", data={"csrf": csrf(c), "run": run_id, "overall": LABELS[1],
+                                                 "req.polite": "fail"})
+    assert r.status_code == 200
+    saved = json.loads((serve_project.root / f"tasks/{TICKETS}/annotations/{ALICE}/{run_id[:2]}/{run_id}.json").read_text())
+    assert saved["rating"] == {"type": "label", "label": LABELS[1]}
+    assert saved["requirements"]["polite"] == {"type": "pass_fail", "value": 0}
+    r = c.post(f"/t/{TICKETS}/label/rate", data={"csrf": csrf(c), "run": run_id, "overall": "no-such-class"})
+    assert r.status_code == 400 and "no-such-class" in r.text  # checked by the rating library
+    runs = c.get(f"/t/{TICKETS}/runs", params={"q": f"label::{LABELS[0]}"}).text
+    assert "runs match" in runs and "error" not in runs.split("<main>")[1][:200]

@@ -45,8 +45,8 @@ def page(browser, live: Running):  # type: ignore[no-untyped-def]
     context.close()
 
 
-def expect(locator):  # type: ignore[no-untyped-def]
-    return sync_api.expect(locator)
+expect = sync_api.expect
+expect.set_options(timeout=HANG_GUARD_MS)  # its own default (5 s) is too short on a busy machine
 
 
 def test_browse_filter_open_and_label_three_runs_with_the_keyboard(page, live: Running) -> None:  # type: ignore[no-untyped-def]
@@ -60,9 +60,11 @@ def test_browse_filter_open_and_label_three_runs_with_the_keyboard(page, live: R
     expect(page.locator("body")).to_contain_text("has-ffmpeg")
 
     page.goto(f"{live.url}/t/{TASK}/label?q=config::bad")
-    labeled = []
+    labeled: list[str] = []
     for keys in (["p", "p", "p"], ["f", "f", "c"], ["3", "j", "p"]):
         form = page.locator("#label-form")
+        if labeled:
+            expect(form).not_to_have_attribute("data-run", labeled[-1])
         run_id = form.get_attribute("data-run")
         for key in keys:
             page.keyboard.press(key)
