@@ -128,3 +128,25 @@ def test_loop_scores_rounds_with_an_inspect_task(project: Project, monkeypatch):
     assert rec.scores["accuracy"] == 0.75
     with pytest.raises(UsageError, match="--judge"):
         run_loop(project, TASK, "ft", settings(eval="inspect:inspect/commands.py", judge="contains"))
+
+
+def test_export_of_a_classification_task(project: Project, tmp_path):
+    """Label task: the target is the class people chose (their reference, else the consensus label)."""
+    from kilngit.records import Eval, EvalScore
+    from tests.tickets import TASK as TICKETS
+    from tests.tickets import TICKETS as ROWS
+    from tests.tickets import make_tickets
+
+    runs = make_tickets(project)
+    project.write_definition(layout.eval_file(TICKETS, "routing"),
+                             Eval(name="Routing", scores=[EvalScore(name="right_class", instruction="Right class.")]))
+    for run in (runs["sharp"][0], runs["sloppy"][0]):  # ticket 0: labels only, no reference
+        for a in [a for a in project.annotations(TICKETS) if a.run == run.id]:
+            project.write_record(a.model_copy(update={"reference": None}))
+    result = inspect_dataset(Project(project.root), TICKETS, "routing")
+    path = tmp_path / "tickets.jsonl"
+    path.write_bytes(result.data)
+    samples = {s.input: s for s in json_dataset(str(path))}
+    assert {k: s.target for k, s in samples.items()} == {text: truth for text, truth, _, _ in ROWS}
+    assert samples[ROWS[0][0]].metadata["target_source"] == "consensus_label"
+    assert samples[ROWS[1][0]].metadata["target_source"] == "reference"

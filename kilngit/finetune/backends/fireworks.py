@@ -55,6 +55,11 @@ def _resource_id(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[-63:].lstrip("-")
 
 
+def _short(job: str) -> str:
+    """The job's ID from its ID or its full name (`accounts/.../supervisedFineTuningJobs/ID`, as Kiln keeps it)."""
+    return job.rsplit("/", 1)[-1]
+
+
 class FireworksFineTuning:
     """`HostedAPI` over Fireworks' REST API."""
 
@@ -113,13 +118,13 @@ class FireworksFineTuning:
         return _job(data) if data else self.get_job(job_id)
 
     def get_job(self, job_id: str) -> RemoteJob:
-        return _job(self.http.call("GET", f"/supervisedFineTuningJobs/{job_id}"))
+        return _job(self.http.call("GET", f"/supervisedFineTuningJobs/{_short(job_id)}"))
 
     def events(self, job_id: str, cursor: str | None) -> EventPage:
         return EventPage([], cursor)  # no event log: progress comes with the job
 
     def cancel_job(self, job_id: str) -> None:
-        self.http.call("POST", f"/supervisedFineTuningJobs/{job_id}:cancel", json={})
+        self.http.call("POST", f"/supervisedFineTuningJobs/{_short(job_id)}:cancel", json={})
 
     def transient(self, error: Exception) -> bool:
         return transient(error)
