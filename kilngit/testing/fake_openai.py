@@ -301,6 +301,7 @@ _ROUTES = [
     ("GET", "models.list", r"/v1/models"),
     ("GET", "models.retrieve", r"/v1/models/(?P<model>[^/]+)"),
     ("POST", "files.create", r"/v1/files"),
+    ("GET", "files.list", r"/v1/files"),
     ("GET", "files.retrieve", r"/v1/files/(?P<file_id>[^/]+)"),
     ("GET", "files.content", r"/v1/files/(?P<file_id>[^/]+)/content"),
     ("POST", "fine_tuning.jobs.create", r"/v1/fine_tuning/jobs"),
@@ -696,6 +697,8 @@ class FakeOpenAI:
             return _json(self._model(params["model"]))
         if route == "files.create":
             return _json(ft.upload(fields))
+        if route == "files.list":
+            return _json(ft.list_files(query))
         if route == "files.retrieve":
             return _json(ft.get_file(params["file_id"]).to_json())
         if route == "files.content":

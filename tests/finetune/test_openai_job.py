@@ -143,3 +143,17 @@ def test_killed_between_upload_and_create(project: Project, fake: FakeOpenAI):
     done = start_finetune(Project(project.root), TASK, "ft", wait=True, poll=FAST)
     assert done.state == "succeeded" and fake.fine_tuning.upload_count == 1
     assert (project.root / layout.run_config_file(TASK, "ft-ft")).is_file()
+
+
+def test_upload_whose_answer_was_lost_is_found_again(project: Project, fake: FakeOpenAI):
+    """The process died after the upload but before writing the file's ID: the file is found by its name."""
+    split_and_finetune(project, "openai")
+    fake.fault_paths = ("/v1/files",)
+    drops = iter([Fault.drop_mid_body()])  # the upload lands, its answer is lost
+    fake.fault_fn = lambda i, body: next(drops, None) if isinstance(body, dict) and "file" in body else None
+    with pytest.raises(ProviderError, match="uploading the train file"):
+        start_finetune(project, TASK, "ft", poll=FAST)
+    assert fake.fine_tuning.upload_count == 1
+    assert not Project(project.root).finetune_status(TASK, "ft").provider_file_ids
+    assert start_finetune(project, TASK, "ft", wait=True, poll=FAST).state == "succeeded"
+    assert fake.fine_tuning.upload_count == 1 and len(jobs(fake)) == 1

@@ -53,7 +53,10 @@ class OpenAIFineTuning:
         self.secret = getattr(self.client, "api_key", None)
 
     def find_file(self, filename: str) -> str | None:
-        return None  # the file list is not filtered by name; the status file is the record of uploads
+        for f in self.client.files.list(purpose="fine-tune", limit=100):  # newest first, pages followed
+            if f.filename == filename:
+                return str(f.id)
+        return None
 
     def upload(self, filename: str, data: bytes) -> str:
         return str(self.client.files.create(file=(filename, data), purpose="fine-tune").id)
