@@ -96,6 +96,7 @@ class RunRow:
     input: str
     output: str
     consensus: str
+    """The overall consensus in words, else the requirements' (`correct=pass`), else `-`."""
     judges: dict[str, dict[str, float]]
     """`eval/judge` -> scores of the eval's counting judge."""
     tags: list[str]
@@ -109,6 +110,8 @@ class RunRow:
         value = getattr(self, column)
         if column in ("input", "output"):
             return short(value, width)
+        if column == "consensus":
+            return short(value, 24)
         if column == "id":
             return self.id[:8]
         if column == "judges":
@@ -199,11 +202,19 @@ def list_runs(project: Project, task: str | None = None, filter_text: str = "all
         rows.append(RunRow(
             id=run.id, task=task, config=_config(run), model=(run.output_source.model or "") if run.output_source
             else "", source=(run.output_source or run.input_source).type, input=run.input, output=run.output or "",
-            consensus=consensus_word(state.rating), judges=judged, tags=sorted(state.tags),
+            consensus=_short_consensus(project, state), judges=judged, tags=sorted(state.tags),
             error=run.error.type if run.error else None, cost=run.usage.cost if run.usage else None,
             latency_ms=run.usage.latency_ms if run.usage else None,
             raters=sum(1 for a in state.annotations if a.rating or a.requirements)))
     return rows
+
+
+def _short_consensus(project: Project, state: RunState) -> str:
+    """The overall consensus, else the requirements' (`name=pass ...`), else `-`."""
+    if state.rating:
+        return consensus_word(state.rating)
+    words = _consensus_words(project, state)
+    return " ".join(f"{k}={v}" for k, v in words.items()) or "-"
 
 
 def _config(run: TaskRun) -> str:

@@ -124,3 +124,33 @@ def check(evals: tuple[str, ...], task: str | None, configs: tuple[str, ...], fm
     if not report.ok:
         failing = [e.eval for e in report.evals if not e.ok]
         raise KilngitError(f"eval check failed: {', '.join(failing)}", "see the table above")
+
+
+@eval_group.command("freeze")
+@click.argument("eval_slug", metavar="EVAL")
+@click.option("--task", help="Task slug (default: the project's only task).")
+@click.option("--set", "sets", type=click.Choice(["eval_set", "golden_set"]), multiple=True,
+              help="Which set to freeze (default: both). Repeatable.")
+@click.option("--extend", is_flag=True, help="Add the runs that match the set's filter but are not in it yet.")
+@format_option("text", "json")
+def freeze(eval_slug: str, task: str | None, sets: tuple[str, ...], extend: bool, fmt: str) -> None:
+    """Freeze EVAL's eval set and/or golden set, so later runs never join it silently.
+
+    The first call writes a one-part split (tasks/TASK/splits/EVAL-eval.yaml) and points eval.yaml at it
+    (eval_set: split::EVAL-eval/all); later calls report the drift (runs matching the original filter that
+    are not in the set) and --extend adds them. Exits 1 when a set matches no run."""
+    from kilngit.evals.freeze import freeze_set
+
+    project = current_project()
+    reports = [freeze_set(project, task, eval_slug, which, extend=extend)  # type: ignore[arg-type]
+               for which in (sets or ("eval_set", "golden_set"))]
+    if fmt == "json":
+        print_json([r.to_dict() for r in reports])
+        return
+    for r in reports:
+        verb = "froze" if r.created else "frozen"
+        click.echo(f"{r.eval} {r.set}: {verb}, {r.members} run(s) in split {r.split} (from {r.filter!r})"
+                   + (f", added {r.added}" if r.added and extend else ""))
+        if r.drift:
+            click.echo(f"  drift: {r.drift} run(s) match {r.filter!r} but are not in the set "
+                       f"(add them: kilngit eval freeze {r.eval} --set {r.set} --extend)")

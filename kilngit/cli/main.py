@@ -28,6 +28,8 @@ COMMANDS = {
     "eval": "kilngit.cli.eval:eval_group",
     "report": "kilngit.cli.report:report",
     "rate": "kilngit.cli.rate:rate",
+    "tag": "kilngit.cli.tag:tag",
+    "sample": "kilngit.cli.tag:sample",
     "label": "kilngit.cli.label:label",
     "review": "kilngit.cli.review:review",
     "import": "kilngit.cli.kiln:import_group",

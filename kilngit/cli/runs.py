@@ -44,9 +44,10 @@ def _table(rows, cols: tuple[str, ...], width: int) -> None:  # type: ignore[no-
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for c in cols:
-        table.add_column(c, no_wrap=c != "input" and c != "output", overflow="ellipsis")
+        wide = c in ("input", "output")
+        table.add_column(c, no_wrap=not wide, overflow="ellipsis", min_width=min(width, 24) if wide else None)
     for r in rows:
-        table.add_row(*(r.cell(c, width) for c in cols), )
+        table.add_row(*(r.cell(c, width) for c in cols))
     console = Console(width=max(100, Console().width))
     console.print(table)
     console.print(f"{len(rows)} run(s)", style="dim")

@@ -99,7 +99,8 @@ def get_split(project: Project, task: str, name: str) -> DatasetSplit:
 def candidates(project: Project, task: str, split: DatasetSplit) -> tuple[list[str], int]:
     """Run IDs the split may hold (its filter, with an output and no error) and how many were left out
     for being in an eval or golden set."""
-    ids = [s.id for s in project.select(task, split.filter) if s.run.output is not None and s.run.error is None]
+    ids = [s.id for s in project.select(task, split.filter)
+           if split.all_runs or (s.run.output is not None and s.run.error is None)]
     if split.allow_eval_items:
         return ids, 0
     held_out = eval_items(project, task)

@@ -28,6 +28,9 @@ class DatasetSplit(Definition):
     seed: int = 0
     allow_eval_items: bool = False
     """Allow runs that are in an eval set or golden set (excluded by default so evals stay honest)."""
+    all_runs: bool = False
+    """Take every run the filter matches, input-only and failed ones too (frozen eval and golden sets);
+    by default only runs with an output and no error."""
     kiln_id: str | None = None
 
     @model_validator(mode="after")

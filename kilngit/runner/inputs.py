@@ -113,5 +113,7 @@ def read_lines(path: Path, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_
 
 
 def filter_inputs(project: Project, task: str, filter_text: str) -> list[RunInput]:
-    """The inputs of the runs matching a run filter (each new run points at the run it answered)."""
-    return [RunInput(s.run.input, s.run.input_source, (), s.run.id) for s in project.select(task, filter_text)]
+    """The inputs of the runs matching a run filter. Each new run points at the run it answered and carries
+    that run's current tags (e.g. a generated input tagged eval_set gives answers tagged eval_set)."""
+    return [RunInput(s.run.input, s.run.input_source, tuple(sorted(s.tags)), s.run.id)
+            for s in project.select(task, filter_text)]
