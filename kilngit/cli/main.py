@@ -46,13 +46,20 @@ COMMANDS = {
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Run as if kilngit was started in PATH (like git -C).")
+@click.option("--unsandboxed", is_flag=True,
+              help="Run project code (code judges) as plain processes, without the sandbox: they can then read "
+                   "your files and keys and use the network. Also $KILNGIT_UNSANDBOXED=1.")
 @click.version_option(package_name="kilngit")
 @click.pass_context
-def cli(ctx: click.Context, project_dir: Path | None) -> None:
+def cli(ctx: click.Context, project_dir: Path | None, unsandboxed: bool) -> None:
     """kilngit: an AI project (tasks, runs, ratings, evals, fine-tunes) kept in git, one file per record.
 
     Exit codes: 0 done; 1 a problem kilngit explains (including a command that did none of the work asked:
     see each command); 2 a usage error; 3 a bug (a log file is named); 130 interrupted."""
+    if unsandboxed:
+        from kilngit.sandbox import set_unsandboxed
+
+        set_unsandboxed()
     ctx.obj = CliState(project_dir)
 
 

@@ -53,8 +53,10 @@ def wrong_type(task, input, output):
 def out_of_range(task, input, output):
     return {"scores": {"correct": 7}}
 
+WORKER = os.urandom(8).hex()  # one per worker process (in a sandbox every worker has the same pid)
+
 def pid(task, input, output):
-    return {"scores": {"correct": 1}, "explanation": str(os.getpid())}
+    return {"scores": {"correct": 1}, "explanation": WORKER}
 
 def crash_on_rm(task, input, output):
     if output.startswith("rm"):
@@ -63,9 +65,8 @@ def crash_on_rm(task, input, output):
 
 def spawn_and_hang(task, input, output):
     import subprocess
-    child = subprocess.Popen(["sleep", "60"])
-    with open("child.pid", "w") as f:
-        f.write(str(child.pid))
+    subprocess.Popen(["sleep", input])  # a marked child: the test looks for it among the host's processes
+    subprocess.Popen(["sleep", input], start_new_session=True)  # one that escapes the process group
     time.sleep(60)
 
 def noisy(task, input, output):

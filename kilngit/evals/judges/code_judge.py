@@ -1,119 +1,136 @@
-"""Code judges: a Python function of the project (`module:function`), run in worker processes with a time limit.
+"""Code judges: a Python function of the project (`module:function`), run in sandboxed worker processes with a
+time limit.
 
 The function is called as `function(task: dict, input: str, output: str)` and returns
 `{"scores": {name: value}, "explanation": str}` (optionally "reasoning" and "details"; a plain
 `{name: value}` dict is read as the scores). It runs in a separate Python process (the interpreter running
-kilngit, isolated with `-I`) with the project root first on sys.path and as the working folder, in its own process group. A worker
-judges many runs in a row, which saves starting Python and importing the judge for every run; a crash, an
-exit or a time-out ends that worker (the whole process group is killed, children included) and the next run
-gets a fresh one. Crashes and timeouts become results with an error, never scores.
+kilngit, isolated with `-I`) inside the sandbox (`kilngit.sandbox`: no network, no secrets, project read-only,
+limits) with the project root first on sys.path and as the working folder. A worker judges many runs in a row,
+which saves starting the sandbox and importing the judge for every run; a crash, an exit or a time-out ends
+that worker (the whole sandbox is killed, children included) and the next run gets a fresh one. Crashes and
+timeouts become results with an error, never scores.
+
+Requests and answers travel on a socket of their own, each answer tagged with its request's id; whatever the
+judge or its children print goes to a captured log (its tail is kept for crash messages).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
-import os
-import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict, failed, verdict_from_scores
+from kilngit.sandbox import Limits, ProcessTree, require_sandbox
 
 CHILD = Path(__file__).with_name("code_child.py")
-STDERR_TAIL = 600
+LOG_TAIL = 600
 MAX_ANSWER = 16 << 20
 
 
 class _Worker:
-    """One worker process and the tail of what it wrote to stderr."""
+    """One worker process, its end of the request socket, and the tail of its captured output."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
+    def __init__(self, tree: ProcessTree, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.tree, self.proc, self.reader, self.writer = tree, tree.proc, reader, writer
         self.tail = bytearray()
         self.drain = asyncio.create_task(self._drain())
 
     async def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        while chunk := await self.proc.stderr.read(4096):
-            self.tail = (self.tail + chunk)[-STDERR_TAIL * 4:]
+        assert self.proc.stdout is not None
+        while chunk := await self.proc.stdout.read(4096):
+            self.tail = (self.tail + chunk)[-LOG_TAIL * 4:]
 
-    async def ask(self, line: bytes, timeout: float) -> bytes:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(line)
-        await self.proc.stdin.drain()
-        return await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+    async def ask(self, request_id: int, line: bytes, timeout: float) -> dict | None:
+        """The answer to one request, or None when the worker ended without one."""
+        self.writer.write(line)
+        await self.writer.drain()
+        answer = await asyncio.wait_for(self.reader.readline(), timeout)
+        if not answer.endswith(b"\n"):
+            return None
+        message = json.loads(answer)
+        if not isinstance(message, dict) or message.get("id") != request_id:
+            raise ValueError(f"an answer for another request ({str(message)[:80]})")
+        return message
 
-    async def stop(self) -> str:
-        """Kill the worker's process group; return the end of its stderr."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        await self.proc.wait()
+    async def stop(self, grace: float = 0) -> str:
+        """Kill the worker's process group (the sandbox, and so everything in it), after `grace` seconds for it
+        to end by itself; return the end of its log."""
+        if grace:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.proc.wait(), grace)
+        await self.tree.kill()
+        self.writer.close()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.drain, 1)
-        return self.tail.decode("utf-8", "replace").strip()[-STDERR_TAIL:]
+        return self.tail.decode("utf-8", "replace").strip()[-LOG_TAIL:]
 
 
 class CodeJudge:
     """Runs one code judge's function for many runs, reusing idle worker processes."""
 
-    def __init__(self, setup: JudgeSetup) -> None:
+    def __init__(self, setup: JudgeSetup, limits: Limits | None = None) -> None:
         self.setup = setup
+        self.limits = limits or Limits()
+        self.sandboxed = require_sandbox(f"code judge {setup.judge_slug} ({setup.judge.function})")
         self.idle: list[_Worker] = []
+        self.ids = itertools.count(1)
 
     async def _spawn(self) -> _Worker:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-I", str(CHILD), str(self.setup.root), cwd=self.setup.root, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
-            limit=MAX_ANSWER, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
-        return _Worker(proc)
+        ours, theirs = socket.socketpair()
+        argv = [sys.executable, "-I", str(CHILD), str(self.setup.root), str(theirs.fileno())]
+        try:
+            tree = await ProcessTree.start(argv, self.setup.root, sandboxed=self.sandboxed, limits=self.limits,
+                                           pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL,
+                                           stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_connection(sock=ours, limit=MAX_ANSWER)
+        return _Worker(tree, reader, writer)
 
     async def judge(self, run_input: str, output: str, label: str | None = None,
                     reference: str | None = None) -> Verdict:
         """Call the function on one (input, output) within the judge's `timeout_s`; a function that takes
         `label` / `reference` parameters also gets the human consensus label and reference answer."""
         judge = self.setup.judge
-        line = json.dumps({"function": judge.function, "task": self.setup.task.to_data(), "input": run_input,
-                           "output": output, "label": label, "reference": reference}).encode() + b"\n"
+        request_id = next(self.ids)
+        line = json.dumps({"id": request_id, "function": judge.function, "task": self.setup.task.to_data(),
+                           "input": run_input, "output": output, "label": label, "reference": reference}).encode()
+        line += b"
+"
         worker = self.idle.pop() if self.idle else await self._spawn()
         try:
-            answer = await worker.ask(line, judge.timeout_s)
+            message = await worker.ask(request_id, line, judge.timeout_s)
         except TimeoutError:
             await worker.stop()
             return failed(f"timeout: {judge.function} took longer than {judge.timeout_s:g}s", kind="timeout")
         except (BrokenPipeError, ConnectionResetError):
-            answer = b""
+            message = None
+        except ValueError as e:  # not JSON, or not ours: the worker cannot be trusted with more runs
+            await worker.stop()
+            return failed(f"crash: {judge.function} wrote an unreadable answer: {e}", kind="crash")
         except BaseException:  # cancelled (Ctrl-C) or a bug: leave no judge process behind
             await worker.stop()
             raise
-        if not answer.endswith(b"\n"):  # the worker died mid-way: exit, signal, os._exit...
-            tail = await worker.stop()
+        if message is None:  # the worker died mid-way: exit, signal, os._exit, a limit...
+            tail = await worker.stop(grace=5)  # its exit code says why
             code = worker.proc.returncode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             return failed(f"crash: {judge.function} ended without an answer ({how})" + (f": {tail}" if tail else ""),
                           kind="crash")
         self.idle.append(worker)
-        return _verdict(self.setup, answer)
+        if "error" in message:
+            return failed(f"crash: {message['error']}", kind="exception")
+        return _from_answer(self.setup, message.get("answer"))
 
     async def aclose(self) -> None:
         while self.idle:
-            worker = self.idle.pop()
-            assert worker.proc.stdin is not None
-            worker.proc.stdin.close()
-            await worker.stop()
-
-
-def _verdict(setup: JudgeSetup, line: bytes) -> Verdict:
-    try:
-        message = json.loads(line)
-    except ValueError:
-        return failed(f"crash: {setup.judge.function} wrote an unreadable answer", kind="crash")
-    if "__error__" in message:
-        return failed(f"crash: {message['__error__']}", kind="exception")
-    return _from_answer(setup, message.get("__answer__"))
+            await self.idle.pop().stop()
 
 
 def _from_answer(setup: JudgeSetup, answer: Any) -> Verdict:
