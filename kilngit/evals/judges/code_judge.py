@@ -101,8 +101,7 @@ class CodeJudge:
         request_id = next(self.ids)
         line = json.dumps({"id": request_id, "function": judge.function, "task": self.setup.task.to_data(),
                            "input": run_input, "output": output, "label": label, "reference": reference}).encode()
-        line += b"
-"
+        line += b"\n"
         worker = self.idle.pop() if self.idle else await self._spawn()
         try:
             message = await worker.ask(request_id, line, judge.timeout_s)
