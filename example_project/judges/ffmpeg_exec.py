@@ -184,9 +184,10 @@ def judge(task: dict, input: str, output: str) -> dict:
                         ws.mkdir(folder)
                 continue
             info = ffmpeg_policy.analyze_command(argv)
-            for o in info.outputs:
-                if os.path.dirname(o.name):
-                    ws.mkdir(os.path.dirname(o.name))
+            for o in info.outputs:  # ffmpeg makes no folders: only one the request names is taken to exist
+                folder = os.path.dirname(o.name)
+                if folder and re.search(r"(?<![\w.-])" + re.escape(folder.split("/")[0]) + r"(?![\w.-])", input or ""):
+                    ws.mkdir(folder)
             ran = ws.run(argv, [i.index for i in info.inputs],
                          {i.index for i in info.inputs if i.name.startswith("concat:")})
             if ran.error:

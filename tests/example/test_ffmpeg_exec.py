@@ -284,3 +284,27 @@ def test_sandbox_blocks_writes_and_network_even_when_the_policy_is_bypassed(ffmp
         server.accept()
     server.close()
     assert step.returncode != 0
+
+
+@pytest.mark.parametrize(("tag", "scores"), [("-tag:v hvc1 ", PASS), ("", RUNS_WRONG)])
+def test_hevc_for_apple_players_needs_the_hvc1_tag(ffmpeg_bin, tag, scores):
+    answer = f"```bash\nffmpeg -i home.mov -c:v libx265 -preset ultrafast {tag}-c:a aac home.mp4\n```"
+    result = ffmpeg_exec.judge({}, "Convert home.mov to h265 in mp4 that plays on an iPhone", answer)
+    assert result["scores"] == scores, result["explanation"]
+
+
+@pytest.mark.parametrize(("quality", "scores"), [("-b:a 192k", PASS), ("-q:a 2", RUNS_WRONG)])
+def test_constant_bitrate_mp3_is_checked_on_its_header(ffmpeg_bin, quality, scores):
+    answer = f"```bash\nffmpeg -i show.wav -c:a libmp3lame {quality} show.mp3\n```"
+    result = ffmpeg_exec.judge({}, "Make show.wav a constant bitrate mp3", answer)
+    assert result["scores"] == scores, result["explanation"]
+
+
+@pytest.mark.parametrize(("request_text", "answer", "runs"), [
+    ("Save every frame of a.mp4 as PNG into the shots folder", "ffmpeg -i a.mp4 -r 1 shots/%03d.png", 1.0),
+    ("Save one frame per second of a.mp4 as PNG", "ffmpeg -i a.mp4 -r 1 shots/%03d.png", 0.0),
+    ("Save one frame per second of a.mp4 as PNG", "mkdir -p shots && ffmpeg -i a.mp4 -r 1 shots/%03d.png", 1.0),
+])
+def test_output_folders_exist_only_when_named_or_made(ffmpeg_bin, request_text, answer, runs):
+    result = ffmpeg_exec.judge({}, request_text, answer)
+    assert result["scores"]["runs"] == runs, result["explanation"]
