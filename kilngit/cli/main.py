@@ -39,6 +39,7 @@ COMMANDS = {
     "watch": "kilngit.cli.watch:watch",
     "queue": "kilngit.cli.queue:queue",
     "merge-annotation": "kilngit.cli.merge_annotation:merge_annotation",
+    "audit": "kilngit.cli.audit:audit",
     "serve": "kilngit.cli.serve:serve",
 }
 

@@ -39,7 +39,7 @@ class Section:
 SectionProvider = Callable[[Project], list[Section]]
 
 #: Section providers other packages offer, as "module:function"; a module that does not exist is skipped.
-SECTION_HOOKS: list[str] = ["kilngit.finetune.report:report_sections"]
+SECTION_HOOKS: list[str] = ["kilngit.finetune.report:report_sections", "kilngit.evals.audit_report:report_sections"]
 
 DEFAULT_OUT = f"{layout.LOCAL_STATE}/report"
 

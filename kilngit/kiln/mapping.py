@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 

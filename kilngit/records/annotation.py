@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -11,22 +11,21 @@ from pydantic import Field, model_validator
 from kilngit.records.base import OwnedRecord
 from kilngit.records.common import Rating
 
-
 #: The one form `rated_at` takes: UTC, whole seconds, a `Z` suffix (so times sort as text).
 RATED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 def utc_stamp(moment: datetime | None = None) -> str:
     """`moment` (default: now) as a `rated_at` value. A naive datetime is taken to be UTC already."""
-    moment = moment or datetime.now(timezone.utc)
+    moment = moment or datetime.now(UTC)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_stamp(stamp: str) -> datetime:
     """A `rated_at` value as an aware UTC datetime."""
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 class Annotation(OwnedRecord):

@@ -55,7 +55,8 @@ def merge_annotations(base: Annotation | None, ours: Annotation, theirs: Annotat
         if value is not None:
             reqs[name] = value
     out["requirements"] = reqs
-    added, removed = [], []
+    added: list[str] = []
+    removed: list[str] = []
     for tag in sorted(_tags(o) | _tags(t) | _tags(b)):
         state = pick(_tag_state(b, tag), _tag_state(o, tag), _tag_state(t, tag))
         (added if state == "+" else removed if state == "-" else []).append(tag)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kilngit.review.audit_effects import AuditSummary, AuditSuspect, audit_effects
 from kilngit.review.changes import RecordChanges, record_changes, set_changes
 from kilngit.review.effects import AgreementEffect, ScoreEffect, eval_effects
 from kilngit.review.revisions import RevisionRange, changed_paths, parse_range, snapshot
@@ -28,6 +29,9 @@ class Review:
     agreement: list[AgreementEffect]
     problems: list[str]
     seconds: float
+    audits: list[AuditSummary] = dataclasses.field(default_factory=list)
+    """Per eval at HEAD: suspect golden labels (`kilngit audit`)."""
+    suspects: list[AuditSuspect] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (`--format json`)."""
@@ -50,8 +54,9 @@ def review(root: str | Path, spec: str) -> Review:
         changes = record_changes(before, after, paths)
         set_changes(before, after, tasks, changes)
         effects = eval_effects(before, after, tasks)
+        audits, suspects = audit_effects(after, tasks, {(r.task, r.run) for r in changes.ratings})
         problems = sorted(set(changes.problems + effects.problems
                               + [f"{p.path}: {p.message}" for side in (before, after) if side
                                  for p in side.problems if p.severity == "error"]))
     return Review(rng, len(paths), changes, effects.scores, effects.agreement, problems,
-                  time.perf_counter() - started)
+                  time.perf_counter() - started, audits, suspects)

@@ -44,8 +44,11 @@ class LabelSummary:
 class LabelSession:
     """Runs the loop: show the current run, read a key, act, until the rater quits."""
 
-    def __init__(self, queue: LabelQueue, requirements: list[Requirement], console: Console, keys: Keys) -> None:
+    def __init__(self, queue: LabelQueue, requirements: list[Requirement], console: Console, keys: Keys,
+                 notes: dict[str, list[str]] | None = None) -> None:
         self.queue, self.requirements, self.console, self.keys = queue, requirements, console, keys
+        self.notes = notes or {}
+        """run -> lines shown under it (e.g. the evidence of a label audit)."""
         self.pages: Pages | None = None
 
     def run(self) -> LabelSummary:
@@ -134,6 +137,8 @@ class LabelSession:
         if others:
             said = "; ".join(f"{a.rater}: {describe_annotation(a)}" for a in others)
             self.console.print(f"others{' (disputed)' if state.disputed else ''}: {said}", markup=False)
+        for line in self.notes.get(run_id, []):
+            self.console.print(line, markup=False, highlight=False)
         self.console.print(_HINT, style="dim", markup=False, highlight=False)
 
     def _print_pages(self) -> None:

@@ -89,6 +89,8 @@ def summary_rows(result: Review) -> list[list[str]]:
     changed_scores = [s for s in result.scores if s.changed]
     rows.append(["eval scores changed", str(len(changed_scores))])
     rows.append(["judge agreement changed", str(sum(1 for a in result.agreement if a.changed))])
+    if result.audits:
+        rows.append(["suspect golden labels", ", ".join(f"{a.eval}: {a.suspects}/{a.golden}" for a in result.audits)])
     if result.problems:
         rows.append(["⚠️ problems", str(len(result.problems))])
     return rows
@@ -113,6 +115,13 @@ def sections(result: Review) -> list[Section]:
                            [[f"{a.task}/{a.eval}", a.judge, a.score, a.metric, _fmt(a.before), _fmt(a.after),
                              _delta(a.before, a.after), _n(a.n_before, a.n_after)] for a in agreement],
                            cuttable=False))
+    if result.suspects:
+        counts = ", ".join(f"{a.task}/{a.eval}: {a.suspects} of {a.golden}" for a in result.audits)
+        out.append(Section("Suspect golden labels (label audit at HEAD)",
+                           ["eval", "run", "P(wrong)", "consensus", "likely", "", "why"],
+                           [[f"{s.task}/{s.eval}", f"`{s.run}`", f"{s.p_wrong:.2f}", s.consensus or "split", s.likely,
+                             "rated in this range" if s.changed else "", s.why] for s in result.suspects],
+                           notes=[f"Suspects per eval: {counts}. Details: `kilngit audit EVAL`."]))
     if c.ratings:
         out.append(Section("Ratings", ["run", "input", "rater", "", "change"], [
             [f"`{r.run}`", r.input, r.rater, r.status,
