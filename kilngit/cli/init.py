@@ -12,8 +12,12 @@ from kilngit.cli._common import cli_state
 @click.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--name", help="Project name (default: the folder name).")
-@click.option("--github", is_flag=True, help="Also add a GitHub Actions workflow that validates and reviews PRs.")
-def init(path: Path | None, name: str | None, github: bool) -> None:
+@click.option("--github", is_flag=True, help="Also add a GitHub Actions workflow that validates, checks evals and "
+                                             "reviews PRs.")
+@click.option("--kilngit-source", metavar="REQUIREMENT",
+              help="What the workflow pip-installs (default: this kilngit's git URL pinned to its commit).")
+@click.option("--force", is_flag=True, help="With --github: replace an existing workflow.")
+def init(path: Path | None, name: str | None, github: bool, kilngit_source: str | None, force: bool) -> None:
     """Create a kilngit project in PATH (default: the current folder), running `git init` if needed.
 
     With --github on an existing project, only the workflow is added."""
@@ -30,4 +34,4 @@ def init(path: Path | None, name: str | None, github: bool) -> None:
     if github:
         from kilngit.review.github import write_workflow
 
-        click.echo(f"wrote {write_workflow(project.root)}")
+        click.echo(f"wrote {write_workflow(project.root, force=force, source=kilngit_source)}")
