@@ -73,7 +73,8 @@ def test_help(args):
 
 def test_init_github_on_existing_project_adds_only_the_workflow(project):
     before = (project.root / "kilngit.yaml").read_bytes()
-    assert main(["init", str(project.root), "--github"]) == 0
+    source = "kilngit @ git+https://example.invalid/kilngit.git@0123456789abcdef0123456789abcdef01234567"
+    assert main(["init", str(project.root), "--github", "--kilngit-source", source]) == 0
     assert (project.root / ".github/workflows/kilngit.yml").is_file()
     assert (project.root / "kilngit.yaml").read_bytes() == before
 
