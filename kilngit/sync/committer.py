@@ -26,6 +26,7 @@ from kilngit import layout
 from kilngit._git import git_result, run_git_waiting
 from kilngit._io import atomic_write
 from kilngit.errors import GitError
+from kilngit.leaks import leaked, secrets_of
 from kilngit.load import Problem
 from kilngit.sync.commit import FileVersion, hash_through_git, make_commit, needs_git_filters
 from kilngit.sync.lock import commit_lock, watch_dir
@@ -63,6 +64,7 @@ class Committer:
         self.root = self.repo.root
         self.recordings = recordings_dir.strip("/") + "/"
         self.journal = watch_dir(self.root) / "journal.json"
+        self.secrets = secrets_of()  # this machine's keys: never committed, whoever wrote them into a file
 
     def in_scope(self, path: str) -> bool:
         """Files the watcher commits: the manifest, record files under tasks/, the recordings folder."""
@@ -132,6 +134,8 @@ class Committer:
                 data = None
             if data is None or file_stamp(str(path)) != before[change.path]:
                 result.retry.append(change.path)
+            elif names := leaked(data, self.secrets):
+                result.invalid[change.path] = [_leak_problem(change.path, names)]
             elif change.path in filtered or b"\r" in data:
                 through_git.append(change.path)
             else:
@@ -194,6 +198,13 @@ def _mode(path: Path) -> str:
         return "100755" if os.stat(path).st_mode & 0o111 else "100644"
     except FileNotFoundError:
         return "100644"
+
+
+def _leak_problem(path: str, names: list[str]) -> Problem:
+    variables = ", ".join(f"${n}" for n in names)
+    return Problem(path, f"holds the value of {variables} (a secret of this machine's environment): not committed",
+                   "remove the secret from the file (and find what wrote it there: a judge or a model echoing "
+                   "its input); kilngit never commits a file holding one", code="secret")
 
 
 def _json_problem(root: Path, path: str) -> Problem | None:

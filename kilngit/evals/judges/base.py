@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kilngit.evals.metrics import allowed_values
+from kilngit.leaks import scrub
 from kilngit.records import Eval, Judge, JudgeResult, Task, TaskRun, Usage
 from kilngit.records.evals import judge_hash
 
@@ -61,12 +62,13 @@ class Verdict:
     """The class given for each label score."""
 
     def to_result(self, setup: JudgeSetup, run: TaskRun, sample: int) -> JudgeResult:
-        """The content-addressed record of this verdict (errors keep no scores)."""
+        """The content-addressed record of this verdict (errors keep no scores), without any of this machine's
+        secrets (a judge may have copied an API key into its explanation, or a crash log shown one)."""
+        text = scrub({"labels": {} if self.error else self.labels, "explanation": self.explanation,
+                      "reasoning": self.reasoning, "error": self.error, "details": self.details or None})
         return JudgeResult(
             task=setup.task_slug, eval=setup.eval_slug, judge=setup.judge_slug, judge_hash=setup.hash,
-            run=run.id, sample=sample, scores={} if self.error else self.scores,
-            labels={} if self.error else self.labels, explanation=self.explanation,
-            reasoning=self.reasoning, error=self.error, details=self.details or None, usage=self.usage,
+            run=run.id, sample=sample, scores={} if self.error else self.scores, usage=self.usage, **text,
         ).with_id()  # type: ignore[return-value]
 
 
