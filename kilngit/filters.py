@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kilngit.errors import UsageError
-from kilngit.evals.metrics import normalize
+from kilngit.ratings import NAMED_VALUES, normalize
 from kilngit.state import RunState
 
 Predicate = Callable[[RunState], bool]
@@ -33,7 +33,6 @@ SplitLookup = Callable[[str, str], frozenset[str]]
 _TOKEN = re.compile(r"\s*(\(|\)|&|,|\||!|[^\s()&,|!]+)")
 _COMPARE = re.compile(r"human_rating(>=|<=|==|=|>|<)(.+)")
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "=": operator.eq, ">": operator.gt, "<": operator.lt}
-_NAMED = {"pass": 1.0, "fail": 0.0, "critical": -1.0}
 
 
 @dataclass(frozen=True)
@@ -146,8 +145,8 @@ class _Parser:
 def _threshold(text: str) -> float:
     """A comparison value on the normalized 0..1 scale."""
     text = text.strip().lower()
-    if text in _NAMED:
-        return _NAMED[text]
+    if text in NAMED_VALUES:
+        return NAMED_VALUES[text]
     stars = re.fullmatch(r"([1-5])\s*(\*|stars?)", text)
     if stars:
         return normalize(float(stars.group(1)), "five_star")

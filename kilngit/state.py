@@ -5,7 +5,7 @@ is no second place two people would both edit.
 
 Rules (documented in docs/format.md):
 * tags = (tags given at creation | tags any rater added) - tags any rater removed (a removal wins);
-* the consensus rating of a score is the median of the raters' values (see `kilngit.evals.metrics.consensus`);
+* the consensus rating of a score is the median of the raters' values (see `kilngit.ratings.consensus`);
   raters who disagree on a pass/fail leave the run *disputed*, with no consensus value;
 * the consensus of a label rating is the class a strict majority of raters chose; without one it is disputed;
 * the repaired output is the one rater's repair; differing repairs from several raters are a dispute.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from kilngit.evals.metrics import consensus
+from kilngit.ratings import consensus
 from kilngit.records import Annotation, Rating, TaskRun
 
 

@@ -1,9 +1,9 @@
 """Statistics for eval scores and for checking an LLM judge against human raters.
 
-Rating normalization, error metrics, the consensus of several human raters, confidence intervals,
+Error metrics, confidence intervals,
 percentiles, and `judge_alignment`, which puts everything together in one JSON-ready report. The
 agreement statistics themselves (correlations, kappa, confusion matrix, Krippendorff's alpha) live in
-`kilngit.evals.agreement` and are re-exported here.
+`kilngit.evals.agreement`, the rating scale and consensus in `kilngit.ratings`; both are re-exported here.
 
 Pure standard library. Undefined statistics are None, never NaN. Formulas: docs/metrics.md.
 """
@@ -14,7 +14,6 @@ import dataclasses
 import math
 import statistics
 from collections.abc import Sequence
-from typing import Literal
 
 from kilngit.evals.agreement import (
     AlphaLevel,
@@ -31,6 +30,15 @@ from kilngit.evals.agreement import (
     pearson,
     spearman,
 )
+from kilngit.ratings import (
+    PASS_FAIL_LABELS,
+    RATING_VALUES,
+    ConsensusResult,
+    RatingType,
+    allowed_values,
+    consensus,
+    normalize,
+)
 
 __all__ = [
     "PASS_FAIL_LABELS", "RATING_VALUES", "AlignmentReport", "BaselineScores", "ClassStats", "ConfusionMatrix", "ConsensusResult",
@@ -39,46 +47,6 @@ __all__ = [
     "mean_ci", "mse", "normalize", "normalized_mae", "normalized_mse", "pearson", "percentile", "spearman",
     "student_t_cdf", "student_t_quantile",
 ]  # fmt: skip
-
-RatingType = Literal["pass_fail", "pass_fail_critical", "five_star", "label"]
-
-#: The values each rating type allows; the same table as kilngit.records.common (kept here so this
-#: module needs nothing but the standard library). A label score counts as 1 (the right class) or 0.
-RATING_VALUES: dict[str, tuple[float, ...]] = {
-    "pass_fail": (0.0, 1.0),
-    "pass_fail_critical": (-1.0, 0.0, 1.0),
-    "five_star": (1.0, 2.0, 3.0, 4.0, 5.0),
-    "label": (0.0, 1.0),
-}
-
-#: Names of the pass/fail values, used as confusion-matrix labels.
-PASS_FAIL_LABELS: dict[float, str] = {1.0: "pass", 0.0: "fail", -1.0: "critical"}
-
-
-# ---------------------------------------------------------------- ratings and errors
-
-
-def allowed_values(rating_type: str) -> tuple[float, ...]:
-    """The values a rating of this type may take, lowest first."""
-    try:
-        return RATING_VALUES[rating_type]
-    except KeyError:
-        raise ValueError(
-            f"unknown rating type {rating_type!r} (expected one of {list(RATING_VALUES)})"
-        ) from None
-
-
-def normalize(value: float, rating_type: str) -> float:
-    """Map a score onto 0..1: five_star (r-1)/4, pass_fail r, pass_fail_critical (r+1)/2.
-
-    Scores between the allowed values (a judge's 3.5 stars) are fine; scores outside the type's range
-    are an error.
-    """
-    allowed = allowed_values(rating_type)
-    lowest, highest = allowed[0], allowed[-1]
-    if not (math.isfinite(value) and lowest <= value <= highest):
-        raise ValueError(f"{value!r} is outside the {rating_type} range {lowest:g}..{highest:g}")
-    return (value - lowest) / (highest - lowest)
 
 
 def mae(a: Sequence[float], b: Sequence[float]) -> float | None:
@@ -110,41 +78,6 @@ def _differences(a: Sequence[float], b: Sequence[float]) -> list[float]:
     if not all(math.isfinite(d) for d in differences):
         raise ValueError("values must be finite numbers (found NaN or infinity)")
     return differences
-
-
-# ---------------------------------------------------------------- consensus of human raters
-
-
-@dataclasses.dataclass(frozen=True)
-class ConsensusResult(JsonDataclass):
-    """The panel's agreed value (None when there is none), whether raters disagreed, and how many rated."""
-
-    value: float | None
-    disputed: bool
-    n_raters: int
-
-
-def consensus(values: Sequence[float], rating_type: str) -> ConsensusResult:
-    """Combine several raters' ratings of one item into one value, by the rule in docs/metrics.md.
-
-    The consensus is the median. For pass_fail and pass_fail_critical a median that is not an allowed
-    value (one pass, one fail -> 0.5), or that no rater gave (one pass, one critical -> 0 = fail), means
-    there is no consensus: value None, disputed True. For five_star the median is kept (the mean of the
-    two middle values for an even count) and the item is disputed when the ratings span 2 stars or more.
-    One rater: that value, not disputed. No raters: value None, not disputed.
-    """
-    allowed = allowed_values(rating_type)
-    for value in values:
-        if value not in allowed:
-            raise ValueError(f"{value!r} is not a {rating_type} rating (allowed: {list(allowed)})")
-    if not values:
-        return ConsensusResult(None, False, 0)
-    median = float(statistics.median(values))
-    if rating_type == "five_star":
-        return ConsensusResult(median, max(values) - min(values) >= 2, len(values))
-    if median not in allowed or median not in values:
-        return ConsensusResult(None, True, len(values))
-    return ConsensusResult(median, False, len(values))
 
 
 # ---------------------------------------------------------------- score summaries

@@ -11,6 +11,7 @@ from kilngit.evals.check import CheckReport
 from kilngit.evals.labels import LabelStats
 from kilngit.evals.metrics import Correlation
 from kilngit.evals.scores import GroupScores, Scoreboard
+from kilngit.ratings import value_label
 
 WINNER = "*"
 
@@ -147,9 +148,7 @@ def _alignment_row(judge: str, kind: str, s: ScoreAlignment) -> list[str]:
 
 
 def _label(value: float, rating_type: str) -> str:
-    if rating_type == "five_star":
-        return f"{value:g}*"
-    return {1.0: "pass", 0.0: "fail", -1.0: "critical"}.get(value, f"{value:g}")
+    return value_label(value, rating_type)
 
 
 def check_table(report: CheckReport) -> TextTable:

@@ -6,16 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-RatingType = Literal["pass_fail", "pass_fail_critical", "five_star", "label"]
-"""label: one class out of a fixed set (declared beside the rating: `labels`); the others are numbers."""
+from kilngit.ratings import RATING_VALUES, RatingType
 
-#: The values each numeric rating type allows (pass_fail: 1 pass / 0 fail; critical adds -1; five_star 1..5).
-#: `label` ratings carry a class name instead of a value.
-RATING_VALUES: dict[str, tuple[float, ...]] = {
-    "pass_fail": (0.0, 1.0),
-    "pass_fail_critical": (-1.0, 0.0, 1.0),
-    "five_star": (1.0, 2.0, 3.0, 4.0, 5.0),
-}
+__all__ = ["RATING_VALUES", "Rating", "RatingType", "Source", "Strict", "Usage"]
 
 
 def _inside_project(path: str) -> str:

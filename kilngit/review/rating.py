@@ -17,6 +17,7 @@ from kilngit import layout
 from kilngit.errors import AmbiguousIdError, InvalidRecordError, NotFoundError, UsageError
 from kilngit.identity import current_person
 from kilngit.project import Project
+from kilngit.ratings import named_values, value_label
 from kilngit.records import Annotation, Rating, Task, TaskRun
 from kilngit.records.annotation import utc_stamp
 
@@ -80,7 +81,7 @@ def parse_requirement_rating(task: Task, name: str, text: str) -> Rating:
         value = float(stars.group(1)) if stars else None
         allowed = "1, 2, 3, 4 or 5 (stars)"
     else:
-        named = {"pass": 1.0, "fail": 0.0, **({"critical": -1.0} if req.type == "pass_fail_critical" else {})}
+        named = named_values(req.type)
         value = named.get(word)
         allowed = ", ".join(named)
     if value is None:
@@ -235,9 +236,7 @@ def rating_word(rating: Rating | None) -> str:
         return "-"
     if rating.type == "label":
         return rating.label or "-"
-    if rating.type == "five_star":
-        return f"{rating.value:g}*"
-    return {1.0: "pass", 0.0: "fail", -1.0: "critical"}[rating.value]
+    return "-" if rating.value is None else value_label(rating.value, rating.type)
 
 
 def describe_annotation(annotation: Annotation | None) -> str:

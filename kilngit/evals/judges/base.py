@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kilngit.evals.metrics import allowed_values
 from kilngit.leaks import scrub
+from kilngit.ratings import allowed_values
 from kilngit.records import Eval, Judge, JudgeResult, Task, TaskRun, Usage
 from kilngit.records.evals import judge_hash
 

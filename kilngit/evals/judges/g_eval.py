@@ -21,8 +21,8 @@ from typing import Any
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict
 from kilngit.evals.judges.llm_judge import read_answer, stated_verdict
-from kilngit.evals.metrics import PASS_FAIL_LABELS
 from kilngit.providers.base import Provider, TokenLogprob
+from kilngit.ratings import PASS_FAIL_LABELS, named_values
 from kilngit.records import EvalScore
 
 NO_LOGPROBS = "the endpoint returned no logprobs; scores are the answer's own values"
@@ -101,7 +101,7 @@ def rating_value(token: str, rating_type: str) -> float | None:
         return None
     if rating_type == "five_star":
         return float(word) if word in ("1", "2", "3", "4", "5") else None
-    words = {"pass": 1.0, "fail": 0.0} | ({"critical": -1.0} if rating_type == "pass_fail_critical" else {})
+    words = named_values(rating_type)
     if word in words:
         return words[word]
     starts = [value for name, value in words.items() if name.startswith(word)]
