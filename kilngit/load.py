@@ -8,9 +8,9 @@ identity says. Every problem names the file, the field (a JSON pointer) and the 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -25,28 +25,12 @@ from kilngit._io import (
     read_bytes_checked,
 )
 from kilngit.errors import InvalidRecordError, NewerFormatError
-from kilngit.records import FORMAT_VERSION, KINDS, MachineRecord, Record
+from kilngit.kinds import KINDS
+from kilngit.problems import Problem
+from kilngit.records import FORMAT_VERSION, MachineRecord, Record
 from kilngit.records.canonical import content_id, to_file_bytes
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a project: where (file and JSON pointer), what, and how to fix it."""
-
-    path: str
-    message: str
-    fix: str
-    pointer: str = ""
-    severity: Literal["error", "warning"] = "error"
-    code: str = ""
-    """A stable name for problems tools act on, e.g. "not_canonical"."""
-
-    def __str__(self) -> str:
-        where = f"{self.path}{'#' + self.pointer if self.pointer else ''}"
-        return f"{self.severity}: {where}: {self.message}\n  fix: {self.fix}"
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+__all__ = ["MIGRATIONS", "Parsed", "Problem", "load_record", "parse_record"]
 
 
 @dataclass
@@ -57,6 +41,8 @@ class Parsed:
     kind: str
     record: Record | None
     problems: list[Problem]
+    params: dict[str, str] = field(default_factory=dict)
+    """The path parts of its identity (see `layout.classify`)."""
 
 
 #: kind -> {older version -> function upgrading a raw dict by one version}. Empty while the format is v1.
@@ -100,19 +86,19 @@ def parse_record(root: Path, relpath: str, located: layout.Located | None = None
     if version_problem:
         return Parsed(relpath, kind, None, [version_problem])
     try:
-        record = KINDS[kind].model_validate(data)
+        record = KINDS[kind].model.model_validate(data)
     except ValidationError as e:
         return Parsed(relpath, kind, None, _validation_problems(relpath, e))
 
     if not full:
-        return Parsed(relpath, kind, record, problems)
+        return Parsed(relpath, kind, record, problems, located.params)
     canonical = None if located.yaml else record.to_data()
     problems += _identity_problems(relpath, record, located.params, canonical)
     if canonical is not None and not problems and to_file_bytes(canonical) != raw:
         problems.append(Problem(relpath, "file is not in canonical form (sorted keys, 2-space indent)",
                                 "run `kilngit validate --fix` to rewrite it canonically", severity="warning",
                                 code="not_canonical"))
-    return Parsed(relpath, kind, record, problems)
+    return Parsed(relpath, kind, record, problems, located.params)
 
 
 def load_record(path: str | Path, root: str | Path | None = None) -> Record:
@@ -176,13 +162,27 @@ def _validation_problems(relpath: str, error: ValidationError) -> list[Problem]:
 def _identity_problems(
     relpath: str, record: Record, params: dict[str, str], canonical: dict[str, Any] | None
 ) -> list[Problem]:
-    """The record's own fields must agree with the identity its path encodes."""
+    """The record's own fields must agree with the identity its path encodes (the kind's `identity`)."""
     problems = []
+    kind = KINDS[record.kind]
     fields = record.__dict__
-    for key in ("task", "eval", "judge"):
-        if key in params and key in fields and fields[key] != params[key]:
-            problems.append(Problem(relpath, f"{key} is {fields[key]!r} but the file sits under {params[key]!r}",
-                                    f"move the file under {fields[key]!r} or set {key}: {params[key]}", f"/{key}"))
+    elsewhere = []
+    for part, value in layout.identity_parts(kind, record).items():
+        name = kind.identity[part]
+        if part == "id" or params.get(part) == value:
+            continue  # a misnamed machine record is reported by its content hash below
+        if part in ("task", "eval", "judge"):
+            problems.append(Problem(relpath, f"{part} is {value!r} but the file sits under {params[part]!r}",
+                                    f"move the file under {value!r} or set {part}: {params[part]}", f"/{part}"))
+        elif isinstance(fields[name], int):
+            problems.append(Problem(relpath, f"{name} is {value} but the file is named {params[part]}",
+                                    f"move it to {layout.record_path(record)}", f"/{name}"))
+        else:
+            elsewhere.append(name)
+    if elsewhere:
+        own = ", ".join(n for p, n in kind.identity.items() if p not in ("task", "eval", "judge", "id"))
+        problems.append(Problem(relpath, f"{record.kind.replace('_', ' ')} is not at the path of its ({own})",
+                                f"move it to {layout.record_path(record)}"))
     if isinstance(record, MachineRecord):
         expected = content_id(canonical if canonical is not None else record.to_data())
         if record.id != expected:
@@ -192,20 +192,5 @@ def _identity_problems(
         elif params.get("id") != record.id:
             problems.append(Problem(relpath, f"file is named {params.get('id')} but holds record {record.id}",
                                     f"move it to {layout.record_path(record)}"))
-    if record.kind == "annotation":
-        want = layout.annotation_file(fields["task"], fields["rater"], fields["run"])
-        if want != relpath:
-            problems.append(Problem(relpath, "annotation is not at the path of its (rater, run)",
-                                    f"move it to {want}"))
-    if "slug" in params and record.kind in ("split_membership", "finetune_status", "finetune_round",
-                                            "finetune_metrics"):
-        own = fields["split"] if record.kind == "split_membership" else fields["finetune"]
-        if own != params["slug"]:
-            problems.append(Problem(relpath, f"names {own!r} but sits at {params['slug']!r}",
-                                    f"move it to {layout.record_path(record)}"))
     problems += _shard_problems(relpath, params)
-    for key in ("round", "first_step"):
-        if key in params and key in fields and str(fields[key]) != params[key]:
-            problems.append(Problem(relpath, f"{key} is {fields[key]} but the file is named {params[key]}",
-                                    f"move it to {layout.record_path(record)}", f"/{key}"))
     return problems

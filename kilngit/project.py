@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ from kilngit.errors import (
     ProjectNotFoundError,
 )
 from kilngit.filters import RunFilter, parse_filter
+from kilngit.kinds import KINDS, Kind
 from kilngit.load import Parsed, Problem, parse_record
 from kilngit.records import (
     Annotation,
@@ -97,50 +97,45 @@ class Project:
         assert isinstance(parsed.record, model)
         return parsed.record
 
-    def _load_dir(self, key: tuple[str, ...], relglob: str, model: type[R], depth: int = 1) -> list[R]:
-        """Load every record under a folder, skipping invalid ones (their problems go to `self.problems`)."""
+    def records(self, kind: str, **scope: str) -> dict[Any, Any]:
+        """The valid records of `kind` under the path parts its kinds-table entry lists by (`scope`, e.g. task=),
+        keyed by the remaining part (or a tuple of them). Invalid files are skipped and their problems noted.
+
+        Cached per scope, except for `live` kinds (written while commands run), which are read afresh."""
+        kind_ = KINDS[kind]
+        if set(scope) != set(kind_.scope):
+            raise TypeError(f"{kind} records are listed by {', '.join(kind_.scope) or 'nothing'}, not {set(scope)}")
+        key = (kind, *(scope[p] for p in kind_.scope))
         if key in self._cache:
-            return self._cache[key]
-        out: list[R] = []
-        for relpath in self._walk(relglob, depth):
-            parsed = parse_record(self.root, relpath, full=False)
+            return self._cache[key]  # type: ignore[no-any-return]
+        out: dict[Any, Any] = {}
+        for relpath in self._candidates(kind_, scope):
+            parsed = parse_record(self.root, relpath, full=not kind_.sharded)
             self.problems += parsed.problems
             if parsed.record is not None and not any(p.severity == "error" for p in parsed.problems):
-                out.append(parsed.record)  # type: ignore[arg-type]
-        self._cache[key] = out
+                out[_listing_key(kind_, parsed.params)] = parsed.record
+        if not kind_.live:
+            self._cache[key] = out
         return out
 
-    def _walk(self, reldir: str, depth: int) -> Iterator[str]:
-        """Relative paths of the record files `depth` folders below `reldir` (hidden files skipped)."""
-        base = self.root / reldir
-        if not base.is_dir():
-            return
-        stack = [(base, reldir, 0)]
-        while stack:
-            folder, rel, level = stack.pop()
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if level < depth - 1:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append((Path(entry.path), f"{rel}/{entry.name}", level + 1))
-                elif entry.name.endswith((".json", ".yaml")):
-                    yield f"{rel}/{entry.name}"
-
-    def _definitions(self, key: tuple[str, ...], reldir: str, model: type[R], suffix: str = ".yaml") -> dict[str, R]:
-        if key in self._cache:
-            return self._cache[key]
-        out: dict[str, R] = {}
-        base = self.root / reldir
-        if base.is_dir():
-            for name in sorted(os.listdir(base)):
-                if name.endswith(suffix) and not name.startswith(".") and name.count(".") == suffix.count("."):
-                    out[name[: -len(suffix)]] = self._load_or_note(f"{reldir}/{name}", model)
-        result = {k: v for k, v in out.items() if v is not None}
-        self._cache[key] = result
-        return result
+    def _candidates(self, kind: Kind, scope: dict[str, str]) -> list[str]:
+        """The files that may hold `kind` records within `scope`, in path order: every file at the template's
+        depth whose name has the template's suffix (hidden files skipped; the rest is `parse_record`'s to judge)."""
+        blank = "\x00"
+        steps = kind.fill({**scope, **{p: blank for p in kind.parts if p not in scope}}).split("/")
+        found = [""]
+        for i, step in enumerate(steps):
+            last = i == len(steps) - 1
+            if blank not in step:
+                found = [f + step for f in found
+                         if ((self.root / f / step).is_file() if last else (self.root / f / step).is_dir())]
+            else:
+                suffix = step[step.rindex(blank) + 1:]
+                found = [f + name for f in found for name, is_dir in _listdir(self.root / f)
+                         if (name.endswith(suffix) and name.count(".") == suffix.count(".") if last else is_dir)]
+            if not last:
+                found = [f + "/" for f in found]
+        return found
 
     def _load_or_note(self, relpath: str, model: type[R]) -> R | None:
         parsed = self.read(relpath)
@@ -151,16 +146,7 @@ class Project:
 
     def tasks(self) -> dict[str, Task]:
         """Every task, by slug."""
-        if ("tasks",) not in self._cache:
-            base = self.root / "tasks"
-            out = {}
-            for name in sorted(os.listdir(base)) if base.is_dir() else []:
-                if (base / name / "task.yaml").is_file():
-                    rec = self._load_or_note(layout.task_file(name), Task)
-                    if rec is not None:
-                        out[name] = rec
-            self._cache[("tasks",)] = out
-        return self._cache[("tasks",)]
+        return self.records("task")
 
     def task(self, slug: str | None = None) -> Task:
         """The task called `slug`; with None, the project's only task (an error when there are several)."""
@@ -179,87 +165,57 @@ class Project:
         return slug
 
     def prompts(self, task: str) -> dict[str, Prompt]:
-        return self._definitions(("prompts", task), f"tasks/{task}/prompts", Prompt)
+        return self.records("prompt", task=task)
 
     def run_configs(self, task: str) -> dict[str, RunConfig]:
-        return self._definitions(("run_configs", task), f"tasks/{task}/run_configs", RunConfig)
+        return self.records("run_config", task=task)
 
     def evals(self, task: str) -> dict[str, Eval]:
-        key = ("evals", task)
-        if key not in self._cache:
-            base = self.root / "tasks" / task / "evals"
-            out = {}
-            for name in sorted(os.listdir(base)) if base.is_dir() else []:
-                if (base / name / "eval.yaml").is_file():
-                    rec = self._load_or_note(layout.eval_file(task, name), Eval)
-                    if rec is not None:
-                        out[name] = rec
-            self._cache[key] = out
-        return self._cache[key]
+        return self.records("eval", task=task)
 
     def judges(self, task: str, eval_slug: str) -> dict[str, Judge]:
-        return self._definitions(("judges", task, eval_slug), f"{layout.eval_dir(task, eval_slug)}/judges", Judge)
+        return self.records("judge", task=task, eval=eval_slug)
 
     def splits(self, task: str) -> dict[str, DatasetSplit]:
-        return self._definitions(("splits", task), f"tasks/{task}/splits", DatasetSplit)
+        return self.records("dataset_split", task=task)
 
     def split_membership(self, task: str, split: str) -> SplitMembership | None:
-        path = layout.split_membership_file(task, split)
-        return self._load_or_note(path, SplitMembership) if (self.root / path).is_file() else None
+        return self.records("split_membership", task=task, slug=split).get(())
 
     def finetunes(self, task: str) -> dict[str, FineTune]:
-        key = ("finetunes", task)
-        if key not in self._cache:
-            base = self.root / "tasks" / task / "finetunes"
-            out = {}
-            for name in sorted(os.listdir(base)) if base.is_dir() else []:
-                if (base / name / "finetune.yaml").is_file():
-                    rec = self._load_or_note(layout.finetune_file(task, name), FineTune)
-                    if rec is not None:
-                        out[name] = rec
-            self._cache[key] = out
-        return self._cache[key]
+        return self.records("finetune", task=task)
 
     def finetune_status(self, task: str, slug: str) -> FineTuneStatus | None:
-        path = layout.finetune_status_file(task, slug)
-        return self._load_or_note(path, FineTuneStatus) if (self.root / path).is_file() else None
+        return self.records("finetune_status", task=task, slug=slug).get(())
 
     def finetune_rounds(self, task: str, slug: str) -> dict[int, FineTuneRound]:
-        """The finished rounds of a fine-tune's eval-driven loop, by round number (not cached: the loop writes
-        them while it runs)."""
-        rounds = [self._load_or_note(p, FineTuneRound)
-                  for p in self._walk(f"tasks/{task}/finetunes/{slug}/rounds", 1)]
-        return {r.round: r for r in sorted((r for r in rounds if r is not None), key=lambda r: r.round)}
+        """The finished rounds of a fine-tune's eval-driven loop, by round number."""
+        rounds = self.records("finetune_round", task=task, slug=slug).values()
+        return {r.round: r for r in sorted(rounds, key=lambda r: r.round)}
 
     def finetune_metrics(self, task: str, slug: str) -> list[FineTuneMetrics]:
-        """A fine-tune's per-step metrics files, in step order (not cached: the runner writes them as it goes)."""
-        chunks = [self._load_or_note(p, FineTuneMetrics)
-                  for p in self._walk(f"tasks/{task}/finetunes/{slug}/metrics", 1)]
-        return sorted((c for c in chunks if c is not None), key=lambda c: c.first_step)
+        """A fine-tune's per-step metrics files, in step order."""
+        return sorted(self.records("finetune_metrics", task=task, slug=slug).values(), key=lambda c: c.first_step)
 
     def runs(self, task: str) -> dict[str, TaskRun]:
         """Every valid run of `task`, by ID."""
-        key = ("runs_by_id", task)
-        if key not in self._cache:
-            runs = self._load_dir(("runs", task), f"tasks/{task}/runs", TaskRun, depth=2)
-            self._cache[key] = {r.id: r for r in runs}
-        return self._cache[key]
+        return self.records("task_run", task=task)
 
     def annotations(self, task: str) -> list[Annotation]:
         """Every valid annotation of `task` (all raters)."""
-        return self._load_dir(("annotations", task), f"tasks/{task}/annotations", Annotation, depth=3)
+        return list(self.records("annotation", task=task).values())
 
     def judge_results(self, task: str, eval_slug: str) -> list[JudgeResult]:
         """Every valid judge result of an eval (all judges, current and stale)."""
-        return self._load_dir(("results", task, eval_slug), f"{layout.eval_dir(task, eval_slug)}/results",
-                              JudgeResult, depth=3)
+        return list(self.records("judge_result", task=task, eval=eval_slug).values())
 
     def states(self, task: str) -> dict[str, RunState]:
         """Every run of `task` joined with its annotations (effective tags, consensus ratings)."""
         key = ("states", task)
         if key not in self._cache:
             self._cache[key] = run_states(self.runs(task), self.annotations(task))
-        return self._cache[key]
+        states: dict[str, RunState] = self._cache[key]
+        return states
 
     def run_filter(self, task: str, text: str) -> RunFilter:
         """Parse a run filter whose `split::` terms read this task's materialized splits."""
@@ -337,7 +293,7 @@ class Project:
         (self.root / relpath).unlink(missing_ok=True)
         located = layout.classify(relpath)
         if located is not None and located.kind == "annotation":
-            self._replace_annotation(located.params["task"], located.params["rater"], located.params["run"], None)
+            self._update(KINDS["annotation"], located.params, None)
         else:
             self._cache.clear()
 
@@ -345,11 +301,11 @@ class Project:
         """Drop cached reads that changes made on disk by someone else have made stale: the "runs" or
         "annotations" of a task, the "results" of an eval, or "definitions" (everything else)."""
         if what == "runs":
-            keys = [("runs", task), ("runs_by_id", task), ("states", task)]
+            keys = [("task_run", task), ("states", task)]
         elif what == "annotations":
-            keys = [("annotations", task), ("states", task)]
+            keys = [("annotation", task), ("states", task)]
         elif what == "results":
-            keys = [("results", task, eval_slug)]
+            keys = [("judge_result", task, eval_slug)]
         elif what == "definitions":
             keys = [k for k in self._cache if k[0] not in _BULK]
             self.__dict__.pop("manifest", None)
@@ -360,41 +316,48 @@ class Project:
 
     def remember(self, record: Record) -> None:
         """Bring the cached reads up to date with a record just written (by this object or for it)."""
-        d = record.__dict__
-        if record.kind == "task_run":
-            self._cache.pop(("states", d["task"]), None)
-            self._cache.get(("runs_by_id", d["task"]), {})[d["id"]] = record
-        elif record.kind == "annotation":
-            self._replace_annotation(d["task"], layout.rater_dir(d["rater"]), d["run"], record)  # type: ignore[arg-type]
-        elif record.kind == "judge_result":
-            key = ("results", d["task"], d["eval"])
-            if key in self._cache and all(r.id != d["id"] for r in self._cache[key]):
-                self._cache[key].append(record)
+        kind = KINDS[record.kind]
+        if kind.identity:
+            self._update(kind, layout.identity_parts(kind, record), record)
 
-
-    def _replace_annotation(self, task: str, rater_dir: str, run: str, record: Annotation | None) -> None:
-        """Put one rater's annotation of one run (None: it was deleted) into the cached reads, in place, so a
-        label written at 100k runs does not recompute every run's state."""
-        def other(a: Annotation) -> bool:
-            return a.run != run or layout.rater_dir(a.rater) != rater_dir
-
-        items = self._cache.get(("annotations", task))
-        if items is not None:  # in place: no copy of a list of 100k annotations per label
-            found = next((i for i, a in enumerate(items) if not other(a)), None)
-            if found is not None and record is not None:
-                items[found] = record
-            elif found is not None:
-                del items[found]
-            elif record is not None:
-                items.append(record)
-        state = self._cache.get(("states", task), {}).get(run)
-        if state is not None:
-            kept = [a for a in state.annotations if other(a)] + ([record] if record else [])
-            state.annotations = sorted(kept, key=lambda a: a.rater)
+    def _update(self, kind: Kind, parts: dict[str, str], record: Record | None) -> None:
+        """Put one record (None: it was deleted) into the cached listing of its kind, in place. A run's
+        annotations are also replaced in its cached state, so a label written at 100k runs does not recompute
+        every run's state; a new run drops the cached states."""
+        task = parts.get("task", "")
+        listing = self._cache.get((kind.name, *(parts[p] for p in kind.scope)))
+        if listing is not None:
+            if record is None:
+                listing.pop(_listing_key(kind, parts), None)
+            else:
+                listing[_listing_key(kind, parts)] = record
+        if kind.name == "task_run":
+            self._cache.pop(("states", task), None)
+        elif kind.name == "annotation":
+            state = self._cache.get(("states", task), {}).get(parts["run"])
+            if state is not None:
+                kept = [a for a in state.annotations if layout.rater_dir(a.rater) != parts["rater"]]
+                state.annotations = sorted(kept + ([record] if record else []), key=lambda a: a.rater)
 
 
 #: Cache keys of the bulk collections `forget("definitions")` keeps.
-_BULK = ("runs", "runs_by_id", "annotations", "results", "states")
+_BULK = ("task_run", "annotation", "judge_result", "states")
+
+
+def _listdir(folder: Path) -> list[tuple[str, bool]]:
+    """(name, is a folder) of the entries of `folder`, sorted, hidden ones left out; symlinks are not
+    followed (a symlinked folder inside a project could point anywhere)."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted((e.name, e.is_dir(follow_symlinks=False)) for e in it if not e.name.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _listing_key(kind: Kind, parts: dict[str, str]) -> Any:
+    """A record's key within its listing: its one remaining path part, or a tuple of them."""
+    key = tuple(parts[p] for p in kind.key)
+    return key[0] if len(key) == 1 else key
 
 
 def definition_data(record: Definition) -> dict[str, Any]:

@@ -6,15 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from kilngit._io import atomic_write
-from kilngit.records import FORMAT_VERSION, KINDS
+from kilngit.kinds import KINDS
+from kilngit.records import FORMAT_VERSION
 from kilngit.records.canonical import to_file_bytes
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """kind -> JSON Schema of that record kind."""
     out = {}
-    for kind, model in KINDS.items():
-        schema = model.model_json_schema()
+    for kind, entry in KINDS.items():
+        schema = entry.model.model_json_schema()
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = f"kilngit/v{FORMAT_VERSION}/{kind}.schema.json"
         out[kind] = schema

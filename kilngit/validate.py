@@ -20,8 +20,9 @@ from pathlib import Path
 from kilngit import _git, layout
 from kilngit._io import atomic_write
 from kilngit.errors import KilngitError
+from kilngit.kinds import KINDS
 from kilngit.load import Parsed, Problem, parse_record
-from kilngit.records import Annotation, DatasetSplit, Eval, Record, Task
+from kilngit.records import Record
 
 _PARALLEL_THRESHOLD = 4_000
 _CHUNK = 2_000
@@ -216,151 +217,46 @@ def _run_key(record: Record) -> tuple[str, ...] | None:
 
 
 class _References:
-    """Checks that the records a record points at exist, by the paths their identities imply."""
+    """Checks a record against the rest of the project, as its kind declares (kilngit.kinds): the records its
+    `refs` name exist (by the paths their identities imply), and its kind's `check` passes. Implements the
+    `kilngit.kind_checks.Context` the checks ask."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._defs: dict[str, Record | None] = {}
 
-    def _exists(self, relpath: str) -> bool:
+    def file_exists(self, relpath: str) -> bool:
         return os.path.isfile(self.root / relpath)
 
-    def _definition(self, relpath: str) -> Record | None:
+    def exists(self, kind: str, **parts: str) -> bool:
+        return self.file_exists(layout.path(kind, **parts))
+
+    def definition(self, kind: str, **parts: str) -> Record | None:
+        relpath = layout.path(kind, **parts)
         if relpath not in self._defs:
-            parsed = parse_record(self.root, relpath) if self._exists(relpath) else None
+            parsed = parse_record(self.root, relpath) if self.file_exists(relpath) else None
             self._defs[relpath] = parsed.record if parsed else None
         return self._defs[relpath]
 
     def check(self, parsed: Parsed) -> list[Problem]:
-        record, path = parsed.record, parsed.relpath
+        record, path, params = parsed.record, parsed.relpath, parsed.params
         assert record is not None
-        out: list[Problem] = []
-        d = record.__dict__
-        task_slug = d.get("task") or _task_of(path)
-        if task_slug and record.kind != "task" and not self._exists(layout.task_file(task_slug)):
-            return [Problem(path, f"task {task_slug!r} does not exist", f"create {layout.task_file(task_slug)}")]
-        task = self._definition(layout.task_file(task_slug)) if task_slug else None
-
-        def need(relpath: str, what: str, pointer: str, severity: str = "error") -> None:
-            if not self._exists(relpath):
-                out.append(Problem(path, f"{what} does not exist", f"create {relpath} or fix the reference",
-                                   pointer, severity))  # type: ignore[arg-type]
-
-        match record.kind:
-            case "run_config":
-                need(layout.prompt_file(task_slug, d["prompt"]), f"prompt {d['prompt']!r}", "/prompt")
-            case "task_run":
-                src = d["output_source"]
-                if src is not None and src.run_config:
-                    need(layout.run_config_file(task_slug, src.run_config), f"run config {src.run_config!r}",
-                         "/output_source/run_config", "warning")
-                if d["parent"]:
-                    need(layout.run_file(task_slug, d["parent"]), f"parent run {d['parent']}", "/parent", "warning")
-            case "annotation":
-                need(layout.run_file(task_slug, d["run"]), f"run {d['run']}", "/run")
-                if isinstance(task, Task):
-                    out += _requirement_problems(path, record, task)  # type: ignore[arg-type]
-            case "eval":
-                eval_slug = path.split("/")[3]
-                if d["default_judge"]:
-                    need(layout.judge_file(task_slug, eval_slug, d["default_judge"]),
-                         f"judge {d['default_judge']!r}", "/default_judge")
-                out += _eval_problems(path, record, task)  # type: ignore[arg-type]
-            case "judge":
-                ev = self._definition(layout.eval_file(task_slug, path.split("/")[3]))
-                if ev is None:
-                    out.append(Problem(path, "the eval this judge belongs to does not exist or is invalid",
-                                       "create or fix eval.yaml in the eval's folder"))
-                elif d["score"] and not ev.score(d["score"]):  # type: ignore[attr-defined]
-                    out.append(Problem(path, f"eval has no score {d['score']!r}",
-                                       f"use one of: {', '.join(s.name for s in ev.scores)}", "/score"))  # type: ignore[attr-defined]
-                if d["knowledge_file"]:
-                    need(d["knowledge_file"], f"knowledge file {d['knowledge_file']!r}", "/knowledge_file")
-                for i, slug in enumerate(d["evidence"] or []):
-                    other = self._definition(layout.judge_file(task_slug, path.split("/")[3], slug))
-                    if other is None:
-                        out.append(Problem(path, f"evidence judge {slug!r} does not exist in this eval",
-                                           "name a judge of the same eval (a file under its judges/)",
-                                           f"/evidence/{i}"))
-                    elif other.__dict__.get("evidence"):
-                        out.append(Problem(path, f"evidence judge {slug!r} is itself grounded",
-                                           "take evidence from judges that do not read other judges",
-                                           f"/evidence/{i}"))
-            case "judge_result":
-                need(layout.run_file(task_slug, d["run"]), f"run {d['run']}", "/run")
-                need(layout.judge_file(task_slug, d["eval"], d["judge"]), f"judge {d['judge']!r}", "/judge",
-                     "warning")
-                ev = self._definition(layout.eval_file(task_slug, d["eval"]))
-                if isinstance(ev, Eval):
-                    unknown = sorted(set(d["scores"]) - {s.name for s in ev.scores})
-                    if unknown:
-                        out.append(Problem(path, f"scores not in the eval: {', '.join(unknown)}",
-                                           "restore the result or the eval's score list", "/scores", "warning"))
-            case "dataset_split":
-                out += _filter_problems(path, d["filter"], "/filter")
-            case "split_membership":
-                need(layout.split_file(task_slug, d["split"]), f"split {d['split']!r}", "/split")
-                for part, ids in d["parts"].items():
-                    missing = [i for i in ids if not self._exists(layout.run_file(task_slug, i))]
-                    if missing:
-                        out.append(Problem(path, f"{len(missing)} runs of part {part!r} do not exist "
-                                                 f"(e.g. {missing[0]})", "restore the runs or re-materialize the "
-                                                                         "split", f"/parts/{part}"))
-            case "finetune":
-                need(layout.split_file(task_slug, d["split"]), f"split {d['split']!r}", "/split")
-                if d["prompt"]:
-                    need(layout.prompt_file(task_slug, d["prompt"]), f"prompt {d['prompt']!r}", "/prompt")
-                split = self._definition(layout.split_file(task_slug, d["split"]))
-                if isinstance(split, DatasetSplit):
-                    names = {p.name for p in split.parts}
-                    for key in ("train_part", "validation_part"):
-                        if d[key] and d[key] not in names:
-                            out.append(Problem(path, f"split {d['split']!r} has no part {d[key]!r}",
-                                               f"use one of: {', '.join(sorted(names))}", f"/{key}"))
-            case "finetune_status":
-                need(layout.finetune_file(task_slug, d["finetune"]), f"fine-tune {d['finetune']!r}", "/finetune")
+        kind = KINDS[record.kind]
+        task = params.get("task")
+        if task and kind.name != "task" and not self.exists("task", task=task):
+            return [Problem(path, f"task {task!r} does not exist", f"create {layout.task_file(task)}")]
+        out = []
+        for ref in kind.refs:
+            value = ref.value(record)
+            if value is None:
+                continue
+            target = KINDS[ref.kind]
+            parts = {p: params[p] for p in target.scope if p in params} | {target.key[0]: value}
+            relpath = target.fill(parts)
+            if not self.file_exists(relpath):
+                name = value if target.sharded else repr(value)
+                out.append(Problem(path, f"{ref.what} {name} does not exist", f"create {relpath} or fix the reference",
+                                   ref.pointer, ref.severity))
+        if kind.check is not None:
+            out += kind.check(self, path, record, params)
         return out
-
-
-def _task_of(relpath: str) -> str | None:
-    parts = relpath.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "tasks" else None
-
-
-def _requirement_problems(path: str, annotation: Annotation, task: Task) -> list[Problem]:
-    out = []
-    if annotation.rating:
-        bad = task.rating_problem("overall", annotation.rating.type, annotation.rating.label)
-        if bad:
-            out.append(Problem(path, bad[0], bad[1], f"/rating/{bad[2]}"))
-    for name, rating in annotation.requirements.items():
-        req = task.requirement(name)
-        if req is None:
-            known = ", ".join(r.name for r in task.requirements) or "none"
-            out.append(Problem(path, f"task has no requirement {name!r}", f"use one of: {known}",
-                               f"/requirements/{name}"))
-        elif bad := task.rating_problem(name, rating.type, rating.label):
-            out.append(Problem(path, bad[0], bad[1], f"/requirements/{name}/{bad[2]}"))
-    return out
-
-
-def _eval_problems(path: str, ev: Eval, task: Record | None) -> list[Problem]:
-    out = _filter_problems(path, ev.eval_set, "/eval_set") + _filter_problems(path, ev.golden_set, "/golden_set")
-    if isinstance(task, Task):
-        for i, score in enumerate(ev.scores):
-            target = score.human_rating
-            if target and target != "overall" and task.requirement(target) is None:
-                out.append(Problem(path, f"score {score.name!r} compares with unknown requirement {target!r}",
-                                   "use overall or one of the task's requirement names",
-                                   f"/scores/{i}/human_rating"))
-    return out
-
-
-def _filter_problems(path: str, text: str, pointer: str) -> list[Problem]:
-    from kilngit.filters import parse_filter
-
-    try:
-        parse_filter(text, splits=lambda name, part: frozenset())
-    except KilngitError as e:
-        return [Problem(path, f"invalid run filter: {e.message}", e.hint or "fix the filter", pointer)]
-    return []

@@ -73,7 +73,7 @@ def _print_import(report) -> None:  # type: ignore[no-untyped-def]
 @format_option("text", "json")
 def export_kiln_cmd(dest: Path, tasks: tuple[str, ...], fmt: str) -> None:
     """Write the project as a Kiln project folder in DEST (a new or empty folder)."""
-    from kilngit.kiln.exporter import export_kiln
+    from kilngit.kiln.export import export_kiln
 
     report = export_kiln(current_project(), dest, tasks=list(tasks) or None)
     if fmt == "json":

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from kilngit.kiln import export_mapping as xm
-from kilngit.kiln.export_task import TaskExport
-from kilngit.kiln.exporter import folder_name
+from kilngit.kiln.exporter import TaskExport, folder_name
 from kilngit.kiln.mapping import parse_eval_steps
 from kilngit.kiln.names import json_key, kiln_name, title_from_slug
 from kilngit.records import Eval, Judge, JudgeResult

@@ -7,52 +7,16 @@ import json
 from typing import Any
 
 from kilngit.kiln import export_mapping as xm
-from kilngit.kiln.exporter import KilnIds, KilnWriter, folder_name
+from kilngit.kiln.export_evals import export_evals, judged_runs, plan_eval_filters, score_names
+from kilngit.kiln.exporter import KilnIds, KilnWriter, TaskExport, folder_name
 from kilngit.kiln.names import kiln_name, title_from_slug
 from kilngit.project import Project
 from kilngit.records import Prompt, Task
 from kilngit.state import RunState
 
 
-class TaskExport:
-    """The Kiln IDs given to one task's records so far, and the writer."""
-
-    def __init__(self, project: Project, slug: str, project_id: str, ids: KilnIds, writer: KilnWriter) -> None:
-        self.project, self.slug, self.project_id, self.ids, self.writer = project, slug, project_id, ids, writer
-        self.task: Task = project.task(slug)
-        self.task_id = ids.get("task", slug, self.task.kiln_id)
-        self.folder = f"tasks/{folder_name(self.task_id, self.task.name)}"
-        self.states: dict[str, RunState] = project.states(slug)
-        self.finetune_ids = {ft: ids.get("finetune", f"{slug}/{ft}", rec.kiln_id)
-                             for ft, rec in project.finetunes(slug).items()}
-        self.finetune_models: xm.FineTuneModels = {}
-        for ft, rec in project.finetunes(slug).items():
-            status = project.finetune_status(slug, ft)
-            if status is not None and status.fine_tuned_model:
-                self.finetune_models[(rec.provider, status.fine_tuned_model)] = (
-                    f"{project_id}::{self.task_id}::{self.finetune_ids[ft]}")
-        self.prompt_ids: dict[str, str] = {}
-        self.frozen: dict[str, Prompt] = {}
-        self.run_config_ids: dict[str, str] = {}
-        self.run_ids: dict[str, str] = {}
-        self.split_ids: dict[str, str] = {}
-        self.extra_tags: dict[str, set[str]] = {}
-        self.requirement_keys: dict[str, str] = {}
-        self.score_names: dict[str, str] = {}
-        #: eval slug -> (Kiln eval set filter ID, Kiln golden set filter ID).
-        self.eval_filters: dict[str, tuple[str, str]] = {}
-
-    def path(self, *parts: str) -> str:
-        return "/".join((self.folder, *parts))
-
-    def prompt_text(self, prompt: Prompt | None) -> str:
-        return (prompt.system if prompt and prompt.system else None) or self.task.instruction
-
-
 def export_task(project: Project, slug: str, project_id: str, ids: KilnIds, writer: KilnWriter) -> None:
     """Write one task and everything under it."""
-    from kilngit.kiln.export_evals import export_evals, plan_eval_filters, score_names
-
     t = TaskExport(project, slug, project_id, ids, writer)
     t.score_names = score_names(t)
     _task(t)
@@ -139,8 +103,6 @@ def _run_configs(t: TaskExport) -> None:
 def _embedded_generations(t: TaskExport) -> set[str]:
     """Runs a run config made for an eval (they have a parent and a run config), judged and not annotated:
     Kiln keeps such outputs only inside its eval runs."""
-    from kilngit.kiln.export_evals import judged_runs
-
     judged = judged_runs(t)
     out = set()
     for rid, state in t.states.items():

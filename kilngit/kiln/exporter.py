@@ -1,4 +1,4 @@
-"""`kilngit export kiln`: write a project as a Kiln project folder that kiln-ai loads.
+"""Writing Kiln files: IDs, the writer, and the per-task export context (`kilngit.kiln.export` drives them).
 
 Kiln IDs are the records' `kiln_id` when they have one (so an imported project goes back with its IDs), else
 12 digits derived from the kilngit identity, so exporting twice writes the same files. Timestamps are the
@@ -8,10 +8,7 @@ newline) in Kiln's older layout, which kiln-ai 1.2.0 loads.
 
 from __future__ import annotations
 
-import datetime
-import os
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +16,13 @@ from typing import Any
 
 import pydantic_core
 
-from kilngit import _git
 from kilngit._io import atomic_write
-from kilngit.errors import KilngitError
+from kilngit.kiln import export_mapping as xm
 from kilngit.kiln.names import kiln_id_for, kiln_name
 from kilngit.load import Problem
 from kilngit.project import Project
+from kilngit.records import Prompt, Task
+from kilngit.state import RunState
 
 
 @dataclass
@@ -87,32 +85,36 @@ def folder_name(kiln_id: str, name: str | None) -> str:
     return f"{kiln_id} - {kiln_name(name[:32])}" if name else kiln_id
 
 
-def export_kiln(project: Project, dest: str | Path, tasks: list[str] | None = None) -> ExportReport:
-    """Write `project` (or only `tasks`) as a Kiln project in `dest`, a new or empty folder."""
-    from kilngit.kiln.export_task import export_task
+class TaskExport:
+    """The Kiln IDs given to one task's records so far, and the writer."""
 
-    start = time.perf_counter()
-    dest = Path(dest).absolute()
-    if dest.exists() and any(dest.iterdir()):
-        raise KilngitError(f"{dest} is not empty", "export into a new or empty folder")
-    slugs = [project.task_slug(t) for t in tasks] if tasks else list(project.tasks())
-    report = ExportReport(str(dest))
-    writer = KilnWriter(dest, _commit_time(project.root), report)
-    manifest = project.manifest
-    project_id = KilnIds().get("project", manifest.name, manifest.kiln_id)
-    writer.write("", writer.record("project", project_id, {"name": kiln_name(manifest.name),
-                                                           "description": manifest.description or ""}))
-    ids = KilnIds()
-    for slug in slugs:
-        export_task(project, slug, project_id, ids, writer)
-    os.sync()
-    report.seconds = time.perf_counter() - start
-    return report
+    def __init__(self, project: Project, slug: str, project_id: str, ids: KilnIds, writer: KilnWriter) -> None:
+        self.project, self.slug, self.project_id, self.ids, self.writer = project, slug, project_id, ids, writer
+        self.task: Task = project.task(slug)
+        self.task_id = ids.get("task", slug, self.task.kiln_id)
+        self.folder = f"tasks/{folder_name(self.task_id, self.task.name)}"
+        self.states: dict[str, RunState] = project.states(slug)
+        self.finetune_ids = {ft: ids.get("finetune", f"{slug}/{ft}", rec.kiln_id)
+                             for ft, rec in project.finetunes(slug).items()}
+        self.finetune_models: xm.FineTuneModels = {}
+        for ft, rec in project.finetunes(slug).items():
+            status = project.finetune_status(slug, ft)
+            if status is not None and status.fine_tuned_model:
+                self.finetune_models[(rec.provider, status.fine_tuned_model)] = (
+                    f"{project_id}::{self.task_id}::{self.finetune_ids[ft]}")
+        self.prompt_ids: dict[str, str] = {}
+        self.frozen: dict[str, Prompt] = {}
+        self.run_config_ids: dict[str, str] = {}
+        self.run_ids: dict[str, str] = {}
+        self.split_ids: dict[str, str] = {}
+        self.extra_tags: dict[str, set[str]] = {}
+        self.requirement_keys: dict[str, str] = {}
+        self.score_names: dict[str, str] = {}
+        #: eval slug -> (Kiln eval set filter ID, Kiln golden set filter ID).
+        self.eval_filters: dict[str, tuple[str, str]] = {}
 
+    def path(self, *parts: str) -> str:
+        return "/".join((self.folder, *parts))
 
-def _commit_time(root: Path) -> str:
-    """The last commit's time (so exports of one commit are identical), else now."""
-    stamp = _git.run_git(root, "log", "-1", "--format=%ct", check=False) if _git.repo_root(root) else ""
-    moment = (datetime.datetime.fromtimestamp(int(stamp), datetime.UTC) if stamp.isdigit()
-              else datetime.datetime.now(datetime.UTC))
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
+    def prompt_text(self, prompt: Prompt | None) -> str:
+        return (prompt.system if prompt and prompt.system else None) or self.task.instruction

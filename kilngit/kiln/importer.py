@@ -17,7 +17,8 @@ from typing import Any
 from kilngit import layout
 from kilngit._io import atomic_write
 from kilngit.errors import KilngitError
-from kilngit.kiln.plan import ImportPlan, plan_import
+from kilngit.kiln.plan import ImportPlan
+from kilngit.kiln.planner import plan_import
 from kilngit.kiln.reader import read_kiln
 from kilngit.load import Problem, parse_record
 from kilngit.project import Project, definition_data

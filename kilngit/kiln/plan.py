@@ -1,7 +1,9 @@
 """Planning an import: every Kiln record mapped to the kilngit record it becomes, before anything is written.
 
 Planning only reads (the Kiln folder, and the target project to keep its slugs), so `--strict` can refuse a
-source with problems without touching the target. `kilngit.kiln.importer` applies the plan.
+source with problems without touching the target. This module holds the plan and the per-task context the
+planners (`plan_defs`, `plan_runs`, `plan_evals`) fill; `kilngit.kiln.planner.plan_import` runs them and
+`kilngit.kiln.importer` applies the plan.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydantic import ValidationError
 from kilngit import layout
 from kilngit.kiln.mapping import Unmappable, Warn
 from kilngit.kiln.names import SlugAllocator
-from kilngit.kiln.reader import KilnFolder, KilnRecord, KilnTask
+from kilngit.kiln.reader import KilnRecord, KilnTask
 from kilngit.load import Problem
 from kilngit.project import Project
 from kilngit.records import Definition, ProjectManifest, Prompt, Record, Requirement, RunConfig, TaskRun
@@ -119,31 +121,3 @@ class ExistingSlugs:
             return {}
         args = (self.task, eval_slug) if kind == "judges" else (self.task,)
         return {slug: rec.kiln_id for slug, rec in getattr(self.target, kind)(*args).items()}
-
-
-def plan_import(folder: KilnFolder, target: Project | None) -> ImportPlan:
-    """Map a Kiln project onto kilngit records (`target`: the project imported into, when it exists)."""
-    from kilngit.kiln import plan_defs
-    from kilngit.kiln.plan_evals import plan_evals
-    from kilngit.kiln.plan_runs import plan_runs
-
-    project = folder.project.data if folder.project else {}
-    plan = ImportPlan(ProjectManifest(name=str(project.get("name") or folder.root.name),
-                                      description=project.get("description") or None,
-                                      kiln_id=project.get("id")))
-    task_slugs = SlugAllocator({s: t.kiln_id for s, t in target.tasks().items()} if target else {})
-    for kiln_task in folder.tasks:
-        ctx = TaskContext(kiln_task, str(project.get("id") or ""), target, plan)
-        task = ctx.attempt(kiln_task.record, plan_defs.task_definition, kiln_task)
-        if task is None:
-            ctx.error(kiln_task.record.path, "the task and everything under it were not imported",
-                      "fix the task file and import again")
-            continue
-        ctx.start(task_slugs.take(task.name, kiln_task.record.id))
-        plan_defs.plan_requirements(ctx)
-        plan_defs.plan_definitions(ctx)
-        plan_runs(ctx)
-        plan_evals(ctx)
-        plan_defs.plan_splits_and_finetunes(ctx)
-        ctx.define(layout.task_file(ctx.slug), task.model_copy(update={"requirements": list(ctx.requirements.values())}))
-    return plan

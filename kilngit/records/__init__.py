@@ -1,4 +1,5 @@
-"""The record kinds of the kilngit format, as pydantic models (see docs/format.md)."""
+"""The record kinds of the kilngit format, as pydantic models (see docs/format.md; the table of kinds,
+with their paths and references, is kilngit.kinds)."""
 
 from __future__ import annotations
 
@@ -21,17 +22,8 @@ from kilngit.records.queue import JobOutcome, JobRequest
 from kilngit.records.run import RunError, TaskRun
 from kilngit.records.task import FewShot, Prompt, Requirement, RunConfig, Task
 
-#: kind -> model class, for every record kind of the format.
-KINDS: dict[str, type[Record]] = {
-    m.model_fields["kind"].default: m
-    for m in (
-        ProjectManifest, Task, Prompt, RunConfig, TaskRun, Annotation, Eval, Judge, JudgeResult, DatasetSplit,
-        SplitMembership, FineTune, FineTuneStatus, FineTuneRound, FineTuneMetrics, JobRequest, JobOutcome,
-    )
-}
-
 __all__ = [
-    "FORMAT_VERSION", "KINDS", "RATING_VALUES", "Annotation", "DatasetSplit", "Definition", "Eval", "EvalScore",
+    "FORMAT_VERSION", "RATING_VALUES", "Annotation", "DatasetSplit", "Definition", "Eval", "EvalScore",
     "FewShot", "FineTune", "FineTuneMetrics", "FineTuneRound", "FineTuneStatus", "JobOutcome",
     "JobRequest", "Judge", "JudgeResult", "MachineRecord", "OwnedRecord", "Prompt",
     "ProjectManifest", "Rating", "RatingType", "Record", "Requirement", "RunConfig", "RunError", "Source",

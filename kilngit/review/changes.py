@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 from kilngit import layout
 from kilngit.errors import KilngitError
+from kilngit.kinds import KINDS
 from kilngit.project import Project
 from kilngit.records import Annotation, JudgeResult, Record, TaskRun
 from kilngit.review.rating import rating_word
 from kilngit.review.revisions import ChangedPath
 from kilngit.state import RunState
 
-DEFINITION_KINDS = ("project", "task", "prompt", "run_config", "eval", "judge", "dataset_split", "finetune")
 STATUS_WORDS = {"A": "added", "M": "modified", "D": "deleted"}
 
 
@@ -120,7 +120,7 @@ def record_changes(before: Project | None, after: Project | None, paths: list[Ch
         if located is None:
             out.other_files += 1
             continue
-        if located.kind in DEFINITION_KINDS:
+        if KINDS[located.kind].definition:
             out.definitions.append(DefinitionChange(change.path, located.kind, status))
             continue
         old = _read(before, change.path, out) if change.status != "A" else None

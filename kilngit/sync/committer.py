@@ -105,9 +105,9 @@ class Committer:
         for problem in report.errors:
             result.invalid.setdefault(problem.path, []).append(problem)
         for path in [c.path for c in present if c.path.startswith(self.recordings)]:
-            problem = _json_problem(self.root, path)
-            if problem:
-                result.invalid[path] = [problem]
+            bad_json = _json_problem(self.root, path)
+            if bad_json:
+                result.invalid[path] = [bad_json]
         valid = [c for c in present if c.path not in result.invalid]
         versions = self._read_stable(valid, before, result)
         result.valid = [v.path for v in versions]

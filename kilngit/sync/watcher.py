@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -124,6 +124,6 @@ class ProjectWatcher:
         self.debouncer.add(out)
 
 
-def _scandir_skipping_git(path: str | None) -> list[os.DirEntry[str]]:
+def _scandir_skipping_git(path: str | None) -> Iterator[os.DirEntry[str]]:
     with os.scandir(path) as it:
-        return [e for e in it if e.name not in _SKIP_DIRS]
+        return iter([e for e in it if e.name not in _SKIP_DIRS])

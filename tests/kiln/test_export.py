@@ -10,7 +10,7 @@ import pytest
 from kilngit.authoring import add_run
 from kilngit.errors import KilngitError
 from kilngit.kiln import import_kiln
-from kilngit.kiln.exporter import export_kiln
+from kilngit.kiln.export import export_kiln
 from kilngit.project import Project
 from kilngit.records import (
     Annotation,

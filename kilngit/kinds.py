@@ -1,0 +1,212 @@
+"""The table of record kinds: each kind of the format declared once.
+
+A `Kind` says everything the rest of kilngit needs to know about one kind of record:
+
+* `model`: the pydantic model (kilngit.records);
+* `path`: where its files live, as a template. `{name}` is a path part (`{task}`, `{slug}`, `{id}`, ...),
+  `{id[:2]}` the two-digit shard folder of an ID;
+* `identity`: which path parts a record's own fields must agree with (path part -> field); a kind with an
+  identity can be written by `Project.write_record`, which derives its path from it;
+* `refs`: the other records it points at (`Ref`), checked by `kilngit validate`;
+* `check`: any further cross-record check (kilngit.kind_checks);
+* `scope`: how it is listed: `Project.records(kind, **scope)` lists the records under those path parts,
+  keyed by the remaining ones; `live` kinds (written while a job runs) are read fresh every time.
+
+`layout` (paths), `load` (identity checks), `validate` (references), `Project` (listing, caching) and
+`schema` (JSON Schema files) are all driven by this table; adding a kind is one `Kind(...)` entry here plus
+its model (see "Add a record kind" in docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kilngit import kind_checks as checks
+from kilngit.problems import Problem, Severity
+from kilngit.records import (
+    Annotation,
+    DatasetSplit,
+    Definition,
+    Eval,
+    FineTune,
+    FineTuneMetrics,
+    FineTuneRound,
+    FineTuneStatus,
+    JobOutcome,
+    JobRequest,
+    Judge,
+    JudgeResult,
+    ProjectManifest,
+    Prompt,
+    Record,
+    RunConfig,
+    SplitMembership,
+    Task,
+    TaskRun,
+)
+
+if TYPE_CHECKING:
+    from kilngit.kind_checks import Context
+
+SLUG = r"[a-z0-9][a-z0-9_-]{0,63}"
+ID = r"[0-9a-f]{16}"
+RATER = r"[a-z0-9][a-z0-9._@+-]{0,127}"
+
+#: The pattern each path part matches (a part not listed here is a slug).
+PART_PATTERNS: dict[str, str] = {
+    "id": ID,
+    "run": ID,
+    "rater": RATER,
+    "round": r"[1-9][0-9]{0,5}",
+    "first_step": r"[1-9][0-9]{0,8}",
+}
+SHARD = 2
+_PLACEHOLDER = re.compile(r"\{(\w+)(\[:2\])?\}")
+
+#: A cross-record check: (context, file path, record, path parts) -> problems.
+Check = Callable[["Context", str, Any, Mapping[str, str]], list[Problem]]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A field of a record that names another record (of `kind`) which must exist.
+
+    The target's path is its key part set to the field's value, the rest (task, eval) taken from the
+    referring record's own path."""
+
+    pointer: str
+    """JSON pointer of the field, e.g. "/output_source/run_config"."""
+    kind: str
+    what: str
+    """How a message names the target, e.g. "parent run"."""
+    severity: Severity = "error"
+
+    def value(self, record: Record) -> str | None:
+        """The referenced key, or None when the field is empty."""
+        value: Any = record
+        for name in self.pointer.strip("/").split("/"):
+            value = getattr(value, name, None)
+            if value is None:
+                return None
+        return str(value) if value else None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One record kind of the format (see the module docstring)."""
+
+    name: str
+    model: type[Record]
+    path: str
+    identity: Mapping[str, str] = field(default_factory=dict)
+    refs: tuple[Ref, ...] = ()
+    check: Check | None = None
+    scope: tuple[str, ...] = ("task",)
+    live: bool = False
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        default = self.model.model_fields["kind"].default
+        if default != self.name:
+            raise ValueError(f"kind {self.name!r}: its model says kind {default!r}")
+        object.__setattr__(self, "pattern", re.compile(_regex(self.path)))
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The path parts of the template, in order (each once, the shard left out)."""
+        return tuple(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(self.path)))
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The path parts that tell records apart within one listing (`parts` minus `scope`)."""
+        return tuple(p for p in self.parts if p not in self.scope)
+
+    @property
+    def yaml(self) -> bool:
+        return self.path.endswith(".yaml")
+
+    @property
+    def definition(self) -> bool:
+        """A hand-edited YAML definition (named by its file) rather than a record kilngit writes."""
+        return issubclass(self.model, Definition)
+
+    @property
+    def sharded(self) -> bool:
+        """Bulk kinds, sharded by ID: read without re-checking hashes when listed (validate does that)."""
+        return "[:2]}" in self.path
+
+    def fill(self, params: Mapping[str, str]) -> str:
+        """The path with every part filled in from `params`."""
+        return _PLACEHOLDER.sub(lambda m: params[m.group(1)][:SHARD] if m.group(2) else params[m.group(1)],
+                                self.path)
+
+
+def _regex(template: str) -> str:
+    out, at = [], 0
+    for m in _PLACEHOLDER.finditer(template):
+        out.append(re.escape(template[at:m.start()]))
+        name = m.group(1)
+        out.append(r"(?P<shard>[0-9a-f]{2})" if m.group(2) else f"(?P<{name}>{PART_PATTERNS.get(name, SLUG)})")
+        at = m.end()
+    out.append(re.escape(template[at:]))
+    return "".join(out)
+
+
+_T = "tasks/{task}"
+_E = _T + "/evals/{eval}"
+_F = _T + "/finetunes/{slug}"
+_OWNED_BY_FINETUNE = {"task": "task", "slug": "finetune"}
+
+#: Every record kind, by name. Order matters only for docs: it is the order of docs/format.md.
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    """Add a kind to the table (the format's own kinds are registered below; tests add toy kinds)."""
+    if kind.name in KINDS:
+        raise ValueError(f"kind {kind.name!r} is already registered")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    """Remove a kind added by `register` (for tests)."""
+    del KINDS[name]
+
+
+for _kind in (
+    Kind("project", ProjectManifest, "kilngit.yaml", scope=()),
+    Kind("task", Task, _T + "/task.yaml", scope=()),
+    Kind("prompt", Prompt, _T + "/prompts/{slug}.yaml"),
+    Kind("run_config", RunConfig, _T + "/run_configs/{slug}.yaml", refs=(Ref("/prompt", "prompt", "prompt"),)),
+    Kind("task_run", TaskRun, _T + "/runs/{id[:2]}/{id}.json", {"task": "task", "id": "id"},
+         refs=(Ref("/output_source/run_config", "run_config", "run config", "warning"),
+               Ref("/parent", "task_run", "parent run", "warning"))),
+    Kind("annotation", Annotation, _T + "/annotations/{rater}/{run[:2]}/{run}.json",
+         {"task": "task", "rater": "rater", "run": "run"}, refs=(Ref("/run", "task_run", "run"),),
+         check=checks.annotation),
+    Kind("eval", Eval, _E + "/eval.yaml", refs=(Ref("/default_judge", "judge", "judge"),), check=checks.eval_),
+    Kind("judge", Judge, _E + "/judges/{slug}.yaml", check=checks.judge, scope=("task", "eval")),
+    Kind("judge_result", JudgeResult, _E + "/results/{judge}/{id[:2]}/{id}.json",
+         {"task": "task", "eval": "eval", "judge": "judge", "id": "id"},
+         refs=(Ref("/run", "task_run", "run"), Ref("/judge", "judge", "judge", "warning")),
+         check=checks.judge_result, scope=("task", "eval")),
+    Kind("dataset_split", DatasetSplit, _T + "/splits/{slug}.yaml", check=checks.dataset_split),
+    Kind("split_membership", SplitMembership, _T + "/splits/{slug}.membership.json",
+         {"task": "task", "slug": "split"}, refs=(Ref("/split", "dataset_split", "split"),),
+         check=checks.split_membership, scope=("task", "slug"), live=True),
+    Kind("finetune", FineTune, _F + "/finetune.yaml",
+         refs=(Ref("/split", "dataset_split", "split"), Ref("/prompt", "prompt", "prompt")), check=checks.finetune),
+    Kind("finetune_status", FineTuneStatus, _F + "/status.json", _OWNED_BY_FINETUNE,
+         refs=(Ref("/finetune", "finetune", "fine-tune"),), scope=("task", "slug"), live=True),
+    Kind("finetune_round", FineTuneRound, _F + "/rounds/{round}.json", {**_OWNED_BY_FINETUNE, "round": "round"},
+         scope=("task", "slug"), live=True),
+    Kind("finetune_metrics", FineTuneMetrics, _F + "/metrics/{first_step}.json",
+         {**_OWNED_BY_FINETUNE, "first_step": "first_step"}, scope=("task", "slug"), live=True),
+    Kind("job_request", JobRequest, _T + "/queue/{id}.json", {"task": "task", "id": "id"}),
+    Kind("job_outcome", JobOutcome, _T + "/queue/done/{id}.json", {"task": "task", "id": "id"}),
+):
+    register(_kind)
