@@ -17,13 +17,14 @@ from kilngit import layout
 from kilngit.errors import AmbiguousIdError, InvalidRecordError, NotFoundError, UsageError
 from kilngit.identity import current_person
 from kilngit.project import Project
-from kilngit.ratings import named_values, value_label
+from kilngit.ratings import NAMED_VALUES, RATING_VALUES, named_values, value_label
 from kilngit.records import Annotation, Rating, Task, TaskRun
 from kilngit.records.annotation import utc_stamp
 
 #: Rating words and the (type, value) they mean for the overall rating.
 OVERALL_WORDS: dict[str, tuple[str, float]] = {
-    "pass": ("pass_fail", 1.0), "fail": ("pass_fail", 0.0), "critical": ("pass_fail_critical", -1.0),
+    word: ("pass_fail" if value in RATING_VALUES["pass_fail"] else "pass_fail_critical", value)
+    for word, value in NAMED_VALUES.items()
 }
 _STARS = re.compile(r"([1-5])(\s*(\*|stars?))?")
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from kilngit.leaks import scrub
-from kilngit.ratings import allowed_values
+from kilngit.ratings import NAMED_VALUES, allowed_values
 from kilngit.records import Eval, Judge, JudgeResult, Task, TaskRun, Usage
 from kilngit.records.evals import judge_hash
 
 #: Words judges (people or models) use for pass/fail values, lowercased.
-VALUE_WORDS: dict[str, float] = {"pass": 1.0, "passed": 1.0, "fail": 0.0, "failed": 0.0, "critical": -1.0}
+VALUE_WORDS: dict[str, float] = {**NAMED_VALUES, "passed": 1.0, "failed": 0.0}
 
 
 @dataclass(frozen=True)
