@@ -288,6 +288,10 @@ class Project:
             raise KilngitError(f"cannot write {relpath}: {e}", e.fix) from e
         return self.root / relpath
 
+    def refresh(self) -> None:
+        """Forget cached reads (another process changed the files)."""
+        self._cache.clear()
+
     def delete(self, relpath: str) -> None:
         """Remove a file (e.g. an annotation emptied by its owner)."""
         (self.root / relpath).unlink(missing_ok=True)

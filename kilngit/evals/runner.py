@@ -29,9 +29,10 @@ from kilngit.evals.items import eval_items, judgeable
 from kilngit.evals.judges import PreparedJudge
 from kilngit.evals.judges.grounded import pick_evidence
 from kilngit.evals.results import eval_results, find_eval
+from kilngit.joblock import job_locks
 from kilngit.project import Project
 from kilngit.providers.base import RequestFailed
-from kilngit.records import JudgeResult
+from kilngit.records import Eval, JudgeResult
 from kilngit.runner import RunSummary, run_inputs_async
 from kilngit.runner.inputs import filter_inputs
 from kilngit.runner.progress import progress_bar
@@ -132,6 +133,16 @@ async def run_eval_async(project: Project, task: str | None, eval_slug: str, *, 
         if name not in known:
             raise NotFoundError(f"eval {eval_slug!r} has no judge {name!r}", f"judges: {', '.join(known) or 'none'}")
     summary = summary or EvalRunSummary(task, eval_slug)
+    with job_locks(project.root, [f"run eval {task}/{eval_slug}/{name}" for name in names]) as waited:
+        if waited:
+            project.refresh()  # the other process judged meanwhile: work left is derived again
+        return await _run_locked(project, task, ev, eval_slug, names, configs, samples, concurrency, cache,
+                                 progress, retry_errors, summary)
+
+
+async def _run_locked(project: Project, task: str, ev: Eval, eval_slug: str, names: list[str],
+                      configs: Sequence[str], samples: int, concurrency: int, cache: str | None,
+                      progress: bool | None, retry_errors: bool, summary: EvalRunSummary) -> EvalRunSummary:
     start = time.perf_counter()
     prepared = [PreparedJudge.prepare(project, task, eval_slug, name, cache=cache) for name in names]
     try:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from kilngit.errors import ProviderError, UsageError
+from kilngit.joblock import job_locks
 from kilngit.project import Project
 from kilngit.providers.base import Provider, RequestFailed
 from kilngit.providers.config import provider_settings
@@ -147,6 +148,16 @@ async def run_inputs_async(project: Project, task: str, run_config: str, inputs:
                      supports_json_schema=json_schema_support(rc.provider) if not provider else True)
     summary = summary or RunSummary(task, run_config)
     summary.run_config_hash = plan.config_hash
+    with job_locks(project.root, [f"run task {task}/{run_config}"]) as waited:
+        if waited:
+            project.refresh()  # the other process wrote runs meanwhile: work left is derived again
+        return await _run_locked(project, task, run_config, plan, inputs, samples, concurrency, cache, provider,
+                                 progress, tags, summary)
+
+
+async def _run_locked(project: Project, task: str, run_config: str, plan: RunPlan, inputs: Iterable[RunInput],
+                      samples: int, concurrency: int, cache: str | None, provider: Provider | None,
+                      progress: bool | None, tags: Sequence[str], summary: RunSummary) -> RunSummary:
     start = time.perf_counter()
     done, summary.stale = existing_runs(project, task, run_config, plan.config_hash)
     todo: list[tuple[RunInput, int]] = []

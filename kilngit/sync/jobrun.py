@@ -8,12 +8,14 @@ printed is the job's one-line summary.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 from kilngit.errors import KilngitError, ProviderError
+from kilngit.joblock import die_with_parent
 from kilngit.project import Project
-from kilngit.sync.jobs import EXIT_RETRY_LATER, Job
+from kilngit.sync.jobs import EXIT_RETRY_LATER, PARENT_ENV, Job
 from kilngit.sync.queue import find_request, write_outcome
 
 
@@ -84,6 +86,9 @@ def _run(project: Project, task: str, run_config: str, filter_text: str | None, 
 def main(argv: list[str]) -> int:
     root, job_json = argv
     job = Job.from_json(job_json)
+    parent = os.environ.get(PARENT_ENV, "")
+    if parent.isdigit():
+        die_with_parent(int(parent))  # a killed watcher takes its jobs with it: no orphan doing the work twice
     try:
         print(run_job(Project(root), job), flush=True)
         return 0

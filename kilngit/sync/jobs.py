@@ -38,6 +38,8 @@ from kilngit.sync.lock import watch_dir
 from kilngit.sync.queue import queued_jobs
 
 JobKind = Literal["eval", "request", "finetune"]
+PARENT_ENV = "KILNGIT_JOB_PARENT"
+"""Tells a job process which watcher started it, so it dies with it (`kilngit.joblock.die_with_parent`)."""
 EXIT_RETRY_LATER = 75  # EX_TEMPFAIL: the job could not run here now (provider down, no key); try again later
 #: job kind -> module it needs; kinds whose module is not part of this build are skipped.
 NEEDS = {"eval": "kilngit.evals.runner", "request": "kilngit.runner", "finetune": "kilngit.finetune.dispatch"}
@@ -162,6 +164,7 @@ class JobPool:
         with open(log, "wb") as out:
             process = subprocess.Popen(python_module("kilngit.sync.jobrun", str(self.root), job.to_json()),
                                        stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       env={**os.environ, PARENT_ENV: str(os.getpid())},
                                        start_new_session=True)  # a Ctrl-C in the terminal reaches us, not it
         return _Running(job, process, time.monotonic(), log)
 

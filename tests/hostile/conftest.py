@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kilngit import layout
 from kilngit.project import Project
-from tests.evals.conftest import _eval_template, eval_project  # noqa: F401 (fixtures)
+from tests.evals.conftest import _eval_template, eval_project, judge_server  # noqa: F401 (fixtures)
 from tests.runner.conftest import srv  # noqa: F401 (fixture)
 
 TASK = "ffmpeg"

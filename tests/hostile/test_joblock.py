@@ -1,0 +1,81 @@
+"""One job per (task, run config) and per (eval, judge) at a time, across processes: two identical commands
+started together do the work once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from kilngit import layout
+from kilngit.joblock import job_locks
+from tests.evals.conftest import llm_judge, results_dir
+from tests.runner.conftest import add_config, inputs, write_jsonl
+
+
+def start(root, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "kilngit", "-C", str(root), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def test_two_identical_run_task_at_once_make_each_run_once(project, srv, tmp_path):
+    add_config(project)
+    srv.latency = 0.02
+    path = write_jsonl(tmp_path / "in.jsonl", inputs(100))
+    args = ("run", "task", "ffmpeg", "--config", "fake", "--inputs", str(path), "--concurrency", "4")
+    with job_locks(project.root, ["run task ffmpeg/fake"]):  # both start while the work is locked: a real race
+        first, second = start(project.root, *args), start(project.root, *args)
+        while not _both_waiting(project, first, second):
+            time.sleep(0.02)
+    for p in (first, second):
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    runs = list((project.root / "tasks/ffmpeg/runs").rglob("*.json"))
+    assert len(runs) == 100
+    assert len(srv.requests) == 100
+
+
+def test_two_identical_run_eval_at_once_judge_each_run_once(eval_project, judge_server):
+    llm_judge(eval_project)
+    args = ("run", "eval", "correctness", "--judge", "llm")
+    with job_locks(eval_project.root, ["run eval ffmpeg/correctness/llm"]):
+        first, second = start(eval_project.root, *args), start(eval_project.root, *args)
+        while not _both_waiting(eval_project, first, second):
+            time.sleep(0.02)
+    for p in (first, second):
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    assert len(list(results_dir(eval_project, "llm").rglob("*.json"))) == 12
+    assert len(judge_server.requests) == 12
+
+
+def _both_waiting(project, *processes: subprocess.Popen) -> bool:
+    """Both commands are blocked on the lock file (seen from /proc: two processes hold it open)."""
+    assert all(p.poll() is None for p in processes), [p.communicate()[1].decode() for p in processes]
+    lock_dir = project.root / layout.LOCAL_STATE / "locks"
+    targets = {os.path.realpath(p) for p in lock_dir.glob("*.lock")}
+    holders = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in targets and int(pid) != os.getpid():
+                    holders += 1
+            except OSError:
+                pass
+    return holders >= 2
+
+
+def test_a_lock_of_a_killed_process_is_free(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom kilngit.joblock import job_locks\n"
+                               f"with job_locks({str(tmp_path)!r}, ['k']):\n    print('held', flush=True)\n"
+                               "    time.sleep(600)"], stdout=subprocess.PIPE)
+    assert holder.stdout.readline() == b"held\n"
+    holder.kill()
+    holder.wait()
+    with job_locks(tmp_path, ["k"]) as waited:
+        assert not waited
