@@ -11,7 +11,8 @@ Contract (kilngit code judge)::
    reasons are the explanation.
 3. Inputs are made up to match the request (``ffmpeg_inputs``, ``ffmpeg_streams``), and the steps run in
    order as argv (no shell, stdin closed) in one fresh folder under the temp dir (``ffmpeg_sandbox``),
-   stopping at the first failure.
+   stopping at the first failure. When the judge itself cannot judge (no ffmpeg, inputs not made, sandbox not
+   set up) it raises ``ffmpeg_report.JudgeError``: kilngit records an error result, never a score.
 4. Every final output is probed and fully decoded (``ffmpeg_probe``); the main one is checked against the
    request (``ffmpeg_request``, ``ffmpeg_checks``), and names the request uses that ffmpeg lacks must be
    called out by the answer (``ffmpeg_names``).

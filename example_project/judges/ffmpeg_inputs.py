@@ -166,17 +166,21 @@ class InputCache:
             self.root = tempfile.mkdtemp(prefix="kilngit-ffmpeg-inputs-")
 
     def _sources(self, spec: MediaSpec) -> list[str]:
-        src: list[str] = []
+        """lavfi inputs for the streams; more than two become one filter graph (fewer threads: a sandbox
+        allows few processes, and ffmpeg 7+ runs a thread per input)."""
+        graphs = []
         for kind, k in spec.streams():
             if kind == "video":
                 w, h = (spec.size or VIDEO_SIZE) if k == 0 else ffmpeg_streams.stream_identity("video", k).values()
-                src += ["-f", "lavfi", "-i", _V.format(w=w, h=h, fps=VIDEO_FPS, d=spec.duration)]
+                graphs.append(_V.format(w=w, h=h, fps=VIDEO_FPS, d=spec.duration))
             elif kind == "audio":
                 ident = ffmpeg_streams.stream_identity("audio", k)
                 layout = "stereo" if ident["channels"] == 2 else "mono"
-                src += ["-f", "lavfi", "-i", _A.format(f=440 + 110 * k, sr=ident["sample_rate"], layout=layout,
-                                                      d=spec.duration)]
-        return src
+                graphs.append(_A.format(f=440 + 110 * k, sr=ident["sample_rate"], layout=layout, d=spec.duration))
+        if len(graphs) <= 2:
+            return [a for g in graphs for a in ("-f", "lavfi", "-i", g)]
+        return (["-filter_complex", ";".join(f"{g}[s{i}]" for i, g in enumerate(graphs))]
+                + [a for i in range(len(graphs)) for a in ("-map", f"[s{i}]")])
 
     def _generate(self, dest: str, spec: MediaSpec) -> None:
         ext = spec.ext
@@ -192,11 +196,17 @@ class InputCache:
         if spec.subs and ext in _SUB_CODEC:
             srt = f"{dest}.{os.getpid()}.srt"
             Path(srt).write_bytes(subtitle_text("srt", spec.duration))
-            src += ["-i", srt]
-            maps = sum((["-map", str(k)] for k in range(n + 1)), []) + ["-c:s", _SUB_CODEC[ext]]
+            if "-filter_complex" in src:  # the graph's streams are mapped already; the subtitles are input 0
+                src, maps = ["-i", srt] + src, ["-map", "0", "-c:s", _SUB_CODEC[ext]]
+            else:
+                src += ["-i", srt]
+                maps = sum((["-map", str(k)] for k in range(n + 1)), []) + ["-c:s", _SUB_CODEC[ext]]
         fmt = ["-f", "matroska"] if ext not in MEDIA_SPECS and ext not in IMAGE_EXTS else []
         tmp = f"{dest}.{os.getpid()}.tmp.{ext if not fmt else 'mkv'}"
-        base = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + src + maps
+        # one thread per encoder and filter graph: a file with 8 streams must not need more threads than a
+        # sandbox's process limit allows
+        base = ([self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-filter_threads", "1"] + src
+                + maps + ["-threads", "1"])
         try:
             for extra in (codec_args, []):  # preferred codecs, then the container defaults
                 proc = subprocess.run(base + extra + fmt + [tmp], capture_output=True, timeout=300,

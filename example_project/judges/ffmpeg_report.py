@@ -29,6 +29,10 @@ except ImportError:  # loaded as a plain file
 _VERSIONS: dict[str, str] = {}
 
 
+class JudgeError(RuntimeError):
+    """The judge could not judge the answer (no ffmpeg, inputs not made, sandbox not set up)."""
+
+
 def ffmpeg_version(ffmpeg: str) -> str:
     if ffmpeg not in _VERSIONS:
         try:
@@ -108,7 +112,8 @@ class Report:
         return self._answer(False, False, True, reason, reason)
 
     def error(self, message: str) -> dict:
-        return self._answer(False, False, True, f"error: {message}", f"error: {message}")
+        """The judge itself could not judge: no verdict (kilngit records an error result, never a score)."""
+        raise JudgeError(message)
 
     def finish(self, runs: bool) -> dict:
         parts = []

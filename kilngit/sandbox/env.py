@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
-#: Variables copied from kilngit's environment when set: locale and time zone only.
-PASSED = ("LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ")
+#: Variables copied from kilngit's environment when set: locale and time zone, and the ffmpeg binary the
+#: example's execution judge should use (a path, no secret).
+PASSED = ("LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "KILNGIT_FFMPEG")
 
 
 def sandbox_env() -> dict[str, str]:

@@ -179,11 +179,11 @@ def test_prose_without_a_command_is_safe_and_not_run():
     assert "no ffmpeg command" in result["explanation"]
 
 
-def test_judge_without_ffmpeg_reports_an_error(monkeypatch):
+def test_judge_without_ffmpeg_gives_no_verdict(monkeypatch):
+    """The answer is not to blame: the judge raises, and kilngit records an error result without scores."""
     monkeypatch.setattr(ffmpeg_sandbox, "find_ffmpeg", lambda: None)
-    result = ffmpeg_exec.judge({}, "convert a.mov to mp4", "ffmpeg -i a.mov a.mp4")
-    assert result["scores"] == {"correct": 0.0, "runs": 0.0, "safe": 1.0}
-    assert "error" in result["explanation"]
+    with pytest.raises(ffmpeg_exec.ffmpeg_report.JudgeError, match="no ffmpeg binary"):
+        ffmpeg_exec.judge({}, "convert a.mov to mp4", "ffmpeg -i a.mov a.mp4")
 
 
 def test_score_is_named_after_a_kiln_correctness_requirement():
