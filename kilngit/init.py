@@ -49,6 +49,7 @@ def init_project(path: str | Path, name: str | None = None) -> Project:
     _add_missing_lines(root / ".gitattributes", GITATTRIBUTES)
     _add_missing_lines(root / ".gitignore", GITIGNORE)
     (root / "tasks").mkdir(exist_ok=True)
+    write_schemas(root / layout.SCHEMA_DIR)  # committed: editors find them in every clone
     ensure_local_state(root)
     install_driver(root)
     return Project(root)

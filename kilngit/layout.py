@@ -16,7 +16,7 @@ from kilngit.kinds import KINDS, RATER, SHARD, Kind
 from kilngit.records.base import Record
 
 __all__ = [
-    "LOCAL_STATE", "MANIFEST", "SHARD", "Located", "annotation_file", "classify", "eval_dir", "eval_file",
+    "LOCAL_STATE", "MANIFEST", "SCHEMA_DIR", "SHARD", "Located", "annotation_file", "classify", "eval_dir", "eval_file",
     "finetune_file", "finetune_metrics_file", "identity_parts", "finetune_round_file", "finetune_status_file", "job_outcome_file",
     "job_request_file", "judge_file", "judge_result_file", "path", "prompt_file", "rater_dir", "record_path",
     "run_config_file", "run_file", "split_file", "split_membership_file", "task_dir", "task_file",
@@ -24,6 +24,8 @@ __all__ = [
 
 MANIFEST = KINDS["project"].path
 LOCAL_STATE = ".kilngit"
+#: Committed JSON Schemas of every record kind, which the `$schema` comments of YAML files point at.
+SCHEMA_DIR = "schema"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from kilngit._io import (
     load_yaml,
     read_bytes_checked,
 )
-from kilngit.errors import InvalidRecordError, NewerFormatError
+from kilngit.errors import InvalidRecordError, NewerFormatError, did_you_mean
 from kilngit.kinds import KINDS
 from kilngit.problems import Problem
 from kilngit.records import FORMAT_VERSION, MachineRecord, Record
@@ -88,7 +88,7 @@ def parse_record(root: Path, relpath: str, located: layout.Located | None = None
     try:
         record = KINDS[kind].model.model_validate(data)
     except ValidationError as e:
-        return Parsed(relpath, kind, None, _validation_problems(relpath, e))
+        return Parsed(relpath, kind, None, _validation_problems(relpath, e, KINDS[kind].model))
 
     if not full:
         return Parsed(relpath, kind, record, problems, located.params)
@@ -150,13 +150,37 @@ def _shard_problems(relpath: str, params: dict[str, str]) -> list[Problem]:
     return []
 
 
-def _validation_problems(relpath: str, error: ValidationError) -> list[Problem]:
+def _validation_problems(relpath: str, error: ValidationError, model: Any = None) -> list[Problem]:
     out = []
     for e in error.errors(include_url=False):
         pointer = "".join(f"/{part}" for part in e["loc"])
         fix = _FIXES.get(e["type"], "correct the value")
+        if e["type"] == "extra_forbidden" and model is not None:
+            fix = did_you_mean(str(e["loc"][-1]), _field_names(model, e["loc"][:-1])) + fix
         out.append(Problem(relpath, e["msg"], fix, pointer))
     return out
+
+
+def _field_names(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the (nested) model at `loc` under `model`, for "did you mean" on a typo'd field."""
+    for part in loc:
+        if isinstance(part, int) or not hasattr(model, "model_fields"):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        candidates = [a for a in _flatten(field.annotation) if hasattr(a, "model_fields")]
+        model = candidates[0] if candidates else None
+        if model is None:
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    import typing
+
+    args = typing.get_args(annotation)
+    return [annotation] if not args else [x for a in args for x in _flatten(a)]
 
 
 def _identity_problems(

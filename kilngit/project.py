@@ -50,10 +50,11 @@ R = TypeVar("R", bound=Record)
 
 
 def schema_header(kind: str, relpath: str) -> str:
-    """The `yaml-language-server` comment pointing an editor at the kind's JSON Schema."""
+    """The `yaml-language-server` comment pointing an editor at the kind's JSON Schema, in the project's
+    committed `schema/` folder (so completion works in every clone, not only the one that ran `init`)."""
     depth = relpath.count("/")
     prefix = "../" * depth
-    return f"# yaml-language-server: $schema={prefix}{layout.LOCAL_STATE}/schema/{kind}.schema.json\n"
+    return f"# yaml-language-server: $schema={prefix}{layout.SCHEMA_DIR}/{kind}.schema.json\n"
 
 
 class Project:
@@ -161,7 +162,7 @@ class Project:
             raise NotFoundError("this project has several tasks" if tasks else "this project has no task yet",
                                 f"name one of: {', '.join(tasks)}" if tasks else "create one: kilngit task new SLUG")
         if slug not in tasks:
-            raise NotFoundError(f"no task {slug!r}", f"known tasks: {', '.join(tasks) or 'none'}")
+            raise NotFoundError(f"no task {slug!r}", f"{did_you_mean(slug, tasks)}known tasks: {', '.join(tasks) or 'none'}")
         return slug
 
     def prompts(self, task: str) -> dict[str, Prompt]:

@@ -154,3 +154,21 @@ def freeze(eval_slug: str, task: str | None, sets: tuple[str, ...], extend: bool
         if r.drift:
             click.echo(f"  drift: {r.drift} run(s) match {r.filter!r} but are not in the set "
                        f"(add them: kilngit eval freeze {r.eval} --set {r.set} --extend)")
+
+
+@eval_group.command("new")
+@click.argument("slug")
+@click.option("--task", help="Task slug (default: the project's only task).")
+@click.option("--score", "scores", multiple=True, metavar="NAME[:TYPE]=INSTRUCTION",
+              help="A score (default: one per task requirement, else one overall score). Repeatable.")
+@click.option("--eval-set", help="Run filter of the items to judge (default: tag::eval_set).")
+@click.option("--golden-set", help="Run filter of the human-rated items (default: tag::golden).")
+@click.option("--name", help="Human name (default: the slug).")
+def new(slug: str, task: str | None, scores: tuple[str, ...], eval_set: str | None, golden_set: str | None,
+        name: str | None) -> None:
+    """Write tasks/TASK/evals/SLUG/eval.yaml (commented); add judges with `kilngit judge new SLUG ...`."""
+    from kilngit.scaffold import new_eval, parse_score
+
+    path = new_eval(current_project(), task, slug, [parse_score(s) for s in scores], eval_set=eval_set,
+                    golden_set=golden_set, name=name)
+    click.echo(f"wrote {path}")

@@ -31,3 +31,18 @@ def new(slug: str, instruction: str, name: str | None, requirements: tuple[str, 
     classes = [c.strip() for c in (labels or "").split(",") if c.strip()]
     new_task(project, slug, instruction, name, [parse_requirement(r) for r in requirements], rating_type, classes)
     click.echo(f"created task {slug!r} in tasks/{slug}/")
+
+
+@task.command("set-schema")
+@click.argument("slug")
+@click.option("--output", "output", metavar="SCHEMA", help="Output JSON Schema: JSON text or a .json file.")
+@click.option("--input", "input_", metavar="SCHEMA", help="Input JSON Schema: JSON text or a .json file.")
+@click.option("--clear-output", is_flag=True, help="Make outputs plain text again.")
+@click.option("--clear-input", is_flag=True, help="Make inputs plain text again.")
+def set_schema(slug: str, output: str | None, input_: str | None, clear_output: bool, clear_input: bool) -> None:
+    """Set the output (and input) JSON Schema of task SLUG, keeping the comments of task.yaml."""
+    from kilngit.scaffold import set_schema as set_task_schema
+
+    path = set_task_schema(current_project(), slug, output=output, input=input_, clear_output=clear_output,
+                           clear_input=clear_input)
+    click.echo(f"wrote {path}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from kilngit.errors import NotFoundError
+from kilngit.errors import NotFoundError, did_you_mean
 from kilngit.project import Project
 from kilngit.records import Eval, Judge, JudgeResult
 from kilngit.records.evals import judge_hash
@@ -105,7 +105,8 @@ def find_eval(project: Project, task: str, eval_slug: str) -> Eval:
     evals = project.evals(task)
     if eval_slug not in evals:
         raise NotFoundError(f"task {task!r} has no eval {eval_slug!r}",
-                            f"evals: {', '.join(evals) or 'none yet (create tasks/<task>/evals/<eval>/eval.yaml)'}")
+                            did_you_mean(eval_slug, evals)
+                            + f"evals: {', '.join(evals) or 'none yet (create tasks/<task>/evals/<eval>/eval.yaml)'}")
     return evals[eval_slug]
 
 
@@ -120,5 +121,6 @@ def find_judge(project: Project, task: str, eval_slug: str, judge: str | None) -
         raise NotFoundError(f"eval {eval_slug!r} has {len(judges) or 'no'} judges and no default_judge",
                             f"pass --judge ({', '.join(judges) or 'add one under judges/'}) or set default_judge")
     if name not in judges:
-        raise NotFoundError(f"eval {eval_slug!r} has no judge {name!r}", f"judges: {', '.join(judges) or 'none'}")
+        raise NotFoundError(f"eval {eval_slug!r} has no judge {name!r}",
+                            f"{did_you_mean(name, judges)}judges: {', '.join(judges) or 'none'}")
     return name

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 from kilngit import layout
-from kilngit.errors import KilngitError, NotFoundError, UsageError
+from kilngit.errors import KilngitError, NotFoundError, UsageError, did_you_mean
 from kilngit.project import Project
 from kilngit.records import DatasetSplit, SplitMembership, SplitPart, is_slug
 from kilngit.records.canonical import content_id
@@ -92,7 +92,8 @@ def get_split(project: Project, task: str, name: str) -> DatasetSplit:
     splits = project.splits(task)
     if name not in splits:
         raise NotFoundError(f"task {task!r} has no split {name!r}",
-                            f"known splits: {', '.join(splits) or 'none'}; create one: kilngit split new NAME")
+                            f"{did_you_mean(name, splits)}known splits: {', '.join(splits) or 'none'}; "
+                            "create one: kilngit split new NAME")
     return splits[name]
 
 

@@ -80,8 +80,15 @@ class JudgeExample(Strict):
 
     input: str
     output: str
-    scores: dict[str, float]
+    scores: dict[str, float | Literal["pass", "fail", "critical"]]
+    """Score name -> value: pass, fail, critical, or a number (1..5 for five stars)."""
     explanation: str | None = None
+
+    @model_validator(mode="after")
+    def _words(self) -> JudgeExample:
+        words = {"pass": 1.0, "fail": 0.0, "critical": -1.0}
+        self.scores = {k: words[v] if isinstance(v, str) else v for k, v in self.scores.items()}
+        return self
 
 
 class Judge(Definition):

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from kilngit import layout
-from kilngit.errors import AmbiguousIdError, InvalidRecordError, NotFoundError, UsageError
+from kilngit.errors import AmbiguousIdError, InvalidRecordError, NotFoundError, UsageError, did_you_mean
 from kilngit.identity import current_person
 from kilngit.project import Project
 from kilngit.ratings import NAMED_VALUES, RATING_VALUES, named_values, value_label
@@ -72,7 +72,8 @@ def parse_requirement_rating(task: Task, name: str, text: str) -> Rating:
     req = task.requirement(name)
     if req is None:
         known = ", ".join(r.name for r in task.requirements) or "none"
-        raise UsageError(f"task {task.name!r} has no requirement {name!r}", f"requirements: {known}")
+        raise UsageError(f"task {task.name!r} has no requirement {name!r}",
+                         f"{did_you_mean(name, [r.name for r in task.requirements])}requirements: {known}")
     word = text.strip().lower()
     value: float | None = None
     if req.type == "label":

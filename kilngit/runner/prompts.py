@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kilngit.errors import NotFoundError
+from kilngit.errors import NotFoundError, did_you_mean
 from kilngit.providers.base import ChatRequest
 from kilngit.records import Prompt, RunConfig, Task
 from kilngit.records.canonical import content_id
@@ -182,6 +182,7 @@ def get_run_config(project: Project, task_slug: str, slug: str) -> RunConfig:
     config = project.run_configs(task_slug).get(slug)
     if config is None:
         raise NotFoundError(f"task {task_slug!r} has no run config {slug!r}",
+                            f"{did_you_mean(slug, project.run_configs(task_slug))}"
                             f"known: {', '.join(project.run_configs(task_slug)) or 'none'}; create "
                             f"tasks/{task_slug}/run_configs/{slug}.yaml")
     return config

@@ -35,7 +35,7 @@ def test_init_task_add_validate_status(tmp_path):
     r = kilngit("-C", str(root), "status", "--format", "json")
     status = json.loads(r.stdout)
     assert status["tasks"][0]["runs"] == 1 and status["tasks"][0]["unrated"] == 1
-    assert "# yaml-language-server: $schema=../../.kilngit/schema/task.schema.json" in (
+    assert "# yaml-language-server: $schema=../../schema/task.schema.json" in (
         root / "tasks/ffmpeg/task.yaml").read_text()
 
 
