@@ -51,10 +51,25 @@ def path(kind: str, **parts: str) -> str:
     return KINDS[kind].fill(parts)
 
 
+_RATER_KEEP = re.compile(r"[a-z0-9._@-]")
+_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
 def rater_dir(rater: str) -> str:
-    """The folder name for a rater: lowercase, with characters outside [a-z0-9._@+-] replaced by '_'."""
-    name = re.sub(r"[^a-z0-9._@+-]", "_", rater.strip().lower())[:128]
-    return name if re.fullmatch(RATER, name) else "_" + name[:127]
+    """The folder name for a rater, one to one: lowercase letters, digits and `. _ @ -` are kept, and every
+    other character (capitals, spaces, accents, `/`, `+` itself) is written as `+XX` per
+    UTF-8 byte, so 'x y' and 'x_y', or 'Alice' and 'alice', never share a folder, and '.' or '../../etc'
+    stay one folder name inside annotations/ (a name not starting with a letter or digit gets the prefix
+    `0+_`). Raises ValueError when the name does not fit in 128 characters."""
+    out = [c if _RATER_KEEP.fullmatch(c) else "".join(f"+{b:02x}" for b in c.encode("utf-8", "surrogatepass"))
+           for c in rater]
+    name = "".join(out)
+    if name[:1] not in _FIRST:
+        name = "0+_" + name  # folder names start with a letter or digit; "+_" is never an escape, so no clash
+    if not rater or len(name) > 128 or not re.fullmatch(RATER, name):
+        raise ValueError(f"rater name {rater!r} is empty or too long for a folder name (at most 128 characters "
+                         "once encoded)")
+    return name
 
 
 #: How a record field becomes its path part, where it is not the field's text as is.

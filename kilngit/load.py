@@ -191,7 +191,11 @@ def _identity_problems(
     kind = KINDS[record.kind]
     fields = record.__dict__
     elsewhere = []
-    for part, value in layout.identity_parts(kind, record).items():
+    try:
+        parts = layout.identity_parts(kind, record)
+    except ValueError as e:  # a rater name no folder can hold
+        return [Problem(relpath, str(e), "use a shorter name (e.g. an email address)", "/rater")]
+    for part, value in parts.items():
         name = kind.identity[part]
         if part == "id" or params.get(part) == value:
             continue  # a misnamed machine record is reported by its content hash below
