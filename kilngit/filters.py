@@ -113,8 +113,7 @@ class _Parser:
         if tok in simple:
             return simple[tok]
         if tok.startswith("tag::"):
-            tag = tok[5:]
-            return lambda s: tag in s.tags
+            return _has_tag(tok[5:])
         if tok.startswith("config::"):
             slug = tok[8:]
             return lambda s: s.run.output_source is not None and s.run.output_source.run_config == slug
@@ -140,6 +139,17 @@ class _Parser:
             raise UsageError("split filters need a project", "run the command inside a project")
         members = self.splits(name, part)
         return lambda s: s.run.id in members
+
+
+def _has_tag(tag: str) -> Predicate:
+    """`tag in state.tags`, without building the tag set (the filter runs over every run of a task)."""
+    def predicate(state: RunState) -> bool:
+        annotations = state.annotations
+        if annotations and any(tag in a.tags_removed for a in annotations):
+            return False  # a removal wins
+        return tag in state.run.tags or any(tag in a.tags_added for a in annotations)
+
+    return predicate
 
 
 def _threshold(text: str) -> float:

@@ -211,10 +211,10 @@ class Project:
         return list(self.records("judge_result", task=task, eval=eval_slug).values())
 
     def states(self, task: str) -> dict[str, RunState]:
-        """Every run of `task` joined with its annotations (effective tags, consensus ratings)."""
+        """Every run of `task` joined with its annotations (effective tags, consensus ratings), in ID order."""
         key = ("states", task)
         if key not in self._cache:
-            self._cache[key] = run_states(self.runs(task), self.annotations(task))
+            self._cache[key] = run_states(dict(sorted(self.runs(task).items())), self.annotations(task))
         states: dict[str, RunState] = self._cache[key]
         return states
 
@@ -236,7 +236,7 @@ class Project:
     def select(self, task: str, text: str) -> list[RunState]:
         """The runs of `task` matching a filter, in ID order."""
         flt = self.run_filter(task, text)
-        return [s for _, s in sorted(self.states(task).items()) if flt.matches(s)]
+        return [s for s in self.states(task).values() if flt.matches(s)]  # states are kept in ID order
 
     def resolve_run(self, task: str, prefix: str) -> TaskRun:
         """The run whose ID starts with `prefix` (git-style unambiguous prefixes, at least 4 characters)."""

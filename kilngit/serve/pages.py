@@ -86,7 +86,8 @@ def _task_summary(project: Project, slug: str) -> TaskSummary:
     with_output = [s for s in states if s.run.output is not None]
     rated = sum(1 for s in with_output if s.rated)
     summary = TaskSummary(slug, project.tasks()[slug].name, len(states), len(with_output), rated,
-                          len(with_output) - rated, sum(1 for s in states if s.disputed), len(raters))
+                          len(with_output) - rated, sum(1 for s in states if len(s.annotations) > 1 and s.disputed),
+                          len(raters))
     summary.evals = [_eval_summary(project, slug, e) for e in project.evals(slug)]
     return summary
 

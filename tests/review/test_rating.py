@@ -153,3 +153,20 @@ def test_cli(project, runs, capsys):
     assert main(["-C", root, "rate", rid, "--stars", "6"]) == 2
     assert main(["-C", root, "rate", rid, "--clear", "--as", "carol@example.com"]) == 0
     assert not (project.root / layout.annotation_file("ffmpeg", "carol@example.com", rid)).exists()
+
+
+def test_tag_filter_agrees_with_effective_tags(project):
+    """`tag::X` (which skips building tag sets) chooses exactly the runs whose effective tags hold X."""
+    kept = make_run(project, "a", tags=["eval_set"])
+    removed = make_run(project, "b", tags=["eval_set"])
+    added = make_run(project, "c")
+    added_and_removed = make_run(project, "d")
+    rate(project, removed.id, RatingChange(tags_remove=("eval_set",)), "a@example.com")
+    rate(project, added.id, RatingChange(tags_add=("eval_set",)), "a@example.com")
+    rate(project, added_and_removed.id, RatingChange(tags_add=("eval_set",)), "a@example.com")
+    rate(project, added_and_removed.id, RatingChange(tags_remove=("eval_set",)), "b@example.com")
+    project = Project(project.root)
+    chosen = {s.id for s in project.select("ffmpeg", "tag::eval_set")}
+    assert chosen == {s.id for s in project.states("ffmpeg").values() if "eval_set" in s.tags}
+    assert chosen == {kept.id, added.id}
+    assert [s.id for s in project.select("ffmpeg", "all")] == sorted(project.runs("ffmpeg"))
