@@ -36,6 +36,13 @@ def build(root: Path) -> None:
     fill(project)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-qm", "runs of two configs, ratings, judge results"], cwd=root, check=True)
+    from kilngit.review.rating import RatingChange, parse_overall, rate
+
+    for run_id, word in zip(sorted(project.runs("ffmpeg"))[4:7], ("pass", "fail", "4"), strict=True):
+        rate(project, run_id, RatingChange(overall=parse_overall(word), note="checked by hand" if word == "fail"
+                                           else None, tags_add=("golden",)), rater="dana@example.com")
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qm", "dana: three labels"], cwd=root, check=True)
 
 
 def main() -> None:
