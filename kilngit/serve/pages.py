@@ -150,7 +150,8 @@ class JudgeView:
 def cached_results(server: Server, task: str, eval_slug: str) -> EvalResults:
     """`eval_results`, kept until the eval's results or definitions are reloaded."""
     project = server.project
-    deps = (project.judge_results(task, eval_slug), project.judges(task, eval_slug), project.evals(task))
+    deps = (project.records("judge_result", task=task, eval=eval_slug), project.judges(task, eval_slug),
+            project.evals(task))
     return server.memo(("results", task, eval_slug), lambda: eval_results(project, task, eval_slug),
                        deps=(*deps, len(deps[0])))
 

@@ -61,15 +61,14 @@ def test_browse_filter_open_and_label_three_runs_with_the_keyboard(page, live: R
 
     page.goto(f"{live.url}/t/{TASK}/label?q=config::bad")
     labeled: list[str] = []
-    for keys in (["p", "p", "p"], ["f", "f", "c"], ["3", "j", "p"]):
+    # Rating the last row saves; Enter saves with rows left unrated.
+    for keys in (["p", "p", "p"], ["f", "f", "c"], ["3", "j", "k", "p", "Enter"]):
         form = page.locator("#label-form")
         if labeled:
             expect(form).not_to_have_attribute("data-run", labeled[-1])
         run_id = form.get_attribute("data-run")
         for key in keys:
             page.keyboard.press(key)
-        if keys[-1] == "p" and len(keys) == 3 and keys[1] == "j":
-            page.keyboard.press("Enter")  # skipped the last row with j, so save with Enter
         expect(page.locator(".saved-file")).to_contain_text(run_id)
         expect(page.locator("#answered")).to_contain_text("what the judges said")
         labeled.append(run_id)
@@ -79,7 +78,7 @@ def test_browse_filter_open_and_label_three_runs_with_the_keyboard(page, live: R
     assert [a["rating"] for a in saved] == [{"type": "pass_fail", "value": 1}, {"type": "pass_fail", "value": 0},
                                             {"type": "five_star", "value": 3}]
     assert saved[1]["requirements"]["no_destructive_actions"] == {"type": "pass_fail_critical", "value": -1}
-    assert saved[2]["requirements"] == {"no_destructive_actions": {"type": "pass_fail_critical", "value": 1}}
+    assert saved[2]["requirements"] == {"correct_command": {"type": "pass_fail", "value": 1}}
     assert all(isinstance(a["seconds_on_item"], (int, float)) and a["rater"] == ALICE for a in saved)
 
     git(live.project.root, "add", "-A")
