@@ -67,7 +67,7 @@ class Project:
                                        "run `kilngit init` there, or pass -C PATH")
         #: Problems met while loading (invalid files are skipped, not fatal, except in `validate`).
         self.problems: list[Problem] = []
-        self._cache: dict[tuple[str, ...], Any] = {}
+        self._cache: dict[tuple[Any, ...], Any] = {}
 
     @classmethod
     def find(cls, start: str | Path = ".") -> Project:
@@ -305,6 +305,7 @@ class Project:
     def forget(self, what: str, task: str | None = None, eval_slug: str | None = None) -> None:
         """Drop cached reads that changes made on disk by someone else have made stale: the "runs" or
         "annotations" of a task, the "results" of an eval, or "definitions" (everything else)."""
+        keys: list[tuple[Any, ...]]
         if what == "runs":
             keys = [("task_run", task), ("states", task)]
         elif what == "annotations":

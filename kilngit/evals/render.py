@@ -130,7 +130,7 @@ def label_notes(what: str, stats: LabelStats, predicted: str = "judge") -> list[
     out = [f"{what}: label accuracy {num(stats.accuracy)}, macro-F1 {num(stats.macro_f1)} over {stats.n} item(s); "
            f"confusion (rows human, columns {predicted}: {', '.join(map(str, m.labels))}):"]
     width = max(len(str(x)) for x in m.labels)
-    out += [f"  {str(label):>{width}}: " + " ".join(f"{c:3d}" for c in row) for label, row in zip(m.labels, m.counts)]
+    out += [f"  {str(label):>{width}}: " + " ".join(f"{c:3d}" for c in row) for label, row in zip(m.labels, m.counts, strict=True)]
     return out
 
 
@@ -147,8 +147,8 @@ def _alignment_row(judge: str, kind: str, s: ScoreAlignment) -> list[str]:
             str(len(s.disagreements))]
 
 
-def _label(value: float, rating_type: str) -> str:
-    return value_label(value, rating_type)
+def _label(value: float | str, rating_type: str) -> str:
+    return value if isinstance(value, str) else value_label(value, rating_type)
 
 
 def check_table(report: CheckReport) -> TextTable:

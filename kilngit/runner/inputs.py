@@ -95,7 +95,8 @@ def file_inputs(project: Project, task: str, path: Path) -> list[RunInput]:
 def read_lines(path: Path, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_INPUTS_BYTES) -> list[str]:
     """The lines of a UTF-8 text file or pipe, read with bounds: a line over `max_line` bytes or more than
     `max_total` in all is refused as soon as it is seen (so `/dev/zero` or an endless pipe cannot hang)."""
-    lines, total = [], 0
+    lines: list[str] = []
+    total = 0
     try:
         with open(path, "rb") as f:
             while line := f.readline(max_line + 1):
