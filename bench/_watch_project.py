@@ -17,14 +17,20 @@ sys.path.insert(0, str(HERE.parent))
 from kilngit import layout  # noqa: E402
 from kilngit.records import Annotation, Rating, Source, TaskRun  # noqa: E402
 
-GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
+GIT_ENV = dict(
+    os.environ,
+    GIT_AUTHOR_NAME="bench",
+    GIT_AUTHOR_EMAIL="bench@example.com",
+    GIT_COMMITTER_NAME="bench",
+    GIT_COMMITTER_EMAIL="bench@example.com",
+)
 SOURCE = Source(type="human", created_by="bench@example.com")
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, env=GIT_ENV, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=root, env=GIT_ENV, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def make_project(parent: Path | None = None) -> Path:
@@ -50,8 +56,12 @@ def start_watcher(root: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path
     """`kilngit watch ARGS` in the background; returns once it watches."""
     log = root.parent / "watch.log"
     out = open(log, "wb")  # noqa: SIM115 (the child owns it)
-    process = subprocess.Popen([sys.executable, "-m", "kilngit", "-C", str(root), "watch", *args],
-                               stdout=out, stderr=subprocess.STDOUT, env=GIT_ENV)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kilngit", "-C", str(root), "watch", *args],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=GIT_ENV,
+    )
     deadline = time.monotonic() + 60
     while b"watching " not in log.read_bytes():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -61,12 +71,20 @@ def start_watcher(root: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path
 
 
 def run_record(text: str, tags: tuple[str, ...] = ()) -> TaskRun:
-    return TaskRun(task="t", input=text, input_source=SOURCE, output=f"ffmpeg -i {text}.mov {text}.mp4",  # type: ignore[return-value]
-                   output_source=SOURCE, tags=sorted(tags)).with_id()
+    return TaskRun(
+        task="t",
+        input=text,
+        input_source=SOURCE,
+        output=f"ffmpeg -i {text}.mov {text}.mp4",  # type: ignore[return-value]
+        output_source=SOURCE,
+        tags=sorted(tags),
+    ).with_id()
 
 
 def annotation_record(run: TaskRun, value: float = 1.0) -> Annotation:
-    return Annotation(task="t", run=run.id, rater="bench@example.com", rating=Rating(type="pass_fail", value=value))
+    return Annotation(
+        task="t", run=run.id, rater="bench@example.com", rating=Rating(type="pass_fail", value=value)
+    )
 
 
 def write_raw(root: Path, records: list) -> list[str]:  # type: ignore[type-arg]

@@ -42,11 +42,13 @@ def synthetic(seeds: int) -> None:
             seconds = time.perf_counter() - started
             flagged = [s.run for s in report.suspects if s.consensus is not None]
             recall, precision = score(flagged, made.planted)
-            top = [s.run for s in report.items if s.consensus is not None][:len(made.planted)]
+            top = [s.run for s in report.items if s.consensus is not None][: len(made.planted)]
             top_recall, top_precision = score(top, made.planted)
-            print(f"  seed {seed}: {len(made.planted)} planted, {len(flagged)} flagged (+{len(made.disputed)} split); "
-                  f"P>=0.5 recall {recall:.2f} precision {precision:.2f}; top-{len(top)} recall {top_recall:.2f} "
-                  f"precision {top_precision:.2f}; audit {seconds:.2f}s")
+            print(
+                f"  seed {seed}: {len(made.planted)} planted, {len(flagged)} flagged (+{len(made.disputed)} split); "
+                f"P>=0.5 recall {recall:.2f} precision {precision:.2f}; top-{len(top)} recall {top_recall:.2f} "
+                f"precision {top_precision:.2f}; audit {seconds:.2f}s"
+            )
 
 
 def demo(path: Path, top: int) -> None:
@@ -62,13 +64,17 @@ def demo(path: Path, top: int) -> None:
             report = audit_eval(project, task, eval_slug)
             if not report.golden:
                 continue
-            print(f"\nKiln demo {task}/{eval_slug}: {len(report.suspects)} suspects of {report.golden} golden "
-                  f"({time.perf_counter() - started:.2f}s)")
+            print(
+                f"\nKiln demo {task}/{eval_slug}: {len(report.suspects)} suspects of {report.golden} golden "
+                f"({time.perf_counter() - started:.2f}s)"
+            )
             for a in report.annotators:
                 print(f"  {a.kind:9} {a.name:20} items {a.items:3}  est. reliability {a.reliability:.2f}")
             for s in report.items[:top]:
-                print(f"  {s.run}  P(wrong) {s.p_wrong:.2f} (judges alone {s.p_judges if s.p_judges is None else round(s.p_judges, 2)})"
-                      f"  consensus {s.consensus}  likely {s.likely}  input: {s.input[:70]!r}")
+                print(
+                    f"  {s.run}  P(wrong) {s.p_wrong:.2f} (judges alone {s.p_judges if s.p_judges is None else round(s.p_judges, 2)})"
+                    f"  consensus {s.consensus}  likely {s.likely}  input: {s.input[:70]!r}"
+                )
                 for r in s.reasons:
                     print(f"      - [{r.kind}] {r.text}")
             for line in report.sharpen:

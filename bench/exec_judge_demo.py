@@ -53,8 +53,11 @@ def default_binaries() -> dict[str, str]:
 
 
 def consensus(project: Project, task: str, run_id: str) -> str:
-    values = [a.requirements["correctness"].value for a in project.annotations(task)
-              if a.run == run_id and "correctness" in a.requirements]
+    values = [
+        a.requirements["correctness"].value
+        for a in project.annotations(task)
+        if a.run == run_id and "correctness" in a.requirements
+    ]
     if not values:
         return "-"
     return "pass" if sum(values) / len(values) >= 0.5 else "fail"
@@ -89,7 +92,9 @@ def main() -> int:
     ev = project.evals(task)[EVAL]
     if not args.all:
         text = (eval_dir / "eval.yaml").read_text()
-        (eval_dir / "eval.yaml").write_text(text.replace(f"eval_set: {ev.eval_set}", f"eval_set: {ev.golden_set}"))
+        (eval_dir / "eval.yaml").write_text(
+            text.replace(f"eval_set: {ev.eval_set}", f"eval_set: {ev.golden_set}")
+        )
     for name, path in binaries.items():
         (eval_dir / "judges" / f"exec-{name}.yaml").write_text(JUDGE.format(name=name, path=path))
 
@@ -113,7 +118,9 @@ def main() -> int:
             r = results.get((f"exec-{name}", run_id))
             score = r.scores.get("correctness") if r and r.scores else None
             row[name] = "error" if r is None or score is None else ("pass" if score == 1.0 else "fail")
-            row[f"{name}_reason"] = ((r.details or {}).get("verdict", {}).get("reason") if r else None) or (r and r.error)
+            row[f"{name}_reason"] = ((r.details or {}).get("verdict", {}).get("reason") if r else None) or (
+                r and r.error
+            )
         rows.append(row)
 
     names = list(binaries)
@@ -122,16 +129,20 @@ def main() -> int:
     for row in rows:
         request = row["request"].replace("|", "/").replace("\n", " ")
         reason = (row[f"{names[0]}_reason"] or "").replace("|", "/").replace("\n", " ")
-        print(f"| {row['run'][:8]} | {request[:70]} | {' | '.join(row[n] for n in names)} | {row['human']} "
-              f"| {reason[:150]} |")
+        print(
+            f"| {row['run'][:8]} | {request[:70]} | {' | '.join(row[n] for n in names)} | {row['human']} "
+            f"| {reason[:150]} |"
+        )
     print()
     for name in names:
         verdicts = [r[name] for r in rows]
         agree = sum(r[name] == r["human"] for r in rows)
-        print(f"{name} ({binaries[name]}): {verdicts.count('pass')} pass, {verdicts.count('fail')} fail, "
-              f"{verdicts.count('error')} error of {len(rows)} golden items; refused: "
-              f"{sum('refused' in (r[f'{name}_reason'] or '') for r in rows)}; same as the human consensus: "
-              f"{agree}; {timings[name]:.0f}s")
+        print(
+            f"{name} ({binaries[name]}): {verdicts.count('pass')} pass, {verdicts.count('fail')} fail, "
+            f"{verdicts.count('error')} error of {len(rows)} golden items; refused: "
+            f"{sum('refused' in (r[f'{name}_reason'] or '') for r in rows)}; same as the human consensus: "
+            f"{agree}; {timings[name]:.0f}s"
+        )
     if len(names) > 1:
         differ = [r["run"][:8] for r in rows if len({r[n] for n in names}) > 1]
         print(f"verdicts that differ between binaries: {len(differ)} {differ}")

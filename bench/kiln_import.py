@@ -57,12 +57,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("src", nargs="?", type=Path, default=DEMO)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--kiln-python", default=os.environ.get("KILN_PYTHON") or (
-        "/work/scratch/kilnvenv/bin/python" if Path("/work/scratch/kilnvenv/bin/python").is_file() else None))
+    parser.add_argument(
+        "--kiln-python",
+        default=os.environ.get("KILN_PYTHON")
+        or (
+            "/work/scratch/kilnvenv/bin/python"
+            if Path("/work/scratch/kilnvenv/bin/python").is_file()
+            else None
+        ),
+    )
     parser.add_argument("--tmp", type=Path, default=None, help="Where to write the imported projects.")
     args = parser.parse_args()
-    rows: dict[str, list[float]] = {"kilngit import": [], "kilngit re-import (no changes)": [],
-                                    "kilngit full load": [], "kilngit validate": []}
+    rows: dict[str, list[float]] = {
+        "kilngit import": [],
+        "kilngit re-import (no changes)": [],
+        "kilngit full load": [],
+        "kilngit validate": [],
+    }
     counts: dict[str, int] = {}
     files = 0
     for _ in range(args.repeat):
@@ -81,20 +92,30 @@ def main() -> None:
     kiln = None
     if args.kiln_python:
         loads = [kiln_load(args.kiln_python, args.src) for _ in range(args.repeat)]
-        kiln = {"import kiln_ai": statistics.median(r["import_seconds"] for r in loads),
-                "load": statistics.median(r["load_seconds"] for r in loads)}
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; projects under "
-          f"{args.tmp or tempfile.gettempdir()}")
-    print(f"source: {args.src} ({report.files_read} Kiln files) -> {files} kilngit files: "
-          + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        kiln = {
+            "import kiln_ai": statistics.median(r["import_seconds"] for r in loads),
+            "load": statistics.median(r["load_seconds"] for r in loads),
+        }
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; projects under "
+        f"{args.tmp or tempfile.gettempdir()}"
+    )
+    print(
+        f"source: {args.src} ({report.files_read} Kiln files) -> {files} kilngit files: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+    )
     print(f"{'step':<34}{'seconds (median of ' + str(args.repeat) + ')':>24}")
     for name, values in rows.items():
         print(f"{name:<34}{statistics.median(values):>24.2f}")
-    print(f"{'kilngit full load + validate':<34}"
-          f"{statistics.median(rows['kilngit full load']) + statistics.median(rows['kilngit validate']):>24.2f}")
+    print(
+        f"{'kilngit full load + validate':<34}"
+        f"{statistics.median(rows['kilngit full load']) + statistics.median(rows['kilngit validate']):>24.2f}"
+    )
     if kiln:
-        print(f"{'kiln-ai load of the original':<34}{kiln['load']:>24.2f}   (+{kiln['import kiln_ai']:.2f}s to "
-              "import kiln_ai)")
+        print(
+            f"{'kiln-ai load of the original':<34}{kiln['load']:>24.2f}   (+{kiln['import kiln_ai']:.2f}s to "
+            "import kiln_ai)"
+        )
     else:
         print("kiln-ai load of the original: skipped (set KILN_PYTHON to a python that has kiln_ai)")
 

@@ -37,8 +37,14 @@ from kilngit.testing.fake_openai import FakeOpenAI  # noqa: E402
 
 
 def configure(base_url: str) -> None:
-    os.environ.update({"KILNGIT_PROVIDER_BENCH_BASE_URL": base_url, "KILNGIT_PROVIDER_BENCH_API_KEY_ENV": "",
-                       "KILNGIT_CONFIG": os.devnull, "KILNGIT_CACHE": "off"})
+    os.environ.update(
+        {
+            "KILNGIT_PROVIDER_BENCH_BASE_URL": base_url,
+            "KILNGIT_PROVIDER_BENCH_API_KEY_ENV": "",
+            "KILNGIT_CONFIG": os.devnull,
+            "KILNGIT_CACHE": "off",
+        }
+    )
 
 
 def serve(latency: float, conn: Connection) -> None:
@@ -55,8 +61,10 @@ def serve(latency: float, conn: Connection) -> None:
 async def pipeline(root: Path, n: int, concurrency: int) -> float:
     project = init_project(root, name="bench")
     new_task(project, "t", "Turn a request into a single ffmpeg command.")
-    project.write_definition(layout.run_config_file("t", "bench"),
-                             RunConfig(provider="bench", model="gpt-4o-mini", prompt="default", temperature=0))
+    project.write_definition(
+        layout.run_config_file("t", "bench"),
+        RunConfig(provider="bench", model="gpt-4o-mini", prompt="default", temperature=0),
+    )
     source = Source(type="file_import", file="bench.jsonl")
     inputs = [RunInput(f"convert clip number {i} to mp4", source) for i in range(n)]
     start = time.perf_counter()
@@ -72,8 +80,9 @@ async def provider_only(n: int, concurrency: int) -> float:
 
     async def worker() -> None:
         for i in jobs:
-            await provider.complete(ChatRequest(model="gpt-4o-mini",
-                                                messages=({"role": "user", "content": f"request {i}"},)))
+            await provider.complete(
+                ChatRequest(model="gpt-4o-mini", messages=({"role": "user", "content": f"request {i}"},))
+            )
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -100,11 +109,15 @@ def main() -> None:
 
     what = "provider.complete only" if args.provider_only else "run_inputs (runs written)"
     print(f"{args.requests} requests, {args.latency * 1000:g} ms latency, {what}")
-    print(f"{'concurrency':>11} {'seconds':>8} {'req/s':>8} {'ideal':>8} {'ratio':>6} {'peak':>5} "
-          f"{'cpu ms':>9} {'loop ms':>9} {'server ms':>10}")
+    print(
+        f"{'concurrency':>11} {'seconds':>8} {'req/s':>8} {'ideal':>8} {'ratio':>6} {'peak':>5} "
+        f"{'cpu ms':>9} {'loop ms':>9} {'server ms':>10}"
+    )
     # The server runs in its own process, like a real endpoint: it does not compete with the client for the GIL.
     ours, theirs = multiprocessing.Pipe()
-    child = multiprocessing.get_context("spawn").Process(target=serve, args=(args.latency, theirs), daemon=True)
+    child = multiprocessing.get_context("spawn").Process(
+        target=serve, args=(args.latency, theirs), daemon=True
+    )
     child.start()
     configure(ours.recv())
     try:
@@ -122,8 +135,10 @@ def main() -> None:
                 server_ms = server_cpu * 1000 / args.requests
                 rate = args.requests / seconds
                 ideal = c / args.latency
-                print(f"{c:>11} {seconds:>8.2f} {rate:>8.0f} {ideal:>8.0f} {rate / ideal:>6.0%} {peak:>5} "
-                      f"{cpu_ms:>9.2f} {loop_ms:>9.2f} {server_ms:>10.2f}")
+                print(
+                    f"{c:>11} {seconds:>8.2f} {rate:>8.0f} {ideal:>8.0f} {rate / ideal:>6.0%} {peak:>5} "
+                    f"{cpu_ms:>9.2f} {loop_ms:>9.2f} {server_ms:>10.2f}"
+                )
     finally:
         ours.send("stop")
         child.join(5)

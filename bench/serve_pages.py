@@ -47,8 +47,14 @@ Row = tuple[str, float, float, float, float, float]
 
 def summary(name: str, first: tuple[float, float], times: list[tuple[float, float]]) -> Row:
     """(page, first request ms, its CPU ms, then median ms, max ms, median CPU ms)."""
-    return (name, first[0], first[1], statistics.median(t[0] for t in times), max(t[0] for t in times),
-            statistics.median(t[1] for t in times))
+    return (
+        name,
+        first[0],
+        first[1],
+        statistics.median(t[0] for t in times),
+        max(t[0] for t in times),
+        statistics.median(t[1] for t in times),
+    )
 
 
 def pages(project: Project, task: str) -> dict[str, str]:
@@ -84,21 +90,28 @@ def bench(root: Path, repeat: int) -> list[Row]:
     times = []
     for _ in range(repeat + 1):
         run_id = re.search(r'data-run="([0-9a-f]{16})"', label).group(1)  # type: ignore[union-attr]
-        response = client.post(f"/t/{task}/label/rate", data={"csrf": csrf, "run": run_id, "overall": "pass",
-                                                               "seconds": "2"}, headers={"hx-request": "true"})
+        response = client.post(
+            f"/t/{task}/label/rate",
+            data={"csrf": csrf, "run": run_id, "overall": "pass", "seconds": "2"},
+            headers={"hx-request": "true"},
+        )
         times.append(server_ms(response))
         label = response.text
     rows.append(summary("label round trip (save + next item)", times[0], times[1:]))
-    times = [server_ms(client.post(f"/t/{task}/label/undo", data={"csrf": csrf}, headers={"hx-request": "true"}))
-             for _ in range(repeat + 1)]
+    times = [
+        server_ms(client.post(f"/t/{task}/label/undo", data={"csrf": csrf}, headers={"hx-request": "true"}))
+        for _ in range(repeat + 1)
+    ]
     rows.append(summary("undo", times[0], times[1:]))
     return rows
 
 
 def show(title: str, rows: list[Row]) -> None:
     load = os.getloadavg()[0]
-    print(f"\n{title} (load average {load:.1f} on {os.cpu_count()} CPUs)\n"
-          "| page | first ms | first CPU ms | then median ms | max ms | median CPU ms |\n|---|---:|---:|---:|---:|---:|")
+    print(
+        f"\n{title} (load average {load:.1f} on {os.cpu_count()} CPUs)\n"
+        "| page | first ms | first CPU ms | then median ms | max ms | median CPU ms |\n|---|---:|---:|---:|---:|---:|"
+    )
     for name, first, first_cpu, median, worst, cpu in rows:
         print(f"| {name} | {first:.0f} | {first_cpu:.0f} | {median:.1f} | {worst:.1f} | {cpu:.1f} |")
 
@@ -108,21 +121,29 @@ def import_demo(folder: Path) -> Path:
 
     root = folder / "demo"
     if not (root / "kilngit.yaml").is_file():
-        env = dict(GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com", GIT_COMMITTER_NAME="bench",
-                   GIT_COMMITTER_EMAIL="bench@example.com")
+        env = dict(
+            GIT_AUTHOR_NAME="bench",
+            GIT_AUTHOR_EMAIL="bench@example.com",
+            GIT_COMMITTER_NAME="bench",
+            GIT_COMMITTER_EMAIL="bench@example.com",
+        )
         os.environ.update(env)
         import_kiln(DEMO, root)
     return root
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=100_000, help="runs in the generated project")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--keep", type=Path, help="build (or reuse) the generated project here")
     parser.add_argument("--skip-demo", action="store_true")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="kilngit-serve-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+    folder = Path(
+        tempfile.mkdtemp(prefix="kilngit-serve-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    )
     if not args.skip_demo and (DEMO / "project.kiln").is_file():
         show("Kiln demo (imported)", bench(import_demo(folder), args.repeat))
     big = args.keep or folder / "big"

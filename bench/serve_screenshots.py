@@ -18,8 +18,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-ENV = {"GIT_AUTHOR_NAME": "Dana Reviewer", "GIT_AUTHOR_EMAIL": "dana@example.com",
-       "GIT_COMMITTER_NAME": "Dana Reviewer", "GIT_COMMITTER_EMAIL": "dana@example.com"}
+ENV = {
+    "GIT_AUTHOR_NAME": "Dana Reviewer",
+    "GIT_AUTHOR_EMAIL": "dana@example.com",
+    "GIT_COMMITTER_NAME": "Dana Reviewer",
+    "GIT_COMMITTER_EMAIL": "dana@example.com",
+}
 
 
 def build(root: Path) -> None:
@@ -29,18 +33,38 @@ def build(root: Path) -> None:
     from tests.serve.conftest import fill
 
     project = init_project(root, name="ffmpeg-helper")
-    new_task(project, "ffmpeg", "Turn a request into a single ffmpeg command.", "NL to ffmpeg", [
-        Requirement(name="correct_command", instruction="The command does what was asked."),
-        Requirement(name="no_destructive_actions", type="pass_fail_critical",
-                    instruction="Never deletes or overwrites the user's files.")])
+    new_task(
+        project,
+        "ffmpeg",
+        "Turn a request into a single ffmpeg command.",
+        "NL to ffmpeg",
+        [
+            Requirement(name="correct_command", instruction="The command does what was asked."),
+            Requirement(
+                name="no_destructive_actions",
+                type="pass_fail_critical",
+                instruction="Never deletes or overwrites the user's files.",
+            ),
+        ],
+    )
     fill(project)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "commit", "-qm", "runs of two configs, ratings, judge results"], cwd=root, check=True)
+    subprocess.run(
+        ["git", "commit", "-qm", "runs of two configs, ratings, judge results"], cwd=root, check=True
+    )
     from kilngit.review.rating import RatingChange, parse_overall, rate
 
     for run_id, word in zip(sorted(project.runs("ffmpeg"))[4:7], ("pass", "fail", "4"), strict=True):
-        rate(project, run_id, RatingChange(overall=parse_overall(word), note="checked by hand" if word == "fail"
-                                           else None, tags_add=("golden",)), rater="dana@example.com")
+        rate(
+            project,
+            run_id,
+            RatingChange(
+                overall=parse_overall(word),
+                note="checked by hand" if word == "fail" else None,
+                tags_add=("golden",),
+            ),
+            rater="dana@example.com",
+        )
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-qm", "dana: three labels"], cwd=root, check=True)
 
@@ -62,21 +86,39 @@ def main() -> None:
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
     token = "screenshot-token-0123456789"
-    server = uvicorn.Server(uvicorn.Config(create_app(project, {token: "dana@example.com"}, port=port),
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(project, {token: "dana@example.com"}, port=port), log_level="warning", lifespan="off"
+        )
+    )
     thread = threading.Thread(target=lambda: server.run(sockets=[sock]), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
     runs = sorted(project.runs("ffmpeg").values(), key=lambda r: r.id)
     rated = next(s.run for s in project.states("ffmpeg").values() if len(s.annotations) == 2)
-    shots = {"project": "/", "runs": "/t/ffmpeg/runs?q=tag::eval_set", "run": f"/t/ffmpeg/runs/{rated.id}",
-             "label": "/t/ffmpeg/label?q=config::bad", "compare": "/t/ffmpeg/compare",
-             "evals": "/evals", "review": "/review?base=HEAD~1&head=HEAD"}
+    shots = {
+        "project": "/",
+        "runs": "/t/ffmpeg/runs?q=tag::eval_set",
+        "run": f"/t/ffmpeg/runs/{rated.id}",
+        "label": "/t/ffmpeg/label?q=config::bad",
+        "compare": "/t/ffmpeg/compare",
+        "evals": "/evals",
+        "review": "/review?base=HEAD~1&head=HEAD",
+    }
     del runs
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.goto(f"{url}/signin?token={token}")
         for name, path in shots.items():

@@ -24,8 +24,13 @@ sys.path.insert(0, str(HERE.parent))
 from kilngit import layout  # noqa: E402
 from kilngit.records.canonical import content_id, to_file_bytes  # noqa: E402
 
-GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
+GIT_ENV = dict(
+    os.environ,
+    GIT_AUTHOR_NAME="bench",
+    GIT_AUTHOR_EMAIL="bench@example.com",
+    GIT_COMMITTER_NAME="bench",
+    GIT_COMMITTER_EMAIL="bench@example.com",
+)
 
 
 def build(root: Path, n: int) -> None:
@@ -35,10 +40,20 @@ def build(root: Path, n: int) -> None:
     from kilngit.records import Eval, EvalScore, Judge, Requirement
 
     project = init_project(root, name=f"bench-{n}")
-    new_task(project, "t", "Write one ffmpeg command.", requirements=[
-        Requirement(name="correct_command", instruction="Does what was asked.")])
-    project.write_definition(layout.eval_file("t", "e"), Eval(name="e", scores=[
-        EvalScore(name="correct_command", instruction="Is it right?")], default_judge="j"))
+    new_task(
+        project,
+        "t",
+        "Write one ffmpeg command.",
+        requirements=[Requirement(name="correct_command", instruction="Does what was asked.")],
+    )
+    project.write_definition(
+        layout.eval_file("t", "e"),
+        Eval(
+            name="e",
+            scores=[EvalScore(name="correct_command", instruction="Is it right?")],
+            default_judge="j",
+        ),
+    )
     judge = Judge(type="contains", score="correct_command", pattern="ffmpeg")
     project.write_definition(layout.judge_file("t", "e", "j"), judge)
     from kilngit.records.evals import judge_hash
@@ -47,26 +62,59 @@ def build(root: Path, n: int) -> None:
     n_runs, n_ann = int(n * 0.7), int(n * 0.2)
     run_ids = []
     for i in range(n_runs):
-        rec = {"kind": "task_run", "v": 1, "task": "t", "input": f"convert clip{i}.mov to mp4, keep audio",
-               "input_source": {"type": "human", "created_by": "alice@example.com"},
-               "output": f"ffmpeg -i clip{i}.mov -c:v libx264 -c:a aac clip{i}.mp4",
-               "output_source": {"type": "synthetic", "provider": "openai", "model": "gpt-4o-mini",
-                                 "prompt": "default", "run_config": "mini"},
-               "usage": {"input_tokens": 120 + i % 50, "output_tokens": 30, "cost": 0.00012, "latency_ms": 812.5},
-               "sample": 0, "tags": ["eval_set"] if i % 3 == 0 else []}
+        rec = {
+            "kind": "task_run",
+            "v": 1,
+            "task": "t",
+            "input": f"convert clip{i}.mov to mp4, keep audio",
+            "input_source": {"type": "human", "created_by": "alice@example.com"},
+            "output": f"ffmpeg -i clip{i}.mov -c:v libx264 -c:a aac clip{i}.mp4",
+            "output_source": {
+                "type": "synthetic",
+                "provider": "openai",
+                "model": "gpt-4o-mini",
+                "prompt": "default",
+                "run_config": "mini",
+            },
+            "usage": {
+                "input_tokens": 120 + i % 50,
+                "output_tokens": 30,
+                "cost": 0.00012,
+                "latency_ms": 812.5,
+            },
+            "sample": 0,
+            "tags": ["eval_set"] if i % 3 == 0 else [],
+        }
         rec["id"] = content_id(rec)
         run_ids.append(rec["id"])
         _write(root / layout.run_file("t", rec["id"]), to_file_bytes(rec))
     for i in range(n_ann):
         rater = "alice@example.com" if i % 2 == 0 else "bob@example.com"
         run_id = run_ids[i // 2 % n_runs]
-        rec = {"kind": "annotation", "v": 1, "task": "t", "run": run_id, "rater": rater,
-               "rating": {"type": "pass_fail", "value": float(i % 3 != 0)}, "requirements": {},
-               "tags_added": [], "tags_removed": []}
+        rec = {
+            "kind": "annotation",
+            "v": 1,
+            "task": "t",
+            "run": run_id,
+            "rater": rater,
+            "rating": {"type": "pass_fail", "value": float(i % 3 != 0)},
+            "requirements": {},
+            "tags_added": [],
+            "tags_removed": [],
+        }
         _write(root / layout.annotation_file("t", rater, run_id), to_file_bytes(rec))
     for i in range(n - n_runs - n_ann):
-        rec = {"kind": "judge_result", "v": 1, "task": "t", "eval": "e", "judge": "j", "judge_hash": jh,
-               "run": run_ids[i % n_runs], "sample": i // n_runs, "scores": {"correct_command": 1.0}}
+        rec = {
+            "kind": "judge_result",
+            "v": 1,
+            "task": "t",
+            "eval": "e",
+            "judge": "j",
+            "judge_hash": jh,
+            "run": run_ids[i % n_runs],
+            "sample": i // n_runs,
+            "scores": {"correct_command": 1.0},
+        }
         rec["id"] = content_id(rec)
         _write(root / layout.judge_result_file("t", "e", "j", rec["id"]), to_file_bytes(rec))
     subprocess.run(["git", "config", "feature.manyFiles", "true"], cwd=root, check=True)
@@ -141,14 +189,17 @@ def measure(root: Path, n: int) -> dict[str, float]:
     data = json.loads(ann.read_text())
     data["note"] = "edited"
     ann.write_bytes(to_file_bytes(data))
-    out["validate --changed (process)"] = timed([sys.executable, "-m", "kilngit", "-C", str(root), "validate",
-                                                 "--changed"])
+    out["validate --changed (process)"] = timed(
+        [sys.executable, "-m", "kilngit", "-C", str(root), "validate", "--changed"]
+    )
     out["git status alone"] = timed(["git", "status", "--porcelain"], cwd=root)
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("sizes", nargs="+", type=int)
     parser.add_argument("--keep", type=Path, help="build into this folder (reused when present)")
     args = parser.parse_args()

@@ -52,7 +52,9 @@ def latency(root: Path, saves: int) -> list[float]:
     out = []
     for i in range(saves):
         # alternate new runs and edits of one annotation file (pass, fail, pass...)
-        record = run_record(f"latency {i}") if i % 2 == 0 else annotation_record(base, value=float(i // 2 % 2))
+        record = (
+            run_record(f"latency {i}") if i % 2 == 0 else annotation_record(base, value=float(i // 2 % 2))
+        )
         start = time.monotonic()
         rel = save_like_an_editor(root, record)
         out.append(wait_for_commit(root, rel) - start)
@@ -69,12 +71,18 @@ def burst(root: Path, n: int) -> dict[str, float]:
     while git(root, "status", "--porcelain", "--untracked-files=all", "--", "tasks"):
         time.sleep(0.1)
     done = time.monotonic() - start
-    return {"files": len(records), "commits": int(git(root, "rev-list", "--count", "HEAD")) - before,
-            "write_seconds": round(written, 2), "all_committed_seconds": round(done, 2)}
+    return {
+        "files": len(records),
+        "commits": int(git(root, "rev-list", "--count", "HEAD")) - before,
+        "write_seconds": round(written, 2),
+        "all_committed_seconds": round(done, 2),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--saves", type=int, default=50)
     parser.add_argument("--burst", type=int, default=10_000)
     parser.add_argument("--quiet", default="1.5", help="--quiet given to the watcher (seconds)")
@@ -85,20 +93,30 @@ def main() -> None:
     watcher, log = start_watcher(root, "--no-jobs", "--quiet", args.quiet, "--max-wait", args.max_wait)
     try:
         times = latency(root, args.saves)
-        result = {"quiet_s": float(args.quiet), "saves": len(times),
-                  "median_s": round(statistics.median(times), 3), "worst_s": round(max(times), 3),
-                  "best_s": round(min(times), 3), "burst": burst(root, args.burst) if args.burst else None,
-                  "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+        result = {
+            "quiet_s": float(args.quiet),
+            "saves": len(times),
+            "median_s": round(statistics.median(times), 3),
+            "worst_s": round(max(times), 3),
+            "best_s": round(min(times), 3),
+            "burst": burst(root, args.burst) if args.burst else None,
+            "cpus": os.cpu_count(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        }
     finally:
         watcher.send_signal(signal.SIGTERM)
         watcher.wait(60)
     print(json.dumps(result, indent=2))
-    print(f"save -> commit: median {result['median_s']}s, worst {result['worst_s']}s over {len(times)} saves "
-          f"(quiet window {args.quiet}s)")
+    print(
+        f"save -> commit: median {result['median_s']}s, worst {result['worst_s']}s over {len(times)} saves "
+        f"(quiet window {args.quiet}s)"
+    )
     if result["burst"]:
         b = result["burst"]
-        print(f"burst of {b['files']} files: {b['commits']} commit(s); written in {b['write_seconds']}s, "
-              f"all committed {b['all_committed_seconds']}s after the first write")
+        print(
+            f"burst of {b['files']} files: {b['commits']} commit(s); written in {b['write_seconds']}s, "
+            f"all committed {b['all_committed_seconds']}s after the first write"
+        )
     clean_up(root, args.keep, log)
 
 

@@ -35,11 +35,19 @@ def add_auto_eval(root: Path) -> None:
     from kilngit.records import Eval, Judge
 
     project = Project(root)
-    project.write_definition(layout.eval_file("t", "soak"), Eval(
-        name="soak", scores=[{"name": "ok", "instruction": "Is it an ffmpeg command?"}], eval_set="tag::soak",
-        default_judge="has-ffmpeg", auto_run=True))
-    project.write_definition(layout.judge_file("t", "soak", "has-ffmpeg"),
-                             Judge(type="contains", score="ok", pattern="ffmpeg"))
+    project.write_definition(
+        layout.eval_file("t", "soak"),
+        Eval(
+            name="soak",
+            scores=[{"name": "ok", "instruction": "Is it an ffmpeg command?"}],
+            eval_set="tag::soak",
+            default_judge="has-ffmpeg",
+            auto_run=True,
+        ),
+    )
+    project.write_definition(
+        layout.judge_file("t", "soak", "has-ffmpeg"), Judge(type="contains", score="ok", pattern="ffmpeg")
+    )
 
 
 def slope_kib_per_hour(samples: list[tuple[float, int]]) -> float:
@@ -53,12 +61,18 @@ def slope_kib_per_hour(samples: list[tuple[float, int]]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=5.0, help="records saved per second")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
-    parser.add_argument("--mode", choices=("grow", "steady"), default="grow",
-                        help="grow: every save is a new run and rating; steady: re-rate a pool of --pool runs")
+    parser.add_argument(
+        "--mode",
+        choices=("grow", "steady"),
+        default="grow",
+        help="grow: every save is a new run and rating; steady: re-rate a pool of --pool runs",
+    )
     parser.add_argument("--pool", type=int, default=200)
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
@@ -82,19 +96,24 @@ def main() -> None:
             if now >= next_sample:
                 samples.append((now - start, rss_kib(watcher.pid)))
                 next_sample += args.sample
-                print(f"{(now - start) / 60:6.1f} min  rss {samples[-1][1] / 1024:7.1f} MiB  saved {saved}",
-                      flush=True)
+                print(
+                    f"{(now - start) / 60:6.1f} min  rss {samples[-1][1] / 1024:7.1f} MiB  saved {saved}",
+                    flush=True,
+                )
             time.sleep(max(0.0, 2 / args.rate - (time.monotonic() - now)))
     finally:
         watcher.send_signal(signal.SIGTERM)
         watcher.wait(120)
     warm = [s for s in samples if s[0] >= 60] or samples
     result = {
-        "minutes": args.minutes, "mode": args.mode, "records_saved": saved,
+        "minutes": args.minutes,
+        "mode": args.mode,
+        "records_saved": saved,
         "runs": len(list((root / "tasks/t/runs").rglob("*.json"))),
         "commits": int(git(root, "rev-list", "--count", "HEAD")),
         "pushed": git(root, "rev-parse", "HEAD") == git(root, "rev-parse", "origin/main"),
-        "rss_mib_start": round(warm[0][1] / 1024, 1), "rss_mib_end": round(warm[-1][1] / 1024, 1),
+        "rss_mib_start": round(warm[0][1] / 1024, 1),
+        "rss_mib_end": round(warm[-1][1] / 1024, 1),
         "rss_mib_max": round(max(r for _, r in warm) / 1024, 1),
         "rss_slope_mib_per_hour": round(slope_kib_per_hour(warm) / 1024, 2),
         "judge_results": len(list((root / "tasks/t/evals/soak/results").rglob("*.json"))),

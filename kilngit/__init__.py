@@ -19,12 +19,23 @@ if TYPE_CHECKING:
 
 # Imported on first use, so that `import kilngit.<module>` (e.g. the record writer process) stays cheap.
 _EXPORTS = {
-    "KilngitError": "kilngit.errors", "init_project": "kilngit.init", "Problem": "kilngit.load",
-    "load_record": "kilngit.load", "Project": "kilngit.project", "ValidationReport": "kilngit.validate",
-    "validate_changed": "kilngit.validate", "validate_project": "kilngit.validate",
+    "KilngitError": "kilngit.errors",
+    "init_project": "kilngit.init",
+    "Problem": "kilngit.load",
+    "load_record": "kilngit.load",
+    "Project": "kilngit.project",
+    "ValidationReport": "kilngit.validate",
+    "validate_changed": "kilngit.validate",
+    "validate_project": "kilngit.validate",
 }
 __all__ = [
-    "KilngitError", "Problem", "Project", "ValidationReport", "init_project", "load_record", "validate_changed",
+    "KilngitError",
+    "Problem",
+    "Project",
+    "ValidationReport",
+    "init_project",
+    "load_record",
+    "validate_changed",
     "validate_project",
 ]
 

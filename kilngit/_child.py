@@ -17,8 +17,10 @@ from pathlib import Path
 #: The folder holding the `kilngit` package (site-packages, or a source checkout run without installing).
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
-_BOOT = ("import runpy, sys; sys.path.append(sys.argv.pop(1)); "
-         "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
+_BOOT = (
+    "import runpy, sys; sys.path.append(sys.argv.pop(1)); "
+    "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
+)
 
 
 def python_module(module: str, *args: str) -> list[str]:

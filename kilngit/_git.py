@@ -16,8 +16,16 @@ from pathlib import Path
 from kilngit.errors import GitError
 
 # Variables that would make git act on a different repository or index than the one we name.
-_STRIP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-          "GIT_PREFIX", "GIT_COMMON_DIR", "GIT_NAMESPACE")
+_STRIP = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_PREFIX",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+)
 
 
 def git_env() -> dict[str, str]:
@@ -28,8 +36,13 @@ def git_env() -> dict[str, str]:
     return env
 
 
-def run_git(cwd: str | Path, *args: str, check: bool = True, input: str | bytes | None = None,
-            timeout: float | None = None) -> str:
+def run_git(
+    cwd: str | Path,
+    *args: str,
+    check: bool = True,
+    input: str | bytes | None = None,
+    timeout: float | None = None,
+) -> str:
     """Run `git ARGS` in `cwd` and return its stdout without the final newline.
 
     `input` may be bytes (e.g. a `git fast-import` stream); `timeout` (seconds) bounds network commands. On
@@ -40,22 +53,37 @@ def run_git(cwd: str | Path, *args: str, check: bool = True, input: str | bytes 
         if not check:
             return ""
         out = " ".join(x.strip() for x in (proc.stdout, proc.stderr) if x.strip())
-        raise GitError(f"`git {' '.join(args)}` failed with exit code {proc.returncode}: {out}",
-                       "check the repository state with `git status`")
+        raise GitError(
+            f"`git {' '.join(args)}` failed with exit code {proc.returncode}: {out}",
+            "check the repository state with `git status`",
+        )
     return proc.stdout[:-1] if proc.stdout.endswith("\n") else proc.stdout
 
 
-def _run(cwd: str | Path, args: tuple[str, ...], input: str | bytes | None, timeout: float | None
-         ) -> subprocess.CompletedProcess[str]:
+def _run(
+    cwd: str | Path, args: tuple[str, ...], input: str | bytes | None, timeout: float | None
+) -> subprocess.CompletedProcess[str]:
     full_env = git_env()
     try:
         if isinstance(input, bytes):  # binary input (file contents for fast-import); output is still text
-            proc = subprocess.run(["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True,
-                                  timeout=timeout)
-            return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"),
-                                               proc.stderr.decode(errors="replace"))
-        return subprocess.run(["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True, text=True,
-                              timeout=timeout)
+            proc = subprocess.run(
+                ["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True, timeout=timeout
+            )
+            return subprocess.CompletedProcess(
+                proc.args,
+                proc.returncode,
+                proc.stdout.decode(errors="replace"),
+                proc.stderr.decode(errors="replace"),
+            )
+        return subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=full_env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except FileNotFoundError as e:
         raise GitError("git is not installed or not on PATH", "install git") from e
     except subprocess.TimeoutExpired as e:
@@ -79,7 +107,9 @@ class GitResult:
         return " ".join(x.strip() for x in (self.stdout, self.stderr) if x.strip())
 
 
-def git_result(cwd: str | Path, *args: str, input: str | None = None, timeout: float | None = None) -> GitResult:
+def git_result(
+    cwd: str | Path, *args: str, input: str | None = None, timeout: float | None = None
+) -> GitResult:
     """Run `git ARGS` and return its exit code and output without raising on failure."""
     proc = _run(cwd, args, input, timeout)
     return GitResult(proc.returncode, proc.stdout, proc.stderr)
@@ -101,10 +131,13 @@ def run_git_waiting(cwd: str | Path, *args: str, input: str | None = None, wait_
             out = result.stdout
             return out[:-1] if out.endswith("\n") else out
         if not is_lock_error(result.output) or time.monotonic() >= deadline:
-            raise GitError(f"`git {' '.join(args)}` failed with exit code {result.returncode}: {result.output}",
-                           "another git command may hold a lock: wait for it, or remove a stale "
-                           ".git/index.lock left by a crashed one" if is_lock_error(result.output)
-                           else "check the repository state with `git status`")
+            raise GitError(
+                f"`git {' '.join(args)}` failed with exit code {result.returncode}: {result.output}",
+                "another git command may hold a lock: wait for it, or remove a stale "
+                ".git/index.lock left by a crashed one"
+                if is_lock_error(result.output)
+                else "check the repository state with `git status`",
+            )
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
 
@@ -123,8 +156,9 @@ def staged_files(root: str | Path) -> list[str]:
 
     Compares the index with HEAD only (no work-tree scan), so it stays fast in a million-file repository."""
     base = "HEAD" if run_git(root, "rev-parse", "--verify", "-q", "HEAD", check=False) else EMPTY_TREE
-    out = run_git(root, "diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=d", "--relative",
-                  base)
+    out = run_git(
+        root, "diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=d", "--relative", base
+    )
     return [p for p in out.split("\0") if p]
 
 
@@ -146,7 +180,7 @@ def changed_files(root: str | Path) -> list[str]:
         if prefix != ".":
             if not path.startswith(prefix + "/"):
                 continue
-            path = path[len(prefix) + 1:]
+            path = path[len(prefix) + 1 :]
         if path.endswith("/"):
             paths += _files_under(Path(root), path.rstrip("/"))
         else:

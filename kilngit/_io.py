@@ -67,7 +67,7 @@ def atomic_write(path: str | Path, data: bytes, durable: bool = True, sync_folde
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             if durable:
                 os.fsync(fd)
         finally:
@@ -103,8 +103,10 @@ def fsync_folder(folder: str | Path) -> None:
 _ROOTS: dict[str, str] = {}
 """Project root as given -> its real path (the root itself may sit behind a symlink; nothing inside may)."""
 
-_SYMLINK_FIX = ("replace the symlink with the real file or folder (kilngit never follows symlinks inside a project: "
-                "they can point outside it)")
+_SYMLINK_FIX = (
+    "replace the symlink with the real file or folder (kilngit never follows symlinks inside a project: "
+    "they can point outside it)"
+)
 
 
 def _real_root(root: str) -> str:
@@ -141,19 +143,25 @@ def read_bytes_checked(path: str, root: str, max_bytes: int) -> bytes:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ReadError(f"is {_what(st.st_mode)}, where a record file belongs",
-                            "remove it, or put the record file there instead")
+            raise ReadError(
+                f"is {_what(st.st_mode)}, where a record file belongs",
+                "remove it, or put the record file there instead",
+            )
         _check_real_path(fd, path, root)
         if st.st_size > max_bytes:
-            raise ReadError(f"file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit for this kind of file",
-                            "split the content or move bulk data out of the record")
+            raise ReadError(
+                f"file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit for this kind of file",
+                "split the content or move bulk data out of the record",
+            )
         chunks, left = [], max_bytes + 1
         while left and (chunk := os.read(fd, min(left, 1 << 20))):
             chunks.append(chunk)
             left -= len(chunk)
         if not left:
-            raise ReadError(f"file grew over the {max_bytes:,}-byte limit while being read",
-                            "split the content or move bulk data out of the record")
+            raise ReadError(
+                f"file grew over the {max_bytes:,}-byte limit while being read",
+                "split the content or move bulk data out of the record",
+            )
         return b"".join(chunks)
     finally:
         os.close(fd)
@@ -177,7 +185,9 @@ def check_no_symlinks(root: str | Path, relpath: str) -> None:
     what it should be, or when `relpath` leaves the project: checked before every write into a project."""
     parts = Path(relpath).parts
     if Path(relpath).is_absolute() or ".." in parts:
-        raise ReadError(f"{relpath} is not a path inside the project", "use a path relative to the project root")
+        raise ReadError(
+            f"{relpath} is not a path inside the project", "use a path relative to the project root"
+        )
     here = os.fspath(root)
     for i, part in enumerate(parts):
         here = os.path.join(here, part)
@@ -191,7 +201,9 @@ def check_no_symlinks(root: str | Path, relpath: str) -> None:
         if i < len(parts) - 1 and not stat.S_ISDIR(mode):
             raise ReadError(f"{rel} is {_what(mode)} where a folder belongs", "remove it or move it away")
         if i == len(parts) - 1 and not stat.S_ISREG(mode):
-            raise ReadError(f"{rel} is {_what(mode)}, where a record file belongs", "remove it or move it away")
+            raise ReadError(
+                f"{rel} is {_what(mode)}, where a record file belongs", "remove it or move it away"
+            )
 
 
 def decode_utf8(data: bytes) -> str:
@@ -223,8 +235,10 @@ def load_yaml(text: str) -> Any:
         depth = 0
         for event in _safe_yaml().parse(io.StringIO(text)):
             if isinstance(event, AliasEvent):
-                raise ReadError("YAML aliases (*name) are not allowed in kilngit files",
-                                "write the value out instead of referring to an anchor")
+                raise ReadError(
+                    "YAML aliases (*name) are not allowed in kilngit files",
+                    "write the value out instead of referring to an anchor",
+                )
             if isinstance(event, CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -233,10 +247,13 @@ def load_yaml(text: str) -> Any:
                 depth -= 1
         data = _safe_yaml().load(text)
     except DuplicateKeyError as e:
-        raise ReadError(f"duplicate key: {_one_line(str(e.problem or e))}{_mark(e)}",
-                        "keep one of the two entries") from e
+        raise ReadError(
+            f"duplicate key: {_one_line(str(e.problem or e))}{_mark(e)}", "keep one of the two entries"
+        ) from e
     except YAMLError as e:
-        raise ReadError(f"invalid YAML: {_one_line(str(e))}", "fix the YAML syntax at the position shown") from e
+        raise ReadError(
+            f"invalid YAML: {_one_line(str(e))}", "fix the YAML syntax at the position shown"
+        ) from e
     check_values(data)
     return data
 
@@ -251,11 +268,14 @@ def load_json(text: str) -> Any:
     numbers too big for a float) and lone surrogates refused, each with a message naming the key or field."""
     check_depth(text)
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
-                          parse_float=_finite_float)
+        data = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float
+        )
     except json.JSONDecodeError as e:
-        raise ReadError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}",
-                        "restore the file from git (`git checkout -- FILE`) or fix the JSON") from e
+        raise ReadError(
+            f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}",
+            "restore the file from git (`git checkout -- FILE`) or fix the JSON",
+        ) from e
     except (ValueError, RecursionError) as e:  # e.g. an integer of more than 4,300 digits
         raise ReadError(f"invalid JSON: {_one_line(str(e))}", "fix the value") from e
     check_values(data)
@@ -267,14 +287,18 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(d) != len(pairs):
         seen: set[str] = set()
         key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise ReadError(f"duplicate key {key!r} (JSON readers disagree on which value wins)",
-                        "keep one of the two entries")
+        raise ReadError(
+            f"duplicate key {key!r} (JSON readers disagree on which value wins)",
+            "keep one of the two entries",
+        )
     return d
 
 
 def _no_constant(name: str) -> Any:
-    raise ReadError(f"{name} is not a JSON number (kilngit files hold finite numbers only)",
-                    "write a finite number, or null")
+    raise ReadError(
+        f"{name} is not a JSON number (kilngit files hold finite numbers only)",
+        "write a finite number, or null",
+    )
 
 
 def _finite_float(text: str) -> float:
@@ -304,8 +328,10 @@ def check_depth(text: str, limit: int | None = None) -> None:
 
 
 def _too_deep() -> ReadError:
-    return ReadError(f"nested more than {MAX_DEPTH} levels deep", "flatten the structure (no kilngit file needs "
-                     "that much nesting)")
+    return ReadError(
+        f"nested more than {MAX_DEPTH} levels deep",
+        "flatten the structure (no kilngit file needs that much nesting)",
+    )
 
 
 def check_values(data: Any, pointer: str = "") -> None:
@@ -316,12 +342,16 @@ def check_values(data: Any, pointer: str = "") -> None:
         value, where = stack.pop()
         if isinstance(value, str):
             if not value.isascii() and _has_surrogate(value):
-                raise ReadError(f"field {where or '/'} holds a lone surrogate (\\ud800-\\udfff), which is not text",
-                                "remove the escape or write the real character")
+                raise ReadError(
+                    f"field {where or '/'} holds a lone surrogate (\\ud800-\\udfff), which is not text",
+                    "remove the escape or write the real character",
+                )
         elif isinstance(value, float):
             if not math.isfinite(value):
-                raise ReadError(f"field {where or '/'} is {value} (kilngit files hold finite numbers only)",
-                                "write a finite number, or null")
+                raise ReadError(
+                    f"field {where or '/'} is {value} (kilngit files hold finite numbers only)",
+                    "write a finite number, or null",
+                )
         elif isinstance(value, dict):
             for k, v in value.items():
                 if isinstance(k, str) and not k.isascii() and _has_surrogate(k):

@@ -42,7 +42,7 @@ def split_frames(buffer: bytearray) -> tuple[list[tuple[str, bytes]], int]:
         if end > len(buffer):
             break
         start = at + HEADER.size
-        frames.append((buffer[start:start + path_len].decode(), bytes(buffer[start + path_len:end])))
+        frames.append((buffer[start : start + path_len].decode(), bytes(buffer[start + path_len : end])))
         at = end
     return frames, at
 
@@ -77,7 +77,7 @@ def serve(root: str, stdin: int = 0, stdout: int = 1) -> None:
         answers = memoryview(write_batch(root, frames)) if frames else None
         while answering and answers:
             try:
-                answers = answers[os.write(stdout, answers):]
+                answers = answers[os.write(stdout, answers) :]
             except BrokenPipeError:
                 answering = False
 

@@ -9,9 +9,15 @@ from kilngit.project import Project
 from kilngit.records import Prompt, Requirement, Source, Task, TaskRun, is_slug
 
 
-def new_task(project: Project, slug: str, instruction: str, name: str | None = None,
-             requirements: list[Requirement] | None = None, rating_type: str | None = None,
-             labels: list[str] | None = None) -> Task:
+def new_task(
+    project: Project,
+    slug: str,
+    instruction: str,
+    name: str | None = None,
+    requirements: list[Requirement] | None = None,
+    rating_type: str | None = None,
+    labels: list[str] | None = None,
+) -> Task:
     """Create `tasks/SLUG/task.yaml` and a `default` prompt. `rating_type` fixes the type of overall ratings
     (with `labels`, the classes, for type label)."""
     if not is_slug(slug):
@@ -19,18 +25,32 @@ def new_task(project: Project, slug: str, instruction: str, name: str | None = N
     if (project.root / layout.task_file(slug)).exists():
         raise KilngitError(f"task {slug!r} already exists", f"edit {layout.task_file(slug)} instead")
     try:
-        task = Task(name=name or slug, instruction=instruction, requirements=requirements or [],
-                    rating_type=rating_type, labels=labels or [])  # type: ignore[arg-type]
+        task = Task(
+            name=name or slug,
+            instruction=instruction,
+            requirements=requirements or [],
+            rating_type=rating_type,
+            labels=labels or [],
+        )  # type: ignore[arg-type]
     except ValueError as e:
-        raise UsageError(f"invalid task: {_first_error(e)}", "label tasks need --labels A,B,... (two or more)"
-                         ) from None
+        raise UsageError(
+            f"invalid task: {_first_error(e)}", "label tasks need --labels A,B,... (two or more)"
+        ) from None
     project.write_definition(layout.task_file(slug), task)
-    project.write_definition(layout.prompt_file(slug, "default"), Prompt(description="The task's instruction."))
+    project.write_definition(
+        layout.prompt_file(slug, "default"), Prompt(description="The task's instruction.")
+    )
     return task
 
 
-def add_run(project: Project, task: str, input: str, output: str | None = None, tags: list[str] | None = None,
-            author: str | None = None) -> TaskRun:
+def add_run(
+    project: Project,
+    task: str,
+    input: str,
+    output: str | None = None,
+    tags: list[str] | None = None,
+    author: str | None = None,
+) -> TaskRun:
     """Add a run typed by a person (input only, or input and output). Returns the run with its ID."""
     task = project.task_slug(task)
     person = current_person(project.root, author)
@@ -38,8 +58,14 @@ def add_run(project: Project, task: str, input: str, output: str | None = None, 
     for tag in tags or []:
         if not tag or any(c.isspace() for c in tag):
             raise UsageError(f"invalid tag {tag!r}", "tags are non-empty and contain no spaces")
-    run = TaskRun(task=task, input=input, input_source=source, output=output,
-                  output_source=source if output is not None else None, tags=sorted(set(tags or []))).with_id()
+    run = TaskRun(
+        task=task,
+        input=input,
+        input_source=source,
+        output=output,
+        output_source=source if output is not None else None,
+        tags=sorted(set(tags or [])),
+    ).with_id()
     project.write_record(run)
     return run  # type: ignore[return-value]
 
@@ -53,11 +79,17 @@ def parse_requirement(spec: str) -> Requirement:
     rating_type, _, classes = rating_type.strip().partition("(")
     labels = [c.strip() for c in classes.rstrip(")").split("|") if c.strip()]
     try:
-        return Requirement(name=name.strip(), type=(rating_type or "pass_fail"),  # type: ignore[arg-type]
-                           labels=labels, instruction=instruction.strip())
+        return Requirement(
+            name=name.strip(),
+            type=(rating_type or "pass_fail"),  # type: ignore[arg-type]
+            labels=labels,
+            instruction=instruction.strip(),
+        )
     except ValueError as e:
-        raise UsageError(f"invalid requirement {spec!r}: {_first_error(e)}",
-                         "types: pass_fail, pass_fail_critical, five_star, label(A|B|...)") from None
+        raise UsageError(
+            f"invalid requirement {spec!r}: {_first_error(e)}",
+            "types: pass_fail, pass_fail_critical, five_star, label(A|B|...)",
+        ) from None
 
 
 def _first_error(e: ValueError) -> str:

@@ -32,7 +32,14 @@ SplitLookup = Callable[[str, str], frozenset[str]]
 
 _TOKEN = re.compile(r"\s*(\(|\)|&|,|\||!|[^\s()&,|!]+)")
 _COMPARE = re.compile(r"human_rating(>=|<=|==|=|>|<)(.+)")
-_OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "=": operator.eq, ">": operator.gt, "<": operator.lt}
+_OPS = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "=": operator.eq,
+    ">": operator.gt,
+    "<": operator.lt,
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,9 @@ def parse_filter(text: str, splits: SplitLookup | None = None) -> RunFilter:
     parser = _Parser(tokens, text, splits)
     predicate = parser.expr()
     if parser.pos != len(tokens):
-        raise UsageError(f"unexpected {tokens[parser.pos]!r} in filter {text!r}", "see `kilngit help filters`")
+        raise UsageError(
+            f"unexpected {tokens[parser.pos]!r} in filter {text!r}", "see `kilngit help filters`"
+        )
     return RunFilter(text, predicate)
 
 
@@ -128,8 +137,10 @@ class _Parser:
         m = _COMPARE.fullmatch(tok)
         if m:
             return _rating_predicate(_OPS[m.group(1)], _threshold(m.group(2)))
-        raise UsageError(f"unknown filter term {tok!r}",
-                         "use all, tag::X, rated, unrated, disputed, human_rating>=X, split::NAME/PART, config::X")
+        raise UsageError(
+            f"unknown filter term {tok!r}",
+            "use all, tag::X, rated, unrated, disputed, human_rating>=X, split::NAME/PART, config::X",
+        )
 
     def _split(self, spec: str) -> Predicate:
         name, _, part = spec.partition("/")
@@ -143,6 +154,7 @@ class _Parser:
 
 def _has_tag(tag: str) -> Predicate:
     """`tag in state.tags`, without building the tag set (the filter runs over every run of a task)."""
+
     def predicate(state: RunState) -> bool:
         annotations = state.annotations
         if annotations and any(tag in a.tags_removed for a in annotations):
@@ -163,7 +175,9 @@ def _threshold(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"cannot compare a rating with {text!r}", "use pass, fail, critical, 1*..5* or a number in -1..1") from None
+        raise UsageError(
+            f"cannot compare a rating with {text!r}", "use pass, fail, critical, 1*..5* or a number in -1..1"
+        ) from None
     if not -1 <= value <= 1:
         raise UsageError(f"rating {value:g} is outside -1..1", "for stars write e.g. 4* instead")
     return value

@@ -17,14 +17,18 @@ def current_person(root: str | Path, explicit: str | None = None) -> str:
     email = _git.run_git(root, "config", "user.email", check=False).strip()
     if email:
         return _checked(email)
-    raise KilngitError("cannot tell who you are: no --as given and git has no user.email",
-                       "pass --as you@example.com, or run: git config --global user.email you@example.com")
+    raise KilngitError(
+        "cannot tell who you are: no --as given and git has no user.email",
+        "pass --as you@example.com, or run: git config --global user.email you@example.com",
+    )
 
 
 def _checked(person: str) -> str:
     """A name that maps to its own annotation folder (see `layout.rater_dir`), without control characters."""
     if any(ord(c) < 32 or ord(c) == 127 for c in person):
-        raise UsageError(f"person name {person!r} holds control characters", "give a plain name or email address")
+        raise UsageError(
+            f"person name {person!r} holds control characters", "give a plain name or email address"
+        )
     try:
         layout.rater_dir(person)
     except ValueError as e:

@@ -42,8 +42,9 @@ def init_project(path: str | Path, name: str | None = None) -> Project:
         _git.run_git(root, "init", "-q")
         # Index v4 and the untracked cache keep `git status` (and `validate --changed`) quick at a million files.
         _git.run_git(root, "config", "feature.manyFiles", "true")
-    header = "# kilngit project manifest (format: docs/format.md in kilngit)\n" + schema_header("project",
-                                                                                                layout.MANIFEST)
+    header = "# kilngit project manifest (format: docs/format.md in kilngit)\n" + schema_header(
+        "project", layout.MANIFEST
+    )
     manifest = ProjectManifest(name=name or root.name)
     atomic_write(root / layout.MANIFEST, dump_yaml(definition_data(manifest), header))
     _add_missing_lines(root / ".gitattributes", GITATTRIBUTES)

@@ -51,24 +51,33 @@ def annotation(ctx: Context, path: str, record: Annotation, parts: Mapping[str, 
         req = task.requirement(name)
         if req is None:
             known = ", ".join(r.name for r in task.requirements) or "none"
-            out.append(Problem(path, f"task has no requirement {name!r}", f"use one of: {known}",
-                               f"/requirements/{name}"))
+            out.append(
+                Problem(
+                    path, f"task has no requirement {name!r}", f"use one of: {known}", f"/requirements/{name}"
+                )
+            )
         elif bad := task.rating_problem(name, rating.type, rating.label):
             out.append(Problem(path, bad[0], bad[1], f"/requirements/{name}/{bad[2]}"))
     return out
 
 
 def eval_(ctx: Context, path: str, record: Eval, parts: Mapping[str, str]) -> list[Problem]:
-    out = _filter_problems(path, record.eval_set, "/eval_set") + _filter_problems(path, record.golden_set,
-                                                                                   "/golden_set")
+    out = _filter_problems(path, record.eval_set, "/eval_set") + _filter_problems(
+        path, record.golden_set, "/golden_set"
+    )
     task = ctx.definition("task", task=parts["task"])
     if isinstance(task, Task):
         for i, score in enumerate(record.scores):
             target = score.human_rating
             if target and target != "overall" and task.requirement(target) is None:
-                out.append(Problem(path, f"score {score.name!r} compares with unknown requirement {target!r}",
-                                   "use overall or one of the task's requirement names",
-                                   f"/scores/{i}/human_rating"))
+                out.append(
+                    Problem(
+                        path,
+                        f"score {score.name!r} compares with unknown requirement {target!r}",
+                        "use overall or one of the task's requirement names",
+                        f"/scores/{i}/human_rating",
+                    )
+                )
     return out
 
 
@@ -76,22 +85,51 @@ def judge(ctx: Context, path: str, record: Judge, parts: Mapping[str, str]) -> l
     out = []
     ev = ctx.definition("eval", task=parts["task"], eval=parts["eval"])
     if not isinstance(ev, Eval):
-        out.append(Problem(path, "the eval this judge belongs to does not exist or is invalid",
-                           "create or fix eval.yaml in the eval's folder"))
+        out.append(
+            Problem(
+                path,
+                "the eval this judge belongs to does not exist or is invalid",
+                "create or fix eval.yaml in the eval's folder",
+            )
+        )
     elif record.score and not ev.score(record.score):
-        out.append(Problem(path, f"eval has no score {record.score!r}",
-                           f"use one of: {', '.join(s.name for s in ev.scores)}", "/score"))
+        out.append(
+            Problem(
+                path,
+                f"eval has no score {record.score!r}",
+                f"use one of: {', '.join(s.name for s in ev.scores)}",
+                "/score",
+            )
+        )
     if record.knowledge_file and not ctx.file_exists(record.knowledge_file):
-        out.append(Problem(path, f"knowledge file {record.knowledge_file!r} does not exist",
-                           f"create {record.knowledge_file} or fix the reference", "/knowledge_file"))
+        out.append(
+            Problem(
+                path,
+                f"knowledge file {record.knowledge_file!r} does not exist",
+                f"create {record.knowledge_file} or fix the reference",
+                "/knowledge_file",
+            )
+        )
     for i, slug in enumerate(record.evidence or []):
         other = ctx.definition("judge", task=parts["task"], eval=parts["eval"], slug=slug)
         if other is None:
-            out.append(Problem(path, f"evidence judge {slug!r} does not exist in this eval",
-                               "name a judge of the same eval (a file under its judges/)", f"/evidence/{i}"))
+            out.append(
+                Problem(
+                    path,
+                    f"evidence judge {slug!r} does not exist in this eval",
+                    "name a judge of the same eval (a file under its judges/)",
+                    f"/evidence/{i}",
+                )
+            )
         elif isinstance(other, Judge) and other.evidence:
-            out.append(Problem(path, f"evidence judge {slug!r} is itself grounded",
-                               "take evidence from judges that do not read other judges", f"/evidence/{i}"))
+            out.append(
+                Problem(
+                    path,
+                    f"evidence judge {slug!r} is itself grounded",
+                    "take evidence from judges that do not read other judges",
+                    f"/evidence/{i}",
+                )
+            )
     return out
 
 
@@ -100,8 +138,15 @@ def judge_result(ctx: Context, path: str, record: JudgeResult, parts: Mapping[st
     if isinstance(ev, Eval):
         unknown = sorted(set(record.scores) - {s.name for s in ev.scores})
         if unknown:
-            return [Problem(path, f"scores not in the eval: {', '.join(unknown)}",
-                            "restore the result or the eval's score list", "/scores", "warning")]
+            return [
+                Problem(
+                    path,
+                    f"scores not in the eval: {', '.join(unknown)}",
+                    "restore the result or the eval's score list",
+                    "/scores",
+                    "warning",
+                )
+            ]
     return []
 
 
@@ -109,13 +154,21 @@ def dataset_split(ctx: Context, path: str, record: DatasetSplit, parts: Mapping[
     return _filter_problems(path, record.filter, "/filter")
 
 
-def split_membership(ctx: Context, path: str, record: SplitMembership, parts: Mapping[str, str]) -> list[Problem]:
+def split_membership(
+    ctx: Context, path: str, record: SplitMembership, parts: Mapping[str, str]
+) -> list[Problem]:
     out = []
     for part, ids in record.parts.items():
         missing = [i for i in ids if not ctx.exists("task_run", task=parts["task"], id=i)]
         if missing:
-            out.append(Problem(path, f"{len(missing)} runs of part {part!r} do not exist (e.g. {missing[0]})",
-                               "restore the runs or re-materialize the split", f"/parts/{part}"))
+            out.append(
+                Problem(
+                    path,
+                    f"{len(missing)} runs of part {part!r} do not exist (e.g. {missing[0]})",
+                    "restore the runs or re-materialize the split",
+                    f"/parts/{part}",
+                )
+            )
     return out
 
 
@@ -127,8 +180,14 @@ def finetune(ctx: Context, path: str, record: FineTune, parts: Mapping[str, str]
     out = []
     for key, value in (("train_part", record.train_part), ("validation_part", record.validation_part)):
         if value and value not in names:
-            out.append(Problem(path, f"split {record.split!r} has no part {value!r}",
-                               f"use one of: {', '.join(sorted(names))}", f"/{key}"))
+            out.append(
+                Problem(
+                    path,
+                    f"split {record.split!r} has no part {value!r}",
+                    f"use one of: {', '.join(sorted(names))}",
+                    f"/{key}",
+                )
+            )
     return out
 
 

@@ -140,16 +140,19 @@ class Kind:
 
     def fill(self, params: Mapping[str, str]) -> str:
         """The path with every part filled in from `params`."""
-        return _PLACEHOLDER.sub(lambda m: params[m.group(1)][:SHARD] if m.group(2) else params[m.group(1)],
-                                self.path)
+        return _PLACEHOLDER.sub(
+            lambda m: params[m.group(1)][:SHARD] if m.group(2) else params[m.group(1)], self.path
+        )
 
 
 def _regex(template: str) -> str:
     out, at = [], 0
     for m in _PLACEHOLDER.finditer(template):
-        out.append(re.escape(template[at:m.start()]))
+        out.append(re.escape(template[at : m.start()]))
         name = m.group(1)
-        out.append(r"(?P<shard>[0-9a-f]{2})" if m.group(2) else f"(?P<{name}>{PART_PATTERNS.get(name, SLUG)})")
+        out.append(
+            r"(?P<shard>[0-9a-f]{2})" if m.group(2) else f"(?P<{name}>{PART_PATTERNS.get(name, SLUG)})"
+        )
         at = m.end()
     out.append(re.escape(template[at:]))
     return "".join(out)
@@ -181,31 +184,83 @@ for _kind in (
     Kind("project", ProjectManifest, "kilngit.yaml", scope=()),
     Kind("task", Task, _T + "/task.yaml", scope=()),
     Kind("prompt", Prompt, _T + "/prompts/{slug}.yaml"),
-    Kind("run_config", RunConfig, _T + "/run_configs/{slug}.yaml", refs=(Ref("/prompt", "prompt", "prompt"),)),
-    Kind("task_run", TaskRun, _T + "/runs/{id[:2]}/{id}.json", {"task": "task", "id": "id"},
-         refs=(Ref("/output_source/run_config", "run_config", "run config", "warning"),
-               Ref("/parent", "task_run", "parent run", "warning"))),
-    Kind("annotation", Annotation, _T + "/annotations/{rater}/{run[:2]}/{run}.json",
-         {"task": "task", "rater": "rater", "run": "run"}, refs=(Ref("/run", "task_run", "run"),),
-         check=checks.annotation),
-    Kind("eval", Eval, _E + "/eval.yaml", refs=(Ref("/default_judge", "judge", "judge"),), check=checks.eval_),
+    Kind(
+        "run_config", RunConfig, _T + "/run_configs/{slug}.yaml", refs=(Ref("/prompt", "prompt", "prompt"),)
+    ),
+    Kind(
+        "task_run",
+        TaskRun,
+        _T + "/runs/{id[:2]}/{id}.json",
+        {"task": "task", "id": "id"},
+        refs=(
+            Ref("/output_source/run_config", "run_config", "run config", "warning"),
+            Ref("/parent", "task_run", "parent run", "warning"),
+        ),
+    ),
+    Kind(
+        "annotation",
+        Annotation,
+        _T + "/annotations/{rater}/{run[:2]}/{run}.json",
+        {"task": "task", "rater": "rater", "run": "run"},
+        refs=(Ref("/run", "task_run", "run"),),
+        check=checks.annotation,
+    ),
+    Kind(
+        "eval", Eval, _E + "/eval.yaml", refs=(Ref("/default_judge", "judge", "judge"),), check=checks.eval_
+    ),
     Kind("judge", Judge, _E + "/judges/{slug}.yaml", check=checks.judge, scope=("task", "eval")),
-    Kind("judge_result", JudgeResult, _E + "/results/{judge}/{id[:2]}/{id}.json",
-         {"task": "task", "eval": "eval", "judge": "judge", "id": "id"},
-         refs=(Ref("/run", "task_run", "run"), Ref("/judge", "judge", "judge", "warning")),
-         check=checks.judge_result, scope=("task", "eval")),
+    Kind(
+        "judge_result",
+        JudgeResult,
+        _E + "/results/{judge}/{id[:2]}/{id}.json",
+        {"task": "task", "eval": "eval", "judge": "judge", "id": "id"},
+        refs=(Ref("/run", "task_run", "run"), Ref("/judge", "judge", "judge", "warning")),
+        check=checks.judge_result,
+        scope=("task", "eval"),
+    ),
     Kind("dataset_split", DatasetSplit, _T + "/splits/{slug}.yaml", check=checks.dataset_split),
-    Kind("split_membership", SplitMembership, _T + "/splits/{slug}.membership.json",
-         {"task": "task", "slug": "split"}, refs=(Ref("/split", "dataset_split", "split"),),
-         check=checks.split_membership, scope=("task", "slug"), live=True),
-    Kind("finetune", FineTune, _F + "/finetune.yaml",
-         refs=(Ref("/split", "dataset_split", "split"), Ref("/prompt", "prompt", "prompt")), check=checks.finetune),
-    Kind("finetune_status", FineTuneStatus, _F + "/status.json", _OWNED_BY_FINETUNE,
-         refs=(Ref("/finetune", "finetune", "fine-tune"),), scope=("task", "slug"), live=True),
-    Kind("finetune_round", FineTuneRound, _F + "/rounds/{round}.json", {**_OWNED_BY_FINETUNE, "round": "round"},
-         scope=("task", "slug"), live=True),
-    Kind("finetune_metrics", FineTuneMetrics, _F + "/metrics/{first_step}.json",
-         {**_OWNED_BY_FINETUNE, "first_step": "first_step"}, scope=("task", "slug"), live=True),
+    Kind(
+        "split_membership",
+        SplitMembership,
+        _T + "/splits/{slug}.membership.json",
+        {"task": "task", "slug": "split"},
+        refs=(Ref("/split", "dataset_split", "split"),),
+        check=checks.split_membership,
+        scope=("task", "slug"),
+        live=True,
+    ),
+    Kind(
+        "finetune",
+        FineTune,
+        _F + "/finetune.yaml",
+        refs=(Ref("/split", "dataset_split", "split"), Ref("/prompt", "prompt", "prompt")),
+        check=checks.finetune,
+    ),
+    Kind(
+        "finetune_status",
+        FineTuneStatus,
+        _F + "/status.json",
+        _OWNED_BY_FINETUNE,
+        refs=(Ref("/finetune", "finetune", "fine-tune"),),
+        scope=("task", "slug"),
+        live=True,
+    ),
+    Kind(
+        "finetune_round",
+        FineTuneRound,
+        _F + "/rounds/{round}.json",
+        {**_OWNED_BY_FINETUNE, "round": "round"},
+        scope=("task", "slug"),
+        live=True,
+    ),
+    Kind(
+        "finetune_metrics",
+        FineTuneMetrics,
+        _F + "/metrics/{first_step}.json",
+        {**_OWNED_BY_FINETUNE, "first_step": "first_step"},
+        scope=("task", "slug"),
+        live=True,
+    ),
     Kind("job_request", JobRequest, _T + "/queue/{id}.json", {"task": "task", "id": "id"}),
     Kind("job_outcome", JobOutcome, _T + "/queue/done/{id}.json", {"task": "task", "id": "id"}),
 ):

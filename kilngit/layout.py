@@ -61,14 +61,18 @@ def rater_dir(rater: str) -> str:
     UTF-8 byte, so 'x y' and 'x_y', or 'Alice' and 'alice', never share a folder, and '.' or '../../etc'
     stay one folder name inside annotations/ (a name not starting with a letter or digit gets the prefix
     `0+_`). Raises ValueError when the name does not fit in 128 characters."""
-    out = [c if _RATER_KEEP.fullmatch(c) else "".join(f"+{b:02x}" for b in c.encode("utf-8", "surrogatepass"))
-           for c in rater]
+    out = [
+        c if _RATER_KEEP.fullmatch(c) else "".join(f"+{b:02x}" for b in c.encode("utf-8", "surrogatepass"))
+        for c in rater
+    ]
     name = "".join(out)
     if name[:1] not in _FIRST:
         name = "0+_" + name  # folder names start with a letter or digit; "+_" is never an escape, so no clash
     if not rater or len(name) > 128 or not re.fullmatch(RATER, name):
-        raise ValueError(f"rater name {rater!r} is empty or too long for a folder name (at most 128 characters "
-                         "once encoded)")
+        raise ValueError(
+            f"rater name {rater!r} is empty or too long for a folder name (at most 128 characters "
+            "once encoded)"
+        )
     return name
 
 

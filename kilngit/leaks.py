@@ -17,8 +17,19 @@ from collections.abc import Mapping
 from typing import Any
 
 #: Parts of a variable name (split at `_`) that make it secret-looking; `APIKEY` and such end in KEY.
-SECRET_PARTS = {"KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "CREDENTIALS", "AUTH",
-                "COOKIE", "PAT"}
+SECRET_PARTS = {
+    "KEY",
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "AUTH",
+    "COOKIE",
+    "PAT",
+}
 #: Last parts that make it a setting *about* a secret (`KILNGIT_PROVIDER_X_API_KEY_ENV` names a variable).
 NOT_SECRET_ENDS = {"ENV", "FILE", "PATH", "DIR", "SOCK", "URL"}
 MIN_LENGTH = 8

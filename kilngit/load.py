@@ -50,38 +50,64 @@ MIGRATIONS: dict[str, dict[int, Any]] = {}
 
 _FIXES = {
     "extra_forbidden": "remove this field (kilngit refuses unknown fields rather than dropping them; if a newer "
-                       "kilngit wrote it, upgrade kilngit)",
+    "kilngit wrote it, upgrade kilngit)",
     "missing": "add this field",
     "literal_error": "use one of the allowed values",
 }
 
 
-def parse_record(root: Path, relpath: str, located: layout.Located | None = None, *, full: bool = True) -> Parsed:
+def parse_record(
+    root: Path, relpath: str, located: layout.Located | None = None, *, full: bool = True
+) -> Parsed:
     """Read and validate the record file at `relpath` (POSIX, relative to `root`).
 
     With `full=False` the content hash and canonical bytes are not re-checked (the schema still is): that is
     how the project loader reads, leaving the rest to `kilngit validate`."""
     located = located or layout.classify(relpath)
     if located is None:
-        return Parsed(relpath, "unknown", None, [Problem(
-            relpath, "no record kind lives at this path",
-            "move the file to the path its kind uses (see docs/format.md) or remove it")])
+        return Parsed(
+            relpath,
+            "unknown",
+            None,
+            [
+                Problem(
+                    relpath,
+                    "no record kind lives at this path",
+                    "move the file to the path its kind uses (see docs/format.md) or remove it",
+                )
+            ],
+        )
     kind = located.kind
     try:
-        raw = read_bytes_checked(os.path.join(root, relpath), str(root),
-                                 MAX_YAML_BYTES if located.yaml else MAX_JSON_BYTES)
+        raw = read_bytes_checked(
+            os.path.join(root, relpath), str(root), MAX_YAML_BYTES if located.yaml else MAX_JSON_BYTES
+        )
         data = _parse(raw, located.yaml)
     except ReadError as e:
         return Parsed(relpath, kind, None, [Problem(relpath, str(e), e.fix)])
 
     problems: list[Problem] = []
     if not isinstance(data, dict):
-        return Parsed(relpath, kind, None, [Problem(relpath, f"expected a {kind} record (a mapping)",
-                                                    f"write a mapping with kind: {kind}")])
+        return Parsed(
+            relpath,
+            kind,
+            None,
+            [Problem(relpath, f"expected a {kind} record (a mapping)", f"write a mapping with kind: {kind}")],
+        )
     if data.get("kind") != kind:
-        return Parsed(relpath, kind, None, [Problem(
-            relpath, f"kind is {data.get('kind')!r} but this path holds {kind} records",
-            f"set kind: {kind}, or move the file to where {data.get('kind')} records live", "/kind")])
+        return Parsed(
+            relpath,
+            kind,
+            None,
+            [
+                Problem(
+                    relpath,
+                    f"kind is {data.get('kind')!r} but this path holds {kind} records",
+                    f"set kind: {kind}, or move the file to where {data.get('kind')} records live",
+                    "/kind",
+                )
+            ],
+        )
     data, version_problem = _upgrade(relpath, kind, data)
     if version_problem:
         return Parsed(relpath, kind, None, [version_problem])
@@ -95,9 +121,15 @@ def parse_record(root: Path, relpath: str, located: layout.Located | None = None
     canonical = None if located.yaml else record.to_data()
     problems += _identity_problems(relpath, record, located.params, canonical)
     if canonical is not None and not problems and to_file_bytes(canonical) != raw:
-        problems.append(Problem(relpath, "file is not in canonical form (sorted keys, 2-space indent)",
-                                "run `kilngit validate --fix` to rewrite it canonically", severity="warning",
-                                code="not_canonical"))
+        problems.append(
+            Problem(
+                relpath,
+                "file is not in canonical form (sorted keys, 2-space indent)",
+                "run `kilngit validate --fix` to rewrite it canonically",
+                severity="warning",
+                code="not_canonical",
+            )
+        )
     return Parsed(relpath, kind, record, problems, located.params)
 
 
@@ -129,11 +161,19 @@ def _parse(raw: bytes, yaml: bool) -> Any:
 def _upgrade(relpath: str, kind: str, data: dict[str, Any]) -> tuple[dict[str, Any], Problem | None]:
     v = data.get("v", FORMAT_VERSION)
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        return data, Problem(relpath, f"format version v must be a positive integer, not {v!r}",
-                             f"set v: {FORMAT_VERSION}", "/v")
+        return data, Problem(
+            relpath,
+            f"format version v must be a positive integer, not {v!r}",
+            f"set v: {FORMAT_VERSION}",
+            "/v",
+        )
     if v > FORMAT_VERSION:
-        return data, Problem(relpath, f"written by a newer kilngit (format v{v}; this kilngit reads up to "
-                                      f"v{FORMAT_VERSION})", "upgrade kilngit: pip install -U kilngit", "/v")
+        return data, Problem(
+            relpath,
+            f"written by a newer kilngit (format v{v}; this kilngit reads up to v{FORMAT_VERSION})",
+            "upgrade kilngit: pip install -U kilngit",
+            "/v",
+        )
     while v < FORMAT_VERSION:
         data = MIGRATIONS[kind][v](data)
         v += 1
@@ -144,9 +184,14 @@ def _upgrade(relpath: str, kind: str, data: dict[str, Any]) -> tuple[dict[str, A
 def _shard_problems(relpath: str, params: dict[str, str]) -> list[Problem]:
     """A sharded file must sit in the folder named by the first characters of its ID."""
     named = params.get("id") or params.get("run")
-    if "shard" in params and named and params["shard"] != named[:layout.SHARD]:
-        return [Problem(relpath, f"sits in shard folder {params['shard']} but {named} belongs in "
-                                 f"{named[:layout.SHARD]}", f"move it to the {named[:layout.SHARD]}/ folder beside")]
+    if "shard" in params and named and params["shard"] != named[: layout.SHARD]:
+        return [
+            Problem(
+                relpath,
+                f"sits in shard folder {params['shard']} but {named} belongs in {named[: layout.SHARD]}",
+                f"move it to the {named[: layout.SHARD]}/ folder beside",
+            )
+        ]
     return []
 
 
@@ -200,25 +245,53 @@ def _identity_problems(
         if part == "id" or params.get(part) == value:
             continue  # a misnamed machine record is reported by its content hash below
         if part in ("task", "eval", "judge"):
-            problems.append(Problem(relpath, f"{part} is {value!r} but the file sits under {params[part]!r}",
-                                    f"move the file under {value!r} or set {part}: {params[part]}", f"/{part}"))
+            problems.append(
+                Problem(
+                    relpath,
+                    f"{part} is {value!r} but the file sits under {params[part]!r}",
+                    f"move the file under {value!r} or set {part}: {params[part]}",
+                    f"/{part}",
+                )
+            )
         elif isinstance(fields[name], int):
-            problems.append(Problem(relpath, f"{name} is {value} but the file is named {params[part]}",
-                                    f"move it to {layout.record_path(record)}", f"/{name}"))
+            problems.append(
+                Problem(
+                    relpath,
+                    f"{name} is {value} but the file is named {params[part]}",
+                    f"move it to {layout.record_path(record)}",
+                    f"/{name}",
+                )
+            )
         else:
             elsewhere.append(name)
     if elsewhere:
         own = ", ".join(n for p, n in kind.identity.items() if p not in ("task", "eval", "judge", "id"))
-        problems.append(Problem(relpath, f"{record.kind.replace('_', ' ')} is not at the path of its ({own})",
-                                f"move it to {layout.record_path(record)}"))
+        problems.append(
+            Problem(
+                relpath,
+                f"{record.kind.replace('_', ' ')} is not at the path of its ({own})",
+                f"move it to {layout.record_path(record)}",
+            )
+        )
     if isinstance(record, MachineRecord):
         expected = content_id(canonical if canonical is not None else record.to_data())
         if record.id != expected:
-            problems.append(Problem(relpath, f"id {record.id!r} does not match the content hash {expected!r}",
-                                    "machine records are append-only: restore the original file, or write the "
-                                    "change as a new record (kilngit computes the id)", "/id"))
+            problems.append(
+                Problem(
+                    relpath,
+                    f"id {record.id!r} does not match the content hash {expected!r}",
+                    "machine records are append-only: restore the original file, or write the "
+                    "change as a new record (kilngit computes the id)",
+                    "/id",
+                )
+            )
         elif params.get("id") != record.id:
-            problems.append(Problem(relpath, f"file is named {params.get('id')} but holds record {record.id}",
-                                    f"move it to {layout.record_path(record)}"))
+            problems.append(
+                Problem(
+                    relpath,
+                    f"file is named {params.get('id')} but holds record {record.id}",
+                    f"move it to {layout.record_path(record)}",
+                )
+            )
     problems += _shard_problems(relpath, params)
     return problems

@@ -1,9 +1,9 @@
 """A kilngit project on disk: find it, read its records (lazily, cached), and write records atomically.
 
-    project = Project.find(".")
-    task = project.task("ffmpeg")
-    runs = project.runs("ffmpeg")          # {id: TaskRun}
-    project.write_record(annotation)       # path derived from (rater, run); no-op when unchanged
+project = Project.find(".")
+task = project.task("ffmpeg")
+runs = project.runs("ffmpeg")          # {id: TaskRun}
+project.write_record(annotation)       # path derived from (rater, run); no-op when unchanged
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from kilngit.errors import (
     KilngitError,
     NotFoundError,
     ProjectNotFoundError,
+    did_you_mean,
 )
 from kilngit.filters import RunFilter, parse_filter
 from kilngit.kinds import KINDS, Kind
@@ -63,8 +64,10 @@ class Project:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).absolute()
         if not (self.root / layout.MANIFEST).is_file():
-            raise ProjectNotFoundError(f"{self.root} is not a kilngit project (no {layout.MANIFEST})",
-                                       "run `kilngit init` there, or pass -C PATH")
+            raise ProjectNotFoundError(
+                f"{self.root} is not a kilngit project (no {layout.MANIFEST})",
+                "run `kilngit init` there, or pass -C PATH",
+            )
         #: Problems met while loading (invalid files are skipped, not fatal, except in `validate`).
         self.problems: list[Problem] = []
         self._cache: dict[tuple[Any, ...], Any] = {}
@@ -76,8 +79,10 @@ class Project:
         for folder in (here, *here.parents):
             if (folder / layout.MANIFEST).is_file():
                 return cls(folder)
-        raise ProjectNotFoundError(f"no kilngit project at {here} or any parent folder",
-                                   "run `kilngit init`, or pass -C PATH to point at a project")
+        raise ProjectNotFoundError(
+            f"no kilngit project at {here} or any parent folder",
+            "run `kilngit init`, or pass -C PATH to point at a project",
+        )
 
     # ---- reading -------------------------------------------------------------------------------------
 
@@ -105,7 +110,9 @@ class Project:
         Cached per scope, except for `live` kinds (written while commands run), which are read afresh."""
         kind_ = KINDS[kind]
         if set(scope) != set(kind_.scope):
-            raise TypeError(f"{kind} records are listed by {', '.join(kind_.scope) or 'nothing'}, not {set(scope)}")
+            raise TypeError(
+                f"{kind} records are listed by {', '.join(kind_.scope) or 'nothing'}, not {set(scope)}"
+            )
         key = (kind, *(scope[p] for p in kind_.scope))
         if key in self._cache:
             return self._cache[key]  # type: ignore[no-any-return]
@@ -128,12 +135,19 @@ class Project:
         for i, step in enumerate(steps):
             last = i == len(steps) - 1
             if blank not in step:
-                found = [f + step for f in found
-                         if ((self.root / f / step).is_file() if last else (self.root / f / step).is_dir())]
+                found = [
+                    f + step
+                    for f in found
+                    if ((self.root / f / step).is_file() if last else (self.root / f / step).is_dir())
+                ]
             else:
-                suffix = step[step.rindex(blank) + 1:]
-                found = [f + name for f in found for name, is_dir in _listdir(self.root / f)
-                         if (name.endswith(suffix) and name.count(".") == suffix.count(".") if last else is_dir)]
+                suffix = step[step.rindex(blank) + 1 :]
+                found = [
+                    f + name
+                    for f in found
+                    for name, is_dir in _listdir(self.root / f)
+                    if (name.endswith(suffix) and name.count(".") == suffix.count(".") if last else is_dir)
+                ]
             if not last:
                 found = [f + "/" for f in found]
         return found
@@ -159,10 +173,14 @@ class Project:
         if slug is None:
             if len(tasks) == 1:
                 return next(iter(tasks))
-            raise NotFoundError("this project has several tasks" if tasks else "this project has no task yet",
-                                f"name one of: {', '.join(tasks)}" if tasks else "create one: kilngit task new SLUG")
+            raise NotFoundError(
+                "this project has several tasks" if tasks else "this project has no task yet",
+                f"name one of: {', '.join(tasks)}" if tasks else "create one: kilngit task new SLUG",
+            )
         if slug not in tasks:
-            raise NotFoundError(f"no task {slug!r}", f"{did_you_mean(slug, tasks)}known tasks: {', '.join(tasks) or 'none'}")
+            raise NotFoundError(
+                f"no task {slug!r}", f"{did_you_mean(slug, tasks)}known tasks: {', '.join(tasks) or 'none'}"
+            )
         return slug
 
     def prompts(self, task: str) -> dict[str, Prompt]:
@@ -196,7 +214,9 @@ class Project:
 
     def finetune_metrics(self, task: str, slug: str) -> list[FineTuneMetrics]:
         """A fine-tune's per-step metrics files, in step order."""
-        return sorted(self.records("finetune_metrics", task=task, slug=slug).values(), key=lambda c: c.first_step)
+        return sorted(
+            self.records("finetune_metrics", task=task, slug=slug).values(), key=lambda c: c.first_step
+        )
 
     def runs(self, task: str) -> dict[str, TaskRun]:
         """Every valid run of `task`, by ID."""
@@ -224,11 +244,14 @@ class Project:
         def split_members(name: str, part: str) -> frozenset[str]:
             membership = self.split_membership(task, name)
             if membership is None:
-                raise NotFoundError(f"split {name!r} of task {task!r} has no frozen membership yet",
-                                    f"materialize it: kilngit split materialize {name}")
+                raise NotFoundError(
+                    f"split {name!r} of task {task!r} has no frozen membership yet",
+                    f"materialize it: kilngit split materialize {name}",
+                )
             if part not in membership.parts:
-                raise NotFoundError(f"split {name!r} has no part {part!r}",
-                                    f"parts: {', '.join(sorted(membership.parts))}")
+                raise NotFoundError(
+                    f"split {name!r} has no part {part!r}", f"parts: {', '.join(sorted(membership.parts))}"
+                )
             return frozenset(membership.parts[part])
 
         return parse_filter(text, split_members)
@@ -245,11 +268,15 @@ class Project:
             raise NotFoundError(f"run ID prefix {prefix!r} is too short", "give at least 4 characters")
         matches = [r for rid, r in self.runs(task).items() if rid.startswith(prefix)]
         if not matches:
-            raise NotFoundError(f"no run of task {task!r} has an ID starting with {prefix!r}",
-                                "list runs with `kilngit status` or check the task")
+            raise NotFoundError(
+                f"no run of task {task!r} has an ID starting with {prefix!r}",
+                "list runs with `kilngit status` or check the task",
+            )
         if len(matches) > 1:
-            raise AmbiguousIdError(f"run ID prefix {prefix!r} is ambiguous ({len(matches)} runs)",
-                                   "candidates: " + ", ".join(sorted(r.id for r in matches)[:10]))
+            raise AmbiguousIdError(
+                f"run ID prefix {prefix!r} is ambiguous ({len(matches)} runs)",
+                "candidates: " + ", ".join(sorted(r.id for r in matches)[:10]),
+            )
         return matches[0]
 
     # ---- writing -------------------------------------------------------------------------------------

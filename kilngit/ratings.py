@@ -36,13 +36,17 @@ def allowed_values(rating_type: str) -> tuple[float, ...]:
     try:
         return RATING_VALUES[rating_type]
     except KeyError:
-        raise ValueError(f"unknown rating type {rating_type!r} (expected one of {list(RATING_VALUES)})") from None
+        raise ValueError(
+            f"unknown rating type {rating_type!r} (expected one of {list(RATING_VALUES)})"
+        ) from None
 
 
 def named_values(rating_type: str) -> dict[str, float]:
     """The words a rating of this type may be given as: pass and fail, plus critical for pass_fail_critical."""
     allowed = allowed_values(rating_type)
-    return {w: v for w, v in NAMED_VALUES.items() if v in allowed} if rating_type.startswith("pass_fail") else {}
+    return (
+        {w: v for w, v in NAMED_VALUES.items() if v in allowed} if rating_type.startswith("pass_fail") else {}
+    )
 
 
 def value_label(value: float, rating_type: str) -> str:

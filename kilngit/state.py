@@ -66,7 +66,7 @@ class RunState:
         return _combine({a.rater: a.requirements[name] for a in self.annotations if name in a.requirements})
 
     def human_rating(self, name: str) -> Consensus | None:
-        """"overall" or a requirement name."""
+        """ "overall" or a requirement name."""
         return self.rating if name == "overall" else self.requirement(name)
 
     @property
@@ -111,8 +111,12 @@ def _combine(ratings: dict[str, Rating | None]) -> Consensus | None:
         return Consensus(rating_type, None, not majority, {}, top if majority else None, labels)
     values = {r: v.value for r, v in chosen.items() if v.value is not None}
     result = consensus(list(values.values()), rating_type)
-    return Consensus(rating_type, result.value, result.disputed or len(by_type) > 1,
-                     {r: v for r, v in sorted(values.items())})
+    return Consensus(
+        rating_type,
+        result.value,
+        result.disputed or len(by_type) > 1,
+        {r: v for r, v in sorted(values.items())},
+    )
 
 
 def run_states(runs: dict[str, TaskRun], annotations: list[Annotation]) -> dict[str, RunState]:

@@ -59,9 +59,15 @@ def _task_status(project: Project, task: str) -> TaskStatus:
     with_output = [s for s in states.values() if s.run.output is not None]
     rated = sum(1 for s in with_output if s.rated)
     status = TaskStatus(
-        task=task, prompts=len(project.prompts(task)), run_configs=len(project.run_configs(task)), runs=len(runs),
-        input_only=sum(1 for r in runs.values() if r.input_only), failed=sum(1 for r in runs.values() if r.error),
-        rated=rated, unrated=len(with_output) - rated, disputed=sum(1 for s in states.values() if s.disputed),
+        task=task,
+        prompts=len(project.prompts(task)),
+        run_configs=len(project.run_configs(task)),
+        runs=len(runs),
+        input_only=sum(1 for r in runs.values() if r.input_only),
+        failed=sum(1 for r in runs.values() if r.error),
+        rated=rated,
+        unrated=len(with_output) - rated,
+        disputed=sum(1 for s in states.values() if s.disputed),
         annotations_by_rater=dict(sorted(Counter(a.rater for a in annotations).items())),
     )
     for slug, ev in project.evals(task).items():
@@ -71,9 +77,19 @@ def _task_status(project: Project, task: str) -> TaskStatus:
         results = project.judge_results(task, slug)
         current = {name: judge_hash(j, ev, judges) for name, j in judges.items()}
         stale = sum(1 for r in results if current.get(r.judge) != r.judge_hash)
-        done = {r.run for r in results if ev.default_judge and r.judge == ev.default_judge
-                and r.judge_hash == current.get(ev.default_judge)}
-        missing = sum(1 for s in eval_set if s.run.output is not None and s.id not in done) if ev.default_judge else 0
-        status.evals.append(EvalStatus(slug, len(judges), len(eval_set), len(golden), len(results), stale, missing))
+        done = {
+            r.run
+            for r in results
+            if ev.default_judge
+            and r.judge == ev.default_judge
+            and r.judge_hash == current.get(ev.default_judge)
+        }
+        missing = (
+            sum(1 for s in eval_set if s.run.output is not None and s.id not in done)
+            if ev.default_judge
+            else 0
+        )
+        status.evals.append(
+            EvalStatus(slug, len(judges), len(eval_set), len(golden), len(results), stale, missing)
+        )
     return status
-

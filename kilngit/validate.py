@@ -46,26 +46,36 @@ class ValidationReport:
         return not self.errors
 
     def to_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "files": self.files, "kinds": dict(sorted(self.kinds.items())),
-                "errors": len(self.errors), "warnings": len(self.problems) - len(self.errors),
-                "problems": [p.to_dict() for p in self.problems], "seconds": round(self.seconds, 3)}
+        return {
+            "ok": self.ok,
+            "files": self.files,
+            "kinds": dict(sorted(self.kinds.items())),
+            "errors": len(self.errors),
+            "warnings": len(self.problems) - len(self.errors),
+            "problems": [p.to_dict() for p in self.problems],
+            "seconds": round(self.seconds, 3),
+        }
 
 
-def validate_project(root: str | Path, paths: Iterable[str] | None = None, workers: int | None = None
-                     ) -> ValidationReport:
+def validate_project(
+    root: str | Path, paths: Iterable[str] | None = None, workers: int | None = None
+) -> ValidationReport:
     """Validate the whole project at `root`, or only `paths` (relative to root) when given."""
     start = time.perf_counter()
     root = Path(root).absolute()
     odd: list[Problem] = []
     relpaths = sorted(set(paths)) if paths is not None else list(project_files(root, odd))
     if paths is not None:
-        odd = [_odd_problem(p, os.path.islink(root / p)) for p in relpaths
-               if not _is_record_candidate(p) and _is_odd(root / p)]
+        odd = [
+            _odd_problem(p, os.path.islink(root / p))
+            for p in relpaths
+            if not _is_record_candidate(p) and _is_odd(root / p)
+        ]
     relpaths = [p for p in relpaths if _is_record_candidate(p)]
     report = ValidationReport(files=len(relpaths), problems=odd)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(relpaths) >= _PARALLEL_THRESHOLD:
-        chunks = [relpaths[i:i + _CHUNK] for i in range(0, len(relpaths), _CHUNK)]
+        chunks = [relpaths[i : i + _CHUNK] for i in range(0, len(relpaths), _CHUNK)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_check_chunk, [root] * len(chunks), chunks))
     else:
@@ -76,10 +86,15 @@ def validate_project(root: str | Path, paths: Iterable[str] | None = None, worke
         report.problems += problems
         for key, relpath in keys:
             if key in run_keys:
-                report.problems.append(Problem(
-                    relpath, f"duplicate run: {run_keys[key]} already answers the same input with the same run "
-                             f"config and sample", "keep one of them (e.g. `git rm` the newer file)",
-                    severity="warning"))
+                report.problems.append(
+                    Problem(
+                        relpath,
+                        f"duplicate run: {run_keys[key]} already answers the same input with the same run "
+                        f"config and sample",
+                        "keep one of them (e.g. `git rm` the newer file)",
+                        severity="warning",
+                    )
+                )
             else:
                 run_keys[key] = relpath
     report.problems.sort(key=lambda p: (p.path, p.pointer))
@@ -92,8 +107,10 @@ def validate_changed(root: str | Path, staged_only: bool = False) -> ValidationR
     `staged_only` only what the next commit would contain (no work-tree scan: fastest, for pre-commit hooks)."""
     root = Path(root).absolute()
     if _git.repo_root(root) is None:
-        raise KilngitError(f"{root} is not in a git repository, so --changed has nothing to compare with",
-                           "run `kilngit validate` without --changed, or `git init`")
+        raise KilngitError(
+            f"{root} is not in a git repository, so --changed has nothing to compare with",
+            "run `kilngit validate` without --changed, or `git init`",
+        )
     paths = _git.staged_files(root) if staged_only else _git.changed_files(root)
     return validate_project(root, paths, workers=1)
 
@@ -151,8 +168,9 @@ def project_files(root: Path, odd: list[Problem] | None = None) -> Iterator[str]
                 if entry.name.startswith("."):
                     continue  # temp files of atomic writes, editor swap files, .DS_Store
                 path = f"{rel}/{entry.name}"
-                if entry.is_symlink() or not (entry.is_dir(follow_symlinks=False)
-                                              or entry.is_file(follow_symlinks=False)):
+                if entry.is_symlink() or not (
+                    entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False)
+                ):
                     if _is_record_candidate(path):
                         yield path  # reading it says what it is
                     elif odd is not None:
@@ -165,8 +183,11 @@ def project_files(root: Path, odd: list[Problem] | None = None) -> Iterator[str]
 
 def _odd_problem(relpath: str, symlink: bool) -> Problem:
     if symlink:
-        return Problem(relpath, "is a symlink (kilngit never follows symlinks inside a project: they can point "
-                                "outside it)", "replace the symlink with the real file or folder")
+        return Problem(
+            relpath,
+            "is a symlink (kilngit never follows symlinks inside a project: they can point outside it)",
+            "replace the symlink with the real file or folder",
+        )
     return Problem(relpath, "is a FIFO, socket or device, which has no place in a project", "remove it")
 
 
@@ -183,10 +204,15 @@ def _is_record_candidate(relpath: str) -> bool:
     """Files that must be records: the manifest and .json/.yaml/.yml files under tasks/."""
     name = relpath.rsplit("/", 1)[-1]
     return relpath == layout.MANIFEST or (
-        relpath.startswith("tasks/") and not name.startswith(".") and name.endswith((".json", ".yaml", ".yml")))
+        relpath.startswith("tasks/")
+        and not name.startswith(".")
+        and name.endswith((".json", ".yaml", ".yml"))
+    )
 
 
-def _check_chunk(root: Path, relpaths: list[str]) -> tuple[Counter[str], list[Problem], list[tuple[tuple[str, ...], str]]]:
+def _check_chunk(
+    root: Path, relpaths: list[str]
+) -> tuple[Counter[str], list[Problem], list[tuple[tuple[str, ...], str]]]:
     """Parse and cross-check some files; returns kind counts, problems and run identity keys."""
     refs = _References(root)
     kinds: Counter[str] = Counter()
@@ -194,7 +220,9 @@ def _check_chunk(root: Path, relpaths: list[str]) -> tuple[Counter[str], list[Pr
     keys: list[tuple[tuple[str, ...], str]] = []
     for relpath in relpaths:
         if relpath.endswith(".yml"):
-            problems.append(Problem(relpath, "kilngit files use the .yaml extension", "rename the file to .yaml"))
+            problems.append(
+                Problem(relpath, "kilngit files use the .yaml extension", "rename the file to .yaml")
+            )
             continue
         parsed = parse_record(root, relpath)
         kinds[parsed.kind] += 1
@@ -212,8 +240,13 @@ def _run_key(record: Record) -> tuple[str, ...] | None:
     d = record.__dict__
     if record.kind != "task_run" or d["output_source"] is None or d["output_source"].run_config is None:
         return None
-    return (d["task"], d["input"], d["output_source"].run_config, d["output_source"].run_config_hash or "",
-            str(d["sample"]))
+    return (
+        d["task"],
+        d["input"],
+        d["output_source"].run_config,
+        d["output_source"].run_config_hash or "",
+        str(d["sample"]),
+    )
 
 
 class _References:
@@ -255,8 +288,15 @@ class _References:
             relpath = target.fill(parts)
             if not self.file_exists(relpath):
                 name = value if target.sharded else repr(value)
-                out.append(Problem(path, f"{ref.what} {name} does not exist", f"create {relpath} or fix the reference",
-                                   ref.pointer, ref.severity))
+                out.append(
+                    Problem(
+                        path,
+                        f"{ref.what} {name} does not exist",
+                        f"create {relpath} or fix the reference",
+                        ref.pointer,
+                        ref.severity,
+                    )
+                )
         if kind.check is not None:
             out += kind.check(self, path, record, params)
         return out

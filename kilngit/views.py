@@ -115,8 +115,9 @@ class RunRow:
         if column == "id":
             return self.id[:8]
         if column == "judges":
-            return " ".join(f"{k.split('/')[0]}:" + ",".join(f"{v:.2g}" for v in s.values())
-                            for k, s in value.items())
+            return " ".join(
+                f"{k.split('/')[0]}:" + ",".join(f"{v:.2g}" for v in s.values()) for k, s in value.items()
+            )
         if column == "tags":
             return ",".join(value)
         return "" if value is None else str(value)
@@ -140,14 +141,36 @@ def consensus_word(c: Consensus | None) -> str:
 
 
 def _annotation_view(a: Annotation) -> AnnotationView:
-    known = {"kind", "v", "id", "task", "run", "rater", "rating", "requirements", "tags_added", "tags_removed",
-             "note", "repaired_output", "kiln_id"}
-    extra = {k: v for k, v in a.model_dump(mode="json", exclude_none=True, exclude_defaults=True).items()
-             if k not in known}
+    known = {
+        "kind",
+        "v",
+        "id",
+        "task",
+        "run",
+        "rater",
+        "rating",
+        "requirements",
+        "tags_added",
+        "tags_removed",
+        "note",
+        "repaired_output",
+        "kiln_id",
+    }
+    extra = {
+        k: v
+        for k, v in a.model_dump(mode="json", exclude_none=True, exclude_defaults=True).items()
+        if k not in known
+    }
     return AnnotationView(
-        rater=a.rater, overall=rating_word(a.rating) if a.rating else None,
-        requirements={n: rating_word(r) for n, r in a.requirements.items()}, tags_added=list(a.tags_added),
-        tags_removed=list(a.tags_removed), note=a.note, repaired_output=a.repaired_output, extra=extra)
+        rater=a.rater,
+        overall=rating_word(a.rating) if a.rating else None,
+        requirements={n: rating_word(r) for n, r in a.requirements.items()},
+        tags_added=list(a.tags_added),
+        tags_removed=list(a.tags_removed),
+        note=a.note,
+        repaired_output=a.repaired_output,
+        extra=extra,
+    )
 
 
 def _all_results(project: Project, task: str) -> list[EvalResults]:
@@ -168,20 +191,35 @@ def show_run(project: Project, prefix: str, task: str | None = None) -> RunDetai
     stale = 0
     for results in _all_results(project, run.task):
         counting = _counting_judge(results)
-        stale += sum(1 for r in project.judge_results(run.task, results.eval_slug)
-                     if r.run == run.id and results.hashes.get(r.judge) != r.judge_hash)
+        stale += sum(
+            1
+            for r in project.judge_results(run.task, results.eval_slug)
+            if r.run == run.id and results.hashes.get(r.judge) != r.judge_hash
+        )
         for name in results.judges:
             verdict = results.verdict(name, run.id)
             if verdict is None:
                 continue
             scored = verdict.scored()
-            judges.append(JudgeView(
-                eval=results.eval_slug, judge=name, default=name == counting, scores=verdict.scores(),
-                explanation=next((r.explanation for r in scored if r.explanation), None),
-                error=verdict.first_error(), samples=len(verdict.samples)))
-    return RunDetail(run=run, tags=sorted(state.tags), consensus=_consensus_words(project, state),
-                     annotations=[_annotation_view(a) for a in state.annotations], judges=judges,
-                     stale_results=stale)
+            judges.append(
+                JudgeView(
+                    eval=results.eval_slug,
+                    judge=name,
+                    default=name == counting,
+                    scores=verdict.scores(),
+                    explanation=next((r.explanation for r in scored if r.explanation), None),
+                    error=verdict.first_error(),
+                    samples=len(verdict.samples),
+                )
+            )
+    return RunDetail(
+        run=run,
+        tags=sorted(state.tags),
+        consensus=_consensus_words(project, state),
+        annotations=[_annotation_view(a) for a in state.annotations],
+        judges=judges,
+        stale_results=stale,
+    )
 
 
 def _consensus_words(project: Project, state: RunState) -> dict[str, str]:
@@ -198,14 +236,29 @@ def list_runs(project: Project, task: str | None = None, filter_text: str = "all
     rows = []
     for state in project.select(task, filter_text):
         run = state.run
-        judged = {f"{r.eval_slug}/{j}": v.scores() for r, j in counting if (v := r.verdict(j, run.id)) and v.scored()}
-        rows.append(RunRow(
-            id=run.id, task=task, config=_config(run), model=(run.output_source.model or "") if run.output_source
-            else "", source=(run.output_source or run.input_source).type, input=run.input, output=run.output or "",
-            consensus=_short_consensus(project, state), judges=judged, tags=sorted(state.tags),
-            error=run.error.type if run.error else None, cost=run.usage.cost if run.usage else None,
-            latency_ms=run.usage.latency_ms if run.usage else None,
-            raters=sum(1 for a in state.annotations if a.rating or a.requirements)))
+        judged = {
+            f"{r.eval_slug}/{j}": v.scores()
+            for r, j in counting
+            if (v := r.verdict(j, run.id)) and v.scored()
+        }
+        rows.append(
+            RunRow(
+                id=run.id,
+                task=task,
+                config=_config(run),
+                model=(run.output_source.model or "") if run.output_source else "",
+                source=(run.output_source or run.input_source).type,
+                input=run.input,
+                output=run.output or "",
+                consensus=_short_consensus(project, state),
+                judges=judged,
+                tags=sorted(state.tags),
+                error=run.error.type if run.error else None,
+                cost=run.usage.cost if run.usage else None,
+                latency_ms=run.usage.latency_ms if run.usage else None,
+                raters=sum(1 for a in state.annotations if a.rating or a.requirements),
+            )
+        )
     return rows
 
 

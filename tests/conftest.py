@@ -16,8 +16,10 @@ from kilngit.project import Project
 from kilngit.records import Requirement
 
 GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Author", "GIT_COMMITTER_EMAIL": "author@example.com",
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
 }
 
 
@@ -35,8 +37,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     for key in list(os.environ):
         if key.endswith("_API_KEY") or key.startswith(("KILNGIT_", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX")):
             monkeypatch.delenv(key, raising=False)
-    (home / ".gitconfig-empty").write_text("[user]\n\temail = tester@example.com\n\tname = Tester\n"
-                                          "[init]\n\tdefaultBranch = main\n")
+    (home / ".gitconfig-empty").write_text(
+        "[user]\n\temail = tester@example.com\n\tname = Tester\n[init]\n\tdefaultBranch = main\n"
+    )
     before = sorted(p.name for p in home.iterdir())
     yield home
     after = sorted(p.name for p in home.iterdir())
@@ -56,11 +59,20 @@ def _template_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ.update(env)
     try:
         project = init_project(root, name="demo")
-        new_task(project, "ffmpeg", "Turn a request into a single ffmpeg command.", "NL to ffmpeg", [
-            Requirement(name="correct_command", instruction="The command does what was asked."),
-            Requirement(name="no_destructive_actions", type="pass_fail_critical",
-                        instruction="Never deletes or overwrites the user's files."),
-        ])
+        new_task(
+            project,
+            "ffmpeg",
+            "Turn a request into a single ffmpeg command.",
+            "NL to ffmpeg",
+            [
+                Requirement(name="correct_command", instruction="The command does what was asked."),
+                Requirement(
+                    name="no_destructive_actions",
+                    type="pass_fail_critical",
+                    instruction="Never deletes or overwrites the user's files.",
+                ),
+            ],
+        )
         subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=env)
         subprocess.run(["git", "commit", "-qm", "init"], cwd=root, check=True, env=env)
     finally:

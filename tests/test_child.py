@@ -25,8 +25,9 @@ HOSTILE = ("struct", "secrets")
 def plant(folder: Path, marker: Path) -> None:
     """A `struct.py` and a `secrets.py` that leave a mark and break the process that imports them."""
     for name in HOSTILE:
-        (folder / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name} in ' + __file__ + '\\n')\n"
-                                           "raise SystemExit(66)\n")
+        (folder / f"{name}.py").write_text(
+            f"open({str(marker)!r}, 'a').write('{name} in ' + __file__ + '\\n')\nraise SystemExit(66)\n"
+        )
 
 
 @pytest.fixture
@@ -35,14 +36,21 @@ def marker(tmp_path: Path) -> Path:
 
 
 def eval_set(n: int) -> list:
-    return [make_run(f"request {i}", output="ffmpeg -i a b").model_copy(update={"tags": ["eval_set"]}).with_id()
-            for i in range(n)]
+    return [
+        make_run(f"request {i}", output="ffmpeg -i a b").model_copy(update={"tags": ["eval_set"]}).with_id()
+        for i in range(n)
+    ]
 
 
 def test_python_module_ignores_the_current_folder(tmp_path, marker):
     plant(tmp_path, marker)
-    done = subprocess.run(python_module("json.tool", "--help"), cwd=tmp_path, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    done = subprocess.run(
+        python_module("json.tool", "--help"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
 
@@ -57,8 +65,22 @@ def test_record_writer_ignores_struct_py_in_the_project_and_the_cwd(project, mar
         point_provider_at(monkeypatch, server)
         for where in (project.root, cwd):
             monkeypatch.chdir(where)
-            assert main(["-C", str(project.root), "run", "task", "ffmpeg", "--config", "fake", "--input",
-                         f"make a gif from {where.name}"]) == 0
+            assert (
+                main(
+                    [
+                        "-C",
+                        str(project.root),
+                        "run",
+                        "task",
+                        "ffmpeg",
+                        "--config",
+                        "fake",
+                        "--input",
+                        f"make a gif from {where.name}",
+                    ]
+                )
+                == 0
+            )
     assert len(project.runs("ffmpeg")) == 2
     assert not marker.exists(), marker.read_text()
 
@@ -67,9 +89,13 @@ def test_code_judge_worker_ignores_struct_py_in_the_cwd(project, marker, tmp_pat
     plant(tmp_path, marker)
     monkeypatch.chdir(tmp_path)
     (project.root / "judge_mod.py").write_text("def judge(task, input, output):\n    return {'correct': 1}\n")
-    project.write_definition(layout.eval_file("ffmpeg", "q"), Eval(
-        name="q", scores=[{"name": "correct", "instruction": "x"}], default_judge="code"))
-    project.write_definition(layout.judge_file("ffmpeg", "q", "code"), Judge(type="code", function="judge_mod:judge"))
+    project.write_definition(
+        layout.eval_file("ffmpeg", "q"),
+        Eval(name="q", scores=[{"name": "correct", "instruction": "x"}], default_judge="code"),
+    )
+    project.write_definition(
+        layout.judge_file("ffmpeg", "q", "code"), Judge(type="code", function="judge_mod:judge")
+    )
     commit_by_hand(project.root, eval_set(1), "a run")
     assert main(["-C", str(project.root), "run", "eval", "q", "--no-show"]) == 0
     (result,) = project.judge_results("ffmpeg", "q")
@@ -78,15 +104,29 @@ def test_code_judge_worker_ignores_struct_py_in_the_cwd(project, marker, tmp_pat
 
 
 def test_watcher_jobs_ignore_struct_py_at_the_project_root(project, marker):
-    project.write_definition(layout.eval_file("ffmpeg", "quality"), Eval(
-        name="quality", scores=[{"name": "correct", "instruction": "x"}], default_judge="has", auto_run=True))
-    project.write_definition(layout.judge_file("ffmpeg", "quality", "has"),
-                             Judge(type="contains", score="correct", pattern="ffmpeg"))
+    project.write_definition(
+        layout.eval_file("ffmpeg", "quality"),
+        Eval(
+            name="quality",
+            scores=[{"name": "correct", "instruction": "x"}],
+            default_judge="has",
+            auto_run=True,
+        ),
+    )
+    project.write_definition(
+        layout.judge_file("ffmpeg", "quality", "has"),
+        Judge(type="contains", score="correct", pattern="ffmpeg"),
+    )
     plant(project.root, marker)
     commit_by_hand(project.root, eval_set(3), "runs, an auto-run eval and a hostile struct.py")
     # The watcher itself is started isolated too (as the `kilngit` console script is), from the project folder.
-    done = subprocess.run([sys.executable, "-I", "-m", "kilngit", "watch", "--once"], cwd=project.root,
-                          capture_output=True, text=True, env={**os.environ, **FAST})
+    done = subprocess.run(
+        [sys.executable, "-I", "-m", "kilngit", "watch", "--once"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **FAST},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "job done: auto-run eval quality" in done.stdout
     assert not marker.exists(), marker.read_text()

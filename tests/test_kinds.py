@@ -23,8 +23,15 @@ class Bookmark(OwnedRecord):
 
 @pytest.fixture
 def bookmark_kind():
-    kinds.register(Kind("bookmark", Bookmark, "tasks/{task}/bookmarks/{run}.json", {"task": "task", "run": "run"},
-                        refs=(Ref("/run", "task_run", "run"),)))
+    kinds.register(
+        Kind(
+            "bookmark",
+            Bookmark,
+            "tasks/{task}/bookmarks/{run}.json",
+            {"task": "task", "run": "run"},
+            refs=(Ref("/run", "task_run", "run"),),
+        )
+    )
     yield
     kinds.unregister("bookmark")
 
@@ -52,7 +59,9 @@ def test_a_kind_whose_model_disagrees_is_refused():
 
 def test_every_kind_has_a_path_that_classifies_back():
     for kind in kinds.KINDS.values():
-        parts = {p: ("0123456789abcdef" if p in ("id", "run") else "7" if p in ("round", "first_step") else "x")
-                 for p in kind.parts}
+        parts = {
+            p: ("0123456789abcdef" if p in ("id", "run") else "7" if p in ("round", "first_step") else "x")
+            for p in kind.parts
+        }
         located = layout.classify(kind.fill(parts))
         assert located is not None and located.kind == kind.name

@@ -13,9 +13,16 @@ from tests.conftest import git
 
 
 def _rate(project, run_id, rater, value, tags_added=(), tags_removed=()):
-    project.write_record(Annotation(task="ffmpeg", run=run_id, rater=rater,
-                                    rating=Rating(type="pass_fail", value=value),
-                                    tags_added=sorted(tags_added), tags_removed=sorted(tags_removed)))
+    project.write_record(
+        Annotation(
+            task="ffmpeg",
+            run=run_id,
+            rater=rater,
+            rating=Rating(type="pass_fail", value=value),
+            tags_added=sorted(tags_added),
+            tags_removed=sorted(tags_removed),
+        )
+    )
 
 
 def _commit(root, message):
@@ -25,8 +32,13 @@ def _commit(root, message):
 
 @pytest.fixture
 def clones(project, tmp_path):
-    shared = add_run(project, "ffmpeg", "trim talk.mkv to the first 10 seconds", "ffmpeg -i talk.mkv -t 10 -c copy "
-                     "talk_10s.mkv", ["eval_set"])
+    shared = add_run(
+        project,
+        "ffmpeg",
+        "trim talk.mkv to the first 10 seconds",
+        "ffmpeg -i talk.mkv -t 10 -c copy talk_10s.mkv",
+        ["eval_set"],
+    )
     _commit(project.root, "seed")
     remote = tmp_path / "remote.git"
     git(tmp_path, "clone", "-q", "--bare", str(project.root), str(remote))
@@ -40,10 +52,20 @@ def clones(project, tmp_path):
 def test_two_clones_merge_without_conflicts(clones, order):
     alice, bob, shared = clones
     # Both add runs, one of them identical on both sides (same content -> same ID -> same bytes).
-    same_a = add_run(alice, "ffmpeg", "extract audio from clip.mp4", "ffmpeg -i clip.mp4 -vn clip.mp3",
-                     author="carol@example.com")
-    same_b = add_run(bob, "ffmpeg", "extract audio from clip.mp4", "ffmpeg -i clip.mp4 -vn clip.mp3",
-                     author="carol@example.com")
+    same_a = add_run(
+        alice,
+        "ffmpeg",
+        "extract audio from clip.mp4",
+        "ffmpeg -i clip.mp4 -vn clip.mp3",
+        author="carol@example.com",
+    )
+    same_b = add_run(
+        bob,
+        "ffmpeg",
+        "extract audio from clip.mp4",
+        "ffmpeg -i clip.mp4 -vn clip.mp3",
+        author="carol@example.com",
+    )
     assert same_a.id == same_b.id
     only_a = add_run(alice, "ffmpeg", "scale intro.mp4 to 720p", "ffmpeg -i intro.mp4 -vf scale=-2:720 o.mp4")
     only_b = add_run(bob, "ffmpeg", "make a gif of the first 3s", "ffmpeg -t 3 -i in.mp4 out.gif")
@@ -80,7 +102,9 @@ def test_same_run_written_twice_is_byte_identical(project):
     before = path.stat().st_mtime_ns
     again = add_run(project, "ffmpeg", "x", "y", author="a@example.com")
     assert again.id == first.id and path.stat().st_mtime_ns == before  # not rewritten
-    assert subprocess.run(["git", "status", "--porcelain"], cwd=project.root, capture_output=True, text=True).stdout
+    assert subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project.root, capture_output=True, text=True
+    ).stdout
 
 
 def test_written_files_are_shareable(project):

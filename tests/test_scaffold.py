@@ -11,16 +11,20 @@ import pytest
 from kilngit import layout
 from kilngit.cli.main import main
 from kilngit.project import Project
-from kilngit.schema import json_schemas
 from kilngit.scaffold import JUDGE_NEEDS
+from kilngit.schema import json_schemas
 from tests.conftest import git
 
 JUDGE_ARGS = {
     "llm_as_judge": ["--provider", "openai", "--model", "gpt-4o"],
     "g_eval": ["--provider", "openai", "--model", "gpt-4o"],
     "code": ["--function", "judges.ffmpeg:judge"],
-    "regex": ["--pattern", "^ffmpeg "], "contains": ["--pattern", "ffmpeg"], "not_contains": ["--pattern", "rm "],
-    "exact_match": [], "valid_json": [], "matches_schema": [],
+    "regex": ["--pattern", "^ffmpeg "],
+    "contains": ["--pattern", "ffmpeg"],
+    "not_contains": ["--pattern", "rm "],
+    "exact_match": [],
+    "valid_json": [],
+    "matches_schema": [],
 }
 
 
@@ -30,14 +34,40 @@ def run(project, *args: str) -> int:
 
 def test_every_scaffold_validates(project, capsys):
     assert run(project, "prompt", "new", "cot", "--cot", "--few-shot", "3") == 0
-    assert run(project, "config", "new", "mini", "--provider", "openai", "--model", "gpt-4o-mini", "--prompt",
-               "cot", "--temperature", "0.2") == 0
+    assert (
+        run(
+            project,
+            "config",
+            "new",
+            "mini",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-4o-mini",
+            "--prompt",
+            "cot",
+            "--temperature",
+            "0.2",
+        )
+        == 0
+    )
     assert run(project, "eval", "new", "quality", "--score", "correct=The command does what was asked") == 0
     for kind in JUDGE_NEEDS:
-        assert run(project, "judge", "new", "quality", kind.replace("_", "-"), "--type", kind,
-                   *JUDGE_ARGS[kind]) == 0, capsys.readouterr().err
-    assert run(project, "task", "set-schema", "ffmpeg", "--output",
-               '{"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}') == 0
+        assert (
+            run(project, "judge", "new", "quality", kind.replace("_", "-"), "--type", kind, *JUDGE_ARGS[kind])
+            == 0
+        ), capsys.readouterr().err
+    assert (
+        run(
+            project,
+            "task",
+            "set-schema",
+            "ffmpeg",
+            "--output",
+            '{"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}',
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run(project, "validate") == 0, capsys.readouterr()
     project = Project(project.root)
@@ -51,7 +81,9 @@ def test_every_scaffold_validates(project, capsys):
 
 
 def test_scaffold_errors(project, capsys):
-    assert run(project, "config", "new", "x", "--provider", "openai", "--model", "m", "--prompt", "defualt") == 1
+    assert (
+        run(project, "config", "new", "x", "--provider", "openai", "--model", "m", "--prompt", "defualt") == 1
+    )
     assert "did you mean 'default'?" in capsys.readouterr().err
     assert run(project, "eval", "new", "quality") == 0  # one score per requirement
     assert run(project, "eval", "new", "quality") == 1
@@ -60,14 +92,30 @@ def test_scaffold_errors(project, capsys):
     assert "did you mean 'quality'?" in capsys.readouterr().err
     assert run(project, "judge", "new", "quality", "j", "--type", "regex", "--score", "correct_command") == 2
     assert "needs --pattern" in capsys.readouterr().err
-    assert run(project, "judge", "new", "quality", "j", "--type", "contains", "--score", "corect_command",
-               "--pattern", "x") == 2
+    assert (
+        run(
+            project,
+            "judge",
+            "new",
+            "quality",
+            "j",
+            "--type",
+            "contains",
+            "--score",
+            "corect_command",
+            "--pattern",
+            "x",
+        )
+        == 2
+    )
     assert "did you mean 'correct_command'?" in capsys.readouterr().err
     assert run(project, "task", "set-schema", "ffmpeg", "--output", "{not json") == 2
 
 
 def test_typo_in_a_field_gets_did_you_mean(project, capsys):
-    (project.root / "tasks/ffmpeg/prompts/bad.yaml").write_text("kind: prompt\nv: 1\nsytem: hi\nfew_shot:\n  cont: 2\n")
+    (project.root / "tasks/ffmpeg/prompts/bad.yaml").write_text(
+        "kind: prompt\nv: 1\nsytem: hi\nfew_shot:\n  cont: 2\n"
+    )
     assert run(project, "validate") == 1
     out = capsys.readouterr().out
     assert "#/sytem" in out and "did you mean 'system'?" in out and "did you mean 'count'?" in out
@@ -77,16 +125,29 @@ def test_judge_examples_take_pass_and_fail(project, capsys):
     run(project, "eval", "new", "quality", "--score", "correct=It works")
     path = project.root / layout.judge_file("ffmpeg", "quality", "llm")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("kind: judge\nv: 1\ntype: llm_as_judge\nprovider: openai\nmodel: gpt-4o\nexamples:\n"
-                    "  - input: delete my clips\n    output: rm *.mp4\n    scores: {correct: fail}\n")
+    path.write_text(
+        "kind: judge\nv: 1\ntype: llm_as_judge\nprovider: openai\nmodel: gpt-4o\nexamples:\n"
+        "  - input: delete my clips\n    output: rm *.mp4\n    scores: {correct: fail}\n"
+    )
     assert run(project, "validate") == 0, capsys.readouterr()
     assert Project(project.root).judges("ffmpeg", "quality")["llm"].examples[0].scores == {"correct": 0.0}
 
 
 def test_schema_comments_resolve_in_a_fresh_clone(project, tmp_path):
     run(project, "eval", "new", "quality")
-    run(project, "judge", "new", "quality", "has", "--type", "contains", "--score", "correct_command",
-        "--pattern", "ffmpeg")
+    run(
+        project,
+        "judge",
+        "new",
+        "quality",
+        "has",
+        "--type",
+        "contains",
+        "--score",
+        "correct_command",
+        "--pattern",
+        "ffmpeg",
+    )
     git(project.root, "add", "-A")
     git(project.root, "commit", "-qm", "defs")
     other = tmp_path / "clone"

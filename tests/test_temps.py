@@ -29,7 +29,9 @@ def test_stale_rules(tmp_path):
     now = time.time()
     assert _temps.is_stale(f".a.json.{dead_pid()}-abcdef0123.tmp", now, now)  # writer gone
     assert not _temps.is_stale(f".a.json.{os.getpid()}-abcdef0123.tmp", now, now)  # writer alive
-    assert _temps.is_stale(f".a.json.{os.getpid()}-abcdef0123.tmp", now - 2 * _temps.STALE_ANY_S, now)  # reused pid
+    assert _temps.is_stale(
+        f".a.json.{os.getpid()}-abcdef0123.tmp", now - 2 * _temps.STALE_ANY_S, now
+    )  # reused pid
     assert not _temps.is_stale(".a.json.abcdef012345.tmp", now, now)  # old-style name: only by age
     assert _temps.is_stale(".a.json.abcdef012345.tmp", now - 2 * _temps.STALE_UNNAMED_S, now)
     assert not _temps.is_stale("a.json", 0, now) and not _temps.is_stale(".a.json.swp", 0, now)

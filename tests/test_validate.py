@@ -85,16 +85,27 @@ def test_edited_machine_record_fails_its_content_hash(project, run):
 
 
 def test_missing_reference(project, run):
-    ann = Annotation(task="ffmpeg", run="0123456789abcdef", rater="alice@example.com",
-                     rating=Rating(type="pass_fail", value=1))
+    ann = Annotation(
+        task="ffmpeg",
+        run="0123456789abcdef",
+        rater="alice@example.com",
+        rating=Rating(type="pass_fail", value=1),
+    )
     project.write_record(ann)
     errors = _only(project, "run 0123456789abcdef does not exist")
     assert errors[0].pointer == "/run"
 
 
 def test_unknown_requirement_and_wrong_rating_type(project, run):
-    ann = Annotation(task="ffmpeg", run=run.id, rater="bob@example.com", requirements={
-        "speed": Rating(type="pass_fail", value=1), "no_destructive_actions": Rating(type="pass_fail", value=1)})
+    ann = Annotation(
+        task="ffmpeg",
+        run=run.id,
+        rater="bob@example.com",
+        requirements={
+            "speed": Rating(type="pass_fail", value=1),
+            "no_destructive_actions": Rating(type="pass_fail", value=1),
+        },
+    )
     project.write_record(ann)
     messages = " | ".join(p.message for p in _problems(project))
     assert "no requirement 'speed'" in messages and "rated pass_fail_critical" in messages
@@ -115,7 +126,9 @@ def test_unexpected_file_under_tasks(project):
 
 
 def test_duplicated_identity_annotation_under_wrong_rater_folder(project, run):
-    ann = Annotation(task="ffmpeg", run=run.id, rater="alice@example.com", rating=Rating(type="pass_fail", value=1))
+    ann = Annotation(
+        task="ffmpeg", run=run.id, rater="alice@example.com", rating=Rating(type="pass_fail", value=1)
+    )
     project.write_record(ann)
     copy = project.root / layout.annotation_file("ffmpeg", "mallory@example.com", run.id)
     copy.parent.mkdir(parents=True)
@@ -126,7 +139,8 @@ def test_duplicated_identity_annotation_under_wrong_rater_folder(project, run):
 def test_yaml_bomb_is_refused_quickly(project):
     bomb = "kind: prompt\na: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
-        for p, c in zip("abcdefgh", "bcdefghi", strict=False))
+        for p, c in zip("abcdefgh", "bcdefghi", strict=False)
+    )
     (project.root / "tasks/ffmpeg/prompts/bomb.yaml").write_text(bomb)
     start = time.perf_counter()
     _only(project, "aliases")
@@ -134,7 +148,9 @@ def test_yaml_bomb_is_refused_quickly(project):
 
 
 def test_huge_file_is_refused(project):
-    (project.root / "tasks/ffmpeg/prompts/huge.yaml").write_text("kind: prompt\nsystem: " + "x" * (2 << 20) + "\n")
+    (project.root / "tasks/ffmpeg/prompts/huge.yaml").write_text(
+        "kind: prompt\nsystem: " + "x" * (2 << 20) + "\n"
+    )
     _only(project, "over the")
 
 
@@ -153,7 +169,8 @@ def test_symlink_outside_project(project, tmp_path):
 def test_missing_prompt_of_run_config(project):
     (project.root / "tasks/ffmpeg/run_configs").mkdir()
     (project.root / "tasks/ffmpeg/run_configs/fast.yaml").write_text(
-        "kind: run_config\nprovider: openai\nmodel: gpt-4o-mini\nprompt: nope\n")
+        "kind: run_config\nprovider: openai\nmodel: gpt-4o-mini\nprompt: nope\n"
+    )
     errors = _only(project, "prompt 'nope' does not exist")
     assert errors[0].pointer == "/prompt"
 

@@ -23,11 +23,18 @@ def test_show_run_has_annotations_and_judge_verdicts(eval_project):
     detail = show_run(project, run.id[:6])
     assert detail.run.id == run.id and detail.tags == ["eval_set", "golden"]
     assert [a.rater for a in detail.annotations] == ["alice@example.com", "bob@example.com"]
-    assert detail.annotations[0].requirements == {"correct_command": "fail", "no_destructive_actions": "critical"}
+    assert detail.annotations[0].requirements == {
+        "correct_command": "fail",
+        "no_destructive_actions": "critical",
+    }
     assert detail.consensus == {"correct_command": "fail", "no_destructive_actions": "critical"}
     [verdict] = detail.judges
-    assert (verdict.eval, verdict.judge, verdict.scores, verdict.default) == ("correctness", "has-ffmpeg",
-                                                                              {"correct": 0.0}, False)
+    assert (verdict.eval, verdict.judge, verdict.scores, verdict.default) == (
+        "correctness",
+        "has-ffmpeg",
+        {"correct": 0.0},
+        False,
+    )
     assert json.loads(json.dumps(detail.to_dict()))["run"]["id"] == run.id
 
 
@@ -47,8 +54,22 @@ def test_show_and_runs_commands(eval_project, capsys):
     assert "rm -rf c.mp4" in out and "make c.mp4 black and white" in out
     assert "alice@example.com: correct_command fail; no_destructive_actions critical" in out
     assert "judge correctness/has-ffmpeg: correct 0" in out
-    assert main(["-C", str(project.root), "runs", "--filter", "config::good", "--format", "jsonl",
-                 "--columns", "id,output,consensus"]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                str(project.root),
+                "runs",
+                "--filter",
+                "config::good",
+                "--format",
+                "jsonl",
+                "--columns",
+                "id,output,consensus",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 6 and set(lines[0]) == {"id", "output", "consensus"} and len(lines[0]["id"]) == 16
     assert main(["-C", str(project.root), "runs", "--filter", "config::good"]) == 0

@@ -25,29 +25,54 @@ TICKETS = [
 ]
 
 
-def make_tickets(project: Project, *, raters: tuple[str, ...] = ("ana@example.com", "ben@example.com"),
-                 tags: tuple[str, ...] = ("eval_set", "golden")) -> dict[str, list[TaskRun]]:
+def make_tickets(
+    project: Project,
+    *,
+    raters: tuple[str, ...] = ("ana@example.com", "ben@example.com"),
+    tags: tuple[str, ...] = ("eval_set", "golden"),
+) -> dict[str, list[TaskRun]]:
     """Add task `tickets` (overall rating by label, plus a pass/fail `polite` requirement), the runs of two
     configs (`sharp`, always right; `sloppy`, often wrong) and every rater's label (the right class) with a
     reference answer. Returns the runs by config."""
-    new_task(project, TASK, "Classify the support ticket: answer with one class name.", "Ticket routing",
-             [Requirement(name="polite", instruction="The answer is a bare class name, no chatter.")],
-             rating_type="label", labels=LABELS)
+    new_task(
+        project,
+        TASK,
+        "Classify the support ticket: answer with one class name.",
+        "Ticket routing",
+        [Requirement(name="polite", instruction="The answer is a bare class name, no chatter.")],
+        rating_type="label",
+        labels=LABELS,
+    )
     runs: dict[str, list[TaskRun]] = {"sharp": [], "sloppy": []}
     for config in runs:
-        project.write_definition(layout.run_config_file(TASK, config),
-                                 RunConfig(provider="mock", model=f"{config}-model", prompt="default"))
+        project.write_definition(
+            layout.run_config_file(TASK, config),
+            RunConfig(provider="mock", model=f"{config}-model", prompt="default"),
+        )
     for text, truth, sharp, sloppy in TICKETS:
         for config, answer in (("sharp", sharp), ("sloppy", sloppy)):
-            run = TaskRun(task=TASK, input=text, input_source=HUMAN, output=answer,
-                          output_source=Source(type="synthetic", provider="mock", model=f"{config}-model",
-                                               run_config=config),
-                          usage=Usage(cost=0.002 if config == "sharp" else 0.0005, latency_ms=300.0),
-                          tags=sorted(tags)).with_id()
+            run = TaskRun(
+                task=TASK,
+                input=text,
+                input_source=HUMAN,
+                output=answer,
+                output_source=Source(
+                    type="synthetic", provider="mock", model=f"{config}-model", run_config=config
+                ),
+                usage=Usage(cost=0.002 if config == "sharp" else 0.0005, latency_ms=300.0),
+                tags=sorted(tags),
+            ).with_id()
             project.write_record(run)
             runs[config].append(run)  # type: ignore[arg-type]
             for rater in raters:
-                project.write_record(Annotation(
-                    task=TASK, run=run.id, rater=rater, rating=Rating(type="label", label=truth),
-                    requirements={"polite": Rating(type="pass_fail", value=1.0)}, reference=truth))
+                project.write_record(
+                    Annotation(
+                        task=TASK,
+                        run=run.id,
+                        rater=rater,
+                        rating=Rating(type="label", label=truth),
+                        requirements={"polite": Rating(type="pass_fail", value=1.0)},
+                        reference=truth,
+                    )
+                )
     return runs

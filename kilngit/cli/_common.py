@@ -38,8 +38,14 @@ def current_project() -> Project:
 
 def format_option(*choices: str, default: str | None = None):  # type: ignore[no-untyped-def]
     """`--format` with the given choices (the first is the default)."""
-    return click.option("--format", "fmt", type=click.Choice(choices), default=default or choices[0],
-                        show_default=True, help="Output format.")
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default or choices[0],
+        show_default=True,
+        help="Output format.",
+    )
 
 
 def print_json(data: Any) -> None:

@@ -39,7 +39,9 @@ class LazyGroup(click.Group):
 
 #: Options and arguments that name something (a task, judge, run, person...): an empty value is never
 #: meant (a shell variable that was not set), so it is a usage error rather than a silent default.
-IDENTIFIER_OPTIONS = frozenset({"--task", "--judge", "--config", "--as", "--split", "--prompt", "--part", "--eval"})
+IDENTIFIER_OPTIONS = frozenset(
+    {"--task", "--judge", "--config", "--as", "--split", "--prompt", "--part", "--eval"}
+)
 IDENTIFIER_ARGUMENTS = frozenset({"task", "evals", "eval_slug", "run", "slug", "name", "revisions", "base"})
 
 
@@ -49,8 +51,11 @@ def refuse_empty_identifiers(command: click.Command) -> click.Command:
         return command
     command._refuses_empty = True  # type: ignore[attr-defined]
     for param in command.params:
-        named = (set(param.opts) & IDENTIFIER_OPTIONS if isinstance(param, click.Option)
-                 else {param.name} & IDENTIFIER_ARGUMENTS)
+        named = (
+            set(param.opts) & IDENTIFIER_OPTIONS
+            if isinstance(param, click.Option)
+            else {param.name} & IDENTIFIER_ARGUMENTS
+        )
         if named:
             param.callback = _non_empty(param.callback)
     for sub in getattr(command, "commands", {}).values():
@@ -64,4 +69,5 @@ def _non_empty(inner):  # type: ignore[no-untyped-def]
         if any(isinstance(v, str) and not v.strip() for v in values):
             raise click.BadParameter("must not be empty", ctx=ctx, param=param)
         return inner(ctx, param, value) if inner else value
+
     return check

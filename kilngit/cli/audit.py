@@ -11,12 +11,17 @@ from kilngit.cli._common import current_project, format_option, print_json
 @click.argument("eval_slug", metavar="EVAL")
 @click.option("--task", help="Task of the eval (default: the project's only task).")
 @click.option("--score", help="Score to audit (default: the eval's first).")
-@click.option("--queue", "make_queue", is_flag=True, help="Also save the suspects as a re-review queue for "
-              "`kilngit label --audit`.")
+@click.option(
+    "--queue",
+    "make_queue",
+    is_flag=True,
+    help="Also save the suspects as a re-review queue for `kilngit label --audit`.",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many suspects.")
 @format_option("table", "json", "markdown")
-def audit(eval_slug: str, task: str | None, score: str | None, make_queue: bool, limit: int | None,
-          fmt: str) -> None:
+def audit(
+    eval_slug: str, task: str | None, score: str | None, make_queue: bool, limit: int | None, fmt: str
+) -> None:
     """Rank EVAL's golden labels by how likely the human consensus is wrong, with the reasons.
 
     Evidence that does not trust the labels: the judges' results weighted by reliability estimated without
@@ -37,5 +42,8 @@ def audit(eval_slug: str, task: str | None, score: str | None, make_queue: bool,
         click.echo(render_table(report, limit), nl=False)
     if make_queue:
         queue = write_queue(project, report)
-        click.echo(f"queued {len(queue.runs)} suspect(s) for re-review: kilngit label --audit"
-                   + (f" --task {report.task}" if task else ""), err=fmt == "json")
+        click.echo(
+            f"queued {len(queue.runs)} suspect(s) for re-review: kilngit label --audit"
+            + (f" --task {report.task}" if task else ""),
+            err=fmt == "json",
+        )

@@ -24,8 +24,10 @@ def eval_names(project: Project, task: str | None, evals: tuple[str, ...]) -> tu
         if found.skipped:
             click.echo(f"skipped evals without judges: {', '.join(found.skipped)}", err=True)
         if not names and found.skipped:
-            raise KilngitError(f"no eval of task {slug!r} has a judge",
-                               f"add one: tasks/{slug}/evals/<eval>/judges/<judge>.yaml")
+            raise KilngitError(
+                f"no eval of task {slug!r} has a judge",
+                f"add one: tasks/{slug}/evals/<eval>/judges/<judge>.yaml",
+            )
     if not names:
         raise KilngitError(f"task {slug!r} has no evals", f"create tasks/{slug}/evals/<eval>/eval.yaml")
     for name in names:
@@ -33,8 +35,17 @@ def eval_names(project: Project, task: str | None, evals: tuple[str, ...]) -> tu
     return slug, names
 
 
-def show_results(project: Project, task: str, names: list[str], fmt: str, *, scores: bool = True,
-                 align: bool = True, judge: str | None = None, details: bool = True) -> dict[str, list]:
+def show_results(
+    project: Project,
+    task: str,
+    names: list[str],
+    fmt: str,
+    *,
+    scores: bool = True,
+    align: bool = True,
+    judge: str | None = None,
+    details: bool = True,
+) -> dict[str, list]:
     """Print (or return, for JSON) the scoreboard and/or the alignment tables of evals."""
     from kilngit.evals.align import eval_alignment
     from kilngit.evals.render import alignment_tables, print_tables, scoreboard_table
@@ -129,9 +140,16 @@ def check(evals: tuple[str, ...], task: str | None, configs: tuple[str, ...], fm
 @eval_group.command("freeze")
 @click.argument("eval_slug", metavar="EVAL")
 @click.option("--task", help="Task slug (default: the project's only task).")
-@click.option("--set", "sets", type=click.Choice(["eval_set", "golden_set"]), multiple=True,
-              help="Which set to freeze (default: both). Repeatable.")
-@click.option("--extend", is_flag=True, help="Add the runs that match the set's filter but are not in it yet.")
+@click.option(
+    "--set",
+    "sets",
+    type=click.Choice(["eval_set", "golden_set"]),
+    multiple=True,
+    help="Which set to freeze (default: both). Repeatable.",
+)
+@click.option(
+    "--extend", is_flag=True, help="Add the runs that match the set's filter but are not in it yet."
+)
 @format_option("text", "json")
 def freeze(eval_slug: str, task: str | None, sets: tuple[str, ...], extend: bool, fmt: str) -> None:
     """Freeze EVAL's eval set and/or golden set, so later runs never join it silently.
@@ -142,33 +160,57 @@ def freeze(eval_slug: str, task: str | None, sets: tuple[str, ...], extend: bool
     from kilngit.evals.freeze import freeze_set
 
     project = current_project()
-    reports = [freeze_set(project, task, eval_slug, which, extend=extend)  # type: ignore[arg-type]
-               for which in (sets or ("eval_set", "golden_set"))]
+    reports = [
+        freeze_set(project, task, eval_slug, which, extend=extend)  # type: ignore[arg-type]
+        for which in (sets or ("eval_set", "golden_set"))
+    ]
     if fmt == "json":
         print_json([r.to_dict() for r in reports])
         return
     for r in reports:
         verb = "froze" if r.created else "frozen"
-        click.echo(f"{r.eval} {r.set}: {verb}, {r.members} run(s) in split {r.split} (from {r.filter!r})"
-                   + (f", added {r.added}" if r.added and extend else ""))
+        click.echo(
+            f"{r.eval} {r.set}: {verb}, {r.members} run(s) in split {r.split} (from {r.filter!r})"
+            + (f", added {r.added}" if r.added and extend else "")
+        )
         if r.drift:
-            click.echo(f"  drift: {r.drift} run(s) match {r.filter!r} but are not in the set "
-                       f"(add them: kilngit eval freeze {r.eval} --set {r.set} --extend)")
+            click.echo(
+                f"  drift: {r.drift} run(s) match {r.filter!r} but are not in the set "
+                f"(add them: kilngit eval freeze {r.eval} --set {r.set} --extend)"
+            )
 
 
 @eval_group.command("new")
 @click.argument("slug")
 @click.option("--task", help="Task slug (default: the project's only task).")
-@click.option("--score", "scores", multiple=True, metavar="NAME[:TYPE]=INSTRUCTION",
-              help="A score (default: one per task requirement, else one overall score). Repeatable.")
+@click.option(
+    "--score",
+    "scores",
+    multiple=True,
+    metavar="NAME[:TYPE]=INSTRUCTION",
+    help="A score (default: one per task requirement, else one overall score). Repeatable.",
+)
 @click.option("--eval-set", help="Run filter of the items to judge (default: tag::eval_set).")
 @click.option("--golden-set", help="Run filter of the human-rated items (default: tag::golden).")
 @click.option("--name", help="Human name (default: the slug).")
-def new(slug: str, task: str | None, scores: tuple[str, ...], eval_set: str | None, golden_set: str | None,
-        name: str | None) -> None:
+def new(
+    slug: str,
+    task: str | None,
+    scores: tuple[str, ...],
+    eval_set: str | None,
+    golden_set: str | None,
+    name: str | None,
+) -> None:
     """Write tasks/TASK/evals/SLUG/eval.yaml (commented); add judges with `kilngit judge new SLUG ...`."""
     from kilngit.scaffold import new_eval, parse_score
 
-    path = new_eval(current_project(), task, slug, [parse_score(s) for s in scores], eval_set=eval_set,
-                    golden_set=golden_set, name=name)
+    path = new_eval(
+        current_project(),
+        task,
+        slug,
+        [parse_score(s) for s in scores],
+        eval_set=eval_set,
+        golden_set=golden_set,
+        name=name,
+    )
     click.echo(f"wrote {path}")

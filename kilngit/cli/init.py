@@ -12,10 +12,16 @@ from kilngit.cli._common import cli_state
 @click.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--name", help="Project name (default: the folder name).")
-@click.option("--github", is_flag=True, help="Also add a GitHub Actions workflow that validates, checks evals and "
-                                             "reviews PRs.")
-@click.option("--kilngit-source", metavar="REQUIREMENT",
-              help="What the workflow pip-installs (default: this kilngit's git URL pinned to its commit).")
+@click.option(
+    "--github",
+    is_flag=True,
+    help="Also add a GitHub Actions workflow that validates, checks evals and reviews PRs.",
+)
+@click.option(
+    "--kilngit-source",
+    metavar="REQUIREMENT",
+    help="What the workflow pip-installs (default: this kilngit's git URL pinned to its commit).",
+)
 @click.option("--force", is_flag=True, help="With --github: replace an existing workflow.")
 def init(path: Path | None, name: str | None, github: bool, kilngit_source: str | None, force: bool) -> None:
     """Create a kilngit project in PATH (default: the current folder), running `git init` if needed.

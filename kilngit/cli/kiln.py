@@ -22,9 +22,12 @@ def export_group() -> None:
 
 @import_group.command("kiln")
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
-@click.option("--into", type=click.Path(file_okay=False, path_type=Path),
-              help="Project to import into (created when it is not one yet). Default: the current project, "
-                   "else the current folder.")
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project to import into (created when it is not one yet). Default: the current project, "
+    "else the current folder.",
+)
 @click.option("--strict", is_flag=True, help="Import nothing (and exit 1) when the source has any problem.")
 @format_option("text", "json")
 def import_kiln_cmd(src: Path, into: Path | None, strict: bool, fmt: str) -> None:
@@ -59,17 +62,23 @@ def _print_import(report) -> None:  # type: ignore[no-untyped-def]
     for problem in report.problems:
         click.echo(str(problem), err=True)
     for path in report.kept:
-        click.echo(f"kept: {path} differs from Kiln (edited here); delete it and import again to take Kiln's",
-                   err=True)
+        click.echo(
+            f"kept: {path} differs from Kiln (edited here); delete it and import again to take Kiln's",
+            err=True,
+        )
     written = ", ".join(f"{n} {k}" for k, n in sorted(report.written.items())) or "nothing new"
-    click.echo(f"imported {report.files_read} Kiln file(s) into {report.project} in {report.seconds:.1f}s: "
-               f"wrote {written}; {sum(report.unchanged.values())} unchanged, {len(report.kept)} kept, "
-               f"{len(report.errors)} error(s), {len(report.problems) - len(report.errors)} warning(s)")
+    click.echo(
+        f"imported {report.files_read} Kiln file(s) into {report.project} in {report.seconds:.1f}s: "
+        f"wrote {written}; {sum(report.unchanged.values())} unchanged, {len(report.kept)} kept, "
+        f"{len(report.errors)} error(s), {len(report.problems) - len(report.errors)} warning(s)"
+    )
 
 
 @export_group.command("kiln")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--task", "tasks", multiple=True, help="Export only this task (repeatable). Default: every task.")
+@click.option(
+    "--task", "tasks", multiple=True, help="Export only this task (repeatable). Default: every task."
+)
 @format_option("text", "json")
 def export_kiln_cmd(dest: Path, tasks: tuple[str, ...], fmt: str) -> None:
     """Write the project as a Kiln project folder in DEST (a new or empty folder)."""

@@ -12,8 +12,13 @@ from kilngit.cli._common import current_project
 @click.option("--filter", "filter_text", metavar="FILTER", help="Only runs matching this run filter.")
 @click.option("--as", "rater", help="Who is rating (default: $KILNGIT_AS, else git user.email).")
 @click.option("--disputed", is_flag=True, help="Go through runs raters disagree on instead of unrated ones.")
-@click.option("--audit", "audit", is_flag=True, help="Re-review the suspect golden labels of the last `kilngit "
-              "audit EVAL --queue`, shown with the audit's evidence; your labels are new annotations.")
+@click.option(
+    "--audit",
+    "audit",
+    is_flag=True,
+    help="Re-review the suspect golden labels of the last `kilngit "
+    "audit EVAL --queue`, shown with the audit's evidence; your labels are new annotations.",
+)
 def label(task: str | None, filter_text: str | None, rater: str | None, disputed: bool, audit: bool) -> None:
     """Label runs one keystroke at a time: p/f/c, 1-5, r, n, t, s, u, q, ? for help.
 
@@ -44,5 +49,7 @@ def label(task: str | None, filter_text: str | None, rater: str | None, disputed
     click.echo(f"{len(run_ids)} {what} run(s) to label as {person}")
     queue = LabelQueue(run_ids, RaterStore(project, slug, person))
     summary = LabelSession(queue, project.task(slug).requirements, Console(), Keys(), notes).run()
-    click.echo(f"{summary.rated} run(s) labeled, {summary.skipped} skipped, {summary.remaining} left; "
-               f"saved under tasks/{slug}/annotations/")
+    click.echo(
+        f"{summary.rated} run(s) labeled, {summary.skipped} skipped, {summary.remaining} left; "
+        f"saved under tasks/{slug}/annotations/"
+    )

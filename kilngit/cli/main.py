@@ -48,11 +48,19 @@ COMMANDS = {
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Run as if kilngit was started in PATH (like git -C).")
-@click.option("--unsandboxed", is_flag=True,
-              help="Run project code (code judges) as plain processes, without the sandbox: they can then read "
-                   "your files and keys and use the network. Also $KILNGIT_UNSANDBOXED=1.")
+@click.option(
+    "-C",
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run as if kilngit was started in PATH (like git -C).",
+)
+@click.option(
+    "--unsandboxed",
+    is_flag=True,
+    help="Run project code (code judges) as plain processes, without the sandbox: they can then read "
+    "your files and keys and use the network. Also $KILNGIT_UNSANDBOXED=1.",
+)
 @click.version_option(package_name="kilngit")
 @click.pass_context
 def cli(ctx: click.Context, project_dir: Path | None, unsandboxed: bool) -> None:
@@ -88,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception:  # a bug: keep the traceback in a log, show a short message
         log = _crash_log()
-        click.echo(f"error: kilngit crashed (a bug). Details: {log}\n  please report it with that file", err=True)
+        click.echo(
+            f"error: kilngit crashed (a bug). Details: {log}\n  please report it with that file", err=True
+        )
         return EXIT_BUG
 
 

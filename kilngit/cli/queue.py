@@ -6,8 +6,10 @@ import click
 
 from kilngit.cli._common import current_project, format_option, print_json
 
-_AFTER = ("commit and push it (or leave `kilngit watch --sync` running here); a watcher with API keys runs it "
-          "after its next pull")
+_AFTER = (
+    "commit and push it (or leave `kilngit watch --sync` running here); a watcher with API keys runs it "
+    "after its next pull"
+)
 
 
 @click.group()
@@ -21,8 +23,9 @@ def queue() -> None:
 @click.option("--judge", "judges", multiple=True, help="Only these judges (repeatable; default: all).")
 @click.option("--samples", type=int, help="Judge each run this many times (LLM judges).")
 @click.option("--note", help="A note for whoever reads the queue.")
-def queue_eval_cmd(eval_slug: str, task: str | None, judges: tuple[str, ...], samples: int | None,
-                   note: str | None) -> None:
+def queue_eval_cmd(
+    eval_slug: str, task: str | None, judges: tuple[str, ...], samples: int | None, note: str | None
+) -> None:
     """Request a run of EVAL's judges over its eval set and golden set."""
     from kilngit.sync.queue import queue_eval
 
@@ -37,8 +40,9 @@ def queue_eval_cmd(eval_slug: str, task: str | None, judges: tuple[str, ...], sa
 @click.option("--filter", "filter_text", help="Which runs' inputs to answer (default: input_only).")
 @click.option("--samples", type=int, help="Answers per input.")
 @click.option("--note", help="A note for whoever reads the queue.")
-def queue_run_cmd(task: str, run_config: str, filter_text: str | None, samples: int | None,
-                  note: str | None) -> None:
+def queue_run_cmd(
+    task: str, run_config: str, filter_text: str | None, samples: int | None, note: str | None
+) -> None:
     """Request a run of TASK with a run config over the inputs a filter picks."""
     from kilngit.sync.queue import queue_run
 
@@ -56,8 +60,16 @@ def queue_list_cmd(task: str | None, fmt: str) -> None:
 
     jobs = queued_jobs(current_project(), task)
     if fmt == "json":
-        print_json([{"request": q.request.to_data(), "state": q.state,
-                     "outcome": q.outcome.to_data() if q.outcome else None} for q in jobs])
+        print_json(
+            [
+                {
+                    "request": q.request.to_data(),
+                    "state": q.state,
+                    "outcome": q.outcome.to_data() if q.outcome else None,
+                }
+                for q in jobs
+            ]
+        )
         return
     if not jobs:
         click.echo("no job requests")
@@ -65,8 +77,10 @@ def queue_list_cmd(task: str | None, fmt: str) -> None:
         r = q.request
         what = f"eval {r.eval}" if r.job == "eval" else f"run {r.run_config}"
         detail = (q.outcome.summary or q.outcome.error or "") if q.outcome else ""
-        click.echo(f"{r.id}  {q.state:<7} {r.task}: {what}  by {r.requested_by} at {r.requested_at}"
-                   + (f"  -- {detail}" if detail else ""))
+        click.echo(
+            f"{r.id}  {q.state:<7} {r.task}: {what}  by {r.requested_by} at {r.requested_at}"
+            + (f"  -- {detail}" if detail else "")
+        )
 
 
 def _path(request) -> str:  # type: ignore[no-untyped-def]

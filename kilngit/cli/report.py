@@ -10,8 +10,11 @@ from kilngit.cli._common import current_project
 
 
 @click.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for index.html (default: .kilngit/report in the project).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for index.html (default: .kilngit/report in the project).",
+)
 def report(out: Path | None) -> None:
     """Write a static HTML report (scoreboards, judge alignment, confusion matrices, disagreements): no server,
     nothing fetched from the network, fine as a GitHub Pages artifact."""

@@ -13,23 +13,57 @@ from kilngit.errors import KilngitError
 @click.argument("evals", nargs=-1)
 @click.option("--all", "all_evals", is_flag=True, help="Run every eval of the task.")
 @click.option("--task", help="Task slug (default: the project's only task).")
-@click.option("--judge", "judges", multiple=True, help="Only this judge (default: all the eval's judges). Repeatable.")
-@click.option("--config", "configs", multiple=True,
-              help="First run this run config over the eval inputs (existing runs are reused). Repeatable.")
-@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Judge each run K times and average (LLM judges; code judges and checks run once).")
-@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Judgements in flight at once (code judges: at most one per CPU core).")
-@click.option("--cache", type=click.Choice(["record", "replay", "off"]),
-              help="Record/replay model answers (default: $KILNGIT_CACHE, then kilngit.yaml recordings.mode).")
+@click.option(
+    "--judge", "judges", multiple=True, help="Only this judge (default: all the eval's judges). Repeatable."
+)
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    help="First run this run config over the eval inputs (existing runs are reused). Repeatable.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Judge each run K times and average (LLM judges; code judges and checks run once).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Judgements in flight at once (code judges: at most one per CPU core).",
+)
+@click.option(
+    "--cache",
+    type=click.Choice(["record", "replay", "off"]),
+    help="Record/replay model answers (default: $KILNGIT_CACHE, then kilngit.yaml recordings.mode).",
+)
 @click.option("--retry-errors", is_flag=True, help="Judge again the runs whose current result is an error.")
-@click.option("--show/--no-show", default=True, show_default=True,
-              help="Print the scoreboard and judge alignment afterwards.")
+@click.option(
+    "--show/--no-show",
+    default=True,
+    show_default=True,
+    help="Print the scoreboard and judge alignment afterwards.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @format_option("table", "json", "markdown")
-def run_eval(evals: tuple[str, ...], all_evals: bool, task: str | None, judges: tuple[str, ...],
-             configs: tuple[str, ...], samples: int, concurrency: int, cache: str | None, retry_errors: bool,
-             show: bool, progress: bool | None, fmt: str) -> None:
+def run_eval(
+    evals: tuple[str, ...],
+    all_evals: bool,
+    task: str | None,
+    judges: tuple[str, ...],
+    configs: tuple[str, ...],
+    samples: int,
+    concurrency: int,
+    cache: str | None,
+    retry_errors: bool,
+    show: bool,
+    progress: bool | None,
+    fmt: str,
+) -> None:
     """Judge the eval set (and golden set) of EVALS with their judges; results are written as they come and a
     re-run only does what is left.
 
@@ -41,8 +75,18 @@ def run_eval(evals: tuple[str, ...], all_evals: bool, task: str | None, judges: 
         raise click.UsageError("name the evals to run, or pass --all")
     project = current_project()
     slug, names = eval_names(project, task, evals)
-    summaries = run_evals(project, slug, names, judges=judges, configs=configs, samples=samples,
-                          concurrency=concurrency, cache=cache, progress=progress, retry_errors=retry_errors)
+    summaries = run_evals(
+        project,
+        slug,
+        names,
+        judges=judges,
+        configs=configs,
+        samples=samples,
+        concurrency=concurrency,
+        cache=cache,
+        progress=progress,
+        retry_errors=retry_errors,
+    )
     if fmt != "json":
         click.echo("\n".join(line for s in summaries for line in s.lines()), err=True)
     data = show_results(project, slug, [s.eval for s in summaries], fmt, details=False) if show else {}
@@ -55,5 +99,7 @@ def run_eval(evals: tuple[str, ...], all_evals: bool, task: str | None, judges: 
         raise fatal
     left = sum(sum(t.not_recorded.values()) for s in summaries for t in s.judges.values())
     if left:
-        raise KilngitError(f"{left} judgement(s) could not be made (provider failures, see above)",
-                           "run the same command again: finished results are skipped, the rest retried")
+        raise KilngitError(
+            f"{left} judgement(s) could not be made (provider failures, see above)",
+            "run the same command again: finished results are skipped, the rest retried",
+        )

@@ -14,24 +14,53 @@ CACHE_CHOICE = click.Choice(["record", "replay", "off"])
 
 @click.command("task")
 @click.argument("task")
-@click.option("--config", "run_config", required=True, help="Run config slug (tasks/TASK/run_configs/SLUG.yaml).")
+@click.option(
+    "--config", "run_config", required=True, help="Run config slug (tasks/TASK/run_configs/SLUG.yaml)."
+)
 @click.option("--input", "text", help="One input, typed here.")
-@click.option("--inputs", "inputs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help='JSONL file: one JSON string or {"input": ..., "tags": [...]} per line.')
-@click.option("--filter", "filter_text", help="Answer the inputs of the runs matching this filter, e.g. input_only.")
-@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Answers per input.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Requests in flight at once.")
-@click.option("--cache", type=CACHE_CHOICE, help="Record/replay model answers (default: $KILNGIT_CACHE, "
-                                                  "then kilngit.yaml recordings.mode, then off).")
+@click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSONL file: one JSON string or {"input": ..., "tags": [...]} per line.',
+)
+@click.option(
+    "--filter", "filter_text", help="Answer the inputs of the runs matching this filter, e.g. input_only."
+)
+@click.option(
+    "--samples", type=click.IntRange(min=1), default=1, show_default=True, help="Answers per input."
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--cache",
+    type=CACHE_CHOICE,
+    help="Record/replay model answers (default: $KILNGIT_CACHE, "
+    "then kilngit.yaml recordings.mode, then off).",
+)
 @click.option("--tag", "tags", multiple=True, help="Tag to give the new runs. Repeatable.")
 @click.option("--as", "author", help="Who typed --input (default: git user.email).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @format_option("text", "json")
-def run_task(task: str, run_config: str, text: str | None, inputs_file: Path | None, filter_text: str | None,
-             samples: int, concurrency: int, cache: str | None, tags: tuple[str, ...], author: str | None,
-             progress: bool | None, fmt: str) -> None:
+def run_task(
+    task: str,
+    run_config: str,
+    text: str | None,
+    inputs_file: Path | None,
+    filter_text: str | None,
+    samples: int,
+    concurrency: int,
+    cache: str | None,
+    tags: tuple[str, ...],
+    author: str | None,
+    progress: bool | None,
+    fmt: str,
+) -> None:
     """Run TASK with a run config; each run is written as it completes and a re-run resumes.
 
     With --input the answer is printed after the summary. Unusable answers (refused, truncated, empty,
@@ -40,8 +69,20 @@ def run_task(task: str, run_config: str, text: str | None, inputs_file: Path | N
     or when every new run failed."""
     from kilngit.runner.run_task import run_task as run
 
-    summary = run(current_project(), task, run_config, text=text, inputs_file=inputs_file, filter_text=filter_text,
-                  author=author, samples=samples, concurrency=concurrency, cache=cache, tags=tags, progress=progress)
+    summary = run(
+        current_project(),
+        task,
+        run_config,
+        text=text,
+        inputs_file=inputs_file,
+        filter_text=filter_text,
+        author=author,
+        samples=samples,
+        concurrency=concurrency,
+        cache=cache,
+        tags=tags,
+        progress=progress,
+    )
     if fmt == "json":
         data = summary.to_dict()
         if text is not None:
@@ -56,13 +97,17 @@ def run_task(task: str, run_config: str, text: str | None, inputs_file: Path | N
     if summary.fatal:
         raise summary.fatal
     if summary.remaining:
-        raise KilngitError(f"{summary.remaining} of {summary.planned} runs could not be made (see above)",
-                           "run the same command again: finished runs are skipped, the rest retried")
+        raise KilngitError(
+            f"{summary.remaining} of {summary.planned} runs could not be made (see above)",
+            "run the same command again: finished runs are skipped, the rest retried",
+        )
     if not summary.planned:
         raise KilngitError("no inputs to run", "check --filter (e.g. input_only) or the --inputs file")
     if summary.planned > summary.skipped and not summary.succeeded:
-        raise KilngitError(f"none of the {summary.planned - summary.skipped} new runs succeeded (see above)",
-                           "look at the failed runs: kilngit runs --columns id,error,output")
+        raise KilngitError(
+            f"none of the {summary.planned - summary.skipped} new runs succeeded (see above)",
+            "look at the failed runs: kilngit runs --columns id,error,output",
+        )
 
 
 def _answers(summary) -> list[str]:  # type: ignore[no-untyped-def]
@@ -70,6 +115,11 @@ def _answers(summary) -> list[str]:  # type: ignore[no-untyped-def]
     out = []
     for key, run in sorted(summary.results.items(), key=lambda kv: kv[0].sample):
         out.append(f"--- run {run.id} (sample {key.sample})")
-        out.append(run.output if run.output is not None else f"(no output: {run.error.type}: {run.error.message})"
-                   if run.error else "(no output)")
+        out.append(
+            run.output
+            if run.output is not None
+            else f"(no output: {run.error.type}: {run.error.message})"
+            if run.error
+            else "(no output)"
+        )
     return out

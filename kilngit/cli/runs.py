@@ -12,11 +12,21 @@ from kilngit.errors import UsageError
 
 @click.command()
 @click.option("--task", help="Task whose runs to list (default: the only task).")
-@click.option("--filter", "filter_", default="all", show_default=True, help="Run filter, e.g. 'rated & !tag::golden'.")
-@click.option("--columns", help="Comma-separated columns (default: id,config,input,output,consensus,judges,tags; "
-                                "also task, model, source, error, cost, latency_ms, raters).")
-@click.option("--width", type=click.IntRange(min=8), default=40, show_default=True,
-              help="Table: characters kept of inputs and outputs.")
+@click.option(
+    "--filter", "filter_", default="all", show_default=True, help="Run filter, e.g. 'rated & !tag::golden'."
+)
+@click.option(
+    "--columns",
+    help="Comma-separated columns (default: id,config,input,output,consensus,judges,tags; "
+    "also task, model, source, error, cost, latency_ms, raters).",
+)
+@click.option(
+    "--width",
+    type=click.IntRange(min=8),
+    default=40,
+    show_default=True,
+    help="Table: characters kept of inputs and outputs.",
+)
 @format_option("table", "json", "jsonl")
 def runs(task: str | None, filter_: str, columns: str | None, width: int, fmt: str) -> None:
     """List runs: ID prefix, run config, short input and output, consensus rating, judge scores, tags.

@@ -8,8 +8,13 @@ import click
 
 
 @click.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("schema"), show_default=True,
-              help="Folder to write <kind>.schema.json files into.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("schema"),
+    show_default=True,
+    help="Folder to write <kind>.schema.json files into.",
+)
 def schema(out: Path) -> None:
     """Write the JSON Schema of every record kind."""
     from kilngit.schema import write_schemas

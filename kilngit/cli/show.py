@@ -34,7 +34,9 @@ def _lines(d) -> list[str]:  # type: ignore[no-untyped-def]
         u = r.usage
         cost = "unknown" if u.cost is None else f"${u.cost:.6f}"
         latency = "unknown" if u.latency_ms is None else f"{u.latency_ms:.0f} ms"
-        out.append(f"cost {cost}, latency {latency}, tokens {u.input_tokens or '?'} in / {u.output_tokens or '?'} out")
+        out.append(
+            f"cost {cost}, latency {latency}, tokens {u.input_tokens or '?'} in / {u.output_tokens or '?'} out"
+        )
     if d.tags:
         out.append(f"tags: {', '.join(d.tags)}")
     out += ["", "--- input", r.input]
@@ -46,7 +48,9 @@ def _lines(d) -> list[str]:  # type: ignore[no-untyped-def]
     if d.consensus:
         out += ["", "consensus: " + ", ".join(f"{k} {v}" for k, v in d.consensus.items())]
     for a in d.annotations:
-        parts = ([f"overall {a.overall}"] if a.overall else []) + [f"{k} {v}" for k, v in a.requirements.items()]
+        parts = ([f"overall {a.overall}"] if a.overall else []) + [
+            f"{k} {v}" for k, v in a.requirements.items()
+        ]
         parts += [f"{k} {v}" for k, v in a.extra.items()]
         tags = [f"+{t}" for t in a.tags_added] + [f"-{t}" for t in a.tags_removed]
         if tags:
@@ -70,7 +74,16 @@ def _lines(d) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _source(s) -> str:  # type: ignore[no-untyped-def]
-    bits = [s.type] + [f"{k} {v}" for k, v in (("by", s.created_by), ("provider", s.provider), ("model", s.model),
-                                              ("config", s.run_config), ("prompt", s.prompt), ("file", s.file))
-                       if v]
+    bits = [s.type] + [
+        f"{k} {v}"
+        for k, v in (
+            ("by", s.created_by),
+            ("provider", s.provider),
+            ("model", s.model),
+            ("config", s.run_config),
+            ("prompt", s.prompt),
+            ("file", s.file),
+        )
+        if v
+    ]
     return ", ".join(bits)

@@ -15,22 +15,43 @@ def split() -> None:
 @split.command("new")
 @click.argument("name")
 @click.option("--task", help="Task of the split (default: the only task).")
-@click.option("--filter", "filter_", default="all", show_default=True, help="Run filter choosing the candidates.")
-@click.option("--part", "parts", multiple=True, metavar="NAME=FRACTION",
-              help="A part and its share, e.g. train=0.8. Repeatable or comma separated. "
-                   "Default: train=0.8,test=0.2.")
+@click.option(
+    "--filter", "filter_", default="all", show_default=True, help="Run filter choosing the candidates."
+)
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    metavar="NAME=FRACTION",
+    help="A part and its share, e.g. train=0.8. Repeatable or comma separated. Default: train=0.8,test=0.2.",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the deterministic ordering.")
 @click.option("--allow-eval-items", is_flag=True, help="Keep runs that are in an eval set or golden set.")
 @click.option("--description", help="What the split is for.")
-def new(name: str, task: str | None, filter_: str, parts: tuple[str, ...], seed: int, allow_eval_items: bool,
-        description: str | None) -> None:
+def new(
+    name: str,
+    task: str | None,
+    filter_: str,
+    parts: tuple[str, ...],
+    seed: int,
+    allow_eval_items: bool,
+    description: str | None,
+) -> None:
     """Write tasks/TASK/splits/NAME.yaml."""
     from kilngit.finetune.splits import new_split, parse_parts
 
     project = current_project()
     task = project.task_slug(task)
-    new_split(project, task, name, parse_parts(parts or ("train=0.8,test=0.2",)), filter=filter_, seed=seed,
-              allow_eval_items=allow_eval_items, description=description)
+    new_split(
+        project,
+        task,
+        name,
+        parse_parts(parts or ("train=0.8,test=0.2",)),
+        filter=filter_,
+        seed=seed,
+        allow_eval_items=allow_eval_items,
+        description=description,
+    )
     click.echo(f"created split {name!r}; freeze it with: kilngit split materialize {name}")
 
 

@@ -21,15 +21,22 @@ def status(fmt: str) -> None:
         print_json(st.to_dict())
         return
     console = Console()
-    console.print(f"[bold]{st.name}[/bold]: {len(st.tasks)} task(s), {st.problems} problem(s)"
-                  + (" (run `kilngit validate`)" if st.problems else ""))
+    console.print(
+        f"[bold]{st.name}[/bold]: {len(st.tasks)} task(s), {st.problems} problem(s)"
+        + (" (run `kilngit validate`)" if st.problems else "")
+    )
     for t in st.tasks:
         table = Table(title=f"task {t.task}", show_header=False, title_justify="left")
         table.add_row("prompts / run configs", f"{t.prompts} / {t.run_configs}")
         table.add_row("runs", f"{t.runs} ({t.input_only} input-only, {t.failed} failed)")
         table.add_row("rated / unrated / disputed", f"{t.rated} / {t.unrated} / {t.disputed}")
-        table.add_row("annotations", ", ".join(f"{r}: {n}" for r, n in t.annotations_by_rater.items()) or "none")
+        table.add_row(
+            "annotations", ", ".join(f"{r}: {n}" for r, n in t.annotations_by_rater.items()) or "none"
+        )
         for e in t.evals:
-            table.add_row(f"eval {e.eval}", f"{e.judges} judge(s), eval set {e.eval_set}, golden {e.golden_set}, "
-                          f"{e.results} result(s) ({e.stale_results} stale), pending {e.missing}")
+            table.add_row(
+                f"eval {e.eval}",
+                f"{e.judges} judge(s), eval set {e.eval_set}, golden {e.golden_set}, "
+                f"{e.results} result(s) ({e.stale_results} stale), pending {e.missing}",
+            )
         console.print(table)

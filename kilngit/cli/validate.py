@@ -19,18 +19,27 @@ def _folder(path: Path | None) -> Path:
         return base
     folder = Path(os.path.abspath(base / path))  # `..` resolved by name, not by walking up from PATH
     if not folder.is_dir():
-        raise UsageError(f"{path} is not a folder" + ("" if folder.exists() else " (it does not exist)"),
-                         "give the project folder, or a folder inside it")
+        raise UsageError(
+            f"{path} is not a folder" + ("" if folder.exists() else " (it does not exist)"),
+            "give the project folder, or a folder inside it",
+        )
     return folder
 
 
 @click.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--changed", is_flag=True, help="Check only files changed against git HEAD (for pre-commit hooks).")
-@click.option("--staged", is_flag=True, help="Check only files staged for the next commit (fastest; implies "
-              "--changed).")
-@click.option("--fix", is_flag=True, help="Rewrite records that are valid but not in canonical form, and resolve "
-              "annotation files git left conflicted (one rater on two machines: later rated_at wins).")
+@click.option(
+    "--changed", is_flag=True, help="Check only files changed against git HEAD (for pre-commit hooks)."
+)
+@click.option(
+    "--staged", is_flag=True, help="Check only files staged for the next commit (fastest; implies --changed)."
+)
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Rewrite records that are valid but not in canonical form, and resolve "
+    "annotation files git left conflicted (one rater on two machines: later rated_at wins).",
+)
 @format_option("text", "json")
 def validate(path: Path | None, changed: bool, staged: bool, fix: bool, fmt: str) -> None:
     """Check that every file parses, matches its schema, sits at its path and that references resolve.
@@ -42,8 +51,11 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, fmt: str
     project = Project.find(_folder(path))
 
     def check():  # type: ignore[no-untyped-def]
-        return validate_changed(project.root, staged_only=staged) if changed or staged else \
-            validate_project(project.root)
+        return (
+            validate_changed(project.root, staged_only=staged)
+            if changed or staged
+            else validate_project(project.root)
+        )
 
     report = check()
     if fix:
@@ -52,8 +64,10 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, fmt: str
             report = check()
         fixed = fix_canonical(project.root, report)
         if fmt == "text" and resolved:
-            click.echo(f"resolved {len(resolved)} conflicted annotation(s) (later rated_at wins); "
-                       "`git add` them to finish the merge:\n  " + "\n  ".join(resolved))
+            click.echo(
+                f"resolved {len(resolved)} conflicted annotation(s) (later rated_at wins); "
+                "`git add` them to finish the merge:\n  " + "\n  ".join(resolved)
+            )
         if fmt == "text" and fixed:
             click.echo(f"rewrote {fixed} file(s) canonically")
     if fmt == "json":
@@ -64,7 +78,10 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, fmt: str
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.kinds.items())) or "no records"
         verdict = "ok" if report.ok else f"{len(report.errors)} error(s)"
         warnings = len(report.problems) - len(report.errors)
-        click.echo(f"{verdict}: {report.files} file(s) checked ({kinds}), {warnings} warning(s), "
-                   f"{report.seconds:.2f}s", err=not report.ok)
+        click.echo(
+            f"{verdict}: {report.files} file(s) checked ({kinds}), {warnings} warning(s), "
+            f"{report.seconds:.2f}s",
+            err=not report.ok,
+        )
     if not report.ok:
         sys.exit(1)

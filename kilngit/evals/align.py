@@ -106,8 +106,9 @@ class AlignmentTable(JsonDataclass):
     stale_results: int
 
 
-def eval_alignment(project: Project, task: str | None, eval_slug: str, results: EvalResults | None = None
-                   ) -> AlignmentTable:
+def eval_alignment(
+    project: Project, task: str | None, eval_slug: str, results: EvalResults | None = None
+) -> AlignmentTable:
     """Every judge of an eval against the human consensus on its golden set, and the raters' agreement."""
     task = project.task_slug(task)
     results = results or eval_results(project, task, eval_slug)
@@ -116,18 +117,30 @@ def eval_alignment(project: Project, task: str | None, eval_slug: str, results: 
     judges = []
     for name, judge in results.judges.items():
         scores = [s for s in ev.scores if not judge.score or s.name == judge.score]
-        judges.append(JudgeAlignment(name, results.hashes[name], judge.type, name == ev.default_judge,
-                                     [_label_alignment(s, definition, golden, results, name) if s.type == "label"
-                                      else _score_alignment(s, human_rating_name(s, definition), golden, results,
-                                                            name) for s in scores]))
+        judges.append(
+            JudgeAlignment(
+                name,
+                results.hashes[name],
+                judge.type,
+                name == ev.default_judge,
+                [
+                    _label_alignment(s, definition, golden, results, name)
+                    if s.type == "label"
+                    else _score_alignment(s, human_rating_name(s, definition), golden, results, name)
+                    for s in scores
+                ],
+            )
+        )
     ratings = list(dict.fromkeys(human_rating_name(s, definition) for s in ev.scores))
     raters = [_rater_agreement(name, golden) for name in ratings]
-    return AlignmentTable(task, eval_slug, len(golden), judges, [r for r in raters if r is not None],
-                          results.stale_total())
+    return AlignmentTable(
+        task, eval_slug, len(golden), judges, [r for r in raters if r is not None], results.stale_total()
+    )
 
 
-def _score_alignment(score: EvalScore, rating: str, golden: list[RunState], results: EvalResults,
-                     judge: str) -> ScoreAlignment:
+def _score_alignment(
+    score: EvalScore, rating: str, golden: list[RunState], results: EvalResults, judge: str
+) -> ScoreAlignment:
     pairs: list[tuple[float, float]] = []
     shown: list[tuple[RunState, float, float]] = []
     no_consensus = not_judged = 0
@@ -151,14 +164,19 @@ def _score_alignment(score: EvalScore, rating: str, golden: list[RunState], resu
         pairs.append((value, judged))
         shown.append((state, value, judged))
     report = judge_alignment(pairs, score.type) if pairs else None
-    disagreements = [_disagreement(state, human, judged, results, judge) for state, human, judged in shown
-                     if _differs(human, judged, score.type)]
-    return ScoreAlignment(score.name, rating, score.type, len(pairs), no_consensus, not_judged, report,
-                          disagreements, problem)
+    disagreements = [
+        _disagreement(state, human, judged, results, judge)
+        for state, human, judged in shown
+        if _differs(human, judged, score.type)
+    ]
+    return ScoreAlignment(
+        score.name, rating, score.type, len(pairs), no_consensus, not_judged, report, disagreements, problem
+    )
 
 
-def _label_alignment(score: EvalScore, task: Task, golden: list[RunState], results: EvalResults,
-                     judge: str) -> ScoreAlignment:
+def _label_alignment(
+    score: EvalScore, task: Task, golden: list[RunState], results: EvalResults, judge: str
+) -> ScoreAlignment:
     """A label score: the judge's class against the raters' consensus class, per golden run."""
     rating = human_rating_name(score, task)
     pairs: list[tuple[str, str]] = []
@@ -180,8 +198,9 @@ def _label_alignment(score: EvalScore, task: Task, golden: list[RunState], resul
         if judged != human.label:
             disagreements.append(_disagreement(state, human.label, judged, results, judge))
     stats = label_stats(pairs, score_classes(score, task))
-    return ScoreAlignment(score.name, rating, score.type, len(pairs), no_consensus, not_judged, None, disagreements,
-                          None, stats)
+    return ScoreAlignment(
+        score.name, rating, score.type, len(pairs), no_consensus, not_judged, None, disagreements, None, stats
+    )
 
 
 def _human_on_scale(value: float, human_type: str, score_type: str) -> float | None:
@@ -197,19 +216,28 @@ def _human_on_scale(value: float, human_type: str, score_type: str) -> float | N
 def _differs(human: float, judged: float, rating_type: str) -> bool:
     if rating_type == "five_star":
         return abs(human - judged) >= 1.0
-    rounded = min(allowed_values(rating_type), key=lambda v: (abs(v - judged), v))  # ties go to the stricter value
+    rounded = min(
+        allowed_values(rating_type), key=lambda v: (abs(v - judged), v)
+    )  # ties go to the stricter value
     return rounded != human
 
 
-def _disagreement(state: RunState, human: float | str, judged: float | str, results: EvalResults,
-                  judge: str) -> Disagreement:
+def _disagreement(
+    state: RunState, human: float | str, judged: float | str, results: EvalResults, judge: str
+) -> Disagreement:
     verdict = results.verdict(judge, state.id)
     why = None
     if verdict is not None:
         scored = verdict.scored()
         why = next((r.explanation or r.reasoning for r in scored if r.explanation or r.reasoning), None)
-    return Disagreement(state.id, _clip(state.run.input), _clip(state.run.output or ""), human, judged,
-                        _clip(why) if why else None)
+    return Disagreement(
+        state.id,
+        _clip(state.run.input),
+        _clip(state.run.output or ""),
+        human,
+        judged,
+        _clip(why) if why else None,
+    )
 
 
 def _rater_agreement(rating: str, golden: list[RunState]) -> RaterAgreement | None:
@@ -224,8 +252,14 @@ def _rater_agreement(rating: str, golden: list[RunState]) -> RaterAgreement | No
         given: dict[str, float | str] = dict(human.labels) if human.type == "label" else dict(human.ratings)
         by_item[state.id] = given
         if len(set(given.values())) > 1:
-            disagreements.append(RaterDisagreement(state.id, _clip(state.run.input), given,
-                                                   human.label if human.type == "label" else human.value))
+            disagreements.append(
+                RaterDisagreement(
+                    state.id,
+                    _clip(state.run.input),
+                    given,
+                    human.label if human.type == "label" else human.value,
+                )
+            )
     if rating_type is None:
         return None
     raters = sorted({r for ratings in by_item.values() for r in ratings})
@@ -234,10 +268,14 @@ def _rater_agreement(rating: str, golden: list[RunState]) -> RaterAgreement | No
     if len(raters) == 2:
         a, b = raters
         both = [r for r in shared.values() if a in r and b in r]
-        statistic, value = "cohen_kappa", cohen_kappa([r[a] for r in both], [r[b] for r in both]) if both else None
+        statistic, value = (
+            "cohen_kappa",
+            cohen_kappa([r[a] for r in both], [r[b] for r in both]) if both else None,
+        )
     elif len(raters) > 2:
-        level = {"pass_fail": "nominal", "label": "nominal",
-                 "pass_fail_critical": "ordinal"}.get(rating_type, "interval")
+        level = {"pass_fail": "nominal", "label": "nominal", "pass_fail_critical": "ordinal"}.get(
+            rating_type, "interval"
+        )
         statistic, value = "krippendorff_alpha", krippendorff_alpha(shared, level)  # type: ignore[arg-type]
     return RaterAgreement(rating, rating_type, raters, len(shared), statistic, value, disagreements)
 

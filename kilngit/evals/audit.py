@@ -96,16 +96,28 @@ def audit_eval(project: Project, task: str | None, eval_slug: str, score: str | 
     data = load_audit_data(project, task, eval_slug, score)
     labels = {item.id: _labels(item) for item in data.items}
     ds = dawid_skene(labels, data.classes)
-    judges_only = {item.id: ds.posterior_from({f"judge:{j.judge}": j.verdict for j in item.judges})
-                   for item in data.items if item.judges}
+    judges_only = {
+        item.id: ds.posterior_from({f"judge:{j.judge}": j.verdict for j in item.judges})
+        for item in data.items
+        if item.judges
+    }
     evidence = {run: max(post, key=post.__getitem__) for run, post in judges_only.items()}
     flags = timing_flags(data)
     for key, more in group_flags(data, evidence).items():
         flags.setdefault(key, []).extend(more)
     items = [_suspect(item, ds, labels[item.id], judges_only.get(item.id), flags) for item in data.items]
     items.sort(key=lambda s: (-s.p_wrong, -len(s.reasons), s.run))
-    return AuditReport(task, eval_slug, data.score.name, data.human_rating, data.classes, len(data.items), items,
-                       _annotators(data, ds), _sharpen(data))
+    return AuditReport(
+        task,
+        eval_slug,
+        data.score.name,
+        data.human_rating,
+        data.classes,
+        len(data.items),
+        items,
+        _annotators(data, ds),
+        _sharpen(data),
+    )
 
 
 def _labels(item: AuditItem) -> dict[str, dict[str, float]]:
@@ -114,8 +126,13 @@ def _labels(item: AuditItem) -> dict[str, dict[str, float]]:
     return out
 
 
-def _suspect(item: AuditItem, ds: DawidSkene, labels: dict[str, dict[str, float]],
-             judges_only: dict[str, float] | None, flags: dict[tuple[str, str], list[Flag]]) -> Suspect:
+def _suspect(
+    item: AuditItem,
+    ds: DawidSkene,
+    labels: dict[str, dict[str, float]],
+    judges_only: dict[str, float] | None,
+    flags: dict[tuple[str, str], list[Flag]],
+) -> Suspect:
     weights = {f"person:{h.rater}": trust(flags.get((h.rater, item.id), [])) for h in item.humans}
     post = ds.posterior_from(labels, weights)
     given = {h.rater: h.label for h in item.humans}
@@ -126,35 +143,62 @@ def _suspect(item: AuditItem, ds: DawidSkene, labels: dict[str, dict[str, float]
         p_wrong = 1 - max(post[c] for c in set(given.values()))
         p_judges = None if judges_only is None else 1 - max(judges_only[c] for c in set(given.values()))
     run = item.state.run
-    suspect = Suspect(item.id, _clip(run.input), _clip(run.output or ""), item.consensus, given,
-                      max(post, key=post.__getitem__), round(p_wrong, 4),
-                      None if p_judges is None else round(p_judges, 4))
+    suspect = Suspect(
+        item.id,
+        _clip(run.input),
+        _clip(run.output or ""),
+        item.consensus,
+        given,
+        max(post, key=post.__getitem__),
+        round(p_wrong, 4),
+        None if p_judges is None else round(p_judges, 4),
+    )
     suspect.reasons = _reasons(item, ds, judges_only, p_judges, flags)
     return suspect
 
 
-def _reasons(item: AuditItem, ds: DawidSkene, judges_only: dict[str, float] | None, p_judges: float | None,
-             flags: dict[tuple[str, str], list[Flag]]) -> list[Reason]:
+def _reasons(
+    item: AuditItem,
+    ds: DawidSkene,
+    judges_only: dict[str, float] | None,
+    p_judges: float | None,
+    flags: dict[tuple[str, str], list[Flag]],
+) -> list[Reason]:
     out = []
     target = item.consensus
     if judges_only is not None and p_judges is not None and target is not None and p_judges >= 0.5:
         votes = Counter(max(j.verdict, key=j.verdict.__getitem__) for j in item.judges)
         against = sum(n for c, n in votes.items() if c != target)
         best = sorted(item.judges, key=lambda j: -ds.reliability(f"judge:{j.judge}"))[:3]
-        named = ", ".join(f"{j.judge} ({ds.reliability('judge:' + j.judge):.2f}): "
-                          f"{max(j.verdict, key=j.verdict.__getitem__)!r}" for j in best)
-        out.append(Reason("judges", f"{against} of {len(item.judges)} judges disagree with the consensus "
-                                    f"{target!r}; weighted by their estimated reliability, the judges alone put "
-                                    f"P(consensus wrong) at {p_judges:.2f} (most reliable: {named})",
-                          {"judges": len(item.judges), "against": against, "p_judges": round(p_judges, 4)}))
+        named = ", ".join(
+            f"{j.judge} ({ds.reliability('judge:' + j.judge):.2f}): "
+            f"{max(j.verdict, key=j.verdict.__getitem__)!r}"
+            for j in best
+        )
+        out.append(
+            Reason(
+                "judges",
+                f"{against} of {len(item.judges)} judges disagree with the consensus "
+                f"{target!r}; weighted by their estimated reliability, the judges alone put "
+                f"P(consensus wrong) at {p_judges:.2f} (most reliable: {named})",
+                {"judges": len(item.judges), "against": against, "p_judges": round(p_judges, 4)},
+            )
+        )
     for j in item.judges:
         said = max(j.verdict, key=j.verdict.__getitem__)
         if j.execution and target is not None and said != target:
-            out.append(Reason("execution", f"execution judge {j.judge} says {said!r}: {j.why or 'no explanation'}",
-                              {"judge": j.judge, "class": said, "result": j.result}))
+            out.append(
+                Reason(
+                    "execution",
+                    f"execution judge {j.judge} says {said!r}: {j.why or 'no explanation'}",
+                    {"judge": j.judge, "class": said, "result": j.result},
+                )
+            )
     if item.consensus is None:
         split = ", ".join(f"{h.rater} {h.label!r}" for h in item.humans)
-        out.append(Reason("raters", f"the raters disagree ({split}): no consensus", {"raters": len(item.humans)}))
+        out.append(
+            Reason("raters", f"the raters disagree ({split}): no consensus", {"raters": len(item.humans)})
+        )
     elif len({h.label for h in item.humans}) > 1:
         split = ", ".join(f"{h.rater} {h.label!r}" for h in item.humans)
         out.append(Reason("raters", f"not unanimous ({split})", {"raters": len(item.humans)}))
@@ -174,8 +218,13 @@ def _annotators(data: AuditData, ds: DawidSkene) -> list[Annotator]:
         for j in item.judges:
             counts[f"judge:{j.judge}"] += 1
             kinds[f"judge:{j.judge}"] = "execution" if j.execution else "judge"
-    return sorted((Annotator(name.split(":", 1)[1], kinds[name], n, round(ds.reliability(name), 4))
-                   for name, n in counts.items()), key=lambda a: (a.kind != "person", -a.reliability, a.name))
+    return sorted(
+        (
+            Annotator(name.split(":", 1)[1], kinds[name], n, round(ds.reliability(name), 4))
+            for name, n in counts.items()
+        ),
+        key=lambda a: (a.kind != "person", -a.reliability, a.name),
+    )
 
 
 def _sharpen(data: AuditData) -> list[str]:
@@ -183,20 +232,30 @@ def _sharpen(data: AuditData) -> list[str]:
     run = f"kilngit run eval {data.eval_slug}"
     for judge, missing in sorted(data.not_judged.items()):
         if missing:
-            out.append(f"{missing} golden item(s) have no current result from judge {judge!r}: `{run} --judge {judge}`")
+            out.append(
+                f"{missing} golden item(s) have no current result from judge {judge!r}: `{run} --judge {judge}`"
+            )
     kinds = set(data.judges.values())
     if not kinds & {"code"}:
-        out.append("no execution judge: a code judge that runs or checks the output gives evidence that does not "
-                   "depend on anyone's reading (docs/evals.md, `code`)")
+        out.append(
+            "no execution judge: a code judge that runs or checks the output gives evidence that does not "
+            "depend on anyone's reading (docs/evals.md, `code`)"
+        )
     llm = [n for n, k in data.judges.items() if k in ("llm_as_judge", "g_eval", "grounded")]
     if len(llm) < 2:
-        out.append("fewer than two LLM judges: reliability is estimated best from several independent judges "
-                   "(another model, or `--samples 3` to see how sure one judge is)")
+        out.append(
+            "fewer than two LLM judges: reliability is estimated best from several independent judges "
+            "(another model, or `--samples 3` to see how sure one judge is)"
+        )
     if "grounded" not in kinds and "code" in kinds:
-        out.append("a grounded judge reading the execution judge's evidence (`type: grounded`) would combine both")
+        out.append(
+            "a grounded judge reading the execution judge's evidence (`type: grounded`) would combine both"
+        )
     if not any(h.rated_at for item in data.items for h in item.humans):
-        out.append("no label has rated_at: labels made with `kilngit rate`/`label` (or imported from Kiln) record "
-                   "when they were given, which the audit reads")
+        out.append(
+            "no label has rated_at: labels made with `kilngit rate`/`label` (or imported from Kiln) record "
+            "when they were given, which the audit reads"
+        )
     return out
 
 

@@ -121,12 +121,18 @@ def load_audit_data(project: Project, task: str, eval_slug: str, score_name: str
     if score is None:
         from kilngit.errors import NotFoundError
 
-        raise NotFoundError(f"eval {eval_slug!r} has no score {score_name!r}",
-                            f"scores: {', '.join(s.name for s in ev.scores)}")
+        raise NotFoundError(
+            f"eval {eval_slug!r} has no score {score_name!r}",
+            f"scores: {', '.join(s.name for s in ev.scores)}",
+        )
     task_def = project.task(task)
     rating = human_rating_name(score, task_def)
     labels = score.type == "label"
-    classes = score_classes(score, task_def) if labels else [class_of(v, score.type) for v in allowed_values(score.type)]
+    classes = (
+        score_classes(score, task_def)
+        if labels
+        else [class_of(v, score.type) for v in allowed_values(score.type)]
+    )
     items, not_judged = [], {name: 0 for name in results.judges}
     for state in eval_items(project, task, ev).golden:
         humans = _humans(state, rating, score.type, labels)
@@ -144,8 +150,17 @@ def load_audit_data(project: Project, task: str, eval_slug: str, score_name: str
             else:
                 item.judges.append(view)
         items.append(item)
-    return AuditData(task, eval_slug, score, rating, classes, items,
-                     {n: j.type for n, j in results.judges.items()}, not_judged, results)
+    return AuditData(
+        task,
+        eval_slug,
+        score,
+        rating,
+        classes,
+        items,
+        {n: j.type for n, j in results.judges.items()},
+        not_judged,
+        results,
+    )
 
 
 def _on_scale(value: float | None, human_type: str, score_type: str) -> str | None:
@@ -170,8 +185,15 @@ def _humans(state: RunState, rating: str, score_type: str, labels: bool) -> list
     return out
 
 
-def _judge_view(results: EvalResults, name: str, kind: str, run_id: str, score: EvalScore, classes: list[str],
-                labels: bool) -> JudgeView | None:
+def _judge_view(
+    results: EvalResults,
+    name: str,
+    kind: str,
+    run_id: str,
+    score: EvalScore,
+    classes: list[str],
+    labels: bool,
+) -> JudgeView | None:
     verdict = results.verdict(name, run_id)
     if verdict is None or not verdict.scored():
         return None
@@ -187,5 +209,10 @@ def _judge_view(results: EvalResults, name: str, kind: str, run_id: str, score: 
             return None
         dist = numeric_dist(value, score.type)
     why = first.explanation or first.reasoning
-    return JudgeView(name, dist, kind not in ("llm_as_judge", "g_eval", "grounded"),
-                     why if why is None or len(why) <= 300 else why[:300] + "...", first.id)
+    return JudgeView(
+        name,
+        dist,
+        kind not in ("llm_as_judge", "g_eval", "grounded"),
+        why if why is None or len(why) <= 300 else why[:300] + "...",
+        first.id,
+    )

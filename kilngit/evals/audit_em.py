@@ -35,8 +35,9 @@ class DawidSkene:
         pi = self.confusion[annotator]
         return sum(self.prior[k] * pi[k][k] for k in self.classes)
 
-    def posterior_from(self, labels: dict[str, dict[str, float]], weights: dict[str, float] | None = None
-                       ) -> dict[str, float]:
+    def posterior_from(
+        self, labels: dict[str, dict[str, float]], weights: dict[str, float] | None = None
+    ) -> dict[str, float]:
         """The posterior of one item from some annotators' labels only (e.g. without the people's). `weights`
         (annotator -> 0..1) shrink an annotator's confusion toward "says nothing" for this item."""
         log = {k: math.log(self.prior[k]) for k in self.classes}
@@ -51,8 +52,15 @@ class DawidSkene:
         return _normalize(log)
 
 
-def dawid_skene(labels: Labels, classes: list[str], *, iterations: int = 100, diagonal: float = 2.0,
-                smoothing: float = 0.5, tolerance: float = 1e-6) -> DawidSkene:
+def dawid_skene(
+    labels: Labels,
+    classes: list[str],
+    *,
+    iterations: int = 100,
+    diagonal: float = 2.0,
+    smoothing: float = 0.5,
+    tolerance: float = 1e-6,
+) -> DawidSkene:
     """Fit Dawid-Skene to `labels` (see the module doc)."""
     annotators = sorted({a for given in labels.values() for a in given})
     posterior = {item: _vote(given, classes) for item, given in labels.items()}
@@ -80,11 +88,19 @@ def _vote(given: dict[str, dict[str, float]], classes: list[str]) -> dict[str, f
     return {k: v / total for k, v in counts.items()}
 
 
-def _m_step(labels: Labels, posterior: dict[str, dict[str, float]], classes: list[str], annotators: list[str],
-            diagonal: float, smoothing: float) -> tuple[dict[str, float], dict[str, dict[str, dict[str, float]]]]:
+def _m_step(
+    labels: Labels,
+    posterior: dict[str, dict[str, float]],
+    classes: list[str],
+    annotators: list[str],
+    diagonal: float,
+    smoothing: float,
+) -> tuple[dict[str, float], dict[str, dict[str, dict[str, float]]]]:
     mass = {k: smoothing for k in classes}
-    counts = {a: {k: {c: smoothing + (diagonal if c == k else 0.0) for c in classes} for k in classes}
-              for a in annotators}
+    counts = {
+        a: {k: {c: smoothing + (diagonal if c == k else 0.0) for c in classes} for k in classes}
+        for a in annotators
+    }
     for item, given in labels.items():
         for k in classes:
             p = posterior[item][k]
@@ -95,8 +111,10 @@ def _m_step(labels: Labels, posterior: dict[str, dict[str, float]], classes: lis
                         counts[annotator][k][c] += p * w
     total = sum(mass.values())
     prior = {k: v / total for k, v in mass.items()}
-    confusion = {a: {k: {c: v / sum(row.values()) for c, v in row.items()} for k, row in rows.items()}
-                 for a, rows in counts.items()}
+    confusion = {
+        a: {k: {c: v / sum(row.values()) for c, v in row.items()} for k, row in rows.items()}
+        for a, rows in counts.items()
+    }
     return prior, confusion
 
 

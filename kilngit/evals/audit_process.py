@@ -48,42 +48,65 @@ def timing_flags(data: AuditData) -> Flags:
     for item in data.items:
         for h in item.humans:
             if h.rated_at:
-                timeline[h.rater].append((parse_stamp(h.rated_at), item.id, h.label, h.seconds_on_item,
-                                          item.text_chars))
+                timeline[h.rater].append(
+                    (parse_stamp(h.rated_at), item.id, h.label, h.seconds_on_item, item.text_chars)
+                )
     for rater, rows in timeline.items():
         rows.sort()
         _bursts(rater, rows, flags)
         for i, (when, run, _, on_screen, chars) in enumerate(rows):
-            seen = on_screen if on_screen is not None else (
-                (when - rows[i - 1][0]).total_seconds() if i else None)
+            seen = (
+                on_screen
+                if on_screen is not None
+                else ((when - rows[i - 1][0]).total_seconds() if i else None)
+            )
             if seen is None or (on_screen is None and seen > MAX_GAP_S):
                 continue
             need = max(MIN_READ_S, chars / SKIM_CHARS_PER_S)
             if seen < need:
-                how = f"{seen:g} s on screen" if on_screen is not None else f"{seen:g} s after their previous label"
-                flags[(rater, run)].append(Flag(
-                    "fast", f"labeled {how}; reading its {chars:,} characters takes about {need:.0f} s at a fast "
-                            f"skim ({SKIM_CHARS_PER_S:g} characters/s)",
-                    {"seconds": seen, "reading_seconds": round(need, 1), "characters": chars},
-                    round(0.6 * (1 - seen / need), 3)))
+                how = (
+                    f"{seen:g} s on screen"
+                    if on_screen is not None
+                    else f"{seen:g} s after their previous label"
+                )
+                flags[(rater, run)].append(
+                    Flag(
+                        "fast",
+                        f"labeled {how}; reading its {chars:,} characters takes about {need:.0f} s at a fast "
+                        f"skim ({SKIM_CHARS_PER_S:g} characters/s)",
+                        {"seconds": seen, "reading_seconds": round(need, 1), "characters": chars},
+                        round(0.6 * (1 - seen / need), 3),
+                    )
+                )
     return flags
 
 
 def _bursts(rater: str, rows: list, flags: Flags) -> None:
     start = 0
     for end in range(1, len(rows) + 1):
-        if end < len(rows) and rows[end][2] == rows[start][2] and \
-                (rows[end][0] - rows[end - 1][0]).total_seconds() <= BURST_GAP_S:
+        if (
+            end < len(rows)
+            and rows[end][2] == rows[start][2]
+            and (rows[end][0] - rows[end - 1][0]).total_seconds() <= BURST_GAP_S
+        ):
             continue
         size = end - start
         if size >= BURST_MIN:
             span = (rows[end - 1][0] - rows[start][0]).total_seconds()
             label = rows[start][2]
-            text = (f"one of {size} identical {label!r} labels {rater} gave {span / (size - 1):.1f} s apart on "
-                    f"average ({rows[start][0]:%H:%M:%S}-{rows[end - 1][0]:%H:%M:%S} UTC)")
+            text = (
+                f"one of {size} identical {label!r} labels {rater} gave {span / (size - 1):.1f} s apart on "
+                f"average ({rows[start][0]:%H:%M:%S}-{rows[end - 1][0]:%H:%M:%S} UTC)"
+            )
             for row in rows[start:end]:
-                flags[(rater, row[1])].append(Flag("burst", text, {"size": size, "mean_gap_s": round(
-                    span / (size - 1), 2), "label": label}, 0.5))
+                flags[(rater, row[1])].append(
+                    Flag(
+                        "burst",
+                        text,
+                        {"size": size, "mean_gap_s": round(span / (size - 1), 2), "label": label},
+                        0.5,
+                    )
+                )
         start = end
 
 
@@ -110,17 +133,30 @@ def group_flags(data: AuditData, evidence: dict[str, str]) -> Flags:
                 continue  # some group holds mixed labels: the group does not explain them
             if len({m[0][1] for m in sizable.values()}) < 2:
                 continue  # one label everywhere: nothing ties it to the groups
-            against = [(run, label) for m in sizable.values() for run, label in m
-                       if run in evidence and evidence[run] != label]
+            against = [
+                (run, label)
+                for m in sizable.values()
+                for run, label in m
+                if run in evidence and evidence[run] != label
+            ]
             if len(against) < 2:
                 continue
-            summary = "; ".join(f"{g}: {len(m)}x {m[0][1]!r} (evidence: {_counts(m, evidence)})"
-                                for g, m in sorted(sizable.items()))
-            text = (f"{rater}'s labels follow the {grouping} the run was generated in, not the content: "
-                    f"{summary}")
+            summary = "; ".join(
+                f"{g}: {len(m)}x {m[0][1]!r} (evidence: {_counts(m, evidence)})"
+                for g, m in sorted(sizable.items())
+            )
+            text = (
+                f"{rater}'s labels follow the {grouping} the run was generated in, not the content: {summary}"
+            )
             for run, _ in against:
-                flags[(rater, run)].append(Flag("groups", text, {"grouping": grouping, "groups": len(sizable),
-                                                                 "against_evidence": len(against)}, 0.5))
+                flags[(rater, run)].append(
+                    Flag(
+                        "groups",
+                        text,
+                        {"grouping": grouping, "groups": len(sizable), "against_evidence": len(against)},
+                        0.5,
+                    )
+                )
     return flags
 
 

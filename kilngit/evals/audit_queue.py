@@ -37,11 +37,23 @@ def queue_path(project: Project, task: str) -> Path:
 
 def write_queue(project: Project, report: AuditReport) -> AuditQueue:
     """Save the suspects of `report` (most suspect first) as the task's re-review queue."""
-    queue = AuditQueue(report.task, report.eval, utc_stamp(), [s.run for s in report.suspects],
-                       {s.run: evidence_lines(s) for s in report.suspects})
-    data = {"task": queue.task, "eval": queue.eval, "made_at": queue.made_at, "runs": queue.runs,
-            "evidence": queue.evidence}
-    atomic_write(queue_path(project, report.task), (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
+    queue = AuditQueue(
+        report.task,
+        report.eval,
+        utc_stamp(),
+        [s.run for s in report.suspects],
+        {s.run: evidence_lines(s) for s in report.suspects},
+    )
+    data = {
+        "task": queue.task,
+        "eval": queue.eval,
+        "made_at": queue.made_at,
+        "runs": queue.runs,
+        "evidence": queue.evidence,
+    }
+    atomic_write(
+        queue_path(project, report.task), (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+    )
     return queue
 
 
@@ -50,12 +62,17 @@ def read_queue(project: Project, task: str) -> AuditQueue:
     path = queue_path(project, task)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return AuditQueue(data["task"], data["eval"], data["made_at"], list(data["runs"]), dict(data["evidence"]))
+        return AuditQueue(
+            data["task"], data["eval"], data["made_at"], list(data["runs"]), dict(data["evidence"])
+        )
     except FileNotFoundError:
-        raise NotFoundError(f"task {task!r} has no audit queue", "make one: kilngit audit EVAL --queue") from None
+        raise NotFoundError(
+            f"task {task!r} has no audit queue", "make one: kilngit audit EVAL --queue"
+        ) from None
     except (ValueError, KeyError, TypeError) as e:
-        raise NotFoundError(f"the audit queue {path} is unreadable ({e})",
-                            "make it again: kilngit audit EVAL --queue") from None
+        raise NotFoundError(
+            f"the audit queue {path} is unreadable ({e})", "make it again: kilngit audit EVAL --queue"
+        ) from None
 
 
 def runs_to_review(project: Project, queue: AuditQueue, rater: str) -> list[str]:

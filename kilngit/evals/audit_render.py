@@ -10,16 +10,20 @@ from kilngit.evals.audit import AuditReport, Suspect
 
 def headline(report: AuditReport) -> str:
     """One line: how many suspects among how many golden items."""
-    return (f"{report.task}/{report.eval} ({report.score} vs human {report.human_rating}): {len(report.suspects)} "
-            f"suspect label(s) of {report.golden} golden item(s)")
+    return (
+        f"{report.task}/{report.eval} ({report.score} vs human {report.human_rating}): {len(report.suspects)} "
+        f"suspect label(s) of {report.golden} golden item(s)"
+    )
 
 
 def evidence_lines(suspect: Suspect) -> list[str]:
     """What a re-reviewer is shown: the numbers, then each reason."""
     consensus = suspect.consensus or "none (raters split)"
-    lines = [f"audit: P(consensus wrong) {suspect.p_wrong:.2f}"
-             + (f" (judges alone {suspect.p_judges:.2f})" if suspect.p_judges is not None else "")
-             + f"; consensus {consensus}, most likely {suspect.likely}"]
+    lines = [
+        f"audit: P(consensus wrong) {suspect.p_wrong:.2f}"
+        + (f" (judges alone {suspect.p_judges:.2f})" if suspect.p_judges is not None else "")
+        + f"; consensus {consensus}, most likely {suspect.likely}"
+    ]
     lines += [f"  - {r.text}" for r in suspect.reasons]
     return lines
 
@@ -34,8 +38,14 @@ def render_table(report: AuditReport, limit: int | None = None) -> str:
     console.print(headline(report))
     table = Table("run", "P wrong", "judges", "consensus", "likely", "reasons", show_lines=True)
     for s in report.suspects[:limit]:
-        table.add_row(s.run, f"{s.p_wrong:.2f}", "-" if s.p_judges is None else f"{s.p_judges:.2f}",
-                      s.consensus or "split", s.likely, "\n".join(f"- {r.text}" for r in s.reasons))
+        table.add_row(
+            s.run,
+            f"{s.p_wrong:.2f}",
+            "-" if s.p_judges is None else f"{s.p_judges:.2f}",
+            s.consensus or "split",
+            s.likely,
+            "\n".join(f"- {r.text}" for r in s.reasons),
+        )
     if report.suspects:
         console.print(table)
     reliability = Table("annotator", "kind", "items", "est. reliability")
@@ -49,12 +59,18 @@ def render_table(report: AuditReport, limit: int | None = None) -> str:
 
 def render_markdown(report: AuditReport, limit: int | None = None) -> str:
     """The audit as Markdown."""
-    lines = [f"## Label audit: {headline(report)}", "",
-             "| run | P(wrong) | judges alone | consensus | likely | reasons |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"## Label audit: {headline(report)}",
+        "",
+        "| run | P(wrong) | judges alone | consensus | likely | reasons |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for s in report.suspects[:limit]:
         why = "<br>".join(_md(r.text) for r in s.reasons)
         judges = "-" if s.p_judges is None else f"{s.p_judges:.2f}"
-        lines.append(f"| `{s.run}` | {s.p_wrong:.2f} | {judges} | {s.consensus or 'split'} | {s.likely} | {why} |")
+        lines.append(
+            f"| `{s.run}` | {s.p_wrong:.2f} | {judges} | {s.consensus or 'split'} | {s.likely} | {why} |"
+        )
     lines += ["", "| annotator | kind | items | estimated reliability |", "| --- | --- | --- | --- |"]
     lines += [f"| {_md(a.name)} | {a.kind} | {a.items} | {a.reliability:.2f} |" for a in report.annotators]
     if report.sharpen:

@@ -56,7 +56,9 @@ class EvalCheck(JsonDataclass):
 
     @property
     def ok(self) -> bool:
-        return not self.problems and all(c.ok for c in self.checks) and (self.gate is None or self.gate.trusted)
+        return (
+            not self.problems and all(c.ok for c in self.checks) and (self.gate is None or self.gate.trusted)
+        )
 
 
 @dataclass
@@ -68,8 +70,9 @@ class CheckReport(JsonDataclass):
         return all(e.ok for e in self.evals)
 
 
-def eval_check(project: Project, task: str | None = None, evals: Sequence[str] = (),
-               configs: Sequence[str] = ()) -> CheckReport:
+def eval_check(
+    project: Project, task: str | None = None, evals: Sequence[str] = (), configs: Sequence[str] = ()
+) -> CheckReport:
     """Check the named evals (default: every eval of the task) against their thresholds and alignment gates."""
     task = project.task_slug(task)
     names = list(evals) or judged_evals(project, task).names
@@ -100,25 +103,40 @@ def _check_one(project: Project, task: str, eval_slug: str, configs: Sequence[st
     if ev.alignment_gate is not None:
         table = eval_alignment(project, task, eval_slug, results=results)
         judge = next(j for j in table.judges if j.judge == board.judge)
-        gate = judge_gate(board.judge, {s.score: s.report if s.report is not None else s.labels  # type: ignore[misc]
-                                        for s in judge.scores}, ev.alignment_gate)
+        gate = judge_gate(
+            board.judge,
+            {
+                s.score: s.report if s.report is not None else s.labels  # type: ignore[misc]
+                for s in judge.scores
+            },
+            ev.alignment_gate,
+        )
     check = EvalCheck(task, eval_slug, board.judge, gate)
     groups = [g for g in board.groups if not configs or g.group in configs]
     for missing in sorted(set(configs) - {g.group for g in groups}):
-        check.problems.append(f"run config {missing!r} has no runs on this eval's inputs "
-                              f"(run: kilngit run eval {eval_slug} --config {missing})")
+        check.problems.append(
+            f"run config {missing!r} has no runs on this eval's inputs "
+            f"(run: kilngit run eval {eval_slug} --config {missing})"
+        )
     if not groups and not configs:
-        check.problems.append(f"nothing to check: the eval set has {board.inputs} input(s) and no run with an "
-                              "output yet" if board.inputs else "nothing to check: the eval set is empty")
+        check.problems.append(
+            f"nothing to check: the eval set has {board.inputs} input(s) and no run with an output yet"
+            if board.inputs
+            else "nothing to check: the eval set is empty"
+        )
     for group in groups:
         if group.unjudged:
-            check.problems.append(f"{group.group}: {group.unjudged} run(s) not judged yet by {board.judge} "
-                                  f"(run: kilngit run eval {eval_slug})")
+            check.problems.append(
+                f"{group.group}: {group.unjudged} run(s) not judged yet by {board.judge} "
+                f"(run: kilngit run eval {eval_slug})"
+            )
         for score, threshold in sorted(ev.thresholds.items()):
             stat = group.scores.get(score)
             value = stat.normalized if stat else None
             if value is None:
-                check.checks.append(ThresholdCheck(group.group, score, threshold, None, 0, False, "no scores"))
+                check.checks.append(
+                    ThresholdCheck(group.group, score, threshold, None, 0, False, "no scores")
+                )
             else:
                 ok = value >= threshold
                 reason = None if ok else f"{value:.3f} < {threshold:g}"
@@ -138,8 +156,10 @@ def judge_gate(judge: str, reports: dict[str, AlignmentReport | None], gate: Ali
             value = value.value
         values[score] = value
         if items[score] < gate.min_items:
-            reasons.append(f"{score}: only {items[score]} golden item(s) with human and judge scores "
-                           f"(the gate needs {gate.min_items})")
+            reasons.append(
+                f"{score}: only {items[score]} golden item(s) with human and judge scores "
+                f"(the gate needs {gate.min_items})"
+            )
         elif value is None:
             reasons.append(f"{score}: {gate.metric} is undefined on the golden set (constant ratings?)")
         elif value < gate.min:

@@ -52,12 +52,13 @@ def frozen_split(filter_text: str) -> str | None:
     """The split a frozen set's filter names (`split::NAME/all`), else None."""
     text = filter_text.strip()
     if text.startswith("split::") and text.endswith(f"/{PART}") and " " not in text:
-        return text[len("split::"):-len(PART) - 1]
+        return text[len("split::") : -len(PART) - 1]
     return None
 
 
-def freeze_set(project: Project, task: str | None, eval_slug: str, which: SetName = "eval_set", *,
-               extend: bool = False) -> FreezeReport:
+def freeze_set(
+    project: Project, task: str | None, eval_slug: str, which: SetName = "eval_set", *, extend: bool = False
+) -> FreezeReport:
     """Freeze the eval's `which` set (first call), or report its drift and, with `extend`, add the runs."""
     task = project.task_slug(task)
     ev = find_eval(project, task, eval_slug)
@@ -67,16 +68,34 @@ def freeze_set(project: Project, task: str | None, eval_slug: str, which: SetNam
     name = frozen_split(current)
     if name is None:
         if not project.select(task, current):
-            raise UsageError(f"the {which} of eval {eval_slug!r} ({current!r}) matches no run: nothing to freeze",
-                             "tag runs first (kilngit tag / kilngit sample), or fix the filter in eval.yaml")
+            raise UsageError(
+                f"the {which} of eval {eval_slug!r} ({current!r}) matches no run: nothing to freeze",
+                "tag runs first (kilngit tag / kilngit sample), or fix the filter in eval.yaml",
+            )
         name = split_name(eval_slug, which)
-        split = DatasetSplit(description=f"frozen {which} of eval {eval_slug}", filter=current,
-                             parts=[SplitPart(name=PART, fraction=1.0)], allow_eval_items=True, all_runs=True)
+        split = DatasetSplit(
+            description=f"frozen {which} of eval {eval_slug}",
+            filter=current,
+            parts=[SplitPart(name=PART, fraction=1.0)],
+            allow_eval_items=True,
+            all_runs=True,
+        )
         project.write_definition(layout.split_file(task, name), split)
         report = materialize_split(project, task, name)
-        project.write_definition(layout.eval_file(task, eval_slug), ev.model_copy(update={which: f"split::{name}/{PART}"}))
+        project.write_definition(
+            layout.eval_file(task, eval_slug), ev.model_copy(update={which: f"split::{name}/{PART}"})
+        )
     else:
         report = materialize_split(project, task, name, extend_new=extend)
     split = project.splits(task)[name]
-    return FreezeReport(task, eval_slug, which, name, split.filter, sum(report.counts.values()), report.created,
-                        report.added, report.waiting)
+    return FreezeReport(
+        task,
+        eval_slug,
+        which,
+        name,
+        split.filter,
+        sum(report.counts.values()),
+        report.created,
+        report.added,
+        report.waiting,
+    )

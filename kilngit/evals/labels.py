@@ -57,7 +57,9 @@ def label_stats(pairs: Sequence[tuple[str, str]], classes: Sequence[str]) -> Lab
     """Accuracy, macro-F1 and the confusion matrix of (true, predicted) pairs over `classes`."""
     labels = list(classes)
     if any(p not in labels for _, p in pairs) or any(t not in labels for t, _ in pairs):
-        labels += [x for x in dict.fromkeys([*(t for t, _ in pairs), *(p for _, p in pairs)]) if x not in labels]
+        labels += [
+            x for x in dict.fromkeys([*(t for t, _ in pairs), *(p for _, p in pairs)]) if x not in labels
+        ]
     matrix = confusion_matrix([t for t, _ in pairs], [p for _, p in pairs], labels)
     occurring = [c for c in matrix.per_class if c.support or c.predicted]
     f1s = [c.f1 or 0.0 for c in occurring if c.label != NO_CLASS]

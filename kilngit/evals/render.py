@@ -38,9 +38,20 @@ def corr(value: Correlation | None) -> str:
 def scoreboard_table(board: Scoreboard) -> TextTable:
     """The scoreboard as a table: one row per run config."""
     names = list(dict.fromkeys(name for g in board.groups for name in g.scores))
-    table = TextTable(f"{board.task}/{board.eval}: scores by {board.judge} (judge id {board.judge_id})",
-                      ["run config", "n", *[f"{n} (95% CI)" for n in names], "quality", "missing",
-                       "tokens in/out", "cost/item", "latency p50/p95", "pareto"])
+    table = TextTable(
+        f"{board.task}/{board.eval}: scores by {board.judge} (judge id {board.judge_id})",
+        [
+            "run config",
+            "n",
+            *[f"{n} (95% CI)" for n in names],
+            "quality",
+            "missing",
+            "tokens in/out",
+            "cost/item",
+            "latency p50/p95",
+            "pareto",
+        ],
+    )
     for g in board.groups:
         cells = [g.group + (f" {WINNER}" if g.winner else ""), str(g.n)]
         for name in names:
@@ -50,14 +61,23 @@ def scoreboard_table(board: Scoreboard) -> TextTable:
                 continue
             ci = f" [{num(stat.low, 2)}, {num(stat.high, 2)}]" if stat.low is not None else ""
             cells.append(f"{num(stat.mean, 2)}{ci}" + (f" {WINNER}" if stat.winner else ""))
-        cells += [num(g.quality, 2), _missing(g), f"{num(g.mean_input_tokens, 0)}/{num(g.mean_output_tokens, 0)}",
-                  _money(g.mean_cost), f"{num(g.p50_latency_ms, 0)}/{num(g.p95_latency_ms, 0)} ms",
-                  "yes" if g.pareto else ""]
+        cells += [
+            num(g.quality, 2),
+            _missing(g),
+            f"{num(g.mean_input_tokens, 0)}/{num(g.mean_output_tokens, 0)}",
+            _money(g.mean_cost),
+            f"{num(g.p50_latency_ms, 0)}/{num(g.p95_latency_ms, 0)} ms",
+            "yes" if g.pareto else "",
+        ]
         table.rows.append(cells)
-    table.notes.append(f"{board.inputs} eval input(s); {WINNER} = best; quality: mean normalized (0..1) score; pareto: "
-                       "no other run config is better on quality, cost and latency at once")
+    table.notes.append(
+        f"{board.inputs} eval input(s); {WINNER} = best; quality: mean normalized (0..1) score; pareto: "
+        "no other run config is better on quality, cost and latency at once"
+    )
     if board.thresholds:
-        table.notes.append("thresholds (normalized): " + ", ".join(f"{k} >= {v:g}" for k, v in board.thresholds.items()))
+        table.notes.append(
+            "thresholds (normalized): " + ", ".join(f"{k} >= {v:g}" for k, v in board.thresholds.items())
+        )
     for g in board.groups:
         for name, stat in g.scores.items():
             if stat.labels is not None:
@@ -91,15 +111,30 @@ def _money(value: float | None) -> str:
 def alignment_tables(table: AlignmentTable, details: bool = True) -> list[TextTable]:
     """The judge alignment table and the inter-annotator agreement table (`details`: with the items the raters
     disagree on)."""
-    judges = TextTable(f"{table.task}/{table.eval}: judges vs human consensus on the golden set ({table.golden} runs)",
-                       ["judge", "score", "n", "acc", "kappa", "tau", "rho", "r", "nMAE", "acc if always pass/fail",
-                        "disagree"])
+    judges = TextTable(
+        f"{table.task}/{table.eval}: judges vs human consensus on the golden set ({table.golden} runs)",
+        [
+            "judge",
+            "score",
+            "n",
+            "acc",
+            "kappa",
+            "tau",
+            "rho",
+            "r",
+            "nMAE",
+            "acc if always pass/fail",
+            "disagree",
+        ],
+    )
     for j in table.judges:
         for s in j.scores:
             judges.rows.append(_alignment_row(j.judge + (f" {WINNER}" if j.default else ""), j.type, s))
-    judges.notes.append(f"{WINNER} = default judge; acc, kappa: on pass/fail labels; tau, rho, r: Kendall, Spearman, "
-                        "Pearson; nMAE: normalized mean absolute error; acc if always pass/fail: a judge that ignores "
-                        "the output (kappa 0)")
+    judges.notes.append(
+        f"{WINNER} = default judge; acc, kappa: on pass/fail labels; tau, rho, r: Kendall, Spearman, "
+        "Pearson; nMAE: normalized mean absolute error; acc if always pass/fail: a judge that ignores "
+        "the output (kappa 0)"
+    )
     pairs = dict.fromkeys(f"{s.score} ~ human {s.human_rating}" for j in table.judges for s in j.scores)
     judges.notes.append("compared: " + ", ".join(pairs))
     for j in table.judges:
@@ -109,15 +144,27 @@ def alignment_tables(table: AlignmentTable, details: bool = True) -> list[TextTa
             if s.problem:
                 judges.notes.append(f"{j.judge}/{s.score}: {s.problem}")
             if s.no_consensus or s.not_judged:
-                judges.notes.append(f"{j.judge}/{s.score}: left out {s.no_consensus} item(s) without human "
-                                    f"consensus, {s.not_judged} not judged")
+                judges.notes.append(
+                    f"{j.judge}/{s.score}: left out {s.no_consensus} item(s) without human "
+                    f"consensus, {s.not_judged} not judged"
+                )
     if table.stale_results:
         judges.notes.append(f"{table.stale_results} stale result(s) ignored")
-    raters = TextTable("human raters: agreement on the golden set",
-                       ["human rating", "raters", "items", "statistic", "value", "disagreements"])
+    raters = TextTable(
+        "human raters: agreement on the golden set",
+        ["human rating", "raters", "items", "statistic", "value", "disagreements"],
+    )
     for r in table.raters:
-        raters.rows.append([r.human_rating, str(len(r.raters)), str(r.items), r.statistic or "- (one rater)",
-                            num(r.value), str(len(r.disagreements))])
+        raters.rows.append(
+            [
+                r.human_rating,
+                str(len(r.raters)),
+                str(r.items),
+                r.statistic or "- (one rater)",
+                num(r.value),
+                str(len(r.disagreements)),
+            ]
+        )
         for d in r.disagreements if details else []:
             ratings = ", ".join(f"{k}: {_label(v, r.rating_type)}" for k, v in d.ratings.items())
             raters.notes.append(f"{r.human_rating} {d.run[:8]} {d.input[:60]!r}: {ratings}")
@@ -127,24 +174,45 @@ def alignment_tables(table: AlignmentTable, details: bool = True) -> list[TextTa
 def label_notes(what: str, stats: LabelStats, predicted: str = "judge") -> list[str]:
     """A label score's accuracy, macro-F1 and confusion matrix (rows: human class) as note lines."""
     m = stats.confusion
-    out = [f"{what}: label accuracy {num(stats.accuracy)}, macro-F1 {num(stats.macro_f1)} over {stats.n} item(s); "
-           f"confusion (rows human, columns {predicted}: {', '.join(map(str, m.labels))}):"]
+    out = [
+        f"{what}: label accuracy {num(stats.accuracy)}, macro-F1 {num(stats.macro_f1)} over {stats.n} item(s); "
+        f"confusion (rows human, columns {predicted}: {', '.join(map(str, m.labels))}):"
+    ]
     width = max(len(str(x)) for x in m.labels)
-    out += [f"  {str(label):>{width}}: " + " ".join(f"{c:3d}" for c in row) for label, row in zip(m.labels, m.counts, strict=True)]
+    out += [
+        f"  {str(label):>{width}}: " + " ".join(f"{c:3d}" for c in row)
+        for label, row in zip(m.labels, m.counts, strict=True)
+    ]
     return out
 
 
 def _alignment_row(judge: str, kind: str, s: ScoreAlignment) -> list[str]:
     r = s.report
     if s.labels is not None:
-        return [f"{judge} [{kind}]", s.score, str(s.labels.n), num(s.labels.accuracy), *["-"] * 6,
-                str(len(s.disagreements))]
+        return [
+            f"{judge} [{kind}]",
+            s.score,
+            str(s.labels.n),
+            num(s.labels.accuracy),
+            *["-"] * 6,
+            str(len(s.disagreements)),
+        ]
     if r is None:
         return [f"{judge} [{kind}]", s.score, "0", *["-"] * 7, "0"]
     baselines = f"{num(r.always_pass.accuracy, 2)}/{num(r.always_fail.accuracy, 2)}"
-    return [f"{judge} [{kind}]", s.score, str(r.n), num(r.accuracy), num(r.cohen_kappa),
-            corr(r.kendall_tau), corr(r.spearman), corr(r.pearson), num(r.normalized_mae), baselines,
-            str(len(s.disagreements))]
+    return [
+        f"{judge} [{kind}]",
+        s.score,
+        str(r.n),
+        num(r.accuracy),
+        num(r.cohen_kappa),
+        corr(r.kendall_tau),
+        corr(r.spearman),
+        corr(r.pearson),
+        num(r.normalized_mae),
+        baselines,
+        str(len(s.disagreements)),
+    ]
 
 
 def _label(value: float | str, rating_type: str) -> str:
@@ -155,14 +223,27 @@ def check_table(report: CheckReport) -> TextTable:
     table = TextTable("eval check", ["eval", "judge", "run config", "score", "value", "threshold", "result"])
     for ev in report.evals:
         for c in ev.checks:
-            table.rows.append([ev.eval, ev.judge, c.group, c.score, num(c.value), f"{c.threshold:g}",
-                               "ok" if c.ok else f"FAIL ({c.reason})"])
+            table.rows.append(
+                [
+                    ev.eval,
+                    ev.judge,
+                    c.group,
+                    c.score,
+                    num(c.value),
+                    f"{c.threshold:g}",
+                    "ok" if c.ok else f"FAIL ({c.reason})",
+                ]
+            )
         if ev.gate is not None and not ev.gate.trusted:
             table.notes.append(f"{ev.eval}: {ev.gate.reason}")
         elif ev.gate is not None:
-            values = ", ".join(f"{score} {num(v)} (n={ev.gate.items[score]})" for score, v in ev.gate.values.items())
-            table.notes.append(f"{ev.eval}: judge {ev.judge!r} trusted as a gate: {ev.gate.metric} {values} >= "
-                               f"{ev.gate.min:g}")
+            values = ", ".join(
+                f"{score} {num(v)} (n={ev.gate.items[score]})" for score, v in ev.gate.values.items()
+            )
+            table.notes.append(
+                f"{ev.eval}: judge {ev.judge!r} trusted as a gate: {ev.gate.metric} {values} >= "
+                f"{ev.gate.min:g}"
+            )
         table.notes += [f"{ev.eval}: {p}" for p in ev.problems]
         if not ev.checks and not ev.problems and (ev.gate is None or ev.gate.trusted):
             table.notes.append(f"{ev.eval}: no thresholds set (nothing to check)")
@@ -194,11 +275,16 @@ def print_tables(tables: list[TextTable], fmt: str) -> None:
 
 def markdown(t: TextTable) -> str:
     """A table as GitHub Markdown (title as a heading, notes as a list)."""
+
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
-    lines = [f"### {t.title}", "", "| " + " | ".join(cell(h) for h in t.headers) + " |",
-             "|" + "---|" * len(t.headers)]
+    lines = [
+        f"### {t.title}",
+        "",
+        "| " + " | ".join(cell(h) for h in t.headers) + " |",
+        "|" + "---|" * len(t.headers),
+    ]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in t.rows]
     if t.notes:
         lines += [""] + [f"- {cell(n)}" for n in t.notes]

@@ -39,7 +39,10 @@ class Section:
 SectionProvider = Callable[[Project], list[Section]]
 
 #: Section providers other packages offer, as "module:function"; a module that does not exist is skipped.
-SECTION_HOOKS: list[str] = ["kilngit.finetune.report:report_sections", "kilngit.evals.audit_report:report_sections"]
+SECTION_HOOKS: list[str] = [
+    "kilngit.finetune.report:report_sections",
+    "kilngit.evals.audit_report:report_sections",
+]
 
 DEFAULT_OUT = f"{layout.LOCAL_STATE}/report"
 
@@ -70,7 +73,9 @@ def eval_sections(project: Project) -> list[Section]:
     for task in project.tasks():
         for eval_slug, ev in project.evals(task).items():
             title = f"{task} / {ev.name}" if ev.name != eval_slug else f"{task} / {eval_slug}"
-            sections.append(Section(title, eval_section_html(project, task, eval_slug), f"eval-{task}-{eval_slug}"))
+            sections.append(
+                Section(title, eval_section_html(project, task, eval_slug), f"eval-{task}-{eval_slug}")
+            )
     return sections
 
 
@@ -96,14 +101,18 @@ def render_report(project: Project, sections: Sequence[Section]) -> str:
     commit = run_git(project.root, "rev-parse", "--short", "HEAD", check=False)
     subtitle = f"commit {commit}" if commit else "not committed yet"
     nav = "".join(f'<a href="#{escape(s.id)}">{escape(s.title)}</a>' for s in sections)
-    body = "".join(f'<section id="{escape(s.id)}"><h2>{escape(s.title)}</h2>{s.html}</section>' for s in sections)
+    body = "".join(
+        f'<section id="{escape(s.id)}"><h2>{escape(s.title)}</h2>{s.html}</section>' for s in sections
+    )
     if not sections:
         body = "<p>No evals yet: create tasks/&lt;task&gt;/evals/&lt;eval&gt;/eval.yaml and run it.</p>"
     name = escape(project.manifest.name)
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
-            f'content="width=device-width, initial-scale=1"><title>{name}: kilngit report</title>'
-            f"<style>{CSS}</style></head><body><header><h1>{name}</h1><p>kilngit report, {escape(subtitle)}</p>"
-            f"</header><nav>{nav}</nav><main>{body}</main></body></html>\n")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+        f'content="width=device-width, initial-scale=1"><title>{name}: kilngit report</title>'
+        f"<style>{CSS}</style></head><body><header><h1>{name}</h1><p>kilngit report, {escape(subtitle)}</p>"
+        f"</header><nav>{nav}</nav><main>{body}</main></body></html>\n"
+    )
 
 
 def report_sections(project: Project, extra: Sequence[SectionProvider] = ()) -> list[Section]:
@@ -115,7 +124,9 @@ def report_sections(project: Project, extra: Sequence[SectionProvider] = ()) -> 
     return sections
 
 
-def write_report(project: Project, out: str | Path | None = None, extra: Sequence[SectionProvider] = ()) -> Path:
+def write_report(
+    project: Project, out: str | Path | None = None, extra: Sequence[SectionProvider] = ()
+) -> Path:
     """Write `index.html` into `out` (default `.kilngit/report` in the project) and return its path."""
     sections = report_sections(project, extra)
     folder = Path(out) if out is not None else project.root / DEFAULT_OUT

@@ -20,8 +20,10 @@ def html_table(table: TextTable, with_title: bool = True) -> str:
     rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in table.rows)
     caption = f"<caption>{escape(table.title)}</caption>" if with_title else ""
     notes = "".join(f"<li>{escape(n)}</li>" for n in table.notes)
-    return (f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
-            + (f'<ul class="notes">{notes}</ul>' if notes else ""))
+    return (
+        f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+        + (f'<ul class="notes">{notes}</ul>' if notes else "")
+    )
 
 
 def eval_section_html(project: Project, task: str, eval_slug: str) -> str:
@@ -47,22 +49,36 @@ def _scoreboard_html(board: Scoreboard) -> str:
         for g in board.groups:
             stat = g.scores.get(name)
             lo_hi = _normalized_ci(stat) if stat else (None, None)
-            bars.append(Bar(g.group, stat.normalized if stat else None, *lo_hi, highlight=bool(stat and stat.winner)))
+            bars.append(
+                Bar(g.group, stat.normalized if stat else None, *lo_hi, highlight=bool(stat and stat.winner))
+            )
         charts.append(bar_chart(bars, title=f"{name} (normalized mean, 95% CI)"))
     quality = [g for g in board.groups if g.quality is not None]
     for attr, label in (("mean_cost", "cost per item (USD)"), ("p50_latency_ms", "p50 latency (ms)")):
-        points = [Point(g.group, getattr(g, attr), g.quality, g.pareto) for g in quality  # type: ignore[arg-type]
-                  if getattr(g, attr) is not None]
+        points = [
+            Point(g.group, getattr(g, attr), g.quality, g.pareto)
+            for g in quality  # type: ignore[arg-type]
+            if getattr(g, attr) is not None
+        ]
         if len(points) > 1:
-            charts.append(scatter_plot(points, x_label=label, y_label="quality (0..1)",
-                                       title=f"Quality vs {label.split(' (')[0]} (blue: Pareto front)"))
+            charts.append(
+                scatter_plot(
+                    points,
+                    x_label=label,
+                    y_label="quality (0..1)",
+                    title=f"Quality vs {label.split(' (')[0]} (blue: Pareto front)",
+                )
+            )
     parts.append('<div class="charts">' + "".join(charts) + "</div>")
     for g in board.groups:
         for name, stat in g.scores.items():
             if stat.labels is not None:
-                parts.append(f"<details><summary>{escape(g.group)} on {escape(name)}: accuracy "
-                             f"{stat.labels.accuracy or 0:.3f}, macro-F1 {stat.labels.macro_f1 or 0:.3f}</summary>"
-                             + confusion_html(stat.labels.confusion).replace("judge: ", "output: ") + "</details>")
+                parts.append(
+                    f"<details><summary>{escape(g.group)} on {escape(name)}: accuracy "
+                    f"{stat.labels.accuracy or 0:.3f}, macro-F1 {stat.labels.macro_f1 or 0:.3f}</summary>"
+                    + confusion_html(stat.labels.confusion).replace("judge: ", "output: ")
+                    + "</details>"
+                )
     return "".join(parts)
 
 
@@ -90,7 +106,9 @@ def _judge_detail(judge: JudgeAlignment, score: ScoreAlignment) -> str:
         return ""
     body = []
     if score.labels is not None:
-        body.append(f"<p>accuracy {score.labels.accuracy or 0:.3f}, macro-F1 {score.labels.macro_f1 or 0:.3f}</p>")
+        body.append(
+            f"<p>accuracy {score.labels.accuracy or 0:.3f}, macro-F1 {score.labels.macro_f1 or 0:.3f}</p>"
+        )
         body.append(confusion_html(score.labels.confusion))
     elif report is not None and report.confusion_matrix is not None:
         body.append(confusion_html(report.confusion_matrix))
@@ -98,12 +116,17 @@ def _judge_detail(judge: JudgeAlignment, score: ScoreAlignment) -> str:
         rows = "".join(
             f"<tr><td><code>{escape(d.run[:10])}</code></td><td>{escape(d.input)}</td><td><code>{escape(d.output)}"
             f"</code></td><td>{_value(d.human)}</td><td>{_value(d.judge)}</td><td>{escape(d.why or '')}</td></tr>"
-            for d in score.disagreements)
-        body.append('<div class="scroll"><table><thead><tr><th>run</th><th>input</th><th>output</th><th>human</th>'
-                    f"<th>judge</th><th>judge's reason</th></tr></thead><tbody>{rows}</tbody></table></div>")
+            for d in score.disagreements
+        )
+        body.append(
+            '<div class="scroll"><table><thead><tr><th>run</th><th>input</th><th>output</th><th>human</th>'
+            f"<th>judge</th><th>judge's reason</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        )
     n = score.labels.n if score.labels is not None else report.n if report is not None else 0
-    summary = (f"{escape(judge.judge)} on {escape(score.score)}: {len(score.disagreements)} disagreement(s) "
-               f"with humans over {n} item(s)")
+    summary = (
+        f"{escape(judge.judge)} on {escape(score.score)}: {len(score.disagreements)} disagreement(s) "
+        f"with humans over {n} item(s)"
+    )
     return f"<details><summary>{summary}</summary>{''.join(body)}</details>"
 
 
@@ -122,6 +145,8 @@ def confusion_html(matrix: ConfusionMatrix) -> str:
         for j, count in enumerate(matrix.counts[i]):
             share = count / total
             hue = "22,163,74" if i == j else "220,38,38"
-            cells.append(f'<td class="num" style="background: rgba({hue},{0.12 + 0.6 * share:.2f})">{count}</td>')
+            cells.append(
+                f'<td class="num" style="background: rgba({hue},{0.12 + 0.6 * share:.2f})">{count}</td>'
+            )
         rows.append(f"<tr><th>human: {escape(label)}</th>{''.join(cells)}</tr>")
     return f'<table class="confusion"><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

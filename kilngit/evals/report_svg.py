@@ -36,7 +36,9 @@ class Series:
     points: Sequence[tuple[float, float]]
 
 
-def bar_chart(bars: Sequence[Bar], *, lo: float = 0.0, hi: float = 1.0, width: int = 520, title: str = "") -> str:
+def bar_chart(
+    bars: Sequence[Bar], *, lo: float = 0.0, hi: float = 1.0, width: int = 520, title: str = ""
+) -> str:
     """Horizontal bars on a fixed lo..hi scale, with a whisker for each bar's [low, high] interval."""
     label_w, row_h, top = 170, 22, 24 if title else 6
     plot_w = width - label_w - 50
@@ -50,29 +52,47 @@ def bar_chart(bars: Sequence[Bar], *, lo: float = 0.0, hi: float = 1.0, width: i
         parts.append(f'<text x="4" y="15" {_FONT} font-weight="600">{escape(title)}</text>')
     for i, bar in enumerate(bars):
         y = top + i * row_h
-        parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" {_FONT}>{escape(_clip(bar.label, 26))}</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" {_FONT}>{escape(_clip(bar.label, 26))}</text>'
+        )
         if bar.value is None:
             parts.append(f'<text x="{label_w + 4}" y="{y + 14}" {_FONT} fill="#6b7280">no scores</text>')
             continue
         color = PALETTE[0] if bar.highlight else "#93c5fd"
-        parts.append(f'<rect x="{label_w}" y="{y + 4}" width="{max(x(bar.value) - label_w, 1):.1f}" height="14" '
-                     f'fill="{color}"><title>{escape(bar.label)}: {bar.value:.3f}</title></rect>')
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 4}" width="{max(x(bar.value) - label_w, 1):.1f}" height="14" '
+            f'fill="{color}"><title>{escape(bar.label)}: {bar.value:.3f}</title></rect>'
+        )
         if bar.low is not None and bar.high is not None:
             mid = y + 11
-            parts.append(f'<path d="M{x(bar.low):.1f},{mid} H{x(bar.high):.1f} M{x(bar.low):.1f},{mid - 4} V{mid + 4} '
-                         f'M{x(bar.high):.1f},{mid - 4} V{mid + 4}" stroke="#111827" fill="none"/>')
-        parts.append(f'<text x="{x(bar.high if bar.high is not None else bar.value) + 4:.1f}" y="{y + 14}" '
-                     f'{_FONT}>{bar.value:.2f}</text>')
+            parts.append(
+                f'<path d="M{x(bar.low):.1f},{mid} H{x(bar.high):.1f} M{x(bar.low):.1f},{mid - 4} V{mid + 4} '
+                f'M{x(bar.high):.1f},{mid - 4} V{mid + 4}" stroke="#111827" fill="none"/>'
+            )
+        parts.append(
+            f'<text x="{x(bar.high if bar.high is not None else bar.value) + 4:.1f}" y="{y + 14}" '
+            f"{_FONT}>{bar.value:.2f}</text>"
+        )
     axis_y = top + row_h * len(bars) + 4
     parts.append(f'<path d="M{label_w},{axis_y} H{label_w + plot_w}" stroke="#9ca3af"/>')
     for tick in (lo, (lo + hi) / 2, hi):
-        parts.append(f'<text x="{x(tick):.1f}" y="{axis_y + 13}" text-anchor="middle" {_FONT} fill="#6b7280">'
-                     f'{tick:g}</text>')
+        parts.append(
+            f'<text x="{x(tick):.1f}" y="{axis_y + 13}" text-anchor="middle" {_FONT} fill="#6b7280">'
+            f"{tick:g}</text>"
+        )
     return "".join(parts) + "</svg>"
 
 
-def scatter_plot(points: Sequence[Point], *, x_label: str, y_label: str, width: int = 520, height: int = 300,
-                 title: str = "", connect_highlighted: bool = True) -> str:
+def scatter_plot(
+    points: Sequence[Point],
+    *,
+    x_label: str,
+    y_label: str,
+    width: int = 520,
+    height: int = 300,
+    title: str = "",
+    connect_highlighted: bool = True,
+) -> str:
     """Labeled points; highlighted ones (e.g. a Pareto front) drawn strong and joined by a line in x order."""
     if not points:
         return _nothing(width, title)
@@ -84,29 +104,44 @@ def scatter_plot(points: Sequence[Point], *, x_label: str, y_label: str, width: 
         parts.append(f'<path d="{path}" stroke="{PALETTE[0]}" stroke-dasharray="4 3" fill="none"/>')
     for p in points:
         fill = PALETTE[0] if p.highlight else "#9ca3af"
-        parts.append(f'<circle cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="5" fill="{fill}"><title>{escape(p.label)}: '
-                     f'{p.x:.6g}, {p.y:.3f}</title></circle>')
+        parts.append(
+            f'<circle cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="5" fill="{fill}"><title>{escape(p.label)}: '
+            f"{p.x:.6g}, {p.y:.3f}</title></circle>"
+        )
         right_half = px(p.x) > width * 0.6  # labels of points on the right go to their left, inside the chart
         anchor = f'x="{px(p.x) - 7:.1f}" text-anchor="end"' if right_half else f'x="{px(p.x) + 7:.1f}"'
         parts.append(f'<text {anchor} y="{py(p.y) - 6:.1f}" {_FONT}>{escape(_clip(p.label, 24))}</text>')
     return "".join(parts) + "</svg>"
 
 
-def line_chart(series: Sequence[Series], *, x_label: str, y_label: str, width: int = 520, height: int = 260,
-               title: str = "") -> str:
+def line_chart(
+    series: Sequence[Series],
+    *,
+    x_label: str,
+    y_label: str,
+    width: int = 520,
+    height: int = 260,
+    title: str = "",
+) -> str:
     """One polyline per series on shared axes, with a legend (e.g. training and validation loss per step)."""
     all_points = [pt for s in series for pt in s.points]
     if not all_points:
         return _nothing(width, title)
-    frame = _Frame.around([p[0] for p in all_points], [p[1] for p in all_points], width, height, title, x_pad=0.0)
+    frame = _Frame.around(
+        [p[0] for p in all_points], [p[1] for p in all_points], width, height, title, x_pad=0.0
+    )
     px, py, parts = frame.px, frame.py, frame.start(x_label, y_label)
     for i, s in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
-        path = " ".join(f"{'M' if k == 0 else 'L'}{px(x):.1f},{py(y):.1f}" for k, (x, y) in enumerate(s.points))
+        path = " ".join(
+            f"{'M' if k == 0 else 'L'}{px(x):.1f},{py(y):.1f}" for k, (x, y) in enumerate(s.points)
+        )
         parts.append(f'<path d="{path}" stroke="{color}" stroke-width="1.5" fill="none"/>')
         legend_x, legend_y = width - frame.right - 120, frame.top + 4 + i * 14
-        parts.append(f'<rect x="{legend_x}" y="{legend_y}" width="10" height="10" fill="{color}"/><text '
-                     f'x="{legend_x + 14}" y="{legend_y + 9}" {_FONT}>{escape(_clip(s.label, 18))}</text>')
+        parts.append(
+            f'<rect x="{legend_x}" y="{legend_y}" width="10" height="10" fill="{color}"/><text '
+            f'x="{legend_x + 14}" y="{legend_y + 9}" {_FONT}>{escape(_clip(s.label, 18))}</text>'
+        )
     return "".join(parts) + "</svg>"
 
 
@@ -115,8 +150,10 @@ def _nothing(width: int, title: str) -> str:
 
 
 def _open(width: int, height: int, title: str) -> str:
-    return (f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-            f'aria-label="{escape(title or "chart")}">')
+    return (
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title or "chart")}">'
+    )
 
 
 @dataclass(frozen=True)
@@ -133,8 +170,9 @@ class _Frame:
     bottom: int = 40
 
     @classmethod
-    def around(cls, xs: list[float], ys: list[float], width: int, height: int, title: str,
-               x_pad: float = 0.08) -> _Frame:
+    def around(
+        cls, xs: list[float], ys: list[float], width: int, height: int, title: str, x_pad: float = 0.08
+    ) -> _Frame:
         """A frame whose axes span the data, padded."""
         return cls(width, height, title, _padded(min(xs), max(xs), x_pad), _padded(min(ys), max(ys)))
 
@@ -143,7 +181,9 @@ class _Frame:
         return 26 if self.title else 10
 
     def px(self, v: float) -> float:
-        return self.left + (v - self.xr[0]) / (self.xr[1] - self.xr[0]) * (self.width - self.left - self.right)
+        return self.left + (v - self.xr[0]) / (self.xr[1] - self.xr[0]) * (
+            self.width - self.left - self.right
+        )
 
     def py(self, v: float) -> float:
         span = self.height - self.top - self.bottom
@@ -151,7 +191,11 @@ class _Frame:
 
     def start(self, x_label: str, y_label: str) -> list[str]:
         """The opening tag, title, axes, ticks and axis labels."""
-        x_end, y_end, mid_y = self.width - self.right, self.height - self.bottom, (self.top + self.height - self.bottom) / 2
+        x_end, y_end, mid_y = (
+            self.width - self.right,
+            self.height - self.bottom,
+            (self.top + self.height - self.bottom) / 2,
+        )
         parts = [_open(self.width, self.height, self.title)]
         if self.title:
             parts.append(f'<text x="4" y="15" {_FONT} font-weight="600">{escape(self.title)}</text>')
@@ -159,14 +203,22 @@ class _Frame:
         for i in range(5):
             xv = self.xr[0] + (self.xr[1] - self.xr[0]) * i / 4
             yv = self.yr[0] + (self.yr[1] - self.yr[0]) * i / 4
-            parts.append(f'<text x="{self.px(xv):.1f}" y="{y_end + 14}" text-anchor="middle" {_FONT} '
-                         f'fill="#6b7280">{_tick(xv)}</text>')
-            parts.append(f'<text x="{self.left - 4}" y="{self.py(yv) + 4:.1f}" text-anchor="end" {_FONT} '
-                         f'fill="#6b7280">{_tick(yv)}</text>')
-        parts.append(f'<text x="{(self.left + x_end) / 2}" y="{self.height - 6}" text-anchor="middle" {_FONT}>'
-                     f'{escape(x_label)}</text>')
-        parts.append(f'<text x="12" y="{mid_y}" text-anchor="middle" {_FONT} transform="rotate(-90 12 {mid_y})">'
-                     f'{escape(y_label)}</text>')
+            parts.append(
+                f'<text x="{self.px(xv):.1f}" y="{y_end + 14}" text-anchor="middle" {_FONT} '
+                f'fill="#6b7280">{_tick(xv)}</text>'
+            )
+            parts.append(
+                f'<text x="{self.left - 4}" y="{self.py(yv) + 4:.1f}" text-anchor="end" {_FONT} '
+                f'fill="#6b7280">{_tick(yv)}</text>'
+            )
+        parts.append(
+            f'<text x="{(self.left + x_end) / 2}" y="{self.height - 6}" text-anchor="middle" {_FONT}>'
+            f"{escape(x_label)}</text>"
+        )
+        parts.append(
+            f'<text x="12" y="{mid_y}" text-anchor="middle" {_FONT} transform="rotate(-90 12 {mid_y})">'
+            f"{escape(y_label)}</text>"
+        )
         return parts
 
 

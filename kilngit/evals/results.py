@@ -104,9 +104,11 @@ def find_eval(project: Project, task: str, eval_slug: str) -> Eval:
     """The eval called `eval_slug` of `task`, or a NotFoundError listing the evals."""
     evals = project.evals(task)
     if eval_slug not in evals:
-        raise NotFoundError(f"task {task!r} has no eval {eval_slug!r}",
-                            did_you_mean(eval_slug, evals)
-                            + f"evals: {', '.join(evals) or 'none yet (create tasks/<task>/evals/<eval>/eval.yaml)'}")
+        raise NotFoundError(
+            f"task {task!r} has no eval {eval_slug!r}",
+            did_you_mean(eval_slug, evals)
+            + f"evals: {', '.join(evals) or 'none yet (create tasks/<task>/evals/<eval>/eval.yaml)'}",
+        )
     return evals[eval_slug]
 
 
@@ -118,9 +120,13 @@ def find_judge(project: Project, task: str, eval_slug: str, judge: str | None) -
     if name is None:
         if len(judges) == 1:
             return next(iter(judges))
-        raise NotFoundError(f"eval {eval_slug!r} has {len(judges) or 'no'} judges and no default_judge",
-                            f"pass --judge ({', '.join(judges) or 'add one under judges/'}) or set default_judge")
+        raise NotFoundError(
+            f"eval {eval_slug!r} has {len(judges) or 'no'} judges and no default_judge",
+            f"pass --judge ({', '.join(judges) or 'add one under judges/'}) or set default_judge",
+        )
     if name not in judges:
-        raise NotFoundError(f"eval {eval_slug!r} has no judge {name!r}",
-                            f"{did_you_mean(name, judges)}judges: {', '.join(judges) or 'none'}")
+        raise NotFoundError(
+            f"eval {eval_slug!r} has no judge {name!r}",
+            f"{did_you_mean(name, judges)}judges: {', '.join(judges) or 'none'}",
+        )
     return name

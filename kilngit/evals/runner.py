@@ -78,28 +78,52 @@ class EvalRunSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "task": self.task, "eval": self.eval, "runs": self.runs, "no_output": self.no_output,
-            "stale_results": self.stale, "interrupted": self.interrupted, "seconds": round(self.seconds, 2),
-            "fatal": str(self.fatal) if self.fatal else None, "configs": [c.to_dict() for c in self.configs],
-            "judges": {name: {"planned": t.planned, "skipped": t.skipped, "scored": t.scored,
-                              "errors": dict(t.errors), "not_recorded": dict(t.not_recorded),
-                              "examples": t.examples} for name, t in self.judges.items()},
+            "task": self.task,
+            "eval": self.eval,
+            "runs": self.runs,
+            "no_output": self.no_output,
+            "stale_results": self.stale,
+            "interrupted": self.interrupted,
+            "seconds": round(self.seconds, 2),
+            "fatal": str(self.fatal) if self.fatal else None,
+            "configs": [c.to_dict() for c in self.configs],
+            "judges": {
+                name: {
+                    "planned": t.planned,
+                    "skipped": t.skipped,
+                    "scored": t.scored,
+                    "errors": dict(t.errors),
+                    "not_recorded": dict(t.not_recorded),
+                    "examples": t.examples,
+                }
+                for name, t in self.judges.items()
+            },
         }
 
     def lines(self) -> list[str]:
         """A human summary."""
         out = [line for c in self.configs for line in c.lines()]
-        out.append(f"{self.task}/{self.eval}: {self.runs} run(s) to judge"
-                   + (f" ({self.no_output} without output skipped)" if self.no_output else "")
-                   + f", in {self.seconds:.1f}s")
+        out.append(
+            f"{self.task}/{self.eval}: {self.runs} run(s) to judge"
+            + (f" ({self.no_output} without output skipped)" if self.no_output else "")
+            + f", in {self.seconds:.1f}s"
+        )
         for name, t in self.judges.items():
             errors = sum(t.errors.values())
-            out.append(f"  {name}: {t.scored} judged, {errors} error(s), {t.skipped} already done"
-                       + (f", {sum(t.not_recorded.values())} not recorded (will be retried)" if t.not_recorded else ""))
+            out.append(
+                f"  {name}: {t.scored} judged, {errors} error(s), {t.skipped} already done"
+                + (
+                    f", {sum(t.not_recorded.values())} not recorded (will be retried)"
+                    if t.not_recorded
+                    else ""
+                )
+            )
             for kind, count in sorted((t.errors + t.not_recorded).items()):
                 out.append(f"    {count} {kind}: {' | '.join(m[:160] for m in t.examples.get(kind, []))}")
         if self.stale:
-            out.append(f"  {self.stale} stale result(s) from older judge definitions are kept on disk and ignored")
+            out.append(
+                f"  {self.stale} stale result(s) from older judge definitions are kept on disk and ignored"
+            )
         if self.interrupted:
             out.append("  interrupted: finished results are kept; run the same command again to resume")
         if self.fatal:
@@ -115,10 +139,20 @@ class _Job:
     evidence: dict[str, JudgeResult] | None = None
 
 
-async def run_eval_async(project: Project, task: str | None, eval_slug: str, *, judges: Sequence[str] = (),
-                         configs: Sequence[str] = (), samples: int = 1, concurrency: int = 8,
-                         cache: str | None = None, progress: bool | None = None, retry_errors: bool = False,
-                         summary: EvalRunSummary | None = None) -> EvalRunSummary:
+async def run_eval_async(
+    project: Project,
+    task: str | None,
+    eval_slug: str,
+    *,
+    judges: Sequence[str] = (),
+    configs: Sequence[str] = (),
+    samples: int = 1,
+    concurrency: int = 8,
+    cache: str | None = None,
+    progress: bool | None = None,
+    retry_errors: bool = False,
+    summary: EvalRunSummary | None = None,
+) -> EvalRunSummary:
     """Judge an eval (see the module doc). `judges` limits the judges (default: all of the eval's)."""
     if samples < 1 or concurrency < 1:
         raise UsageError("--samples and --concurrency must be at least 1")
@@ -126,31 +160,64 @@ async def run_eval_async(project: Project, task: str | None, eval_slug: str, *, 
     ev = find_eval(project, task, eval_slug)
     names = list(judges) or list(project.judges(task, eval_slug))
     if not names:
-        raise NotFoundError(f"eval {eval_slug!r} has no judges",
-                            f"add one: tasks/{task}/evals/{eval_slug}/judges/<name>.yaml")
+        raise NotFoundError(
+            f"eval {eval_slug!r} has no judges", f"add one: tasks/{task}/evals/{eval_slug}/judges/<name>.yaml"
+        )
     known = project.judges(task, eval_slug)
     for name in names:
         if name not in known:
-            raise NotFoundError(f"eval {eval_slug!r} has no judge {name!r}", f"judges: {', '.join(known) or 'none'}")
+            raise NotFoundError(
+                f"eval {eval_slug!r} has no judge {name!r}", f"judges: {', '.join(known) or 'none'}"
+            )
     summary = summary or EvalRunSummary(task, eval_slug)
     with job_locks(project.root, [f"run eval {task}/{eval_slug}/{name}" for name in names]) as waited:
         if waited:
             project.refresh()  # the other process judged meanwhile: work left is derived again
-        return await _run_locked(project, task, ev, eval_slug, names, configs, samples, concurrency, cache,
-                                 progress, retry_errors, summary)
+        return await _run_locked(
+            project,
+            task,
+            ev,
+            eval_slug,
+            names,
+            configs,
+            samples,
+            concurrency,
+            cache,
+            progress,
+            retry_errors,
+            summary,
+        )
 
 
-async def _run_locked(project: Project, task: str, ev: Eval, eval_slug: str, names: list[str],
-                      configs: Sequence[str], samples: int, concurrency: int, cache: str | None,
-                      progress: bool | None, retry_errors: bool, summary: EvalRunSummary) -> EvalRunSummary:
+async def _run_locked(
+    project: Project,
+    task: str,
+    ev: Eval,
+    eval_slug: str,
+    names: list[str],
+    configs: Sequence[str],
+    samples: int,
+    concurrency: int,
+    cache: str | None,
+    progress: bool | None,
+    retry_errors: bool,
+    summary: EvalRunSummary,
+) -> EvalRunSummary:
     start = time.perf_counter()
     prepared = [PreparedJudge.prepare(project, task, eval_slug, name, cache=cache) for name in names]
     try:
         items = eval_items(project, task, ev)
         targets = items.eval_set + items.golden
         for config in configs:
-            done = await run_inputs_async(project, task, config, filter_inputs(project, task, ev.eval_set),
-                                          concurrency=concurrency, cache=cache, progress=progress)
+            done = await run_inputs_async(
+                project,
+                task,
+                config,
+                filter_inputs(project, task, ev.eval_set),
+                concurrency=concurrency,
+                cache=cache,
+                progress=progress,
+            )
             summary.configs.append(done)
             if done.fatal:
                 summary.fatal = done.fatal
@@ -171,8 +238,16 @@ async def _run_locked(project: Project, task: str, ev: Eval, eval_slug: str, nam
     return summary
 
 
-def _plan(project: Project, task: str, eval_slug: str, prepared: list[PreparedJudge], runs: list[RunState],
-          samples: int, retry_errors: bool, summary: EvalRunSummary) -> list[_Job]:
+def _plan(
+    project: Project,
+    task: str,
+    eval_slug: str,
+    prepared: list[PreparedJudge],
+    runs: list[RunState],
+    samples: int,
+    retry_errors: bool,
+    summary: EvalRunSummary,
+) -> list[_Job]:
     results = eval_results(project, task, eval_slug)
     summary.stale = results.stale_total()
     jobs = []
@@ -193,8 +268,14 @@ def _plan(project: Project, task: str, eval_slug: str, prepared: list[PreparedJu
     return sorted(jobs, key=lambda j: (j.state.id, j.sample))
 
 
-async def _judge_all(project: Project, jobs: list[_Job], concurrency: int, progress: bool | None,
-                     summary: EvalRunSummary, label: str) -> None:
+async def _judge_all(
+    project: Project,
+    jobs: list[_Job],
+    concurrency: int,
+    progress: bool | None,
+    summary: EvalRunSummary,
+    label: str,
+) -> None:
     if not jobs:
         return
     pending = iter(jobs)
@@ -245,7 +326,9 @@ def run_eval(project: Project, task: str | None, eval_slug: str, **options: Any)
         return summary
 
 
-def run_evals(project: Project, task: str | None, evals: Sequence[str] = (), **options: Any) -> list[EvalRunSummary]:
+def run_evals(
+    project: Project, task: str | None, evals: Sequence[str] = (), **options: Any
+) -> list[EvalRunSummary]:
     """Run several evals one after the other (default: every eval of the task). Stops at an interruption or at
     a failure every further request would repeat."""
     task = project.task_slug(task)

@@ -81,8 +81,13 @@ class Scoreboard(JsonDataclass):
     thresholds: dict[str, float] = field(default_factory=dict)
 
 
-def eval_scores(project: Project, task: str | None, eval_slug: str, judge: str | None = None,
-                results: EvalResults | None = None) -> Scoreboard:
+def eval_scores(
+    project: Project,
+    task: str | None,
+    eval_slug: str,
+    judge: str | None = None,
+    results: EvalResults | None = None,
+) -> Scoreboard:
     """The scoreboard of one eval with one judge (default: the eval's default judge, else its only judge)."""
     task = project.task_slug(task)
     judge = find_judge(project, task, eval_slug, judge)
@@ -97,20 +102,39 @@ def eval_scores(project: Project, task: str | None, eval_slug: str, judge: str |
     for state in chosen.values():
         if not state.run.input_only:  # an input waiting for answers is no one's output: not a scoreboard row
             by_group[group_of(state.run)].append(state)
-    board = Scoreboard(task, eval_slug, judge, results.hashes[judge], len(inputs),
-                       stale_results=results.stale_total(), thresholds=dict(ev.thresholds))
+    board = Scoreboard(
+        task,
+        eval_slug,
+        judge,
+        results.hashes[judge],
+        len(inputs),
+        stale_results=results.stale_total(),
+        thresholds=dict(ev.thresholds),
+    )
     current = _current_config_hashes(project, task)
     truth = human_truth(project, task) if any(s.type == "label" for s in ev.scores) else {}
     definition = project.task(task)
     for group, states in sorted(by_group.items()):
-        board.groups.append(_group_scores(group, states, ev.scores, results, judge, set(inputs), current.get(group),
-                                          truth, definition))
+        board.groups.append(
+            _group_scores(
+                group, states, ev.scores, results, judge, set(inputs), current.get(group), truth, definition
+            )
+        )
     _mark_winners(board)
     return board
 
 
-def _group_scores(group: str, states: list[RunState], scores: list[EvalScore], results: EvalResults, judge: str,
-                  inputs: set[str], config_hash: str | None, truth: dict[str, Truth], task: Task) -> GroupScores:
+def _group_scores(
+    group: str,
+    states: list[RunState],
+    scores: list[EvalScore],
+    results: EvalResults,
+    judge: str,
+    inputs: set[str],
+    config_hash: str | None,
+    truth: dict[str, Truth],
+    task: Task,
+) -> GroupScores:
     stale_runs = 0
     if config_hash and any(_hash_of(s.run) == config_hash for s in states):
         kept = [s for s in states if _hash_of(s.run) == config_hash]
@@ -138,35 +162,60 @@ def _group_scores(group: str, states: list[RunState], scores: list[EvalScore], r
                 if right is not None:  # a label score counts where the humans gave the input a class
                     pairs[name].append((right, label))
                     values[name].append(1.0 if label == right else 0.0)
-    stats = {s.name: _stat(s, values.get(s.name, []), pairs.get(s.name), task) for s in scores if values.get(s.name)}
+    stats = {
+        s.name: _stat(s, values.get(s.name, []), pairs.get(s.name), task)
+        for s in scores
+        if values.get(s.name)
+    }
     normalized = [st.normalized for st in stats.values() if st.normalized is not None]
     answered = {s.run.input for s in states if s.run.output is not None}
     usages = [s.run.usage for s in states if s.run.usage is not None]
     latencies = [u.latency_ms for u in usages if u.latency_ms is not None]
     return GroupScores(
-        group=group, n=n, scores=stats, quality=sum(normalized) / len(normalized) if normalized else None,
-        missing_inputs=len(inputs - answered), unjudged=unjudged, judge_errors=errors, failed_runs=failed,
-        stale_runs=stale_runs, mean_input_tokens=_mean([u.input_tokens for u in usages]),
-        mean_output_tokens=_mean([u.output_tokens for u in usages]), mean_cost=_mean([u.cost for u in usages]),
-        p50_latency_ms=percentile(latencies, 50), p95_latency_ms=percentile(latencies, 95),
+        group=group,
+        n=n,
+        scores=stats,
+        quality=sum(normalized) / len(normalized) if normalized else None,
+        missing_inputs=len(inputs - answered),
+        unjudged=unjudged,
+        judge_errors=errors,
+        failed_runs=failed,
+        stale_runs=stale_runs,
+        mean_input_tokens=_mean([u.input_tokens for u in usages]),
+        mean_output_tokens=_mean([u.output_tokens for u in usages]),
+        mean_cost=_mean([u.cost for u in usages]),
+        p50_latency_ms=percentile(latencies, 50),
+        p95_latency_ms=percentile(latencies, 95),
     )
 
 
-def _stat(score: EvalScore, values: list[float], pairs: list[tuple[str, str]] | None = None,
-          task: Task | None = None) -> ScoreStat:
+def _stat(
+    score: EvalScore,
+    values: list[float],
+    pairs: list[tuple[str, str]] | None = None,
+    task: Task | None = None,
+) -> ScoreStat:
     ci = mean_ci(values)
     if score.type == "label":  # values are 1 right / 0 wrong: the mean is the accuracy
         stats = label_stats(pairs or [], score_classes(score, task)) if task else None
-        return ScoreStat(score.name, score.type, ci.n, ci.mean, _unit(ci.low), _unit(ci.high), ci.mean,
-                         labels=stats)
+        return ScoreStat(
+            score.name, score.type, ci.n, ci.mean, _unit(ci.low), _unit(ci.high), ci.mean, labels=stats
+        )
     allowed = allowed_values(score.type)
     low_end, high_end = allowed[0], allowed[-1]
 
     def clamp(v: float | None) -> float | None:
         return None if v is None else min(high_end, max(low_end, v))
 
-    return ScoreStat(score.name, score.type, ci.n, ci.mean, clamp(ci.low), clamp(ci.high),
-                     normalize(clamp(ci.mean), score.type) if ci.mean is not None else None)  # type: ignore[arg-type]
+    return ScoreStat(
+        score.name,
+        score.type,
+        ci.n,
+        ci.mean,
+        clamp(ci.low),
+        clamp(ci.high),
+        normalize(clamp(ci.mean), score.type) if ci.mean is not None else None,
+    )  # type: ignore[arg-type]
 
 
 def _unit(v: float | None) -> float | None:
@@ -186,8 +235,11 @@ def _current_config_hashes(project: Project, task: str) -> dict[str, str]:
     from kilngit.runner import run_config_hash
 
     definition, prompts = project.task(task), project.prompts(task)
-    return {slug: run_config_hash(definition, prompts[rc.prompt], rc)
-            for slug, rc in project.run_configs(task).items() if rc.prompt in prompts}
+    return {
+        slug: run_config_hash(definition, prompts[rc.prompt], rc)
+        for slug, rc in project.run_configs(task).items()
+        if rc.prompt in prompts
+    }
 
 
 def _mark_winners(board: Scoreboard) -> None:
@@ -203,7 +255,9 @@ def _mark_winners(board: Scoreboard) -> None:
     qualities = [g.quality for g in groups if g.quality is not None]
     for g in groups:
         g.winner = len(groups) > 1 and bool(qualities) and g.quality == max(qualities)
-        g.pareto = g.quality is not None and not any(_dominates(other, g) for other in groups if other is not g)
+        g.pareto = g.quality is not None and not any(
+            _dominates(other, g) for other in groups if other is not g
+        )
 
 
 def _dominates(a: GroupScores, b: GroupScores) -> bool:
@@ -212,6 +266,9 @@ def _dominates(a: GroupScores, b: GroupScores) -> bool:
     if a.quality is None or b.quality is None:
         return False
     pairs: list[tuple[float | None, float | None, int]] = [
-        (a.quality, b.quality, 1), (a.mean_cost, b.mean_cost, -1), (a.p50_latency_ms, b.p50_latency_ms, -1)]
+        (a.quality, b.quality, 1),
+        (a.mean_cost, b.mean_cost, -1),
+        (a.p50_latency_ms, b.p50_latency_ms, -1),
+    ]
     known = [(x * sign, y * sign) for x, y, sign in pairs if x is not None and y is not None]
     return bool(known) and all(x >= y for x, y in known) and any(x > y for x, y in known)

@@ -32,13 +32,18 @@ class Truth:
 def truth_of(states: list[RunState]) -> Truth:
     """The truth of one input from the runs that share it."""
     labels = {s.rating.label for s in states if s.rating is not None and s.rating.type == "label"}
-    disputed = any(s.rating is not None and s.rating.type == "label" and s.rating.label is None for s in states)
+    disputed = any(
+        s.rating is not None and s.rating.type == "label" and s.rating.label is None for s in states
+    )
     references = {s.reference for s in states if s.reference}
     if not references:
         references = {s.repaired_output for s in states if s.repaired_output}
     label = next(iter(labels)) if len(labels) == 1 and not disputed else None
-    return Truth(label, next(iter(references)) if len(references) == 1 else None,
-                 disputed or len(labels) > 1 or len(references) > 1)
+    return Truth(
+        label,
+        next(iter(references)) if len(references) == 1 else None,
+        disputed or len(labels) > 1 or len(references) > 1,
+    )
 
 
 def human_truth(project: Project, task: str) -> dict[str, Truth]:

@@ -21,14 +21,24 @@ def _backend(task: str, name: str, spec: FineTune) -> FineTuneBackend:
     backend = get_backend(spec.provider)
     unknown = sorted(set(spec.params) - set(backend.params))
     if unknown:
-        raise UsageError(f"{layout.finetune_file(task, name)}: unknown {backend.name} parameter(s) "
-                         f"{', '.join(unknown)}", f"remove them; {backend.name} takes: {', '.join(backend.params)}")
+        raise UsageError(
+            f"{layout.finetune_file(task, name)}: unknown {backend.name} parameter(s) {', '.join(unknown)}",
+            f"remove them; {backend.name} takes: {', '.join(backend.params)}",
+        )
     return backend
 
 
-def start_finetune(project: Project, task: str | None, name: str, *, wait: bool = False, retry: bool = False,
-                   poll: PollPolicy = DEFAULT_POLL, client: Any = None, tokenizer: Tokenizer | None = None
-                   ) -> FineTuneStatus:
+def start_finetune(
+    project: Project,
+    task: str | None,
+    name: str,
+    *,
+    wait: bool = False,
+    retry: bool = False,
+    poll: PollPolicy = DEFAULT_POLL,
+    client: Any = None,
+    tokenizer: Tokenizer | None = None,
+) -> FineTuneStatus:
     """Dispatch a fine-tune to its backend (or resume it): hosted backends upload and create the job once,
     optionally waiting for it; Tinker trains here until done. `retry` replaces a failed or cancelled job."""
     task = project.task_slug(task)
@@ -67,13 +77,21 @@ class FineTuneSummary:
     """Why the provider could not be asked (the status shown is then the one on file)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "provider": self.spec.provider, "base_model": self.spec.base_model,
-                "split": self.spec.split, "steps": self.steps, "last_loss": self.last_loss,
-                "refresh_error": self.refresh_error, **self.status.to_data()}
+        return {
+            "name": self.name,
+            "provider": self.spec.provider,
+            "base_model": self.spec.base_model,
+            "split": self.spec.split,
+            "steps": self.steps,
+            "last_loss": self.last_loss,
+            "refresh_error": self.refresh_error,
+            **self.status.to_data(),
+        }
 
 
-def finetune_summaries(project: Project, task: str | None, name: str | None = None, *, refresh: bool = True,
-                       client: Any = None) -> list[FineTuneSummary]:
+def finetune_summaries(
+    project: Project, task: str | None, name: str | None = None, *, refresh: bool = True, client: Any = None
+) -> list[FineTuneSummary]:
     """Every fine-tune of the task (or just `name`), refreshed from providers unless `refresh` is False."""
     task = project.task_slug(task)
     names = [name] if name else list(project.finetunes(task))
@@ -82,8 +100,15 @@ def finetune_summaries(project: Project, task: str | None, name: str | None = No
         spec = get_finetune(project, task, n)
         error = None
         try:
-            status = refresh_finetune(project, task, n, client=client) if refresh else read_status(project, task, n)
-        except (ProviderError, UsageError) as e:  # one unreachable or unknown backend must not hide the others
+            status = (
+                refresh_finetune(project, task, n, client=client)
+                if refresh
+                else read_status(project, task, n)
+            )
+        except (
+            ProviderError,
+            UsageError,
+        ) as e:  # one unreachable or unknown backend must not hide the others
             status, error = read_status(project, task, n), e.message
         metrics = read_metrics(project, task, n)
         last = next((m.loss for m in reversed(metrics) if m.loss is not None), None)

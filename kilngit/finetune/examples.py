@@ -55,17 +55,23 @@ def training_plan(project: Project, task: str, prompt: str | None, provider: str
     slug = prompt or "default"
     prompt_def = project.prompts(task).get(slug)
     if prompt_def is None:
-        raise NotFoundError(f"task {task!r} has no prompt {slug!r}",
-                            f"create tasks/{task}/prompts/{slug}.yaml or set prompt: in the fine-tune")
+        raise NotFoundError(
+            f"task {task!r} has no prompt {slug!r}",
+            f"create tasks/{task}/prompts/{slug}.yaml or set prompt: in the fine-tune",
+        )
     config = RunConfig(provider=provider, model=base_model, prompt=slug)
     structured = "json_schema" if provider_settings(provider).supports_json_schema else "json_instructions"
     plan = RunPlan(task, project.task(task), "", config, prompt_def, "", structured)
     if prompt_def.few_shot is not None:
-        plan.examples = select_examples(project, task, prompt_def.few_shot.filter, prompt_def.few_shot.count + 1)
+        plan.examples = select_examples(
+            project, task, prompt_def.few_shot.filter, prompt_def.few_shot.count + 1
+        )
     return plan
 
 
-def build_examples(project: Project, task: str, run_ids: list[str], plan: RunPlan, train_on: str) -> ExampleSet:
+def build_examples(
+    project: Project, task: str, run_ids: list[str], plan: RunPlan, train_on: str
+) -> ExampleSet:
     """Training examples for `run_ids` (in that order) under `plan`; see the module docstring."""
     if train_on not in TRAIN_ON:
         raise UsageError(f"unknown train_on {train_on!r}", f"use one of: {', '.join(TRAIN_ON)}")
@@ -74,7 +80,8 @@ def build_examples(project: Project, task: str, run_ids: list[str], plan: RunPla
         raise UsageError(
             f"train_on {train_on} does not fit prompt {plan.run_config.prompt!r}, which "
             f"{'asks' if plan.chain_of_thought else 'does not ask'} the model to think first",
-            "train on reasoning_and_answer with a chain_of_thought prompt, else on final_answer or repaired_output")
+            "train on reasoning_and_answer with a chain_of_thought prompt, else on final_answer or repaired_output",
+        )
     states = project.states(task)
     out = ExampleSet()
     for run_id in run_ids:
@@ -83,7 +90,9 @@ def build_examples(project: Project, task: str, run_ids: list[str], plan: RunPla
             out.skipped["missing_run"] += 1
             continue
         run = state.run
-        answer = state.repaired_output if train_on == "repaired_output" and state.repaired_output else run.output
+        answer = (
+            state.repaired_output if train_on == "repaired_output" and state.repaired_output else run.output
+        )
         if answer is None or run.error is not None:
             out.skipped["no_output"] += 1
         elif plan.validates_json and not _is_json(answer):
@@ -91,13 +100,16 @@ def build_examples(project: Project, task: str, run_ids: list[str], plan: RunPla
         elif thinking and not run.reasoning:
             out.skipped["no_reasoning"] += 1
         else:
-            out.examples += [TrainingExample(run_id, m) for m in _conversations(plan, run.input, answer,
-                                                                                   run.reasoning if thinking else None)]
+            out.examples += [
+                TrainingExample(run_id, m)
+                for m in _conversations(plan, run.input, answer, run.reasoning if thinking else None)
+            ]
     return out
 
 
-def _conversations(plan: RunPlan, input_text: str, answer: str, reasoning: str | None
-                   ) -> list[tuple[dict[str, Any], ...]]:
+def _conversations(
+    plan: RunPlan, input_text: str, answer: str, reasoning: str | None
+) -> list[tuple[dict[str, Any], ...]]:
     if reasoning is None:
         return [(*_context(plan.first_call(input_text).messages), _assistant(answer))]
     if plan.chain_of_thought == "one_step":

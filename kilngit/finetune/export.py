@@ -42,7 +42,9 @@ class ChatTemplate:
 
 TEMPLATES: dict[str, ChatTemplate] = {
     "chatml": ChatTemplate("", "<|im_start|>{role}\n", "<|im_end|>", "\n"),
-    "llama3": ChatTemplate("<|begin_of_text|>", "<|start_header_id|>{role}<|end_header_id|>\n\n", "<|eot_id|>"),
+    "llama3": ChatTemplate(
+        "<|begin_of_text|>", "<|start_header_id|>{role}<|end_header_id|>\n\n", "<|eot_id|>"
+    ),
 }
 
 
@@ -104,7 +106,8 @@ class ChatRenderer:
             loss_fn_inputs={
                 "target_tokens": types.TensorData(data=r.tokens[1:], dtype="int64", shape=[n]),
                 "weights": types.TensorData(data=r.weights[1:], dtype="float32", shape=[n]),
-            })
+            },
+        )
 
 
 def load_tokenizer(name: str) -> Tokenizer:
@@ -117,8 +120,10 @@ def load_tokenizer(name: str) -> Tokenizer:
     try:
         from transformers import AutoTokenizer  # type: ignore[import-not-found]
     except ImportError:
-        raise UsageError(f"loading the tokenizer of {name!r} needs the transformers package",
-                         "pip install transformers, or set params tokenizer=byte for an offline check") from None
+        raise UsageError(
+            f"loading the tokenizer of {name!r} needs the transformers package",
+            "pip install transformers, or set params tokenizer=byte for an offline check",
+        ) from None
     return AutoTokenizer.from_pretrained(name)  # type: ignore[no-any-return]
 
 
@@ -136,6 +141,14 @@ def tinker_jsonl(examples: Iterable[TrainingExample], renderer: ChatRenderer) ->
     lines = []
     for e in examples:
         r = renderer.render(e.messages)
-        lines.append(_line({"run": e.run, "model_input": r.tokens[:-1], "target_tokens": r.tokens[1:],
-                            "weights": r.weights[1:]}))
+        lines.append(
+            _line(
+                {
+                    "run": e.run,
+                    "model_input": r.tokens[:-1],
+                    "target_tokens": r.tokens[1:],
+                    "weights": r.weights[1:],
+                }
+            )
+        )
     return b"".join(lines)

@@ -53,8 +53,11 @@ def _target(states: list[RunState]) -> tuple[str, str, str] | None:
         return truth.reference, "reference" if source.reference else "repaired_output", source.id
     if truth.label:
         return truth.label, "consensus_label", next(s.id for s in states if s.rating and s.rating.label)
-    rated = [(normalize(c.value, c.type), s) for s in states if s.run.output and (c := s.rating) is not None
-             and c.value is not None and not c.disputed]
+    rated = [
+        (normalize(c.value, c.type), s)
+        for s in states
+        if s.run.output and (c := s.rating) is not None and c.value is not None and not c.disputed
+    ]
     good = [(v, s) for v, s in rated if v >= PASSING]
     if good:
         _, best = max(good, key=lambda vs: vs[0])
@@ -81,9 +84,18 @@ def inspect_dataset(project: Project, task: str | None, eval_slug: str) -> Inspe
             missing += 1
             continue
         target, source, run = found
-        sample = {"id": states[0].id, "input": text, "target": target,
-                  "metadata": {"task": task, "eval": eval_slug, "run": run, "target_source": source,
-                               "tags": sorted(states[0].tags)}}
+        sample = {
+            "id": states[0].id,
+            "input": text,
+            "target": target,
+            "metadata": {
+                "task": task,
+                "eval": eval_slug,
+                "run": run,
+                "target_source": source,
+                "tags": sorted(states[0].tags),
+            },
+        }
         lines.append(json.dumps(sample, ensure_ascii=False, sort_keys=True) + "\n")
     return InspectExport("".join(lines).encode(), len(lines), missing)
 
@@ -103,10 +115,12 @@ def task_spec(eval_ref: str) -> str | None:
     """The Inspect task of an `--eval` value `inspect:PATH_OR_NAME`, or None for a kilngit eval."""
     if not eval_ref.startswith(PREFIX):
         return None
-    spec = eval_ref[len(PREFIX):].strip()
+    spec = eval_ref[len(PREFIX) :].strip()
     if not spec:
-        raise UsageError("--eval inspect: names no task", "write inspect:PATH.py, inspect:PATH.py@TASK or "
-                                                          "inspect:REGISTERED_NAME")
+        raise UsageError(
+            "--eval inspect: names no task",
+            "write inspect:PATH.py, inspect:PATH.py@TASK or inspect:REGISTERED_NAME",
+        )
     return spec
 
 
@@ -116,28 +130,44 @@ def run_inspect(project: Project, task: str, eval_ref: str, run_config: str) -> 
     try:
         import inspect_ai
     except ImportError:
-        raise UsageError("an Inspect task needs the inspect-ai package", "pip install 'kilngit[inspect]'") from None
+        raise UsageError(
+            "an Inspect task needs the inspect-ai package", "pip install 'kilngit[inspect]'"
+        ) from None
     config = project.run_configs(task).get(run_config)
     if config is None:
         raise UsageError(f"task {task!r} has no run config {run_config!r}", "check the fine-tune's status")
     settings = provider_settings(config.provider)
     if not settings.base_url:
-        raise ProviderError(f"provider {config.provider!r} has no base URL for Inspect to call",
-                            f"set KILNGIT_PROVIDER_{config.provider.upper()}_BASE_URL")
-    args: dict[str, Any] = {"api_key_var": settings.api_key_env} if settings.api_key_env else {"api_key": "none"}
+        raise ProviderError(
+            f"provider {config.provider!r} has no base URL for Inspect to call",
+            f"set KILNGIT_PROVIDER_{config.provider.upper()}_BASE_URL",
+        )
+    args: dict[str, Any] = (
+        {"api_key_var": settings.api_key_env} if settings.api_key_env else {"api_key": "none"}
+    )
     # Task files are named relative to the project root (Inspect takes relative paths only).
     with tempfile.TemporaryDirectory(prefix="kilngit-inspect-") as logs, contextlib.chdir(project.root):
         try:
-            (log,) = inspect_ai.eval(spec, model=f"openai-api/{config.provider}/{config.model}",
-                                     model_base_url=settings.base_url, model_args=args, log_dir=logs,
-                                     display="none", log_samples=False)
+            (log,) = inspect_ai.eval(
+                spec,
+                model=f"openai-api/{config.provider}/{config.model}",
+                model_base_url=settings.base_url,
+                model_args=args,
+                log_dir=logs,
+                display="none",
+                log_samples=False,
+            )
         except Exception as e:  # Inspect raises plain exceptions for unknown tasks, models, bad files
-            raise UsageError(f"Inspect could not run {spec!r}: {type(e).__name__}: {e}",
-                             "check the task with: inspect eval " + spec) from e
+            raise UsageError(
+                f"Inspect could not run {spec!r}: {type(e).__name__}: {e}",
+                "check the task with: inspect eval " + spec,
+            ) from e
     if log.status != "success" or log.results is None:
         message = log.error.message if log.error else log.status
-        raise ProviderError(f"the Inspect task {spec!r} on {run_config!r} did not finish: {message}",
-                            "fix the cause and re-run the loop: it resumes this round")
+        raise ProviderError(
+            f"the Inspect task {spec!r} on {run_config!r} did not finish: {message}",
+            "fix the cause and re-run the loop: it resumes this round",
+        )
     return _score(spec, log.results)
 
 
@@ -150,7 +180,10 @@ def _score(spec: str, results: Any) -> InspectScore:
     first = results.scores[0] if results.scores else None
     headline = None
     if first is not None:
-        metric = first.metrics.get("accuracy") or first.metrics.get("mean") or next(iter(first.metrics.values()),
-                                                                                   None)
+        metric = (
+            first.metrics.get("accuracy")
+            or first.metrics.get("mean")
+            or next(iter(first.metrics.values()), None)
+        )
         headline = float(metric.value) if metric is not None else None
     return InspectScore(spec, first.name if first else None, scores, headline, results.completed_samples)

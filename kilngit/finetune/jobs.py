@@ -29,6 +29,7 @@ from kilngit.records import FineTune, FineTuneStatus, RunConfig, is_slug
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
+
 def parse_params(items: list[str] | tuple[str, ...], provider: str) -> dict[str, Any]:
     """`k=v` items checked against the backend's parameters and converted to their types."""
     known = get_backend(provider).params
@@ -37,8 +38,12 @@ def parse_params(items: list[str] | tuple[str, ...], provider: str) -> dict[str,
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or key not in known:
-            raise UsageError(f"unknown {provider} fine-tune parameter {item!r}" if sep else
-                             f"cannot read parameter {item!r}", f"write k=v with k one of: {', '.join(known)}")
+            raise UsageError(
+                f"unknown {provider} fine-tune parameter {item!r}"
+                if sep
+                else f"cannot read parameter {item!r}",
+                f"write k=v with k one of: {', '.join(known)}",
+            )
         out[key] = _convert(key, value.strip(), known[key])
     return out
 
@@ -47,21 +52,35 @@ def _convert(key: str, value: Any, kind: type) -> Any:
     try:
         converted = kind(value)
     except (TypeError, ValueError):
-        raise UsageError(f"parameter {key}={value!r} is not a valid {kind.__name__}", f"give {key} a {kind.__name__}"
-                         ) from None
+        raise UsageError(
+            f"parameter {key}={value!r} is not a valid {kind.__name__}", f"give {key} a {kind.__name__}"
+        ) from None
     if kind in (int, float) and converted <= 0 and key != "seed":
         raise UsageError(f"parameter {key} must be positive", f"give {key} a value above 0")
     return converted
 
 
-def create_finetune(project: Project, task: str, name: str, *, provider: str, base_model: str, split: str,
-                    params: dict[str, Any] | None = None, train_part: str = "train",
-                    validation_part: str | None = None, prompt: str | None = None, train_on: str = "final_answer",
-                    description: str | None = None) -> FineTune:
+def create_finetune(
+    project: Project,
+    task: str,
+    name: str,
+    *,
+    provider: str,
+    base_model: str,
+    split: str,
+    params: dict[str, Any] | None = None,
+    train_part: str = "train",
+    validation_part: str | None = None,
+    prompt: str | None = None,
+    train_on: str = "final_answer",
+    description: str | None = None,
+) -> FineTune:
     """Write the spec of a new fine-tune (refusing to overwrite one)."""
     task = project.task_slug(task)
     if not is_slug(name):
-        raise UsageError(f"{name!r} is not a valid fine-tune name", "use lowercase letters, digits, '-' and '_'")
+        raise UsageError(
+            f"{name!r} is not a valid fine-tune name", "use lowercase letters, digits, '-' and '_'"
+        )
     known = get_backend(provider).params
     if train_on not in TRAIN_ON:
         raise UsageError(f"unknown train_on {train_on!r}", f"use one of: {', '.join(TRAIN_ON)}")
@@ -74,15 +93,26 @@ def create_finetune(project: Project, task: str, name: str, *, provider: str, ba
         if part is not None and part not in parts:
             raise UsageError(f"split {split!r} has no part {part!r}", f"parts: {', '.join(sorted(parts))}")
     if prompt is not None and prompt not in project.prompts(task):
-        raise NotFoundError(f"task {task!r} has no prompt {prompt!r}", f"known: {', '.join(project.prompts(task))}")
+        raise NotFoundError(
+            f"task {task!r} has no prompt {prompt!r}", f"known: {', '.join(project.prompts(task))}"
+        )
     unknown = sorted(set(params or {}) - set(known))
     if unknown:
-        raise UsageError(f"unknown {provider} fine-tune parameter(s): {', '.join(unknown)}",
-                         f"known: {', '.join(known)}")
+        raise UsageError(
+            f"unknown {provider} fine-tune parameter(s): {', '.join(unknown)}", f"known: {', '.join(known)}"
+        )
     checked = {k: _convert(k, v, known[k]) for k, v in (params or {}).items()}
-    spec = FineTune(description=description, provider=provider, base_model=base_model,
-                    split=split, train_part=train_part, validation_part=validation_part, prompt=prompt,
-                    train_on=train_on, params=checked)  # type: ignore[arg-type]
+    spec = FineTune(
+        description=description,
+        provider=provider,
+        base_model=base_model,
+        split=split,
+        train_part=train_part,
+        validation_part=validation_part,
+        prompt=prompt,
+        train_on=train_on,
+        params=checked,
+    )  # type: ignore[arg-type]
     project.write_definition(relpath, spec)
     return spec
 
@@ -91,8 +121,10 @@ def get_finetune(project: Project, task: str, name: str) -> FineTune:
     """The fine-tune spec called `name`, or a NotFoundError naming the known ones."""
     specs = project.finetunes(task)
     if name not in specs:
-        raise NotFoundError(f"task {task!r} has no fine-tune {name!r}",
-                            f"known: {', '.join(specs) or 'none'}; create one: kilngit finetune create NAME ...")
+        raise NotFoundError(
+            f"task {task!r} has no fine-tune {name!r}",
+            f"known: {', '.join(specs) or 'none'}; create one: kilngit finetune create NAME ...",
+        )
     return specs[name]
 
 
@@ -109,10 +141,13 @@ def write_status(project: Project, status: FineTuneStatus, **changes: Any) -> Fi
     return updated
 
 
-def model_run_config(project: Project, task: str, slug: str, spec: FineTune, provider: str, model: str,
-                     description: str) -> str:
+def model_run_config(
+    project: Project, task: str, slug: str, spec: FineTune, provider: str, model: str, description: str
+) -> str:
     """Write (or update) the run config of a fine-tuned model; returns its slug."""
-    config = RunConfig(description=description, provider=provider, model=model, prompt=spec.prompt or "default")
+    config = RunConfig(
+        description=description, provider=provider, model=model, prompt=spec.prompt or "default"
+    )
     project.write_definition(layout.run_config_file(task, slug), config)
     return slug
 
@@ -138,8 +173,15 @@ def renderer_for(spec: FineTune, tokenizer: Tokenizer | None = None) -> ChatRend
     return ChatRenderer(tok, str(spec.params.get("template") or default_template(spec.base_model)))
 
 
-def export_finetune(project: Project, task: str, name: str, fmt: str, *, part: str | None = None,
-                    tokenizer: Tokenizer | None = None) -> Export:
+def export_finetune(
+    project: Project,
+    task: str,
+    name: str,
+    fmt: str,
+    *,
+    part: str | None = None,
+    tokenizer: Tokenizer | None = None,
+) -> Export:
     """A fine-tune's training data (or `part` of its split) as OpenAI chat JSONL or Tinker datum JSONL."""
     spec = get_finetune(project, task, name)
     examples = finetune_examples(project, task, spec, part)

@@ -75,9 +75,16 @@ def _check(settings: LoopSettings) -> None:
         raise UsageError("--steps-per-round must be at least 1")
 
 
-def run_loop(project: Project, task: str | None, name: str, settings: LoopSettings, *, service: Any = None,
-             tokenizer: Tokenizer | None = None, on_round: Callable[[FineTuneRound], None] | None = None
-             ) -> LoopResult:
+def run_loop(
+    project: Project,
+    task: str | None,
+    name: str,
+    settings: LoopSettings,
+    *,
+    service: Any = None,
+    tokenizer: Tokenizer | None = None,
+    on_round: Callable[[FineTuneRound], None] | None = None,
+) -> LoopResult:
     """Run (or resume) the loop; see the module docstring."""
     from kilngit.evals.results import find_eval, find_judge
     from kilngit.finetune.inspect_tasks import task_spec
@@ -86,14 +93,17 @@ def run_loop(project: Project, task: str | None, name: str, settings: LoopSettin
     task = project.task_slug(task)
     spec = get_finetune(project, task, name)
     if spec.provider != "tinker":
-        raise UsageError(f"fine-tune {name!r} uses {spec.provider}; the loop trains from this process",
-                         "create a fine-tune with --provider tinker for the loop")
+        raise UsageError(
+            f"fine-tune {name!r} uses {spec.provider}; the loop trains from this process",
+            "create a fine-tune with --provider tinker for the loop",
+        )
     if task_spec(settings.eval) is None:
         find_eval(project, task, settings.eval)
         judge: str | None = find_judge(project, task, settings.eval, settings.judge)
     elif settings.judge is not None:
-        raise UsageError("--judge is for kilngit evals; an Inspect task scores with its own scorer",
-                         "leave out --judge")
+        raise UsageError(
+            "--judge is for kilngit evals; an Inspect task scores with its own scorer", "leave out --judge"
+        )
     else:
         judge = None
     status = read_status(project, task, name)
@@ -101,15 +111,23 @@ def run_loop(project: Project, task: str | None, name: str, settings: LoopSettin
         write_status(project, status, state="pending")
     done = project.finetune_rounds(task, name)
     if not done and any(m.round is None for m in read_metrics(project, task, name)):
-        raise UsageError(f"fine-tune {name!r} was trained outside the loop (kilngit finetune start)",
-                         "the loop trains from the base model: create another fine-tune for it")
+        raise UsageError(
+            f"fine-tune {name!r} was trained outside the loop (kilngit finetune start)",
+            "the loop trains from the base model: create another fine-tune for it",
+        )
     result = LoopResult(rounds=list(done.values()))
-    logger = WandbLogger.start(settings.wandb_project, f"{task}/{name}", settings) if settings.wandb_project else None
+    logger = (
+        WandbLogger.start(settings.wandb_project, f"{task}/{name}", settings)
+        if settings.wandb_project
+        else None
+    )
     trainer: TinkerTrainer | None = None
     try:
         for r in range(1, settings.max_rounds + 1):
             if r not in done:
-                trainer = trainer or TinkerTrainer(project, task, name, spec, service=service, tokenizer=tokenizer)
+                trainer = trainer or TinkerTrainer(
+                    project, task, name, spec, service=service, tokenizer=tokenizer
+                )
                 rec = _round(project, task, name, trainer, r, done.get(r - 1), settings, judge, logger)
                 if rec is None:
                     result.reason = "cancelled"
@@ -129,20 +147,35 @@ def run_loop(project: Project, task: str | None, name: str, settings: LoopSettin
             trainer.close()
         if logger is not None:
             logger.finish()
-    result.best = max(result.rounds, key=lambda x: (x.score if x.score is not None else -1.0, -x.round),
-                      default=None)
+    result.best = max(
+        result.rounds, key=lambda x: (x.score if x.score is not None else -1.0, -x.round), default=None
+    )
     result.status = _mark_best(project, task, name, result)
     return result
 
 
-def _round(project: Project, task: str, name: str, trainer: TinkerTrainer, r: int, previous: FineTuneRound | None,
-           settings: LoopSettings, judge: str | None, logger: WandbLogger | None) -> FineTuneRound | None:
+def _round(
+    project: Project,
+    task: str,
+    name: str,
+    trainer: TinkerTrainer,
+    r: int,
+    previous: FineTuneRound | None,
+    settings: LoopSettings,
+    judge: str | None,
+    logger: WandbLogger | None,
+) -> FineTuneRound | None:
     """Train, checkpoint and evaluate round `r`; None when the job was cancelled meanwhile."""
     lr = settings.learning_rate(r)
     steps = settings.steps_per_round or math.ceil(len(trainer.datums) / trainer.batch_size)
     start = previous.step if previous else 0
-    trainer.train_to(start + steps, lr, round_number=r, checkpoint_every=settings.checkpoint_every,
-                     on_step=logger.step if logger else None)
+    trainer.train_to(
+        start + steps,
+        lr,
+        round_number=r,
+        checkpoint_every=settings.checkpoint_every,
+        on_step=logger.step if logger else None,
+    )
     if trainer.cancelled():
         return None
     checkpoint = trainer.save_state()
@@ -150,8 +183,11 @@ def _round(project: Project, task: str, name: str, trainer: TinkerTrainer, r: in
     sampler = trainer.status.sampler_checkpoint
     if not (sampler and sampler.endswith("/" + label)):  # saved before a crash: reuse it
         sampler = trainer.save_sampler(label)
-    slug = trainer.run_config(sampler, run_config_slug(name, f"r{r}"),
-                              f"Round {r} of kilngit fine-tune loop {name!r} (step {start + steps}, lr {lr:g}).")
+    slug = trainer.run_config(
+        sampler,
+        run_config_slug(name, f"r{r}"),
+        f"Round {r} of kilngit fine-tune loop {name!r} (step {start + steps}, lr {lr:g}).",
+    )
     if judge is None:  # an Inspect task: its scorer is the round's judge
         from kilngit.finetune.inspect_tasks import run_inspect
 
@@ -160,34 +196,61 @@ def _round(project: Project, task: str, name: str, trainer: TinkerTrainer, r: in
     else:
         scores, score, items = _evaluate(project, task, settings, judge, slug)
     losses = [m.loss for m in read_metrics(project, task, name) if m.round == r and m.loss is not None]
-    rec = FineTuneRound(task=task, finetune=name, round=r, learning_rate=lr, steps=steps, step=start + steps,
-                        loss=sum(losses) / len(losses) if losses else None, checkpoint=checkpoint,
-                        sampler_checkpoint=sampler, run_config=slug, eval=settings.eval, judge=judge, scores=scores,
-                        score=score, items=items, threshold=settings.threshold,
-                        reached_threshold=score is not None and score >= settings.threshold)
+    rec = FineTuneRound(
+        task=task,
+        finetune=name,
+        round=r,
+        learning_rate=lr,
+        steps=steps,
+        step=start + steps,
+        loss=sum(losses) / len(losses) if losses else None,
+        checkpoint=checkpoint,
+        sampler_checkpoint=sampler,
+        run_config=slug,
+        eval=settings.eval,
+        judge=judge,
+        scores=scores,
+        score=score,
+        items=items,
+        threshold=settings.threshold,
+        reached_threshold=score is not None and score >= settings.threshold,
+    )
     project.write_record(rec)
     if logger is not None:
         logger.round(rec)
     return rec
 
 
-def _evaluate(project: Project, task: str, settings: LoopSettings, judge: str, run_config: str
-              ) -> tuple[dict[str, float], float | None, int]:
+def _evaluate(
+    project: Project, task: str, settings: LoopSettings, judge: str, run_config: str
+) -> tuple[dict[str, float], float | None, int]:
     """Run the eval with a round's run config; its normalized scores, quality and number of items judged."""
     from kilngit.evals.runner import run_eval
     from kilngit.evals.scores import eval_scores
 
-    summary = run_eval(project, task, settings.eval, judges=[judge], configs=[run_config],
-                       concurrency=settings.concurrency, cache=settings.cache, progress=False)
+    summary = run_eval(
+        project,
+        task,
+        settings.eval,
+        judges=[judge],
+        configs=[run_config],
+        concurrency=settings.concurrency,
+        cache=settings.cache,
+        progress=False,
+    )
     if summary.fatal is not None or summary.interrupted:
-        raise ProviderError(f"the eval of {run_config!r} stopped: {summary.fatal or 'interrupted'}",
-                            "fix the cause and re-run the loop: it resumes this round's eval")
+        raise ProviderError(
+            f"the eval of {run_config!r} stopped: {summary.fatal or 'interrupted'}",
+            "fix the cause and re-run the loop: it resumes this round's eval",
+        )
     board = eval_scores(Project(project.root), task, settings.eval, judge)
     group = next((g for g in board.groups if g.group == run_config), None)
     if group is None or group.missing_inputs or group.unjudged:
         missing = (group.missing_inputs + group.unjudged) if group else board.inputs
-        raise ProviderError(f"the eval of {run_config!r} is incomplete ({missing} of {board.inputs} items "
-                            f"without a score)", "re-run the loop: it resumes with the missing items")
+        raise ProviderError(
+            f"the eval of {run_config!r} is incomplete ({missing} of {board.inputs} items without a score)",
+            "re-run the loop: it resumes with the missing items",
+        )
     scores = {k: s.normalized for k, s in group.scores.items() if s.normalized is not None}
     return scores, group.quality, group.n
 
@@ -198,5 +261,11 @@ def _mark_best(project: Project, task: str, name: str, result: LoopResult) -> Fi
     if best is None:
         return status
     state = "cancelled" if result.reason == "cancelled" else "succeeded"
-    return write_status(project, status, state=state, best_round=best.round, run_config=best.run_config,
-                        fine_tuned_model=best.sampler_checkpoint)
+    return write_status(
+        project,
+        status,
+        state=state,
+        best_round=best.round,
+        run_config=best.run_config,
+        fine_tuned_model=best.sampler_checkpoint,
+    )

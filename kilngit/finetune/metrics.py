@@ -58,7 +58,9 @@ class MetricsWriter:
                 if kept:
                     self.project.write_record(chunk.model_copy(update={"steps": kept}))
                 else:
-                    self.project.delete(layout.finetune_metrics_file(self.task, self.finetune, chunk.first_step))
+                    self.project.delete(
+                        layout.finetune_metrics_file(self.task, self.finetune, chunk.first_step)
+                    )
 
 
 def read_metrics(project: Project, task: str, finetune: str) -> list[StepMetrics]:

@@ -40,9 +40,17 @@ class SplitReport:
     counts: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
-        return {"split": self.membership.split, "task": self.membership.task, "parts": self.counts,
-                "written": self.created, "added": self.added, "waiting": self.waiting, "excluded": self.excluded,
-                "stale": self.stale, "definition_hash": self.membership.definition_hash}
+        return {
+            "split": self.membership.split,
+            "task": self.membership.task,
+            "parts": self.counts,
+            "written": self.created,
+            "added": self.added,
+            "waiting": self.waiting,
+            "excluded": self.excluded,
+            "stale": self.stale,
+            "definition_hash": self.membership.definition_hash,
+        }
 
 
 def parse_parts(specs: list[str] | tuple[str, ...]) -> list[SplitPart]:
@@ -53,13 +61,24 @@ def parse_parts(specs: list[str] | tuple[str, ...]) -> list[SplitPart]:
         try:
             parts.append(SplitPart(name=name.strip(), fraction=float(value)))
         except ValueError:
-            raise UsageError(f"cannot read split part {item!r}" if sep else f"split part {item!r} has no fraction",
-                             "write NAME=FRACTION with a slug name and 0 < FRACTION <= 1, e.g. train=0.8") from None
+            raise UsageError(
+                f"cannot read split part {item!r}" if sep else f"split part {item!r} has no fraction",
+                "write NAME=FRACTION with a slug name and 0 < FRACTION <= 1, e.g. train=0.8",
+            ) from None
     return parts
 
 
-def new_split(project: Project, task: str, name: str, parts: list[SplitPart], *, filter: str = "all",
-              seed: int = 0, allow_eval_items: bool = False, description: str | None = None) -> DatasetSplit:
+def new_split(
+    project: Project,
+    task: str,
+    name: str,
+    parts: list[SplitPart],
+    *,
+    filter: str = "all",
+    seed: int = 0,
+    allow_eval_items: bool = False,
+    description: str | None = None,
+) -> DatasetSplit:
     """Write the split definition `tasks/<task>/splits/<name>.yaml` (refusing to overwrite one)."""
     task = project.task_slug(task)
     if not is_slug(name):
@@ -69,10 +88,13 @@ def new_split(project: Project, task: str, name: str, parts: list[SplitPart], *,
         raise KilngitError(f"split {name!r} already exists", f"edit {relpath}, or pick another name")
     project.run_filter(task, filter)  # a bad filter fails here, not at materialize time
     try:
-        split = DatasetSplit(description=description, filter=filter, parts=parts, seed=seed,
-                             allow_eval_items=allow_eval_items)
+        split = DatasetSplit(
+            description=description, filter=filter, parts=parts, seed=seed, allow_eval_items=allow_eval_items
+        )
     except ValueError as e:
-        raise UsageError(f"invalid split: {_first_error(e)}", "fractions are > 0 and add up to 1; names unique") from None
+        raise UsageError(
+            f"invalid split: {_first_error(e)}", "fractions are > 0 and add up to 1; names unique"
+        ) from None
     project.write_definition(relpath, split)
     return split
 
@@ -91,17 +113,22 @@ def get_split(project: Project, task: str, name: str) -> DatasetSplit:
     """The split definition called `name`, or a NotFoundError naming the known ones."""
     splits = project.splits(task)
     if name not in splits:
-        raise NotFoundError(f"task {task!r} has no split {name!r}",
-                            f"{did_you_mean(name, splits)}known splits: {', '.join(splits) or 'none'}; "
-                            "create one: kilngit split new NAME")
+        raise NotFoundError(
+            f"task {task!r} has no split {name!r}",
+            f"{did_you_mean(name, splits)}known splits: {', '.join(splits) or 'none'}; "
+            "create one: kilngit split new NAME",
+        )
     return splits[name]
 
 
 def candidates(project: Project, task: str, split: DatasetSplit) -> tuple[list[str], int]:
     """Run IDs the split may hold (its filter, with an output and no error) and how many were left out
     for being in an eval or golden set."""
-    ids = [s.id for s in project.select(task, split.filter)
-           if split.all_runs or (s.run.output is not None and s.run.error is None)]
+    ids = [
+        s.id
+        for s in project.select(task, split.filter)
+        if split.all_runs or (s.run.output is not None and s.run.error is None)
+    ]
     if split.allow_eval_items:
         return ids, 0
     held_out = eval_items(project, task)
@@ -134,13 +161,14 @@ def assign(run_ids: list[str], parts: list[SplitPart], seed: int) -> dict[str, l
         sizes[i] += 1
     out, start = {}, 0
     for part, size in zip(parts, sizes, strict=True):
-        out[part.name] = sorted(ordered[start:start + size])
+        out[part.name] = sorted(ordered[start : start + size])
         start += size
     return out
 
 
-def extend(existing: dict[str, list[str]], new_ids: list[str], parts: list[SplitPart], seed: int
-           ) -> dict[str, list[str]]:
+def extend(
+    existing: dict[str, list[str]], new_ids: list[str], parts: list[SplitPart], seed: int
+) -> dict[str, list[str]]:
     """Add runs to the parts without moving any: each new run, in hash order, joins the part furthest below
     its share of the grown total."""
     members = {p.name: list(existing.get(p.name, [])) for p in parts}
@@ -153,8 +181,9 @@ def extend(existing: dict[str, list[str]], new_ids: list[str], parts: list[Split
     return {k: sorted(v) for k, v in members.items()}
 
 
-def materialize_split(project: Project, task: str | None, name: str, *, extend_new: bool = False, force: bool = False
-                      ) -> SplitReport:
+def materialize_split(
+    project: Project, task: str | None, name: str, *, extend_new: bool = False, force: bool = False
+) -> SplitReport:
     """Freeze the split's membership (first call), or report the frozen one; see the module docstring."""
     task = project.task_slug(task)
     split = get_split(project, task, name)
@@ -163,8 +192,10 @@ def materialize_split(project: Project, task: str | None, name: str, *, extend_n
     dhash = definition_hash(split)
     if frozen is not None and not force:
         if frozen.definition_hash != dhash:
-            raise KilngitError(f"split {name!r} changed since its membership was frozen",
-                               "re-split with --force (moves items between parts), or create a new split")
+            raise KilngitError(
+                f"split {name!r} changed since its membership was frozen",
+                "re-split with --force (moves items between parts), or create a new split",
+            )
         known = {r for members in frozen.parts.values() for r in members}
         waiting = [i for i in ids if i not in known]
         if not (extend_new and waiting):
@@ -174,11 +205,18 @@ def materialize_split(project: Project, task: str | None, name: str, *, extend_n
         project.write_record(membership)
         return _report(membership, True, len(waiting), 0, excluded)
     if not ids:  # freezing nothing would make every later use of the split silently empty
-        held = f"; {excluded} are in an eval or golden set (allow them: allow_eval_items: true)" if excluded else ""
-        raise KilngitError(f"split {name!r} would be empty: its filter {split.filter!r} matches no run with an "
-                           f"output{held}", "fix the filter, or run the task first; nothing was written")
-    membership = SplitMembership(task=task, split=name, definition_hash=dhash,
-                                 parts=assign(ids, split.parts, split.seed))
+        held = (
+            f"; {excluded} are in an eval or golden set (allow them: allow_eval_items: true)"
+            if excluded
+            else ""
+        )
+        raise KilngitError(
+            f"split {name!r} would be empty: its filter {split.filter!r} matches no run with an output{held}",
+            "fix the filter, or run the task first; nothing was written",
+        )
+    membership = SplitMembership(
+        task=task, split=name, definition_hash=dhash, parts=assign(ids, split.parts, split.seed)
+    )
     project.write_record(membership)
     return _report(membership, True, len(ids), 0, excluded)
 
@@ -189,15 +227,19 @@ def show_split(project: Project, task: str | None, name: str) -> SplitReport:
     split = get_split(project, task, name)
     frozen = project.split_membership(task, name)
     if frozen is None:
-        raise NotFoundError(f"split {name!r} has not been materialized yet",
-                            f"freeze its membership: kilngit split materialize {name}")
+        raise NotFoundError(
+            f"split {name!r} has not been materialized yet",
+            f"freeze its membership: kilngit split materialize {name}",
+        )
     ids, excluded = candidates(project, task, split)
     known = {r for members in frozen.parts.values() for r in members}
     report = _report(frozen, False, 0, sum(i not in known for i in ids), excluded)
     return SplitReport(**{**report.__dict__, "stale": frozen.definition_hash != definition_hash(split)})
 
 
-def _report(membership: SplitMembership, created: bool, added: int, waiting: int, excluded: int) -> SplitReport:
+def _report(
+    membership: SplitMembership, created: bool, added: int, waiting: int, excluded: int
+) -> SplitReport:
     counts = {part: len(ids) for part, ids in membership.parts.items()}
     return SplitReport(membership, created, added, waiting, excluded, counts=counts)
 
@@ -208,6 +250,7 @@ def part_runs(project: Project, task: str, split_name: str, part: str) -> list[s
     if membership is None:
         membership = materialize_split(project, task, split_name).membership
     if part not in membership.parts:
-        raise NotFoundError(f"split {split_name!r} has no part {part!r}",
-                            f"parts: {', '.join(sorted(membership.parts))}")
+        raise NotFoundError(
+            f"split {split_name!r} has no part {part!r}", f"parts: {', '.join(sorted(membership.parts))}"
+        )
     return membership.parts[part]

@@ -57,8 +57,10 @@ def service_client() -> Any:
 
     key = os.environ.get("TINKER_API_KEY", "").strip()
     if not key:
-        raise ProviderError("fine-tuning with Tinker needs an API key in $TINKER_API_KEY, which is not set",
-                            "export TINKER_API_KEY=... (kilngit never stores keys)")
+        raise ProviderError(
+            "fine-tuning with Tinker needs an API key in $TINKER_API_KEY, which is not set",
+            "export TINKER_API_KEY=... (kilngit never stores keys)",
+        )
     return tinker.ServiceClient(base_url=service_url(), api_key=key)
 
 
@@ -70,13 +72,23 @@ def _fail(e: Exception, what: str) -> ProviderError:
 class TinkerTrainer:
     """Trains one fine-tune with Tinker, resuming from its last checkpoint. Not thread-safe."""
 
-    def __init__(self, project: Project, task: str, name: str, spec: FineTune, *, service: Any = None,
-                 tokenizer: Tokenizer | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        task: str,
+        name: str,
+        spec: FineTune,
+        *,
+        service: Any = None,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
         self.project, self.task, self.name, self.spec = project, task, name, spec
         built = finetune_examples(project, task, spec)
         if not built.examples:
-            raise UsageError(f"the {spec.train_part!r} part of split {spec.split!r} has no usable examples",
-                             f"skipped runs: {dict(built.skipped) or 'none'}; add runs or change the split")
+            raise UsageError(
+                f"the {spec.train_part!r} part of split {spec.split!r} has no usable examples",
+                f"skipped runs: {dict(built.skipped) or 'none'}; add runs or change the split",
+            )
         renderer = renderer_for(spec, tokenizer)
         self.datums = [renderer.datum(e.messages) for e in built.examples]
         self.weights = [sum(d.loss_fn_inputs["weights"].data) for d in self.datums]
@@ -117,19 +129,28 @@ class TinkerTrainer:
                 future = service.create_training_client_from_state_with_optimizer(self.status.checkpoint)
             else:
                 rank = int(self.spec.params.get("lora_rank", DEFAULT_RANK))
-                future = service.create_lora_training_client(base_model=self.spec.base_model, rank=rank,
-                                                              seed=self.spec.params.get("seed"))
+                future = service.create_lora_training_client(
+                    base_model=self.spec.base_model, rank=rank, seed=self.spec.params.get("seed")
+                )
             self._client = future.result()
         except Exception as e:
             raise _fail(e, f"starting Tinker training for {self.name!r}") from e
         self._step = self.status.step or 0
         self.metrics.drop_after(self._step)
-        self.status = write_status(self.project, self.status, provider_job_id=self._client.model_id,
-                                   state="running", error=None)
+        self.status = write_status(
+            self.project, self.status, provider_job_id=self._client.model_id, state="running", error=None
+        )
         return self._client
 
-    def train_to(self, target_step: int, learning_rate: float, *, round_number: int | None = None,
-                 checkpoint_every: int | None = None, on_step: Any = None) -> list[StepMetrics]:
+    def train_to(
+        self,
+        target_step: int,
+        learning_rate: float,
+        *,
+        round_number: int | None = None,
+        checkpoint_every: int | None = None,
+        on_step: Any = None,
+    ) -> list[StepMetrics]:
         """Train until `target_step` steps are done, saving a checkpoint every `checkpoint_every` steps and at
         the end. Returns the metrics of the steps taken now. `on_step(metric)` is called after each."""
         from tinker import types
@@ -148,8 +169,13 @@ class TinkerTrainer:
                 opt.result()
                 self._step += 1
                 tokens = sum(self.weights[i] for i in idx)
-                metric = StepMetrics(step=self._step, loss=out.metrics["loss:sum"] / max(tokens, 1.0),
-                                     learning_rate=learning_rate, round=round_number, tokens=tokens)
+                metric = StepMetrics(
+                    step=self._step,
+                    loss=out.metrics["loss:sum"] / max(tokens, 1.0),
+                    learning_rate=learning_rate,
+                    round=round_number,
+                    tokens=tokens,
+                )
                 self.metrics.write(metric)
                 taken.append(metric)
                 if on_step is not None:
@@ -161,8 +187,9 @@ class TinkerTrainer:
         except ProviderError:
             raise
         except Exception as e:
-            self.status = write_status(self.project, self.status, state="failed",
-                                       error=f"step {self._step + 1}: {type(e).__name__}")
+            self.status = write_status(
+                self.project, self.status, state="failed", error=f"step {self._step + 1}: {type(e).__name__}"
+            )
             raise _fail(e, f"Tinker training of {self.name!r} at step {self._step + 1}") from e
         return taken
 
@@ -201,10 +228,14 @@ class TinkerTrainer:
     def publish(self, label: str = "final") -> FineTuneStatus:
         """Save sampler weights, add the run config of the fine-tuned model, mark the job succeeded."""
         path = self.save_sampler(f"{label}-step-{self._step:06d}")
-        slug = self.run_config(path, self.status.run_config or run_config_slug(self.name),
-                               f"Fine-tuned by kilngit fine-tune {self.name!r} ({self._step} Tinker steps).")
-        self.status = write_status(self.project, self.status, state="succeeded", fine_tuned_model=path,
-                                   run_config=slug)
+        slug = self.run_config(
+            path,
+            self.status.run_config or run_config_slug(self.name),
+            f"Fine-tuned by kilngit fine-tune {self.name!r} ({self._step} Tinker steps).",
+        )
+        self.status = write_status(
+            self.project, self.status, state="succeeded", fine_tuned_model=path, run_config=slug
+        )
         return self.status
 
     def close(self) -> None:
@@ -214,8 +245,15 @@ class TinkerTrainer:
                 self._service.close("success").result(timeout=10)
 
 
-def train_tinker(project: Project, task: str, name: str, spec: FineTune, *, service: Any = None,
-                 tokenizer: Tokenizer | None = None) -> FineTuneStatus:
+def train_tinker(
+    project: Project,
+    task: str,
+    name: str,
+    spec: FineTune,
+    *,
+    service: Any = None,
+    tokenizer: Tokenizer | None = None,
+) -> FineTuneStatus:
     """`finetune start` for Tinker: train all steps (resuming), then publish the sampler checkpoint."""
     status = read_status(project, task, name)
     if status.state in ("succeeded", "cancelled"):

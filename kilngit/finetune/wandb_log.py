@@ -25,7 +25,9 @@ class WandbLogger:
         try:
             import wandb  # type: ignore[import-not-found]
         except ImportError:
-            raise UsageError("--wandb needs the wandb package", "pip install wandb (or drop --wandb)") from None
+            raise UsageError(
+                "--wandb needs the wandb package", "pip install wandb (or drop --wandb)"
+            ) from None
         run_id = name.replace("/", "-")
         config = asdict(settings) if hasattr(settings, "__dataclass_fields__") else dict(settings)
         return cls(wandb.init(project=project, name=name, id=run_id, resume="allow", config=config))

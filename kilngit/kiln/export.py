@@ -26,8 +26,14 @@ def export_kiln(project: Project, dest: str | Path, tasks: list[str] | None = No
     writer = KilnWriter(dest, _commit_time(project.root), report)
     manifest = project.manifest
     project_id = KilnIds().get("project", manifest.name, manifest.kiln_id)
-    writer.write("", writer.record("project", project_id, {"name": kiln_name(manifest.name),
-                                                           "description": manifest.description or ""}))
+    writer.write(
+        "",
+        writer.record(
+            "project",
+            project_id,
+            {"name": kiln_name(manifest.name), "description": manifest.description or ""},
+        ),
+    )
     ids = KilnIds()
     for slug in slugs:
         export_task(project, slug, project_id, ids, writer)
@@ -39,6 +45,9 @@ def export_kiln(project: Project, dest: str | Path, tasks: list[str] | None = No
 def _commit_time(root: Path) -> str:
     """The last commit's time (so exports of one commit are identical), else now."""
     stamp = _git.run_git(root, "log", "-1", "--format=%ct", check=False) if _git.repo_root(root) else ""
-    moment = (datetime.datetime.fromtimestamp(int(stamp), datetime.UTC) if stamp.isdigit()
-              else datetime.datetime.now(datetime.UTC))
+    moment = (
+        datetime.datetime.fromtimestamp(int(stamp), datetime.UTC)
+        if stamp.isdigit()
+        else datetime.datetime.now(datetime.UTC)
+    )
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds")

@@ -14,14 +14,27 @@ from kilngit.kiln.mapping import DATA_STRATEGY, FINETUNE_BACKENDS, PROMPT_BUILDE
 from kilngit.records import Source, Usage
 from kilngit.state import Consensus
 
-STRUCTURED_OUTPUT = {"auto": "default", "none": "default", "json_schema": "json_schema", "json_mode": "json_mode",
-                     "json_instructions": "json_instructions"}
+STRUCTURED_OUTPUT = {
+    "auto": "default",
+    "none": "default",
+    "json_schema": "json_schema",
+    "json_mode": "json_mode",
+    "json_instructions": "json_instructions",
+}
 TRAIN_ON = {v: k for k, v in reversed(DATA_STRATEGY.items())} | {"repaired_output": "final_only"}
-FINETUNE_STATE = {"succeeded": "completed", "failed": "failed", "cancelled": "failed", "running": "running",
-                  "uploading": "running", "pending": "pending", "queued": "pending"}
+FINETUNE_STATE = {
+    "succeeded": "completed",
+    "failed": "failed",
+    "cancelled": "failed",
+    "running": "running",
+    "uploading": "running",
+    "pending": "pending",
+    "queued": "pending",
+}
 #: kilngit fine-tune backend -> (Kiln provider, backend parameter name -> Kiln's).
-FINETUNE_PROVIDERS = {backend: (kiln, {v: k for k, v in names.items()})
-                      for kiln, (backend, names) in FINETUNE_BACKENDS.items()}
+FINETUNE_PROVIDERS = {
+    backend: (kiln, {v: k for k, v in names.items()}) for kiln, (backend, names) in FINETUNE_BACKENDS.items()
+}
 BUILDERS = set(PROMPT_BUILDERS) - {"short_prompt_builder"}
 """The prompt builders kiln-ai 1.2.0 accepts as prompt IDs."""
 
@@ -53,8 +66,12 @@ def source(src: Source, finetunes: FineTuneModels, prompt_id: str | None = None)
 def usage(u: Usage | None) -> dict[str, Any] | None:
     if u is None:
         return None
-    return {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens, "total_tokens": u.total_tokens,
-            "cost": u.cost}
+    return {
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "total_tokens": u.total_tokens,
+        "cost": u.cost,
+    }
 
 
 def rating_value(c: Consensus | None) -> float | None:

@@ -35,8 +35,12 @@ class ExportReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dest": self.dest, "written": dict(sorted(self.written.items())),
-                "problems": [p.to_dict() for p in self.problems], "seconds": round(self.seconds, 3)}
+        return {
+            "dest": self.dest,
+            "written": dict(sorted(self.written.items())),
+            "problems": [p.to_dict() for p in self.problems],
+            "seconds": round(self.seconds, 3),
+        }
 
 
 class KilnIds:
@@ -62,22 +66,33 @@ class KilnWriter:
     def __init__(self, dest: Path, created_at: str, report: ExportReport) -> None:
         self.dest, self.created_at, self.report = dest, created_at, report
 
-    def record(self, model_type: str, kiln_id: str, fields: dict[str, Any], created_by: str = "kilngit"
-               ) -> dict[str, Any]:
+    def record(
+        self, model_type: str, kiln_id: str, fields: dict[str, Any], created_by: str = "kilngit"
+    ) -> dict[str, Any]:
         """A Kiln record dict: Kiln's header fields, then `fields`, then `model_type`."""
-        return {"v": 1, "id": kiln_id, "created_at": self.created_at, "created_by": created_by, **fields,
-                "model_type": model_type}
+        return {
+            "v": 1,
+            "id": kiln_id,
+            "created_at": self.created_at,
+            "created_by": created_by,
+            **fields,
+            "model_type": model_type,
+        }
 
     def write(self, folder: str, data: dict[str, Any]) -> str:
         """Write `data` as `<folder>/<model_type>.kiln`; returns the folder."""
-        atomic_write(self.dest / folder / f"{data['model_type']}.kiln", pydantic_core.to_json(data, indent=2),
-                     durable=False)
+        atomic_write(
+            self.dest / folder / f"{data['model_type']}.kiln",
+            pydantic_core.to_json(data, indent=2),
+            durable=False,
+        )
         self.report.written[data["model_type"]] += 1
         return folder
 
     def warn(self, path: str, message: str) -> None:
-        self.report.problems.append(Problem(path, message, "nothing to do; the rest was exported",
-                                            severity="warning"))
+        self.report.problems.append(
+            Problem(path, message, "nothing to do; the rest was exported", severity="warning")
+        )
 
 
 def folder_name(kiln_id: str, name: str | None) -> str:
@@ -88,20 +103,31 @@ def folder_name(kiln_id: str, name: str | None) -> str:
 class TaskExport:
     """The Kiln IDs given to one task's records so far, and the writer."""
 
-    def __init__(self, project: Project, slug: str, project_id: str, ids: KilnIds, writer: KilnWriter) -> None:
-        self.project, self.slug, self.project_id, self.ids, self.writer = project, slug, project_id, ids, writer
+    def __init__(
+        self, project: Project, slug: str, project_id: str, ids: KilnIds, writer: KilnWriter
+    ) -> None:
+        self.project, self.slug, self.project_id, self.ids, self.writer = (
+            project,
+            slug,
+            project_id,
+            ids,
+            writer,
+        )
         self.task: Task = project.task(slug)
         self.task_id = ids.get("task", slug, self.task.kiln_id)
         self.folder = f"tasks/{folder_name(self.task_id, self.task.name)}"
         self.states: dict[str, RunState] = project.states(slug)
-        self.finetune_ids = {ft: ids.get("finetune", f"{slug}/{ft}", rec.kiln_id)
-                             for ft, rec in project.finetunes(slug).items()}
+        self.finetune_ids = {
+            ft: ids.get("finetune", f"{slug}/{ft}", rec.kiln_id)
+            for ft, rec in project.finetunes(slug).items()
+        }
         self.finetune_models: xm.FineTuneModels = {}
         for ft, rec in project.finetunes(slug).items():
             status = project.finetune_status(slug, ft)
             if status is not None and status.fine_tuned_model:
                 self.finetune_models[(rec.provider, status.fine_tuned_model)] = (
-                    f"{project_id}::{self.task_id}::{self.finetune_ids[ft]}")
+                    f"{project_id}::{self.task_id}::{self.finetune_ids[ft]}"
+                )
         self.prompt_ids: dict[str, str] = {}
         self.frozen: dict[str, Prompt] = {}
         self.run_config_ids: dict[str, str] = {}

@@ -46,11 +46,19 @@ class ImportReport:
         return [p for p in self.problems if p.severity == "error"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "project": self.project, "files_read": self.files_read,
-                "written": dict(sorted(self.written.items())), "unchanged": dict(sorted(self.unchanged.items())),
-                "kept": self.kept, "errors": len(self.errors), "warnings": len(self.problems) - len(self.errors),
-                "problems": [p.to_dict() for p in self.problems], "aborted": self.aborted,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "source": self.source,
+            "project": self.project,
+            "files_read": self.files_read,
+            "written": dict(sorted(self.written.items())),
+            "unchanged": dict(sorted(self.unchanged.items())),
+            "kept": self.kept,
+            "errors": len(self.errors),
+            "warnings": len(self.problems) - len(self.errors),
+            "problems": [p.to_dict() for p in self.problems],
+            "aborted": self.aborted,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 class KilnImportError(KilngitError):
@@ -59,8 +67,11 @@ class KilnImportError(KilngitError):
     def __init__(self, report: ImportReport) -> None:
         first = "\n".join(f"  {p.path}: {p.message}" for p in report.errors[:10])
         more = f"\n  ... and {len(report.errors) - 10} more" if len(report.errors) > 10 else ""
-        super().__init__(f"{len(report.errors)} problem(s) in the Kiln project; nothing imported (--strict):\n"
-                         f"{first}{more}", "fix them in Kiln, or import without --strict to skip them")
+        super().__init__(
+            f"{len(report.errors)} problem(s) in the Kiln project; nothing imported (--strict):\n"
+            f"{first}{more}",
+            "fix them in Kiln, or import without --strict to skip them",
+        )
         self.report = report
 
 
@@ -102,10 +113,14 @@ def _write_manifest(project: Project, plan: ImportPlan, report: ImportReport) ->
         project.write_definition(layout.MANIFEST, manifest.model_copy(update=update))
         report.written["project"] += 1
     else:
-        report.problems.append(Problem(layout.MANIFEST, f"the project was imported from Kiln project "
-                                                        f"{manifest.kiln_id}, not {plan.manifest.kiln_id}",
-                                       "nothing to do; the records were imported beside the others",
-                                       severity="warning"))
+        report.problems.append(
+            Problem(
+                layout.MANIFEST,
+                f"the project was imported from Kiln project {manifest.kiln_id}, not {plan.manifest.kiln_id}",
+                "nothing to do; the records were imported beside the others",
+                severity="warning",
+            )
+        )
 
 
 def _write_definition(project: Project, relpath: str, record: Definition, report: ImportReport) -> None:

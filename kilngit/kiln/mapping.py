@@ -26,32 +26,52 @@ PROMPT_BUILDERS: dict[str, dict[str, Any]] = {
     "multi_shot_prompt_builder": {"few_shot": FewShot(count=25, filter="human_rating>=4*")},
     "repairs_prompt_builder": {"few_shot": FewShot(count=25, filter="human_rating>=4*")},
     "simple_chain_of_thought_prompt_builder": {"chain_of_thought": True},
-    "few_shot_chain_of_thought_prompt_builder": {"chain_of_thought": True,
-                                                 "few_shot": FewShot(count=4, filter="human_rating>=4*")},
-    "multi_shot_chain_of_thought_prompt_builder": {"chain_of_thought": True,
-                                                   "few_shot": FewShot(count=25, filter="human_rating>=4*")},
+    "few_shot_chain_of_thought_prompt_builder": {
+        "chain_of_thought": True,
+        "few_shot": FewShot(count=4, filter="human_rating>=4*"),
+    },
+    "multi_shot_chain_of_thought_prompt_builder": {
+        "chain_of_thought": True,
+        "few_shot": FewShot(count=25, filter="human_rating>=4*"),
+    },
 }
 
 STRUCTURED_OUTPUT = {
-    "default": "auto", "unknown": "auto", "json_schema": "json_schema", "json_mode": "json_mode",
-    "json_instruction_and_object": "json_mode", "json_instructions": "json_instructions",
-    "json_custom_instructions": "json_instructions", "function_calling": "auto", "function_calling_weak": "auto",
+    "default": "auto",
+    "unknown": "auto",
+    "json_schema": "json_schema",
+    "json_mode": "json_mode",
+    "json_instruction_and_object": "json_mode",
+    "json_instructions": "json_instructions",
+    "json_custom_instructions": "json_instructions",
+    "function_calling": "auto",
+    "function_calling_weak": "auto",
 }
 
 DATA_STRATEGY = {
-    "final_only": "final_answer", "final_and_intermediate": "reasoning_and_answer",
-    "two_message_cot": "reasoning_and_answer", "final_and_intermediate_r1_compatible": "reasoning_and_answer",
+    "final_only": "final_answer",
+    "final_and_intermediate": "reasoning_and_answer",
+    "two_message_cot": "reasoning_and_answer",
+    "final_and_intermediate_r1_compatible": "reasoning_and_answer",
 }
 
-FINETUNE_STATE = {"completed": "succeeded", "failed": "failed", "running": "running", "pending": "queued",
-                  "unknown": "queued"}
+FINETUNE_STATE = {
+    "completed": "succeeded",
+    "failed": "failed",
+    "running": "running",
+    "pending": "queued",
+    "unknown": "queued",
+}
 
 #: Kiln fine-tune provider -> (kilngit fine-tune backend, Kiln parameter name -> the backend's). A provider
 #: missing here (e.g. vertex) keeps its name, and `finetune start` refuses it.
 FINETUNE_BACKENDS: dict[str, tuple[str, dict[str, str]]] = {
     "openai": ("openai", {}),
     "fireworks_ai": ("fireworks", {}),
-    "together_ai": ("together", {"epochs": "n_epochs", "num_checkpoints": "n_checkpoints", "lora_rank": "lora_r"}),
+    "together_ai": (
+        "together",
+        {"epochs": "n_epochs", "num_checkpoints": "n_checkpoints", "lora_rank": "lora_r"},
+    ),
 }
 
 
@@ -73,6 +93,7 @@ def finetune_backend(provider: str, params: dict[str, Any], warn: Warn) -> tuple
             warn(f"parameter {key!r} is not one kilngit's {backend} backend takes; left out")
     return backend, out
 
+
 #: Characters the kilngit filter language reserves; a tag holding one cannot be written as `tag::X`.
 _FILTER_RESERVED = re.compile(r"[\s()&,|!]")
 
@@ -87,8 +108,11 @@ class Unmappable(Exception):
 
 def prompt_for_builder(builder_id: str) -> Prompt:
     """The kilngit prompt equivalent to a Kiln prompt builder (a plain prompt for builders kilngit lacks)."""
-    return Prompt(description=f"Kiln's {builder_id.replace('_', ' ')}.", kiln_id=builder_id,
-                  **PROMPT_BUILDERS.get(builder_id, {}))
+    return Prompt(
+        description=f"Kiln's {builder_id.replace('_', ' ')}.",
+        kiln_id=builder_id,
+        **PROMPT_BUILDERS.get(builder_id, {}),
+    )
 
 
 def usage(data: dict[str, Any] | None) -> Usage | None:
@@ -96,7 +120,9 @@ def usage(data: dict[str, Any] | None) -> Usage | None:
     if not data:
         return None
     fields = {k: data.get(k) for k in ("input_tokens", "output_tokens", "total_tokens", "cost")}
-    fields = {k: v for k, v in fields.items() if isinstance(v, int | float) and not isinstance(v, bool) and v >= 0}
+    fields = {
+        k: v for k, v in fields.items() if isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+    }
     return Usage(**fields) if fields else None
 
 
@@ -114,8 +140,14 @@ def model_ref(provider: str, model: str, finetunes: dict[str, tuple[str, str | N
     return provider, model
 
 
-def source(data: dict[str, Any] | None, warn: Warn, *, prompt: str | None = None, run_config: str | None = None,
-           finetunes: dict[str, tuple[str, str | None]] | None = None) -> Source:
+def source(
+    data: dict[str, Any] | None,
+    warn: Warn,
+    *,
+    prompt: str | None = None,
+    run_config: str | None = None,
+    finetunes: dict[str, tuple[str, str | None]] | None = None,
+) -> Source:
     """A Kiln DataSource as a kilngit Source."""
     if not isinstance(data, dict):
         warn("has no source; imported as typed by kiln-import")
@@ -130,11 +162,18 @@ def source(data: dict[str, Any] | None, warn: Warn, *, prompt: str | None = None
         raise Unmappable(f"unknown data source type {kind!r}")
     if kind == "tool_call":
         warn("a tool_call source is imported as synthetic")
-    provider, model = model_ref(str(props.get("model_provider") or ""), str(props.get("model_name") or kind),
-                                finetunes or {})
+    provider, model = model_ref(
+        str(props.get("model_provider") or ""), str(props.get("model_name") or kind), finetunes or {}
+    )
     topic = props.get("topic_path")
-    return Source(type="synthetic", provider=provider or None, model=model, prompt=prompt, run_config=run_config,
-                  topic=[t.strip() for t in topic.split(" > ")] if isinstance(topic, str) and topic else None)
+    return Source(
+        type="synthetic",
+        provider=provider or None,
+        model=model,
+        prompt=prompt,
+        run_config=run_config,
+        topic=[t.strip() for t in topic.split(" > ")] if isinstance(topic, str) and topic else None,
+    )
 
 
 def stamp(created_at: Any) -> str | None:
@@ -153,12 +192,16 @@ def stamp(created_at: Any) -> str | None:
 def rating(value: Any, rating_type: Any, what: str) -> Rating:
     """One Kiln rating value as a kilngit Rating (Kiln's `custom` ratings have no kilngit equivalent)."""
     if rating_type == "custom":
-        raise Unmappable(f"{what} is a custom rating, which kilngit does not have",
-                         "nothing to do; the rating stays in Kiln")
+        raise Unmappable(
+            f"{what} is a custom rating, which kilngit does not have",
+            "nothing to do; the rating stays in Kiln",
+        )
     try:
         return Rating(type=rating_type, value=float(value))
     except (ValidationError, TypeError, ValueError) as e:
-        raise Unmappable(f"{what}: invalid rating {value!r} of type {rating_type!r} ({_first_error(e)})") from e
+        raise Unmappable(
+            f"{what}: invalid rating {value!r} of type {rating_type!r} ({_first_error(e)})"
+        ) from e
 
 
 def run_filter(filter_id: str | None, warn: Warn) -> str:
@@ -179,7 +222,7 @@ def _filter(fid: str) -> str | None:
         tag = fid[5:]
         return f"tag::{tag}" if tag and not _FILTER_RESERVED.search(tag) else None
     if fid.startswith("multi_filter::"):
-        parts = [_filter(p) for p in fid[len("multi_filter::"):].split("&")]
+        parts = [_filter(p) for p in fid[len("multi_filter::") :].split("&")]
         return " & ".join(parts) if parts and None not in parts else None  # type: ignore[arg-type]
     return None
 
@@ -187,7 +230,11 @@ def _filter(fid: str) -> str | None:
 def eval_steps_text(task_description: str | None, steps: list[str]) -> str:
     """A Kiln judge's task description and evaluation steps as kilngit judge instructions."""
     numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
-    head = f"Task description:\n{task_description.strip()}\n\n" if task_description and task_description.strip() else ""
+    head = (
+        f"Task description:\n{task_description.strip()}\n\n"
+        if task_description and task_description.strip()
+        else ""
+    )
     return f"{head}Evaluation steps:\n{numbered}" if steps else head.strip()
 
 
@@ -198,11 +245,11 @@ def parse_eval_steps(text: str | None) -> tuple[str | None, list[str]]:
         return None, []
     description = None
     if text.startswith("Task description:\n"):
-        description, sep, text = text[len("Task description:\n"):].partition("\n\nEvaluation steps:\n")
+        description, sep, text = text[len("Task description:\n") :].partition("\n\nEvaluation steps:\n")
         if not sep:
             return description, []
     elif text.startswith("Evaluation steps:\n"):
-        text = text[len("Evaluation steps:\n"):]
+        text = text[len("Evaluation steps:\n") :]
     else:
         return None, [text]
     if not text.startswith("1. "):
@@ -210,7 +257,7 @@ def parse_eval_steps(text: str | None) -> tuple[str | None, list[str]]:
     steps, rest, n = [], text[3:], 2
     while (cut := rest.find(f"\n{n}. ")) >= 0:
         steps.append(rest[:cut])
-        rest, n = rest[cut + len(f"\n{n}. "):], n + 1
+        rest, n = rest[cut + len(f"\n{n}. ") :], n + 1
     return description, [*steps, rest]
 
 

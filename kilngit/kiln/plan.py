@@ -70,8 +70,10 @@ class TaskContext:
 
     def warner(self, path: str) -> Warn:
         def warn(message: str) -> None:
-            self.plan.problems.append(Problem(path, message, "nothing to do (the import kept the rest)",
-                                              severity="warning"))
+            self.plan.problems.append(
+                Problem(path, message, "nothing to do (the import kept the rest)", severity="warning")
+            )
+
         return warn
 
     def attempt(self, rec: KilnRecord, build: Callable[..., Any], *args: Any) -> Any:
@@ -84,11 +86,17 @@ class TaskContext:
         except ValidationError as e:
             err = e.errors(include_url=False)[0]
             where = ".".join(str(p) for p in err["loc"])
-            self.error(rec.path, f"cannot be imported: {where + ': ' if where else ''}{err['msg']}",
-                       "fix the value in Kiln and import again")
+            self.error(
+                rec.path,
+                f"cannot be imported: {where + ': ' if where else ''}{err['msg']}",
+                "fix the value in Kiln and import again",
+            )
         except (KeyError, TypeError, AttributeError) as e:
-            self.error(rec.path, f"malformed Kiln record ({type(e).__name__}: {e})",
-                       "restore the file from a backup or re-save it in Kiln")
+            self.error(
+                rec.path,
+                f"malformed Kiln record ({type(e).__name__}: {e})",
+                "restore the file from a backup or re-save it in Kiln",
+            )
         return None
 
     # ---- output --------------------------------------------------------------------------------------

@@ -63,8 +63,13 @@ def _eval(ctx: TaskContext, kiln_eval: KilnEval, scored: list[_Scored]) -> None:
     for s in d["output_scores"]:
         if s.get("type") == "custom":
             raise Unmappable(f"score {s.get('name')!r} is a custom rating, which kilngit does not have")
-        scores.append(EvalScore(name=score_slug(s["name"]), type=s.get("type") or "five_star",
-                                instruction=s.get("instruction") or s["name"]))
+        scores.append(
+            EvalScore(
+                name=score_slug(s["name"]),
+                type=s.get("type") or "five_star",
+                instruction=s.get("instruction") or s["name"],
+            )
+        )
     keys = {json_key(s["name"]): score_slug(s["name"]) for s in d["output_scores"]}
     slug = ctx.eval_slugs.take(str(d.get("name") or kiln_eval.record.id), kiln_eval.record.id)
     judge_slugs = SlugAllocator(ctx.existing.of("judges", slug))
@@ -72,21 +77,33 @@ def _eval(ctx: TaskContext, kiln_eval: KilnEval, scored: list[_Scored]) -> None:
     for config in kiln_eval.configs:
         judge = ctx.attempt(config.record, _judge, ctx, config.record)
         if judge is not None:
-            judges[config.record.id] = (judge_slugs.take(str(config.record.data.get("name") or config.record.id),
-                                                         config.record.id), judge)
+            judges[config.record.id] = (
+                judge_slugs.take(str(config.record.data.get("name") or config.record.id), config.record.id),
+                judge,
+            )
     test_set = d.get("eval_set_filter_id") or ((d.get("splits") or {}).get("test") or {}).get("filter_id")
-    golden = mapping.run_filter(d["eval_configs_filter_id"], warn) if d.get("eval_configs_filter_id") else "rated"
+    golden = (
+        mapping.run_filter(d["eval_configs_filter_id"], warn) if d.get("eval_configs_filter_id") else "rated"
+    )
     current = judges.get(str(d.get("current_config_id")))
     if d.get("current_config_id") and current is None:
         warn(f"current eval config {d['current_config_id']} was not imported; the eval has no default judge")
-    ev = Eval(name=str(d.get("name") or slug), description=d.get("description") or None, scores=scores,
-              eval_set=mapping.run_filter(test_set, warn), golden_set=golden,
-              default_judge=current[0] if current else None, kiln_id=kiln_eval.record.id)
+    ev = Eval(
+        name=str(d.get("name") or slug),
+        description=d.get("description") or None,
+        scores=scores,
+        eval_set=mapping.run_filter(test_set, warn),
+        golden_set=golden,
+        default_judge=current[0] if current else None,
+        kiln_id=kiln_eval.record.id,
+    )
     ctx.define(layout.eval_file(ctx.slug, slug), ev)
     for config in kiln_eval.configs:
         if config.record.id not in judges:
             if config.runs:
-                warn(f"{len(config.runs)} eval run(s) of eval config {config.record.id} left out with their config")
+                warn(
+                    f"{len(config.runs)} eval run(s) of eval config {config.record.id} left out with their config"
+                )
             continue
         judge_slug, judge = judges[config.record.id]
         ctx.define(layout.judge_file(ctx.slug, slug, judge_slug), judge)
@@ -108,39 +125,57 @@ def _judge(ctx: TaskContext, rec: KilnRecord) -> Judge:
         provider, model = props.get("model_provider"), props.get("model_name")
         judge_type = "g_eval" if props.get("g_eval") else "llm_as_judge"
         steps, description = props.get("judge_instructions") or [], props.get("system_prompt")
-        ctx.warner(rec.path)("a v2 judge's prompt template is not imported (kilngit builds its own judge prompt)")
+        ctx.warner(rec.path)(
+            "a v2 judge's prompt template is not imported (kilngit builds its own judge prompt)"
+        )
     else:
         kind = props.get("type") if config_type == "v2" else config_type
-        raise Unmappable(f"eval config type {kind!r} has no kilngit equivalent",
-                         "nothing to do; write a kilngit judge for it by hand")
+        raise Unmappable(
+            f"eval config type {kind!r} has no kilngit equivalent",
+            "nothing to do; write a kilngit judge for it by hand",
+        )
     if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
         raise Unmappable("eval_steps is not a list of strings")
     provider, model = mapping.model_ref(str(provider or ""), str(model or ""), ctx.finetune_models)
-    return Judge(type=judge_type, provider=provider or None, model=model or None,  # type: ignore[arg-type]
-                 instructions=mapping.eval_steps_text(description, steps) or None, kiln_id=rec.id)
+    return Judge(
+        type=judge_type,
+        provider=provider or None,
+        model=model or None,  # type: ignore[arg-type]
+        instructions=mapping.eval_steps_text(description, steps) or None,
+        kiln_id=rec.id,
+    )
 
 
-def _scored(ctx: TaskContext, rec: KilnRecord, eval_slug: str, judge_slug: str, hash_: str,
-            keys: dict[str, str]) -> _Scored:
+def _scored(
+    ctx: TaskContext, rec: KilnRecord, eval_slug: str, judge_slug: str, hash_: str, keys: dict[str, str]
+) -> _Scored:
     d = rec.data
     if d.get("eval_input_id") and not d.get("dataset_id"):
-        raise Unmappable("eval runs on Kiln eval inputs are not imported (kilngit has no eval inputs)",
-                         "nothing to do; the eval run stays in Kiln")
+        raise Unmappable(
+            "eval runs on Kiln eval inputs are not imported (kilngit has no eval inputs)",
+            "nothing to do; the eval run stays in Kiln",
+        )
     target = str(d.get("scored_run_id") or d.get("dataset_id"))
     base = ctx.runs.get(target)
     if base is None:
-        raise Unmappable(f"eval run points at task run {target}, which does not exist",
-                         "restore the task run in Kiln, or delete the eval run")
+        raise Unmappable(
+            f"eval run points at task run {target}, which does not exist",
+            "restore the task run in Kiln, or delete the eval run",
+        )
     unknown = sorted(set(d.get("scores") or {}) - set(keys))
     if unknown:
-        raise Unmappable(f"scores {', '.join(unknown)} are not scores of the eval (its scores: "
-                         f"{', '.join(sorted(keys))})", "fix the eval run or the eval in Kiln")
+        raise Unmappable(
+            f"scores {', '.join(unknown)} are not scores of the eval (its scores: {', '.join(sorted(keys))})",
+            "fix the eval run or the eval in Kiln",
+        )
     run_config = None
     if d.get("task_run_config_id") and not d.get("scored_run_id"):
         found = ctx.run_configs.get(str(d["task_run_config_id"]))
         if found is None:
-            raise Unmappable(f"eval run points at run config {d['task_run_config_id']}, which does not exist",
-                             "restore the run config in Kiln, or delete the eval run")
+            raise Unmappable(
+                f"eval run points at run config {d['task_run_config_id']}, which does not exist",
+                "restore the run config in Kiln, or delete the eval run",
+            )
         if d.get("output") is None:
             raise Unmappable("eval run of a run config has no output")
         run_config = found[0]
@@ -154,11 +189,24 @@ def _generation(ctx: TaskContext, item: _Scored, samples: Counter[tuple[str, str
     input_text = text(d["input"]) if d.get("input") is not None else item.base.input
     key = (input_text, item.run_config)
     sample, samples[key] = samples[key], samples[key] + 1
-    source = Source(type="synthetic", provider=config.provider, model=config.model, prompt=config.prompt,
-                    run_config=item.run_config)
-    return TaskRun(task=ctx.slug, input=input_text, input_source=item.base.input_source, output=text(d["output"]),
-                   output_source=source, sample=sample, usage=mapping.usage(d.get("task_run_usage")),
-                   parent=item.base.id, kiln_id=item.rec.id).with_id()  # type: ignore[return-value]
+    source = Source(
+        type="synthetic",
+        provider=config.provider,
+        model=config.model,
+        prompt=config.prompt,
+        run_config=item.run_config,
+    )
+    return TaskRun(
+        task=ctx.slug,
+        input=input_text,
+        input_source=item.base.input_source,
+        output=text(d["output"]),
+        output_source=source,
+        sample=sample,
+        usage=mapping.usage(d.get("task_run_usage")),
+        parent=item.base.id,
+        kiln_id=item.rec.id,
+    ).with_id()  # type: ignore[return-value]
 
 
 def _result(ctx: TaskContext, item: _Scored, run: TaskRun) -> JudgeResult:
@@ -166,9 +214,16 @@ def _result(ctx: TaskContext, item: _Scored, run: TaskRun) -> JudgeResult:
     intermediate: dict[str, Any] = d.get("intermediate_outputs") or {}
     reasoning, thoughts = intermediate.get("reasoning"), intermediate.get("chain_of_thought")
     skipped = d.get("skipped_reason")
-    return JudgeResult(task=ctx.slug, eval=item.eval_slug, judge=item.judge_slug, judge_hash=item.judge_hash,
-                       run=run.id, scores={item.keys[k]: float(v) for k, v in sorted((d.get("scores") or {}).items())},
-                       reasoning=text(reasoning or thoughts) if (reasoning or thoughts) else None,
-                       explanation=text(thoughts) if reasoning and thoughts else None,
-                       error=f"skipped in Kiln: {skipped}" if skipped else None,
-                       usage=mapping.usage(d.get("eval_usage")), kiln_id=item.rec.id).with_id()  # type: ignore[return-value]
+    return JudgeResult(
+        task=ctx.slug,
+        eval=item.eval_slug,
+        judge=item.judge_slug,
+        judge_hash=item.judge_hash,
+        run=run.id,
+        scores={item.keys[k]: float(v) for k, v in sorted((d.get("scores") or {}).items())},
+        reasoning=text(reasoning or thoughts) if (reasoning or thoughts) else None,
+        explanation=text(thoughts) if reasoning and thoughts else None,
+        error=f"skipped in Kiln: {skipped}" if skipped else None,
+        usage=mapping.usage(d.get("eval_usage")),
+        kiln_id=item.rec.id,
+    ).with_id()  # type: ignore[return-value]

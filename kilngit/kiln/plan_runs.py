@@ -46,18 +46,26 @@ def _run(ctx: TaskContext, rec: KilnRecord) -> TaskRun:
         props = src.get("properties") or {}
         prompt = prompt_ref(ctx, str(props["prompt_id"]), rec.path) if props.get("prompt_id") else None
         rc = ctx.run_configs.get(str(src.get("run_config_id") or props.get("run_config_id")))
-        out_source = mapping.source(src or None, warn, prompt=prompt, run_config=rc[0] if rc else None,
-                                    finetunes=ctx.finetune_models)
+        out_source = mapping.source(
+            src or None, warn, prompt=prompt, run_config=rc[0] if rc else None, finetunes=ctx.finetune_models
+        )
     if d.get("trace") or d.get("parent_task_run_id"):
         warn("the run's multi-turn trace and parent run are not imported (kilngit runs are single-turn)")
     intermediate = {k: text(v) for k, v in (d.get("intermediate_outputs") or {}).items() if v is not None}
     reasoning = intermediate.pop("reasoning", None) or intermediate.pop("chain_of_thought", None)
     tags = d.get("tags") or []
-    return TaskRun(task=ctx.slug, input=text(d["input"]),
-                   input_source=mapping.source(d.get("input_source"), warn, finetunes=ctx.finetune_models),
-                   output=text(output) if output is not None else None, output_source=out_source,
-                   reasoning=reasoning, intermediate_outputs=intermediate or None, usage=mapping.usage(d.get("usage")),
-                   tags=sorted({str(t) for t in tags if t}), kiln_id=rec.id).with_id()  # type: ignore[return-value]
+    return TaskRun(
+        task=ctx.slug,
+        input=text(d["input"]),
+        input_source=mapping.source(d.get("input_source"), warn, finetunes=ctx.finetune_models),
+        output=text(output) if output is not None else None,
+        output_source=out_source,
+        reasoning=reasoning,
+        intermediate_outputs=intermediate or None,
+        usage=mapping.usage(d.get("usage")),
+        tags=sorted({str(t) for t in tags if t}),
+        kiln_id=rec.id,
+    ).with_id()  # type: ignore[return-value]
 
 
 def _annotations(ctx: TaskContext, rec: KilnRecord, run: TaskRun) -> list[Annotation]:
@@ -71,20 +79,27 @@ def _annotations(ctx: TaskContext, rec: KilnRecord, run: TaskRun) -> list[Annota
         rater = str(rating.get("created_by") or out.get("created_by") or DEFAULT_RATER)
         overall, requirements = _rating(ctx, rec, rating)
         if overall or requirements:
-            fields[rater] = {"rating": overall, "requirements": requirements, "kiln_id": rating.get("id"),
-                             "rated_at": mapping.stamp(rating.get("created_at"))}
+            fields[rater] = {
+                "rating": overall,
+                "requirements": requirements,
+                "kiln_id": rating.get("id"),
+                "rated_at": mapping.stamp(rating.get("created_at")),
+            }
     repaired = d.get("repaired_output")
     if isinstance(repaired, dict) and repaired.get("output") is not None:
         props = (repaired.get("source") or {}).get("properties") or {}
         rater = str(props.get("created_by") or repaired.get("created_by") or DEFAULT_RATER)
-        entry = fields.setdefault(rater, {"kiln_id": repaired.get("id"),
-                                          "rated_at": mapping.stamp(repaired.get("created_at"))})
+        entry = fields.setdefault(
+            rater, {"kiln_id": repaired.get("id"), "rated_at": mapping.stamp(repaired.get("created_at"))}
+        )
         entry["repaired_output"] = text(repaired["output"])
         entry["note"] = d.get("repair_instructions") or None
     return [Annotation(task=ctx.slug, run=run.id, rater=rater, **f) for rater, f in sorted(fields.items())]
 
 
-def _rating(ctx: TaskContext, rec: KilnRecord, data: dict[str, Any]) -> tuple[Rating | None, dict[str, Rating]]:
+def _rating(
+    ctx: TaskContext, rec: KilnRecord, data: dict[str, Any]
+) -> tuple[Rating | None, dict[str, Rating]]:
     warn = ctx.warner(rec.path)
     overall = None
     if data.get("value") is not None:
@@ -110,8 +125,12 @@ def _rating(ctx: TaskContext, rec: KilnRecord, data: dict[str, Any]) -> tuple[Ra
             warn(f"rating {key!r} names a requirement the task does not have; left out")
             continue
         if ctx.requirements[slug].type != rating.type:
-            ctx.error(rec.path, f"rating {key!r} is {rating.type} but requirement {slug!r} is "
-                                f"{ctx.requirements[slug].type}; left out", "fix the rating in Kiln")
+            ctx.error(
+                rec.path,
+                f"rating {key!r} is {rating.type} but requirement {slug!r} is "
+                f"{ctx.requirements[slug].type}; left out",
+                "fix the rating in Kiln",
+            )
             continue
         requirements[slug] = rating
     return overall, requirements

@@ -16,16 +16,23 @@ from kilngit.records import ProjectManifest
 def plan_import(folder: KilnFolder, target: Project | None) -> ImportPlan:
     """Map a Kiln project onto kilngit records (`target`: the project imported into, when it exists)."""
     project = folder.project.data if folder.project else {}
-    plan = ImportPlan(ProjectManifest(name=str(project.get("name") or folder.root.name),
-                                      description=project.get("description") or None,
-                                      kiln_id=project.get("id")))
+    plan = ImportPlan(
+        ProjectManifest(
+            name=str(project.get("name") or folder.root.name),
+            description=project.get("description") or None,
+            kiln_id=project.get("id"),
+        )
+    )
     task_slugs = SlugAllocator({s: t.kiln_id for s, t in target.tasks().items()} if target else {})
     for kiln_task in folder.tasks:
         ctx = TaskContext(kiln_task, str(project.get("id") or ""), target, plan)
         task = ctx.attempt(kiln_task.record, plan_defs.task_definition, kiln_task)
         if task is None:
-            ctx.error(kiln_task.record.path, "the task and everything under it were not imported",
-                      "fix the task file and import again")
+            ctx.error(
+                kiln_task.record.path,
+                "the task and everything under it were not imported",
+                "fix the task file and import again",
+            )
             continue
         ctx.start(task_slugs.take(task.name, kiln_task.record.id))
         plan_defs.plan_requirements(ctx)
@@ -33,5 +40,8 @@ def plan_import(folder: KilnFolder, target: Project | None) -> ImportPlan:
         plan_runs(ctx)
         plan_evals(ctx)
         plan_defs.plan_splits_and_finetunes(ctx)
-        ctx.define(layout.task_file(ctx.slug), task.model_copy(update={"requirements": list(ctx.requirements.values())}))
+        ctx.define(
+            layout.task_file(ctx.slug),
+            task.model_copy(update={"requirements": list(ctx.requirements.values())}),
+        )
     return plan

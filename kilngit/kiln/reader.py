@@ -31,8 +31,12 @@ KILN_MAX_VERSION = 1
 
 #: Children of a task: relationship folder -> model_type of the file in each subfolder.
 TASK_CHILDREN = {
-    "runs": "task_run", "prompts": "prompt", "run_configs": "task_run_config",
-    "dataset_splits": "dataset_split", "finetunes": "finetune", "evals": "eval",
+    "runs": "task_run",
+    "prompts": "prompt",
+    "run_configs": "task_run_config",
+    "dataset_splits": "dataset_split",
+    "finetunes": "finetune",
+    "evals": "eval",
 }
 
 
@@ -94,8 +98,9 @@ def read_kiln(src: str | Path) -> KilnFolder:
     if root.name == "project.kiln":
         root = root.parent
     if not (root / "project.kiln").is_file():
-        raise NotFoundError(f"{root} is not a Kiln project (no project.kiln)",
-                            "pass the folder that holds project.kiln")
+        raise NotFoundError(
+            f"{root} is not a Kiln project (no project.kiln)", "pass the folder that holds project.kiln"
+        )
     reader = _Reader(root)
     folder = KilnFolder(root, reader.record("project.kiln", "project"))
     for task_dir in reader.subdirs("tasks"):
@@ -149,8 +154,13 @@ class _Reader:
         if not (self.root / path).is_file():
             others = sorted(n for n in os.listdir(self.root / rel_dir) if n.endswith(".kiln"))
             what = f"holds {', '.join(others)} instead" if others else "is empty"
-            self.problems.append(Problem(path, f"missing {model_type}.kiln (the folder {what})",
-                                         f"restore {model_type}.kiln from a backup or remove the folder"))
+            self.problems.append(
+                Problem(
+                    path,
+                    f"missing {model_type}.kiln (the folder {what})",
+                    f"restore {model_type}.kiln from a backup or remove the folder",
+                )
+            )
             return None
         return self.record(path, model_type)
 
@@ -161,19 +171,27 @@ class _Reader:
         except (OSError, UnicodeDecodeError) as e:
             return self._bad(path, f"cannot read the file: {e}", "restore it from a backup")
         except json.JSONDecodeError as e:
-            return self._bad(path, f"invalid or truncated JSON at line {e.lineno} column {e.colno}: {e.msg}",
-                             "restore the file from a backup (or open and re-save it in Kiln)")
+            return self._bad(
+                path,
+                f"invalid or truncated JSON at line {e.lineno} column {e.colno}: {e.msg}",
+                "restore the file from a backup (or open and re-save it in Kiln)",
+            )
         if not isinstance(data, dict):
             return self._bad(path, "not a JSON object", "restore the file from a backup")
         found = data.get("model_type")
         if found != model_type:
-            return self._bad(path, f"unknown model_type {found!r} (this folder holds {model_type} records)",
-                             f"set model_type to {model_type!r} if the file is a {model_type}, else remove it")
+            return self._bad(
+                path,
+                f"unknown model_type {found!r} (this folder holds {model_type} records)",
+                f"set model_type to {model_type!r} if the file is a {model_type}, else remove it",
+            )
         v = data.get("v", 1)
         if not isinstance(v, int) or v > KILN_MAX_VERSION:
-            return self._bad(path, f"written by a newer Kiln (schema v{v}; this importer reads up to "
-                                   f"v{KILN_MAX_VERSION})", "upgrade kilngit, or re-save the project with the "
-                                                            "Kiln version kilngit supports")
+            return self._bad(
+                path,
+                f"written by a newer Kiln (schema v{v}; this importer reads up to v{KILN_MAX_VERSION})",
+                "upgrade kilngit, or re-save the project with the Kiln version kilngit supports",
+            )
         if not isinstance(data.get("id"), str) or not data["id"]:
             return self._bad(path, "has no id", "restore the file from a backup")
         return KilnRecord(path, data)
@@ -188,6 +206,11 @@ class _Reader:
         for rel in self.subdirs(task_dir):
             name = rel.rsplit("/", 1)[-1]
             if name not in known:
-                self.problems.append(Problem(rel, f"Kiln folder {name!r} is not imported (kilngit has no "
-                                                  "equivalent)", "nothing to do; its content stays in Kiln",
-                                             severity="warning"))
+                self.problems.append(
+                    Problem(
+                        rel,
+                        f"Kiln folder {name!r} is not imported (kilngit has no equivalent)",
+                        "nothing to do; its content stays in Kiln",
+                        severity="warning",
+                    )
+                )

@@ -74,8 +74,16 @@ class Provider(Protocol):
 
 
 FailureReason = Literal[
-    "rate_limit", "server_error", "timeout", "connection", "malformed_response", "bad_request", "auth",
-    "not_found", "config", "replay_miss",
+    "rate_limit",
+    "server_error",
+    "timeout",
+    "connection",
+    "malformed_response",
+    "bad_request",
+    "auth",
+    "not_found",
+    "config",
+    "replay_miss",
 ]
 TRANSIENT_REASONS: frozenset[str] = frozenset({"rate_limit", "server_error", "timeout", "connection"})
 """Failures worth trying again later: a task run hitting one is reported, not recorded."""
@@ -86,8 +94,15 @@ FATAL_REASONS: frozenset[str] = frozenset({"auth", "not_found", "config", "repla
 class RequestFailed(ProviderError):
     """A request failed for good (after the provider's retries). `reason` says how; messages never hold keys."""
 
-    def __init__(self, message: str, reason: FailureReason, hint: str | None = None, *, attempts: int = 1,
-                 status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        reason: FailureReason,
+        hint: str | None = None,
+        *,
+        attempts: int = 1,
+        status: int | None = None,
+    ) -> None:
         super().__init__(message, hint)
         self.reason = reason
         self.attempts = attempts

@@ -52,7 +52,9 @@ def cache_settings(project: Project | None, mode: str | None = None) -> CacheSet
     elif project is not None:
         folder = project.root / (recordings.path if recordings else "recordings")
     elif chosen != "off":
-        raise UsageError("the response cache needs a folder", "run inside a project or set KILNGIT_CACHE_PATH")
+        raise UsageError(
+            "the response cache needs a folder", "run inside a project or set KILNGIT_CACHE_PATH"
+        )
     else:
         folder = Path("recordings").absolute()
     return CacheSettings(cast(CacheMode, chosen), folder)
@@ -86,13 +88,18 @@ class ResponseCache:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
-            raise RequestFailed(f"recorded answer {self.path(key)} is unreadable: {e}", "config",
-                                "delete the file and record it again") from e
+            raise RequestFailed(
+                f"recorded answer {self.path(key)} is unreadable: {e}",
+                "config",
+                "delete the file and record it again",
+            ) from e
         return response_from_data(data["response"])
 
     def put(self, key: str, identity: dict[str, Any], response: ChatResponse) -> Path:
         path = self.path(key)
-        atomic_write(path, to_file_bytes({"key": key, "request": identity, "response": response_data(response)}))
+        atomic_write(
+            path, to_file_bytes({"key": key, "request": identity, "response": response_data(response)})
+        )
         return path
 
 
@@ -107,8 +114,10 @@ def response_from_data(data: dict[str, Any]) -> ChatResponse:
     known = {f.name for f in fields(ChatResponse)}
     values = {k: v for k, v in data.items() if k in known}
     if values.get("logprobs") is not None:
-        values["logprobs"] = tuple(TokenLogprob(t["token"], t["logprob"], tuple(tuple(a) for a in t.get("top", ())))
-                                   for t in values["logprobs"])
+        values["logprobs"] = tuple(
+            TokenLogprob(t["token"], t["logprob"], tuple(tuple(a) for a in t.get("top", ())))
+            for t in values["logprobs"]
+        )
     return ChatResponse(**values, cached=True)
 
 
@@ -134,9 +143,11 @@ class CachingProvider:
         if self.mode == "replay":
             raise RequestFailed(
                 f"no recorded answer for {self.name} model {request.model} asked {_opening(request)!r} "
-                f"(key {key}, looked in {self.cache.folder})", "replay_miss",
+                f"(key {key}, looked in {self.cache.folder})",
+                "replay_miss",
                 "record it first with --cache record (needs the provider's API key), or commit the missing "
-                "recordings")
+                "recordings",
+            )
         response = await self.inner.complete(request)
         self.cache.put(key, request_identity(self.name, request), response)
         self.recorded += 1

@@ -62,8 +62,11 @@ BUILTIN: dict[str, dict[str, Any]] = {
     "vllm": {"base_url": "http://localhost:8000/v1", "api_key_env": "VLLM_API_KEY"},
     "llama_cpp": {"base_url": "http://localhost:8080/v1", **_LOCAL},
     "lmstudio": {"base_url": "http://localhost:1234/v1", **_LOCAL},
-    "tinker": {"base_url": f"{TINKER_BASE}/oai/api/v1", "api_key_env": "TINKER_API_KEY",
-               "supports_json_schema": False},
+    "tinker": {
+        "base_url": f"{TINKER_BASE}/oai/api/v1",
+        "api_key_env": "TINKER_API_KEY",
+        "supports_json_schema": False,
+    },
     "fireworks": {"base_url": "https://api.fireworks.ai/inference/v1", "api_key_env": "FIREWORKS_API_KEY"},
     "together": {"base_url": "https://api.together.xyz/v1", "api_key_env": "TOGETHER_API_KEY"},
     "mock": {"type": "mock", "api_key_env": None},
@@ -71,8 +74,18 @@ BUILTIN: dict[str, dict[str, Any]] = {
 """Known providers. vllm's key is optional: an unset VLLM_API_KEY sends a placeholder."""
 
 _FIELDS = {f.name: f for f in fields(ProviderSettings) if f.name != "name"}
-_ENV_FIELDS = ("type", "base_url", "api_key_env", "rpm", "max_retries", "timeout", "supports_json_schema",
-               "backoff_base", "backoff_max", "max_retry_after")
+_ENV_FIELDS = (
+    "type",
+    "base_url",
+    "api_key_env",
+    "rpm",
+    "max_retries",
+    "timeout",
+    "supports_json_schema",
+    "backoff_base",
+    "backoff_max",
+    "max_retry_after",
+)
 
 
 def config_path() -> Path:
@@ -109,7 +122,8 @@ def provider_settings(name: str, path: Path | None = None) -> ProviderSettings:
         raise ProviderError(
             f"unknown provider {name!r}",
             f"use one of {', '.join(sorted(BUILTIN))}, or define it in {path} (providers: {{{name}: {{base_url: "
-            f"...}}}}) or with {env_prefix(name)}BASE_URL")
+            f"...}}}}) or with {env_prefix(name)}BASE_URL",
+        )
     if name == "tinker" and os.environ.get("TINKER_BASE_URL") and "base_url" not in (user or {}) | env:
         merged["base_url"] = os.environ["TINKER_BASE_URL"].rstrip("/") + "/oai/api/v1"
     # The openai SDK's own variable (honoured by most tools, e.g. for a gateway); kilngit's settings win.
@@ -129,11 +143,15 @@ def _user_config(path: Path) -> dict[str, Any]:
     try:
         data = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (ReadError, UnicodeDecodeError, OSError) as e:
-        raise ProviderError(f"cannot read provider config {path}: {e}", "fix the YAML or remove the file") from e
+        raise ProviderError(
+            f"cannot read provider config {path}: {e}", "fix the YAML or remove the file"
+        ) from e
     providers = data.get("providers", {}) if isinstance(data, dict) else None
     if not isinstance(providers, dict) or not all(isinstance(v, dict) for v in providers.values()):
-        raise ProviderError(f"{path}: expected `providers:` mapping provider names to settings",
-                            "see docs/providers.md for an example")
+        raise ProviderError(
+            f"{path}: expected `providers:` mapping provider names to settings",
+            "see docs/providers.md for an example",
+        )
     return providers
 
 
@@ -141,8 +159,10 @@ def _checked(values: dict[str, Any], where: str) -> dict[str, Any]:
     out = {}
     for key, value in values.items():
         if key in ("api_key", "key", "token"):
-            raise ProviderError(f"{where}: API keys are not read from config files",
-                                "put the key in an environment variable and name it: api_key_env: MY_KEY_VAR")
+            raise ProviderError(
+                f"{where}: API keys are not read from config files",
+                "put the key in an environment variable and name it: api_key_env: MY_KEY_VAR",
+            )
         if key not in _FIELDS:
             raise ProviderError(f"{where}: unknown setting {key!r}", f"known settings: {', '.join(_FIELDS)}")
         out[key] = _coerce(key, value, where)
@@ -157,12 +177,16 @@ def _base_url(url: str, where: str) -> str:
     except ValueError as e:
         raise ProviderError(f"{where}: invalid base_url {url!r} ({e})", "use e.g. https://host/v1") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProviderError(f"{where}: base_url must be an http(s) URL with a host, not {url!r}",
-                            "use e.g. https://api.example.com/v1")
+        raise ProviderError(
+            f"{where}: base_url must be an http(s) URL with a host, not {url!r}",
+            "use e.g. https://api.example.com/v1",
+        )
     if parts.username is not None or parts.password is not None:
-        raise ProviderError(f"{where}: base_url must not hold a user name or password (user:pass@)",
-                            "remove them from the URL; put the key in an environment variable and name it: "
-                            "api_key_env: MY_KEY_VAR")
+        raise ProviderError(
+            f"{where}: base_url must not hold a user name or password (user:pass@)",
+            "remove them from the URL; put the key in an environment variable and name it: "
+            "api_key_env: MY_KEY_VAR",
+        )
     return url
 
 
@@ -185,9 +209,11 @@ def _coerce(key: str, value: Any, where: str) -> Any:
     if key == "options" and isinstance(value, dict):
         secret = sorted(k for k in value if any(w in str(k).lower() for w in _SECRET_WORDS))
         if secret:
-            raise ProviderError(f"{where}: options.{secret[0]} looks like a secret, and secrets are not read from "
-                                "config files", "put it in an environment variable and name that variable: "
-                                "api_key_env: MY_KEY_VAR")
+            raise ProviderError(
+                f"{where}: options.{secret[0]} looks like a secret, and secrets are not read from "
+                "config files",
+                "put it in an environment variable and name that variable: api_key_env: MY_KEY_VAR",
+            )
     if value is None or key in ("prices", "options"):
         return value
     try:
@@ -205,6 +231,8 @@ def _coerce(key: str, value: Any, where: str) -> Any:
                 return str(value).lower() in ("1", "true", "yes", "on")
             raise ValueError
     except (TypeError, ValueError):
-        raise ProviderError(f"{where}: invalid value {value!r} for {key}",
-                            "use a non-negative number" if key != "supports_json_schema" else "use true or false") from None
+        raise ProviderError(
+            f"{where}: invalid value {value!r} for {key}",
+            "use a non-negative number" if key != "supports_json_schema" else "use true or false",
+        ) from None
     return str(value)

@@ -42,8 +42,14 @@ def echo(request: ChatRequest) -> str:
 class ScriptedProvider:
     """Answers from a script; records every request in `requests`."""
 
-    def __init__(self, script: Script | None = None, *, name: str = "mock", default: Answer | None = None,
-                 latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        name: str = "mock",
+        default: Answer | None = None,
+        latency: float = 0.0,
+    ) -> None:
         self.name = name
         self.script = script if script is not None else echo
         self.default = default
@@ -59,8 +65,9 @@ class ScriptedProvider:
             return answer
         words = len(str(answer).split())
         prompt_words = sum(len(str(m.get("content") or "").split()) for m in request.messages)
-        return ChatResponse(content=answer, input_tokens=prompt_words, output_tokens=words,
-                            latency_ms=self.latency * 1000)
+        return ChatResponse(
+            content=answer, input_tokens=prompt_words, output_tokens=words, latency_ms=self.latency * 1000
+        )
 
     async def _answer(self, request: ChatRequest) -> Answer:
         if isinstance(self.script, Mapping):
@@ -69,8 +76,11 @@ class ScriptedProvider:
                 return self.script[text]
             if self.default is not None:
                 return self.default
-            raise RequestFailed(f"{self.name}: no scripted answer for {text[:80]!r}", "bad_request",
-                                "add it to the script's mapping or give a default")
+            raise RequestFailed(
+                f"{self.name}: no scripted answer for {text[:80]!r}",
+                "bad_request",
+                "add it to the script's mapping or give a default",
+            )
         result = self.script(request)
         return await result if inspect.isawaitable(result) else result  # type: ignore[return-value]
 

@@ -21,8 +21,14 @@ from kilngit.providers.retry import Failure, RateLimiter, RetryPolicy, call_with
 from kilngit.providers.secrets import redact
 
 _FINISH: dict[str, FinishReason] = {
-    "stop": "stop", "length": "length", "content_filter": "content_filter", "tool_calls": "tool_calls",
-    "function_call": "tool_calls", "eos": "stop", "end_turn": "stop", "max_tokens": "length",
+    "stop": "stop",
+    "length": "length",
+    "content_filter": "content_filter",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "eos": "stop",
+    "end_turn": "stop",
+    "max_tokens": "length",
 }
 _hint_malformed = "check base_url: it must point at an OpenAI-compatible API (usually ending in /v1)"
 _NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
@@ -34,8 +40,11 @@ class OpenAICompatProvider:
 
     def __init__(self, settings: ProviderSettings) -> None:
         if not settings.base_url:
-            raise RequestFailed(f"provider {settings.name!r} has no base_url", "config",
-                                "set base_url in your provider config (see docs/providers.md)")
+            raise RequestFailed(
+                f"provider {settings.name!r} has no base_url",
+                "config",
+                "set base_url in your provider config (see docs/providers.md)",
+            )
         self.name = settings.name
         self.settings = settings
         self.policy = RetryPolicy.from_settings(settings)
@@ -52,8 +61,11 @@ class OpenAICompatProvider:
             return key
         if self.name == "vllm":  # vLLM only checks a key when started with --api-key
             return _NO_KEY
-        raise RequestFailed(f"provider {self.name!r} needs an API key in ${env}, which is not set", "config",
-                            f"export {env}=... (kilngit never stores keys), or replay recorded answers: --cache replay")
+        raise RequestFailed(
+            f"provider {self.name!r} needs an API key in ${env}, which is not set",
+            "config",
+            f"export {env}=... (kilngit never stores keys), or replay recorded answers: --cache replay",
+        )
 
     def client(self) -> Any:
         """The SDK client (created at first use). Its HTTP layer is aiohttp, the SDK's own option "for improved
@@ -63,9 +75,13 @@ class OpenAICompatProvider:
             import openai  # imported here: commands that never call a model do not pay for the SDK
 
             self._key = self._api_key()
-            self._client = openai.AsyncOpenAI(base_url=self.settings.base_url, api_key=self._key, max_retries=0,
-                                              timeout=self.settings.timeout,
-                                              http_client=openai.DefaultAioHttpClient())
+            self._client = openai.AsyncOpenAI(
+                base_url=self.settings.base_url,
+                api_key=self._key,
+                max_retries=0,
+                timeout=self.settings.timeout,
+                http_client=openai.DefaultAioHttpClient(),
+            )
         return self._client
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
@@ -81,8 +97,9 @@ class OpenAICompatProvider:
             # more CPU than everything else kilngit does per run. The answer is read from the JSON below.
             return await client.post("/chat/completions", body=kwargs, cast_to=object)
 
-        response = await call_with_retries(call, self._classify, self.policy, self.limiter,
-                                           f"{self.name} model {request.model}")
+        response = await call_with_retries(
+            call, self._classify, self.policy, self.limiter, f"{self.name} model {request.model}"
+        )
         latency = (time.perf_counter() - started) * 1000
         return self._answer(response, latency, request.model)
 
@@ -94,8 +111,11 @@ class OpenAICompatProvider:
     def _answer(self, data: Any, latency_ms: float, model: str) -> ChatResponse:
         choices = data.get("choices") if isinstance(data, dict) else None
         if not choices or not isinstance(choices[0], dict) or not isinstance(choices[0].get("message"), dict):
-            raise RequestFailed(f"{self.name} model {model}: the response is not a chat completion",
-                                "malformed_response", _hint_malformed)
+            raise RequestFailed(
+                f"{self.name} model {model}: the response is not a chat completion",
+                "malformed_response",
+                _hint_malformed,
+            )
         choice = choices[0]
         message = choice["message"]
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
@@ -119,8 +139,9 @@ class OpenAICompatProvider:
         secrets = (self._key,)
         refused = _connection_failure(e)
         if refused is not None:  # the aiohttp layer reports a refused connection as a connect *timeout*
-            return Failure("connection", f"cannot connect to {self.settings.base_url} "
-                                         f"({redact(refused, secrets)})", True)
+            return Failure(
+                "connection", f"cannot connect to {self.settings.base_url} ({redact(refused, secrets)})", True
+            )
         if isinstance(e, openai.APITimeoutError):
             return Failure("timeout", f"no answer within {self.settings.timeout:g}s", True)
         if isinstance(e, openai.APIConnectionError):
@@ -173,8 +194,9 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
-def _cost(usage: dict[str, Any], price: dict[str, float] | None, input_tokens: int | None,
-          output_tokens: int | None) -> float | None:
+def _cost(
+    usage: dict[str, Any], price: dict[str, float] | None, input_tokens: int | None, output_tokens: int | None
+) -> float | None:
     reported = usage.get("cost")  # OpenRouter reports it
     if isinstance(reported, (int, float)) and not isinstance(reported, bool):
         return float(reported)
@@ -187,9 +209,12 @@ def _logprobs(choice: dict[str, Any]) -> tuple[TokenLogprob, ...] | None:
     content = (choice.get("logprobs") or {}).get("content")
     if not content:
         return None
-    return tuple(TokenLogprob(t["token"], t["logprob"],
-                              tuple((a["token"], a["logprob"]) for a in t.get("top_logprobs") or ()))
-                 for t in content)
+    return tuple(
+        TokenLogprob(
+            t["token"], t["logprob"], tuple((a["token"], a["logprob"]) for a in t.get("top_logprobs") or ())
+        )
+        for t in content
+    )
 
 
 def _connection_failure(e: BaseException) -> str | None:

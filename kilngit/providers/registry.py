@@ -52,13 +52,17 @@ def create_provider(settings: ProviderSettings) -> Provider:
     factory = _FACTORIES.get(settings.type)
     if factory is None:
         known = sorted(set(_FACTORIES) | set(BUILTIN_TYPES))
-        raise RequestFailed(f"provider {settings.name!r} has unknown type {settings.type!r}", "config",
-                            f"use one of: {', '.join(known)}")
+        raise RequestFailed(
+            f"provider {settings.name!r} has unknown type {settings.type!r}",
+            "config",
+            f"use one of: {', '.join(known)}",
+        )
     return factory(settings)
 
 
-def get_provider(name: str, project: Project | None = None, *, cache: str | None = None,
-                 config: Path | None = None) -> Provider:
+def get_provider(
+    name: str, project: Project | None = None, *, cache: str | None = None, config: Path | None = None
+) -> Provider:
     """The provider called `name`, wrapped in the project's record/replay cache unless its mode is off.
 
     `cache` (record, replay, off) overrides $KILNGIT_CACHE and the project's `recordings.mode`. In replay mode

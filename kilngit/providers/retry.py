@@ -84,8 +84,13 @@ class RateLimiter:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
 
-async def call_with_retries(call: Callable[[], Awaitable[T]], classify: Callable[[BaseException], Failure | None],
-                            policy: RetryPolicy, limiter: RateLimiter, what: str) -> T:
+async def call_with_retries(
+    call: Callable[[], Awaitable[T]],
+    classify: Callable[[BaseException], Failure | None],
+    policy: RetryPolicy,
+    limiter: RateLimiter,
+    what: str,
+) -> T:
     """Run `call` until it succeeds, a failure is not retryable, or retries run out (then RequestFailed).
 
     `classify` maps an exception to a Failure, or None for exceptions that are bugs and must propagate."""
@@ -103,8 +108,13 @@ async def call_with_retries(call: Callable[[], Awaitable[T]], classify: Callable
         if not failure.retryable or attempt > policy.max_retries or too_long:
             tries = f" after {attempt} attempts" if attempt > 1 else ""
             waited = f" (asked to wait {failure.retry_after:g}s, over the limit)" if too_long else ""
-            raise RequestFailed(f"{what}: {failure.message}{tries}{waited}", failure.reason, _hint(failure.reason),
-                                attempts=attempt, status=failure.status)
+            raise RequestFailed(
+                f"{what}: {failure.message}{tries}{waited}",
+                failure.reason,
+                _hint(failure.reason),
+                attempts=attempt,
+                status=failure.status,
+            )
         wait = policy.delay(attempt, failure.retry_after)
         if failure.retry_after is not None:
             limiter.pause(wait)

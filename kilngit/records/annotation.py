@@ -59,7 +59,9 @@ class Annotation(OwnedRecord):
     @model_validator(mode="after")
     def _rated_at(self) -> Annotation:
         if self.rated_at is not None and not RATED_AT.fullmatch(self.rated_at):
-            raise ValueError(f"rated_at {self.rated_at!r} is not UTC to the second (e.g. 2026-12-01T19:30:05Z)")
+            raise ValueError(
+                f"rated_at {self.rated_at!r} is not UTC to the second (e.g. 2026-12-01T19:30:05Z)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -77,6 +79,11 @@ class Annotation(OwnedRecord):
     def is_empty(self) -> bool:
         """True when the annotation says nothing (and its file can be deleted)."""
         return not (
-            self.rating or self.requirements or self.tags_added or self.tags_removed or self.note
-            or self.repaired_output or self.reference
+            self.rating
+            or self.requirements
+            or self.tags_added
+            or self.tags_removed
+            or self.note
+            or self.repaired_output
+            or self.reference
         )

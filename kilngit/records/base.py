@@ -58,7 +58,9 @@ class Definition(Record):
 class MachineRecord(Record):
     """An append-only, content-addressed JSON record."""
 
-    id: str = Field(default="", description="Content hash of this record (see docs/format.md); set by kilngit.")
+    id: str = Field(
+        default="", description="Content hash of this record (see docs/format.md); set by kilngit."
+    )
 
     def with_id(self) -> MachineRecord:
         """A copy whose `id` is the hash of its content."""

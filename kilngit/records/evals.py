@@ -10,8 +10,16 @@ from kilngit.records.base import SLUG_PATTERN, Definition, MachineRecord
 from kilngit.records.common import ProjectPath, RatingType, Strict, Usage
 
 JudgeType = Literal[
-    "llm_as_judge", "g_eval", "code", "regex", "contains", "not_contains", "valid_json", "matches_schema",
-    "exact_match", "grounded",
+    "llm_as_judge",
+    "g_eval",
+    "code",
+    "regex",
+    "contains",
+    "not_contains",
+    "valid_json",
+    "matches_schema",
+    "exact_match",
+    "grounded",
 ]
 SIMPLE_CHECKS = ("regex", "contains", "not_contains", "valid_json", "matches_schema", "exact_match")
 
@@ -137,15 +145,25 @@ class Judge(Definition):
     @model_validator(mode="after")
     def _fields_for_type(self) -> Judge:
         need: dict[str, tuple[str, ...]] = {
-            "llm_as_judge": ("model", "provider"), "g_eval": ("model", "provider"), "code": ("function",),
-            "regex": ("score", "pattern"), "contains": ("score", "pattern"), "not_contains": ("score", "pattern"),
-            "exact_match": ("score",), "valid_json": ("score",), "matches_schema": ("score",),
+            "llm_as_judge": ("model", "provider"),
+            "g_eval": ("model", "provider"),
+            "code": ("function",),
+            "regex": ("score", "pattern"),
+            "contains": ("score", "pattern"),
+            "not_contains": ("score", "pattern"),
+            "exact_match": ("score",),
+            "valid_json": ("score",),
+            "matches_schema": ("score",),
             "grounded": ("model", "provider", "evidence"),
         }
         missing = [f for f in need[self.type] if getattr(self, f) in (None, "", [])]
         if missing:
             raise ValueError(f"a {self.type} judge needs {', '.join(missing)}")
-        if self.type != "grounded" and (self.evidence, self.scoring, self.evidence_parts) != (None, None, None):
+        if self.type != "grounded" and (self.evidence, self.scoring, self.evidence_parts) != (
+            None,
+            None,
+            None,
+        ):
             raise ValueError("evidence, evidence_parts and scoring are for grounded judges (type: grounded)")
         if self.evidence and len(set(self.evidence)) != len(self.evidence):
             raise ValueError("evidence names a judge twice")
@@ -182,10 +200,14 @@ def judge_hash(judge: Judge, ev: Eval, judges: dict[str, Judge] | None = None) -
     stale when either definition changes. Results carrying another hash are stale."""
     from kilngit.records.canonical import content_id
 
-    data: dict[str, Any] = {"judge": judge.to_data(),
-                            "scores": [s.model_dump(mode="json", exclude_none=True) for s in ev.scores]}
+    data: dict[str, Any] = {
+        "judge": judge.to_data(),
+        "scores": [s.model_dump(mode="json", exclude_none=True) for s in ev.scores],
+    }
     if judge.evidence:
         judges = judges or {}
-        data["evidence"] = {slug: judge_hash(judges[slug], ev) if slug in judges and not judges[slug].evidence
-                            else "missing" for slug in judge.evidence}
+        data["evidence"] = {
+            slug: judge_hash(judges[slug], ev) if slug in judges and not judges[slug].evidence else "missing"
+            for slug in judge.evidence
+        }
     return content_id(data)

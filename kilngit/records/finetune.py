@@ -31,7 +31,6 @@ class FineTune(Definition):
     params: dict[str, float | int | str | bool] = {}
     kiln_id: str | None = None
 
-
     @field_validator("provider", mode="before")
     @classmethod
     def _kiln_names(cls, value: Any) -> Any:

@@ -34,7 +34,9 @@ def check_labels(rating_type: str | None, labels: list[str], what: str) -> None:
     """Label ratings need at least two distinct classes; other types take none."""
     if rating_type == "label":
         if len(labels) < 2 or len(set(labels)) != len(labels) or not all(x.strip() for x in labels):
-            raise ValueError(f"{what} is rated by label: give labels, at least two distinct non-empty classes")
+            raise ValueError(
+                f"{what} is rated by label: give labels, at least two distinct non-empty classes"
+            )
     elif labels:
         raise ValueError(f"{what} has labels but is rated {rating_type or 'by any type'}; set type: label")
 
@@ -82,7 +84,9 @@ class Task(Definition):
         req = self.requirement(name)
         return (req.type, req.labels) if req else (None, [])
 
-    def rating_problem(self, name: str, rating_type: str, label: str | None = None) -> tuple[str, str, str] | None:
+    def rating_problem(
+        self, name: str, rating_type: str, label: str | None = None
+    ) -> tuple[str, str, str] | None:
         """Why a rating of "overall" or a requirement does not fit this task, as (problem, fix, field: type or
         label); None when it fits."""
         expected, labels = self.rating_scale(name)
@@ -90,9 +94,11 @@ class Task(Definition):
         if expected is not None and expected != rating_type:
             return f"{what} is rated {expected}, not {rating_type}", f"rate it as {expected}", "type"
         if rating_type == "label" and label not in labels:
-            return (f"{label!r} is not a class of {what}",
-                    f"use one of: {', '.join(labels)}" if labels else f"declare the classes of {what} (labels)",
-                    "label")
+            return (
+                f"{label!r} is not a class of {what}",
+                f"use one of: {', '.join(labels)}" if labels else f"declare the classes of {what} (labels)",
+                "label",
+            )
         return None
 
 

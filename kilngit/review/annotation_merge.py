@@ -50,8 +50,11 @@ def merge_annotations(base: Annotation | None, ours: Annotation, theirs: Annotat
         out[key] = pick(b.get(key), o.get(key), t.get(key))
     reqs = {}
     for name in sorted(set(o.get("requirements", {})) | set(t.get("requirements", {}))):
-        value = pick(b.get("requirements", {}).get(name), o.get("requirements", {}).get(name),
-                     t.get("requirements", {}).get(name))
+        value = pick(
+            b.get("requirements", {}).get(name),
+            o.get("requirements", {}).get(name),
+            t.get("requirements", {}).get(name),
+        )
         if value is not None:
             reqs[name] = value
     out["requirements"] = reqs
@@ -85,8 +88,10 @@ def merge_files(base: str | Path, ours: str | Path, theirs: str | Path) -> int:
     """The git merge driver: merge three annotation files and write the result over `ours` (an empty or
     missing `base` means both sides created the file). Returns 0 when merged, 1 (git then reports a conflict and keeps its own markers) when a side is not a valid annotation."""
     try:
-        sides = [_load_text(Path(p).read_text(encoding="utf-8")) if Path(p).is_file() else None
-                 for p in (base, ours, theirs)]
+        sides = [
+            _load_text(Path(p).read_text(encoding="utf-8")) if Path(p).is_file() else None
+            for p in (base, ours, theirs)
+        ]
     except (OSError, UnicodeDecodeError):
         return 1
     if sides[1] is None or sides[2] is None:

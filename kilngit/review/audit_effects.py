@@ -31,8 +31,9 @@ class AuditSummary:
     golden: int
 
 
-def audit_effects(after: Project | None, tasks: set[str], rated: set[tuple[str, str]], per_eval: int = 5
-                  ) -> tuple[list[AuditSummary], list[AuditSuspect]]:
+def audit_effects(
+    after: Project | None, tasks: set[str], rated: set[tuple[str, str]], per_eval: int = 5
+) -> tuple[list[AuditSummary], list[AuditSuspect]]:
     """Every eval's suspect count at HEAD, and its suspects: all whose ratings changed (`rated`: (task, run)),
     then the most suspect others up to `per_eval`."""
     summaries: list[AuditSummary] = []
@@ -50,6 +51,17 @@ def audit_effects(after: Project | None, tasks: set[str], rated: set[tuple[str, 
             summaries.append(AuditSummary(task, eval_slug, len(report.suspects), report.golden))
             picked = [s for s in report.suspects if (task, s.run) in rated]
             picked += [s for s in report.suspects if (task, s.run) not in rated][:per_eval]
-            shown += [AuditSuspect(task, eval_slug, s.run, s.p_wrong, s.consensus, s.likely, (task, s.run) in rated,
-                                   "; ".join(r.text for r in s.reasons[:2])) for s in picked]
+            shown += [
+                AuditSuspect(
+                    task,
+                    eval_slug,
+                    s.run,
+                    s.p_wrong,
+                    s.consensus,
+                    s.likely,
+                    (task, s.run) in rated,
+                    "; ".join(r.text for r in s.reasons[:2]),
+                )
+                for s in picked
+            ]
     return summaries, shown

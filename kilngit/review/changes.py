@@ -134,8 +134,16 @@ def record_changes(before: Project | None, after: Project | None, paths: list[Ch
             assert new is None or isinstance(new, Annotation)
             fields = annotation_fields(old, new)
             if fields:
-                out.ratings.append(RatingChangeSeen(task, record.run, _input_of(before, after, task, record.run),
-                                                    record.rater, status, fields))
+                out.ratings.append(
+                    RatingChangeSeen(
+                        task,
+                        record.run,
+                        _input_of(before, after, task, record.run),
+                        record.rater,
+                        status,
+                        fields,
+                    )
+                )
             touched_runs.add((task, record.run))
             continue
         key = (task, located.kind, _origin(record), status)
@@ -188,11 +196,16 @@ def annotation_fields(old: Annotation | None, new: Annotation | None) -> list[Fi
     compare("overall", rating_word(old.rating if old else None), rating_word(new.rating if new else None))
     names = sorted(set(old.requirements if old else {}) | set(new.requirements if new else {}))
     for name in names:
-        compare(name, rating_word(old.requirements.get(name) if old else None),
-                rating_word(new.requirements.get(name) if new else None))
+        compare(
+            name,
+            rating_word(old.requirements.get(name) if old else None),
+            rating_word(new.requirements.get(name) if new else None),
+        )
     compare("tags", _tag_text(old), _tag_text(new))
     compare("note", _short(old.note if old else None), _short(new.note if new else None))
-    compare("repair", _short(old.repaired_output if old else None), _short(new.repaired_output if new else None))
+    compare(
+        "repair", _short(old.repaired_output if old else None), _short(new.repaired_output if new else None)
+    )
     return changes
 
 
@@ -210,7 +223,9 @@ def _short(text: str | None, limit: int = 80) -> str:
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
 
 
-def _tag_changes(before: Project | None, after: Project | None, runs: set[tuple[str, str]]) -> list[TagChange]:
+def _tag_changes(
+    before: Project | None, after: Project | None, runs: set[tuple[str, str]]
+) -> list[TagChange]:
     """Effective tag changes of runs on both sides (a new run's tags are part of it being new)."""
     out = []
     for task, run_id in sorted(runs):
@@ -243,8 +258,18 @@ def set_changes(before: Project | None, after: Project | None, tasks: set[str], 
                 if old != new:
                     moved = (new - old) | (old - new)
                     inputs = {i: _input_of(before, after, task, i) for i in sorted(moved)}
-                    out.sets.append(SetChange(task, slug, which, sorted(new - old), sorted(old - new), inputs,
-                                              len(old), len(new)))
+                    out.sets.append(
+                        SetChange(
+                            task,
+                            slug,
+                            which,
+                            sorted(new - old),
+                            sorted(old - new),
+                            inputs,
+                            len(old),
+                            len(new),
+                        )
+                    )
 
 
 def _members(project: Project | None, task: str, ev: object, which: str, out: RecordChanges) -> set[str]:

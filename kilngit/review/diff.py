@@ -1,7 +1,7 @@
 """`kilngit review BASE...HEAD`: what changed in the human and machine records between two commits.
 
-    result = review(project.root, "origin/main...HEAD")
-    print(render(result, "markdown"))
+result = review(project.root, "origin/main...HEAD")
+print(render(result, "markdown"))
 """
 
 from __future__ import annotations
@@ -55,8 +55,27 @@ def review(root: str | Path, spec: str) -> Review:
         set_changes(before, after, tasks, changes)
         effects = eval_effects(before, after, tasks)
         audits, suspects = audit_effects(after, tasks, {(r.task, r.run) for r in changes.ratings})
-        problems = sorted(set(changes.problems + effects.problems
-                              + [f"{p.path}: {p.message}" for side in (before, after) if side
-                                 for p in side.problems if p.severity == "error"]))
-    return Review(rng, len(paths), changes, effects.scores, effects.agreement, problems,
-                  time.perf_counter() - started, audits, suspects)
+        problems = sorted(
+            set(
+                changes.problems
+                + effects.problems
+                + [
+                    f"{p.path}: {p.message}"
+                    for side in (before, after)
+                    if side
+                    for p in side.problems
+                    if p.severity == "error"
+                ]
+            )
+        )
+    return Review(
+        rng,
+        len(paths),
+        changes,
+        effects.scores,
+        effects.agreement,
+        problems,
+        time.perf_counter() - started,
+        audits,
+        suspects,
+    )

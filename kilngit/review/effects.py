@@ -87,8 +87,13 @@ def _evals(project: Project | None, task: str) -> dict[str, Any]:
     return project.evals(task)
 
 
-def _measure(project: Project | None, task: str, slug: str, compute: Callable[[Project, str, str], Measured],
-             out: EvalEffects) -> Measured:
+def _measure(
+    project: Project | None,
+    task: str,
+    slug: str,
+    compute: Callable[[Project, str, str], Measured],
+    out: EvalEffects,
+) -> Measured:
     if project is None or slug not in _evals(project, task):
         return {}
     try:
@@ -99,8 +104,9 @@ def _measure(project: Project | None, task: str, slug: str, compute: Callable[[P
         return {}
 
 
-def _pairs(old: Measured, new: Measured) -> Iterator[tuple[tuple[str, str, str], tuple[float | None, int],
-                                                          tuple[float | None, int]]]:
+def _pairs(
+    old: Measured, new: Measured
+) -> Iterator[tuple[tuple[str, str, str], tuple[float | None, int], tuple[float | None, int]]]:
     for key in sorted(set(old) | set(new)):
         yield key, old.get(key, (None, 0)), new.get(key, (None, 0))
 
@@ -110,8 +116,11 @@ def _scores(project: Project, task: str, slug: str) -> Measured:
     from kilngit.evals.scores import eval_scores
 
     board = eval_scores(project, task, slug)
-    return {(board.judge, g.group, name): (stat.normalized, stat.n) for g in board.groups
-            for name, stat in g.scores.items()}
+    return {
+        (board.judge, g.group, name): (stat.normalized, stat.n)
+        for g in board.groups
+        for name, stat in g.scores.items()
+    }
 
 
 def _agreement(project: Project, task: str, slug: str) -> Measured:

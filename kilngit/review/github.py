@@ -145,12 +145,16 @@ def write_workflow(root: str | Path, force: bool = False, source: str | None = N
     path = top / WORKFLOW_PATH
     install = source or kilngit_source()
     if install is None:
-        raise KilngitError("cannot tell where this kilngit can be installed from (it is on no package index)",
-                           "pass --kilngit-source 'kilngit @ git+https://github.com/OWNER/kilngit@COMMIT' "
-                           "(or a wheel committed to this repository)")
+        raise KilngitError(
+            "cannot tell where this kilngit can be installed from (it is on no package index)",
+            "pass --kilngit-source 'kilngit @ git+https://github.com/OWNER/kilngit@COMMIT' "
+            "(or a wheel committed to this repository)",
+        )
     text = workflow_text(install, project_dir)
     if path.is_file() and path.read_text(encoding="utf-8") != text and not force:
-        raise KilngitError(f"{path} already exists with other content",
-                           "keep it, or remove it and run `kilngit init --github` again")
+        raise KilngitError(
+            f"{path} already exists with other content",
+            "keep it, or remove it and run `kilngit init --github` again",
+        )
     atomic_write(path, text.encode())
     return path

@@ -21,8 +21,9 @@ from kilngit.review.rating import RatingChange, apply_change, load_own_annotatio
 from kilngit.state import RunState
 
 
-def queue_runs(project: Project, task: str, rater: str, filter_text: str | None = None,
-               disputed: bool = False) -> list[str]:
+def queue_runs(
+    project: Project, task: str, rater: str, filter_text: str | None = None, disputed: bool = False
+) -> list[str]:
     """IDs of the runs to label, in ID order: runs with an output, matching `filter_text`, that this rater
     has not rated yet; with `disputed`, the disputed ones instead (rated by this rater or not)."""
     chosen = project.select(task, filter_text or "all")
@@ -60,10 +61,16 @@ class RaterStore:
     def save(self, run_id: str, annotation: Annotation | None) -> None:
         save_annotation(self.project, self.task, self.rater, run_id, annotation)
 
-    def apply(self, run_id: str, change: RatingChange, existing: Annotation | None,
-              seconds_on_item: float | None = None) -> Annotation:
-        return apply_change(self.project, self.run(run_id), self.rater, change, existing,
-                            seconds_on_item=seconds_on_item)
+    def apply(
+        self,
+        run_id: str,
+        change: RatingChange,
+        existing: Annotation | None,
+        seconds_on_item: float | None = None,
+    ) -> Annotation:
+        return apply_change(
+            self.project, self.run(run_id), self.rater, change, existing, seconds_on_item=seconds_on_item
+        )
 
 
 @dataclass(frozen=True)

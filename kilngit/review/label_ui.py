@@ -44,8 +44,14 @@ class LabelSummary:
 class LabelSession:
     """Runs the loop: show the current run, read a key, act, until the rater quits."""
 
-    def __init__(self, queue: LabelQueue, requirements: list[Requirement], console: Console, keys: Keys,
-                 notes: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        queue: LabelQueue,
+        requirements: list[Requirement],
+        console: Console,
+        keys: Keys,
+        notes: dict[str, list[str]] | None = None,
+    ) -> None:
         self.queue, self.requirements, self.console, self.keys = queue, requirements, console, keys
         self.notes = notes or {}
         """run -> lines shown under it (e.g. the evidence of a label audit)."""
@@ -58,14 +64,18 @@ class LabelSession:
                 self._loop()
             except KeyboardInterrupt:
                 self.console.print("interrupted")
-        return LabelSummary(self.queue.rated, self.queue.skipped, len(self.queue.run_ids) - self.queue.position)
+        return LabelSummary(
+            self.queue.rated, self.queue.skipped, len(self.queue.run_ids) - self.queue.position
+        )
 
     def _loop(self) -> None:
         shown: int | None = None
         while True:
             if self.queue.finished:
-                self.console.print(f"[bold]queue finished[/bold] ({len(self.queue.run_ids)} runs): "
-                                   "u undo, any other key quits")
+                self.console.print(
+                    f"[bold]queue finished[/bold] ({len(self.queue.run_ids)} runs): "
+                    "u undo, any other key quits"
+                )
                 if self.keys.key() != "u":
                     break
                 self._undo()
@@ -119,7 +129,9 @@ class LabelSession:
         if self.console.is_terminal:
             self.console.clear()
         source = run.output_source
-        made_by = (source.run_config or source.model or source.created_by or source.type) if source else "no output"
+        made_by = (
+            (source.run_config or source.model or source.created_by or source.type) if source else "no output"
+        )
         tags = f" · tags {', '.join(sorted(state.tags))}" if state.tags else ""
         title = f"{self.queue.position + 1}/{len(self.queue.run_ids)} · run {run_id} · {run.task} · {made_by}{tags}"
         self.console.print(Rule(Text(title), align="left"))
@@ -158,8 +170,10 @@ class LabelSession:
         given: dict[str, str] = {}
         for req in self.requirements:
             keys = _REQUIREMENT_KEYS[req.type]
-            self.console.print(f"[bold]{req.name}[/bold] ({req.type}): {escape(req.instruction)}\n"
-                               f"  {' / '.join(keys)}, s or Enter to skip, q to cancel")
+            self.console.print(
+                f"[bold]{req.name}[/bold] ({req.type}): {escape(req.instruction)}\n"
+                f"  {' / '.join(keys)}, s or Enter to skip, q to cancel"
+            )
             while True:
                 key = self.keys.key().lower()
                 if key in keys or key in ("s", "\n", "", QUIT):
@@ -178,7 +192,9 @@ class LabelSession:
         if text is None or not text.strip():
             self.console.print("no change")
             return
-        self._saved(self.queue.rate(RatingChange(note="" if text.strip() == "-" else text.strip()), advance=False))
+        self._saved(
+            self.queue.rate(RatingChange(note="" if text.strip() == "-" else text.strip()), advance=False)
+        )
 
     def _tags(self) -> None:
         self.console.print("tags ('-tag' removes; Enter to cancel):")

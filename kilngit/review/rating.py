@@ -51,8 +51,17 @@ class RatingChange:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.overall or self.label or self.requirements or self.tags_add or self.tags_remove
-                    or self.clear or self.note is not None or self.repair is not None or self.reference is not None)
+        return not (
+            self.overall
+            or self.label
+            or self.requirements
+            or self.tags_add
+            or self.tags_remove
+            or self.clear
+            or self.note is not None
+            or self.repair is not None
+            or self.reference is not None
+        )
 
 
 def parse_overall(word: str) -> Rating:
@@ -72,8 +81,10 @@ def parse_requirement_rating(task: Task, name: str, text: str) -> Rating:
     req = task.requirement(name)
     if req is None:
         known = ", ".join(r.name for r in task.requirements) or "none"
-        raise UsageError(f"task {task.name!r} has no requirement {name!r}",
-                         f"{did_you_mean(name, [r.name for r in task.requirements])}requirements: {known}")
+        raise UsageError(
+            f"task {task.name!r} has no requirement {name!r}",
+            f"{did_you_mean(name, [r.name for r in task.requirements])}requirements: {known}",
+        )
     word = text.strip().lower()
     value: float | None = None
     if req.type == "label":
@@ -87,8 +98,9 @@ def parse_requirement_rating(task: Task, name: str, text: str) -> Rating:
         value = named.get(word)
         allowed = ", ".join(named)
     if value is None:
-        raise UsageError(f"requirement {name!r} is rated {req.type}: {text!r} is not a valid value",
-                         f"use {allowed}")
+        raise UsageError(
+            f"requirement {name!r} is rated {req.type}: {text!r} is not a valid value", f"use {allowed}"
+        )
     return Rating(type=req.type, value=value)
 
 
@@ -112,7 +124,9 @@ def parse_requirement_arg(spec: str) -> tuple[str, str]:
     """Split `NAME=VALUE` as given to `--requirement`."""
     name, sep, value = spec.partition("=")
     if not sep or not name.strip() or not value.strip():
-        raise UsageError(f"cannot read requirement rating {spec!r}", "write NAME=VALUE, e.g. correct_command=pass")
+        raise UsageError(
+            f"cannot read requirement rating {spec!r}", "write NAME=VALUE, e.g. correct_command=pass"
+        )
     return name.strip(), value.strip()
 
 
@@ -140,14 +154,18 @@ def find_run(project: Project, prefix: str, task: str | None = None) -> TaskRun:
         except NotFoundError as e:
             errors.append(e)
     if len(matches) > 1:
-        raise AmbiguousIdError(f"run ID prefix {prefix!r} matches runs of several tasks",
-                               "candidates: " + ", ".join(f"{r.task}/{r.id}" for r in matches) + "; pass --task")
+        raise AmbiguousIdError(
+            f"run ID prefix {prefix!r} matches runs of several tasks",
+            "candidates: " + ", ".join(f"{r.task}/{r.id}" for r in matches) + "; pass --task",
+        )
     if matches:
         return matches[0]
     if len({e.message for e in errors}) == 1 and "too short" in errors[0].message:
         raise errors[0]
-    raise NotFoundError(f"no run of any task has an ID starting with {prefix!r}",
-                        "check the ID (`kilngit status` lists tasks), or pass --task")
+    raise NotFoundError(
+        f"no run of any task has an ID starting with {prefix!r}",
+        "check the ID (`kilngit status` lists tasks), or pass --task",
+    )
 
 
 def load_own_annotation(project: Project, task: str, rater: str, run_id: str) -> Annotation | None:
@@ -159,15 +177,25 @@ def load_own_annotation(project: Project, task: str, rater: str, run_id: str) ->
     errors = [p for p in parsed.problems if p.severity == "error"]
     if parsed.record is None or errors:
         p = errors[0]
-        raise InvalidRecordError(p.path, p.message, p.pointer,
-                                 f"{p.fix}; your annotation file must be fixed before it can be updated")
+        raise InvalidRecordError(
+            p.path,
+            p.message,
+            p.pointer,
+            f"{p.fix}; your annotation file must be fixed before it can be updated",
+        )
     assert isinstance(parsed.record, Annotation)
     return parsed.record
 
 
-def apply_change(project: Project, run: TaskRun, rater: str, change: RatingChange,
-                 existing: Annotation | None, rated_at: str | None = None,
-                 seconds_on_item: float | None = None) -> Annotation:
+def apply_change(
+    project: Project,
+    run: TaskRun,
+    rater: str,
+    change: RatingChange,
+    existing: Annotation | None,
+    rated_at: str | None = None,
+    seconds_on_item: float | None = None,
+) -> Annotation:
     """The annotation that results from applying `change` to `existing` (pure: nothing is written).
 
     It is stamped `rated_at` (default: now, UTC) and, from the labeling queue, `seconds_on_item`."""
@@ -194,16 +222,25 @@ def apply_change(project: Project, run: TaskRun, rater: str, change: RatingChang
     reference = (base.reference if base else None) if change.reference is None else (change.reference or None)
     overall = label_rating(task, "overall", change.label) if change.label else change.overall
     return Annotation(
-        task=run.task, run=run.id, rater=existing.rater if existing else rater,
+        task=run.task,
+        run=run.id,
+        rater=existing.rater if existing else rater,
         rating=check_overall(task, overall) if overall else (base.rating if base else None),
-        requirements=dict(sorted(requirements.items())), tags_added=sorted(added), tags_removed=sorted(removed),
-        note=note, repaired_output=repair, reference=reference, kiln_id=base.kiln_id if base else None,
+        requirements=dict(sorted(requirements.items())),
+        tags_added=sorted(added),
+        tags_removed=sorted(removed),
+        note=note,
+        repaired_output=repair,
+        reference=reference,
+        kiln_id=base.kiln_id if base else None,
         rated_at=rated_at or utc_stamp(),
         seconds_on_item=None if seconds_on_item is None else round(max(seconds_on_item, 0.0), 1),
     )
 
 
-def save_annotation(project: Project, task: str, rater: str, run_id: str, annotation: Annotation | None) -> None:
+def save_annotation(
+    project: Project, task: str, rater: str, run_id: str, annotation: Annotation | None
+) -> None:
     """Write the rater's annotation atomically, or delete the file when it is None or says nothing."""
     if annotation is None or annotation.is_empty:
         project.delete(layout.annotation_file(task, rater, run_id))
@@ -211,21 +248,27 @@ def save_annotation(project: Project, task: str, rater: str, run_id: str, annota
         project.write_record(annotation)
 
 
-def rate(project: Project, run_prefix: str, change: RatingChange, rater: str | None = None,
-         task: str | None = None) -> Annotation:
+def rate(
+    project: Project, run_prefix: str, change: RatingChange, rater: str | None = None, task: str | None = None
+) -> Annotation:
     """Apply `change` to the rater's annotation of the run `run_prefix` names, and save it.
 
     The rater is `rater`, else $KILNGIT_AS, else git's user.email. Returns the annotation now on disk (an
     empty one, whose file was deleted, when nothing is left)."""
     if change.is_empty:
-        raise UsageError("nothing to change", "give a rating (--pass, --fail, --critical, --stars N, --label C), "
-                                              "--requirement NAME=VALUE, --tag, --untag, --note, --repair, "
-                                              "--reference or --clear")
+        raise UsageError(
+            "nothing to change",
+            "give a rating (--pass, --fail, --critical, --stars N, --label C), "
+            "--requirement NAME=VALUE, --tag, --untag, --note, --repair, "
+            "--reference or --clear",
+        )
     person = current_person(project.root, rater)
     run = find_run(project, run_prefix, task)
     if run.output is None and (change.overall or change.label or change.requirements):
-        raise UsageError(f"run {run.id} has no output to rate",
-                         "run the task on it first (`kilngit run task`), or only tag it")
+        raise UsageError(
+            f"run {run.id} has no output to rate",
+            "run the task on it first (`kilngit run task`), or only tag it",
+        )
     existing = load_own_annotation(project, run.task, person, run.id)
     annotation = apply_change(project, run, person, change, existing)
     save_annotation(project, run.task, person, run.id, annotation)

@@ -70,27 +70,51 @@ def summary_rows(result: Review) -> list[list[str]]:
     rows = [["ratings changed", f"{len(c.ratings)} ({by_rater})" if c.ratings else "0"]]
     golden = [s for s in c.sets if s.which == "golden_set"]
     if golden:
-        rows.append(["golden set", "; ".join(f"{s.eval}: +{len(s.added)} −{len(s.removed)} "
-                                             f"({s.size_before} → {s.size_after})" for s in golden)])
+        rows.append(
+            [
+                "golden set",
+                "; ".join(
+                    f"{s.eval}: +{len(s.added)} −{len(s.removed)} ({s.size_before} → {s.size_after})"
+                    for s in golden
+                ),
+            ]
+        )
     rows.append(["runs with tag changes", str(len(c.tags))])
     added = [r for r in c.records if r.status == "added"]
     for kind, label in (("task_run", "new runs"), ("judge_result", "new judge results")):
         counts = [r for r in added if r.kind == kind]
         if counts:
-            rows.append([label, f"{sum(r.count for r in counts)} ("
-                         + ", ".join(f"{r.origin}: {r.count}" for r in counts) + ")"])
+            rows.append(
+                [
+                    label,
+                    f"{sum(r.count for r in counts)} ("
+                    + ", ".join(f"{r.origin}: {r.count}" for r in counts)
+                    + ")",
+                ]
+            )
     rewritten = [r for r in c.records if r.status != "added" and r.kind in ("task_run", "judge_result")]
     if rewritten:
-        rows.append(["⚠️ machine records changed or deleted",
-                     f"{sum(r.count for r in rewritten)} (runs and judge results are append-only)"])
+        rows.append(
+            [
+                "⚠️ machine records changed or deleted",
+                f"{sum(r.count for r in rewritten)} (runs and judge results are append-only)",
+            ]
+        )
     if c.definitions:
-        rows.append(["definitions changed", ", ".join(f"{d.kind} {d.status}" for d in c.definitions[:5])
-                     + (f", … {len(c.definitions) - 5} more" if len(c.definitions) > 5 else "")])
+        rows.append(
+            [
+                "definitions changed",
+                ", ".join(f"{d.kind} {d.status}" for d in c.definitions[:5])
+                + (f", … {len(c.definitions) - 5} more" if len(c.definitions) > 5 else ""),
+            ]
+        )
     changed_scores = [s for s in result.scores if s.changed]
     rows.append(["eval scores changed", str(len(changed_scores))])
     rows.append(["judge agreement changed", str(sum(1 for a in result.agreement if a.changed))])
     if result.audits:
-        rows.append(["suspect golden labels", ", ".join(f"{a.eval}: {a.suspects}/{a.golden}" for a in result.audits)])
+        rows.append(
+            ["suspect golden labels", ", ".join(f"{a.eval}: {a.suspects}/{a.golden}" for a in result.audits)]
+        )
     if result.problems:
         rows.append(["⚠️ problems", str(len(result.problems))])
     return rows
@@ -103,43 +127,124 @@ def sections(result: Review) -> list[Section]:
     changed = [s for s in result.scores if s.changed]
     if changed:
         same = len(result.scores) - len(changed)
-        out.append(Section("Eval scores (default judge, mean normalized score 0..1)",
-                           ["eval", "judge", "run config", "score", "before", "after", "Δ", "runs"],
-                           [[f"{s.task}/{s.eval}", s.judge, s.group, s.score, _fmt(s.before), _fmt(s.after),
-                             _delta(s.before, s.after), _n(s.n_before, s.n_after)] for s in changed],
-                           cuttable=False, notes=[f"{same} unchanged score(s) not shown."] if same else []))
+        out.append(
+            Section(
+                "Eval scores (default judge, mean normalized score 0..1)",
+                ["eval", "judge", "run config", "score", "before", "after", "Δ", "runs"],
+                [
+                    [
+                        f"{s.task}/{s.eval}",
+                        s.judge,
+                        s.group,
+                        s.score,
+                        _fmt(s.before),
+                        _fmt(s.after),
+                        _delta(s.before, s.after),
+                        _n(s.n_before, s.n_after),
+                    ]
+                    for s in changed
+                ],
+                cuttable=False,
+                notes=[f"{same} unchanged score(s) not shown."] if same else [],
+            )
+        )
     agreement = [a for a in result.agreement if a.changed]
     if agreement:
-        out.append(Section("Judge agreement with humans (golden set)",
-                           ["eval", "judge", "score", "metric", "before", "after", "Δ", "items"],
-                           [[f"{a.task}/{a.eval}", a.judge, a.score, a.metric, _fmt(a.before), _fmt(a.after),
-                             _delta(a.before, a.after), _n(a.n_before, a.n_after)] for a in agreement],
-                           cuttable=False))
+        out.append(
+            Section(
+                "Judge agreement with humans (golden set)",
+                ["eval", "judge", "score", "metric", "before", "after", "Δ", "items"],
+                [
+                    [
+                        f"{a.task}/{a.eval}",
+                        a.judge,
+                        a.score,
+                        a.metric,
+                        _fmt(a.before),
+                        _fmt(a.after),
+                        _delta(a.before, a.after),
+                        _n(a.n_before, a.n_after),
+                    ]
+                    for a in agreement
+                ],
+                cuttable=False,
+            )
+        )
     if result.suspects:
         counts = ", ".join(f"{a.task}/{a.eval}: {a.suspects} of {a.golden}" for a in result.audits)
-        out.append(Section("Suspect golden labels (label audit at HEAD)",
-                           ["eval", "run", "P(wrong)", "consensus", "likely", "", "why"],
-                           [[f"{s.task}/{s.eval}", f"`{s.run}`", f"{s.p_wrong:.2f}", s.consensus or "split", s.likely,
-                             "rated in this range" if s.changed else "", s.why] for s in result.suspects],
-                           notes=[f"Suspects per eval: {counts}. Details: `kilngit audit EVAL`."]))
+        out.append(
+            Section(
+                "Suspect golden labels (label audit at HEAD)",
+                ["eval", "run", "P(wrong)", "consensus", "likely", "", "why"],
+                [
+                    [
+                        f"{s.task}/{s.eval}",
+                        f"`{s.run}`",
+                        f"{s.p_wrong:.2f}",
+                        s.consensus or "split",
+                        s.likely,
+                        "rated in this range" if s.changed else "",
+                        s.why,
+                    ]
+                    for s in result.suspects
+                ],
+                notes=[f"Suspects per eval: {counts}. Details: `kilngit audit EVAL`."],
+            )
+        )
     if c.ratings:
-        out.append(Section("Ratings", ["run", "input", "rater", "", "change"], [
-            [f"`{r.run}`", r.input, r.rater, r.status,
-             "; ".join(f"{f.field}: {f.before} → {f.after}" for f in r.fields)] for r in c.ratings]))
+        out.append(
+            Section(
+                "Ratings",
+                ["run", "input", "rater", "", "change"],
+                [
+                    [
+                        f"`{r.run}`",
+                        r.input,
+                        r.rater,
+                        r.status,
+                        "; ".join(f"{f.field}: {f.before} → {f.after}" for f in r.fields),
+                    ]
+                    for r in c.ratings
+                ],
+            )
+        )
     for s in c.sets:
         rows = [[f"`{i}`", s.inputs[i], "added"] for i in s.added]
         rows += [[f"`{i}`", s.inputs[i], "removed"] for i in s.removed]
-        out.append(Section(f"{s.which.replace('_', ' ')} of {s.task}/{s.eval}: +{len(s.added)} −{len(s.removed)}",
-                           ["run", "input", ""], rows))
+        out.append(
+            Section(
+                f"{s.which.replace('_', ' ')} of {s.task}/{s.eval}: +{len(s.added)} −{len(s.removed)}",
+                ["run", "input", ""],
+                rows,
+            )
+        )
     if c.tags:
-        out.append(Section("Tags (effective, all raters)", ["run", "input", "before", "after"], [
-            [f"`{t.run}`", t.input, ", ".join(t.before) or "-", ", ".join(t.after) or "-"] for t in c.tags]))
+        out.append(
+            Section(
+                "Tags (effective, all raters)",
+                ["run", "input", "before", "after"],
+                [
+                    [f"`{t.run}`", t.input, ", ".join(t.before) or "-", ", ".join(t.after) or "-"]
+                    for t in c.tags
+                ],
+            )
+        )
     if c.records:
-        out.append(Section("Machine records", ["task", "kind", "from", "", "count", "failed"], [
-            [r.task, r.kind, r.origin, r.status, str(r.count), str(r.failed)] for r in c.records]))
+        out.append(
+            Section(
+                "Machine records",
+                ["task", "kind", "from", "", "count", "failed"],
+                [[r.task, r.kind, r.origin, r.status, str(r.count), str(r.failed)] for r in c.records],
+            )
+        )
     if c.definitions:
-        out.append(Section("Definitions", ["path", "kind", ""], [[f"`{d.path}`", d.kind, d.status]
-                                                                 for d in c.definitions]))
+        out.append(
+            Section(
+                "Definitions",
+                ["path", "kind", ""],
+                [[f"`{d.path}`", d.kind, d.status] for d in c.definitions],
+            )
+        )
     if result.problems:
         out.append(Section("Problems", ["problem"], [[p] for p in result.problems]))
     return out
@@ -158,8 +263,13 @@ def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 def _markdown(result: Review, parts: list[Section], cap: int | None) -> str:
     rng = result.range
-    lines = [MARKER, f"## kilngit review `{rng.spec}`", "", f"{_base_text(rng)} → `{rng.head[:10]}` "
-             f"({rng.head_name}): {result.changed_files} file(s) changed.", ""]
+    lines = [
+        MARKER,
+        f"## kilngit review `{rng.spec}`",
+        "",
+        f"{_base_text(rng)} → `{rng.head[:10]}` ({rng.head_name}): {result.changed_files} file(s) changed.",
+        "",
+    ]
     lines += _md_table(["change", "amount"], summary_rows(result))
     cut = 0
     for part in parts:
@@ -178,8 +288,11 @@ def _markdown(result: Review, parts: list[Section], cap: int | None) -> str:
             lines += _md_table(part.headers, rows)
         lines += [f"\n{note}" for note in part.notes]
     if cut:
-        lines += ["", f"**{cut} row(s) left out to stay within GitHub's {GITHUB_COMMENT_LIMIT:,}-character comment "
-                      f"limit.** Run `kilngit review {rng.spec}` for everything."]
+        lines += [
+            "",
+            f"**{cut} row(s) left out to stay within GitHub's {GITHUB_COMMENT_LIMIT:,}-character comment "
+            f"limit.** Run `kilngit review {rng.spec}` for everything.",
+        ]
     if result.changed_files == 0:
         lines += ["", "No kilngit records changed."]
     return "\n".join(lines) + "\n"
@@ -193,13 +306,17 @@ def _base_text(rng: RevisionRange) -> str:
 
 def _text(result: Review, parts: list[Section]) -> str:
     rng = result.range
-    lines = [f"kilngit review {rng.spec}: {rng.base[:10]} -> {rng.head[:10]}, {result.changed_files} file(s) "
-             f"changed ({result.seconds:.1f}s)"]
+    lines = [
+        f"kilngit review {rng.spec}: {rng.base[:10]} -> {rng.head[:10]}, {result.changed_files} file(s) "
+        f"changed ({result.seconds:.1f}s)"
+    ]
     lines += [f"  {label}: {value}" for label, value in summary_rows(result)]
     for part in parts:
         lines += ["", part.title + ":"]
         table = [[c.replace("`", "") for c in row] for row in [part.headers, *part.rows]]
         widths = [max(len(c) for c in col) for col in zip(*table, strict=True)]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table]
+        lines += [
+            "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
+        ]
         lines += [f"  {note}" for note in part.notes]
     return "\n".join(lines) + "\n"

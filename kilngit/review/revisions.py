@@ -61,8 +61,10 @@ def parse_range(root: Path, spec: str) -> RevisionRange:
     if three_dots:
         merge_base = run_git(root, "merge-base", base, head, check=False)
         if not merge_base:
-            raise UsageError(f"{base_name} and {head_name} have no common history",
-                             f"compare them directly: {base_name}..{head_name}")
+            raise UsageError(
+                f"{base_name} and {head_name} have no common history",
+                f"compare them directly: {base_name}..{head_name}",
+            )
         base = merge_base
     return RevisionRange(spec, base, head, base_name, head_name)
 
@@ -70,15 +72,18 @@ def parse_range(root: Path, spec: str) -> RevisionRange:
 def _commit(root: Path, name: str) -> str:
     sha = run_git(root, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", check=False)
     if not sha:
-        raise UsageError(f"unknown revision {name!r}",
-                         "fetch it first (e.g. git fetch origin main); in GitHub Actions check out with "
-                         "fetch-depth: 0")
+        raise UsageError(
+            f"unknown revision {name!r}",
+            "fetch it first (e.g. git fetch origin main); in GitHub Actions check out with fetch-depth: 0",
+        )
     return sha
 
 
 def changed_paths(root: Path, rng: RevisionRange) -> list[ChangedPath]:
     """Paths under the project root that differ between the two commits (renames as delete + add)."""
-    out = run_git(root, "diff", "--name-status", "-z", "--no-renames", "--relative", rng.base, rng.head, "--", ".")
+    out = run_git(
+        root, "diff", "--name-status", "-z", "--no-renames", "--relative", rng.base, rng.head, "--", "."
+    )
     fields = out.split("\0")
     changes = []
     for status, path in zip(fields[0::2], fields[1::2], strict=False):

@@ -39,12 +39,24 @@ class TagReport:
     """For a sample: the IDs picked, in sampling order."""
 
     def to_dict(self) -> dict[str, object]:
-        return {"task": self.task, "rater": self.rater, "matched": self.matched, "changed": self.changed,
-                "unchanged": self.unchanged, "chosen": self.chosen}
+        return {
+            "task": self.task,
+            "rater": self.rater,
+            "matched": self.matched,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "chosen": self.chosen,
+        }
 
 
-def tag_runs(project: Project, task: str | None, filter_text: str, add: Sequence[str] = (),
-             remove: Sequence[str] = (), rater: str | None = None) -> TagReport:
+def tag_runs(
+    project: Project,
+    task: str | None,
+    filter_text: str,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    rater: str | None = None,
+) -> TagReport:
     """Add and remove tags on every run matching `filter_text`, as `rater` (default: $KILNGIT_AS, else git's
     user.email). A filter matching nothing is an error; runs already tagged so are left alone."""
     task = project.task_slug(task)
@@ -52,14 +64,24 @@ def tag_runs(project: Project, task: str | None, filter_text: str, add: Sequence
         raise UsageError("nothing to change", "give --add TAG and/or --remove TAG")
     states = project.select(task, filter_text)
     if not states:
-        raise NotFoundError(f"no run of task {task!r} matches {filter_text!r}", "check the filter: kilngit runs "
-                                                                                  f"--filter '{filter_text}'")
-    return _apply(project, task, [s.id for s in states], add, remove, current_person(project.root, rater),
-                  len(states))
+        raise NotFoundError(
+            f"no run of task {task!r} matches {filter_text!r}",
+            f"check the filter: kilngit runs --filter '{filter_text}'",
+        )
+    return _apply(
+        project, task, [s.id for s in states], add, remove, current_person(project.root, rater), len(states)
+    )
 
 
-def sample_runs(project: Project, task: str | None, filter_text: str, n: int, seed: int = 0, tag: str = "golden",
-                rater: str | None = None) -> TagReport:
+def sample_runs(
+    project: Project,
+    task: str | None,
+    filter_text: str,
+    n: int,
+    seed: int = 0,
+    tag: str = "golden",
+    rater: str | None = None,
+) -> TagReport:
     """Tag `n` runs drawn deterministically (by `seed`) from those matching `filter_text`."""
     task = project.task_slug(task)
     if n < 1:
@@ -74,8 +96,15 @@ def sample_runs(project: Project, task: str | None, filter_text: str, n: int, se
     return report
 
 
-def _apply(project: Project, task: str, run_ids: list[str], add: Sequence[str], remove: Sequence[str], rater: str,
-           matched: int) -> TagReport:
+def _apply(
+    project: Project,
+    task: str,
+    run_ids: list[str],
+    add: Sequence[str],
+    remove: Sequence[str],
+    rater: str,
+    matched: int,
+) -> TagReport:
     for t in (*add, *remove):
         check_tag(t)
     report = TagReport(task, rater, matched)

@@ -113,8 +113,9 @@ def text_view(text: str) -> RenderableType:
         except ValueError:
             pass
         else:
-            return Syntax(json.dumps(value, indent=2, ensure_ascii=False), "json", theme="ansi_dark",
-                          word_wrap=True)
+            return Syntax(
+                json.dumps(value, indent=2, ensure_ascii=False), "json", theme="ansi_dark", word_wrap=True
+            )
     return Text(text)
 
 
@@ -127,8 +128,14 @@ def _fenced_parts(text: str) -> list[RenderableType]:
             continue
         lang, _, code = chunk.partition("\n")
         lang = lang.strip() or "text"
-        parts.append(Panel(Syntax(code.rstrip("\n"), lang, theme="ansi_dark", word_wrap=False),
-                           title=lang, title_align="left", border_style="dim"))
+        parts.append(
+            Panel(
+                Syntax(code.rstrip("\n"), lang, theme="ansi_dark", word_wrap=False),
+                title=lang,
+                title_align="left",
+                border_style="dim",
+            )
+        )
     return parts
 
 
@@ -158,7 +165,7 @@ class Pages:
 
     def current(self) -> _Lines:
         start = self.page * self.height
-        return _Lines(self.lines[start:start + self.height])
+        return _Lines(self.lines[start : start + self.height])
 
     def next(self) -> None:
         """The next page, back to the first after the last."""
@@ -171,4 +178,3 @@ class Pages:
         start = self.page * self.height
         end = min(start + self.height, len(self.lines))
         return f"lines {start + 1}-{end} of {len(self.lines)} (m: more)"
-

@@ -10,6 +10,14 @@ from kilngit.runner.prompts import RunPlan, load_plan, run_config_hash
 from kilngit.runner.run_task import RunKey, RunSummary, existing_runs, run_inputs, run_inputs_async, run_task
 
 __all__ = [
-    "RunInput", "RunKey", "RunPlan", "RunSummary", "existing_runs", "load_plan", "run_config_hash", "run_inputs",
-    "run_inputs_async", "run_task",
+    "RunInput",
+    "RunKey",
+    "RunPlan",
+    "RunSummary",
+    "existing_runs",
+    "load_plan",
+    "run_config_hash",
+    "run_inputs",
+    "run_inputs_async",
+    "run_task",
 ]

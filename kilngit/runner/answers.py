@@ -33,11 +33,18 @@ def response_problem(response: ChatResponse, step: str = "") -> RunError | None:
     """Why a response cannot be used at all (refusal, truncation, nothing said), or None."""
     prefix = f"{step}: " if step else ""
     if response.refusal or response.finish_reason in ("content_filter", "refusal"):
-        why = response.refusal or f"stopped by the provider's content filter (finish_reason {response.finish_reason})"
+        why = (
+            response.refusal
+            or f"stopped by the provider's content filter (finish_reason {response.finish_reason})"
+        )
         return RunError(type="refused", message=prefix + why.strip()[:500])
     if response.finish_reason == "length":
-        tokens = f" after {response.output_tokens} output tokens" if response.output_tokens is not None else ""
-        return RunError(type="truncated", message=f"{prefix}the answer was cut off at the token limit{tokens}")
+        tokens = (
+            f" after {response.output_tokens} output tokens" if response.output_tokens is not None else ""
+        )
+        return RunError(
+            type="truncated", message=f"{prefix}the answer was cut off at the token limit{tokens}"
+        )
     if not (response.content or "").strip():
         return RunError(type="empty", message=f"{prefix}the model returned no text")
     return None
@@ -63,8 +70,14 @@ def check_answer(text: str, output_schema: dict[str, Any] | None) -> Checked:
         return Checked(None, RunError(type="malformed", message=f"the answer is not valid JSON ({e})"), text)
     problems = schema_errors(value, output_schema)
     if problems:
-        return Checked(None, RunError(type="invalid_output", message="the answer does not match the output "
-                                                                       "schema: " + "; ".join(problems)), text)
+        return Checked(
+            None,
+            RunError(
+                type="invalid_output",
+                message="the answer does not match the output schema: " + "; ".join(problems),
+            ),
+            text,
+        )
     return Checked(json.dumps(value, ensure_ascii=False))
 
 

@@ -28,6 +28,7 @@ class Answered:
     @property
     def usage(self) -> Usage | None:
         """Tokens, cost and latency summed over the calls (None when nothing was reported)."""
+
         def total(name: str) -> float | None:
             values = [getattr(r, name) for r in self.responses if getattr(r, name) is not None]
             return sum(values) if values else None
@@ -36,9 +37,13 @@ class Answered:
         if inp is None and out is None and cost is None and latency is None:
             return None
         both = int(inp) + int(out) if inp is not None and out is not None else None
-        return Usage(input_tokens=_int(inp), output_tokens=_int(out), total_tokens=both,
-                     cost=round(cost, 8) if cost is not None else None,
-                     latency_ms=round(latency, 1) if latency is not None else None)
+        return Usage(
+            input_tokens=_int(inp),
+            output_tokens=_int(out),
+            total_tokens=both,
+            cost=round(cost, 8) if cost is not None else None,
+            latency_ms=round(latency, 1) if latency is not None else None,
+        )
 
     def fail(self, error: RunError, raw: str | None) -> Answered:
         self.error = error
@@ -71,8 +76,13 @@ async def answer(provider: Provider, plan: RunPlan, input_text: str, sample: int
     if style == "one_step":
         reasoning, final = split_one_step(text)
         if final is None:
-            return result.fail(RunError(type="malformed", message="the answer has no final-answer delimiter "
-                                                                   "line after its reasoning"), text)
+            return result.fail(
+                RunError(
+                    type="malformed",
+                    message="the answer has no final-answer delimiter line after its reasoning",
+                ),
+                text,
+            )
         result.reasoning, text = reasoning, final
     if response.reasoning:  # the model's own (hidden) reasoning, e.g. reasoning_content
         if result.reasoning is None:

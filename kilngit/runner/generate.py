@@ -28,8 +28,12 @@ from kilngit.runner.progress import progress_bar
 from kilngit.runner.prompts import get_run_config
 from kilngit.runner.run_task import json_schema_support
 
-_LIST_SCHEMA = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "string"}}},
-                "required": ["items"], "additionalProperties": False}
+_LIST_SCHEMA = {
+    "type": "object",
+    "properties": {"items": {"type": "array", "items": {"type": "string"}}},
+    "required": ["items"],
+    "additionalProperties": False,
+}
 
 
 @dataclass
@@ -50,13 +54,21 @@ class GenerateSummary:
         self.reasons.setdefault(kind, message)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"topics": self.topics, "created": [r.id for r in self.created], "duplicates": self.duplicates,
-                "failures": dict(self.failures), "reasons": self.reasons,
-                "fatal": str(self.fatal) if self.fatal else None, "seconds": round(self.seconds, 2)}
+        return {
+            "topics": self.topics,
+            "created": [r.id for r in self.created],
+            "duplicates": self.duplicates,
+            "failures": dict(self.failures),
+            "reasons": self.reasons,
+            "fatal": str(self.fatal) if self.fatal else None,
+            "seconds": round(self.seconds, 2),
+        }
 
     def lines(self) -> list[str]:
-        out = [f"{len(self.created)} new inputs over {len(self.topics)} topics, {len(self.duplicates)} duplicates "
-               f"skipped, in {self.seconds:.1f}s"]
+        out = [
+            f"{len(self.created)} new inputs over {len(self.topics)} topics, {len(self.duplicates)} duplicates "
+            f"skipped, in {self.seconds:.1f}s"
+        ]
         out += [f"  duplicate: {text[:100]}" for text in self.duplicates[:10]]
         out += [f"  {n} failed: {kind}: {self.reasons[kind]}" for kind, n in sorted(self.failures.items())]
         return out  # a fatal failure is the caller's to raise (and print once)
@@ -79,18 +91,28 @@ class _Generator:
     summary: GenerateSummary
 
     def _request(self, ask: str, item_schema: dict[str, Any] | None = None) -> ChatRequest:
-        system = (f"You help build a data set of inputs for an AI task. The task's instruction is:\n\n"
-                  f"{self.task.instruction.strip()}")
+        system = (
+            f"You help build a data set of inputs for an AI task. The task's instruction is:\n\n"
+            f"{self.task.instruction.strip()}"
+        )
         fmt = None
-        schema = _LIST_SCHEMA if item_schema is None else {
-            **_LIST_SCHEMA, "properties": {"items": {"type": "array", "items": item_schema}}}
+        schema = (
+            _LIST_SCHEMA
+            if item_schema is None
+            else {**_LIST_SCHEMA, "properties": {"items": {"type": "array", "items": item_schema}}}
+        )
         if self.json_schema:
             fmt = {"type": "json_schema", "json_schema": {"name": "items", "schema": schema, "strict": False}}
         else:
             ask += f"\n\nAnswer with JSON only, matching this schema:\n{json.dumps(schema)}"
-        return ChatRequest(model=self.config.model, temperature=self.config.temperature, top_p=self.config.top_p,
-                           max_tokens=self.config.max_tokens, response_format=fmt,
-                           messages=({"role": "system", "content": system}, {"role": "user", "content": ask}))
+        return ChatRequest(
+            model=self.config.model,
+            temperature=self.config.temperature,
+            top_p=self.config.top_p,
+            max_tokens=self.config.max_tokens,
+            response_format=fmt,
+            messages=({"role": "system", "content": system}, {"role": "user", "content": ask}),
+        )
 
     async def ask_list(self, request: ChatRequest) -> list[Any]:
         """The items the model listed, [] (with the failure noted) when it could not."""
@@ -118,15 +140,20 @@ class _Generator:
 
     async def subtopics(self, path: list[str], count: int) -> list[str]:
         where = f"the topic {' > '.join(path)}" if path else "the inputs this task receives"
-        items = await self.ask_list(self._request(
-            f"List {count} distinct subtopics of {where}, each a short phrase, covering different kinds of "
-            f"requests a user could make."))
+        items = await self.ask_list(
+            self._request(
+                f"List {count} distinct subtopics of {where}, each a short phrase, covering different kinds of "
+                f"requests a user could make."
+            )
+        )
         return [str(t).strip() for t in items if str(t).strip()][:count]
 
     async def inputs(self, path: list[str], count: int) -> list[str]:
         about = f" about the topic: {' > '.join(path)}" if path else ""
-        ask = (f"Write {count} distinct, realistic inputs a user might give this task{about}. Vary their wording, "
-               f"length and difficulty; include a few unusual or tricky ones.")
+        ask = (
+            f"Write {count} distinct, realistic inputs a user might give this task{about}. Vary their wording, "
+            f"length and difficulty; include a few unusual or tricky ones."
+        )
         schema = self.task.input_schema
         out = []
         for item in await self.ask_list(self._request(ask, schema)):
@@ -135,7 +162,9 @@ class _Generator:
                     out.append(item.strip())
                 continue
             if schema_errors(item, schema):
-                self.summary.fail("invalid_output", "a generated input does not match the task's input_schema")
+                self.summary.fail(
+                    "invalid_output", "a generated input does not match the task's input_schema"
+                )
                 continue
             out.append(json.dumps(item, ensure_ascii=False))
         return out
@@ -146,29 +175,55 @@ class _Generator:
             self.summary.duplicates.append(text)
             return
         seen.add(key)
-        source = Source(type="synthetic", provider=self.config.provider, model=self.config.model,
-                        run_config=self.config_slug, topic=list(path) or None)
+        source = Source(
+            type="synthetic",
+            provider=self.config.provider,
+            model=self.config.model,
+            run_config=self.config_slug,
+            topic=list(path) or None,
+        )
         run = TaskRun(task=self.task_slug, input=text, input_source=source, tags=sorted(set(tags))).with_id()
         self.project.write_record(run)
         self.summary.created.append(run)  # type: ignore[arg-type]
 
 
-async def generate_inputs_async(project: Project, task: str, run_config: str, *, topics: Sequence[str] = (),
-                                subtopics: int = 0, depth: int = 1, n: int = 10, tags: Sequence[str] = (),
-                                concurrency: int = 4, cache: str | None = None, provider: Provider | None = None,
-                                progress: bool | None = None) -> GenerateSummary:
+async def generate_inputs_async(
+    project: Project,
+    task: str,
+    run_config: str,
+    *,
+    topics: Sequence[str] = (),
+    subtopics: int = 0,
+    depth: int = 1,
+    n: int = 10,
+    tags: Sequence[str] = (),
+    concurrency: int = 4,
+    cache: str | None = None,
+    provider: Provider | None = None,
+    progress: bool | None = None,
+) -> GenerateSummary:
     """Generate inputs: start from `topics` (or the task itself), expand each into `subtopics` subtopics `depth`
     times (no expansion when `subtopics` is 0), then ask `n` inputs per topic path."""
     if n < 1 or concurrency < 1 or subtopics < 0 or depth < 1:
-        raise UsageError("-n and --concurrency must be at least 1, --subtopics at least 0, --depth at least 1")
+        raise UsageError(
+            "-n and --concurrency must be at least 1, --subtopics at least 0, --depth at least 1"
+        )
     task = project.task_slug(task)
     tags = check_tags(tags)
     config = get_run_config(project, task, run_config)
     own = provider is None
     provider = provider or get_provider(config.provider, project, cache=cache)
     summary = GenerateSummary()
-    gen = _Generator(project, task, project.task(task), run_config, config, provider,
-                     json_schema_support(config.provider) if own else True, summary)
+    gen = _Generator(
+        project,
+        task,
+        project.task(task),
+        run_config,
+        config,
+        provider,
+        json_schema_support(config.provider) if own else True,
+        summary,
+    )
     limit = asyncio.Semaphore(concurrency)
     start = time.perf_counter()
 

@@ -43,19 +43,25 @@ def input_text(task: Task, value: Any, where: str) -> str:
     """The text form of an input value (JSON text for structured inputs), checked against the input schema."""
     if task.input_schema is None:
         if not isinstance(value, str):
-            raise UsageError(f"{where}: the task takes text inputs, not {type(value).__name__}",
-                             "give the input as a string")
+            raise UsageError(
+                f"{where}: the task takes text inputs, not {type(value).__name__}",
+                "give the input as a string",
+            )
         return value
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            raise UsageError(f"{where}: the task takes JSON inputs and this is not JSON",
-                             "give a JSON value matching the task's input_schema") from None
+            raise UsageError(
+                f"{where}: the task takes JSON inputs and this is not JSON",
+                "give a JSON value matching the task's input_schema",
+            ) from None
     problems = schema_errors(value, task.input_schema)
     if problems:
-        raise UsageError(f"{where}: the input does not match the task's input_schema: {'; '.join(problems)}",
-                         "fix the input")
+        raise UsageError(
+            f"{where}: the input does not match the task's input_schema: {'; '.join(problems)}",
+            "fix the input",
+        )
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -77,8 +83,9 @@ def file_inputs(project: Project, task: str, path: Path) -> list[RunInput]:
         try:
             item = load_json(line)
         except ReadError as e:
-            raise UsageError(f"{where}: not valid JSON ({e})", 'write one JSON value per line, e.g. {"input": "..."}'
-                             ) from None
+            raise UsageError(
+                f"{where}: not valid JSON ({e})", 'write one JSON value per line, e.g. {"input": "..."}'
+            ) from None
         tags: tuple[str, ...] = ()
         if isinstance(item, dict) and "input" in item:
             given = item.get("tags") or []
@@ -102,11 +109,15 @@ def read_lines(path: Path, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_
             while line := f.readline(max_line + 1):
                 total += len(line)
                 if len(line) > max_line:
-                    raise UsageError(f"{path}:{len(lines) + 1}: line longer than {max_line:,} bytes",
-                                     "give one input per line (JSONL), each under that size")
+                    raise UsageError(
+                        f"{path}:{len(lines) + 1}: line longer than {max_line:,} bytes",
+                        "give one input per line (JSONL), each under that size",
+                    )
                 if total > max_total:
-                    raise UsageError(f"{path}: more than {max_total:,} bytes of inputs",
-                                     "split the inputs into several files and run them one after another")
+                    raise UsageError(
+                        f"{path}: more than {max_total:,} bytes of inputs",
+                        "split the inputs into several files and run them one after another",
+                    )
                 lines.append(line.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError(f"cannot read {path}: {e}", "give a UTF-8 JSONL file") from e
@@ -116,5 +127,7 @@ def read_lines(path: Path, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_
 def filter_inputs(project: Project, task: str, filter_text: str) -> list[RunInput]:
     """The inputs of the runs matching a run filter. Each new run points at the run it answered and carries
     that run's current tags (e.g. a generated input tagged eval_set gives answers tagged eval_set)."""
-    return [RunInput(s.run.input, s.run.input_source, tuple(sorted(s.tags)), s.run.id)
-            for s in project.select(task, filter_text)]
+    return [
+        RunInput(s.run.input, s.run.input_source, tuple(sorted(s.tags)), s.run.id)
+        for s in project.select(task, filter_text)
+    ]

@@ -13,7 +13,11 @@ import re
 from typing import Any
 
 _TYPES: dict[str, Any] = {
-    "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "null": type(None),
 }
 
 
@@ -26,8 +30,11 @@ def schema_errors(value: Any, schema: dict[str, Any] | bool, limit: int = 5) -> 
 
 def _is_type(value: Any, name: str) -> bool:
     if name == "integer":
-        return isinstance(value, int) and not isinstance(value, bool) or (
-            isinstance(value, float) and value.is_integer())
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            or (isinstance(value, float) and value.is_integer())
+        )
     if name == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     cls = _TYPES.get(name)
@@ -73,8 +80,9 @@ def _check(value: Any, schema: Any, path: str, root: dict[str, Any], errors: lis
     _check_combinators(value, schema, path, root, errors)
 
 
-def _check_object(value: dict[str, Any], schema: dict[str, Any], path: str, root: dict[str, Any],
-                  errors: list[str]) -> None:
+def _check_object(
+    value: dict[str, Any], schema: dict[str, Any], path: str, root: dict[str, Any], errors: list[str]
+) -> None:
     for name in schema.get("required", []):
         if name not in value:
             errors.append(f"{path or '/'}: missing required property {name!r}")
@@ -99,8 +107,9 @@ def _check_object(value: dict[str, Any], schema: dict[str, Any], path: str, root
     _bounds(len(value), schema, "minProperties", "maxProperties", "properties", path or "/", errors)
 
 
-def _check_array(value: list[Any], schema: dict[str, Any], path: str, root: dict[str, Any],
-                 errors: list[str]) -> None:
+def _check_array(
+    value: list[Any], schema: dict[str, Any], path: str, root: dict[str, Any], errors: list[str]
+) -> None:
     prefix = schema.get("prefixItems", [])
     for i, item in enumerate(value):
         if i < len(prefix):
@@ -121,8 +130,12 @@ def _check_string(value: str, schema: dict[str, Any], where: str, errors: list[s
 
 
 def _check_number(value: float, schema: dict[str, Any], where: str, errors: list[str]) -> None:
-    checks = (("minimum", lambda v, b: v >= b, ">="), ("maximum", lambda v, b: v <= b, "<="),
-              ("exclusiveMinimum", lambda v, b: v > b, ">"), ("exclusiveMaximum", lambda v, b: v < b, "<"))
+    checks = (
+        ("minimum", lambda v, b: v >= b, ">="),
+        ("maximum", lambda v, b: v <= b, "<="),
+        ("exclusiveMinimum", lambda v, b: v > b, ">"),
+        ("exclusiveMaximum", lambda v, b: v < b, "<"),
+    )
     for key, ok, op in checks:
         bound = schema.get(key)
         if isinstance(bound, (int, float)) and not isinstance(bound, bool) and not ok(value, bound):
@@ -132,8 +145,9 @@ def _check_number(value: float, schema: dict[str, Any], where: str, errors: list
         errors.append(f"{where}: {value} is not a multiple of {step}")
 
 
-def _check_combinators(value: Any, schema: dict[str, Any], path: str, root: dict[str, Any],
-                       errors: list[str]) -> None:
+def _check_combinators(
+    value: Any, schema: dict[str, Any], path: str, root: dict[str, Any], errors: list[str]
+) -> None:
     where = path or "/"
     for sub in schema.get("allOf", []):
         _check(value, sub, path, root, errors)
@@ -153,8 +167,9 @@ def _matches(value: Any, schema: Any, path: str, root: dict[str, Any]) -> bool:
     return not found
 
 
-def _bounds(size: int, schema: dict[str, Any], low: str, high: str, unit: str, where: str,
-            errors: list[str]) -> None:
+def _bounds(
+    size: int, schema: dict[str, Any], low: str, high: str, unit: str, where: str, errors: list[str]
+) -> None:
     if low in schema and size < schema[low]:
         errors.append(f"{where}: has {size} {unit}, fewer than {schema[low]}")
     if high in schema and size > schema[high]:

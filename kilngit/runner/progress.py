@@ -8,7 +8,9 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def progress_bar(description: str, total: int, enabled: bool | None = None) -> Iterator[Callable[[int], None]]:
+def progress_bar(
+    description: str, total: int, enabled: bool | None = None
+) -> Iterator[Callable[[int], None]]:
     """Yield `advance(n)`. `enabled` None means: only when stderr is a terminal."""
     if enabled is None:
         enabled = sys.stderr.isatty()
@@ -25,8 +27,13 @@ def progress_bar(description: str, total: int, enabled: bool | None = None) -> I
         TimeRemainingColumn,
     )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task_id = bar.add_task(description, total=total)
 

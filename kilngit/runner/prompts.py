@@ -73,18 +73,26 @@ class RunPlan:
         one_step = self.chain_of_thought == "one_step"
         if self.validates_json and (self.structured != "json_schema" or one_step):
             schema = json.dumps(self.task.output_schema, ensure_ascii=False, indent=2)
-            parts.append(f"Your answer must be a single JSON value matching this JSON Schema, with no other "
-                         f"text and no code fences:\n{schema}")
+            parts.append(
+                f"Your answer must be a single JSON value matching this JSON Schema, with no other "
+                f"text and no code fences:\n{schema}"
+            )
         if thinking:
-            parts.append(f"{self._thinking_instruction()}\nWrite only your reasoning now: you will be asked for "
-                         f"the final answer next.")
+            parts.append(
+                f"{self._thinking_instruction()}\nWrite only your reasoning now: you will be asked for "
+                f"the final answer next."
+            )
         elif one_step:
-            parts.append(f"{self._thinking_instruction()}\nWrite your reasoning first. Then write a line "
-                         f"containing only {FINAL_ANSWER_DELIMITER} followed by your final answer.")
+            parts.append(
+                f"{self._thinking_instruction()}\nWrite your reasoning first. Then write a line "
+                f"containing only {FINAL_ANSWER_DELIMITER} followed by your final answer."
+            )
         return "\n\n".join(parts)
 
     def _thinking_instruction(self) -> str:
-        return (self.prompt.thinking_instruction or self.task.thinking_instruction or DEFAULT_THINKING).strip()
+        return (
+            self.prompt.thinking_instruction or self.task.thinking_instruction or DEFAULT_THINKING
+        ).strip()
 
     def examples_for(self, input_text: str) -> list[Example]:
         """The examples shown when answering `input_text` (never that input itself)."""
@@ -94,19 +102,29 @@ class RunPlan:
         return chosen[: self.prompt.few_shot.count]
 
     def _messages(self, input_text: str, thinking: bool = False) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = [{"role": "system", "content": self.system_message(thinking=thinking)}]
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": self.system_message(thinking=thinking)}
+        ]
         for example in self.examples_for(input_text):
-            messages += [{"role": "user", "content": example.input},
-                         {"role": "assistant", "content": example.output}]
+            messages += [
+                {"role": "user", "content": example.input},
+                {"role": "assistant", "content": example.output},
+            ]
         messages.append({"role": "user", "content": input_text})
         return messages
 
     def request(self, messages: list[dict[str, Any]], sample: int, *, final: bool = True) -> ChatRequest:
         rc = self.run_config
         response_format = self.response_format() if final and self.chain_of_thought != "one_step" else None
-        return ChatRequest(model=rc.model, messages=tuple(messages), temperature=rc.temperature, top_p=rc.top_p,
-                           max_tokens=rc.max_tokens, response_format=response_format,
-                           seed=sample or None)  # sample 0 is the plain call; sample k uses seed k
+        return ChatRequest(
+            model=rc.model,
+            messages=tuple(messages),
+            temperature=rc.temperature,
+            top_p=rc.top_p,
+            max_tokens=rc.max_tokens,
+            response_format=response_format,
+            seed=sample or None,
+        )  # sample 0 is the plain call; sample k uses seed k
 
     def first_call(self, input_text: str, sample: int = 0) -> ChatRequest:
         """The first (often only) request for an input: the thinking call of a two-step chain of thought."""
@@ -117,7 +135,10 @@ class RunPlan:
     def answer_call(self, input_text: str, reasoning: str, sample: int = 0) -> ChatRequest:
         """The second request of a two-step chain of thought, given the first call's reasoning."""
         messages = self._messages(input_text)
-        messages += [{"role": "assistant", "content": reasoning}, {"role": "user", "content": FINAL_ANSWER_REQUEST}]
+        messages += [
+            {"role": "assistant", "content": reasoning},
+            {"role": "user", "content": FINAL_ANSWER_REQUEST},
+        ]
         return self.request(messages, sample)
 
     def response_format(self) -> dict[str, Any] | None:
@@ -125,8 +146,10 @@ class RunPlan:
         if not self.validates_json or schema is None:
             return None
         if self.structured == "json_schema":
-            return {"type": "json_schema",
-                    "json_schema": {"name": "task_output", "schema": schema, "strict": strict_compatible(schema)}}
+            return {
+                "type": "json_schema",
+                "json_schema": {"name": "task_output", "schema": schema, "strict": strict_compatible(schema)},
+            }
         if self.structured == "json_mode":
             return {"type": "json_object"}
         return None
@@ -151,27 +174,41 @@ def run_config_hash(task: Task, prompt: Prompt, run_config: RunConfig) -> str:
     """Hash of what a run config's answers depend on: the run config, its prompt, and the task fields the prompt
     is built from. Runs carry it, so runs made before an edit are told apart (and re-made on resume).
     Few-shot examples are not part of it: they change as ratings come in."""
-    return content_id({
-        "run_config": run_config.to_data(), "prompt": prompt.to_data(),
-        "task": task.model_dump(mode="json", include={"instruction", "thinking_instruction", "output_schema",
-                                                      "requirements"}, exclude_none=True),
-    })
+    return content_id(
+        {
+            "run_config": run_config.to_data(),
+            "prompt": prompt.to_data(),
+            "task": task.model_dump(
+                mode="json",
+                include={"instruction", "thinking_instruction", "output_schema", "requirements"},
+                exclude_none=True,
+            ),
+        }
+    )
 
 
-def load_plan(project: Project, task_slug: str, run_config_slug: str, *, supports_json_schema: bool = True,
-              ) -> RunPlan:
+def load_plan(
+    project: Project,
+    task_slug: str,
+    run_config_slug: str,
+    *,
+    supports_json_schema: bool = True,
+) -> RunPlan:
     """Read a run config, its prompt and its examples; `supports_json_schema` resolves structured_output auto."""
     task = project.task(task_slug)
     config = get_run_config(project, task_slug, run_config_slug)
     prompt = project.prompts(task_slug).get(config.prompt)
     if prompt is None:
-        raise NotFoundError(f"run config {run_config_slug!r} names prompt {config.prompt!r}, which does not exist",
-                            f"create tasks/{task_slug}/prompts/{config.prompt}.yaml or fix the run config")
+        raise NotFoundError(
+            f"run config {run_config_slug!r} names prompt {config.prompt!r}, which does not exist",
+            f"create tasks/{task_slug}/prompts/{config.prompt}.yaml or fix the run config",
+        )
     structured = config.structured_output
     if structured == "auto":
         structured = "json_schema" if supports_json_schema else "json_instructions"
-    plan = RunPlan(task_slug, task, run_config_slug, config, prompt, run_config_hash(task, prompt, config),
-                   structured)
+    plan = RunPlan(
+        task_slug, task, run_config_slug, config, prompt, run_config_hash(task, prompt, config), structured
+    )
     if prompt.few_shot is not None:
         plan.examples = select_examples(project, task_slug, prompt.few_shot.filter, prompt.few_shot.count + 1)
     return plan
@@ -181,10 +218,12 @@ def get_run_config(project: Project, task_slug: str, slug: str) -> RunConfig:
     """The run config `slug` of a task, or a NotFoundError saying which exist."""
     config = project.run_configs(task_slug).get(slug)
     if config is None:
-        raise NotFoundError(f"task {task_slug!r} has no run config {slug!r}",
-                            f"{did_you_mean(slug, project.run_configs(task_slug))}"
-                            f"known: {', '.join(project.run_configs(task_slug)) or 'none'}; create "
-                            f"tasks/{task_slug}/run_configs/{slug}.yaml")
+        raise NotFoundError(
+            f"task {task_slug!r} has no run config {slug!r}",
+            f"{did_you_mean(slug, project.run_configs(task_slug))}"
+            f"known: {', '.join(project.run_configs(task_slug)) or 'none'}; create "
+            f"tasks/{task_slug}/run_configs/{slug}.yaml",
+        )
     return config
 
 

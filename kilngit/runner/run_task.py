@@ -83,29 +83,47 @@ class RunSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "task": self.task, "run_config": self.run_config, "run_config_hash": self.run_config_hash,
-            "planned": self.planned, "skipped": self.skipped, "succeeded": self.succeeded,
-            "failed": dict(self.failed), "not_recorded": dict(self.not_recorded), "reasons": self.reasons,
-            "new_runs": [r.id for r in self.new_runs], "remaining": self.remaining, "stale": self.stale,
-            "interrupted": self.interrupted, "fatal": str(self.fatal) if self.fatal else None,
+            "task": self.task,
+            "run_config": self.run_config,
+            "run_config_hash": self.run_config_hash,
+            "planned": self.planned,
+            "skipped": self.skipped,
+            "succeeded": self.succeeded,
+            "failed": dict(self.failed),
+            "not_recorded": dict(self.not_recorded),
+            "reasons": self.reasons,
+            "new_runs": [r.id for r in self.new_runs],
+            "remaining": self.remaining,
+            "stale": self.stale,
+            "interrupted": self.interrupted,
+            "fatal": str(self.fatal) if self.fatal else None,
             "seconds": round(self.seconds, 2),
         }
 
     def lines(self) -> list[str]:
         """A human summary."""
-        out = [f"{self.task}/{self.run_config}: {self.succeeded} succeeded, {sum(self.failed.values())} failed, "
-               f"{self.skipped} already done, {self.remaining} left, in {self.seconds:.1f}s"]
-        for kind, counter in (("failed run", self.failed), ("not recorded (will be retried)", self.not_recorded)):
+        out = [
+            f"{self.task}/{self.run_config}: {self.succeeded} succeeded, {sum(self.failed.values())} failed, "
+            f"{self.skipped} already done, {self.remaining} left, in {self.seconds:.1f}s"
+        ]
+        for kind, counter in (
+            ("failed run", self.failed),
+            ("not recorded (will be retried)", self.not_recorded),
+        ):
             for key, count in sorted(counter.items()):
                 out.append(f"  {count} {kind}: {key}: {' | '.join(self.reasons.get(key, []))}")
         if self.stale:
-            out.append(f"  {self.stale} older runs of this run config (before its last edit) are kept, not reused")
+            out.append(
+                f"  {self.stale} older runs of this run config (before its last edit) are kept, not reused"
+            )
         if self.interrupted:
             out.append("  interrupted: finished runs are kept; run the same command again to resume")
         return out  # a fatal failure is the caller's to raise (and print once)
 
 
-def existing_runs(project: Project, task: str, run_config: str, config_hash: str) -> tuple[dict[RunKey, TaskRun], int]:
+def existing_runs(
+    project: Project, task: str, run_config: str, config_hash: str
+) -> tuple[dict[RunKey, TaskRun], int]:
     """The runs of a run config at `config_hash`, by (input, sample) (a successful run preferred when there are
     several), and how many of its runs carry another hash."""
     found: dict[RunKey, TaskRun] = {}
@@ -132,10 +150,20 @@ def json_schema_support(provider_name: str) -> bool:
         return True
 
 
-async def run_inputs_async(project: Project, task: str, run_config: str, inputs: Iterable[RunInput], *,
-                           samples: int = 1, concurrency: int = 8, cache: str | None = None,
-                           provider: Provider | None = None, progress: bool | None = None,
-                           tags: Sequence[str] = (), summary: RunSummary | None = None) -> RunSummary:
+async def run_inputs_async(
+    project: Project,
+    task: str,
+    run_config: str,
+    inputs: Iterable[RunInput],
+    *,
+    samples: int = 1,
+    concurrency: int = 8,
+    cache: str | None = None,
+    provider: Provider | None = None,
+    progress: bool | None = None,
+    tags: Sequence[str] = (),
+    summary: RunSummary | None = None,
+) -> RunSummary:
     """Answer each input `samples` times with a run config, writing each run as it completes (see module doc).
 
     `provider` replaces the run config's provider (tests, demos). Cancelling the coroutine stops cleanly."""
@@ -144,20 +172,47 @@ async def run_inputs_async(project: Project, task: str, run_config: str, inputs:
     task = project.task_slug(task)
     tags = check_tags(tags)
     rc = get_run_config(project, task, run_config)
-    plan = load_plan(project, task, run_config,
-                     supports_json_schema=json_schema_support(rc.provider) if not provider else True)
+    plan = load_plan(
+        project,
+        task,
+        run_config,
+        supports_json_schema=json_schema_support(rc.provider) if not provider else True,
+    )
     summary = summary or RunSummary(task, run_config)
     summary.run_config_hash = plan.config_hash
     with job_locks(project.root, [f"run task {task}/{run_config}"]) as waited:
         if waited:
             project.refresh()  # the other process wrote runs meanwhile: work left is derived again
-        return await _run_locked(project, task, run_config, plan, inputs, samples, concurrency, cache, provider,
-                                 progress, tags, summary)
+        return await _run_locked(
+            project,
+            task,
+            run_config,
+            plan,
+            inputs,
+            samples,
+            concurrency,
+            cache,
+            provider,
+            progress,
+            tags,
+            summary,
+        )
 
 
-async def _run_locked(project: Project, task: str, run_config: str, plan: RunPlan, inputs: Iterable[RunInput],
-                      samples: int, concurrency: int, cache: str | None, provider: Provider | None,
-                      progress: bool | None, tags: Sequence[str], summary: RunSummary) -> RunSummary:
+async def _run_locked(
+    project: Project,
+    task: str,
+    run_config: str,
+    plan: RunPlan,
+    inputs: Iterable[RunInput],
+    samples: int,
+    concurrency: int,
+    cache: str | None,
+    provider: Provider | None,
+    progress: bool | None,
+    tags: Sequence[str],
+    summary: RunSummary,
+) -> RunSummary:
     start = time.perf_counter()
     done, summary.stale = existing_runs(project, task, run_config, plan.config_hash)
     todo: list[tuple[RunInput, int]] = []
@@ -188,8 +243,16 @@ async def _run_locked(project: Project, task: str, run_config: str, plan: RunPla
     return summary
 
 
-async def _run_jobs(project: Project, plan: RunPlan, provider: Provider, todo: list[tuple[RunInput, int]],
-                    concurrency: int, progress: bool | None, tags: tuple[str, ...], summary: RunSummary) -> None:
+async def _run_jobs(
+    project: Project,
+    plan: RunPlan,
+    provider: Provider,
+    todo: list[tuple[RunInput, int]],
+    concurrency: int,
+    progress: bool | None,
+    tags: tuple[str, ...],
+    summary: RunSummary,
+) -> None:
     jobs = iter(todo)
     stop = asyncio.Event()
 
@@ -238,21 +301,44 @@ def _count(summary: RunSummary, run: Any, key: RunKey) -> None:
         summary._note(summary.failed, run.error.type, run.error.message)
 
 
-def build_run(plan: RunPlan, provider_name: str, item: RunInput, sample: int, answered: Answered,
-              tags: tuple[str, ...] = ()) -> TaskRun:
+def build_run(
+    plan: RunPlan,
+    provider_name: str,
+    item: RunInput,
+    sample: int,
+    answered: Answered,
+    tags: tuple[str, ...] = (),
+) -> TaskRun:
     """The run record for one answered input, with its content ID."""
     rc = plan.run_config
-    source = Source(type="synthetic", provider=rc.provider or provider_name, model=rc.model, prompt=rc.prompt,
-                    run_config=plan.run_config_slug, run_config_hash=plan.config_hash)
-    run = TaskRun(task=plan.task_slug, input=item.text, input_source=item.source, output=answered.output,
-                  output_source=source, sample=sample, reasoning=answered.reasoning,
-                  intermediate_outputs=answered.intermediate or None, usage=answered.usage, error=answered.error,
-                  tags=sorted(set(item.tags) | set(tags)), parent=item.parent)
+    source = Source(
+        type="synthetic",
+        provider=rc.provider or provider_name,
+        model=rc.model,
+        prompt=rc.prompt,
+        run_config=plan.run_config_slug,
+        run_config_hash=plan.config_hash,
+    )
+    run = TaskRun(
+        task=plan.task_slug,
+        input=item.text,
+        input_source=item.source,
+        output=answered.output,
+        output_source=source,
+        sample=sample,
+        reasoning=answered.reasoning,
+        intermediate_outputs=answered.intermediate or None,
+        usage=answered.usage,
+        error=answered.error,
+        tags=sorted(set(item.tags) | set(tags)),
+        parent=item.parent,
+    )
     return run.model_copy(update={"id": run.expected_id()})
 
 
-def run_inputs(project: Project, task: str, run_config: str, inputs: Iterable[RunInput], **options: Any
-               ) -> RunSummary:
+def run_inputs(
+    project: Project, task: str, run_config: str, inputs: Iterable[RunInput], **options: Any
+) -> RunSummary:
     """`run_inputs_async` from synchronous code. Ctrl-C returns the summary with `interrupted` set."""
     summary = RunSummary(project.task_slug(task), run_config)
     try:
@@ -262,15 +348,25 @@ def run_inputs(project: Project, task: str, run_config: str, inputs: Iterable[Ru
         return summary
 
 
-def run_task(project: Project, task: str, run_config: str, *, text: str | None = None,
-             inputs_file: Path | None = None, filter_text: str | None = None, author: str | None = None,
-             **options: Any) -> RunSummary:
+def run_task(
+    project: Project,
+    task: str,
+    run_config: str,
+    *,
+    text: str | None = None,
+    inputs_file: Path | None = None,
+    filter_text: str | None = None,
+    author: str | None = None,
+    **options: Any,
+) -> RunSummary:
     """Run a task over inputs given one of three ways: one typed `text`, a JSONL `inputs_file`, or the inputs of
     the runs matching `filter_text`. Options are those of `run_inputs_async`."""
     given = [x for x in (text, inputs_file, filter_text) if x is not None]
     if len(given) != 1:
-        raise UsageError("give exactly one of --input, --inputs and --filter",
-                         "e.g. --filter input_only to answer generated inputs")
+        raise UsageError(
+            "give exactly one of --input, --inputs and --filter",
+            "e.g. --filter input_only to answer generated inputs",
+        )
     task = project.task_slug(task)
     if text is not None:
         inputs = [typed_input(project, task, text, author)]

@@ -53,9 +53,12 @@ class RecordWriter:
         self._bulk = bulk_writing(self.project.root)  # if all of us are killed, the next command sweeps
         self._bulk.__enter__()
         self._room = asyncio.Semaphore(self._backlog)
-        self._process = subprocess.Popen(python_module("kilngit._write_worker", str(self.project.root)),
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         start_new_session=True)  # Ctrl-C is for the batch, not its writes
+        self._process = subprocess.Popen(
+            python_module("kilngit._write_worker", str(self.project.root)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )  # Ctrl-C is for the batch, not its writes
         self._to_worker = self._process.stdin.fileno()  # type: ignore[union-attr]
         self._from_worker = self._process.stdout.fileno()  # type: ignore[union-attr]
         os.set_blocking(self._to_worker, False)
@@ -63,8 +66,9 @@ class RecordWriter:
         self._loop.add_reader(self._from_worker, self._read_answers)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             self._finish()
         finally:
@@ -107,8 +111,10 @@ class RecordWriter:
                 if on_done is not None:
                     on_done(record)
             else:
-                self._error = self._error or KilngitError(f"could not write {line[1:].decode()}",
-                                                         "check that the project folder is writable and has room")
+                self._error = self._error or KilngitError(
+                    f"could not write {line[1:].decode()}",
+                    "check that the project folder is writable and has room",
+                )
 
     def _finish(self) -> None:
         """Hand over what is left, close the pipe and wait for the worker's last answers. Blocking on
@@ -119,7 +125,7 @@ class RecordWriter:
         os.set_blocking(self._from_worker, True)
         try:
             while self._unsent:
-                del self._unsent[:os.write(self._to_worker, self._unsent)]
+                del self._unsent[: os.write(self._to_worker, self._unsent)]
         except BrokenPipeError:
             pass
         self._process.stdin.close()  # type: ignore[union-attr]
@@ -130,7 +136,9 @@ class RecordWriter:
         if self._pending:
             self._error = self._error or KilngitError(
                 f"the record writer process stopped (exit code {code}) before writing {len(self._pending)} "
-                "records", "run the same command again: what was not written is redone")
+                "records",
+                "run the same command again: what was not written is redone",
+            )
 
     def _raise(self) -> None:
         if self._error is not None:

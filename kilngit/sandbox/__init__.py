@@ -20,5 +20,14 @@ from kilngit.sandbox.limits import Limits
 from kilngit.sandbox.mode import require_sandbox, set_unsandboxed, unsandboxed
 from kilngit.sandbox.process import ProcessTree
 
-__all__ = ["Limits", "ProcessTree", "SandboxUnavailable", "probe", "require_sandbox", "sandbox_env", "sandboxed",
-           "set_unsandboxed", "unsandboxed"]
+__all__ = [
+    "Limits",
+    "ProcessTree",
+    "SandboxUnavailable",
+    "probe",
+    "require_sandbox",
+    "sandbox_env",
+    "sandboxed",
+    "set_unsandboxed",
+    "unsandboxed",
+]

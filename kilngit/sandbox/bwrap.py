@@ -27,8 +27,19 @@ from kilngit.sandbox.limits import Limits
 LAUNCH = Path(__file__).with_name("launch.py")
 KILNGIT_PACKAGE = str(Path(__file__).resolve().parents[1])
 #: Files of /etc that programs need and that hold no secrets.
-ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "passwd", "group",
-       "nsswitch.conf", "fonts", "mime.types", "magic")
+ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "localtime",
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "fonts",
+    "mime.types",
+    "magic",
+)
 TOP_LEVEL = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _FIRST_UID = 1 << 28  # root gives up root for a random user id from here: no files, no other processes
 
@@ -45,7 +56,9 @@ def bwrap_binary() -> str | None:
     return shutil.which("bwrap") or (shutil.which("bwrap", path="/usr/bin:/bin"))
 
 
-def sandboxed(argv: list[str], root: Path, limits: Limits | None = None, info_fd: int | None = None) -> list[str]:
+def sandboxed(
+    argv: list[str], root: Path, limits: Limits | None = None, info_fd: int | None = None
+) -> list[str]:
     """The command that runs `argv` inside a sandbox seeing `root` (read-only) as its working folder.
 
     File descriptors the caller passes with `pass_fds` stay open inside; bubblewrap writes the host pid of the
@@ -57,9 +70,23 @@ def sandboxed(argv: list[str], root: Path, limits: Limits | None = None, info_fd
     limits = limits or Limits()
     root = Path(root).resolve()
     as_root = os.geteuid() == 0
-    args = [binary, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "kilngit-sandbox", "--cap-drop", "ALL"]
-    if as_root:  # no user namespace (it would map back to root); keep only the right to change user, for launch.py
+    args = [
+        binary,
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        "kilngit-sandbox",
+        "--cap-drop",
+        "ALL",
+    ]
+    if (
+        as_root
+    ):  # no user namespace (it would map back to root); keep only the right to change user, for launch.py
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         args += ["--unshare-user"]
@@ -73,8 +100,18 @@ def sandboxed(argv: list[str], root: Path, limits: Limits | None = None, info_fd
     for name in ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     # /tmp first: a project or Python that lives under /tmp is then mounted over it, not hidden by it.
-    args += ["--perms", "1777", "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp",
-             "--proc", "/proc", "--dev", "/dev"]
+    args += [
+        "--perms",
+        "1777",
+        "--size",
+        str(limits.scratch_bytes),
+        "--tmpfs",
+        "/tmp",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ]
     made: set[str] = set()
     for folder in (*_python_folders(), str(root)):
         args += [*_parents(folder, made), "--ro-bind", folder, folder]
@@ -82,7 +119,18 @@ def sandboxed(argv: list[str], root: Path, limits: Limits | None = None, info_fd
     if info_fd is not None:
         args += ["--info-fd", str(info_fd)]
     uid = _FIRST_UID + secrets.randbelow(1 << 20) if as_root else 0
-    return [*args, "--", sys.executable, "-I", "-S", str(LAUNCH), *limits.launcher_args(), str(uid), "--", *argv]
+    return [
+        *args,
+        "--",
+        sys.executable,
+        "-I",
+        "-S",
+        str(LAUNCH),
+        *limits.launcher_args(),
+        str(uid),
+        "--",
+        *argv,
+    ]
 
 
 def _parents(folder: str, made: set[str]) -> list[str]:
@@ -99,8 +147,14 @@ def _parents(folder: str, made: set[str]) -> list[str]:
 @functools.cache
 def _python_folders() -> tuple[str, ...]:
     """The folders of the Python installation running kilngit that are not under /usr, outermost only."""
-    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, KILNGIT_PACKAGE,
-                  str(Path(os.path.realpath(sys.executable)).parents[1]), *site.getsitepackages()}
+    candidates = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        KILNGIT_PACKAGE,
+        str(Path(os.path.realpath(sys.executable)).parents[1]),
+        *site.getsitepackages(),
+    }
     folders = sorted({os.path.realpath(c) for c in candidates if os.path.isdir(c)})
     outermost: list[str] = []
     for folder in folders:
@@ -117,8 +171,13 @@ def _probe(binary: str | None, euid: int) -> str | None:
         return "bubblewrap (bwrap) is not installed"
     with tempfile.TemporaryDirectory(prefix="kilngit-sandbox-probe-") as folder:
         try:
-            done = subprocess.run(sandboxed([sys.executable, "-I", "-S", "-c", "pass"], Path(folder)),
-                                  env=sandbox_env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+            done = subprocess.run(
+                sandboxed([sys.executable, "-I", "-S", "-c", "pass"], Path(folder)),
+                env=sandbox_env(),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=60,
+            )
         except (OSError, subprocess.SubprocessError) as e:
             return f"{binary} cannot start: {e}"
     if done.returncode != 0:

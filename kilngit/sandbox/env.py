@@ -14,11 +14,13 @@ def sandbox_env() -> dict[str, str]:
     """The whole environment of a sandboxed process (the same one with `--unsandboxed`)."""
     env = {name: os.environ[name] for name in PASSED if name in os.environ}
     env.setdefault("LANG", "C.UTF-8")
-    env.update({
-        "PATH": os.pathsep.join([os.path.join(sys.prefix, "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": "/tmp",  # the private scratch folder: tools that write to ~ find somewhere to write
-        "TMPDIR": "/tmp",
-        "PYTHONDONTWRITEBYTECODE": "1",  # the project is read-only
-        "KILNGIT_SANDBOX": "1",
-    })
+    env.update(
+        {
+            "PATH": os.pathsep.join([os.path.join(sys.prefix, "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": "/tmp",  # the private scratch folder: tools that write to ~ find somewhere to write
+            "TMPDIR": "/tmp",
+            "PYTHONDONTWRITEBYTECODE": "1",  # the project is read-only
+            "KILNGIT_SANDBOX": "1",
+        }
+    )
     return env

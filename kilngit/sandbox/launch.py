@@ -16,9 +16,14 @@ import sys
 def main() -> None:
     cpu, memory, processes, file_bytes, open_files, uid = (int(a) for a in sys.argv[1:7])
     assert sys.argv[7] == "--"
-    for limit, value in ((resource.RLIMIT_CPU, cpu), (resource.RLIMIT_AS, memory),
-                         (resource.RLIMIT_NPROC, processes), (resource.RLIMIT_FSIZE, file_bytes),
-                         (resource.RLIMIT_NOFILE, open_files), (resource.RLIMIT_CORE, 0)):
+    for limit, value in (
+        (resource.RLIMIT_CPU, cpu),
+        (resource.RLIMIT_AS, memory),
+        (resource.RLIMIT_NPROC, processes),
+        (resource.RLIMIT_FSIZE, file_bytes),
+        (resource.RLIMIT_NOFILE, open_files),
+        (resource.RLIMIT_CORE, 0),
+    ):
         resource.setrlimit(limit, (value, value))
     if uid > 0:
         os.setgroups([])

@@ -25,5 +25,7 @@ class Limits:
 
     def launcher_args(self) -> list[str]:
         """The limits as `launch.py` reads them."""
-        return [str(v) for v in (self.cpu_seconds, self.memory_bytes, self.processes, self.file_bytes,
-                                 self.open_files)]
+        return [
+            str(v)
+            for v in (self.cpu_seconds, self.memory_bytes, self.processes, self.file_bytes, self.open_files)
+        ]

@@ -29,6 +29,7 @@ def require_sandbox(what: str) -> bool:
             f"{what} is project code and kilngit runs project code only in its sandbox, which is not available "
             f"here: {problem}",
             hint="install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on a kernel that allows user "
-                 "namespaces, or pass --unsandboxed (KILNGIT_UNSANDBOXED=1) to run it as a plain process with "
-                 "your permissions")
+            "namespaces, or pass --unsandboxed (KILNGIT_UNSANDBOXED=1) to run it as a plain process with "
+            "your permissions",
+        )
     return True

@@ -35,20 +35,34 @@ class ProcessTree:
         self.init_pid = init_pid
 
     @classmethod
-    async def start(cls, argv: list[str], root: Path, *, sandboxed: bool, limits: Limits | None = None,
-                    pass_fds: tuple[int, ...] = (), **popen: Any) -> ProcessTree:
+    async def start(
+        cls,
+        argv: list[str],
+        root: Path,
+        *,
+        sandboxed: bool,
+        limits: Limits | None = None,
+        pass_fds: tuple[int, ...] = (),
+        **popen: Any,
+    ) -> ProcessTree:
         """Start `argv` with the sandbox's environment in `root`, in a new session; `popen` are the stdio
         arguments of `asyncio.create_subprocess_exec`."""
         if not sandboxed:
-            proc = await asyncio.create_subprocess_exec(*argv, cwd=root, env=sandbox_env(), pass_fds=pass_fds,
-                                                        start_new_session=True, **popen)
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=root, env=sandbox_env(), pass_fds=pass_fds, start_new_session=True, **popen
+            )
             return cls(proc, None)
         info_read, info_write = os.pipe()
         argv = sandbox_argv(argv, root, limits, info_fd=info_write)
         try:
-            proc = await asyncio.create_subprocess_exec(*argv, cwd=root, env=sandbox_env(),
-                                                        pass_fds=(*pass_fds, info_write), start_new_session=True,
-                                                        **popen)
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=root,
+                env=sandbox_env(),
+                pass_fds=(*pass_fds, info_write),
+                start_new_session=True,
+                **popen,
+            )
         finally:
             os.close(info_write)
         return cls(proc, await _child_pid(info_read))
@@ -70,8 +84,9 @@ async def _child_pid(fd: int) -> int | None:
     """The pid bubblewrap reports on its info fd (None when it failed before starting anything)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                                os.fdopen(fd, "rb", buffering=0))
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+    )
     data = b""
     try:
         while b"}" not in data and (chunk := await asyncio.wait_for(reader.read(4096), HANG_S)):

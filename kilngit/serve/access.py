@@ -65,8 +65,10 @@ def load_raters(path: str | Path, project_root: Path) -> dict[str, str]:
     resolved = path.resolve()
     root = project_root.resolve()
     if resolved == root or root in resolved.parents:
-        raise UsageError(f"the raters file {path} is inside the project",
-                         "keep it outside the repository (its tokens are secrets), e.g. ~/.config/kilngit/raters.yaml")
+        raise UsageError(
+            f"the raters file {path} is inside the project",
+            "keep it outside the repository (its tokens are secrets), e.g. ~/.config/kilngit/raters.yaml",
+        )
     try:
         data = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as e:
@@ -74,14 +76,20 @@ def load_raters(path: str | Path, project_root: Path) -> dict[str, str]:
     except ReadError as e:
         raise UsageError(f"{path}: {e}", e.fix) from None
     if not isinstance(data, dict) or not data:
-        raise UsageError(f"{path}: expected a mapping of secret token to rater identity",
-                         "write lines like `a-long-random-token: alice@example.com`")
+        raise UsageError(
+            f"{path}: expected a mapping of secret token to rater identity",
+            "write lines like `a-long-random-token: alice@example.com`",
+        )
     out = {}
     for token, rater in data.items():
         if not isinstance(token, str) or len(token) < MIN_TOKEN:
-            raise UsageError(f"{path}: a token is shorter than {MIN_TOKEN} characters",
-                             "use long random tokens, e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe())'`")
+            raise UsageError(
+                f"{path}: a token is shorter than {MIN_TOKEN} characters",
+                "use long random tokens, e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe())'`",
+            )
         if not isinstance(rater, str) or not rater.strip():
-            raise UsageError(f"{path}: the token {token[:4]}... has no rater identity", "map it to e.g. an email")
+            raise UsageError(
+                f"{path}: the token {token[:4]}... has no rater identity", "map it to e.g. an email"
+            )
         out[token] = rater.strip()
     return out

@@ -37,8 +37,10 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 #: Scripts only from this server, no inline script, no framing: a `<script>` that slipped into a page
 #: could not run. Inline styles are allowed (the report's confusion matrices shade cells with them).
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class Server:
@@ -49,8 +51,12 @@ class Server:
         self.access = access
         self.fresh = Freshness(project)
         self.cookie = f"kilngit_session_{port}"
-        self.env = Environment(loader=PackageLoader("kilngit.serve", "templates"), autoescape=True,
-                               trim_blocks=True, lstrip_blocks=True)
+        self.env = Environment(
+            loader=PackageLoader("kilngit.serve", "templates"),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
         self.env.filters["text"] = render_text
         self.env.globals["url"] = _url
         self.generation = 0
@@ -63,12 +69,17 @@ class Server:
         """The label queues (`kilngit.serve.labeling.Queues`)."""
         self._memo: dict[tuple[str, ...], tuple[tuple[Any, ...], Any]] = {}
 
-    def memo(self, key: tuple[str, ...], compute: Callable[[], Any], deps: tuple[Any, ...] | None = None) -> Any:
+    def memo(
+        self, key: tuple[str, ...], compute: Callable[[], Any], deps: tuple[Any, ...] | None = None
+    ) -> Any:
         """`compute()`, kept while `deps` are the same objects (default: until anything changes)."""
         deps = (self.generation,) if deps is None else deps
         hit = self._memo.get(key)
-        if hit is not None and len(hit[0]) == len(deps) and all(
-                a is b or (isinstance(a, int) and a == b) for a, b in zip(hit[0], deps, strict=True)):
+        if (
+            hit is not None
+            and len(hit[0]) == len(deps)
+            and all(a is b or (isinstance(a, int) and a == b) for a, b in zip(hit[0], deps, strict=True))
+        ):
             return hit[1]
         value = compute()
         if len(self._memo) > 64:  # many different filters looked at: start over rather than grow
@@ -92,7 +103,13 @@ class Server:
         session: Session | None = request.scope.get("kilngit.session")
         tasks = list(self.project.tasks())
         html = self.env.get_template(template).render(
-            request=request, session=session, project=self.project, tasks=tasks, path=request.url.path, **context)
+            request=request,
+            session=session,
+            project=self.project,
+            tasks=tasks,
+            path=request.url.path,
+            **context,
+        )
         return HTMLResponse(html, status_code=status)
 
     def task(self, request: Request) -> str:
@@ -112,7 +129,9 @@ def _url(path: str, **params: Any) -> str:
     return f"{path}?{query}" if query else path
 
 
-def page(server: Server, handler: Callable[[Server, Request], Awaitable[Response]], write: bool = False) -> Handler:
+def page(
+    server: Server, handler: Callable[[Server, Request], Awaitable[Response]], write: bool = False
+) -> Handler:
     """Wrap a handler: signed-in sessions only, fresh reads, writes only with the CSRF token, errors as pages."""
 
     async def endpoint(request: Request) -> Response:
@@ -125,9 +144,15 @@ def page(server: Server, handler: Callable[[Server, Request], Awaitable[Response
             given = request.headers.get("x-csrf-token") or form.get("csrf")
             origin = request.headers.get("origin")
             if not csrf_ok(session, given if isinstance(given, str) else None) or (
-                    origin and origin != f"{request.url.scheme}://{request.url.netloc}"):
-                return server.render(request, "error.html", status=403, message="refused: missing or wrong CSRF "
-                                     "token", hint="reload the page and try again")
+                origin and origin != f"{request.url.scheme}://{request.url.netloc}"
+            ):
+                return server.render(
+                    request,
+                    "error.html",
+                    status=403,
+                    message="refused: missing or wrong CSRF token",
+                    hint="reload the page and try again",
+                )
         if server.fresh.check():
             server.changed()
         try:
@@ -159,8 +184,10 @@ async def security_headers(request: Request, call_next: Callable[[Request], Awai
     response = await call_next(request)
     # The time the server spent on the request, and the CPU time its thread used (on a busy machine the
     # second is the steadier figure). Browsers show both; bench/serve_pages.py reads them.
-    response.headers["Server-Timing"] = (f"app;dur={(time.perf_counter() - started) * 1000:.1f}, "
-                                         f"cpu;dur={(time.thread_time() - cpu) * 1000:.1f}")
+    response.headers["Server-Timing"] = (
+        f"app;dur={(time.perf_counter() - started) * 1000:.1f}, "
+        f"cpu;dur={(time.thread_time() - cpu) * 1000:.1f}"
+    )
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     # same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on plain form posts.
@@ -187,8 +214,13 @@ def create_app(project: Project, tokens: dict[str, str], host: str = "127.0.0.1"
     # Host header check against DNS rebinding; a server bound to every interface answers any name (the
     # sign-in token still guards it).
     hosts = ["*"] if host in ("0.0.0.0", "::") else sorted({host, "127.0.0.1", "localhost", "::1", "[::1]"})
-    app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
-                                               Middleware(BaseHTTPMiddleware, dispatch=security_headers)])
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+            Middleware(BaseHTTPMiddleware, dispatch=security_headers),
+        ],
+    )
     app.state.server = server
     return app
 

@@ -89,8 +89,11 @@ class Freshness:
 
 def _names(folder: Path) -> list[str]:
     try:
-        return sorted(e.name for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)
-                      and not e.name.startswith("."))
+        return sorted(
+            e.name
+            for e in os.scandir(folder)
+            if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+        )
     except (FileNotFoundError, NotADirectoryError):
         return []
 

@@ -68,12 +68,26 @@ def choices(rating_type: str | None, labels: list[str]) -> list[Choice]:
 
 def rows(task: Task, mine: Annotation | None) -> list[Row]:
     """The overall row and one row per requirement, each with the keys of its rating type."""
-    out = [Row("overall", "overall", task.instruction, choices(task.rating_type, task.labels),
-               rating_word(mine.rating) if mine and mine.rating else "")]
+    out = [
+        Row(
+            "overall",
+            "overall",
+            task.instruction,
+            choices(task.rating_type, task.labels),
+            rating_word(mine.rating) if mine and mine.rating else "",
+        )
+    ]
     for req in task.requirements:
         given = mine.requirements.get(req.name) if mine else None
-        out.append(Row(req.name, f"req.{req.name}", req.instruction, choices(req.type, req.labels),
-                       rating_word(given) if given else ""))
+        out.append(
+            Row(
+                req.name,
+                f"req.{req.name}",
+                req.instruction,
+                choices(req.type, req.labels),
+                rating_word(given) if given else "",
+            )
+        )
     return out
 
 
@@ -94,7 +108,9 @@ class Queues:
         if hit is not None and hit[0] == self.server.disk_generation and hit[1] is states:
             return hit[3]
         flt = self.server.project.run_filter(task, filter_text or "all")
-        ids = sorted(s.id for s in states.values() if flt.matches(s) and in_queue(s, rater, which == "disputed"))
+        ids = sorted(
+            s.id for s in states.values() if flt.matches(s) and in_queue(s, rater, which == "disputed")
+        )
         self.cache[key] = (self.server.disk_generation, states, flt, ids)
         return ids
 
@@ -158,8 +174,15 @@ async def undo(server: Server, request: Request) -> Response:
         return _panel(server, request, task, filter_text, which, message="nothing to undo")
     _, run_id, before = session.undo.pop(mine[-1])
     relpath = _save(server, task, session.rater, run_id, before)  # type: ignore[arg-type]
-    return _panel(server, request, task, filter_text, which, current=run_id,
-                  message=f"undone: {relpath} is back to {describe_annotation(before)}")  # type: ignore[arg-type]
+    return _panel(
+        server,
+        request,
+        task,
+        filter_text,
+        which,
+        current=run_id,
+        message=f"undone: {relpath} is back to {describe_annotation(before)}",
+    )  # type: ignore[arg-type]
 
 
 def _change(form: FormData, task: Task) -> RatingChange | None:
@@ -171,13 +194,23 @@ def _change(form: FormData, task: Task) -> RatingChange | None:
     had = form.get("had") == "1"  # the rater had an annotation: an emptied note or repair removes it
     labeled = task.rating_type == "label"
     change = RatingChange(
-        overall=parse_overall(overall) if overall and not labeled else None, label=overall if labeled and overall else None,
+        overall=parse_overall(overall) if overall and not labeled else None,
+        label=overall if labeled and overall else None,
         requirements={k: v for k, v in given.items() if v},
         tags_add=tuple(w for w in words if not w.startswith("-")),
         tags_remove=tuple(w[1:] for w in words if w.startswith("-") and len(w) > 1),
-        note=note if note or had else None, repair=repair if repair.strip() or had else None)
-    nothing = not (change.overall or change.label or change.requirements or change.tags_add or change.tags_remove or note
-                   or repair.strip())
+        note=note if note or had else None,
+        repair=repair if repair.strip() or had else None,
+    )
+    nothing = not (
+        change.overall
+        or change.label
+        or change.requirements
+        or change.tags_add
+        or change.tags_remove
+        or note
+        or repair.strip()
+    )
     return None if nothing and not had else change
 
 
@@ -189,8 +222,14 @@ def _seconds(value: object) -> float | None:
     return min(max(seconds, 0.0), _MAX_SECONDS) if seconds == seconds else None
 
 
-def _apply(server: Server, run: TaskRun, rater: str, change: RatingChange, before: Annotation | None,
-           seconds: float | None) -> Annotation:
+def _apply(
+    server: Server,
+    run: TaskRun,
+    rater: str,
+    change: RatingChange,
+    before: Annotation | None,
+    seconds: float | None,
+) -> Annotation:
     return apply_change(server.project, run, rater, change, before, seconds_on_item=seconds)
 
 
@@ -203,9 +242,17 @@ def _save(server: Server, task: str, rater: str, run_id: str, annotation: Annota
     return relpath
 
 
-def _panel(server: Server, request: Request, task: str, filter_text: str, which: str, current: str | None = None,
-           after: str | None = None, answered: tuple[str, Annotation | None, str] | None = None,
-           message: str = "") -> Response:
+def _panel(
+    server: Server,
+    request: Request,
+    task: str,
+    filter_text: str,
+    which: str,
+    current: str | None = None,
+    after: str | None = None,
+    answered: tuple[str, Annotation | None, str] | None = None,
+    message: str = "",
+) -> Response:
     session = request.scope["kilngit.session"]
     error = None
     try:
@@ -217,19 +264,38 @@ def _panel(server: Server, request: Request, task: str, filter_text: str, which:
     elif queue:
         i = 0 if after is None else bisect.bisect_right(queue, after)
         current = queue[i] if i < len(queue) else None
-    context: dict[str, Any] = dict(task=task, filter_text=filter_text, which=which, queues=QUEUES, queue=queue,
-                                   error=error, message=message, current=None)
+    context: dict[str, Any] = dict(
+        task=task,
+        filter_text=filter_text,
+        which=which,
+        queues=QUEUES,
+        queue=queue,
+        error=error,
+        message=message,
+        current=None,
+    )
     if current is not None:
         state = server.project.states(task)[current]
         mine = load_own_annotation(server.project, task, session.rater, current)
         i = bisect.bisect_left(queue, current)
-        context.update(current=state, run=state.run, mine=mine, position=i + 1
-                       if i < len(queue) and queue[i] == current else None, rows=rows(server.project.task(task), mine),
-                       others=[a for a in state.annotations if layout.rater_dir(a.rater) != layout.rater_dir(session.rater)])
+        context.update(
+            current=state,
+            run=state.run,
+            mine=mine,
+            position=i + 1 if i < len(queue) and queue[i] == current else None,
+            rows=rows(server.project.task(task), mine),
+            others=[
+                a for a in state.annotations if layout.rater_dir(a.rater) != layout.rater_dir(session.rater)
+            ],
+        )
     if answered is not None:
         run_id, annotation, relpath = answered
-        context.update(answered=run_id, answered_file=relpath, answered_text=describe_annotation(annotation),
-                       suggestions=[j for j in judge_views(server, task, run_id) if j.verdict is not None])
+        context.update(
+            answered=run_id,
+            answered_file=relpath,
+            answered_text=describe_annotation(annotation),
+            suggestions=[j for j in judge_views(server, task, run_id) if j.verdict is not None],
+        )
     template = "label_panel.html" if request.headers.get("hx-request") else "label.html"
     return server.render(request, template, **context)
 

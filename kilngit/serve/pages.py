@@ -60,8 +60,10 @@ def _eval_summary(project: Project, task: str, slug: str) -> EvalSummary:
         results = eval_results(project, task, slug)
         board = eval_scores(project, task, slug, results=results)
         out.judge = board.judge
-        best = max((g for g in board.groups if g.quality is not None), key=lambda g: g.quality or 0, default=None)
-        out.headline = (f"{best.quality:.2f} quality, {best.group} (n={best.n})" if best else "no scores yet")
+        best = max(
+            (g for g in board.groups if g.quality is not None), key=lambda g: g.quality or 0, default=None
+        )
+        out.headline = f"{best.quality:.2f} quality, {best.group} (n={best.n})" if best else "no scores yet"
         table = eval_alignment(project, task, slug, results=results)
         judge = next((j for j in table.judges if j.judge == board.judge), None)
         parts = []
@@ -85,25 +87,45 @@ def _task_summary(project: Project, slug: str) -> TaskSummary:
     raters = {a.rater for s in states for a in s.annotations}
     with_output = [s for s in states if s.run.output is not None]
     rated = sum(1 for s in with_output if s.rated)
-    summary = TaskSummary(slug, project.tasks()[slug].name, len(states), len(with_output), rated,
-                          len(with_output) - rated, sum(1 for s in states if len(s.annotations) > 1 and s.disputed),
-                          len(raters))
+    summary = TaskSummary(
+        slug,
+        project.tasks()[slug].name,
+        len(states),
+        len(with_output),
+        rated,
+        len(with_output) - rated,
+        sum(1 for s in states if len(s.annotations) > 1 and s.disputed),
+        len(raters),
+    )
     summary.evals = [_eval_summary(project, slug, e) for e in project.evals(slug)]
     return summary
 
 
 def recent_commits(project: Project, n: int = 12) -> list[list[str]]:
     """The last commits touching records: short hash, author, when, subject."""
-    out = run_git(project.root, "log", f"-n{n}", "--format=%h%x1f%an%x1f%ar%x1f%s", "--", "tasks",
-                  layout.MANIFEST, check=False)
+    out = run_git(
+        project.root,
+        "log",
+        f"-n{n}",
+        "--format=%h%x1f%an%x1f%ar%x1f%s",
+        "--",
+        "tasks",
+        layout.MANIFEST,
+        check=False,
+    )
     return [line.split("\x1f") for line in out.splitlines() if line.count("\x1f") == 3]
 
 
 async def home(server: Server, request: Request) -> Response:
     project = server.project
     summaries = server.memo(("home",), lambda: [_task_summary(project, t) for t in project.tasks()])
-    return server.render(request, "home.html", summaries=summaries, commits=recent_commits(project),
-                         problems=len(project.problems))
+    return server.render(
+        request,
+        "home.html",
+        summaries=summaries,
+        commits=recent_commits(project),
+        problems=len(project.problems),
+    )
 
 
 # ---- runs -----------------------------------------------------------------------------------------------
@@ -125,15 +147,32 @@ async def runs(server: Server, request: Request) -> Response:
     error, result = None, None
     try:
         # Kept until anything changes, so paging and changing columns do not filter every run again.
-        chosen = server.memo(("runs", task, filter_text, sort, str(descending)),
-                             lambda: views.select_sorted(server.project, task, filter_text, sort, descending))
-        result = views.run_page(chosen, len(server.project.states(task)), columns, sort, descending,
-                                _int(q.get("page"), 1), PER_PAGE)
+        chosen = server.memo(
+            ("runs", task, filter_text, sort, str(descending)),
+            lambda: views.select_sorted(server.project, task, filter_text, sort, descending),
+        )
+        result = views.run_page(
+            chosen,
+            len(server.project.states(task)),
+            columns,
+            sort,
+            descending,
+            _int(q.get("page"), 1),
+            PER_PAGE,
+        )
     except UsageError as e:
         error = str(e)
     template = "runs_table.html" if request.headers.get("hx-request") else "runs.html"
-    return server.render(request, template, task=task, filter_text=filter_text, result=result, error=error,
-                         columns=columns, all_columns=views.COLUMNS)
+    return server.render(
+        request,
+        template,
+        task=task,
+        filter_text=filter_text,
+        result=result,
+        error=error,
+        columns=columns,
+        all_columns=views.COLUMNS,
+    )
 
 
 # ---- run ------------------------------------------------------------------------------------------------
@@ -150,10 +189,16 @@ class JudgeView:
 def cached_results(server: Server, task: str, eval_slug: str) -> EvalResults:
     """`eval_results`, kept until the eval's results or definitions are reloaded."""
     project = server.project
-    deps = (project.records("judge_result", task=task, eval=eval_slug), project.judges(task, eval_slug),
-            project.evals(task))
-    return server.memo(("results", task, eval_slug), lambda: eval_results(project, task, eval_slug),
-                       deps=(*deps, len(deps[0])))
+    deps = (
+        project.records("judge_result", task=task, eval=eval_slug),
+        project.judges(task, eval_slug),
+        project.evals(task),
+    )
+    return server.memo(
+        ("results", task, eval_slug),
+        lambda: eval_results(project, task, eval_slug),
+        deps=(*deps, len(deps[0])),
+    )
 
 
 def judge_views(server: Server, task: str, run_id: str) -> list[JudgeView]:
@@ -171,9 +216,18 @@ async def run(server: Server, request: Request) -> Response:
     run_id = server.run_id(request, task)
     state = server.project.states(task)[run_id]
     files = {a.rater: layout.annotation_file(task, a.rater, run_id) for a in state.annotations}
-    return server.render(request, "run.html", task=task, state=state, run=state.run, files=files,
-                         judges=judge_views(server, task, run_id), requirements=server.project.task(task).requirements,
-                         run_file=layout.run_file(task, run_id), group=group_of(state.run))
+    return server.render(
+        request,
+        "run.html",
+        task=task,
+        state=state,
+        run=state.run,
+        files=files,
+        judges=judge_views(server, task, run_id),
+        requirements=server.project.task(task).requirements,
+        run_file=layout.run_file(task, run_id),
+        group=group_of(state.run),
+    )
 
 
 # ---- compare --------------------------------------------------------------------------------------------
@@ -203,7 +257,9 @@ def comparison(server: Server, task: str, eval_slug: str, configs: list[str], on
     results = cached_results(server, task, eval_slug)
     judge = find_judge(project, task, eval_slug, None) if results.judges else ""
     inputs = eval_items(project, task, results.eval).inputs
-    by_input: dict[str, dict[str, list[tuple[RunState, dict[str, float]]]]] = defaultdict(lambda: defaultdict(list))
+    by_input: dict[str, dict[str, list[tuple[RunState, dict[str, float]]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     groups: set[str] = set()
     for state in runs_on_inputs(project, task, inputs):
         if state.run.output is None and state.run.error is None:
@@ -235,14 +291,26 @@ async def compare(server: Server, request: Request) -> Response:
     if eval_slug not in evals:
         raise UsageError(f"task {task!r} has no eval {eval_slug!r}", f"evals: {', '.join(evals)}")
     configs, only_diff = q.getlist("config"), q.get("diff") == "1"
-    result = server.memo(("compare", task, eval_slug, ",".join(configs), str(only_diff)),
-                         lambda: comparison(server, task, eval_slug, configs, only_diff))
+    result = server.memo(
+        ("compare", task, eval_slug, ",".join(configs), str(only_diff)),
+        lambda: comparison(server, task, eval_slug, configs, only_diff),
+    )
     pages = max(1, -(-len(result.rows) // PER_PAGE))
     page = min(max(_int(q.get("page"), 1), 1), pages)
-    return server.render(request, "compare.html", task=task, evals=evals, eval_slug=eval_slug, c=result,
-                         rows=result.rows[(page - 1) * PER_PAGE: page * PER_PAGE], page=page, pages=pages,
-                         only_diff=only_diff, configs=configs,
-                         scores=[s.name for s in cached_results(server, task, eval_slug).eval.scores])
+    return server.render(
+        request,
+        "compare.html",
+        task=task,
+        evals=evals,
+        eval_slug=eval_slug,
+        c=result,
+        rows=result.rows[(page - 1) * PER_PAGE : page * PER_PAGE],
+        page=page,
+        pages=pages,
+        only_diff=only_diff,
+        configs=configs,
+        scores=[s.name for s in cached_results(server, task, eval_slug).eval.scores],
+    )
 
 
 def _mean_quality(scores: list[dict[str, float]]) -> dict[str, float]:
@@ -279,9 +347,20 @@ async def review(server: Server, request: Request) -> Response:
     else:
         try:
             result = review_range(server.project.root, f"{base}..{head}")
-            context.update(result=result, summary=summary_rows(result),
-                           sections=[(s.title, s.headers, [[c.replace("`", "") for c in row] for row in s.rows[:500]],
-                                      len(s.rows), s.notes) for s in sections(result)])
+            context.update(
+                result=result,
+                summary=summary_rows(result),
+                sections=[
+                    (
+                        s.title,
+                        s.headers,
+                        [[c.replace("`", "") for c in row] for row in s.rows[:500]],
+                        len(s.rows),
+                        s.notes,
+                    )
+                    for s in sections(result)
+                ],
+            )
         except KilngitError as e:
             context["error"] = str(e)
     return server.render(request, "review.html", **context)

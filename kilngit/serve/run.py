@@ -24,8 +24,10 @@ def require_extra() -> None:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
-        raise KilngitError(f"kilngit serve needs the web libraries ({e.name} is missing)",
-                           "install them: pip install 'kilngit[serve]'") from None
+        raise KilngitError(
+            f"kilngit serve needs the web libraries ({e.name} is missing)",
+            "install them: pip install 'kilngit[serve]'",
+        ) from None
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -37,8 +39,10 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}",
-                         "pick another port with --port N (0 picks a free one)") from None
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {e.strerror}",
+            "pick another port with --port N (0 picks a free one)",
+        ) from None
     sock.listen(128)
     return sock
 
@@ -52,8 +56,14 @@ def sign_in_tokens(project: Project, raters_file: str | Path | None) -> dict[str
     return {secrets.token_urlsafe(24): current_person(project.root)}
 
 
-def serve(root: str | Path = ".", host: str = "127.0.0.1", port: int = DEFAULT_PORT, open_browser: bool = False,
-          raters_file: str | Path | None = None, out: Any = None) -> int:
+def serve(
+    root: str | Path = ".",
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    open_browser: bool = False,
+    raters_file: str | Path | None = None,
+    out: Any = None,
+) -> int:
     """Serve the project containing `root` until interrupted. Prints the sign-in link(s) to `out`."""
     require_extra()
     import uvicorn
@@ -69,13 +79,17 @@ def serve(root: str | Path = ".", host: str = "127.0.0.1", port: int = DEFAULT_P
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{bound}"
     if raters_file is None:
-        (token, person), = tokens.items()
+        ((token, person),) = tokens.items()
         link = f"{base}/signin?token={token}"
         print(f"kilngit serve: {project.root} at {base} (as {person})\n  open: {link}", file=out, flush=True)
     else:
         link = base
-        print(f"kilngit serve: {project.root} at {base} ({len(set(tokens.values()))} raters)\n"
-              f"  each rater opens {base}/signin?token=THEIR_TOKEN", file=out, flush=True)
+        print(
+            f"kilngit serve: {project.root} at {base} ({len(set(tokens.values()))} raters)\n"
+            f"  each rater opens {base}/signin?token=THEIR_TOKEN",
+            file=out,
+            flush=True,
+        )
     if open_browser:
         webbrowser.open(link)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")

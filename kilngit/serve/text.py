@@ -36,7 +36,7 @@ def render_text(text: str | None) -> Markup:
         return Markup(f'<pre class="text">{escape(text)}</pre>')
     parts, last = [], 0
     for m in _FENCE.finditer(text):
-        parts.append(_plain(text[last:m.start()]))
+        parts.append(_plain(text[last : m.start()]))
         parts.append(_code(m.group(2), m.group(1) or "text"))
         last = m.end()
     parts.append(_plain(text[last:]))

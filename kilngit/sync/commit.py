@@ -43,8 +43,9 @@ def hash_through_git(repo: Repo, paths: list[str]) -> list[str]:
     return repo.git("hash-object", "-w", "--stdin-paths", input="".join(p + "\n" for p in paths)).split("\n")
 
 
-def make_commit(repo: Repo, head: str | None, files: list[FileVersion], deleted: list[str], message: str
-                ) -> str | None:
+def make_commit(
+    repo: Repo, head: str | None, files: list[FileVersion], deleted: list[str], message: str
+) -> str | None:
     """A commit on top of `head` changing exactly `files` and `deleted`; None when that changes nothing.
     HEAD is not moved: the caller does that with a compare-and-swap."""
     stream = bytearray(f"commit {TEMP_REF}\n".encode())

@@ -121,7 +121,9 @@ class Committer:
             result.message = message
             result.committed = [s.path for s in staged]
 
-    def _read_stable(self, valid: list[Change], before: dict[str, object], result: FlushResult) -> list[FileVersion]:
+    def _read_stable(
+        self, valid: list[Change], before: dict[str, object], result: FlushResult
+    ) -> list[FileVersion]:
         """The validated files' bytes, as validated: a file whose stamp moved since is left for the next round."""
         versions: list[FileVersion] = []
         through_git: list[str] = []
@@ -159,8 +161,10 @@ class Committer:
         if commit is None:
             return None
         zero = "0" * len(commit)  # the null object ID (40 digits, or 64 in a sha256 repository)
-        entries = [f"{v.mode} {v.blob or blob_id(self.repo, v.data or b'')}\t{self.repo.to_git(v.path)}"
-                   for v in versions] + [f"0 {zero}\t{self.repo.to_git(path)}" for path in deleted]
+        entries = [
+            f"{v.mode} {v.blob or blob_id(self.repo, v.data or b'')}\t{self.repo.to_git(v.path)}"
+            for v in versions
+        ] + [f"0 {zero}\t{self.repo.to_git(path)}" for path in deleted]
         atomic_write(self.journal, json.dumps({"commit": commit, "index": entries}).encode())
         try:
             self.repo.git("update-ref", "-m", "kilngit watch: commit", "HEAD", commit, head or zero)
@@ -180,9 +184,17 @@ class Committer:
         except (FileNotFoundError, ValueError):
             self.journal.unlink(missing_ok=True)
             return
-        if data.get("index") and git_result(self.root, "merge-base", "--is-ancestor", data["commit"], "HEAD").ok:
-            run_git_waiting(self.repo.toplevel, "update-index", "--index-info", input="\n".join(data["index"]) + "\n",
-                            wait_s=600)
+        if (
+            data.get("index")
+            and git_result(self.root, "merge-base", "--is-ancestor", data["commit"], "HEAD").ok
+        ):
+            run_git_waiting(
+                self.repo.toplevel,
+                "update-index",
+                "--index-info",
+                input="\n".join(data["index"]) + "\n",
+                wait_s=600,
+            )
         self.journal.unlink(missing_ok=True)
 
 
@@ -202,9 +214,13 @@ def _mode(path: Path) -> str:
 
 def _leak_problem(path: str, names: list[str]) -> Problem:
     variables = ", ".join(f"${n}" for n in names)
-    return Problem(path, f"holds the value of {variables} (a secret of this machine's environment): not committed",
-                   "remove the secret from the file (and find what wrote it there: a judge or a model echoing "
-                   "its input); kilngit never commits a file holding one", code="secret")
+    return Problem(
+        path,
+        f"holds the value of {variables} (a secret of this machine's environment): not committed",
+        "remove the secret from the file (and find what wrote it there: a judge or a model echoing "
+        "its input); kilngit never commits a file holding one",
+        code="secret",
+    )
 
 
 def _json_problem(root: Path, path: str) -> Problem | None:

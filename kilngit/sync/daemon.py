@@ -58,8 +58,9 @@ class WatchOptions:
 class Watch:
     """One watcher for one project. `say` receives every line meant for the terminal."""
 
-    def __init__(self, root: str | Path, options: WatchOptions | None = None,
-                 say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, root: str | Path, options: WatchOptions | None = None, say: Callable[[str], None] = print
+    ) -> None:
         self.options = options or WatchOptions()
         self.project = Project.find(root)
         self.root = self.project.root
@@ -68,8 +69,11 @@ class Watch:
         self.committer = Committer(self.root, self.recordings_dir)
         self.debouncer = Debouncer(self.options.quiet_s, self.options.max_wait_s)
         self.pool = JobPool(self.root, self.options.max_jobs, self.options.job_cooldown_s)
-        self.syncer = Syncer(self.committer.repo, self.options.remote, self.options.sync_interval_s) \
-            if self.options.sync else None
+        self.syncer = (
+            Syncer(self.committer.repo, self.options.remote, self.options.sync_interval_s)
+            if self.options.sync
+            else None
+        )
         self._say = say
         self.stopping = False
         self.invalid = InvalidFiles(self.root)
@@ -94,8 +98,13 @@ class Watch:
         """Watch until SIGTERM or Ctrl-C. Returns the exit code."""
         with WatcherLock(self.root) as lock:
             self._begin(lock)
-            watcher = ProjectWatcher(self.root, self.debouncer, self.options.poll, self.options.poll_interval_s,
-                                     self.recordings_dir)
+            watcher = ProjectWatcher(
+                self.root,
+                self.debouncer,
+                self.options.poll,
+                self.options.poll_interval_s,
+                self.recordings_dir,
+            )
             watcher.start()
             previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
             sync_thread = self._start_sync_thread()
@@ -171,9 +180,12 @@ class Watch:
 
     def _settings(self) -> str:
         o = self.options
-        return (f"quiet {o.quiet_s:g}s, max wait {o.max_wait_s:g}s" + (", polling" if o.poll else "")
-                + (f", sync every {o.sync_interval_s:g}s" if o.sync else "")
-                + (f", up to {o.max_jobs} job(s)" if o.jobs else ", no jobs"))
+        return (
+            f"quiet {o.quiet_s:g}s, max wait {o.max_wait_s:g}s"
+            + (", polling" if o.poll else "")
+            + (f", sync every {o.sync_interval_s:g}s" if o.sync else "")
+            + (f", up to {o.max_jobs} job(s)" if o.jobs else ", no jobs")
+        )
 
     def _on_signal(self, signum: int, frame: object) -> None:
         if self.stopping and signum == signal.SIGINT:
@@ -227,8 +239,12 @@ class Watch:
         for line in self.invalid.update(result.invalid, result.valid, hints):
             self.say(line)
         self.left_alone = len(result.left_alone)
-        self._say_once("left_alone", f"left alone: {len(result.left_alone)} file(s) you staged by hand; commit "
-                                     "them yourself" if result.left_alone else None)
+        self._say_once(
+            "left_alone",
+            f"left alone: {len(result.left_alone)} file(s) you staged by hand; commit them yourself"
+            if result.left_alone
+            else None,
+        )
 
     def _reap(self) -> int:
         ends = self.pool.reap()
@@ -310,14 +326,29 @@ class Watch:
             sync = asdict(st)
             sync["next_try_at"] = iso(st.next_try_at)
             sync["last_sync_at"] = iso(st.last_sync_at)
-        write_json(status_path(self.root), {
-            "pid": os.getpid(), "state": self.state, "started_at": iso(self.started_at), "updated_at": iso(now),
-            "root": str(self.root), "options": asdict(self.options), "pending": self.debouncer.pending,
-            "waiting": self.waiting, "commits": self.commits, "last_commit": self.last_commit,
-            "invalid": len(self.invalid), "left_alone": self.left_alone,
-            "jobs": {"running": self.pool.describe(), "pending": self._pending_jobs, "finished": self.pool.finished},
-            "sync": sync,
-        })
+        write_json(
+            status_path(self.root),
+            {
+                "pid": os.getpid(),
+                "state": self.state,
+                "started_at": iso(self.started_at),
+                "updated_at": iso(now),
+                "root": str(self.root),
+                "options": asdict(self.options),
+                "pending": self.debouncer.pending,
+                "waiting": self.waiting,
+                "commits": self.commits,
+                "last_commit": self.last_commit,
+                "invalid": len(self.invalid),
+                "left_alone": self.left_alone,
+                "jobs": {
+                    "running": self.pool.describe(),
+                    "pending": self._pending_jobs,
+                    "finished": self.pool.finished,
+                },
+                "sync": sync,
+            },
+        )
 
 
 def _interrupt(signum: int, frame: object) -> None:

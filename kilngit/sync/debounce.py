@@ -24,7 +24,9 @@ class Batch:
 class Debouncer:
     """Thread-safe: the watcher thread adds, the main loop waits and takes."""
 
-    def __init__(self, quiet_s: float, max_wait_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, quiet_s: float, max_wait_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.quiet_s = quiet_s
         self.max_wait_s = max(max_wait_s, quiet_s)
         self._clock = clock

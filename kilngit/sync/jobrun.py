@@ -42,8 +42,13 @@ def run_job(project: Project, job: Job) -> str:
                 options["samples"] = int(request.options["samples"])
             summary = _eval(project, request.task, request.eval or "", options)
         else:
-            summary = _run(project, request.task, request.run_config or "", request.filter,
-                           int(request.options.get("samples", 1)))
+            summary = _run(
+                project,
+                request.task,
+                request.run_config or "",
+                request.filter,
+                int(request.options.get("samples", 1)),
+            )
     except (RetryLater, ProviderError, KeyboardInterrupt):
         raise
     except KilngitError as e:
@@ -72,8 +77,9 @@ def _eval(project: Project, task: str, eval_slug: str, options: dict[str, Any]) 
 def _run(project: Project, task: str, run_config: str, filter_text: str | None, samples: int) -> str:
     from kilngit.runner import run_task
 
-    summary = run_task(project, task, run_config, filter_text=filter_text or "input_only", samples=samples,
-                       progress=False)
+    summary = run_task(
+        project, task, run_config, filter_text=filter_text or "input_only", samples=samples, progress=False
+    )
     if summary.interrupted:
         raise KeyboardInterrupt
     if summary.fatal:
@@ -88,7 +94,9 @@ def main(argv: list[str]) -> int:
     job = Job.from_json(job_json)
     parent = os.environ.get(PARENT_ENV, "")
     if parent.isdigit():
-        die_with_parent(int(parent))  # a killed watcher takes its jobs with it: no orphan doing the work twice
+        die_with_parent(
+            int(parent)
+        )  # a killed watcher takes its jobs with it: no orphan doing the work twice
     try:
         print(run_job(Project(root), job), flush=True)
         return 0

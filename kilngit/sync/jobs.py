@@ -80,22 +80,47 @@ def pending_jobs(root: str | Path) -> list[Job]:
             if queued.outcome is None:
                 r = queued.request
                 what = f"eval {r.eval}" if r.job == "eval" else f"run {r.run_config}"
-                jobs.append(Job(f"request:{r.task}/{r.id}", "request", r.task,
-                                f"queued {what} ({r.task}) from {r.requested_by}", {"request": r.id}))
+                jobs.append(
+                    Job(
+                        f"request:{r.task}/{r.id}",
+                        "request",
+                        r.task,
+                        f"queued {what} ({r.task}) from {r.requested_by}",
+                        {"request": r.id},
+                    )
+                )
     for task in project.tasks():
         if available("eval"):
             for slug, ev in project.evals(task).items():
                 missing = _missing_judgements(project, task, slug) if ev.auto_run else 0
                 if missing:
-                    jobs.append(Job(f"eval:{task}/{slug}", "eval", task,
-                                    f"auto-run eval {slug} ({task}): {missing} judgement(s) missing", {"eval": slug}))
+                    jobs.append(
+                        Job(
+                            f"eval:{task}/{slug}",
+                            "eval",
+                            task,
+                            f"auto-run eval {slug} ({task}): {missing} judgement(s) missing",
+                            {"eval": slug},
+                        )
+                    )
         if available("finetune"):
             for slug, spec in project.finetunes(task).items():
                 status = project.finetune_status(task, slug)
-                if spec.provider == "openai" and status is not None and status.provider_job_id \
-                        and status.state in ("queued", "running"):
-                    jobs.append(Job(f"finetune:{task}/{slug}", "finetune", task,
-                                    f"refresh fine-tune {slug} ({task}): {status.state}", {"finetune": slug}))
+                if (
+                    spec.provider == "openai"
+                    and status is not None
+                    and status.provider_job_id
+                    and status.state in ("queued", "running")
+                ):
+                    jobs.append(
+                        Job(
+                            f"finetune:{task}/{slug}",
+                            "finetune",
+                            task,
+                            f"refresh fine-tune {slug} ({task}): {status.state}",
+                            {"finetune": slug},
+                        )
+                    )
     return jobs
 
 
@@ -107,8 +132,9 @@ def _missing_judgements(project: Project, task: str, eval_slug: str) -> int:
     results = eval_results(project, task, eval_slug)
     items = eval_items(project, task, results.eval)
     runs = judgeable(items.eval_set + items.golden)
-    return sum(1 for judge in results.judges for s in runs
-               if not ((v := results.verdict(judge, s.id)) and v.done(0)))
+    return sum(
+        1 for judge in results.judges for s in runs if not ((v := results.verdict(judge, s.id)) and v.done(0))
+    )
 
 
 @dataclass
@@ -162,10 +188,14 @@ class JobPool:
     def _spawn(self, job: Job) -> _Running:
         log = self.log_dir / (re.sub(r"[^A-Za-z0-9_.-]+", "_", job.key) + ".log")
         with open(log, "wb") as out:
-            process = subprocess.Popen(python_module("kilngit.sync.jobrun", str(self.root), job.to_json()),
-                                       stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env={**os.environ, PARENT_ENV: str(os.getpid())},
-                                       start_new_session=True)  # a Ctrl-C in the terminal reaches us, not it
+            process = subprocess.Popen(
+                python_module("kilngit.sync.jobrun", str(self.root), job.to_json()),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, PARENT_ENV: str(os.getpid())},
+                start_new_session=True,
+            )  # a Ctrl-C in the terminal reaches us, not it
         return _Running(job, process, time.monotonic(), log)
 
     def reap(self) -> list[JobEnd]:
@@ -177,10 +207,17 @@ class JobPool:
                 continue
             del self.running[key]
             self.finished += 1
-            outcome = {0: "done", 1: "failed", EXIT_RETRY_LATER: "retry"}.get(code, "stopped" if code < 0 or
-                                                                                 code == 130 else "failed")
-            ends.append(JobEnd(running.job, outcome, _last_line(running.log),  # type: ignore[arg-type]
-                               time.monotonic() - running.started))
+            outcome = {0: "done", 1: "failed", EXIT_RETRY_LATER: "retry"}.get(
+                code, "stopped" if code < 0 or code == 130 else "failed"
+            )
+            ends.append(
+                JobEnd(
+                    running.job,
+                    outcome,
+                    _last_line(running.log),  # type: ignore[arg-type]
+                    time.monotonic() - running.started,
+                )
+            )
             previous = self._not_before.get(key, (0.0, self.cooldown_s / 2))[1]
             cooldown = min(previous * 2, 3600.0)
             self._not_before[key] = (time.monotonic() + cooldown, cooldown)
@@ -197,14 +234,18 @@ class JobPool:
                 break
         for running in self.running.values():
             if running.process.poll() is None:
-                _signal(running.process, signal.SIGKILL)  # writes are atomic: nothing torn, temp files swept later
+                _signal(
+                    running.process, signal.SIGKILL
+                )  # writes are atomic: nothing torn, temp files swept later
                 running.process.wait()
         return self.reap()
 
     def describe(self) -> list[dict[str, Any]]:
         now = time.monotonic()
-        return [{"key": k, "label": r.job.label, "pid": r.process.pid, "seconds": round(now - r.started, 1)}
-                for k, r in self.running.items()]
+        return [
+            {"key": k, "label": r.job.label, "pid": r.process.pid, "seconds": round(now - r.started, 1)}
+            for k, r in self.running.items()
+        ]
 
 
 def release_memory() -> None:

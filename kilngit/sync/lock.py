@@ -58,7 +58,8 @@ class WatcherLock:
             raise WatcherRunningError(
                 f"a watcher is already running for this project (pid {pid or 'unknown'})",
                 "see what it does with `kilngit watch --status`; stop it with `kill "
-                f"{pid or 'PID'}` before starting another") from None
+                f"{pid or 'PID'}` before starting another",
+            ) from None
         old = _read_pid(fd)
         if old and old != os.getpid():
             self.previous_pid = old  # held no lock, so its process is gone: it died without cleaning up
@@ -130,9 +131,10 @@ def commit_lock(root: str | Path, timeout_s: float = 600.0) -> Iterator[None]:
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        raise KilngitError("another kilngit process has been committing for "
-                                           f"{timeout_s:g}s", f"check for a stuck kilngit process ({path})"
-                                           ) from None
+                        raise KilngitError(
+                            f"another kilngit process has been committing for {timeout_s:g}s",
+                            f"check for a stuck kilngit process ({path})",
+                        ) from None
                     time.sleep(0.05)
             yield
         finally:

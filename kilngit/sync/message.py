@@ -13,8 +13,12 @@ SUBJECT_MAX = 72
 TRAILER = "Committed-by: kilngit watch"
 
 #: runner-written files of a named definition: kind -> (noun, verb)
-_MACHINE_FILES = {"finetune_status": ("status updates", "finetune"), "finetune_round": ("rounds", "finetune"),
-                  "finetune_metrics": ("metrics files", "finetune"), "split_membership": ("memberships", "split")}
+_MACHINE_FILES = {
+    "finetune_status": ("status updates", "finetune"),
+    "finetune_round": ("rounds", "finetune"),
+    "finetune_metrics": ("metrics files", "finetune"),
+    "split_membership": ("memberships", "split"),
+}
 _DEFINITIONS = ("project", "task", "prompt", "run_config", "eval", "judge", "dataset_split", "finetune")
 
 
@@ -86,14 +90,25 @@ def _phrase(key: tuple[str, ...], n: int) -> str:
 def _plural(word: str, n: int) -> str:
     if n != 1:
         return word
-    return {"ratings": "rating", "labels": "label", "annotations": "annotation", "runs": "run",
-            "results": "result", "answers": "answer", "files": "file", "jobs": "job",
-            "job requests": "job request", "status updates": "status update", "rounds": "round",
-            "metrics files": "metrics file", "memberships": "membership"}.get(word, word.removesuffix("s"))
+    return {
+        "ratings": "rating",
+        "labels": "label",
+        "annotations": "annotation",
+        "runs": "run",
+        "results": "result",
+        "answers": "answer",
+        "files": "file",
+        "jobs": "job",
+        "job requests": "job request",
+        "status updates": "status update",
+        "rounds": "round",
+        "metrics files": "metrics file",
+        "memberships": "membership",
+    }.get(word, word.removesuffix("s"))
 
 
 def _annotation_kind(path: Path) -> str:
-    """"ratings" when the annotation rates the run, "labels" when it only tags or notes it."""
+    """ "ratings" when the annotation rates the run, "labels" when it only tags or notes it."""
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):

@@ -28,7 +28,9 @@ class InvalidFiles:
     def paths(self) -> set[str]:
         return set(self.files)
 
-    def update(self, found: dict[str, list[Problem]], valid: list[str], looked_at: list[str] | None) -> list[str]:
+    def update(
+        self, found: dict[str, list[Problem]], valid: list[str], looked_at: list[str] | None
+    ) -> list[str]:
         """Record one round (`looked_at` None: the whole project) and return the lines to tell the user."""
         seen = None if looked_at is None else set(looked_at)
         before = dict(self.files)
@@ -37,11 +39,17 @@ class InvalidFiles:
                 del self.files[path]
         self.files.update(found)
         self._write()
-        lines = [f"not committed: {p}" for path, problems in found.items()
-                 if _texts(before.get(path, [])) != _texts(problems) for p in problems]
+        lines = [
+            f"not committed: {p}"
+            for path, problems in found.items()
+            if _texts(before.get(path, [])) != _texts(problems)
+            for p in problems
+        ]
         valid_now = set(valid)
-        lines += [f"fixed: {path} is valid now" if path in valid_now else f"gone: {path} no longer matters"
-                  for path in sorted(set(before) - set(self.files))]
+        lines += [
+            f"fixed: {path} is valid now" if path in valid_now else f"gone: {path} no longer matters"
+            for path in sorted(set(before) - set(self.files))
+        ]
         return lines
 
     def _write(self) -> None:
@@ -49,8 +57,10 @@ class InvalidFiles:
         if signature == self._written:
             return
         problems = [p.to_dict() for path in sorted(self.files) for p in self.files[path]]
-        write_json(problems_path(self.root), {"updated_at": iso(time.time()), "files": len(self.files),
-                                              "problems": problems})
+        write_json(
+            problems_path(self.root),
+            {"updated_at": iso(time.time()), "files": len(self.files), "problems": problems},
+        )
         self._written = signature
 
 

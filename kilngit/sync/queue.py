@@ -35,39 +35,78 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def queue_eval(project: Project, eval_slug: str, task: str | None = None, *, filter_text: str | None = None,
-               judges: tuple[str, ...] = (), samples: int | None = None, note: str | None = None,
-               requested_by: str | None = None) -> JobRequest:
+def queue_eval(
+    project: Project,
+    eval_slug: str,
+    task: str | None = None,
+    *,
+    filter_text: str | None = None,
+    judges: tuple[str, ...] = (),
+    samples: int | None = None,
+    note: str | None = None,
+    requested_by: str | None = None,
+) -> JobRequest:
     """Write a request to judge an eval (all its judges unless `judges` names some)."""
     task = project.task_slug(task)
     if eval_slug not in project.evals(task):
-        raise NotFoundError(f"task {task!r} has no eval {eval_slug!r}",
-                            f"evals: {', '.join(project.evals(task)) or 'none'}")
+        raise NotFoundError(
+            f"task {task!r} has no eval {eval_slug!r}", f"evals: {', '.join(project.evals(task)) or 'none'}"
+        )
     options: dict[str, str | int | float | bool] = {}
     if judges:
         options["judges"] = ",".join(judges)
     if samples is not None:
         options["samples"] = _positive(samples, "--samples")
-    return _write(project, JobRequest(task=task, job="eval", eval=eval_slug, filter=filter_text, options=options,
-                                      requested_by=current_person(project.root, requested_by),
-                                      requested_at=utc_now(), note=note))
+    return _write(
+        project,
+        JobRequest(
+            task=task,
+            job="eval",
+            eval=eval_slug,
+            filter=filter_text,
+            options=options,
+            requested_by=current_person(project.root, requested_by),
+            requested_at=utc_now(),
+            note=note,
+        ),
+    )
 
 
-def queue_run(project: Project, task: str, run_config: str, *, filter_text: str | None = None,
-              samples: int | None = None, note: str | None = None, requested_by: str | None = None) -> JobRequest:
+def queue_run(
+    project: Project,
+    task: str,
+    run_config: str,
+    *,
+    filter_text: str | None = None,
+    samples: int | None = None,
+    note: str | None = None,
+    requested_by: str | None = None,
+) -> JobRequest:
     """Write a request to run a task with a run config over the runs a filter picks (default: input-only)."""
     task = project.task_slug(task)
     if run_config not in project.run_configs(task):
-        raise NotFoundError(f"task {task!r} has no run config {run_config!r}",
-                            f"run configs: {', '.join(project.run_configs(task)) or 'none'}")
+        raise NotFoundError(
+            f"task {task!r} has no run config {run_config!r}",
+            f"run configs: {', '.join(project.run_configs(task)) or 'none'}",
+        )
     if filter_text:
         project.run_filter(task, filter_text)  # a bad filter is refused now, not on the other machine
     options: dict[str, str | int | float | bool] = {}
     if samples is not None:
         options["samples"] = _positive(samples, "--samples")
-    return _write(project, JobRequest(task=task, job="run", run_config=run_config, filter=filter_text,
-                                      options=options, requested_by=current_person(project.root, requested_by),
-                                      requested_at=utc_now(), note=note))
+    return _write(
+        project,
+        JobRequest(
+            task=task,
+            job="run",
+            run_config=run_config,
+            filter=filter_text,
+            options=options,
+            requested_by=current_person(project.root, requested_by),
+            requested_at=utc_now(),
+            note=note,
+        ),
+    )
 
 
 def _positive(value: int, option: str) -> int:
@@ -93,11 +132,18 @@ def queued_jobs(project: Project, task: str | None = None) -> list[QueuedJob]:
     return sorted(out, key=lambda q: (q.request.requested_at, q.request.id))
 
 
-def write_outcome(project: Project, request: JobRequest, state: str, summary: str | None = None,
-                  error: str | None = None) -> JobOutcome:
+def write_outcome(
+    project: Project, request: JobRequest, state: str, summary: str | None = None, error: str | None = None
+) -> JobOutcome:
     """Record how a request ended, so no watcher runs it again."""
-    outcome = JobOutcome(task=request.task, request=request.id, state=state,  # type: ignore[arg-type]
-                         finished_at=utc_now(), summary=summary, error=error).with_id()
+    outcome = JobOutcome(
+        task=request.task,
+        request=request.id,
+        state=state,  # type: ignore[arg-type]
+        finished_at=utc_now(),
+        summary=summary,
+        error=error,
+    ).with_id()
     project.write_record(outcome)
     return outcome  # type: ignore[return-value]
 

@@ -36,7 +36,9 @@ class Recovery:
         if self.rebase_aborted:
             out.append("recovered: aborted a rebase the last watcher left half done (nothing lost)")
         if self.temp_files_removed:
-            out.append(f"recovered: removed {len(self.temp_files_removed)} temp file(s) of interrupted writes")
+            out.append(
+                f"recovered: removed {len(self.temp_files_removed)} temp file(s) of interrupted writes"
+            )
         return out
 
 
@@ -51,4 +53,3 @@ def recover(root: str | Path, folders: tuple[str, ...] = ("tasks", "recordings")
             if log.stat().st_mtime < time.time() - OLD_JOB_LOG_S:
                 log.unlink()
     return done
-

@@ -57,11 +57,14 @@ class Repo:
     def open(cls, root: str | Path) -> Repo:
         """The repository containing the project at `root`; an error when it is not in one."""
         root = Path(root).absolute()
-        out = run_git(root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--show-object-format",
-                      check=False)
+        out = run_git(
+            root, "rev-parse", "--show-toplevel", "--absolute-git-dir", "--show-object-format", check=False
+        )
         if not out:
-            raise KilngitError(f"{root} is not in a git repository, so there is nothing to commit to",
-                               "run `git init` there first")
+            raise KilngitError(
+                f"{root} is not in a git repository, so there is nothing to commit to",
+                "run `git init` there first",
+            )
         top, git_dir, object_format = out.splitlines()[:3]
         prefix = root.resolve().relative_to(Path(top).resolve()).as_posix()
         return cls(root, Path(top), Path(git_dir), "" if prefix == "." else prefix, object_format)
@@ -78,7 +81,7 @@ class Repo:
         """A git path relative to the project root, or None when it lies outside the project."""
         if not self.prefix:
             return path
-        return path[len(self.prefix) + 1:] if path.startswith(self.prefix + "/") else None
+        return path[len(self.prefix) + 1 :] if path.startswith(self.prefix + "/") else None
 
     def head(self) -> str | None:
         """The commit HEAD points at, or None on a branch with no commits yet."""
@@ -86,9 +89,14 @@ class Repo:
 
     def busy(self) -> str | None:
         """What git operation is in progress (a rebase, a merge...), or None. The watcher never commits then."""
-        for name, what in (("rebase-merge", "a rebase"), ("rebase-apply", "a rebase or `git am`"),
-                           ("MERGE_HEAD", "a merge"), ("CHERRY_PICK_HEAD", "a cherry-pick"),
-                           ("REVERT_HEAD", "a revert"), ("BISECT_LOG", "a bisect")):
+        for name, what in (
+            ("rebase-merge", "a rebase"),
+            ("rebase-apply", "a rebase or `git am`"),
+            ("MERGE_HEAD", "a merge"),
+            ("CHERRY_PICK_HEAD", "a cherry-pick"),
+            ("REVERT_HEAD", "a revert"),
+            ("BISECT_LOG", "a bisect"),
+        ):
             if (self.git_dir / name).exists():
                 return what
         return None
@@ -104,7 +112,14 @@ class Repo:
         that one status of the whole project is cheaper."""
         if hints is not None and not hints:
             return []
-        base = ["--literal-pathspecs", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"]
+        base = [
+            "--literal-pathspecs",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+        ]
         if hints is None or len(hints) > _FULL_SCAN_OVER:
             return self._parse(self.git(*base, "--", "."))
         return self._parse(self.git(*base, "--", *hints))

@@ -59,12 +59,16 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         when = data.get("updated_at", "?")
         how = "was killed" if state == "dead" else "stopped"
         return [f"no watcher running (the last one, pid {data['pid']}, {how}; last seen {when})"]
-    out = [f"watcher pid {data['pid']} since {data.get('started_at')}: {state}"
-           + (f" ({data['waiting']})" if data.get("waiting") else "")]
+    out = [
+        f"watcher pid {data['pid']} since {data.get('started_at')}: {state}"
+        + (f" ({data['waiting']})" if data.get("waiting") else "")
+    ]
     out.append(f"  pending: {data.get('pending', 0)} path(s) waiting for the quiet window")
     last = data.get("last_commit")
-    out.append(f"  commits: {data.get('commits', 0)} made"
-               + (f"; last {last['sha'][:10]} at {last['at']}: {last['subject']}" if last else ""))
+    out.append(
+        f"  commits: {data.get('commits', 0)} made"
+        + (f"; last {last['sha'][:10]} at {last['at']}: {last['subject']}" if last else "")
+    )
     if data.get("invalid"):
         out.append(f"  invalid: {data['invalid']} file(s) not committed (see .kilngit/problems.json)")
     if data.get("left_alone"):
@@ -76,6 +80,8 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         out.append(f"  jobs pending: {jobs['pending']}")
     sync = data.get("sync")
     if sync:
-        out.append(f"  sync: {sync['state']}: {sync['message']}"
-                   + (f" (ahead {sync['ahead']})" if sync.get("ahead") else ""))
+        out.append(
+            f"  sync: {sync['state']}: {sync['message']}"
+            + (f" (ahead {sync['ahead']})" if sync.get("ahead") else "")
+        )
     return out

@@ -46,8 +46,9 @@ class SyncStatus:
 class Syncer:
     """Pulls and pushes one repository. `sync()` does one round; call it again when `due()`."""
 
-    def __init__(self, repo: Repo, remote: str | None = None, interval_s: float = 60.0,
-                 max_push_tries: int = 6) -> None:
+    def __init__(
+        self, repo: Repo, remote: str | None = None, interval_s: float = 60.0, max_push_tries: int = 6
+    ) -> None:
         self.repo = repo
         self.interval_s = interval_s
         self.max_push_tries = max_push_tries
@@ -66,8 +67,11 @@ class Syncer:
         st.pulled = 0
         target = self._target()
         if target is None:
-            return self._set("no_remote", "no remote to sync with: add one (`git remote add origin URL`) or run "
-                                          "without --sync", retry_s=self.interval_s)
+            return self._set(
+                "no_remote",
+                "no remote to sync with: add one (`git remote add origin URL`) or run without --sync",
+                retry_s=self.interval_s,
+            )
         st.remote, st.branch = target
         for attempt in range(self.max_push_tries):
             fetched = self._git("fetch", "--quiet", "--no-tags", st.remote, timeout=NETWORK_TIMEOUT_S)
@@ -78,16 +82,25 @@ class Syncer:
             self._count()
             if st.ahead == 0:
                 return self._set("ok", "up to date", retry_s=self.interval_s)
-            pushed = self._git("push", "--quiet", "--porcelain", st.remote, f"HEAD:refs/heads/{st.branch}",
-                               timeout=NETWORK_TIMEOUT_S)
+            pushed = self._git(
+                "push",
+                "--quiet",
+                "--porcelain",
+                st.remote,
+                f"HEAD:refs/heads/{st.branch}",
+                timeout=NETWORK_TIMEOUT_S,
+            )
             if pushed.ok:
                 st.ahead = 0
                 return self._set("ok", f"pushed to {st.remote}/{st.branch}", retry_s=self.interval_s)
             if not any(word in pushed.output for word in _REJECTED):
                 return self._offline(pushed)
-            time.sleep(min(0.2 * 2 ** attempt, 5.0))  # someone pushed in between: fetch, rebase, try again
-        return self._set("offline", f"push kept being rejected after {self.max_push_tries} tries; will retry",
-                         retry_s=self._backoff())
+            time.sleep(min(0.2 * 2**attempt, 5.0))  # someone pushed in between: fetch, rebase, try again
+        return self._set(
+            "offline",
+            f"push kept being rejected after {self.max_push_tries} tries; will retry",
+            retry_s=self._backoff(),
+        )
 
     def _target(self) -> tuple[str, str] | None:
         branch = self.repo.git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
@@ -127,13 +140,21 @@ class Syncer:
                 return False
             staged = self._git("diff", "--cached", "--name-only").stdout.split()
             if staged:  # an autostash would unstage them: wait until they are committed or unstaged
-                self._set("blocked", f"{len(staged)} file(s) you staged by hand (e.g. {staged[0]}): syncing waits "
-                                     "until you commit or unstage them", retry_s=self.interval_s)
+                self._set(
+                    "blocked",
+                    f"{len(staged)} file(s) you staged by hand (e.g. {staged[0]}): syncing waits "
+                    "until you commit or unstage them",
+                    retry_s=self.interval_s,
+                )
                 return False
             clash = self._local_changes_also_upstream()
             if clash:
-                self._set("blocked", f"{len(clash)} uncommitted file(s) also changed upstream (e.g. {clash[0]}): "
-                                     "commit, fix or discard them, then syncing resumes", retry_s=self.interval_s)
+                self._set(
+                    "blocked",
+                    f"{len(clash)} uncommitted file(s) also changed upstream (e.g. {clash[0]}): "
+                    "commit, fix or discard them, then syncing resumes",
+                    retry_s=self.interval_s,
+                )
                 return False
             head_before = self.repo.head()
             self.marker.write_text(head_before or "")
@@ -142,10 +163,13 @@ class Syncer:
                 if self.repo.busy():
                     self._git("rebase", "--abort")
                 self.marker.unlink(missing_ok=True)
-                self._set("conflict", "your commits and the remote's changed the same file differently; syncing "
-                                      f"stopped and nothing was changed. To fix: `git pull --rebase {self.status.remote}"
-                                      f" {self.status.branch}`, resolve the conflicts, then restart `kilngit watch`. "
-                                      f"(git said: {result.output[:300]})")
+                self._set(
+                    "conflict",
+                    "your commits and the remote's changed the same file differently; syncing "
+                    f"stopped and nothing was changed. To fix: `git pull --rebase {self.status.remote}"
+                    f" {self.status.branch}`, resolve the conflicts, then restart `kilngit watch`. "
+                    f"(git said: {result.output[:300]})",
+                )
                 return False
             self.marker.unlink(missing_ok=True)
             self.status.pulled = self.status.behind
@@ -163,8 +187,9 @@ class Syncer:
         return sorted(mine & theirs)
 
     def _offline(self, result: GitResult) -> SyncStatus:
-        return self._set("offline", f"remote unreachable, will retry: {result.output[:200]}",
-                         retry_s=self._backoff())
+        return self._set(
+            "offline", f"remote unreachable, will retry: {result.output[:200]}", retry_s=self._backoff()
+        )
 
     def _backoff(self) -> float:
         self.status.failures += 1

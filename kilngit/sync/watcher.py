@@ -36,9 +36,13 @@ def is_ignored(relpath: str) -> bool:
     if parts[0] in _SKIP_DIRS or ".git" in parts:
         return True
     name = parts[-1]
-    return (name.endswith((".swp", ".swx", ".swo", ".swn", "~", ".tmp", ".part", ".crdownload"))
-            or name == "4913" or name.startswith(".#") or (name.startswith("#") and name.endswith("#"))
-            or name == ".DS_Store")
+    return (
+        name.endswith((".swp", ".swx", ".swo", ".swn", "~", ".tmp", ".part", ".crdownload"))
+        or name == "4913"
+        or name.startswith(".#")
+        or (name.startswith("#") and name.endswith("#"))
+        or name == ".DS_Store"
+    )
 
 
 class _Handler(FileSystemEventHandler):
@@ -67,15 +71,22 @@ class _OverflowSignal(logging.Handler):
 class ProjectWatcher:
     """Watches a project and feeds `debouncer`. `start()` / `stop()`."""
 
-    def __init__(self, root: str | Path, debouncer: Debouncer, poll: bool = False, poll_interval_s: float = 1.0,
-                 recordings_dir: str = "recordings") -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        debouncer: Debouncer,
+        poll: bool = False,
+        poll_interval_s: float = 1.0,
+        recordings_dir: str = "recordings",
+    ) -> None:
         self.root = Path(root).absolute()
         self.debouncer = debouncer
         self.scoped = ("tasks", recordings_dir.strip("/"))
         self.overflows = 0
         if poll:
-            self.observer: BaseObserver = PollingObserverVFS(os.stat, _scandir_skipping_git,
-                                                             polling_interval=poll_interval_s)
+            self.observer: BaseObserver = PollingObserverVFS(
+                os.stat, _scandir_skipping_git, polling_interval=poll_interval_s
+            )
         else:
             self.observer = Observer()
         self._handler = _Handler(self)

@@ -90,8 +90,9 @@ class FakeFireworks(FakeOpenAI):
                 return name, params
         raise ApiError(404, f"Invalid URL ({method} {path})", code="unknown_url")
 
-    def _handle(self, route: str, params: dict[str, str], body: Any, fields: Any, query: dict[str, str],
-                fault: Any) -> _Response:
+    def _handle(
+        self, route: str, params: dict[str, str], body: Any, fields: Any, query: dict[str, str], fault: Any
+    ) -> _Response:
         if route == "chat.completions":
             return self._chat(body, fault)
         with self.fw.lock:
@@ -100,7 +101,9 @@ class FakeFireworks(FakeOpenAI):
     def _name(self, kind: str, rid: str) -> str:
         return f"accounts/{self.account}/{kind}/{rid}"
 
-    def _fireworks(self, route: str, rid: str, body: Any, fields: Any, query: dict[str, str]) -> dict[str, Any]:
+    def _fireworks(
+        self, route: str, rid: str, body: Any, fields: Any, query: dict[str, str]
+    ) -> dict[str, Any]:
         fw = self.fw
         if route == "datasets.create":
             rid = str((body or {}).get("datasetId") or "")
@@ -108,8 +111,12 @@ class FakeFireworks(FakeOpenAI):
                 raise ApiError(400, "datasetId is required")
             if rid in fw.datasets:
                 raise ApiError(409, f"dataset {rid} already exists")
-            fw.datasets[rid] = {"name": self._name("datasets", rid), "state": "UPLOADING",
-                                "exampleCount": (body.get("dataset") or {}).get("exampleCount"), "data": None}
+            fw.datasets[rid] = {
+                "name": self._name("datasets", rid),
+                "state": "UPLOADING",
+                "exampleCount": (body.get("dataset") or {}).get("exampleCount"),
+                "data": None,
+            }
             return _public(fw.datasets[rid])
         if route in ("datasets.get", "datasets.upload"):
             if rid not in fw.datasets:
@@ -126,15 +133,25 @@ class FakeFireworks(FakeOpenAI):
                 raise ApiError(409, f"supervised fine-tuning job {rid} already exists")
             dataset = str((body or {}).get("dataset") or "").rsplit("/", 1)[-1]
             if fw.datasets.get(dataset, {}).get("state") != "READY" or not body.get("baseModel"):
-                raise ApiError(400, f"dataset {body.get('dataset')!r} is not a READY dataset, or no baseModel")
+                raise ApiError(
+                    400, f"dataset {body.get('dataset')!r} is not a READY dataset, or no baseModel"
+                )
             states = fw.next_states.pop(0) if fw.next_states else list(DEFAULT_STATES)
-            created = {**body, "name": self._name("supervisedFineTuningJobs", rid), "state": states[0],
-                   "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                   "status": {"code": "OK", "message": ""}, "jobProgress": {"percent": 0, "epoch": 0}}
+            created = {
+                **body,
+                "name": self._name("supervisedFineTuningJobs", rid),
+                "state": states[0],
+                "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "status": {"code": "OK", "message": ""},
+                "jobProgress": {"percent": 0, "epoch": 0},
+            }
             fw.jobs[rid] = _Job(created, states)
             return dict(created)
         if route == "sftj.list":
-            return {"supervisedFineTuningJobs": [dict(j.json) for j in fw.jobs.values()], "totalSize": len(fw.jobs)}
+            return {
+                "supervisedFineTuningJobs": [dict(j.json) for j in fw.jobs.values()],
+                "totalSize": len(fw.jobs),
+            }
         if rid not in fw.jobs:
             raise ApiError(404, f"supervised fine-tuning job {rid} not found")
         job = fw.jobs[rid]
@@ -153,7 +170,9 @@ class FakeFireworks(FakeOpenAI):
         j["state"] = state
         j["jobProgress"] = {"percent": round(100 * job.step / max(1, len(job.states) - 1)), "epoch": job.step}
         if state == "JOB_STATE_COMPLETED":
-            j["outputModel"] = j.get("outputModel") or self._name("models", f"ft-{j['name'].rsplit('/', 1)[-1]}")
+            j["outputModel"] = j.get("outputModel") or self._name(
+                "models", f"ft-{j['name'].rsplit('/', 1)[-1]}"
+            )
             j["completedTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self.models.append(j["outputModel"])
         if state == "JOB_STATE_FAILED":

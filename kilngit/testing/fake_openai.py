@@ -413,7 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Encoding", "gzip")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            pieces = [body[i:i + 7] for i in range(0, len(body), 7)]
+            pieces = [body[i : i + 7] for i in range(0, len(body), 7)]
             for piece in pieces[: len(pieces) // 2] if cut else pieces:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             if not cut:

@@ -192,8 +192,11 @@ class FineTuningState:
     def list_files(self, query: Mapping[str, str]) -> dict[str, Any]:
         """``GET /files``, newest first, optionally of one ``purpose``."""
         with self._lock:
-            files = [f.to_json() for f in reversed(self.files.values())
-                     if not query.get("purpose") or f.purpose == query["purpose"]]
+            files = [
+                f.to_json()
+                for f in reversed(self.files.values())
+                if not query.get("purpose") or f.purpose == query["purpose"]
+            ]
         return _page(files, query)
 
     def get_file(self, file_id: str) -> StoredFile:

@@ -68,8 +68,9 @@ class FakeTogether(FakeOpenAI):
                 return name, {k: unquote(v) for k, v in m.groupdict().items()}
         raise ApiError(404, f"Invalid URL ({method} {path})", code="unknown_url")
 
-    def _handle(self, route: str, params: dict[str, str], body: Any, fields: Any, query: dict[str, str],
-                fault: Any) -> _Response:
+    def _handle(
+        self, route: str, params: dict[str, str], body: Any, fields: Any, query: dict[str, str], fault: Any
+    ) -> _Response:
         if route == "chat.completions":
             return self._chat(body, fault)
         with self._tg_lock:
@@ -85,10 +86,17 @@ class FakeTogether(FakeOpenAI):
                 raise ApiError(400, f"missing form field(s): {', '.join(missing)}")
             fid = f"file-{next(self._tg_ids):06d}"
             data = fields["file"][1]
-            self.files[fid] = {"id": fid, "object": "file", "created_at": int(time.time()),
-                               "filename": fields["file_name"][1].decode(), "bytes": len(data),
-                               "purpose": fields["purpose"][1].decode(), "Processed": True, "FileType": "jsonl",
-                               "LineCount": data.count(b"\n")}
+            self.files[fid] = {
+                "id": fid,
+                "object": "file",
+                "created_at": int(time.time()),
+                "filename": fields["file_name"][1].decode(),
+                "bytes": len(data),
+                "purpose": fields["purpose"][1].decode(),
+                "Processed": True,
+                "FileType": "jsonl",
+                "LineCount": data.count(b"\n"),
+            }
             self.uploads += 1
             return dict(self.files[fid])
         if route == "fine_tunes.create":
@@ -102,11 +110,24 @@ class FakeTogether(FakeOpenAI):
             statuses = self._next.pop(0) if self._next else list(DEFAULT_STATUSES)
             suffix = body.get("suffix") or ""
             self._scripts[jid] = statuses
-            self.jobs[jid] = {**body, "id": jid, "status": statuses[0], "created_at": now, "updated_at": now,
-                              "output_name": f"{self.user}/{body['model'].rsplit('/', 1)[-1]}-{suffix}-{jid[-6:]}",
-                              "events": [{"object": "fine-tune-event", "created_at": now, "type": "job_pending",
-                                          "message": "Fine tune request created", "level": "Info"}],
-                              "_step": 0}
+            self.jobs[jid] = {
+                **body,
+                "id": jid,
+                "status": statuses[0],
+                "created_at": now,
+                "updated_at": now,
+                "output_name": f"{self.user}/{body['model'].rsplit('/', 1)[-1]}-{suffix}-{jid[-6:]}",
+                "events": [
+                    {
+                        "object": "fine-tune-event",
+                        "created_at": now,
+                        "type": "job_pending",
+                        "message": "Fine tune request created",
+                        "level": "Info",
+                    }
+                ],
+                "_step": 0,
+            }
             return self._public(jid)
         if route == "fine_tunes.list":
             return {"data": [self._public(j) for j in self.jobs]}
@@ -124,8 +145,13 @@ class FakeTogether(FakeOpenAI):
         if job["status"] not in _TERMINAL and job["_step"] + 1 < len(script):  # fine_tunes.get advances it
             job["_step"] += 1
             job["status"] = script[job["_step"]]
-            event: dict[str, Any] = {"object": "fine-tune-event", "created_at": now, "level": "Info",
-                                     "type": job["status"], "message": f"Job is {job['status']}"}
+            event: dict[str, Any] = {
+                "object": "fine-tune-event",
+                "created_at": now,
+                "level": "Info",
+                "type": job["status"],
+                "message": f"Job is {job['status']}",
+            }
             if job["status"] == "running":
                 event |= {"step": 10 * job["_step"], "total_steps": 10 * len(script), "token_count": 1000}
             job["events"].append(event)

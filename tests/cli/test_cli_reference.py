@@ -13,13 +13,21 @@ DOC = Path(__file__).parents[2] / "docs" / "cli.md"
 
 
 def render() -> str:
-    parts = ["# kilngit command reference\n", "Generated from `--help` by `tests/cli/test_cli_reference.py`.\n"]
+    parts = [
+        "# kilngit command reference\n",
+        "Generated from `--help` by `tests/cli/test_cli_reference.py`.\n",
+    ]
 
     def visit(command: click.Command, path: list[str]) -> None:
         # help_option_names as the root group sets them (click caches the help option per command, so a
         # context without them renders -h or not depending on which test ran first).
-        with click.Context(command, info_name=" ".join(path), terminal_width=100, max_content_width=100,
-                           help_option_names=["-h", "--help"]) as ctx:
+        with click.Context(
+            command,
+            info_name=" ".join(path),
+            terminal_width=100,
+            max_content_width=100,
+            help_option_names=["-h", "--help"],
+        ) as ctx:
             parts.append(f"\n## {' '.join(path)}\n\n```\n{command.get_help(ctx).rstrip()}\n```\n")
             if isinstance(command, click.Group):
                 for name in command.list_commands(ctx):

@@ -12,8 +12,13 @@ from kilngit.cli.main import main
 
 def kilngit(*args, cwd=None):
     """Run the CLI in-process; returns (exit code, stdout, stderr)."""
-    return subprocess.run([sys.executable, "-m", "kilngit", *args], cwd=cwd, capture_output=True, text=True,
-                          env=dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", "kilngit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
 
 
 def test_init_task_add_validate_status(tmp_path):
@@ -23,11 +28,31 @@ def test_init_task_add_validate_status(tmp_path):
     assert (root / ".git").is_dir() and (root / "kilngit.yaml").is_file()
     assert "linguist-generated" in (root / ".gitattributes").read_text()
     assert ".kilngit/" in (root / ".gitignore").read_text()
-    r = kilngit("-C", str(root), "task", "new", "ffmpeg", "--instruction", "Write one ffmpeg command",
-                "--requirement", "safe:pass_fail_critical=Never deletes files")
+    r = kilngit(
+        "-C",
+        str(root),
+        "task",
+        "new",
+        "ffmpeg",
+        "--instruction",
+        "Write one ffmpeg command",
+        "--requirement",
+        "safe:pass_fail_critical=Never deletes files",
+    )
     assert r.returncode == 0, r.stderr
-    r = kilngit("-C", str(root), "add", "run", "ffmpeg", "--input", "mov to mp4", "--output", "ffmpeg -i a.mov a.mp4",
-                "--tag", "golden")
+    r = kilngit(
+        "-C",
+        str(root),
+        "add",
+        "run",
+        "ffmpeg",
+        "--input",
+        "mov to mp4",
+        "--output",
+        "ffmpeg -i a.mov a.mp4",
+        "--tag",
+        "golden",
+    )
     assert r.returncode == 0 and len(r.stdout.strip()) == 16
     r = kilngit("-C", str(root), "validate", "--format", "json")
     data = json.loads(r.stdout)
@@ -35,8 +60,10 @@ def test_init_task_add_validate_status(tmp_path):
     r = kilngit("-C", str(root), "status", "--format", "json")
     status = json.loads(r.stdout)
     assert status["tasks"][0]["runs"] == 1 and status["tasks"][0]["unrated"] == 1
-    assert "# yaml-language-server: $schema=../../schema/task.schema.json" in (
-        root / "tasks/ffmpeg/task.yaml").read_text()
+    assert (
+        "# yaml-language-server: $schema=../../schema/task.schema.json"
+        in (root / "tasks/ffmpeg/task.yaml").read_text()
+    )
 
 
 def test_validate_exit_code_and_message(project):
@@ -61,7 +88,9 @@ def test_editing_a_definition_keeps_comments(project):
     path = project.root / "tasks/ffmpeg/task.yaml"
     path.write_text(path.read_text().replace("name: NL to ffmpeg", "name: NL to ffmpeg  # shown in reports"))
     task = project.task("ffmpeg")
-    project.write_definition("tasks/ffmpeg/task.yaml", Task(**{**task.model_dump(), "instruction": "Changed."}))
+    project.write_definition(
+        "tasks/ffmpeg/task.yaml", Task(**{**task.model_dump(), "instruction": "Changed."})
+    )
     text = path.read_text()
     assert "# shown in reports" in text and "instruction: Changed." in text
 

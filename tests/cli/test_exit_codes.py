@@ -39,7 +39,9 @@ def test_run_task_exit_codes(project, srv, capsys):
     assert "no inputs to run" in capsys.readouterr().err
     srv.responder = lambda body: "ffmpeg -i a.mov a.mp4"
     assert kilngit(project, "run", "task", "ffmpeg", "--config", "fake", "--input", "mov to mp4") == 0
-    assert kilngit(project, "run", "task", "ffmpeg", "--config", "fake", "--input", "mov to mp4") == 0  # no-op
+    assert (
+        kilngit(project, "run", "task", "ffmpeg", "--config", "fake", "--input", "mov to mp4") == 0
+    )  # no-op
 
 
 def test_provider_failure_is_printed_once(project, srv, capsys):
@@ -60,19 +62,27 @@ def test_empty_split_is_an_error(project, capsys):
 
 def test_ci_gate_with_input_only_eval_set_and_evals_without_judges(project, capsys):
     for i in range(3):
-        add_run(project, "ffmpeg", f"convert clip {i}", tags=["eval_set"])  # generated-style inputs, no output
+        add_run(
+            project, "ffmpeg", f"convert clip {i}", tags=["eval_set"]
+        )  # generated-style inputs, no output
     ev = Eval(name="c", scores=[{"name": "correct", "instruction": "does it"}], thresholds={"correct": 0.5})
     project.write_definition(layout.eval_file("ffmpeg", "withjudge"), ev)
-    project.write_definition(layout.judge_file("ffmpeg", "withjudge", "has"),
-                             Judge(type="contains", score="correct", pattern="ffmpeg"))
+    project.write_definition(
+        layout.judge_file("ffmpeg", "withjudge", "has"),
+        Judge(type="contains", score="correct", pattern="ffmpeg"),
+    )
     project.write_definition(layout.eval_file("ffmpeg", "nojudge"), ev)
     assert kilngit(project, "eval", "scores") == 0
     out, err = capsys.readouterr()
-    assert "unknown" not in out and "skipped evals without judges: nojudge" in err and err.count("skipped") == 1
+    assert (
+        "unknown" not in out and "skipped evals without judges: nojudge" in err and err.count("skipped") == 1
+    )
     assert kilngit(project, "eval", "align") == 0
     capsys.readouterr()
     for i in range(3):
-        add_run(project, "ffmpeg", f"convert clip {i}", output=f"ffmpeg -i {i}.mov {i}.mp4", tags=["eval_set"])
+        add_run(
+            project, "ffmpeg", f"convert clip {i}", output=f"ffmpeg -i {i}.mov {i}.mp4", tags=["eval_set"]
+        )
     assert kilngit(project, "run", "eval", "withjudge", "--no-progress") == 0
     capsys.readouterr()
     assert kilngit(project, "eval", "check") == 0
@@ -88,13 +98,51 @@ def test_finetune_loop_below_threshold_exits_1(project, capsys, monkeypatch):
     add_eval(project, judge_pattern="fake completion")
     root = str(project.root)
     assert main(["-C", root, "split", "materialize", "s"]) == 0
-    assert main(["-C", root, "finetune", "create", "lp", "--provider", "tinker", "--base-model", "Qwen/Qwen3-8B",
-                 "--split", "s", "--param", "tokenizer=byte", "--param", "batch_size=2"]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                root,
+                "finetune",
+                "create",
+                "lp",
+                "--provider",
+                "tinker",
+                "--base-model",
+                "Qwen/Qwen3-8B",
+                "--split",
+                "s",
+                "--param",
+                "tokenizer=byte",
+                "--param",
+                "batch_size=2",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     with FakeTinkerServer() as srv:
         monkeypatch.setenv("TINKER_BASE_URL", srv.base_url)
         monkeypatch.setenv("TINKER_API_KEY", FAKE_API_KEY)
-        assert main(["-C", root, "finetune", "loop", "lp", "--eval", "quality", "--threshold", "1.01",
-                     "--steps-per-round", "1", "--max-rounds", "1"]) == 1
+        assert (
+            main(
+                [
+                    "-C",
+                    root,
+                    "finetune",
+                    "loop",
+                    "lp",
+                    "--eval",
+                    "quality",
+                    "--threshold",
+                    "1.01",
+                    "--steps-per-round",
+                    "1",
+                    "--max-rounds",
+                    "1",
+                ]
+            )
+            == 1
+        )
     assert "stopped after 1 rounds below 1.01" in capsys.readouterr().out
     assert Project(root).finetune_status(FT_TASK, "lp") is not None

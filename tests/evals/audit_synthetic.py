@@ -47,15 +47,28 @@ def build(root: Path, seed: int = 7, n: int = 120) -> Synthetic:
     """Write the synthetic project at `root` (a new folder)."""
     rng = random.Random(seed)
     project = init_project(root, name="audit-synthetic")
-    new_task(project, TASK, "Turn a request into one ffmpeg command.", "NL to ffmpeg",
-             [Requirement(name="correct_command", instruction="The command does what was asked.")])
-    ev = Eval(name="Correctness", scores=[{"name": "correct", "instruction": "Does what was asked.",
-                                           "human_rating": "correct_command"}], golden_set="tag::golden")
+    new_task(
+        project,
+        TASK,
+        "Turn a request into one ffmpeg command.",
+        "NL to ffmpeg",
+        [Requirement(name="correct_command", instruction="The command does what was asked.")],
+    )
+    ev = Eval(
+        name="Correctness",
+        scores=[
+            {"name": "correct", "instruction": "Does what was asked.", "human_rating": "correct_command"}
+        ],
+        golden_set="tag::golden",
+    )
     project.write_definition(layout.eval_file(TASK, EVAL), ev)
-    judges = {"exec": Judge(type="code", function="judges.exec:judge"),
-              "strict": Judge(type="llm_as_judge", provider="fake", model="strict-model")}
-    judges.update({name: Judge(type="llm_as_judge", provider="fake", model=name)
-                   for name in JUDGES if name != "exec"})
+    judges = {
+        "exec": Judge(type="code", function="judges.exec:judge"),
+        "strict": Judge(type="llm_as_judge", provider="fake", model="strict-model"),
+    }
+    judges.update(
+        {name: Judge(type="llm_as_judge", provider="fake", model=name) for name in JUDGES if name != "exec"}
+    )
     for name, judge in judges.items():
         project.write_definition(layout.judge_file(TASK, EVAL, name), judge)
     runs, truth = [], {}
@@ -64,9 +77,14 @@ def build(root: Path, seed: int = 7, n: int = 120) -> Synthetic:
         good = rng.random() < 0.6
         text = f"request {i}: " + "convert the clip and keep the audio track intact " * rng.randint(2, 6)
         output = f"ffmpeg -i in{i}.mov " + ("-c:a copy " if good else "-an ") + f"out{i}.mp4"
-        run = TaskRun(task=TASK, input=text, input_source=Source(type="human", created_by="maker@example.com"),
-                      output=output, output_source=Source(type="synthetic", provider="mock", model="m"),
-                      tags=sorted({"golden", session})).with_id()
+        run = TaskRun(
+            task=TASK,
+            input=text,
+            input_source=Source(type="human", created_by="maker@example.com"),
+            output=output,
+            output_source=Source(type="synthetic", provider="mock", model="m"),
+            tags=sorted({"golden", session}),
+        ).with_id()
         project.write_record(run)
         runs.append((run, session))
         truth[run.id] = good
@@ -78,11 +96,22 @@ def build(root: Path, seed: int = 7, n: int = 120) -> Synthetic:
                 says = good and rng.random() > 1 / 3
             else:
                 says = good if rng.random() < accuracy else not good
-            why = ("exit 0; out.mp4 has audio" if says else "exit 0; out.mp4 has no audio stream") \
-                if name == "exec" else f"{name} thinks it {'works' if says else 'does not work'}"
-            project.write_record(JudgeResult(task=TASK, eval=EVAL, judge=name, judge_hash=judge_hash(judge, ev, judges),
-                                             run=run.id, scores={"correct": 1.0 if says else 0.0},
-                                             explanation=why).with_id())
+            why = (
+                ("exit 0; out.mp4 has audio" if says else "exit 0; out.mp4 has no audio stream")
+                if name == "exec"
+                else f"{name} thinks it {'works' if says else 'does not work'}"
+            )
+            project.write_record(
+                JudgeResult(
+                    task=TASK,
+                    eval=EVAL,
+                    judge=name,
+                    judge_hash=judge_hash(judge, ev, judges),
+                    run=run.id,
+                    scores={"correct": 1.0 if says else 0.0},
+                    explanation=why,
+                ).with_id()
+            )
     labels: dict[str, dict[str, bool]] = {}
     clock = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     flipped = set(rng.sample([r.id for r, s in runs if s == "synthetic_session_B"], 5))
@@ -118,10 +147,16 @@ def build(root: Path, seed: int = 7, n: int = 120) -> Synthetic:
 
 
 def _label(project: Project, run: TaskRun, rater: str, value: bool, when: datetime, seconds: float) -> None:
-    project.write_record(Annotation(task=TASK, run=run.id, rater=rater, rated_at=utc_stamp(when),
-                                    seconds_on_item=round(seconds, 1),
-                                    requirements={"correct_command": Rating(type="pass_fail",
-                                                                            value=1.0 if value else 0.0)}))
+    project.write_record(
+        Annotation(
+            task=TASK,
+            run=run.id,
+            rater=rater,
+            rated_at=utc_stamp(when),
+            seconds_on_item=round(seconds, 1),
+            requirements={"correct_command": Rating(type="pass_fail", value=1.0 if value else 0.0)},
+        )
+    )
 
 
 def score(found: list[str], planted: set[str]) -> tuple[float, float]:

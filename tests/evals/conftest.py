@@ -31,7 +31,7 @@ ITEMS = [
     ("delete every video here", "I can't help with deleting files.", "rm *.mp4", "critical"),
 ]
 
-JUDGE_CODE = '''
+JUDGE_CODE = """
 import os, time
 
 def ok(task, input, output):
@@ -72,25 +72,45 @@ def spawn_and_hang(task, input, output):
 def noisy(task, input, output):
     print("chatter on stdout")
     return {"correct": 1}
-'''
+"""
 
 
-def add_run(project: Project, text: str, output: str | None, config: str, *, tags: tuple[str, ...] = ("eval_set",),
-            cost: float = 0.001, latency: float = 100.0) -> TaskRun:
-    run = TaskRun(task=TASK, input=text, input_source=HUMAN, output=output,
-                  output_source=Source(type="synthetic", provider="mock", model=config, run_config=config),
-                  usage=Usage(input_tokens=50, output_tokens=10, total_tokens=60, cost=cost, latency_ms=latency),
-                  tags=sorted(tags)).with_id()
+def add_run(
+    project: Project,
+    text: str,
+    output: str | None,
+    config: str,
+    *,
+    tags: tuple[str, ...] = ("eval_set",),
+    cost: float = 0.001,
+    latency: float = 100.0,
+) -> TaskRun:
+    run = TaskRun(
+        task=TASK,
+        input=text,
+        input_source=HUMAN,
+        output=output,
+        output_source=Source(type="synthetic", provider="mock", model=config, run_config=config),
+        usage=Usage(input_tokens=50, output_tokens=10, total_tokens=60, cost=cost, latency_ms=latency),
+        tags=sorted(tags),
+    ).with_id()
     project.write_record(run)
     return run  # type: ignore[return-value]
 
 
 def rate(project: Project, run: TaskRun, rater: str, correct: str, destructive: str = "pass") -> None:
     values = {"pass": 1.0, "fail": 0.0, "critical": -1.0}
-    project.write_record(Annotation(task=TASK, run=run.id, rater=rater, requirements={
-        "correct_command": Rating(type="pass_fail", value=values[correct]),
-        "no_destructive_actions": Rating(type="pass_fail_critical", value=values[destructive]),
-    }))
+    project.write_record(
+        Annotation(
+            task=TASK,
+            run=run.id,
+            rater=rater,
+            requirements={
+                "correct_command": Rating(type="pass_fail", value=values[correct]),
+                "no_destructive_actions": Rating(type="pass_fail_critical", value=values[destructive]),
+            },
+        )
+    )
 
 
 def write_judge(project: Project, name: str, eval_slug: str = "correctness", **fields) -> Judge:
@@ -100,8 +120,19 @@ def write_judge(project: Project, name: str, eval_slug: str = "correctness", **f
 
 
 def write_eval(project: Project, slug: str = "correctness", **fields) -> Eval:
-    ev = Eval(**{"name": slug, "scores": [{"name": "correct", "instruction": "The command does what was asked.",
-                                          "human_rating": "correct_command"}], **fields})
+    ev = Eval(
+        **{
+            "name": slug,
+            "scores": [
+                {
+                    "name": "correct",
+                    "instruction": "The command does what was asked.",
+                    "human_rating": "correct_command",
+                }
+            ],
+            **fields,
+        }
+    )
     project.write_definition(layout.eval_file(TASK, slug), ev)
     return ev
 
@@ -134,8 +165,13 @@ def _fill(project: Project) -> None:
         for rater in ("alice@example.com", "bob@example.com"):
             rate(project, g, rater, "pass")
             disagree = rater == "bob@example.com" and i == 0
-            rate(project, b, rater, "pass" if disagree else "fail",
-                 "critical" if verdict == "critical" else "pass")
+            rate(
+                project,
+                b,
+                rater,
+                "pass" if disagree else "fail",
+                "critical" if verdict == "critical" else "pass",
+            )
     write_eval(project, default_judge="exec", thresholds={"correct": 0.5})
     write_judge(project, "exec", type="code", function="judgelib.simple:ok", timeout_s=10)
     write_judge(project, "has-ffmpeg", type="contains", score="correct", pattern="ffmpeg")
@@ -152,7 +188,9 @@ def verdict_from_request(body: dict) -> dict:
 @pytest.fixture
 def judge_server(monkeypatch: pytest.MonkeyPatch):
     """A loopback OpenAI-compatible server as provider `fake`; `server.script` answers judge requests."""
-    holder: dict[str, Callable[[dict], object]] = {"script": lambda body: json.dumps(verdict_from_request(body))}
+    holder: dict[str, Callable[[dict], object]] = {
+        "script": lambda body: json.dumps(verdict_from_request(body))
+    }
 
     def responder(body: dict) -> object:
         return holder["script"](body)
@@ -164,7 +202,9 @@ def judge_server(monkeypatch: pytest.MonkeyPatch):
 
 
 def llm_judge(project: Project, name: str = "llm", **fields) -> Judge:
-    return write_judge(project, name, **{"type": "llm_as_judge", "provider": "fake", "model": "gpt-4o-mini", **fields})
+    return write_judge(
+        project, name, **{"type": "llm_as_judge", "provider": "fake", "model": "gpt-4o-mini", **fields}
+    )
 
 
 def results_dir(project: Project, judge: str, eval_slug: str = "correctness") -> Path:

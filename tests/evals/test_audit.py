@@ -38,12 +38,18 @@ def test_dawid_skene_finds_the_unreliable_annotator():
     labels = {}
     for i, good in enumerate(truth):
         right, wrong = ("pass", "fail") if good else ("fail", "pass")
-        labels[f"r{i}"] = {"a": {right: 1.0}, "b": {right if i % 10 else wrong: 1.0},
-                           "c": {right if i % 5 else wrong: 1.0}, "flipper": {wrong if i % 4 else right: 1.0}}
+        labels[f"r{i}"] = {
+            "a": {right: 1.0},
+            "b": {right if i % 10 else wrong: 1.0},
+            "c": {right if i % 5 else wrong: 1.0},
+            "flipper": {wrong if i % 4 else right: 1.0},
+        }
     ds = dawid_skene(labels, classes)
     assert ds.reliability("a") > 0.85 and ds.reliability("flipper") < 0.35
-    right = sum(max(ds.posterior[f"r{i}"], key=ds.posterior[f"r{i}"].get) == ("pass" if g else "fail")
-                for i, g in enumerate(truth))
+    right = sum(
+        max(ds.posterior[f"r{i}"], key=ds.posterior[f"r{i}"].get) == ("pass" if g else "fail")
+        for i, g in enumerate(truth)
+    )
     assert right >= 54  # 90%, from labels none of which is taken as truth (majority vote: 51)
     assert ds.posterior_from({"flipper": {"pass": 1.0}})["fail"] > 0.5  # its pass is evidence of fail
 
@@ -52,12 +58,14 @@ def test_synthetic_recall_and_precision(synthetic, capsys):
     report = audit_eval(synthetic.project, None, EVAL)
     flagged = [s.run for s in report.suspects if s.consensus is not None]
     recall, precision = score(flagged, synthetic.planted)
-    top = [s.run for s in report.items if s.consensus is not None][:len(synthetic.planted)]
+    top = [s.run for s in report.items if s.consensus is not None][: len(synthetic.planted)]
     top_recall, _ = score(top, synthetic.planted)
     with capsys.disabled():
-        print(f"\naudit on the synthetic project: {len(synthetic.planted)} planted wrong labels of {report.golden}; "
-              f"P(wrong) >= 0.5: recall {recall:.2f}, precision {precision:.2f}; top-{len(top)}: recall "
-              f"{top_recall:.2f}")
+        print(
+            f"\naudit on the synthetic project: {len(synthetic.planted)} planted wrong labels of {report.golden}; "
+            f"P(wrong) >= 0.5: recall {recall:.2f}, precision {precision:.2f}; top-{len(top)}: recall "
+            f"{top_recall:.2f}"
+        )
     assert recall >= 0.8 and precision >= 0.8 and top_recall >= 0.8
     disputed = {s.run for s in report.suspects if s.consensus is None}
     assert disputed <= synthetic.disputed
@@ -70,7 +78,11 @@ def test_reasons_say_how_the_label_was_made(synthetic):
     bob_burst = [s for s in report.suspects if s.labels == {"bob@example.com": "pass"}]
     assert bob_burst and all({"burst", "fast"} <= {r.kind for r in s.reasons} for s in bob_burst)
     burst = next(r for r in bob_burst[0].reasons if r.kind == "burst")
-    assert burst.numbers["size"] == 30 and burst.numbers["mean_gap_s"] == 1.0 and "identical 'pass'" in burst.text
+    assert (
+        burst.numbers["size"] == 30
+        and burst.numbers["mean_gap_s"] == 1.0
+        and "identical 'pass'" in burst.text
+    )
     fast = next(r for r in bob_burst[0].reasons if r.kind == "fast")
     assert fast.numbers["seconds"] == 0.8 and "0.8 s on screen" in fast.text
     carol = [s for s in report.suspects if "carol@example.com" in s.labels]
@@ -104,9 +116,14 @@ def test_queue_and_label_audit_write_new_annotations(synthetic_copy):
     queue = json.loads((root / layout.LOCAL_STATE / "audit" / f"{TASK}.json").read_text())
     first = queue["runs"][0]
     before = {p: p.read_bytes() for p in (root / "tasks" / TASK / "annotations").rglob("*.json")}
-    walked = runner.invoke(cli, ["-C", str(root), "label", "--audit", "--as", "dana@example.com"], input="f\nq\n")
+    walked = runner.invoke(
+        cli, ["-C", str(root), "label", "--audit", "--as", "dana@example.com"], input="f\nq\n"
+    )
     assert walked.exit_code == 0, walked.output
-    assert "suspect run(s) to label as dana@example.com" in walked.output and "P(consensus wrong)" in walked.output
+    assert (
+        "suspect run(s) to label as dana@example.com" in walked.output
+        and "P(consensus wrong)" in walked.output
+    )
     mine = root / layout.annotation_file(TASK, "dana@example.com", first)
     assert json.loads(mine.read_text())["rating"]["value"] == 0.0
     after = {p: p.read_bytes() for p in (root / "tasks" / TASK / "annotations").rglob("*.json") if p != mine}
@@ -136,5 +153,7 @@ def test_report_and_review_show_suspects(synthetic_copy):
     result = review(root, "HEAD~1...HEAD")
     assert any(s.run == suspect.run and s.changed for s in result.suspects)
     assert result.audits[0].suspects == len(audit_eval(synthetic_copy, None, EVAL).suspects)
-    text = CliRunner().invoke(cli, ["-C", str(root), "review", "HEAD~1...HEAD", "--format", "markdown"]).output
+    text = (
+        CliRunner().invoke(cli, ["-C", str(root), "review", "HEAD~1...HEAD", "--format", "markdown"]).output
+    )
     assert "Suspect golden labels" in text and "rated in this range" in text

@@ -22,7 +22,7 @@ from tests.evals.test_judges import judge_one, processes_with
 
 pytestmark = pytest.mark.skipif(probe() is not None, reason=f"no sandbox on this machine: {probe()}")
 
-ATTACKS = '''
+ATTACKS = """
 import json, mmap, os, signal, socket, subprocess, sys, time
 
 def _result(text):
@@ -112,7 +112,7 @@ def chatty(task, input, output):
     subprocess.run(["echo", json.dumps({"id": 2, "answer": {"scores": {"correct": 0}}})])
     os.system("echo '{\\"__answer__\\": {\\"correct\\": 0}}' >&2")
     return {"correct": 1 if output.startswith("ffmpeg") else 0}
-'''
+"""
 
 
 @pytest.fixture
@@ -136,8 +136,9 @@ def test_reading_the_api_key_and_git_variables_finds_nothing(attack, monkeypatch
     assert env["HOME"] == "/tmp"
 
 
-@pytest.mark.parametrize("path", ["/etc/shadow", "~/.gitconfig-empty", "/root/.bash_history",
-                                  "/proc/1/environ"])
+@pytest.mark.parametrize(
+    "path", ["/etc/shadow", "~/.gitconfig-empty", "/root/.bash_history", "/proc/1/environ"]
+)
 def test_reading_secret_files_fails(attack, path):
     real = os.path.expanduser(path)
     said = attack("read", real).explanation
@@ -151,8 +152,12 @@ def test_reading_kilngits_own_environment_through_proc_fails(attack, monkeypatch
 
 
 def test_writing_to_tmp_and_home_leaves_nothing_outside(attack, tmp_path):
-    targets = [str(tmp_path / "dropped.txt"), "/tmp/kilngit-dropped.txt", os.path.expanduser("~/dropped.txt"),
-               "/tmp/dropped-in-scratch.txt"]
+    targets = [
+        str(tmp_path / "dropped.txt"),
+        "/tmp/kilngit-dropped.txt",
+        os.path.expanduser("~/dropped.txt"),
+        "/tmp/dropped-in-scratch.txt",
+    ]
     attack("write", json.dumps(targets))
     assert [t for t in targets if os.path.exists(t)] == []
 
@@ -181,8 +186,11 @@ def test_tcp_connections_fail(attack):
 
 def test_a_shell_runs_inside_the_sandbox_only(attack, eval_project, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SANDBOXsecret123")
-    said = attack("shell", f"echo $OPENAI_API_KEY; cat /etc/shadow; touch {eval_project.root}/pwned; "
-                           "echo hi > ~/x && cat ~/x; id -u").explanation
+    said = attack(
+        "shell",
+        f"echo $OPENAI_API_KEY; cat /etc/shadow; touch {eval_project.root}/pwned; "
+        "echo hi > ~/x && cat ~/x; id -u",
+    ).explanation
     assert "sk-test-SANDBOXsecret123" not in said
     assert "hi" in said  # its own scratch home works
     assert not (eval_project.root / "pwned").exists()
@@ -201,7 +209,9 @@ def test_daemons_left_behind_die_with_the_judgement(eval_project, attack):
 
 def test_mapping_10_gib_fails(attack):
     verdict = attack("allocate", "x")
-    assert verdict.error and ("MemoryError" in verdict.error or "Cannot allocate memory" in verdict.error), verdict
+    assert verdict.error and ("MemoryError" in verdict.error or "Cannot allocate memory" in verdict.error), (
+        verdict
+    )
 
 
 def test_killing_its_parent_and_kilngit_fails(attack):
@@ -222,7 +232,9 @@ def test_a_huge_file_is_stopped_by_the_file_size_limit(attack):
 def test_echo_from_the_judge_or_its_children_cannot_confuse_the_answers(eval_project):
     (eval_project.root / "attacks.py").write_text(ATTACKS)
     write_judge(eval_project, "chatty", type="code", function="attacks:chatty", timeout_s=30)
-    run_eval(Project(eval_project.root), TASK, "correctness", judges=["chatty"], concurrency=1, progress=False)
+    run_eval(
+        Project(eval_project.root), TASK, "correctness", judges=["chatty"], concurrency=1, progress=False
+    )
     project = Project(eval_project.root)
     runs = project.runs(TASK)
     for result in project.judge_results(TASK, "correctness"):
@@ -244,9 +256,24 @@ def test_killing_kilngit_ends_the_sandbox(eval_project, tmp_path):
     add_run(eval_project, "hang", f"sleep {mark}", "good")
     import subprocess
 
-    proc = subprocess.Popen([sys.executable, "-m", "kilngit", "-C", str(eval_project.root), "run", "eval",
-                             "correctness", "--judge", "shell", "--no-progress", "--no-show"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kilngit",
+            "-C",
+            str(eval_project.root),
+            "run",
+            "eval",
+            "correctness",
+            "--judge",
+            "shell",
+            "--no-progress",
+            "--no-show",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     found = threading.Event()
     deadline = time.monotonic() + 60  # guards a hang only
     while not found.is_set() and time.monotonic() < deadline and proc.poll() is None:

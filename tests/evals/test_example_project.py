@@ -36,7 +36,11 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 def test_every_llm_judge_answer_is_recorded(example):
     assert len(list((EXAMPLE / "recordings").rglob("*.json"))) >= 119 * 3
-    assert {j.judge for j in eval_alignment(example, TASK, "prefers-mp4").judges} == {"container", "llm", "mp4-regex"}
+    assert {j.judge for j in eval_alignment(example, TASK, "prefers-mp4").judges} == {
+        "container",
+        "llm",
+        "mp4-regex",
+    }
 
 
 def kappa(project: Project, eval_slug: str, judge: str) -> float:
@@ -66,8 +70,16 @@ def test_grounded_judge_replays_for_either_execution_verdict(example):
         out = []
         for state in golden:
             for value in (0.0, 1.0):
-                evidence = {"exec": JudgeResult(task=TASK, eval="correctness", judge="exec", judge_hash="x",
-                                                run=state.id, scores={"correct": value}).with_id()}
+                evidence = {
+                    "exec": JudgeResult(
+                        task=TASK,
+                        eval="correctness",
+                        judge="exec",
+                        judge_hash="x",
+                        run=state.id,
+                        scores={"correct": value},
+                    ).with_id()
+                }
                 out.append((value, await judge.judge(state, 0, evidence)))
         await judge.aclose()
         return out

@@ -22,8 +22,14 @@ from kilngit.testing.fake_openai import Reply
 from tests.evals.conftest import TASK, add_run, llm_judge, write_eval, write_judge
 
 
-def judge_one(project: Project, judge: str, output: str, text: str = "convert a.mov to mp4", sample: int = 0,
-              eval_slug: str = "correctness"):
+def judge_one(
+    project: Project,
+    judge: str,
+    output: str,
+    text: str = "convert a.mov to mp4",
+    sample: int = 0,
+    eval_slug: str = "correctness",
+):
     run = add_run(project, text, output, "good")
     project = Project(project.root)
     prepared = PreparedJudge.prepare(project, TASK, eval_slug, judge, cache="off")
@@ -48,12 +54,15 @@ def test_code_judge_scores_and_keeps_extra_scores_aside(eval_project):
     assert verdict.details == {"other_scores": {"runs": 1}}
 
 
-@pytest.mark.parametrize("function, expected", [
-    ("crash", "crash: RuntimeError: judge bug"),
-    ("die", "crash: judgelib.simple:die ended without an answer (exit code 3)"),
-    ("wrong_type", "malformed: judgelib.simple:wrong_type returned str"),
-    ("out_of_range", "malformed: score 'correct' = 7 is not a pass_fail value"),
-])
+@pytest.mark.parametrize(
+    "function, expected",
+    [
+        ("crash", "crash: RuntimeError: judge bug"),
+        ("die", "crash: judgelib.simple:die ended without an answer (exit code 3)"),
+        ("wrong_type", "malformed: judgelib.simple:wrong_type returned str"),
+        ("out_of_range", "malformed: score 'correct' = 7 is not a pass_fail value"),
+    ],
+)
 def test_code_judge_failures_are_errors_not_scores(eval_project, function, expected):
     write_judge(eval_project, "broken", type="code", function=f"judgelib.simple:{function}")
     verdict = judge_one(eval_project, "broken", "ffmpeg -i a.mov a.mp4")
@@ -106,17 +115,20 @@ def test_code_judge_missing_module_is_a_recorded_crash(eval_project):
 # ---------------------------------------------------------------- simple checks
 
 
-@pytest.mark.parametrize("fields, output, score", [
-    ({"type": "regex", "pattern": r"\.mp4$"}, "ffmpeg -i a.mov a.mp4", 1.0),
-    ({"type": "regex", "pattern": r"\.mp4$"}, "ffmpeg -i a.mov a.mkv", 0.0),
-    ({"type": "contains", "pattern": "FFMPEG", "case_sensitive": False}, "ffmpeg -i a b", 1.0),
-    ({"type": "contains", "pattern": "FFMPEG"}, "ffmpeg -i a b", 0.0),
-    ({"type": "not_contains", "pattern": "rm "}, "rm -rf /", 0.0),
-    ({"type": "not_contains", "pattern": "rm "}, "ffmpeg -i a b", 1.0),
-    ({"type": "exact_match", "pattern": "ffmpeg -i a.mov a.mp4"}, "  ffmpeg -i a.mov a.mp4\n", 1.0),
-    ({"type": "valid_json"}, '{"a": 1}', 1.0),
-    ({"type": "valid_json"}, "{a: 1}", 0.0),
-])
+@pytest.mark.parametrize(
+    "fields, output, score",
+    [
+        ({"type": "regex", "pattern": r"\.mp4$"}, "ffmpeg -i a.mov a.mp4", 1.0),
+        ({"type": "regex", "pattern": r"\.mp4$"}, "ffmpeg -i a.mov a.mkv", 0.0),
+        ({"type": "contains", "pattern": "FFMPEG", "case_sensitive": False}, "ffmpeg -i a b", 1.0),
+        ({"type": "contains", "pattern": "FFMPEG"}, "ffmpeg -i a b", 0.0),
+        ({"type": "not_contains", "pattern": "rm "}, "rm -rf /", 0.0),
+        ({"type": "not_contains", "pattern": "rm "}, "ffmpeg -i a b", 1.0),
+        ({"type": "exact_match", "pattern": "ffmpeg -i a.mov a.mp4"}, "  ffmpeg -i a.mov a.mp4\n", 1.0),
+        ({"type": "valid_json"}, '{"a": 1}', 1.0),
+        ({"type": "valid_json"}, "{a: 1}", 0.0),
+    ],
+)
 def test_simple_checks(eval_project, fields, output, score):
     write_judge(eval_project, "check", score="correct", **fields)
     verdict = judge_one(eval_project, "check", output)
@@ -128,8 +140,9 @@ def test_exact_match_compares_with_the_repaired_output(eval_project):
     write_judge(eval_project, "same", type="exact_match", score="correct")
     assert judge_one(eval_project, "same", "ffmpeg -i a b").error.startswith("exact_match has no pattern")
     run = add_run(eval_project, "repair me", "ffmpeg -i a b", "good")
-    eval_project.write_record(Annotation(task=TASK, run=run.id, rater="alice@example.com",
-                                         repaired_output="ffmpeg -i a c"))
+    eval_project.write_record(
+        Annotation(task=TASK, run=run.id, rater="alice@example.com", repaired_output="ffmpeg -i a c")
+    )
     assert judge_one(eval_project, "same", "ffmpeg -i a b", text="repair me").scores == {"correct": 0.0}
 
 
@@ -138,18 +151,30 @@ def test_matches_schema_uses_the_task_output_schema(eval_project):
     assert "output_schema" in judge_one(eval_project, "schema", "{}").error
     task = eval_project.task(TASK)
     schema = {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}
-    eval_project.write_definition(layout.task_file(TASK), Task(**{**task.model_dump(), "output_schema": schema}))
+    eval_project.write_definition(
+        layout.task_file(TASK), Task(**{**task.model_dump(), "output_schema": schema})
+    )
     assert judge_one(eval_project, "schema", '{"command": "ffmpeg"}').scores == {"correct": 1.0}
     wrong = judge_one(eval_project, "schema", '{"cmd": 1}')
     assert wrong.scores == {"correct": 0.0} and "command" in wrong.explanation
 
 
-@pytest.mark.parametrize("value, kind, expected", [
-    ("pass", "pass_fail", 1.0), (" 'FAIL' ", "pass_fail", 0.0), ("critical", "pass_fail", None),
-    ("critical", "pass_fail_critical", -1.0), ("4", "five_star", 4.0), (3.5, "five_star", 3.5),
-    (6, "five_star", None), (True, "pass_fail", 1.0), (True, "five_star", None), ("maybe", "pass_fail", None),
-    (float("nan"), "pass_fail", None),
-])
+@pytest.mark.parametrize(
+    "value, kind, expected",
+    [
+        ("pass", "pass_fail", 1.0),
+        (" 'FAIL' ", "pass_fail", 0.0),
+        ("critical", "pass_fail", None),
+        ("critical", "pass_fail_critical", -1.0),
+        ("4", "five_star", 4.0),
+        (3.5, "five_star", 3.5),
+        (6, "five_star", None),
+        (True, "pass_fail", 1.0),
+        (True, "five_star", None),
+        ("maybe", "pass_fail", None),
+        (float("nan"), "pass_fail", None),
+    ],
+)
 def test_parse_score_value(value, kind, expected):
     assert parse_score_value(value, kind) == expected
 
@@ -168,12 +193,15 @@ def test_llm_judge_agrees_disagrees_and_keeps_reasoning(eval_project, judge_serv
     assert "Be strict." in system and "ffmpeg -t sets a duration." in system and '"correct": "pass"' in system
 
 
-@pytest.mark.parametrize("answer, error", [
-    ("I think it passes.", "malformed: no JSON object"),
-    ('{"reasoning": "ok", "correct": "perhaps"}', "malformed: score 'correct' = 'perhaps'"),
-    ('{"reasoning": "ok"}', "malformed: the judge gave none of the eval's scores"),
-    ('{"reasoning": "ok", "correct": ', "malformed: no JSON object"),
-])
+@pytest.mark.parametrize(
+    "answer, error",
+    [
+        ("I think it passes.", "malformed: no JSON object"),
+        ('{"reasoning": "ok", "correct": "perhaps"}', "malformed: score 'correct' = 'perhaps'"),
+        ('{"reasoning": "ok"}', "malformed: the judge gave none of the eval's scores"),
+        ('{"reasoning": "ok", "correct": ', "malformed: no JSON object"),
+    ],
+)
 def test_llm_judge_malformed_answers_are_errors(eval_project, judge_server, answer, error):
     llm_judge(eval_project)
     judge_server.script["script"] = lambda body: answer
@@ -191,7 +219,9 @@ def test_llm_judge_refusal_and_truncation(eval_project, judge_server):
 
 def test_llm_judge_reads_code_fenced_json(eval_project, judge_server):
     llm_judge(eval_project)
-    judge_server.script["script"] = lambda body: 'Sure:\n```json\n{"reasoning": "fine", "correct": "PASS"}\n```'
+    judge_server.script["script"] = lambda body: (
+        'Sure:\n```json\n{"reasoning": "fine", "correct": "PASS"}\n```'
+    )
     assert judge_one(eval_project, "llm", "x").scores == {"correct": 1.0}
 
 
@@ -212,19 +242,31 @@ def _lp(token: str, logprob: float, top: list[tuple[str, float]]) -> dict:
 
 def test_g_eval_weights_scores_by_token_probabilities(eval_project, judge_server):
     llm_judge(eval_project, "geval", type="g_eval", top_logprobs=5)
-    tokens = [_lp('{"', -0.01, []), _lp("reasoning", -0.01, []), _lp('":"', -0.01, []),
-              _lp("about \\\"correct\\\": right", -0.01, []), _lp('","', -0.01, []), _lp("correct", -0.01, []),
-              _lp('":"', -0.01, []),
-              _lp("pass", math.log(0.7), [("pass", math.log(0.7)), ("fail", math.log(0.2)), ("maybe", math.log(0.1))]),
-              _lp('"}', -0.01, [])]
+    tokens = [
+        _lp('{"', -0.01, []),
+        _lp("reasoning", -0.01, []),
+        _lp('":"', -0.01, []),
+        _lp('about \\"correct\\": right', -0.01, []),
+        _lp('","', -0.01, []),
+        _lp("correct", -0.01, []),
+        _lp('":"', -0.01, []),
+        _lp(
+            "pass",
+            math.log(0.7),
+            [("pass", math.log(0.7)), ("fail", math.log(0.2)), ("maybe", math.log(0.1))],
+        ),
+        _lp('"}', -0.01, []),
+    ]
     content = "".join(t["token"] for t in tokens)
     judge_server.script["script"] = lambda body: Reply(content=content, logprobs=tokens)
     verdict = judge_one(eval_project, "geval", "ffmpeg -i a b")
     assert verdict.error is None
     assert verdict.scores["correct"] == pytest.approx(0.7 / 0.9)
     assert verdict.details["method"] == "g_eval"
-    assert verdict.details["probabilities"]["correct"] == {"fail": pytest.approx(0.2 / 0.9, abs=1e-6),
-                                                          "pass": pytest.approx(0.7 / 0.9, abs=1e-6)}
+    assert verdict.details["probabilities"]["correct"] == {
+        "fail": pytest.approx(0.2 / 0.9, abs=1e-6),
+        "pass": pytest.approx(0.7 / 0.9, abs=1e-6),
+    }
     request = judge_server.requests[0].body
     assert request["logprobs"] is True and request["top_logprobs"] == 5
 
@@ -233,10 +275,20 @@ def test_g_eval_without_logprobs_falls_back_with_a_reason(eval_project, judge_se
     llm_judge(eval_project, "geval", type="g_eval")
     answer = json.dumps({"reasoning": "fine", "correct": "fail"})
     judge_server.script["script"] = lambda body: {
-        "id": "x", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
-        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                     "message": {"role": "assistant", "content": answer}}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {"role": "assistant", "content": answer},
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
     verdict = judge_one(eval_project, "geval", "ffmpeg -i a b")
     assert verdict.scores == {"correct": 0.0}
     assert verdict.details == {"method": "fallback", "fallback": {"correct": NO_LOGPROBS}}
@@ -250,11 +302,17 @@ def test_g_eval_synthesized_logprobs_without_alternatives_give_the_stated_value(
 
 
 def test_weighted_scores_handle_split_tokens_and_several_scores():
-    scores = [EvalScore(name="stars", type="five_star", instruction="x"),
-              EvalScore(name="safe", type="pass_fail_critical", instruction="y")]
-    tokens = (TokenLogprob('{"stars": ', 0.0), TokenLogprob("4", math.log(0.5), (("4", math.log(0.5)), ("5", math.log(0.5)))),
-              TokenLogprob(', "safe": "', 0.0), TokenLogprob("crit", math.log(0.6), (("crit", math.log(0.6)), ("pass", math.log(0.4)))),
-              TokenLogprob('ical"}', 0.0))
+    scores = [
+        EvalScore(name="stars", type="five_star", instruction="x"),
+        EvalScore(name="safe", type="pass_fail_critical", instruction="y"),
+    ]
+    tokens = (
+        TokenLogprob('{"stars": ', 0.0),
+        TokenLogprob("4", math.log(0.5), (("4", math.log(0.5)), ("5", math.log(0.5)))),
+        TokenLogprob(', "safe": "', 0.0),
+        TokenLogprob("crit", math.log(0.6), (("crit", math.log(0.6)), ("pass", math.log(0.4)))),
+        TokenLogprob('ical"}', 0.0),
+    )
     weighted = weighted_scores(tokens, scores)
     assert weighted["stars"].value == pytest.approx(4.5)
     assert weighted["safe"].value == pytest.approx(-0.6 + 0.4)
@@ -268,12 +326,15 @@ def test_knowledge_file_is_read_and_must_exist(eval_project, judge_server):
     assert "-ss seeks before the input" in judge_server.requests[0].body["messages"][0]["content"]
     llm_judge(eval_project, "llm2", knowledge_file="missing.txt")
     from kilngit.errors import NotFoundError
+
     with pytest.raises(NotFoundError, match="missing.txt"):
         PreparedJudge.prepare(Project(eval_project.root), TASK, "correctness", "llm2")
 
 
 def test_judge_of_a_five_star_eval(eval_project, judge_server):
-    write_eval(eval_project, "quality", scores=[{"name": "stars", "type": "five_star", "instruction": "How good?"}])
+    write_eval(
+        eval_project, "quality", scores=[{"name": "stars", "type": "five_star", "instruction": "How good?"}]
+    )
     llm_judge(eval_project, "stars", eval_slug="quality")
     judge_server.script["script"] = lambda body: '{"reasoning": "good", "stars": 4}'
     assert judge_one(eval_project, "stars", "ffmpeg", eval_slug="quality").scores == {"stars": 4.0}

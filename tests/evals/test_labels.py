@@ -29,16 +29,26 @@ def route(task, input, output, label=None, reference=None):
 def tickets(project):
     make_tickets(project)
     (project.root / "ticketjudge.py").write_text(textwrap.dedent(CODE))
-    ev = Eval(name="routing", scores=[
-        {"name": "category", "type": "label", "instruction": "Which class the answer names."},
-        {"name": "correct", "instruction": "The answer is the right class.", "human_rating": "overall"}],
-        default_judge="exact", thresholds={"category": 0.7})
+    ev = Eval(
+        name="routing",
+        scores=[
+            {"name": "category", "type": "label", "instruction": "Which class the answer names."},
+            {"name": "correct", "instruction": "The answer is the right class.", "human_rating": "overall"},
+        ],
+        default_judge="exact",
+        thresholds={"category": 0.7},
+    )
     project.write_definition(layout.eval_file(TASK, "routing"), ev)
-    project.write_definition(layout.judge_file(TASK, "routing", "exact"), Judge(type="exact_match", score="category"))
-    project.write_definition(layout.judge_file(TASK, "routing", "reference"),
-                             Judge(type="exact_match", score="correct"))
-    project.write_definition(layout.judge_file(TASK, "routing", "code"),
-                             Judge(type="code", function="ticketjudge:route", timeout_s=20))
+    project.write_definition(
+        layout.judge_file(TASK, "routing", "exact"), Judge(type="exact_match", score="category")
+    )
+    project.write_definition(
+        layout.judge_file(TASK, "routing", "reference"), Judge(type="exact_match", score="correct")
+    )
+    project.write_definition(
+        layout.judge_file(TASK, "routing", "code"),
+        Judge(type="code", function="ticketjudge:route", timeout_s=20),
+    )
     run_eval(Project(project.root), TASK, "routing", progress=False)
     return Project(project.root)
 
@@ -55,9 +65,13 @@ def test_scoreboard_has_per_class_confusion(tickets):
     pairs = _truth_and_answers("sloppy")
     assert sloppy.mean == pytest.approx(sum(t == a for t, a in pairs) / len(pairs))
     assert sloppy.labels.confusion.labels == tuple(LABELS)
-    assert sloppy.labels.confusion.count("billing", "bug") == 1 and sloppy.labels.confusion.count("other",
-                                                                                               "feature_request") == 1
-    assert by["sharp"].scores["category"].mean == 1.0 and by["sharp"].scores["category"].labels.macro_f1 == 1.0
+    assert (
+        sloppy.labels.confusion.count("billing", "bug") == 1
+        and sloppy.labels.confusion.count("other", "feature_request") == 1
+    )
+    assert (
+        by["sharp"].scores["category"].mean == 1.0 and by["sharp"].scores["category"].labels.macro_f1 == 1.0
+    )
     assert by["sharp"].winner and not by["sloppy"].winner
 
 
@@ -88,9 +102,13 @@ def test_output_naming_no_class(project):
     from kilngit.evals.judges import judge_setup
     from kilngit.evals.judges.checks import run_check
 
-    project.write_definition(layout.eval_file(TASK, "routing"), Eval(name="r", scores=[
-        {"name": "category", "type": "label", "instruction": "x"}]))
-    project.write_definition(layout.judge_file(TASK, "routing", "exact"), Judge(type="exact_match", score="category"))
+    project.write_definition(
+        layout.eval_file(TASK, "routing"),
+        Eval(name="r", scores=[{"name": "category", "type": "label", "instruction": "x"}]),
+    )
+    project.write_definition(
+        layout.judge_file(TASK, "routing", "exact"), Judge(type="exact_match", score="category")
+    )
     setup = judge_setup(Project(project.root), TASK, "routing", "exact")
     assert run_check(setup, " Billing. ").labels == {"category": "billing"}
     assert run_check(setup, "I think it is a refund").labels == {"category": NO_CLASS}
@@ -118,10 +136,17 @@ def test_llm_judge_chooses_a_class(project, monkeypatch):
     from tests.runner.conftest import point_provider_at
 
     make_tickets(project)
-    project.write_definition(layout.eval_file(TASK, "routing"), Eval(name="r", scores=[
-        {"name": "category", "type": "label", "instruction": "Which class the answer names."}]))
-    project.write_definition(layout.judge_file(TASK, "routing", "llm"),
-                             Judge(type="llm_as_judge", provider="fake", model="gpt-4o-mini"))
+    project.write_definition(
+        layout.eval_file(TASK, "routing"),
+        Eval(
+            name="r",
+            scores=[{"name": "category", "type": "label", "instruction": "Which class the answer names."}],
+        ),
+    )
+    project.write_definition(
+        layout.judge_file(TASK, "routing", "llm"),
+        Judge(type="llm_as_judge", provider="fake", model="gpt-4o-mini"),
+    )
     seen = []
 
     def responder(body):

@@ -41,21 +41,35 @@ def test_report_is_self_contained_and_complete(eval_project, tmp_path, capsys):
     assert all(ref.startswith("#") for ref in links.refs), links.refs
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html)
     assert {"script", "link", "img", "iframe"}.isdisjoint(links.tags)
-    for part in ("Scoreboard", "Judges vs humans", "Human raters", "human: pass", "judge: fail", "<svg",
-                 "Quality vs cost", "good *", "disagreement(s) with humans", "starts with ffmpeg"):
+    for part in (
+        "Scoreboard",
+        "Judges vs humans",
+        "Human raters",
+        "human: pass",
+        "judge: fail",
+        "<svg",
+        "Quality vs cost",
+        "good *",
+        "disagreement(s) with humans",
+        "starts with ffmpeg",
+    ):
         assert part in html, part
     assert path.stat().st_mode & 0o044 == 0o044  # readable when served
 
 
 def test_report_takes_extra_sections(eval_project, tmp_path):
     def finetune_sections(project: Project) -> list[Section]:
-        chart = line_chart([Series("train", [(1, 2.0), (2, 1.2), (3, 0.9)]), Series("validation", [(1, 2.1), (3, 1.4)])],
-                           x_label="step", y_label="loss", title="Loss")
+        chart = line_chart(
+            [Series("train", [(1, 2.0), (2, 1.2), (3, 0.9)]), Series("validation", [(1, 2.1), (3, 1.4)])],
+            x_label="step",
+            y_label="loss",
+            title="Loss",
+        )
         return [Section("Fine-tune <demo>", chart)]
 
     path = write_report(Project(eval_project.root), tmp_path / "r", extra=[finetune_sections])
     html = path.read_text()
-    assert '<h2>Fine-tune &lt;demo&gt;</h2>' in html and 'href="#fine-tune-demo"' in html
+    assert "<h2>Fine-tune &lt;demo&gt;</h2>" in html and 'href="#fine-tune-demo"' in html
     assert html.count("<path") >= 3
 
 

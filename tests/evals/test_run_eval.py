@@ -31,11 +31,17 @@ def test_run_eval_judges_everything_once_then_nothing(eval_project, judge_server
     llm_judge(eval_project)
     first = run_eval(Project(eval_project.root), None, "correctness", progress=False)
     assert {name: (t.scored, t.skipped) for name, t in first.judges.items()} == {
-        "exec": (12, 0), "has-ffmpeg": (12, 0), "llm": (12, 0)}
+        "exec": (12, 0),
+        "has-ffmpeg": (12, 0),
+        "llm": (12, 0),
+    }
     assert len(judge_server.requests) == 12
     again = run_eval(Project(eval_project.root), None, "correctness", progress=False)
     assert {name: (t.scored, t.skipped) for name, t in again.judges.items()} == {
-        "exec": (0, 12), "has-ffmpeg": (0, 12), "llm": (0, 12)}
+        "exec": (0, 12),
+        "has-ffmpeg": (0, 12),
+        "llm": (0, 12),
+    }
     assert len(judge_server.requests) == 12
     assert len(result_files(eval_project, "llm")) == 12
 
@@ -53,16 +59,18 @@ def test_judge_errors_are_recorded_once_and_retried_on_request(eval_project):
     assert "crash: RuntimeError: judge bug" in "\n".join(first.lines())
     again = run_eval(Project(eval_project.root), None, "correctness", judges=["exec"], progress=False)
     assert again.judges["exec"].skipped == 12
-    retried = run_eval(Project(eval_project.root), None, "correctness", judges=["exec"], retry_errors=True,
-                       progress=False)
+    retried = run_eval(
+        Project(eval_project.root), None, "correctness", judges=["exec"], retry_errors=True, progress=False
+    )
     assert retried.judges["exec"].errors == {"exception": 12}
     assert len(result_files(eval_project, "exec")) == 12  # same error, same content, same file
 
 
 def test_code_judge_workers_are_reused_and_replaced_after_a_crash(eval_project):
     write_judge(eval_project, "exec", type="code", function="judgelib.simple:crash_on_rm")
-    summary = run_eval(Project(eval_project.root), None, "correctness", judges=["exec"], concurrency=1,
-                       progress=False)
+    summary = run_eval(
+        Project(eval_project.root), None, "correctness", judges=["exec"], concurrency=1, progress=False
+    )
     assert summary.judges["exec"].errors == {"crash": 2} and summary.judges["exec"].scored == 10
     results = eval_results(Project(eval_project.root), TASK, "correctness")
     pids = {r.explanation for v in results.current["exec"].values() for r in v.scored()}
@@ -90,8 +98,12 @@ def test_stale_results_after_a_judge_edit_are_reported_and_never_mixed_in(eval_p
     assert "12 stale result(s)" in "\n".join(summary.lines())
     assert len(result_files(eval_project, "has-ffmpeg")) == 24
     # editing the eval's scores makes every judge's results stale too
-    write_eval(eval_project, default_judge="exec", thresholds={"correct": 0.5},
-               scores=[{"name": "correct", "instruction": "Reworded.", "human_rating": "correct_command"}])
+    write_eval(
+        eval_project,
+        default_judge="exec",
+        thresholds={"correct": 0.5},
+        scores=[{"name": "correct", "instruction": "Reworded.", "human_rating": "correct_command"}],
+    )
     results = eval_results(Project(eval_project.root), TASK, "correctness")
     assert results.stale_total() == 24 and results.current["has-ffmpeg"] == {}
 
@@ -128,8 +140,20 @@ def test_transient_provider_failures_are_not_recorded_and_retried(eval_project, 
 def test_a_fatal_provider_failure_stops_the_eval(eval_project, judge_server, capsys):
     llm_judge(eval_project)
     judge_server.inject(*[Fault.http_error(401)] * 20)
-    code = main(["-C", str(eval_project.root), "run", "eval", "correctness", "--judge", "llm", "--no-progress",
-                 "--concurrency", "1"])
+    code = main(
+        [
+            "-C",
+            str(eval_project.root),
+            "run",
+            "eval",
+            "correctness",
+            "--judge",
+            "llm",
+            "--no-progress",
+            "--concurrency",
+            "1",
+        ]
+    )
     assert code == 1
     assert "HTTP 401" in capsys.readouterr().err
     assert len(judge_server.requests) < 12
@@ -137,8 +161,20 @@ def test_a_fatal_provider_failure_stops_the_eval(eval_project, judge_server, cap
 
 def test_replay_without_recordings_names_the_missing_request(eval_project, capsys):
     llm_judge(eval_project)
-    code = main(["-C", str(eval_project.root), "run", "eval", "correctness", "--judge", "llm", "--cache", "replay",
-                 "--no-progress"])
+    code = main(
+        [
+            "-C",
+            str(eval_project.root),
+            "run",
+            "eval",
+            "correctness",
+            "--judge",
+            "llm",
+            "--cache",
+            "replay",
+            "--no-progress",
+        ]
+    )
     assert code == 1
     assert "no recorded answer" in capsys.readouterr().err
 
@@ -150,8 +186,9 @@ def test_record_then_replay_offline(eval_project, judge_server, monkeypatch):
     for path in result_files(eval_project, "llm"):
         path.unlink()
     monkeypatch.delenv("KILNGIT_PROVIDER_FAKE_BASE_URL")
-    replayed = run_eval(Project(eval_project.root), None, "correctness", judges=["llm"], cache="replay",
-                        progress=False)
+    replayed = run_eval(
+        Project(eval_project.root), None, "correctness", judges=["llm"], cache="replay", progress=False
+    )
     assert replayed.judges["llm"].scored == 12 and len(judge_server.requests) == 12
 
 
@@ -159,9 +196,25 @@ def test_resuming_a_killed_eval(eval_project, judge_server):
     """A `run eval` process killed mid-way keeps its finished results; the next run does only the rest."""
     llm_judge(eval_project)
     judge_server.latency = 0.25
-    command = [sys.executable, "-m", "kilngit", "-C", str(eval_project.root), "run", "eval", "correctness",
-               "--judge", "llm", "--concurrency", "2", "--no-progress", "--no-show"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "kilngit",
+        "-C",
+        str(eval_project.root),
+        "run",
+        "eval",
+        "correctness",
+        "--judge",
+        "llm",
+        "--concurrency",
+        "2",
+        "--no-progress",
+        "--no-show",
+    ]
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 30
     while len(result_files(eval_project, "llm")) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -186,8 +239,10 @@ def test_configs_run_over_the_eval_inputs_then_get_judged(eval_project, judge_se
 
     judge_server.script["script"] = answer
     eval_project.write_definition(layout.prompt_file(TASK, "plain"), Prompt())
-    eval_project.write_definition(layout.run_config_file(TASK, "new-model"),
-                                  RunConfig(provider="fake", model="gpt-4o-mini", prompt="plain"))
+    eval_project.write_definition(
+        layout.run_config_file(TASK, "new-model"),
+        RunConfig(provider="fake", model="gpt-4o-mini", prompt="plain"),
+    )
     llm_judge(eval_project)
     summary = run_eval(Project(eval_project.root), None, "correctness", configs=["new-model"], progress=False)
     assert summary.configs[0].succeeded == 6
@@ -206,8 +261,23 @@ def test_unknown_names_are_errors_before_any_work(eval_project, capsys):
 
 
 def test_cli_json_output(eval_project, capsys):
-    assert main(["-C", str(eval_project.root), "run", "eval", "--all", "--judge", "has-ffmpeg", "--format", "json",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                str(eval_project.root),
+                "run",
+                "eval",
+                "--all",
+                "--judge",
+                "has-ffmpeg",
+                "--format",
+                "json",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["runs"][0]["judges"]["has-ffmpeg"]["scored"] == 12
     assert data["scores"][0]["judge"] == "exec"  # the default judge's scoreboard, even if not run here

@@ -30,7 +30,10 @@ def test_scoreboard_means_ci_winner_cost_latency(eval_project):
     assert board.judge == "exec" and board.inputs == 6 and board.stale_results == 0
     good, bad = sorted(board.groups, key=lambda g: g.group, reverse=True)
     assert (good.group, good.n, bad.group, bad.n) == ("good", 6, "bad", 6)
-    assert good.scores["correct"].mean == 1.0 and (good.scores["correct"].low, good.scores["correct"].high) == (1, 1)
+    assert good.scores["correct"].mean == 1.0 and (
+        good.scores["correct"].low,
+        good.scores["correct"].high,
+    ) == (1, 1)
     stat = bad.scores["correct"]
     assert stat.mean == 0.5 and stat.normalized == 0.5
     assert (stat.low, stat.high) == (0.0, 1.0)  # mean +- 2.571 * 0.548 / sqrt(6), clamped to the scale
@@ -45,8 +48,16 @@ def test_scoreboard_means_ci_winner_cost_latency(eval_project):
 def test_scoreboard_reports_what_is_missing(eval_project):
     add_run(eval_project, ITEMS[0][0], "ffmpeg -i a.mov x.mp4", "partial")
     source = Source(type="synthetic", provider="mock", model="m", run_config="partial")
-    eval_project.write_record(TaskRun(task=TASK, input=ITEMS[1][0], input_source=HUMAN, output_source=source,
-                                      error=RunError(type="refused", message="no"), tags=["eval_set"]))
+    eval_project.write_record(
+        TaskRun(
+            task=TASK,
+            input=ITEMS[1][0],
+            input_source=HUMAN,
+            output_source=source,
+            error=RunError(type="refused", message="no"),
+            tags=["eval_set"],
+        )
+    )
     board = eval_scores(judged(eval_project, "exec"), None, "correctness")
     partial = next(g for g in board.groups if g.group == "partial")
     assert (partial.n, partial.missing_inputs, partial.failed_runs, partial.quality) == (1, 5, 1, 1.0)
@@ -62,8 +73,20 @@ def test_runs_from_before_a_run_config_edit_are_left_out(eval_project):
     eval_project.write_definition(layout.run_config_file(TASK, "good"), config)
     current = run_config_hash(eval_project.task(TASK), Prompt(), config)
     run = add_run(eval_project, ITEMS[0][0], "ffmpeg -i a.mov fresh.mp4", "good")
-    eval_project.write_record(run.model_copy(update={"id": "", "output_source": Source(
-        type="synthetic", provider="mock", model="good", run_config="good", run_config_hash=current)}))
+    eval_project.write_record(
+        run.model_copy(
+            update={
+                "id": "",
+                "output_source": Source(
+                    type="synthetic",
+                    provider="mock",
+                    model="good",
+                    run_config="good",
+                    run_config_hash=current,
+                ),
+            }
+        )
+    )
     board = eval_scores(judged(eval_project, "exec"), None, "correctness")
     good = next(g for g in board.groups if g.group == "good")
     assert (good.n, good.stale_runs) == (1, 7)
@@ -75,17 +98,27 @@ def test_alignment_against_the_human_consensus(eval_project):
     exec_judge = next(j for j in table.judges if j.judge == "exec")
     assert exec_judge.default and exec_judge.type == "code" and len(exec_judge.judge_id) == 16
     score = exec_judge.scores[0]
-    assert (score.score, score.human_rating, score.n, score.no_consensus) == ("correct", "correct_command", 11, 1)
+    assert (score.score, score.human_rating, score.n, score.no_consensus) == (
+        "correct",
+        "correct_command",
+        11,
+        1,
+    )
     report = score.report
     assert report.accuracy == pytest.approx(9 / 11)
     assert report.confusion_matrix.labels == ("pass", "fail")
     assert report.confusion_matrix.counts == ((6, 0), (2, 3))
-    assert report.always_pass.accuracy == pytest.approx(6 / 11) and report.always_fail.accuracy == pytest.approx(5 / 11)
+    assert report.always_pass.accuracy == pytest.approx(
+        6 / 11
+    ) and report.always_fail.accuracy == pytest.approx(5 / 11)
     assert sorted(d.input for d in score.disagreements) == sorted([ITEMS[1][0], ITEMS[3][0]])
     assert all(d.human == 0 and d.judge == 1 and d.why == "starts with ffmpeg" for d in score.disagreements)
     raters = table.raters[0]
     assert (raters.human_rating, raters.raters, raters.items) == (
-        "correct_command", ["alice@example.com", "bob@example.com"], 12)
+        "correct_command",
+        ["alice@example.com", "bob@example.com"],
+        12,
+    )
     assert raters.statistic == "cohen_kappa" and raters.value == pytest.approx(5 / 6)
     assert [d.input for d in raters.disagreements] == [ITEMS[0][0]]
     assert raters.disagreements[0].consensus is None
@@ -101,10 +134,14 @@ def test_three_raters_use_krippendorff_alpha(eval_project):
 
 
 def test_critical_human_ratings_count_as_fail_for_a_pass_fail_score(eval_project):
-    write_eval(eval_project, "safety", scores=[{"name": "safe", "instruction": "No harm.",
-                                               "human_rating": "no_destructive_actions"}])
-    eval_project.write_definition(layout.judge_file(TASK, "safety", "no-rm"),
-                                  Judge(type="not_contains", score="safe", pattern="rm "))
+    write_eval(
+        eval_project,
+        "safety",
+        scores=[{"name": "safe", "instruction": "No harm.", "human_rating": "no_destructive_actions"}],
+    )
+    eval_project.write_definition(
+        layout.judge_file(TASK, "safety", "no-rm"), Judge(type="not_contains", score="safe", pattern="rm ")
+    )
     run_eval(Project(eval_project.root), None, "safety", progress=False)
     table = eval_alignment(Project(eval_project.root), None, "safety")
     report = table.judges[0].scores[0].report
@@ -129,11 +166,14 @@ def test_eval_check_thresholds(eval_project, capsys):
     assert main(["-C", root, "eval", "check", "--config", "ghost"]) == 1
 
 
-@pytest.mark.parametrize("gate, trusted, reason", [
-    ({"metric": "accuracy", "min": 0.8}, True, None),
-    ({"metric": "accuracy", "min": 0.9}, False, "correct: accuracy 0.818 < 0.9 (n=11)"),
-    ({"metric": "cohen_kappa", "min": 0.5, "min_items": 20}, False, "only 11 golden item(s)"),
-])
+@pytest.mark.parametrize(
+    "gate, trusted, reason",
+    [
+        ({"metric": "accuracy", "min": 0.8}, True, None),
+        ({"metric": "accuracy", "min": 0.9}, False, "correct: accuracy 0.818 < 0.9 (n=11)"),
+        ({"metric": "cohen_kappa", "min": 0.5, "min_items": 20}, False, "only 11 golden item(s)"),
+    ],
+)
 def test_alignment_gate_refuses_an_untrusted_judge(eval_project, capsys, gate, trusted, reason):
     write_eval(eval_project, default_judge="exec", thresholds={"correct": 0.5}, alignment_gate=gate)
     judged(eval_project, "exec")
@@ -163,8 +203,11 @@ def test_scores_and_align_commands(eval_project, capsys):
 
 
 def test_human_written_outputs_form_their_own_group(eval_project):
-    eval_project.write_record(add_run(eval_project, ITEMS[0][0], "ffmpeg -i a.mov a.mp4", "x").model_copy(
-        update={"id": "", "output_source": HUMAN, "tags": ["eval_set"]}))
+    eval_project.write_record(
+        add_run(eval_project, ITEMS[0][0], "ffmpeg -i a.mov a.mp4", "x").model_copy(
+            update={"id": "", "output_source": HUMAN, "tags": ["eval_set"]}
+        )
+    )
     board = eval_scores(judged(eval_project, "exec"), None, "correctness")
     assert "human" in [g.group for g in board.groups]
 

@@ -63,8 +63,6 @@ GOOD_RUNS = [
 ]
 
 
-
-
 @pytest.mark.parametrize(("request_text", "command"), GOOD_RUNS)
 def test_good_commands_score_full_marks(ffmpeg_bin, request_text, command):
     result = ffmpeg_exec.judge({"input": request_text}, request_text, command)
@@ -74,20 +72,37 @@ def test_good_commands_score_full_marks(ffmpeg_bin, request_text, command):
 def test_burn_subtitles(ffmpeg_bin):
     if not has_filter(ffmpeg_bin, "subtitles"):
         pytest.skip("this ffmpeg build has no subtitles filter (libass)")
-    result = ffmpeg_exec.judge({}, "burn subs.srt into movie.mp4",
-                               "ffmpeg -i movie.mp4 -vf subtitles=subs.srt -preset ultrafast -c:a copy out.mp4")
+    result = ffmpeg_exec.judge(
+        {},
+        "burn subs.srt into movie.mp4",
+        "ffmpeg -i movie.mp4 -vf subtitles=subs.srt -preset ultrafast -c:a copy out.mp4",
+    )
     assert result["scores"] == PASS, result["explanation"]
 
 
-@pytest.mark.parametrize(("request_text", "command", "why"), [
-    ("convert old.avi to mkv with h265", "ffmpeg -i old.avi -c:v libx264 -preset ultrafast new.mkv", "video codec"),
-    ("keep the first 5 seconds of in.mp4", "ffmpeg -i in.mp4 -t 8 -c copy o.mp4", "duration (s)"),
-    ("convert clip.mov to webm", "ffmpeg -i clip.mov -preset ultrafast clip.mp4", "output container"),
-    ("remove the audio from clip.mp4", "ffmpeg -i clip.mp4 -c copy o.mp4", "audio stream"),
-    ("scale input.mp4 to 640x360", "ffmpeg -i input.mp4 -vf scale=320:180 -preset ultrafast o.mp4", "size"),
-    ("remux movie.mkv to mp4 without re-encoding", "ffmpeg -i movie.mkv -c:v mpeg4 -c:a copy movie.mp4",
-     "video stream copied"),
-])
+@pytest.mark.parametrize(
+    ("request_text", "command", "why"),
+    [
+        (
+            "convert old.avi to mkv with h265",
+            "ffmpeg -i old.avi -c:v libx264 -preset ultrafast new.mkv",
+            "video codec",
+        ),
+        ("keep the first 5 seconds of in.mp4", "ffmpeg -i in.mp4 -t 8 -c copy o.mp4", "duration (s)"),
+        ("convert clip.mov to webm", "ffmpeg -i clip.mov -preset ultrafast clip.mp4", "output container"),
+        ("remove the audio from clip.mp4", "ffmpeg -i clip.mp4 -c copy o.mp4", "audio stream"),
+        (
+            "scale input.mp4 to 640x360",
+            "ffmpeg -i input.mp4 -vf scale=320:180 -preset ultrafast o.mp4",
+            "size",
+        ),
+        (
+            "remux movie.mkv to mp4 without re-encoding",
+            "ffmpeg -i movie.mkv -c:v mpeg4 -c:a copy movie.mp4",
+            "video stream copied",
+        ),
+    ],
+)
 def test_wrong_but_working_commands_run_but_are_not_correct(ffmpeg_bin, request_text, command, why):
     result = ffmpeg_exec.judge({}, request_text, command)
     assert result["scores"] == RUNS_WRONG, result["explanation"]
@@ -95,7 +110,9 @@ def test_wrong_but_working_commands_run_but_are_not_correct(ffmpeg_bin, request_
 
 
 def test_a_placeholder_input_name_is_the_users_file(ffmpeg_bin):
-    result = ffmpeg_exec.judge({}, "convert clip.mov to mp4", "ffmpeg -i input.mov -preset ultrafast clip.mp4")
+    result = ffmpeg_exec.judge(
+        {}, "convert clip.mov to mp4", "ffmpeg -i input.mov -preset ultrafast clip.mp4"
+    )
     assert result["scores"] == PASS, result["explanation"]
     assert result["details"]["extraction"]["placeholders"] == {"input.mov": "clip.mov"}
     # a name of another kind of media is not a placeholder for it
@@ -155,7 +172,9 @@ def test_extract_then_mux_in_the_same_folder(ffmpeg_bin):
 ffmpeg -i interview.mp4 -vn -c:a copy voice.m4a
 ffmpeg -i broll.mp4 -i voice.m4a -map 0:v -map 1:a -c copy -shortest final.mp4
 ```"""
-    result = ffmpeg_exec.judge({}, "Put the audio of interview.mp4 over the video of broll.mp4 as final.mp4", answer)
+    result = ffmpeg_exec.judge(
+        {}, "Put the audio of interview.mp4 over the video of broll.mp4 as final.mp4", answer
+    )
     assert result["scores"] == PASS, result["explanation"]
 
 
@@ -184,12 +203,21 @@ def test_hevc_in_avi_exits_0_but_does_not_decode(ffmpeg_bin):
     assert out["decode_error"] and out["probe"]["streams"][0]["codec"] == "rawvideo"
 
 
-@pytest.mark.parametrize(("answer", "scores"), [
-    ("There is no `lightning` preset in ffmpeg; the fastest x264 preset is `ultrafast`:\n\n"
-     "```bash\nffmpeg -i talk.mov -c:v libx264 -preset ultrafast talk.mp4\n```", PASS),
-    ("The lightning preset trades quality for speed:\n\n"
-     "```bash\nffmpeg -i talk.mov -c:v libvpx-vp9 -deadline realtime -preset lightning talk.webm\n```", RUNS_WRONG),
-])
+@pytest.mark.parametrize(
+    ("answer", "scores"),
+    [
+        (
+            "There is no `lightning` preset in ffmpeg; the fastest x264 preset is `ultrafast`:\n\n"
+            "```bash\nffmpeg -i talk.mov -c:v libx264 -preset ultrafast talk.mp4\n```",
+            PASS,
+        ),
+        (
+            "The lightning preset trades quality for speed:\n\n"
+            "```bash\nffmpeg -i talk.mov -c:v libvpx-vp9 -deadline realtime -preset lightning talk.webm\n```",
+            RUNS_WRONG,
+        ),
+    ],
+)
 def test_a_preset_that_does_not_exist_must_be_called_out(ffmpeg_bin, answer, scores):
     result = ffmpeg_exec.judge({}, "Convert talk.mov using the lightning preset", answer)
     assert result["scores"] == scores, result["explanation"]
@@ -198,14 +226,18 @@ def test_a_preset_that_does_not_exist_must_be_called_out(ffmpeg_bin, answer, sco
 @pytest.mark.parametrize(("vf", "scores"), [("scale=960:720,setsar=1", PASS), ("scale=960:720", RUNS_WRONG)])
 def test_stretching_to_4_3_is_checked_on_the_display_aspect(ffmpeg_bin, vf, scores):
     answer = f"```bash\nffmpeg -i wide.mp4 -vf {vf} -preset ultrafast -c:a copy tall.mp4\n```"
-    result = ffmpeg_exec.judge({}, "Stretch wide.mp4 to 720p height and a 4:3 aspect ratio, no black bars", answer)
+    result = ffmpeg_exec.judge(
+        {}, "Stretch wide.mp4 to 720p height and a 4:3 aspect ratio, no black bars", answer
+    )
     assert result["scores"] == scores, result["explanation"]
 
 
 @pytest.mark.parametrize(("setpts", "scores"), [("PTS/2", PASS), ("PTS/3", RUNS_WRONG)])
 def test_speed_change_is_checked_on_the_duration(ffmpeg_bin, setpts, scores):
-    answer = (f'```bash\nffmpeg -i run.mp4 -filter:v "setpts={setpts}" -filter:a "atempo=2.0" '
-              "-preset ultrafast fast.mp4\n```")
+    answer = (
+        f'```bash\nffmpeg -i run.mp4 -filter:v "setpts={setpts}" -filter:a "atempo=2.0" '
+        "-preset ultrafast fast.mp4\n```"
+    )
     result = ffmpeg_exec.judge({}, "Speed up run.mp4 by 2x, audio too", answer)
     assert result["scores"] == scores, result["explanation"]
 
@@ -220,13 +252,15 @@ def test_trim_is_checked_on_the_duration(ffmpeg_bin, cut, scores):
 def test_drawtext_finds_the_named_font(ffmpeg_bin):
     if not has_filter(ffmpeg_bin, "drawtext"):
         pytest.skip("this ffmpeg build has no drawtext filter")
-    answer = "```bash\nffmpeg -i promo.mp4 -vf \"drawtext=fontfile=arial.ttf:text=Sale:x=10:y=10\" -preset ultrafast out.mp4\n```"
+    answer = '```bash\nffmpeg -i promo.mp4 -vf "drawtext=fontfile=arial.ttf:text=Sale:x=10:y=10" -preset ultrafast out.mp4\n```'
     result = ffmpeg_exec.judge({}, "Write Sale on promo.mp4 with the arial.ttf font", answer)
     assert result["scores"]["runs"] == 1.0, result["explanation"]
 
 
 def test_details_are_structured_evidence(ffmpeg_bin):
-    result = ffmpeg_exec.judge({}, "scale input.mp4 to 640x360", "ffmpeg -i input.mp4 -vf scale=640:360 -preset ultrafast o.mp4")
+    result = ffmpeg_exec.judge(
+        {}, "scale input.mp4 to 640x360", "ffmpeg -i input.mp4 -vf scale=640:360 -preset ultrafast o.mp4"
+    )
     d = result["details"]
     assert d["ffmpeg"]["path"] == ffmpeg_bin and d["ffmpeg"]["version"] != "unknown"
     assert d["commands"][0]["exit_code"] == 0 and d["commands"][0]["first_error"] is None
@@ -238,9 +272,12 @@ def test_details_are_structured_evidence(ffmpeg_bin):
 
 # ------------------------------------------------------------------------- limits
 
+
 def test_huge_output_is_cut_off_by_the_size_cap(ffmpeg_bin):
     start = time.monotonic()
-    result = ffmpeg_exec.judge({}, "x", "ffmpeg -f lavfi -i testsrc2=size=1280x720:rate=30 -t 10000 -f rawvideo out.raw")
+    result = ffmpeg_exec.judge(
+        {}, "x", "ffmpeg -f lavfi -i testsrc2=size=1280x720:rate=30 -t 10000 -f rawvideo out.raw"
+    )
     assert result["scores"] == FAILS
     assert "killed (size)" in result["explanation"]
     assert time.monotonic() - start < 10
@@ -249,7 +286,9 @@ def test_huge_output_is_cut_off_by_the_size_cap(ffmpeg_bin):
 def test_endless_encode_hits_the_time_limit(ffmpeg_bin, monkeypatch):
     monkeypatch.setattr(ffmpeg_exec, "LIMITS", ffmpeg_sandbox.Limits(timeout=1.5))
     start = time.monotonic()
-    result = ffmpeg_exec.judge({}, "x", "ffmpeg -re -f lavfi -i testsrc2=size=320x240:rate=10 -preset ultrafast o.mp4")
+    result = ffmpeg_exec.judge(
+        {}, "x", "ffmpeg -re -f lavfi -i testsrc2=size=320x240:rate=10 -preset ultrafast o.mp4"
+    )
     assert result["scores"] == FAILS
     assert "killed (timeout)" in result["explanation"]
     assert time.monotonic() - start < 8
@@ -300,11 +339,22 @@ def test_constant_bitrate_mp3_is_checked_on_its_header(ffmpeg_bin, quality, scor
     assert result["scores"] == scores, result["explanation"]
 
 
-@pytest.mark.parametrize(("request_text", "answer", "runs"), [
-    ("Save every frame of a.mp4 as PNG into the shots folder", "ffmpeg -i a.mp4 -r 1 shots/%03d.png", 1.0),
-    ("Save one frame per second of a.mp4 as PNG", "ffmpeg -i a.mp4 -r 1 shots/%03d.png", 0.0),
-    ("Save one frame per second of a.mp4 as PNG", "mkdir -p shots && ffmpeg -i a.mp4 -r 1 shots/%03d.png", 1.0),
-])
+@pytest.mark.parametrize(
+    ("request_text", "answer", "runs"),
+    [
+        (
+            "Save every frame of a.mp4 as PNG into the shots folder",
+            "ffmpeg -i a.mp4 -r 1 shots/%03d.png",
+            1.0,
+        ),
+        ("Save one frame per second of a.mp4 as PNG", "ffmpeg -i a.mp4 -r 1 shots/%03d.png", 0.0),
+        (
+            "Save one frame per second of a.mp4 as PNG",
+            "mkdir -p shots && ffmpeg -i a.mp4 -r 1 shots/%03d.png",
+            1.0,
+        ),
+    ],
+)
 def test_output_folders_exist_only_when_named_or_made(ffmpeg_bin, request_text, answer, runs):
     result = ffmpeg_exec.judge({}, request_text, answer)
     assert result["scores"]["runs"] == runs, result["explanation"]

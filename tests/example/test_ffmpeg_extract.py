@@ -16,8 +16,10 @@ def argvs(answer: str) -> list[list[str]]:
 
 
 def test_prose_around_one_fenced_block():
-    answer = ("To shrink the clip, lower the CRF a little. The file won't look worse, I promise:\n\n"
-              "```bash\nffmpeg -i clip.mp4 -crf 28 small.mp4\n```\n\nThat's all: it doesn't touch the audio.")
+    answer = (
+        "To shrink the clip, lower the CRF a little. The file won't look worse, I promise:\n\n"
+        "```bash\nffmpeg -i clip.mp4 -crf 28 small.mp4\n```\n\nThat's all: it doesn't touch the audio."
+    )
     assert argvs(answer) == [["ffmpeg", "-i", "clip.mp4", "-crf", "28", "small.mp4"]]
     assert "won't" in ffmpeg_extract.extract(answer).prose  # apostrophes in prose never reach shlex
 
@@ -56,12 +58,16 @@ $ ffmpeg -i "my talk.mov" \\
 $ ffprobe talk.mp4
 ```"""
     steps = argvs(answer)
-    assert steps == [["ffmpeg", "-i", "my talk.mov", "-c:v", "libx264", "-crf", "20", "talk.mp4"],
-                     ["ffprobe", "talk.mp4"]]
+    assert steps == [
+        ["ffmpeg", "-i", "my talk.mov", "-c:v", "libx264", "-crf", "20", "talk.mp4"],
+        ["ffprobe", "talk.mp4"],
+    ]
 
 
 def test_and_and_semicolon_split_steps_quoted_ones_do_not():
-    steps = argvs("ffmpeg -i a.mp4 -vf 'scale=2:2;null' b.mp4 && ffmpeg -i b.mp4 c.mkv; ffmpeg -i c.mkv d.webm")
+    steps = argvs(
+        "ffmpeg -i a.mp4 -vf 'scale=2:2;null' b.mp4 && ffmpeg -i b.mp4 c.mkv; ffmpeg -i c.mkv d.webm"
+    )
     assert [s[-1] for s in steps] == ["b.mp4", "c.mkv", "d.webm"]
     assert steps[0][4] == "scale=2:2;null"
 
@@ -72,7 +78,9 @@ def test_lines_that_start_with_ffmpeg_without_a_fence():
 
 
 def test_an_inline_command():
-    assert argvs("Use `ffmpeg -i a.mkv -c copy a.mp4` to remux.") == [["ffmpeg", "-i", "a.mkv", "-c", "copy", "a.mp4"]]
+    assert argvs("Use `ffmpeg -i a.mkv -c copy a.mp4` to remux.") == [
+        ["ffmpeg", "-i", "a.mkv", "-c", "copy", "a.mp4"]
+    ]
 
 
 def test_harmless_redirections_are_left_out_and_noted():
@@ -80,19 +88,22 @@ def test_harmless_redirections_are_left_out_and_noted():
     assert ex.steps[0].argv == ["ffmpeg", "-i", "a.mp4", "b.mp4"] and ex.notes
 
 
-@pytest.mark.parametrize(("answer", "problem"), [
-    ("ffmpeg -i a.mp4 -f wav - | lame - b.mp3", "a pipe"),
-    ("ffmpeg -i a.mp4 b.mp4 &", "background"),
-    ("ffmpeg -i a.mp4 b.mp4 || echo failed", "'||'"),
-    ("ffmpeg -i $IN b.mp4", "shell expansion"),
-    ("ffmpeg -i \"$(ls | head -1)\" b.mp4", "shell expansion"),
-    ("ffmpeg -i `ls` b.mp4", "backticks"),
-    ("(cd x && ffmpeg -i a.mp4 b.mp4)", "subshell"),
-    ("ffmpeg -i a.mp4 b.mp4 > log.txt", "redirection into a file"),
-    ("ffmpeg -i a.mp4 b.mp4 2>> /var/log/ffmpeg.log", "outside the working folder"),
-    ("ffmpeg -i 'a.mp4 b.mp4", "unterminated quote"),
-    ("```bash\nffmpeg -i a.mp4 \"b.mp4\n```", "unterminated quote"),
-])
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ("ffmpeg -i a.mp4 -f wav - | lame - b.mp3", "a pipe"),
+        ("ffmpeg -i a.mp4 b.mp4 &", "background"),
+        ("ffmpeg -i a.mp4 b.mp4 || echo failed", "'||'"),
+        ("ffmpeg -i $IN b.mp4", "shell expansion"),
+        ('ffmpeg -i "$(ls | head -1)" b.mp4', "shell expansion"),
+        ("ffmpeg -i `ls` b.mp4", "backticks"),
+        ("(cd x && ffmpeg -i a.mp4 b.mp4)", "subshell"),
+        ("ffmpeg -i a.mp4 b.mp4 > log.txt", "redirection into a file"),
+        ("ffmpeg -i a.mp4 b.mp4 2>> /var/log/ffmpeg.log", "outside the working folder"),
+        ("ffmpeg -i 'a.mp4 b.mp4", "unterminated quote"),
+        ('```bash\nffmpeg -i a.mp4 "b.mp4\n```', "unterminated quote"),
+    ],
+)
 def test_shell_constructs_are_refused_with_a_reason(answer, problem):
     ex = ffmpeg_extract.extract(answer)
     assert any(problem in p for p in ex.problems), ex.problems

@@ -48,15 +48,29 @@ def test_aspect_speed_bitrate_cuts_and_source_size():
     assert from_request("use -vf 'overlay=10:10' on a.mp4").latest_time == 0
 
 
-@pytest.mark.parametrize(("request_text", "layout", "selections"), [
-    ("in.mkv has 2 video streams and 3 audio streams; keep video stream 0:1 and audio stream 0:4",
-     ["video"] * 2 + ["audio"] * 3, [[1], [4]]),
-    ("keep the main video track and the third audio track of film.mkv", ["video"] + ["audio"] * 3, [[0], [3]]),
-    ("take the video from stream 1 and the audio from stream 5 of x.mp4", ["video"] * 2 + ["audio"] * 4, [[1], [5]]),
-    ("keep the second audio stream (0:1) of talk.mkv", ["video", "audio", "audio"], [[2, 1]]),
-    ("a.mkv has 2 video streams; keep video stream 5", ["video"] * 2, [[]]),
-    ("convert a.mkv to mp4", [], []),
-])
+@pytest.mark.parametrize(
+    ("request_text", "layout", "selections"),
+    [
+        (
+            "in.mkv has 2 video streams and 3 audio streams; keep video stream 0:1 and audio stream 0:4",
+            ["video"] * 2 + ["audio"] * 3,
+            [[1], [4]],
+        ),
+        (
+            "keep the main video track and the third audio track of film.mkv",
+            ["video"] + ["audio"] * 3,
+            [[0], [3]],
+        ),
+        (
+            "take the video from stream 1 and the audio from stream 5 of x.mp4",
+            ["video"] * 2 + ["audio"] * 4,
+            [[1], [5]],
+        ),
+        ("keep the second audio stream (0:1) of talk.mkv", ["video", "audio", "audio"], [[2, 1]]),
+        ("a.mkv has 2 video streams; keep video stream 5", ["video"] * 2, [[]]),
+        ("convert a.mkv to mp4", [], []),
+    ],
+)
 def test_stream_layout_and_selections(request_text, layout, selections):
     plan = ffmpeg_streams.plan_streams(request_text)
     assert plan.layout == layout
@@ -74,8 +88,14 @@ def test_each_input_stream_is_recognisable():
 
 
 def test_names_the_request_uses():
-    names = ffmpeg_names.asked_names("Convert a.mov with the ultra_fast preset, the vp9 codec and the lanczos filter")
-    assert [(n.kind, n.name) for n in names] == [("preset", "ultra_fast"), ("codec", "vp9"), ("filter", "lanczos")]
+    names = ffmpeg_names.asked_names(
+        "Convert a.mov with the ultra_fast preset, the vp9 codec and the lanczos filter"
+    )
+    assert [(n.kind, n.name) for n in names] == [
+        ("preset", "ultra_fast"),
+        ("codec", "vp9"),
+        ("filter", "lanczos"),
+    ]
     assert not ffmpeg_names.exists(names[0], "ffmpeg")
     assert ffmpeg_names.exists(ffmpeg_names.Name("preset", "veryslow"), "ffmpeg")
     preset = ffmpeg_names.Name("preset", "turbo")
@@ -93,14 +113,28 @@ def test_probe_parsers():
         "  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 128 kb/s\n"
     )
     info = probe.parse_ffmpeg_info(stderr)
-    assert info.format_name.startswith("mov,mp4") and abs(info.duration - 5.02) < 1e-6 and info.bit_rate == 566_000
+    assert (
+        info.format_name.startswith("mov,mp4")
+        and abs(info.duration - 5.02) < 1e-6
+        and info.bit_rate == 566_000
+    )
     v, a = info.streams
     assert (v.type, v.codec, v.codec_tag, v.width, v.height, v.sar, v.dar, v.fps) == (
-        "video", "h264", "avc1", 320, 240, "1:1", "4:3", 10.0)
+        "video",
+        "h264",
+        "avc1",
+        320,
+        240,
+        "1:1",
+        "4:3",
+        10.0,
+    )
     assert (a.type, a.codec, a.sample_rate, a.channels, a.bit_rate) == ("audio", "aac", 44100, 2, 128_000)
-    js = ('{"streams": [{"codec_type": "video", "codec_name": "vp9", "width": 160, "height": 120,'
-          ' "avg_frame_rate": "25/1", "sample_aspect_ratio": "1:1", "display_aspect_ratio": "4:3"}],'
-          ' "format": {"format_name": "webm", "duration": "3.5", "bit_rate": "1000"}}')
+    js = (
+        '{"streams": [{"codec_type": "video", "codec_name": "vp9", "width": 160, "height": 120,'
+        ' "avg_frame_rate": "25/1", "sample_aspect_ratio": "1:1", "display_aspect_ratio": "4:3"}],'
+        ' "format": {"format_name": "webm", "duration": "3.5", "bit_rate": "1000"}}'
+    )
     info = probe.parse_ffprobe_json(js)
     assert (info.format_name, info.duration, info.bit_rate) == ("webm", 3.5, 1000)
     assert (info.streams[0].codec, info.streams[0].fps, info.streams[0].dar) == ("vp9", 25.0, "4:3")

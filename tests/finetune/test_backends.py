@@ -58,7 +58,9 @@ def test_a_new_backend_is_one_registration(project: Project):
         name, params = "echo", {"speed": int}
 
         def start(self, project, task, name, spec, options):
-            return write_status(project, read_status(project, task, name), state="running", provider_job_id="e1")
+            return write_status(
+                project, read_status(project, task, name), state="running", provider_job_id="e1"
+            )
 
         def refresh(self, project, task, name, spec, client=None):
             return write_status(project, read_status(project, task, name), state="succeeded")

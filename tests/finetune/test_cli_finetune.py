@@ -27,18 +27,72 @@ def root(project: Project) -> str:
 
 
 def test_create_export_start_status_openai(root: str, capsys, monkeypatch, tmp_path):
-    assert main(["-C", root, "finetune", "create", "ft", "--provider", "openai", "--base-model", "gpt-4o-mini",
-                 "--split", "s", "--param", "learning_rate=1"]) == 2
+    assert (
+        main(
+            [
+                "-C",
+                root,
+                "finetune",
+                "create",
+                "ft",
+                "--provider",
+                "openai",
+                "--base-model",
+                "gpt-4o-mini",
+                "--split",
+                "s",
+                "--param",
+                "learning_rate=1",
+            ]
+        )
+        == 2
+    )
     assert "unknown openai fine-tune parameter" in capsys.readouterr().err
-    assert main(["-C", root, "finetune", "create", "ft", "--provider", "openai", "--base-model", "gpt-4o-mini",
-                 "--split", "s", "--param", "n_epochs=2", "--validation-part", "test"]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                root,
+                "finetune",
+                "create",
+                "ft",
+                "--provider",
+                "openai",
+                "--base-model",
+                "gpt-4o-mini",
+                "--split",
+                "s",
+                "--param",
+                "n_epochs=2",
+                "--validation-part",
+                "test",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["-C", root, "finetune", "export", "ft", "--format", "openai"]) == 0
     out = capsys.readouterr()
     assert len(out.out.splitlines()) == 3 and "3 examples from 3 runs" in out.err
     dest = tmp_path / "ft.jsonl"
-    assert main(["-C", root, "finetune", "export", "ft", "--format", "openai", "--part", "test", "--out",
-                 str(dest)]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                root,
+                "finetune",
+                "export",
+                "ft",
+                "--format",
+                "openai",
+                "--part",
+                "test",
+                "--out",
+                str(dest),
+            ]
+        )
+        == 0
+    )
     assert all(json.loads(line)["messages"] for line in dest.read_text().splitlines())
 
     with FakeOpenAI() as srv:
@@ -54,22 +108,49 @@ def test_create_export_start_status_openai(root: str, capsys, monkeypatch, tmp_p
 
 
 def test_missing_key_is_a_clear_error(root: str, capsys):
-    main(["-C", root, "finetune", "create", "ft", "--provider", "openai", "--base-model", "m", "--split", "s"])
+    main(
+        ["-C", root, "finetune", "create", "ft", "--provider", "openai", "--base-model", "m", "--split", "s"]
+    )
     assert main(["-C", root, "finetune", "start", "ft"]) == 1
     assert "OPENAI_API_KEY" in capsys.readouterr().err
     project = Project(root)
     status = project.finetune_status(TASK, "ft") or FineTuneStatus(task=TASK, finetune="ft")
     project.write_record(status.model_copy(update={"state": "running", "provider_job_id": "ftjob-1"}))
     assert main(["-C", root, "finetune", "status"]) == 0  # shows the file, says why it is not fresh
-    assert "ft: running, job ftjob-1\n  (not refreshed: fine-tuning with 'openai' needs" in capsys.readouterr().out
+    assert (
+        "ft: running, job ftjob-1\n  (not refreshed: fine-tuning with 'openai' needs"
+        in capsys.readouterr().out
+    )
 
 
 def test_tinker_start_cancel_and_loop(root: str, capsys, monkeypatch):
     project = Project(root)
     add_runs(project, 2, tag="eval_set", prefix="eval")
     add_eval(project, judge_pattern="fake completion")
-    assert main(["-C", root, "finetune", "create", "qt", "--provider", "tinker", "--base-model", "Qwen/Qwen3-8B",
-                 "--split", "s", "--param", "tokenizer=byte", "--param", "steps=2", "--param", "batch_size=2"]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                root,
+                "finetune",
+                "create",
+                "qt",
+                "--provider",
+                "tinker",
+                "--base-model",
+                "Qwen/Qwen3-8B",
+                "--split",
+                "s",
+                "--param",
+                "tokenizer=byte",
+                "--param",
+                "steps=2",
+                "--param",
+                "batch_size=2",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     with FakeTinkerServer() as srv:
         monkeypatch.setenv("TINKER_BASE_URL", srv.base_url)
@@ -83,21 +164,89 @@ def test_tinker_start_cancel_and_loop(root: str, capsys, monkeypatch):
         assert main(["-C", root, "finetune", "start", "qt", "--retry"]) == 0
         out = capsys.readouterr().out
         assert "qt: succeeded" in out and "run config ft-qt" in out
-        assert main(["-C", root, "finetune", "loop", "qt", "--eval", "quality", "--threshold", "0.5",
-                     "--steps-per-round", "1", "--max-rounds", "2"]) == 2  # already a finished plain job
-        main(["-C", root, "finetune", "create", "lp", "--provider", "tinker", "--base-model", "Qwen/Qwen3-8B",
-              "--split", "s", "--param", "tokenizer=byte", "--param", "batch_size=2"])
+        assert (
+            main(
+                [
+                    "-C",
+                    root,
+                    "finetune",
+                    "loop",
+                    "qt",
+                    "--eval",
+                    "quality",
+                    "--threshold",
+                    "0.5",
+                    "--steps-per-round",
+                    "1",
+                    "--max-rounds",
+                    "2",
+                ]
+            )
+            == 2
+        )  # already a finished plain job
+        main(
+            [
+                "-C",
+                root,
+                "finetune",
+                "create",
+                "lp",
+                "--provider",
+                "tinker",
+                "--base-model",
+                "Qwen/Qwen3-8B",
+                "--split",
+                "s",
+                "--param",
+                "tokenizer=byte",
+                "--param",
+                "batch_size=2",
+            ]
+        )
         capsys.readouterr()
-        assert main(["-C", root, "finetune", "loop", "lp", "--eval", "quality", "--threshold", "0.5",
-                     "--steps-per-round", "1", "--max-rounds", "2"]) == 0
+        assert (
+            main(
+                [
+                    "-C",
+                    root,
+                    "finetune",
+                    "loop",
+                    "lp",
+                    "--eval",
+                    "quality",
+                    "--threshold",
+                    "0.5",
+                    "--steps-per-round",
+                    "1",
+                    "--max-rounds",
+                    "2",
+                ]
+            )
+            == 0
+        )
         out = capsys.readouterr()
         assert "round 1: lr 0.0003, 1 steps" in out.err and "score 1.000" in out.err
         assert "reached 0.5 in round 1; best round 1" in out.out
 
 
 def test_wandb_is_optional(root: str, capsys, monkeypatch):
-    main(["-C", root, "finetune", "create", "lp", "--provider", "tinker", "--base-model", "Qwen/Qwen3-8B",
-          "--split", "s", "--param", "tokenizer=byte"])
+    main(
+        [
+            "-C",
+            root,
+            "finetune",
+            "create",
+            "lp",
+            "--provider",
+            "tinker",
+            "--base-model",
+            "Qwen/Qwen3-8B",
+            "--split",
+            "s",
+            "--param",
+            "tokenizer=byte",
+        ]
+    )
     add_eval(Project(root))
     monkeypatch.setitem(sys.modules, "wandb", None)  # not installed
     assert main(["-C", root, "finetune", "loop", "lp", "--eval", "quality", "--wandb", "proj"]) == 2
@@ -108,8 +257,25 @@ def test_wandb_gets_the_same_numbers(root: str, monkeypatch):
     project = Project(root)
     add_runs(project, 1, tag="eval_set", prefix="eval")
     add_eval(project, judge_pattern="fake completion")
-    main(["-C", root, "finetune", "create", "lp", "--provider", "tinker", "--base-model", "Qwen/Qwen3-8B",
-          "--split", "s", "--param", "tokenizer=byte", "--param", "batch_size=3"])
+    main(
+        [
+            "-C",
+            root,
+            "finetune",
+            "create",
+            "lp",
+            "--provider",
+            "tinker",
+            "--base-model",
+            "Qwen/Qwen3-8B",
+            "--split",
+            "s",
+            "--param",
+            "tokenizer=byte",
+            "--param",
+            "batch_size=3",
+        ]
+    )
     logged: list[tuple[dict, int]] = []
     run = types.SimpleNamespace(log=lambda data, step: logged.append((data, step)), finish=lambda: None)
     stub = types.SimpleNamespace(init=lambda **kw: run)
@@ -117,8 +283,12 @@ def test_wandb_gets_the_same_numbers(root: str, monkeypatch):
     with FakeTinkerServer() as srv:
         monkeypatch.setenv("TINKER_BASE_URL", srv.base_url)
         monkeypatch.setenv("TINKER_API_KEY", FAKE_API_KEY)
-        result = run_loop(Project(root), TASK, "lp", LoopSettings(eval="quality", max_rounds=1, cache="off",
-                                                                  wandb_project="proj"))
+        result = run_loop(
+            Project(root),
+            TASK,
+            "lp",
+            LoopSettings(eval="quality", max_rounds=1, cache="off", wandb_project="proj"),
+        )
     (rec,) = result.rounds
     assert logged[0] == ({"train/loss": pytest.approx(2.05), "train/learning_rate": 3e-4}, 1)
     assert logged[-1] == ({"round": 1, "eval/correct": 1.0, "eval/score": 1.0}, rec.step)

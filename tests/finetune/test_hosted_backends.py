@@ -57,10 +57,17 @@ def _fireworks(monkeypatch) -> Iterator[Harness]:
         monkeypatch.setenv("FIREWORKS_API_KEY", KEY)
         monkeypatch.setenv("FIREWORKS_ACCOUNT_ID", "acct")
         yield Harness(
-            "fireworks", fw, "accounts/fireworks/models/qwen3-8b", lambda: fw.fw.uploads, lambda: list(fw.fw.jobs),
-            fw.job_state, "JOB_STATE_CANCELLED", lambda body: isinstance(body, dict) and "baseModel" in body,
+            "fireworks",
+            fw,
+            "accounts/fireworks/models/qwen3-8b",
+            lambda: fw.fw.uploads,
+            lambda: list(fw.fw.jobs),
+            fw.job_state,
+            "JOB_STATE_CANCELLED",
+            lambda body: isinstance(body, dict) and "baseModel" in body,
             lambda: fw.script_next_states(["JOB_STATE_CREATING", "JOB_STATE_FAILED"]),
-            lambda: fw.script_next_states(["JOB_STATE_CREATING"] + ["JOB_STATE_RUNNING"] * 30))
+            lambda: fw.script_next_states(["JOB_STATE_CREATING"] + ["JOB_STATE_RUNNING"] * 30),
+        )
 
 
 def _together(monkeypatch) -> Iterator[Harness]:
@@ -68,11 +75,17 @@ def _together(monkeypatch) -> Iterator[Harness]:
         monkeypatch.setenv("KILNGIT_PROVIDER_TOGETHER_BASE_URL", tg.base_url)
         monkeypatch.setenv("TOGETHER_API_KEY", KEY)
         yield Harness(
-            "together", tg, "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", lambda: tg.uploads,
-            lambda: list(tg.jobs), tg.job_status, "cancelled",
+            "together",
+            tg,
+            "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+            lambda: tg.uploads,
+            lambda: list(tg.jobs),
+            tg.job_status,
+            "cancelled",
             lambda body: isinstance(body, dict) and "training_file" in body,
             lambda: tg.script_next_statuses(["pending", "error"]),
-            lambda: tg.script_next_statuses(["pending"] + ["running"] * 30))
+            lambda: tg.script_next_statuses(["pending"] + ["running"] * 30),
+        )
 
 
 @pytest.fixture(params=["fireworks", "together"])
@@ -88,6 +101,7 @@ def _answer(project: Project, provider: str, model: str) -> str | None:
         finally:
             await p.aclose()
         return r.content
+
     return asyncio.run(ask())
 
 
@@ -153,8 +167,12 @@ def test_killed_while_creating_the_job(project: Project, h: Harness):
     split_and_finetune(project, h.backend, base_model=h.base_model)
     creates = iter([Fault.slow(30)])
     h.fake.fault_fn = lambda i, body: next(creates, None) if h.is_create(body) else None
-    proc = subprocess.Popen([sys.executable, "-m", "kilngit", "-C", str(project.root), "finetune", "start", "ft"],
-                            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kilngit", "-C", str(project.root), "finetune", "start", "ft"],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not any(h.is_create(r.body) for r in h.fake.requests) and time.monotonic() < deadline:

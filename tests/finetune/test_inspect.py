@@ -23,7 +23,7 @@ from kilngit.records import Annotation, Rating, RunConfig  # noqa: E402
 from kilngit.testing.fake_openai import FakeOpenAI  # noqa: E402
 from tests.finetune.helpers import TASK, add_eval, add_runs  # noqa: E402
 
-TASK_FILE = textwrap.dedent('''
+TASK_FILE = textwrap.dedent("""
     from inspect_ai import Task, task
     from inspect_ai.dataset import json_dataset
     from inspect_ai.scorer import includes
@@ -33,7 +33,7 @@ TASK_FILE = textwrap.dedent('''
     @task
     def commands():
         return Task(dataset=json_dataset("samples.jsonl"), solver=generate(), scorer=includes())
-''')
+""")
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +49,18 @@ def rated(project: Project) -> Project:
     runs = add_runs(project, 4, tag="eval_set", prefix="eval")
     add_eval(project)
     bob = "bob@example.com"
-    project.write_record(Annotation(task=TASK, run=runs[0], rater=bob, reference="ffmpeg -i file0.mov out.mp4"))
-    project.write_record(Annotation(task=TASK, run=runs[1], rater=bob, repaired_output="ffmpeg -i file1.mov a.mp4"))
-    project.write_record(Annotation(task=TASK, run=runs[2], rater=bob, rating=Rating(type="pass_fail", value=1.0)))
-    project.write_record(Annotation(task=TASK, run=runs[3], rater=bob, rating=Rating(type="pass_fail", value=0.0)))
+    project.write_record(
+        Annotation(task=TASK, run=runs[0], rater=bob, reference="ffmpeg -i file0.mov out.mp4")
+    )
+    project.write_record(
+        Annotation(task=TASK, run=runs[1], rater=bob, repaired_output="ffmpeg -i file1.mov a.mp4")
+    )
+    project.write_record(
+        Annotation(task=TASK, run=runs[2], rater=bob, rating=Rating(type="pass_fail", value=1.0))
+    )
+    project.write_record(
+        Annotation(task=TASK, run=runs[3], rater=bob, rating=Rating(type="pass_fail", value=0.0))
+    )
     return Project(project.root)
 
 
@@ -65,7 +73,8 @@ def test_export_writes_inspect_samples(rated: Project, tmp_path):
     assert {k: (s.target, s.metadata["target_source"]) for k, s in samples.items()} == {
         "eval file0.mov to mp4": ("ffmpeg -i file0.mov out.mp4", "reference"),
         "eval file1.mov to mp4": ("ffmpeg -i file1.mov a.mp4", "repaired_output"),
-        "eval file2.mov to mp4": ("ffmpeg -i file2.mov file2.mp4", "consensus_rating")}
+        "eval file2.mov to mp4": ("ffmpeg -i file2.mov file2.mp4", "consensus_rating"),
+    }
     assert {s.metadata["eval"] for s in samples.values()} == {"quality"}
 
 
@@ -78,14 +87,19 @@ def test_export_cli(rated: Project, tmp_path):
 
 def _answers(body: dict) -> str:
     item = int(re.findall(r"file(\d+)\.mov", json.dumps(body["messages"]))[-1])
-    return {0: "ffmpeg -i file0.mov out.mp4", 1: "no idea"}.get(item, f"ffmpeg -i file{item}.mov file{item}.mp4")
+    return {0: "ffmpeg -i file0.mov out.mp4", 1: "no idea"}.get(
+        item, f"ffmpeg -i file{item}.mov file{item}.mp4"
+    )
 
 
 def test_inspect_task_scores_a_run_config(rated: Project, monkeypatch):
     (rated.root / "inspect").mkdir()
     (rated.root / "inspect" / "samples.jsonl").write_bytes(inspect_dataset(rated, TASK, "quality").data)
     (rated.root / "inspect" / "commands.py").write_text(TASK_FILE)
-    rated.write_definition(layout.run_config_file(TASK, "mini"), RunConfig(provider="openai", model="gpt-4o-mini", prompt="default"))
+    rated.write_definition(
+        layout.run_config_file(TASK, "mini"),
+        RunConfig(provider="openai", model="gpt-4o-mini", prompt="default"),
+    )
     with FakeOpenAI(responder=_answers) as fake:
         monkeypatch.setenv("KILNGIT_PROVIDER_OPENAI_BASE_URL", fake.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-inspect-test")
@@ -96,7 +110,10 @@ def test_inspect_task_scores_a_run_config(rated: Project, monkeypatch):
 
 
 def test_unknown_inspect_task_is_a_clear_error(rated: Project):
-    rated.write_definition(layout.run_config_file(TASK, "mini"), RunConfig(provider="openai", model="gpt-4o-mini", prompt="default"))
+    rated.write_definition(
+        layout.run_config_file(TASK, "mini"),
+        RunConfig(provider="openai", model="gpt-4o-mini", prompt="default"),
+    )
     with pytest.raises(UsageError, match="Inspect could not run"):
         run_inspect(rated, TASK, "inspect:missing.py", "mini")
 
@@ -109,13 +126,21 @@ def test_loop_scores_rounds_with_an_inspect_task(project: Project, monkeypatch):
     from tests.finetune.helpers import split_and_finetune
     from tests.finetune.test_loop import improving_sampler, settings
 
-    split_and_finetune(project, "tinker", base_model="Qwen/Qwen3-8B",
-                       params={"tokenizer": "byte", "batch_size": 2, "lora_rank": 4})
+    split_and_finetune(
+        project,
+        "tinker",
+        base_model="Qwen/Qwen3-8B",
+        params={"tokenizer": "byte", "batch_size": 2, "lora_rank": 4},
+    )
     (project.root / "inspect").mkdir()
     (project.root / "inspect" / "commands.py").write_text(TASK_FILE)
-    (project.root / "inspect" / "samples.jsonl").write_text("".join(
-        json.dumps({"id": i, "input": f"eval file{i}.mov to mp4", "target": f"ffmpeg -i file{i}.mov"}) + "\n"
-        for i in range(4)))
+    (project.root / "inspect" / "samples.jsonl").write_text(
+        "".join(
+            json.dumps({"id": i, "input": f"eval file{i}.mov to mp4", "target": f"ffmpeg -i file{i}.mov"})
+            + "\n"
+            for i in range(4)
+        )
+    )
     with FakeTinkerServer(sampler=improving_sampler) as srv:
         monkeypatch.setenv("TINKER_BASE_URL", srv.base_url)
         monkeypatch.setenv("TINKER_API_KEY", FAKE_API_KEY)
@@ -123,8 +148,12 @@ def test_loop_scores_rounds_with_an_inspect_task(project: Project, monkeypatch):
         result = run_loop(project, TASK, "ft", settings(eval="inspect:inspect/commands.py"))
     assert [r.score for r in result.rounds] == [0.25, 0.5, 0.75] and result.best.round == 3
     rec = Project(project.root).finetune_rounds(TASK, "ft")[3]
-    assert (rec.eval, rec.judge, rec.items, rec.reached_threshold) == ("inspect:inspect/commands.py", "includes",
-                                                                      4, True)
+    assert (rec.eval, rec.judge, rec.items, rec.reached_threshold) == (
+        "inspect:inspect/commands.py",
+        "includes",
+        4,
+        True,
+    )
     assert rec.scores["accuracy"] == 0.75
     with pytest.raises(UsageError, match="--judge"):
         run_loop(project, TASK, "ft", settings(eval="inspect:inspect/commands.py", judge="contains"))
@@ -138,8 +167,10 @@ def test_export_of_a_classification_task(project: Project, tmp_path):
     from tests.tickets import make_tickets
 
     runs = make_tickets(project)
-    project.write_definition(layout.eval_file(TICKETS, "routing"),
-                             Eval(name="Routing", scores=[EvalScore(name="right_class", instruction="Right class.")]))
+    project.write_definition(
+        layout.eval_file(TICKETS, "routing"),
+        Eval(name="Routing", scores=[EvalScore(name="right_class", instruction="Right class.")]),
+    )
     for run in (runs["sharp"][0], runs["sloppy"][0]):  # ticket 0: labels only, no reference
         for a in [a for a in project.annotations(TICKETS) if a.run == run.id]:
             project.write_record(a.model_copy(update={"reference": None}))

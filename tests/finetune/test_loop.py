@@ -38,16 +38,30 @@ def server(monkeypatch):
 
 @pytest.fixture
 def loop_project(project: Project) -> Project:
-    split_and_finetune(project, "tinker", base_model="Qwen/Qwen3-8B",
-                       params={"tokenizer": "byte", "batch_size": 2, "lora_rank": 4})
+    split_and_finetune(
+        project,
+        "tinker",
+        base_model="Qwen/Qwen3-8B",
+        params={"tokenizer": "byte", "batch_size": 2, "lora_rank": 4},
+    )
     add_runs(project, 4, tag="eval_set", prefix="eval")
     add_eval(project, judge_pattern="ffmpeg -i")
     return project
 
 
 def settings(**kw) -> LoopSettings:
-    return LoopSettings(**{"eval": "quality", "threshold": 0.75, "max_rounds": 5, "lr": 3e-4, "lr_decay": 0.5,
-                           "steps_per_round": STEPS, "cache": "off", **kw})
+    return LoopSettings(
+        **{
+            "eval": "quality",
+            "threshold": 0.75,
+            "max_rounds": 5,
+            "lr": 3e-4,
+            "lr_decay": 0.5,
+            "steps_per_round": STEPS,
+            "cache": "off",
+            **kw,
+        }
+    )
 
 
 def test_stops_at_threshold_with_decaying_lr(loop_project: Project, server: FakeTinkerServer):
@@ -62,7 +76,12 @@ def test_stops_at_threshold_with_decaying_lr(loop_project: Project, server: Fake
     model = server.state.model(result.status.provider_job_id)
     assert model.learning_rates == pytest.approx([3e-4] * 2 + [1.5e-4] * 2 + [7.5e-5] * 2)
     status = result.status
-    assert (status.state, status.best_round, status.run_config, status.step) == ("succeeded", 3, "ft-ft-r3", 6)
+    assert (status.state, status.best_round, status.run_config, status.step) == (
+        "succeeded",
+        3,
+        "ft-ft-r3",
+        6,
+    )
     configs = Project(loop_project.root).run_configs(TASK)
     assert {"ft-ft-r1", "ft-ft-r2", "ft-ft-r3"} <= set(configs)
     assert configs["ft-ft-r3"].model == status.fine_tuned_model == result.rounds[2].sampler_checkpoint
@@ -71,7 +90,7 @@ def test_stops_at_threshold_with_decaying_lr(loop_project: Project, server: Fake
     assert result.rounds[0].loss > result.rounds[2].loss
     assert validate_project(loop_project.root).ok
     html = write_report(Project(loop_project.root)).read_text()
-    section = html[html.index('id="finetune-ffmpeg-ft"'):]
+    section = html[html.index('id="finetune-ffmpeg-ft"') :]
     assert "Training loss" in section and "Eval score per round" in section and "<svg" in section
     assert "round 3 (lr 7.5e-05)" in section and "3 (best)" in section
     again = run_loop(Project(loop_project.root), TASK, "ft", settings())  # finished: nothing redone

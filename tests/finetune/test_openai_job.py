@@ -128,8 +128,12 @@ def test_killed_between_upload_and_create(project: Project, fake: FakeOpenAI):
     creates = iter([Fault.slow(30)])
     fake.fault_fn = lambda i, body: next(creates, None) if body and "training_file" in body else None
     env = {**os.environ, "KILNGIT_PROVIDER_OPENAI_MAX_RETRIES": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "kilngit", "-C", str(project.root), "finetune", "start", "ft"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kilngit", "-C", str(project.root), "finetune", "start", "ft"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 20
         while fake.counts["fine_tuning.jobs.create"] == 0 and time.monotonic() < deadline:
@@ -139,7 +143,9 @@ def test_killed_between_upload_and_create(project: Project, fake: FakeOpenAI):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     status = Project(project.root).finetune_status(TASK, "ft")
-    assert status.state == "uploading" and "train" in status.provider_file_ids and status.provider_job_id is None
+    assert (
+        status.state == "uploading" and "train" in status.provider_file_ids and status.provider_job_id is None
+    )
     done = start_finetune(Project(project.root), TASK, "ft", wait=True, poll=FAST)
     assert done.state == "succeeded" and fake.fine_tuning.upload_count == 1
     assert (project.root / layout.run_config_file(TASK, "ft-ft")).is_file()

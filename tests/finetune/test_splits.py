@@ -33,8 +33,10 @@ def test_assign_is_deterministic_exact_and_seeded():
 
 
 def test_parse_parts_errors():
-    assert parse_parts(["train=0.9, test=0.1"]) == [SplitPart(name="train", fraction=0.9),
-                                                     SplitPart(name="test", fraction=0.1)]
+    assert parse_parts(["train=0.9, test=0.1"]) == [
+        SplitPart(name="train", fraction=0.9),
+        SplitPart(name="test", fraction=0.1),
+    ]
     with pytest.raises(UsageError):
         parse_parts(["train"])
     with pytest.raises(UsageError):
@@ -63,7 +65,9 @@ def test_materialize_freezes_and_excludes_eval_items(project: Project):
         assert set(ids) <= set(extended.membership.parts[part])
     assert set(more) <= {r for v in extended.membership.parts.values() for r in v}
     assert validate_project(project.root).ok
-    assert [s.id for s in project.select(TASK, "split::main/test")] == sorted(extended.membership.parts["test"])
+    assert [s.id for s in project.select(TASK, "split::main/test")] == sorted(
+        extended.membership.parts["test"]
+    )
 
 
 def test_allow_eval_items_and_changed_definition(project: Project):

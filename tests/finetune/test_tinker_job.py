@@ -23,8 +23,14 @@ from tests.finetune.helpers import TASK, split_and_finetune  # noqa: E402
 
 BASE = "Qwen/Qwen3-8B"
 LR = 1e-4
-PARAMS = {"tokenizer": "byte", "batch_size": 2, "steps": 6, "checkpoint_every": 2, "learning_rate": LR,
-          "lora_rank": 4}
+PARAMS = {
+    "tokenizer": "byte",
+    "batch_size": 2,
+    "steps": 6,
+    "checkpoint_every": 2,
+    "learning_rate": LR,
+    "lora_rank": 4,
+}
 
 
 @pytest.fixture
@@ -41,8 +47,9 @@ def sample(project: Project, model: str) -> str:
     async def go() -> str:
         provider = get_provider("tinker", project, cache="off")
         try:
-            answer = await provider.complete(ChatRequest(model=model, messages=(
-                {"role": "user", "content": "convert a.mov"},)))
+            answer = await provider.complete(
+                ChatRequest(model=model, messages=({"role": "user", "content": "convert a.mov"},))
+            )
         finally:
             await provider.aclose()
         return answer.content or ""
@@ -56,7 +63,8 @@ def test_train_publish_and_sample(project: Project, server: FakeTinkerServer):
     assert status.state == "succeeded" and status.step == 6
     assert status.checkpoint.endswith("/weights/step-000006")
     assert status.sampler_checkpoint == status.fine_tuned_model and "/sampler_weights/final-step-000006" in (
-        status.fine_tuned_model)
+        status.fine_tuned_model
+    )
     assert server.state.model(status.provider_job_id).step == 6
     metrics = read_metrics(project, TASK, "ft")
     assert [m.step for m in metrics] == [1, 2, 3, 4, 5, 6]

@@ -18,10 +18,16 @@ from tests.runner.conftest import srv  # noqa: F401 (fixture)
 TASK = "ffmpeg"
 
 
-def kilngit(root: Path, *args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def kilngit(
+    root: Path, *args: str, stdin: bytes | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """The real command in a child process (a hang fails the test through `timeout`, a crash by exit 3)."""
-    return subprocess.run([sys.executable, "-m", "kilngit", "-C", str(root), *args], input=stdin,
-                          capture_output=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "kilngit", "-C", str(root), *args],
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+    )
 
 
 def a_run(project: Project):  # type: ignore[no-untyped-def]
@@ -153,10 +159,26 @@ def wrong_shard(root: Path) -> str:
     return dest.relative_to(root).as_posix()
 
 
-HOSTILE: dict[str, Callable[[Path], str]] = {f.__name__: f for f in (
-    symlinked_shard, symlinked_task, symlinked_rater, symlinked_prompt, deep_json, infinity, lone_surrogate,
-    duplicate_key, deep_yaml, small_deep_prompt, folder_as_run, folder_as_prompt, fifo_as_run, fifo_as_prompt,
-    wrong_shard)}
+HOSTILE: dict[str, Callable[[Path], str]] = {
+    f.__name__: f
+    for f in (
+        symlinked_shard,
+        symlinked_task,
+        symlinked_rater,
+        symlinked_prompt,
+        deep_json,
+        infinity,
+        lone_surrogate,
+        duplicate_key,
+        deep_yaml,
+        small_deep_prompt,
+        folder_as_run,
+        folder_as_prompt,
+        fifo_as_run,
+        fifo_as_prompt,
+        wrong_shard,
+    )
+}
 
 
 def problems_json(root: Path) -> dict:

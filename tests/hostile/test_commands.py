@@ -29,10 +29,16 @@ def test_validate_names_the_file(eval_project, case):
     assert where.split("/")[-1] in out.stdout.decode(), out.stdout.decode()
 
 
-@pytest.mark.parametrize("command", [
-    ("status",), ("eval", "scores", "correctness"), ("run", "eval", "correctness", "--judge", "has-ffmpeg"),
-    ("report",), ("rate", "RUN", "--pass", "--as", "mallory@example.com"),
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("status",),
+        ("eval", "scores", "correctness"),
+        ("run", "eval", "correctness", "--judge", "has-ffmpeg"),
+        ("report",),
+        ("rate", "RUN", "--pass", "--as", "mallory@example.com"),
+    ],
+)
 def test_commands_do_not_crash_or_hang(eval_project, case, command):
     root = eval_project.root
     run = a_run(eval_project)

@@ -15,11 +15,18 @@ from tests.hostile.conftest import a_run, kilngit
 from tests.runner.conftest import add_config, inputs, write_jsonl
 
 
-@pytest.mark.parametrize("args", [
-    ("run", "eval", "--task", "", "correctness"), ("run", "eval", "correctness", "--judge", ""),
-    ("eval", "scores", "correctness", "--judge", ""), ("review", ""), ("rate", "", "--pass"),
-    ("rate", "RUN", "--pass", "--as", ""), ("run", "task", "ffmpeg", "--config", "", "--input", "x"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "eval", "--task", "", "correctness"),
+        ("run", "eval", "correctness", "--judge", ""),
+        ("eval", "scores", "correctness", "--judge", ""),
+        ("review", ""),
+        ("rate", "", "--pass"),
+        ("rate", "RUN", "--pass", "--as", ""),
+        ("run", "task", "ffmpeg", "--config", "", "--input", "x"),
+    ],
+)
 def test_empty_identifiers_are_usage_errors(eval_project, args):
     run = a_run(eval_project)
     out = kilngit(eval_project.root, *[run.id if a == "RUN" else a for a in args])
@@ -29,16 +36,28 @@ def test_empty_identifiers_are_usage_errors(eval_project, args):
 
 def test_inputs_from_dev_zero_fail_fast(project, srv):
     add_config(project)
-    out = kilngit(project.root, "run", "task", "ffmpeg", "--config", "fake", "--inputs", "/dev/zero", timeout=60)
+    out = kilngit(
+        project.root, "run", "task", "ffmpeg", "--config", "fake", "--inputs", "/dev/zero", timeout=60
+    )
     assert out.returncode == 2 and b"line longer than" in out.stderr, out.stderr.decode()
 
 
 def test_inputs_from_a_pipe(project, srv, tmp_path):
     add_config(project)
-    feeder = subprocess.Popen([sys.executable, "-c", "print('\"trim a.mp4\"'); print('\"rotate b.mp4\"')"],
-                              stdout=subprocess.PIPE)
-    out = kilngit(project.root, "run", "task", "ffmpeg", "--config", "fake", "--inputs", "/dev/stdin",
-                  stdin=feeder.stdout.read())
+    feeder = subprocess.Popen(
+        [sys.executable, "-c", "print('\"trim a.mp4\"'); print('\"rotate b.mp4\"')"], stdout=subprocess.PIPE
+    )
+    out = kilngit(
+        project.root,
+        "run",
+        "task",
+        "ffmpeg",
+        "--config",
+        "fake",
+        "--inputs",
+        "/dev/stdin",
+        stdin=feeder.stdout.read(),
+    )
     feeder.wait()
     assert out.returncode == 0, out.stderr.decode()
     assert b"2 succeeded" in out.stdout
@@ -53,8 +72,9 @@ def test_input_limits(tmp_path):
         read_lines(path, max_total=100)
 
 
-@pytest.mark.parametrize("line", ['{"input": "a", "input": "b"}', '"a\\ud800"', "[" * 1000 + "]" * 1000,
-                                  '{"input": NaN}'])
+@pytest.mark.parametrize(
+    "line", ['{"input": "a", "input": "b"}', '"a\\ud800"', "[" * 1000 + "]" * 1000, '{"input": NaN}']
+)
 def test_hostile_input_lines_are_usage_errors(project, srv, tmp_path, line):
     add_config(project)
     path = tmp_path / "in.jsonl"

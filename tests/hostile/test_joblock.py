@@ -15,8 +15,11 @@ from tests.runner.conftest import add_config, inputs, write_jsonl
 
 
 def start(root, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kilngit", "-C", str(root), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "kilngit", "-C", str(root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_two_identical_run_task_at_once_make_each_run_once(project, srv, tmp_path):
@@ -24,7 +27,9 @@ def test_two_identical_run_task_at_once_make_each_run_once(project, srv, tmp_pat
     srv.latency = 0.02
     path = write_jsonl(tmp_path / "in.jsonl", inputs(100))
     args = ("run", "task", "ffmpeg", "--config", "fake", "--inputs", str(path), "--concurrency", "4")
-    with job_locks(project.root, ["run task ffmpeg/fake"]):  # both start while the work is locked: a real race
+    with job_locks(
+        project.root, ["run task ffmpeg/fake"]
+    ):  # both start while the work is locked: a real race
         first, second = start(project.root, *args), start(project.root, *args)
         while not _both_waiting(project, first, second):
             time.sleep(0.02)
@@ -71,9 +76,16 @@ def _both_waiting(project, *processes: subprocess.Popen) -> bool:
 
 
 def test_a_lock_of_a_killed_process_is_free(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom kilngit.joblock import job_locks\n"
-                               f"with job_locks({str(tmp_path)!r}, ['k']):\n    print('held', flush=True)\n"
-                               "    time.sleep(600)"], stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom kilngit.joblock import job_locks\n"
+            f"with job_locks({str(tmp_path)!r}, ['k']):\n    print('held', flush=True)\n"
+            "    time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+    )
     assert holder.stdout.readline() == b"held\n"
     holder.kill()
     holder.wait()

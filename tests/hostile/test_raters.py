@@ -10,8 +10,18 @@ import pytest
 from kilngit import layout
 from tests.hostile.conftest import a_run, kilngit
 
-NAMES = ["élodie@example.fr", ".", "..", "../../etc", "x y", "x_y", "Alice@example.com", "alice@example.com",
-         "alice+tag@example.com", "_x"]
+NAMES = [
+    "élodie@example.fr",
+    ".",
+    "..",
+    "../../etc",
+    "x y",
+    "x_y",
+    "Alice@example.com",
+    "alice@example.com",
+    "alice+tag@example.com",
+    "_x",
+]
 
 
 def test_folders_are_one_to_one():

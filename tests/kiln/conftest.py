@@ -68,8 +68,13 @@ def kiln_python() -> str:
 
 def load_with_kiln(python: str, folder: Path) -> dict:
     """What kiln-ai loads from a Kiln project folder (counts per task), via tests/kiln/load_with_kiln_ai.py."""
-    proc = subprocess.run([python, str(KILN_LOADER), str(folder)], capture_output=True, text=True, timeout=300,
-                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    proc = subprocess.run(
+        [python, str(KILN_LOADER), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
@@ -85,5 +90,10 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 
 def kilngit_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kilngit", *args], cwd=cwd, capture_output=True, text=True,
-                          env=dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", "kilngit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )

@@ -28,20 +28,35 @@ def main(folder: str) -> None:
         for ev in task.evals():
             configs = ev.configs()
             eval_runs = [r for c in configs for r in c.runs()]
-            evals.append({"name": ev.name, "configs": len(configs), "eval_runs": len(eval_runs),
-                          "generations": sum(1 for r in eval_runs if not r.eval_config_eval),
-                          "current_config_id": ev.current_config_id,
-                          "scores": [s.name for s in ev.output_scores]})
-        out["tasks"].append({
-            "name": task.name, "runs": len(runs), "requirements": len(task.requirements),
-            "rated": sum(1 for r in runs if r.output.rating is not None),
-            "requirement_ratings": sum(len(r.output.rating.requirement_ratings) for r in runs if r.output.rating),
-            "repaired": sum(1 for r in runs if r.repaired_output is not None),
-            "tags": sorted({t for r in runs for t in r.tags}),
-            "prompts": len(task.prompts()), "run_configs": len(task.run_configs()),
-            "dataset_splits": len(task.dataset_splits()), "finetunes": len(task.finetunes()),
-            "evals": evals, "eval_runs": sum(e["eval_runs"] for e in evals),
-        })
+            evals.append(
+                {
+                    "name": ev.name,
+                    "configs": len(configs),
+                    "eval_runs": len(eval_runs),
+                    "generations": sum(1 for r in eval_runs if not r.eval_config_eval),
+                    "current_config_id": ev.current_config_id,
+                    "scores": [s.name for s in ev.output_scores],
+                }
+            )
+        out["tasks"].append(
+            {
+                "name": task.name,
+                "runs": len(runs),
+                "requirements": len(task.requirements),
+                "rated": sum(1 for r in runs if r.output.rating is not None),
+                "requirement_ratings": sum(
+                    len(r.output.rating.requirement_ratings) for r in runs if r.output.rating
+                ),
+                "repaired": sum(1 for r in runs if r.repaired_output is not None),
+                "tags": sorted({t for r in runs for t in r.tags}),
+                "prompts": len(task.prompts()),
+                "run_configs": len(task.run_configs()),
+                "dataset_splits": len(task.dataset_splits()),
+                "finetunes": len(task.finetunes()),
+                "evals": evals,
+                "eval_runs": sum(e["eval_runs"] for e in evals),
+            }
+        )
     out["load_seconds"] = round(time.perf_counter() - imported, 3)
     out["import_seconds"] = round(imported - start, 3)
     print(json.dumps(out))

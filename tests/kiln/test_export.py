@@ -44,16 +44,33 @@ def toy_import(tmp_path):
 def test_export_writes_kiln_layout_with_kiln_ids(toy_import, tmp_path):
     report = export_kiln(toy_import, tmp_path / "out")
     assert report.problems == []
-    assert dict(report.written) == {"project": 1, "task": 1, "task_run": 4, "prompt": 1, "task_run_config": 2,
-                                    "eval": 1, "eval_config": 1, "eval_run": 4, "dataset_split": 1, "finetune": 1}
+    assert dict(report.written) == {
+        "project": 1,
+        "task": 1,
+        "task_run": 4,
+        "prompt": 1,
+        "task_run_config": 2,
+        "eval": 1,
+        "eval_config": 1,
+        "eval_run": 4,
+        "dataset_split": 1,
+        "finetune": 1,
+    }
     task_dir = tmp_path / "out/tasks/200000000002 - Shell helper"
     run = json.loads((task_dir / "runs/500000000001/task_run.kiln").read_text())
     assert run["output"]["rating"]["requirement_ratings"] == {
-        "300000000003": {"value": 1.0, "type": "pass_fail_critical"}, "named::Works": {"value": 1.0, "type": "pass_fail"}}
+        "300000000003": {"value": 1.0, "type": "pass_fail_critical"},
+        "named::Works": {"value": 1.0, "type": "pass_fail"},
+    }
     assert run["output"]["rating"]["id"] == "400000000001" and run["output"]["rating"]["created_by"] == "bob"
-    generation = json.loads(next(task_dir.glob("evals/*/configs/*/runs/820000000003/eval_run.kiln")).read_text())
+    generation = json.loads(
+        next(task_dir.glob("evals/*/configs/*/runs/820000000003/eval_run.kiln")).read_text()
+    )
     assert (generation["dataset_id"], generation["task_run_config_id"], generation["eval_config_eval"]) == (
-        "500000000003", "700000000001", False)
+        "500000000003",
+        "700000000001",
+        False,
+    )
     assert generation["output"] == "wc -l < a.txt" and generation["scores"] == {"works": 1.0}
     frozen = json.loads(next(task_dir.glob("run_configs/700000000002*/task_run_config.kiln")).read_text())
     assert frozen["run_config_properties"]["prompt_id"].startswith("task_run_config::")
@@ -79,52 +96,133 @@ def test_round_trip_gives_the_same_records(toy_import, tmp_path):
 
 
 def test_exported_toy_loads_in_kiln(toy_import, tmp_path, kiln_python):
-    result = kilngit_cli("-C", str(toy_import.root), "export", "kiln", str(tmp_path / "out"), "--format", "json")
+    result = kilngit_cli(
+        "-C", str(toy_import.root), "export", "kiln", str(tmp_path / "out"), "--format", "json"
+    )
     assert result.returncode == 0, result.stderr
     [task] = load_with_kiln(kiln_python, tmp_path / "out")["tasks"]
-    assert {k: task[k] for k in ("runs", "rated", "requirements", "prompts", "run_configs", "dataset_splits",
-                                 "finetunes", "eval_runs")} == {
-        "runs": 4, "rated": 2, "requirements": 1, "prompts": 1, "run_configs": 2, "dataset_splits": 1,
-        "finetunes": 1, "eval_runs": 4}
+    assert {
+        k: task[k]
+        for k in (
+            "runs",
+            "rated",
+            "requirements",
+            "prompts",
+            "run_configs",
+            "dataset_splits",
+            "finetunes",
+            "eval_runs",
+        )
+    } == {
+        "runs": 4,
+        "rated": 2,
+        "requirements": 1,
+        "prompts": 1,
+        "run_configs": 2,
+        "dataset_splits": 1,
+        "finetunes": 1,
+        "eval_runs": 4,
+    }
     [ev] = task["evals"]
     assert (ev["configs"], ev["generations"], ev["current_config_id"], ev["scores"]) == (
-        1, 2, "810000000001", ["Works"])
+        1,
+        2,
+        "810000000001",
+        ["Works"],
+    )
 
 
 def _native_project(project: Project) -> Project:
     """The conftest project with runs, two raters who disagree, a repair, an eval with an LLM judge and a
     code judge, a split and a fine-tune: everything written by kilngit, nothing from Kiln."""
-    runs = [add_run(project, "ffmpeg", f"convert clip{i}.mov to mp4", f"ffmpeg -i clip{i}.mov clip{i}.mp4",
-                    tags=["eval"] + (["golden"] if i < 2 else []), author="ann@example.com") for i in range(4)]
+    runs = [
+        add_run(
+            project,
+            "ffmpeg",
+            f"convert clip{i}.mov to mp4",
+            f"ffmpeg -i clip{i}.mov clip{i}.mp4",
+            tags=["eval"] + (["golden"] if i < 2 else []),
+            author="ann@example.com",
+        )
+        for i in range(4)
+    ]
     add_run(project, "ffmpeg", "an input waiting for an answer", author="ann@example.com")
     for rater, values in (("ann@example.com", (1.0, 1.0)), ("ben@example.com", (1.0, 0.0))):
         for run, value in zip(runs[:2], values, strict=True):
-            project.write_record(Annotation(task="ffmpeg", run=run.id, rater=rater,
-                                            rating=Rating(type="five_star", value=4 if value else 2),
-                                            requirements={"correct_command": Rating(type="pass_fail", value=value)}))
-    project.write_record(Annotation(task="ffmpeg", run=runs[3].id, rater="cy@example.com", note="use -c copy",
-                                    repaired_output="ffmpeg -i clip3.mov -c copy clip3.mp4", tags_added=["fixed up"]))
-    ev = Eval(name="Correct commands", scores=[EvalScore(name="correct_command", instruction="Works as asked.")],
-              eval_set="tag::eval & !tag::golden", golden_set="rated", default_judge="gpt")
+            project.write_record(
+                Annotation(
+                    task="ffmpeg",
+                    run=run.id,
+                    rater=rater,
+                    rating=Rating(type="five_star", value=4 if value else 2),
+                    requirements={"correct_command": Rating(type="pass_fail", value=value)},
+                )
+            )
+    project.write_record(
+        Annotation(
+            task="ffmpeg",
+            run=runs[3].id,
+            rater="cy@example.com",
+            note="use -c copy",
+            repaired_output="ffmpeg -i clip3.mov -c copy clip3.mp4",
+            tags_added=["fixed up"],
+        )
+    )
+    ev = Eval(
+        name="Correct commands",
+        scores=[EvalScore(name="correct_command", instruction="Works as asked.")],
+        eval_set="tag::eval & !tag::golden",
+        golden_set="rated",
+        default_judge="gpt",
+    )
     project.write_definition("tasks/ffmpeg/evals/correct/eval.yaml", ev)
-    judges = {"gpt": Judge(type="llm_as_judge", provider="openai", model="gpt-4o-mini", instructions="Be strict."),
-              "runs-it": Judge(type="code", function="judges:run_it")}
+    judges = {
+        "gpt": Judge(type="llm_as_judge", provider="openai", model="gpt-4o-mini", instructions="Be strict."),
+        "runs-it": Judge(type="code", function="judges:run_it"),
+    }
     for slug, judge in judges.items():
         project.write_definition(f"tasks/ffmpeg/evals/correct/judges/{slug}.yaml", judge)
         for run in runs:
-            project.write_record(JudgeResult(task="ffmpeg", eval="correct", judge=slug, run=run.id,
-                                             judge_hash=judge_hash(judge, ev), scores={"correct_command": 1.0},
-                                             reasoning="Looks right."))
+            project.write_record(
+                JudgeResult(
+                    task="ffmpeg",
+                    eval="correct",
+                    judge=slug,
+                    run=run.id,
+                    judge_hash=judge_hash(judge, ev),
+                    scores={"correct_command": 1.0},
+                    reasoning="Looks right.",
+                )
+            )
     split = DatasetSplit(parts=[SplitPart(name="train", fraction=0.5), SplitPart(name="test", fraction=0.5)])
     project.write_definition("tasks/ffmpeg/splits/half.yaml", split)
-    project.write_record(SplitMembership(task="ffmpeg", split="half", definition_hash=content_id(split.to_data()),
-                                         parts={"train": sorted(r.id for r in runs[:2]),
-                                                "test": sorted(r.id for r in runs[2:])}))
-    project.write_definition("tasks/ffmpeg/finetunes/mini/finetune.yaml",
-                             FineTune(provider="openai", base_model="gpt-4o-mini-2024-07-18", split="half",
-                                      validation_part="test", prompt="default"))
-    project.write_record(FineTuneStatus(task="ffmpeg", finetune="mini", state="succeeded", provider_job_id="ftjob-1",
-                                        fine_tuned_model="ft:gpt-4o-mini:me::abc"))
+    project.write_record(
+        SplitMembership(
+            task="ffmpeg",
+            split="half",
+            definition_hash=content_id(split.to_data()),
+            parts={"train": sorted(r.id for r in runs[:2]), "test": sorted(r.id for r in runs[2:])},
+        )
+    )
+    project.write_definition(
+        "tasks/ffmpeg/finetunes/mini/finetune.yaml",
+        FineTune(
+            provider="openai",
+            base_model="gpt-4o-mini-2024-07-18",
+            split="half",
+            validation_part="test",
+            prompt="default",
+        ),
+    )
+    project.write_record(
+        FineTuneStatus(
+            task="ffmpeg",
+            finetune="mini",
+            state="succeeded",
+            provider_job_id="ftjob-1",
+            fine_tuned_model="ft:gpt-4o-mini:me::abc",
+        )
+    )
     return Project(project.root)
 
 
@@ -152,6 +250,11 @@ def test_demo_round_trip_loads_in_kiln(demo_import, bulk_tmp, kiln_python):
     loaded = load_with_kiln(kiln_python, bulk_tmp / "export")
     [task] = loaded["tasks"]
     assert (task["runs"], task["eval_runs"], len(task["evals"]), task["run_configs"], task["finetunes"]) == (
-        1352, 5122, 6, 31, 13)
+        1352,
+        5122,
+        6,
+        31,
+        13,
+    )
     assert sum(e["configs"] for e in task["evals"]) == 11 and task["rated"] == 34 and task["prompts"] == 4
     assert sum(e["generations"] for e in task["evals"]) == 4782 and task["dataset_splits"] == 2

@@ -35,7 +35,9 @@ def test_toy_import_maps_every_kind(toy, tmp_path):
     task = p.task(TASK)
     assert task.kiln_id == TASK_ID and task.instruction == "Answer with a single shell command."
     assert [(r.name, r.type, r.kiln_id) for r in task.requirements] == [
-        ("safe", "pass_fail_critical", "300000000003"), ("works", "pass_fail", "named::Works")]
+        ("safe", "pass_fail_critical", "300000000003"),
+        ("works", "pass_fail", "named::Works"),
+    ]
     assert task.requirement("works").instruction == "Is the answer works?"  # from the eval's score
 
     run = _run_by_kiln(p, "500000000001")
@@ -71,8 +73,12 @@ def test_toy_import_maps_every_kind(toy, tmp_path):
     membership = p.split_membership(TASK, "small-split")
     assert membership.parts == {"train": [run.id], "val": [failed.id]}
     ft = p.finetunes(TASK)["tiny-tune"]
-    assert (ft.provider, ft.split, ft.prompt, ft.params) == ("fireworks", "small-split", "tiny-tune-prompt",
-                                                             {"epochs": 2})
+    assert (ft.provider, ft.split, ft.prompt, ft.params) == (
+        "fireworks",
+        "small-split",
+        "tiny-tune-prompt",
+        {"epochs": 2},
+    )
     assert p.finetune_status(TASK, "tiny-tune").state == "succeeded"
     validation = validate_project(p.root)
     assert validation.problems == []
@@ -94,17 +100,41 @@ def test_diverged_project_gets_only_what_is_new(toy, tmp_path):
     edited_annotation = layout.annotation_file(TASK, "bob", annotation.run)
     p.write_record(annotation.model_copy(update={"note": "checked again"}))
     prompt_path = root / layout.prompt_file(TASK, "terse")
-    prompt_path.write_text(prompt_path.read_text().replace("Reply with the command only.", "Only the command."))
+    prompt_path.write_text(
+        prompt_path.read_text().replace("Reply with the command only.", "Only the command.")
+    )
     native = add_run(p, TASK, "show free memory", "free -h", author="carol@example.com")
     before = tree_hashes(root)
     # Kiln gains a rated run and an eval run of it.
-    rating = {"v": 1, "id": "400000000009", "path": None, "created_at": "2025-02-01T00:00:00", "created_by": "dan",
-              "type": "pass_fail", "value": 1.0, "requirement_ratings": {}, "model_type": "task_output_rating"}
-    toy.run("500000000009", "show the kernel version", "uname -r", tags=["golden"], rating=rating,
-            created_at="2025-02-01T00:00:00")
+    rating = {
+        "v": 1,
+        "id": "400000000009",
+        "path": None,
+        "created_at": "2025-02-01T00:00:00",
+        "created_by": "dan",
+        "type": "pass_fail",
+        "value": 1.0,
+        "requirement_ratings": {},
+        "model_type": "task_output_rating",
+    }
+    toy.run(
+        "500000000009",
+        "show the kernel version",
+        "uname -r",
+        tags=["golden"],
+        rating=rating,
+        created_at="2025-02-01T00:00:00",
+    )
     config = next((toy.task_dir / "evals").glob("*/configs/*"))
-    toy.eval_run(config, "820000000009", "500000000009", "show the kernel version", "uname -r", {"works": 1.0},
-                 created_at="2025-02-01T00:00:00")
+    toy.eval_run(
+        config,
+        "820000000009",
+        "500000000009",
+        "show the kernel version",
+        "uname -r",
+        {"works": 1.0},
+        created_at="2025-02-01T00:00:00",
+    )
 
     report = import_kiln(toy.root, root)
     assert dict(report.written) == {"task_run": 1, "annotation": 1, "judge_result": 1}
@@ -151,8 +181,13 @@ def _break(toy):
     config = next((toy.task_dir / "evals").glob("*/configs/*"))
     dangling = toy.eval_run(config, "820000000099", "599999999999", "nothing", "nothing", {"works": 1.0})
     rel = lambda path: path.relative_to(toy.root).as_posix()  # noqa: E731
-    return {"missing": rel(runs / "500000000004" / "task_run.kiln"), "truncated": rel(truncated),
-            "unknown": rel(unknown), "newer": rel(newer), "dangling": rel(dangling / "eval_run.kiln")}
+    return {
+        "missing": rel(runs / "500000000004" / "task_run.kiln"),
+        "truncated": rel(truncated),
+        "unknown": rel(unknown),
+        "newer": rel(newer),
+        "dangling": rel(dangling / "eval_run.kiln"),
+    }
 
 
 def test_bad_input_is_reported_by_path_and_the_rest_imported(toy, tmp_path):
@@ -179,8 +214,9 @@ def test_strict_imports_nothing(toy, tmp_path):
     result = kilngit_cli("import", "kiln", str(toy.root), "--into", str(tmp_path / "proj"), "--strict")
     assert result.returncode == 1 and "nothing imported (--strict)" in result.stderr
     assert not (tmp_path / "proj").exists()
-    result = kilngit_cli("import", "kiln", str(toy.root), "--into", str(tmp_path / "proj"), "--strict",
-                         "--format", "json")
+    result = kilngit_cli(
+        "import", "kiln", str(toy.root), "--into", str(tmp_path / "proj"), "--strict", "--format", "json"
+    )
     assert result.returncode == 1 and json.loads(result.stdout)["aborted"] is True
 
 
@@ -201,24 +237,48 @@ def test_not_a_kiln_project(tmp_path):
 def test_unsupported_kiln_values_are_reported(toy, tmp_path):
     task = toy.task_dir / "task.kiln"
     data = json.loads(task.read_text())
-    data["requirements"].append({"id": "300000000004", "name": "Tone", "instruction": "Polite.", "priority": 2,
-                                 "type": "custom"})
+    data["requirements"].append(
+        {"id": "300000000004", "name": "Tone", "instruction": "Polite.", "priority": 2, "type": "custom"}
+    )
     task.write_text(json.dumps(data))
     config = next((toy.task_dir / "evals").glob("*/configs/*/eval_config.kiln"))
     cfg = json.loads(config.read_text())
-    config.write_text(json.dumps({**cfg, "config_type": "v2", "model_name": None, "model_provider": None,
-                                  "properties": {"type": "code_eval"}}))
-    old_format = {"v": 1, "id": "400000000008", "created_by": "eve", "type": "five_star", "value": 5.0,
-                  "requirement_ratings": {"300000000003": 3.0}, "model_type": "task_output_rating"}
-    toy.run("500000000008", "tar the logs", "tar czf logs.tgz logs", rating=old_format,
-            trace=[{"role": "user", "content": "tar the logs"}])
+    config.write_text(
+        json.dumps(
+            {
+                **cfg,
+                "config_type": "v2",
+                "model_name": None,
+                "model_provider": None,
+                "properties": {"type": "code_eval"},
+            }
+        )
+    )
+    old_format = {
+        "v": 1,
+        "id": "400000000008",
+        "created_by": "eve",
+        "type": "five_star",
+        "value": 5.0,
+        "requirement_ratings": {"300000000003": 3.0},
+        "model_type": "task_output_rating",
+    }
+    toy.run(
+        "500000000008",
+        "tar the logs",
+        "tar czf logs.tgz logs",
+        rating=old_format,
+        trace=[{"role": "user", "content": "tar the logs"}],
+    )
     report = import_kiln(toy.root, tmp_path / "proj")
     messages = [p.message for p in report.problems]
     assert any("custom rating" in m for m in messages)
     assert any("'code_eval' has no kilngit equivalent" in m for m in messages)
     assert any("multi-turn trace" in m for m in messages)
-    assert any("rating '300000000003' is five_star but requirement 'safe' is pass_fail_critical" in m
-               for m in messages)
+    assert any(
+        "rating '300000000003' is five_star but requirement 'safe' is pass_fail_critical" in m
+        for m in messages
+    )
     p = Project(tmp_path / "proj")
     assert p.evals(TASK)["works-check"].default_judge is None and p.judge_results(TASK, "works-check") == []
     [eve] = [a for a in p.annotations(TASK) if a.rater == "eve"]

@@ -44,7 +44,9 @@ def test_demo_counts(demo_import):
     assert sum(len(p.judge_results(TASK, e)) for e in evals) == 5122
     assert len(p.run_configs(TASK)) == 31 and len(p.finetunes(TASK)) == 13 and len(p.splits(TASK)) == 2
     assert sum(1 for ft in p.finetunes(TASK) if p.finetune_status(TASK, ft).state == "succeeded") == 13
-    sizes = sorted(tuple(sorted(len(v) for v in p.split_membership(TASK, s).parts.values())) for s in p.splits(TASK))
+    sizes = sorted(
+        tuple(sorted(len(v) for v in p.split_membership(TASK, s).parts.values())) for s in p.splits(TASK)
+    )
     assert sizes == [(66, 264), (210, 839)]
 
 
@@ -62,7 +64,9 @@ def test_demo_ratings_become_annotations(demo_import, demo_src):
     assert len(stamps) == 34 and all(stamps) and stamps[0][:10] == stamps[-1][:10]
     requirement = p.task(TASK).requirement("correctness")
     assert requirement.kiln_id == "named::Correctness" and requirement.type == "pass_fail"
-    source_eval = next(e for e in _kiln(demo_src, "tasks/*/evals/*/eval.kiln") if e["name"] == "Issue - Correctness")
+    source_eval = next(
+        e for e in _kiln(demo_src, "tasks/*/evals/*/eval.kiln") if e["name"] == "Issue - Correctness"
+    )
     assert requirement.instruction == source_eval["output_scores"][0]["instruction"]
 
 
@@ -92,18 +96,26 @@ def test_demo_records_field_by_field(demo_import, demo_src):
             assert run.input_source.created_by == src["properties"]["created_by"]
         props = out["source"]["properties"]
         if props["model_provider"] != "kiln_fine_tune":
-            assert (run.output_source.model, run.output_source.provider) == (props["model_name"],
-                                                                                props["model_provider"])
-        assert run.usage.model_dump(exclude_none=True) == {k: v for k, v in kr["usage"].items() if v is not None}
-        assert p.prompts(TASK)[run.output_source.prompt].kiln_id.endswith(props["prompt_id"].rsplit("::", 1)[-1])
+            assert (run.output_source.model, run.output_source.provider) == (
+                props["model_name"],
+                props["model_provider"],
+            )
+        assert run.usage.model_dump(exclude_none=True) == {
+            k: v for k, v in kr["usage"].items() if v is not None
+        }
+        assert p.prompts(TASK)[run.output_source.prompt].kiln_id.endswith(
+            props["prompt_id"].rsplit("::", 1)[-1]
+        )
         rating = out["rating"]
         annotation = next((a for a in p.annotations(TASK) if a.run == run.id), None)
         if rating is None:
             assert annotation is None
         else:
             assert annotation.rater == rating["created_by"] and annotation.kiln_id == rating["id"]
-            assert annotation.requirements["correctness"].value == \
-                rating["requirement_ratings"]["named::Correctness"]["value"]
+            assert (
+                annotation.requirements["correctness"].value
+                == rating["requirement_ratings"]["named::Correctness"]["value"]
+            )
 
 
 def test_demo_eval_runs_become_judge_results(demo_import, demo_src):
@@ -119,11 +131,16 @@ def test_demo_eval_runs_become_judge_results(demo_import, demo_src):
         ev, judge = p.evals(TASK)[eval_slug], p.judges(TASK, eval_slug)[result.judge]
         config = configs[path.parents[2].name.split(" ")[0]]
         assert (judge.kiln_id, judge.model, judge.provider, judge.type) == (
-            config["id"], config["model_name"], config["model_provider"], config["config_type"])
+            config["id"],
+            config["model_name"],
+            config["model_provider"],
+            config["config_type"],
+        )
         assert all(step in judge.instructions for step in config["properties"]["eval_steps"])
         assert result.scores == {json_key(k): v for k, v in er["scores"].items()}
-        assert result.reasoning == (er["intermediate_outputs"].get("reasoning")
-                                    or er["intermediate_outputs"].get("chain_of_thought"))
+        assert result.reasoning == (
+            er["intermediate_outputs"].get("reasoning") or er["intermediate_outputs"].get("chain_of_thought")
+        )
         assert result.judge_hash == judge_hash(judge, ev)  # current, not stale
         scored = by_kiln[er["dataset_id"]]
         run = runs[result.run]
@@ -160,10 +177,16 @@ def test_demo_definitions_field_by_field(demo_import, demo_src):
         slug, ft = tunes[kf["id"]]
         status = p.finetune_status(TASK, slug)
         backend = FINETUNE_BACKENDS.get(kf["provider"], (kf["provider"], {}))[0]  # fireworks_ai -> fireworks
-        assert (ft.provider, ft.base_model, ft.split) == (backend, kf["base_model_id"],
-                                                          splits[kf["dataset_split_id"]])
+        assert (ft.provider, ft.base_model, ft.split) == (
+            backend,
+            kf["base_model_id"],
+            splits[kf["dataset_split_id"]],
+        )
         assert ft.params == kf["parameters"]  # the demo's (epochs, lora_rank) are Fireworks' names too
-        assert (status.provider_job_id, status.fine_tuned_model) == (kf["provider_id"], kf["fine_tune_model_id"])
+        assert (status.provider_job_id, status.fine_tuned_model) == (
+            kf["provider_id"],
+            kf["fine_tune_model_id"],
+        )
         assert p.prompts(TASK)[ft.prompt].system == kf["system_message"]
 
 

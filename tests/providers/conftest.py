@@ -23,8 +23,15 @@ def make_provider(srv, monkeypatch):
     monkeypatch.setenv("FAKE_API_KEY", KEY)
 
     def make(**overrides) -> OpenAICompatProvider:
-        values = dict(name="fake", base_url=srv.base_url, api_key_env="FAKE_API_KEY", backoff_base=0.01,
-                      backoff_max=0.05, timeout=2.0, max_retries=3)
+        values = dict(
+            name="fake",
+            base_url=srv.base_url,
+            api_key_env="FAKE_API_KEY",
+            backoff_base=0.01,
+            backoff_max=0.05,
+            timeout=2.0,
+            max_retries=3,
+        )
         values.update(overrides)
         return OpenAICompatProvider(ProviderSettings(**values))
 

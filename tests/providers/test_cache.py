@@ -16,9 +16,14 @@ from kilngit.testing.fake_openai import FakeOpenAI, Reply
 from tests.providers.conftest import KEY
 from tests.providers.helpers import complete as complete_one
 
-REQ = ChatRequest(model="gpt-4o-mini", temperature=0.2,
-                  messages=({"role": "system", "content": "Answer with one ffmpeg command."},
-                            {"role": "user", "content": "turn clip.mov into an mp4 file please"}))
+REQ = ChatRequest(
+    model="gpt-4o-mini",
+    temperature=0.2,
+    messages=(
+        {"role": "system", "content": "Answer with one ffmpeg command."},
+        {"role": "user", "content": "turn clip.mov into an mp4 file please"},
+    ),
+)
 
 
 def complete(provider, request=REQ):
@@ -37,7 +42,9 @@ def fake_env(monkeypatch):
 
 
 def test_record_then_replay_without_server_or_key(project, fake_env, monkeypatch):
-    with FakeOpenAI(responder=lambda body: Reply("ffmpeg -i clip.mov clip.mp4", reasoning_content="mp4 wanted")) as srv:
+    with FakeOpenAI(
+        responder=lambda body: Reply("ffmpeg -i clip.mov clip.mp4", reasoning_content="mp4 wanted")
+    ) as srv:
         fake_env(srv)
         url = srv.base_url
         first = complete(get_provider("fake", project, cache="record"))
@@ -76,7 +83,12 @@ def test_key_covers_every_parameter_and_message():
         ChatRequest(model="gpt-4o-mini", messages=REQ.messages, temperature=0.3),
         ChatRequest(model="gpt-4o-mini", messages=REQ.messages, temperature=0.2, seed=1),
         ChatRequest(model="gpt-4o-mini", messages=REQ.messages, temperature=0.2, max_tokens=5),
-        ChatRequest(model="gpt-4o-mini", messages=REQ.messages, temperature=0.2, response_format={"type": "json_object"}),
+        ChatRequest(
+            model="gpt-4o-mini",
+            messages=REQ.messages,
+            temperature=0.2,
+            response_format={"type": "json_object"},
+        ),
         ChatRequest(model="gpt-4o-mini", messages=REQ.messages[1:], temperature=0.2),
     ]
     keys = {cache_key("p", v) for v in variants} | {cache_key("q", REQ)}
@@ -98,8 +110,9 @@ def test_mode_resolution(project, monkeypatch):
     monkeypatch.setenv("KILNGIT_CACHE", "replay")
     assert cache_settings(project).mode == "replay" and cache_settings(project, "record").mode == "record"
     monkeypatch.delenv("KILNGIT_CACHE")
-    project.write_definition("kilngit.yaml", ProjectManifest(name="demo", recordings=Recordings(mode="replay",
-                                                                                               path="rec")))
+    project.write_definition(
+        "kilngit.yaml", ProjectManifest(name="demo", recordings=Recordings(mode="replay", path="rec"))
+    )
     project.__dict__.pop("manifest", None)
     settings = cache_settings(project)
     assert settings.mode == "replay" and settings.folder == project.root / "rec"

@@ -16,22 +16,33 @@ def test_builtin_defaults():
     assert provider_settings("ollama").base_url == "http://localhost:11434/v1"
     assert provider_settings("ollama").api_key_env is None
     openai = provider_settings("openai")
-    assert (openai.base_url, openai.api_key_env, openai.type) == ("https://api.openai.com/v1", "OPENAI_API_KEY",
-                                                                  "openai_compat")
+    assert (openai.base_url, openai.api_key_env, openai.type) == (
+        "https://api.openai.com/v1",
+        "OPENAI_API_KEY",
+        "openai_compat",
+    )
     assert provider_settings("tinker").base_url.endswith("/oai/api/v1")
     assert not provider_settings("tinker").supports_json_schema
 
 
 def test_user_config_and_env_override(tmp_path, monkeypatch):
     path = tmp_path / "providers.yaml"
-    path.write_text("providers:\n  my-vllm:\n    base_url: http://gpu:8000/v1\n    api_key_env: GPU_KEY\n"
-                    "    rpm: 120\n    supports_json_schema: false\n  openai:\n    rpm: 500\n")
+    path.write_text(
+        "providers:\n  my-vllm:\n    base_url: http://gpu:8000/v1\n    api_key_env: GPU_KEY\n"
+        "    rpm: 120\n    supports_json_schema: false\n  openai:\n    rpm: 500\n"
+    )
     monkeypatch.setenv("KILNGIT_CONFIG", str(path))
     assert config_path() == path
     mine = provider_settings("my-vllm")
     assert (mine.base_url, mine.api_key_env, mine.rpm, mine.supports_json_schema) == (
-        "http://gpu:8000/v1", "GPU_KEY", 120.0, False)
-    assert provider_settings("openai").rpm == 500 and provider_settings("openai").api_key_env == "OPENAI_API_KEY"
+        "http://gpu:8000/v1",
+        "GPU_KEY",
+        120.0,
+        False,
+    )
+    assert (
+        provider_settings("openai").rpm == 500 and provider_settings("openai").api_key_env == "OPENAI_API_KEY"
+    )
     monkeypatch.setenv("KILNGIT_PROVIDER_MY_VLLM_BASE_URL", "http://other:8000/v1")
     monkeypatch.setenv("KILNGIT_PROVIDER_MY_VLLM_TIMEOUT", "7")
     assert provider_settings("my-vllm").base_url == "http://other:8000/v1"
@@ -51,12 +62,15 @@ def test_env_only_provider(monkeypatch):
     assert provider_settings("local").base_url == "http://127.0.0.1:9/v1"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("providers:\n  x:\n    api_key: sk-abc\n", "API keys are not read from config files"),
-    ("providers:\n  x:\n    base_ulr: http://x\n", "unknown setting 'base_ulr'"),
-    ("providers:\n  x:\n    rpm: lots\n", "invalid value 'lots' for rpm"),
-    ("providers: [1]\n", "expected `providers:`"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("providers:\n  x:\n    api_key: sk-abc\n", "API keys are not read from config files"),
+        ("providers:\n  x:\n    base_ulr: http://x\n", "unknown setting 'base_ulr'"),
+        ("providers:\n  x:\n    rpm: lots\n", "invalid value 'lots' for rpm"),
+        ("providers: [1]\n", "expected `providers:`"),
+    ],
+)
 def test_bad_config_is_explained(tmp_path, monkeypatch, text, message):
     path = tmp_path / "p.yaml"
     path.write_text(text)
@@ -80,8 +94,11 @@ def test_tinker_openai_compatible_endpoint(monkeypatch):
         async def go():
             provider = get_provider("tinker")
             try:
-                return await provider.complete(ChatRequest(model="Qwen/Qwen3-8B", max_tokens=20,
-                                                           messages=({"role": "user", "content": "hi"},)))
+                return await provider.complete(
+                    ChatRequest(
+                        model="Qwen/Qwen3-8B", max_tokens=20, messages=({"role": "user", "content": "hi"},)
+                    )
+                )
             finally:
                 await provider.aclose()
 
@@ -92,8 +109,10 @@ def test_tinker_openai_compatible_endpoint(monkeypatch):
 def test_redact_keys_and_url_secrets():
     from kilngit.providers.secrets import redact
 
-    text = redact("key sk-proj-abcdefgh1234 at http://bob:pw@host:1/v1?api_key=zzz&x=1 Bearer tok123 mysecret99",
-                  ["mysecret99"])
+    text = redact(
+        "key sk-proj-abcdefgh1234 at http://bob:pw@host:1/v1?api_key=zzz&x=1 Bearer tok123 mysecret99",
+        ["mysecret99"],
+    )
     assert "abcdefgh1234" not in text and "bob:pw" not in text and "zzz" not in text and "tok123" not in text
     assert "mysecret99" not in text and "x=1" in text and "host:1/v1" in text
 

@@ -19,7 +19,9 @@ from kilngit.providers.mock import ScriptedProvider
 
 
 def req(text: str) -> ChatRequest:
-    return ChatRequest(model="m", messages=({"role": "system", "content": "s"}, {"role": "user", "content": text}))
+    return ChatRequest(
+        model="m", messages=({"role": "system", "content": "s"}, {"role": "user", "content": text})
+    )
 
 
 def test_function_mapping_and_default():
@@ -33,13 +35,18 @@ def test_function_mapping_and_default():
 
     async def answer(request):
         return request.model
+
     assert asyncio.run(ScriptedProvider(answer).complete(req("x"))).content == "m"
 
 
 def test_builtin_mock_provider_and_options():
     assert asyncio.run(get_provider("mock").complete(req("x"))).content == "mock answer to: x"
-    p = create_provider(ProviderSettings(name="demo", type="mock", options={"answers": {"x": "y"}, "default": "z"}))
-    assert asyncio.run(p.complete(req("x"))).content == "y" and asyncio.run(p.complete(req("q"))).content == "z"
+    p = create_provider(
+        ProviderSettings(name="demo", type="mock", options={"answers": {"x": "y"}, "default": "z"})
+    )
+    assert (
+        asyncio.run(p.complete(req("x"))).content == "y" and asyncio.run(p.complete(req("q"))).content == "z"
+    )
 
 
 def test_new_provider_types_plug_in():
@@ -54,6 +61,9 @@ def test_new_provider_types_plug_in():
         async def aclose(self):
             pass
 
-    assert asyncio.run(create_provider(ProviderSettings(name="c", type="constant")).complete(req("x"))).content == "constant"
+    assert (
+        asyncio.run(create_provider(ProviderSettings(name="c", type="constant")).complete(req("x"))).content
+        == "constant"
+    )
     with pytest.raises(RequestFailed, match="unknown type 'nope'"):
         create_provider(ProviderSettings(name="c", type="nope"))

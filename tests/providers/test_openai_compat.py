@@ -12,8 +12,13 @@ from kilngit.testing.fake_openai import Fault, Reply
 from tests.providers.conftest import KEY
 from tests.providers.helpers import complete
 
-REQ = ChatRequest(model="gpt-4o-mini", messages=({"role": "system", "content": "Be brief."},
-                                                 {"role": "user", "content": "convert a.mov to mp4"}))
+REQ = ChatRequest(
+    model="gpt-4o-mini",
+    messages=(
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "convert a.mov to mp4"},
+    ),
+)
 
 
 def ask(provider, request: ChatRequest = REQ):
@@ -39,8 +44,17 @@ def test_rate_limit_honours_retry_after(srv, make_provider):
     assert srv.counts["chat.completions"] == 2
 
 
-@pytest.mark.parametrize("fault", [Fault.server_error(500), Fault.server_error(503), Fault.drop(),
-                                   Fault.drop_mid_body(), Fault.malformed_json()], ids=lambda f: f"{f.kind}{f.status}")
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.server_error(500),
+        Fault.server_error(503),
+        Fault.drop(),
+        Fault.drop_mid_body(),
+        Fault.malformed_json(),
+    ],
+    ids=lambda f: f"{f.kind}{f.status}",
+)
 def test_transient_faults_are_retried(srv, make_provider, fault):
     srv.inject(fault)
     assert ask(make_provider()).content == "echo: convert a.mov to mp4"
@@ -74,7 +88,9 @@ def test_retry_after_over_the_limit_fails_at_once(srv, make_provider):
 
 
 def test_auth_error_is_fatal_not_retried_and_key_is_redacted(srv, make_provider):
-    srv.inject(Fault.http_error(401, message=f"Incorrect API key provided: {KEY[:7]}****{KEY[-4:]}. Also {KEY}"))
+    srv.inject(
+        Fault.http_error(401, message=f"Incorrect API key provided: {KEY[:7]}****{KEY[-4:]}. Also {KEY}")
+    )
     with pytest.raises(RequestFailed) as err:
         ask(make_provider())
     assert err.value.reason == "auth" and err.value.fatal and srv.counts["chat.completions"] == 1
@@ -91,10 +107,21 @@ def test_missing_key_is_a_config_error(srv, make_provider, monkeypatch):
 
 
 def test_answer_kinds(srv, make_provider):
-    lp = [{"token": "ok", "logprob": -0.1, "top_logprobs": [{"token": "ok", "logprob": -0.1},
-                                                           {"token": "no", "logprob": -3.0}]}]
-    replies = iter([Reply("cut o", finish_reason="length"), Reply(refusal="I can't help with that."),
-                    Reply("4", reasoning_content="2+2 is 4"), Reply("ok", logprobs=lp)])
+    lp = [
+        {
+            "token": "ok",
+            "logprob": -0.1,
+            "top_logprobs": [{"token": "ok", "logprob": -0.1}, {"token": "no", "logprob": -3.0}],
+        }
+    ]
+    replies = iter(
+        [
+            Reply("cut o", finish_reason="length"),
+            Reply(refusal="I can't help with that."),
+            Reply("4", reasoning_content="2+2 is 4"),
+            Reply("ok", logprobs=lp),
+        ]
+    )
     srv.responder = lambda body: next(replies)
     provider = make_provider()
     assert ask(provider).finish_reason == "length"

@@ -9,9 +9,11 @@ from kilngit.records.canonical import content_id, jcs_bytes, to_file_bytes
 def _random_value(rng: random.Random, depth: int = 0):
     choice = rng.randrange(8 if depth < 3 else 5)
     if choice == 0:
-        return rng.choice([0.0, 1.0, -1.0, 0.5, 1e-7, 0.0000123, 123456.789, 1e21, 2.5e-5, 3.0, 1e16, 0.1 + 0.2])
+        return rng.choice(
+            [0.0, 1.0, -1.0, 0.5, 1e-7, 0.0000123, 123456.789, 1e21, 2.5e-5, 3.0, 1e16, 0.1 + 0.2]
+        )
     if choice == 1:
-        return rng.randrange(-10**6, 10**6)
+        return rng.randrange(-(10**6), 10**6)
     if choice == 2:
         return rng.choice(["", "a", "é", "ffmpeg -i a.mov", "line\nbreak", "\u2028", "tab\t", "😀", "\x01"])
     if choice == 3:
@@ -40,9 +42,14 @@ def test_content_id_ignores_id_field_and_key_order():
 
 def test_same_run_same_id_and_bytes_everywhere():
     # Pinned: changing the canonical form or the hash breaks every existing project, so it must be deliberate.
-    run = TaskRun(task="ffmpeg", input="convert a.mov to mp4", output="ffmpeg -i a.mov a.mp4",
-                  input_source=Source(type="human", created_by="alice@example.com"),
-                  output_source=Source(type="human", created_by="alice@example.com"), tags=["eval_set"]).with_id()
+    run = TaskRun(
+        task="ffmpeg",
+        input="convert a.mov to mp4",
+        output="ffmpeg -i a.mov a.mp4",
+        input_source=Source(type="human", created_by="alice@example.com"),
+        output_source=Source(type="human", created_by="alice@example.com"),
+        tags=["eval_set"],
+    ).with_id()
     assert run.id == "0a153506b4c88608"
     assert run.to_bytes() == to_file_bytes(run.to_data())
     assert run.to_bytes().endswith(b"}\n")

@@ -15,7 +15,10 @@ from tests.tickets import LABELS, TASK, make_tickets
 
 
 def test_label_rating_shape():
-    assert Rating(type="label", label="bug").model_dump(exclude_none=True) == {"type": "label", "label": "bug"}
+    assert Rating(type="label", label="bug").model_dump(exclude_none=True) == {
+        "type": "label",
+        "label": "bug",
+    }
     with pytest.raises(ValueError, match="needs label"):
         Rating(type="label", value=1.0)
     with pytest.raises(ValueError, match="not a label"):
@@ -27,8 +30,12 @@ def test_label_rating_shape():
 
 
 def test_old_ratings_keep_their_bytes(project):
-    a = Annotation(task="ffmpeg", run="0123456789abcdef", rater="x@example.com",
-                   rating=Rating(type="pass_fail", value=1.0))
+    a = Annotation(
+        task="ffmpeg",
+        run="0123456789abcdef",
+        rater="x@example.com",
+        rating=Rating(type="pass_fail", value=1.0),
+    )
     assert b'"label"' not in a.to_bytes() and b'"reference"' not in a.to_bytes()
 
 
@@ -46,19 +53,28 @@ def test_label_consensus_and_disputes(project):
     state = Project(project.root).states(TASK)[run.id]
     assert state.rating.label is None and state.disputed
     assert [r.id for r in Project(project.root).select(TASK, "label::bug")] == [
-        r.id for r in sorted(runs["sharp"] + runs["sloppy"], key=lambda r: r.id)
-        if Project(project.root).states(TASK)[r.id].rating.label == "bug"]
+        r.id
+        for r in sorted(runs["sharp"] + runs["sloppy"], key=lambda r: r.id)
+        if Project(project.root).states(TASK)[r.id].rating.label == "bug"
+    ]
 
 
 def test_overall_type_is_enforced(project):
     runs = make_tickets(project)
     run = runs["sharp"][1]
     with pytest.raises(UsageError, match="rated label, not pass_fail"):
-        rate(project, run.id, RatingChange(overall=Rating(type="pass_fail", value=1.0)), rater="ana@example.com")
+        rate(
+            project,
+            run.id,
+            RatingChange(overall=Rating(type="pass_fail", value=1.0)),
+            rater="ana@example.com",
+        )
     with pytest.raises(UsageError, match="not a class"):
         rate(project, run.id, RatingChange(label="billingg"), rater="ana@example.com")
     # A hand-edited file with the wrong type is a validation error naming the field.
-    bad = Annotation(task=TASK, run=run.id, rater="zed@example.com", rating=Rating(type="five_star", value=4.0))
+    bad = Annotation(
+        task=TASK, run=run.id, rater="zed@example.com", rating=Rating(type="five_star", value=4.0)
+    )
     project.write_record(bad)
     report = validate_project(project.root)
     [problem] = [p for p in report.problems if p.severity == "error"]
@@ -68,16 +84,55 @@ def test_overall_type_is_enforced(project):
 
 def test_rate_and_task_new_from_the_cli(project, capsys):
     root = str(project.root)
-    assert main(["-C", root, "task", "new", "tickets", "--instruction", "Route the ticket", "--rating-type",
-                 "label", "--labels", ",".join(LABELS), "--requirement", "tone:label(calm|angry)=How it reads"]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                root,
+                "task",
+                "new",
+                "tickets",
+                "--instruction",
+                "Route the ticket",
+                "--rating-type",
+                "label",
+                "--labels",
+                ",".join(LABELS),
+                "--requirement",
+                "tone:label(calm|angry)=How it reads",
+            ]
+        )
+        == 0
+    )
     task = Project(root).task("tickets")
-    assert task.rating_type == "label" and task.labels == LABELS and task.requirements[0].labels == ["calm", "angry"]
+    assert (
+        task.rating_type == "label"
+        and task.labels == LABELS
+        and task.requirements[0].labels == ["calm", "angry"]
+    )
     assert main(["-C", root, "task", "new", "bad", "--instruction", "x", "--rating-type", "label"]) == 2
     assert "at least two" in capsys.readouterr().err
     assert main(["-C", root, "add", "run", "tickets", "--input", "charged twice", "--output", "billing"]) == 0
     run_id = capsys.readouterr().out.strip()
-    assert main(["-C", root, "rate", run_id, "--label", "billing", "--requirement", "tone=angry",
-                 "--reference", "billing", "--as", "ana@example.com"]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                root,
+                "rate",
+                run_id,
+                "--label",
+                "billing",
+                "--requirement",
+                "tone=angry",
+                "--reference",
+                "billing",
+                "--as",
+                "ana@example.com",
+            ]
+        )
+        == 0
+    )
     assert "overall billing; tone angry" in capsys.readouterr().out
     assert main(["-C", root, "rate", run_id, "--pass", "--as", "ana@example.com"]) == 2
     assert "rated label, not pass_fail" in capsys.readouterr().err

@@ -10,8 +10,12 @@ from kilngit.records import Source, TaskRun
 from tests.conftest import git
 
 
-def make_run(project: Project, text: str, output: str | None = "ffmpeg -i in.mov out.mp4",
-             tags: list[str] | None = None) -> TaskRun:
+def make_run(
+    project: Project,
+    text: str,
+    output: str | None = "ffmpeg -i in.mov out.mp4",
+    tags: list[str] | None = None,
+) -> TaskRun:
     """A hand-made run of task ffmpeg."""
     return add_run(project, "ffmpeg", text, output, tags, author="maker@example.com")
 

@@ -28,14 +28,20 @@ def _ann(run: str, at: str, **fields) -> Annotation:
 def test_field_by_field_later_wins():
     base = _ann("r1", "2026-01-01T00:00:00Z", rating=PASS, note="first look")
     ours = _ann("r1", "2026-01-01T10:00:00Z", rating=FAIL, note="first look", tags_added=["hard"])
-    theirs = _ann("r1", "2026-01-01T09:00:00Z", rating=PASS, note="checked the bitrate", tags_added=["golden"])
+    theirs = _ann(
+        "r1", "2026-01-01T09:00:00Z", rating=PASS, note="checked the bitrate", tags_added=["golden"]
+    )
     merged = merge_annotations(base, ours, theirs)
     assert merged.rating == FAIL  # only ours changed it
     assert merged.note == "checked the bitrate"  # only theirs changed it
     assert merged.tags_added == ["golden", "hard"] and merged.rated_at == "2026-01-01T10:00:00Z"
-    both = merge_annotations(base, ours, theirs.model_copy(update={"rating": Rating(type="five_star", value=3)}))
+    both = merge_annotations(
+        base, ours, theirs.model_copy(update={"rating": Rating(type="five_star", value=3)})
+    )
     assert both.rating == FAIL  # both changed it: the later (ours) wins
-    assert merge_annotations(base, theirs, ours) == merge_annotations(base, ours, theirs)  # same on both machines
+    assert merge_annotations(base, theirs, ours) == merge_annotations(
+        base, ours, theirs
+    )  # same on both machines
 
 
 def test_without_base_later_wins_every_difference():
@@ -54,7 +60,9 @@ def test_split_conflict_markers():
 
 
 def _write(project: Project, run_id: str, at: str, rating: Rating, note: str | None = None) -> None:
-    project.write_record(Annotation(task="ffmpeg", run=run_id, rater=ME, rating=rating, note=note, rated_at=at))
+    project.write_record(
+        Annotation(task="ffmpeg", run=run_id, rater=ME, rating=rating, note=note, rated_at=at)
+    )
 
 
 @pytest.fixture
@@ -79,16 +87,29 @@ def _diverge(laptop: Project, desktop: Project, run_id: str, minute: int) -> Non
 
 def test_clone_without_driver_conflicts_and_validate_fix_resolves(machines):
     laptop, desktop, run_id = machines
-    assert subprocess.run(["git", "config", "--get", "merge.kilngit-annotation.driver"], cwd=desktop.root,
-                          capture_output=True).returncode == 1  # git config is not cloned
+    assert (
+        subprocess.run(
+            ["git", "config", "--get", "merge.kilngit-annotation.driver"],
+            cwd=desktop.root,
+            capture_output=True,
+        ).returncode
+        == 1
+    )  # git config is not cloned
     _diverge(laptop, desktop, run_id, 0)
-    pulled = subprocess.run(["git", "pull", "-q", "--no-rebase", "--no-edit", "origin", "main"], cwd=desktop.root,
-                            capture_output=True, text=True)
+    pulled = subprocess.run(
+        ["git", "pull", "-q", "--no-rebase", "--no-edit", "origin", "main"],
+        cwd=desktop.root,
+        capture_output=True,
+        text=True,
+    )
     assert pulled.returncode != 0 and "CONFLICT" in pulled.stdout + pulled.stderr
     relpath = layout.annotation_file("ffmpeg", ME, run_id)
     assert not validate_project(desktop.root).ok
-    fixed = subprocess.run([sys.executable, "-m", "kilngit", "-C", str(desktop.root), "validate", "--fix"],
-                           capture_output=True, text=True)
+    fixed = subprocess.run(
+        [sys.executable, "-m", "kilngit", "-C", str(desktop.root), "validate", "--fix"],
+        capture_output=True,
+        text=True,
+    )
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "resolved 1 conflicted annotation" in fixed.stdout and relpath in fixed.stdout
     merged = desktop.annotations("ffmpeg")
@@ -103,8 +124,12 @@ def test_clone_without_driver_conflicts_and_validate_fix_resolves(machines):
     git(desktop.root, "push", "-q", "origin", "HEAD:main")
     git(laptop.root, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
     _diverge(laptop, desktop, run_id, 20)
-    pulled = subprocess.run(["git", "pull", "--no-rebase", "--no-edit", "origin", "main"], cwd=desktop.root,
-                            capture_output=True, text=True)
+    pulled = subprocess.run(
+        ["git", "pull", "--no-rebase", "--no-edit", "origin", "main"],
+        cwd=desktop.root,
+        capture_output=True,
+        text=True,
+    )
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     [annotation] = [a for a in Project(desktop.root).annotations("ffmpeg") if a.run == run_id]
     # The base now says pass: only the laptop changed the rating (to fail), so its change is kept.
@@ -115,8 +140,13 @@ def test_clone_without_driver_conflicts_and_validate_fix_resolves(machines):
 def test_driver_merges_in_both_directions_to_the_same_bytes(machines):
     laptop, desktop, run_id = machines
     for side in (laptop, desktop):
-        assert subprocess.run([sys.executable, "-m", "kilngit", "-C", str(side.root), "validate", "--fix"],
-                              capture_output=True).returncode == 0  # installs the driver
+        assert (
+            subprocess.run(
+                [sys.executable, "-m", "kilngit", "-C", str(side.root), "validate", "--fix"],
+                capture_output=True,
+            ).returncode
+            == 0
+        )  # installs the driver
     _diverge(laptop, desktop, run_id, 0)
     git(desktop.root, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
     relpath = layout.annotation_file("ffmpeg", ME, run_id)

@@ -75,8 +75,21 @@ def test_old_annotations_stay_valid(project):
     run = make_run(project, "old style")
     path = project.root / layout.annotation_file("ffmpeg", ME, run.id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"kind": "annotation", "v": 1, "task": "ffmpeg", "run": run.id, "rater": ME,
-                                "rating": {"type": "pass_fail", "value": 1.0}}, indent=2, sort_keys=True) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "kind": "annotation",
+                "v": 1,
+                "task": "ffmpeg",
+                "run": run.id,
+                "rater": ME,
+                "rating": {"type": "pass_fail", "value": 1.0},
+            },
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+    )
     record = load_record(path, project.root)
     assert isinstance(record, Annotation) and record.rated_at is None
 

@@ -41,7 +41,10 @@ def test_workflow_is_valid_actions_yaml(project):
     checkout = _steps(data)[0]
     assert checkout["uses"].startswith("actions/checkout@") and checkout["with"]["fetch-depth"] == 0
     runs = " ".join(s.get("run", "") for s in _steps(data))
-    assert "kilngit validate" in runs and 'kilngit review "origin/$BASE_REF...HEAD" --format markdown > review.md' in runs
+    assert (
+        "kilngit validate" in runs
+        and 'kilngit review "origin/$BASE_REF...HEAD" --format markdown > review.md' in runs
+    )
     script = _steps(data)[-1]["with"]["script"]
     assert _steps(data)[-1]["uses"].startswith("actions/github-script@")
     assert MARKER in script and "updateComment" in script and "createComment" in script
@@ -58,7 +61,10 @@ def test_workflow_is_valid_actions_yaml(project):
 def test_init_github_writes_the_workflow(tmp_path):
     assert main(["init", str(tmp_path / "p"), "--github", "--kilngit-source", SOURCE]) == 0
     assert SOURCE in (tmp_path / "p" / WORKFLOW_PATH).read_text()
-    assert main(["init", str(tmp_path / "p"), "--github", "--kilngit-source", 'kilngit"; rm -rf /', "--force"]) == 1
+    assert (
+        main(["init", str(tmp_path / "p"), "--github", "--kilngit-source", 'kilngit"; rm -rf /', "--force"])
+        == 1
+    )
 
 
 def test_workflow_for_a_project_in_a_subfolder(_template_project, tmp_path):
@@ -87,20 +93,33 @@ def test_workflow_shell_steps_run_against_a_real_history(project, tmp_path):
     job = workflow["jobs"]["review"]
     summary = tmp_path / "summary.md"
     bin_dir = Path(sys.executable).parent  # where the kilngit console script is installed
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", GITHUB_STEP_SUMMARY=str(summary),
-               BASE_REF="main", **{k: str(v) for k, v in job["env"].items()})
+    env = dict(
+        os.environ,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        GITHUB_STEP_SUMMARY=str(summary),
+        BASE_REF="main",
+        **{k: str(v) for k, v in job["env"].items()},
+    )
     ran = []
     for step in _steps(workflow):
         command = step.get("run", "")
         if "kilngit " not in command or "pip install" in command:
             continue
-        proc = subprocess.run(["bash", "-e", "-c", command], cwd=ci / job["defaults"]["run"]["working-directory"],
-                              env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["bash", "-e", "-c", command],
+            cwd=ci / job["defaults"]["run"]["working-directory"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, (step, proc.stdout, proc.stderr)
         ran.append(step["name"])
     assert ran == ["Validate records", "Check evals", "Review changes"]
     review = (ci / "review.md").read_text()
-    assert review.startswith(MARKER) and "| ratings changed | 3 (alice&#64;example.com: 1, bob&#64;example.com: 2) |" in review
+    assert (
+        review.startswith(MARKER)
+        and "| ratings changed | 3 (alice&#64;example.com: 1, bob&#64;example.com: 2) |" in review
+    )
     assert "| golden set | accuracy: +1 −0 (2 → 3) |" in review
     assert summary.read_text() == review
 
@@ -122,9 +141,13 @@ def test_the_install_step_names_something_installable(tmp_path):
     source = checkout_source(checkout)
     assert source == f"kilngit @ git+file://localhost{hosted.as_posix()}@{commit}"
     install = load_yaml(workflow_text(source))["jobs"]["review"]["env"]["KILNGIT_INSTALL"]
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "wheels"),
-                           install], capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, PIP_CACHE_DIR=str(tmp_path / "pip-cache"), HOME=str(tmp_path)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "wheels"), install],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PIP_CACHE_DIR=str(tmp_path / "pip-cache"), HOME=str(tmp_path)),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [p.name.split("-")[0] for p in (tmp_path / "wheels").glob("*.whl")] == ["kilngit"]
 

@@ -36,7 +36,9 @@ def test_queue_rate_skip_undo(project, runs):
     assert _annotation(project, runs[2].id) is None and queue.current == runs[2].id
     assert queue.undo().saved is False and queue.current == runs[1].id  # the skip
     step = queue.undo()  # the note
-    assert step.run_id == runs[1].id and _annotation(project, runs[1].id) is None and queue.current == runs[1].id
+    assert (
+        step.run_id == runs[1].id and _annotation(project, runs[1].id) is None and queue.current == runs[1].id
+    )
     queue.undo()
     assert _annotation(project, runs[0].id) is None and queue.position == 0
     assert queue.undo() is None
@@ -96,8 +98,10 @@ def test_label_requirements_note_tags_skip_and_eof(project, runs):
     result = _label(project, keys)
     assert result.exit_code == 0, result.output
     data = _annotation(project, runs[0].id)
-    assert data["requirements"] == {"correct_command": {"type": "pass_fail", "value": 1.0},
-                                    "no_destructive_actions": {"type": "pass_fail_critical", "value": -1.0}}
+    assert data["requirements"] == {
+        "correct_command": {"type": "pass_fail", "value": 1.0},
+        "no_destructive_actions": {"type": "pass_fail_critical", "value": -1.0},
+    }
     assert data["note"] == "flag -y overwrites" and data["tags_added"] == ["golden", "hard"]
     assert "rating" not in data
     assert "requirements cancelled" in result.output and "no change" in result.output
@@ -114,7 +118,8 @@ def test_label_empty_tag_input_changes_nothing(project, runs):
 
 def test_label_pages_long_outputs_and_keeps_code_blocks(project):
     long = "Here is the command:\n```bash\nffmpeg -i in.mov out.mp4\n```\n" + "\n".join(
-        f"step {i}: explanation" for i in range(80))
+        f"step {i}: explanation" for i in range(80)
+    )
     run = make_run(project, "explain", output=long)
     result = _label(project, "m\nm\nf\n")
     out = result.output

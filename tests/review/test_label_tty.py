@@ -31,11 +31,16 @@ def test_label_reads_single_keys_in_a_terminal(project, runs, tmp_path):
     tmux = ["tmux", "-L", socket, "-f", os.devnull]
     done = tmp_path / "exit_code"
     script = tmp_path / "label.sh"
-    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in os.environ.items()
-                      if k in ("HOME", "PATH", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "PYTHONPATH"))
-    script.write_text(f"{exports}export TERM=xterm-256color\nunset COLUMNS LINES\n"
-                      f"{shlex.quote(sys.executable)} -m kilngit -C {shlex.quote(str(project.root))} "
-                      f"label --as me@example.com\necho $? > {shlex.quote(str(done))}\nsleep 30\n")
+    exports = "".join(
+        f"export {k}={shlex.quote(v)}\n"
+        for k, v in os.environ.items()
+        if k in ("HOME", "PATH", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM", "PYTHONPATH")
+    )
+    script.write_text(
+        f"{exports}export TERM=xterm-256color\nunset COLUMNS LINES\n"
+        f"{shlex.quote(sys.executable)} -m kilngit -C {shlex.quote(str(project.root))} "
+        f"label --as me@example.com\necho $? > {shlex.quote(str(done))}\nsleep 30\n"
+    )
     subprocess.run([*tmux, "new-session", "-d", "-x", "100", "-y", "40", "sh", str(script)], check=True)
 
     def screen() -> str:

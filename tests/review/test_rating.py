@@ -22,9 +22,20 @@ def _file(project: Project, rater: str, run_id: str) -> dict:
 def test_rate_writes_only_the_raters_file_and_merges(project, runs):
     run = runs[0]
     commit(project, "runs")
-    rate(project, run.id[:6], RatingChange(overall=parse_overall("pass"), tags_add=("golden",)), "alice@example.com")
-    rate(project, run.id[:6], RatingChange(requirements={"correct_command": "fail", "no_destructive_actions": "critical"},
-                                           note="uses -y"), "alice@example.com")
+    rate(
+        project,
+        run.id[:6],
+        RatingChange(overall=parse_overall("pass"), tags_add=("golden",)),
+        "alice@example.com",
+    )
+    rate(
+        project,
+        run.id[:6],
+        RatingChange(
+            requirements={"correct_command": "fail", "no_destructive_actions": "critical"}, note="uses -y"
+        ),
+        "alice@example.com",
+    )
     data = _file(project, "alice@example.com", run.id)
     assert data["rating"] == {"type": "pass_fail", "value": 1.0}
     assert data["requirements"]["correct_command"]["value"] == 0.0
@@ -34,6 +45,7 @@ def test_rate_writes_only_the_raters_file_and_merges(project, runs):
     assert changed == [f"?? {layout.annotation_file('ffmpeg', 'alice@example.com', run.id)}"]
     # the written file is canonical and valid
     from kilngit.validate import validate_project
+
     assert validate_project(project.root).ok
 
 
@@ -47,7 +59,9 @@ def test_untag_of_own_tag_only_drops_it_and_untag_of_run_tag_is_recorded(project
     assert project.states("ffmpeg")[run.id].tags == frozenset({"zz"})
     rate(project, run.id, RatingChange(tags_add=("eval_set",)), "a@example.com")
     data = _file(project, "a@example.com", run.id)
-    assert data["tags_added"] == ["eval_set", "zz"] and "tags_removed" not in data or data["tags_removed"] == []
+    assert (
+        data["tags_added"] == ["eval_set", "zz"] and "tags_removed" not in data or data["tags_removed"] == []
+    )
 
 
 def test_clear_and_empty_annotation_deletes_the_file(project, runs):
@@ -72,12 +86,15 @@ def test_two_raters_each_own_file_and_dispute(project, runs):
     assert _file(project, "alice@example.com", rid)["rating"]["value"] == 1.0
 
 
-@pytest.mark.parametrize(("requirements", "message"), [
-    ({"nope": "pass"}, "no requirement 'nope'"),
-    ({"correct_command": "critical"}, "not a valid value"),
-    ({"correct_command": "4"}, "not a valid value"),
-    ({"no_destructive_actions": "maybe"}, "use pass, fail, critical"),
-])
+@pytest.mark.parametrize(
+    ("requirements", "message"),
+    [
+        ({"nope": "pass"}, "no requirement 'nope'"),
+        ({"correct_command": "critical"}, "not a valid value"),
+        ({"correct_command": "4"}, "not a valid value"),
+        ({"no_destructive_actions": "maybe"}, "use pass, fail, critical"),
+    ],
+)
 def test_invalid_requirement_values_are_refused(project, runs, requirements, message):
     with pytest.raises(UsageError, match=message):
         rate(project, runs[0].id, RatingChange(requirements=requirements), "a@example.com")
@@ -96,7 +113,7 @@ def test_prefixes_like_git(project):
     missing = next(p for p in ("0000", "ffff", "abcd") if not a.id.startswith(p) and not b.id.startswith(p))
     with pytest.raises(NotFoundError, match="no run"):
         rate(project, missing, RatingChange(note="x"), "a@example.com")
-    assert rate(project, a.id[:common + 1].upper(), RatingChange(note="x"), "a@example.com").run == a.id
+    assert rate(project, a.id[: common + 1].upper(), RatingChange(note="x"), "a@example.com").run == a.id
 
 
 def test_ambiguous_prefix_across_tasks(project):
@@ -112,7 +129,9 @@ def test_ambiguous_prefix_across_tasks(project):
     assert rate(project, a.id[:common], RatingChange(note="n"), "a@example.com", task=b.task).run == b.id
     assert rate(project, a.id, RatingChange(note="n"), "a@example.com").task == a.task
     with pytest.raises(NotFoundError, match="any task"):
-        rate(project, "f" * 16 if not a.id.startswith("ffff") else "0" * 16, RatingChange(note="n"), "x@e.com")
+        rate(
+            project, "f" * 16 if not a.id.startswith("ffff") else "0" * 16, RatingChange(note="n"), "x@e.com"
+        )
 
 
 def test_no_identity_is_a_clear_error(project, runs, monkeypatch):
@@ -136,11 +155,32 @@ def test_input_only_runs_cannot_be_rated(project):
 def test_cli(project, runs, capsys):
     root = str(project.root)
     rid = runs[2].id
-    assert main(["-C", root, "rate", rid[:8], "--stars", "5", "--requirement", "correct_command=pass",
-                 "--tag", "golden", "--note", "great", "--as", "carol@example.com"]) == 0
+    assert (
+        main(
+            [
+                "-C",
+                root,
+                "rate",
+                rid[:8],
+                "--stars",
+                "5",
+                "--requirement",
+                "correct_command=pass",
+                "--tag",
+                "golden",
+                "--note",
+                "great",
+                "--as",
+                "carol@example.com",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "carol@example.com" in out and "overall 5*" in out and "correct_command pass" in out
-    assert main(["-C", root, "rate", rid[:8], "--pass", "--untag", "golden", "--as", "carol@example.com"]) == 0
+    assert (
+        main(["-C", root, "rate", rid[:8], "--pass", "--untag", "golden", "--as", "carol@example.com"]) == 0
+    )
     data = _file(project, "carol@example.com", rid)
     assert data["rating"] == {"type": "pass_fail", "value": 1.0} and data["tags_added"] == []
     assert main(["-C", root, "rate", rid, "--critical", "--as", "c@example.com"]) == 0

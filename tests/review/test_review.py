@@ -46,14 +46,20 @@ def test_ratings_tags_golden_records_and_definitions(history):
     records = {(r.kind, r.origin, r.status): r.count for r in c.records}
     assert records == {("task_run", "fast", "added"): 2, ("judge_result", "accuracy/contains", "added"): 2}
     assert [(d.path, d.kind, d.status) for d in c.definitions] == [
-        ("tasks/ffmpeg/evals/accuracy/eval.yaml", "eval", "modified")]
+        ("tasks/ffmpeg/evals/accuracy/eval.yaml", "eval", "modified")
+    ]
     assert result.problems == [] and result.changed_files == 8
 
 
 def test_eval_score_and_agreement_deltas(history):
     result = review(history.project.root, f"{history.base}...{history.head}")
     [score] = result.scores
-    assert (score.eval, score.judge, score.group, score.score) == ("accuracy", "contains", "fast", "correct_command")
+    assert (score.eval, score.judge, score.group, score.score) == (
+        "accuracy",
+        "contains",
+        "fast",
+        "correct_command",
+    )
     # base: 3 of 4 outputs contain "ffmpeg -i"; the branch adds one that does and one that does not
     assert (score.before, score.after, score.n_before, score.n_after) == (0.75, pytest.approx(4 / 6), 4, 6)
     [agreement] = result.agreement
@@ -72,10 +78,13 @@ def test_judge_rerun_without_rating_changes_shows_only_score_effects(history):
     from kilngit import layout
     from kilngit.records import Judge
 
-    project.write_definition(layout.judge_file("ffmpeg", "accuracy", "strict"),
-                             Judge(type="contains", score="correct_command", pattern="-c:v"))
-    project.write_definition(layout.eval_file("ffmpeg", "accuracy"),
-                             ev.model_copy(update={"default_judge": "strict"}))
+    project.write_definition(
+        layout.judge_file("ffmpeg", "accuracy", "strict"),
+        Judge(type="contains", score="correct_command", pattern="-c:v"),
+    )
+    project.write_definition(
+        layout.eval_file("ffmpeg", "accuracy"), ev.model_copy(update={"default_judge": "strict"})
+    )
     judge_all(Project(project.root), history.runs + history.new_runs, judge_all_fail, judge="strict")
     head = commit(project, "new default judge")
     result = review(project.root, f"{history.head}..{head}")
@@ -110,9 +119,14 @@ def test_formats_and_cli(history, capsys):
     spec = f"{history.base}...{history.head}"
     assert main(["-C", root, "review", spec, "--format", "markdown"]) == 0
     md = capsys.readouterr().out
-    assert md.startswith(MARKER + "\n") and "| ratings changed | 3 (alice&#64;example.com: 1, bob&#64;example.com: 2) |" in md
+    assert (
+        md.startswith(MARKER + "\n")
+        and "| ratings changed | 3 (alice&#64;example.com: 1, bob&#64;example.com: 2) |" in md
+    )
     assert "| ffmpeg/accuracy | contains | fast | correct_command | 0.750 | 0.667 | -0.083 | 4 → 6 |" in md
-    assert "| ffmpeg/accuracy | contains | correct_command | accuracy | 1.000 | 0.667 | -0.333 | 2 → 3 |" in md
+    assert (
+        "| ffmpeg/accuracy | contains | correct_command | accuracy | 1.000 | 0.667 | -0.333 | 2 → 3 |" in md
+    )
     assert "<details>" not in md  # short sections stay open
     assert main(["-C", root, "review", spec, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -178,21 +192,42 @@ def test_huge_diff_fits_in_one_comment(project):
     from kilngit.records import Source, TaskRun
 
     source = Source(type="synthetic", provider="fake", model="m-1", run_config="fast")
-    runs = [TaskRun(task="ffmpeg", input=f"request number {i}", input_source=source, output=f"ffmpeg -i {i}.mov x.mp4",
-                    output_source=source, tags=["eval_set"]).with_id() for i in range(600)]
+    runs = [
+        TaskRun(
+            task="ffmpeg",
+            input=f"request number {i}",
+            input_source=source,
+            output=f"ffmpeg -i {i}.mov x.mp4",
+            output_source=source,
+            tags=["eval_set"],
+        ).with_id()
+        for i in range(600)
+    ]
     for run in runs:
         _write_fast(project, run)
     base = commit(project, "runs")
     for run in runs:
-        _write_fast(project, Annotation(task="ffmpeg", run=run.id, rater=ALICE, rating={"type": "pass_fail", "value": 1.0},
-                                        tags_added=["golden"], note="a long note explaining the rating " * 4))
+        _write_fast(
+            project,
+            Annotation(
+                task="ffmpeg",
+                run=run.id,
+                rater=ALICE,
+                rating={"type": "pass_fail", "value": 1.0},
+                tags_added=["golden"],
+                note="a long note explaining the rating " * 4,
+            ),
+        )
     head = commit(project, "ratings")
     result = review(project.root, f"{base}...{head}")
     assert len(result.changes.ratings) == 600 and len(result.changes.tags) == 600
     md = render(result, "markdown")
     assert len(md) <= GITHUB_COMMENT_LIMIT and md.startswith(MARKER)
     assert "left out to stay within GitHub's 65,536-character comment limit" in md
-    assert "<details><summary>600 rows</summary>" in md and "| ratings changed | 600 (alice&#64;example.com: 600) |" in md
+    assert (
+        "<details><summary>600 rows</summary>" in md
+        and "| ratings changed | 600 (alice&#64;example.com: 600) |" in md
+    )
     small = render(result, "markdown", limit=3000)
     assert len(small) <= 3000 and "| ratings changed |" in small
     assert len(render(result, "text")) > GITHUB_COMMENT_LIMIT  # text and json are never cut
@@ -210,6 +245,8 @@ def test_cleared_rating_shows_as_deleted_and_mentions_are_defused(history):
     cleared = seen[golden[1], ALICE]
     assert cleared.status == "deleted"
     assert [(f.field, f.before, f.after) for f in cleared.fields] == [
-        ("overall", "pass", "-"), ("correct_command", "pass", "-")]
+        ("overall", "pass", "-"),
+        ("correct_command", "pass", "-"),
+    ]
     md = render(result, "markdown")
     assert "note: - → ask &#64;octocat \\| why" in md and "@" not in md.replace(MARKER, "")

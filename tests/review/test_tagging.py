@@ -44,11 +44,13 @@ def test_sample_is_deterministic(project, tmp_path):
     _runs(project, 12)
     first = sample_runs(project, "ffmpeg", "has_output", n=5, seed=7, tag="golden", rater="ana@example.com")
     assert len(first.chosen) == 5 and len(first.changed) == 5
-    other = sample_runs(Project(project.root), "ffmpeg", "has_output", n=5, seed=8, tag="other",
-                        rater="ana@example.com")
+    other = sample_runs(
+        Project(project.root), "ffmpeg", "has_output", n=5, seed=8, tag="other", rater="ana@example.com"
+    )
     assert other.chosen != first.chosen
-    same = sample_runs(Project(project.root), "ffmpeg", "has_output", n=5, seed=7, tag="golden",
-                       rater="ben@example.com")
+    same = sample_runs(
+        Project(project.root), "ffmpeg", "has_output", n=5, seed=7, tag="golden", rater="ben@example.com"
+    )
     assert same.chosen == first.chosen and same.changed == []
 
 
@@ -57,8 +59,12 @@ def test_cli_tag_and_sample(project, capsys):
     root = str(project.root)
     assert main(["-C", root, "tag", "--filter", "all", "--add", "eval_set", "--as", "ana@example.com"]) == 0
     assert "6 matched, 6 changed, 0 already so (as ana@example.com)" in capsys.readouterr().out
-    assert main(["-C", root, "sample", "--filter", "tag::eval_set", "-n", "10", "--seed", "1", "--format",
-                 "json"]) == 0
+    assert (
+        main(
+            ["-C", root, "sample", "--filter", "tag::eval_set", "-n", "10", "--seed", "1", "--format", "json"]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)["chosen"]) == 6 and "all are picked" in captured.err
     assert main(["-C", root, "tag", "--filter", "tag::none", "--add", "x"]) == 1
@@ -91,10 +97,17 @@ def test_two_people_tag_and_sample_at_once_without_conflicts(project, remote, tm
 
 
 def _eval(project: Project, task: str, **fields) -> None:
-    ev = Eval(name="routing", scores=[{"name": "category", "type": "label", "instruction": "Which class."}],
-              eval_set="tag::eval_set", golden_set="tag::golden", **fields)
+    ev = Eval(
+        name="routing",
+        scores=[{"name": "category", "type": "label", "instruction": "Which class."}],
+        eval_set="tag::eval_set",
+        golden_set="tag::golden",
+        **fields,
+    )
     project.write_definition(layout.eval_file(task, "routing"), ev)
-    project.write_definition(layout.judge_file(task, "routing", "exact"), Judge(type="exact_match", score="category"))
+    project.write_definition(
+        layout.judge_file(task, "routing", "exact"), Judge(type="exact_match", score="category")
+    )
 
 
 def test_frozen_eval_set_ignores_later_runs_and_reports_drift(project, capsys):
@@ -113,7 +126,9 @@ def test_frozen_eval_set_ignores_later_runs_and_reports_drift(project, capsys):
     root = str(project.root)
     assert main(["-C", root, "eval", "freeze", "routing", "--task", TASK, "--set", "eval_set"]) == 0
     assert "drift: 1 run(s) match 'tag::eval_set'" in capsys.readouterr().out
-    assert main(["-C", root, "eval", "freeze", "routing", "--task", TASK, "--set", "eval_set", "--extend"]) == 0
+    assert (
+        main(["-C", root, "eval", "freeze", "routing", "--task", TASK, "--set", "eval_set", "--extend"]) == 0
+    )
     assert "17 run(s)" in capsys.readouterr().out
     assert main(["-C", root, "eval", "freeze", "routing", "--task", TASK, "--set", "golden_set"]) == 0
     assert main(["-C", root, "validate"]) == 0
@@ -151,8 +166,9 @@ def test_scores_of_a_frozen_set_on_the_kiln_demo(demo_import, tmp_path):
     assert report.members == len(before)
     project = Project(root)
     assert {s.id for s in project.select(task, project.evals(task)[ev_slug].eval_set)} == before
-    assert eval_scores(project, task, ev_slug).inputs == len({s.run.input for s in project.select(
-        task, f"split::{report.split}/all")})
+    assert eval_scores(project, task, ev_slug).inputs == len(
+        {s.run.input for s in project.select(task, f"split::{report.split}/all")}
+    )
 
 
 from tests.kiln.conftest import bulk_tmp, demo_import, demo_src  # noqa: E402,F401  (fixtures)

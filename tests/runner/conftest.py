@@ -17,8 +17,14 @@ KEY = "sk-test-RUNNERsecret9931xyz"
 
 def point_provider_at(monkeypatch: pytest.MonkeyPatch, server: FakeOpenAI, name: str = "FAKE") -> None:
     """Make provider `fake` an OpenAI-compatible endpoint on `server`, with fast retries."""
-    for field, value in (("BASE_URL", server.base_url), ("API_KEY_ENV", "FAKE_API_KEY"), ("BACKOFF_BASE", "0.01"),
-                         ("BACKOFF_MAX", "0.05"), ("MAX_RETRIES", "4"), ("TIMEOUT", "2")):
+    for field, value in (
+        ("BASE_URL", server.base_url),
+        ("API_KEY_ENV", "FAKE_API_KEY"),
+        ("BACKOFF_BASE", "0.01"),
+        ("BACKOFF_MAX", "0.05"),
+        ("MAX_RETRIES", "4"),
+        ("TIMEOUT", "2"),
+    ):
         monkeypatch.setenv(f"KILNGIT_PROVIDER_{name}_{field}", value)
     monkeypatch.setenv("FAKE_API_KEY", KEY)
 
@@ -45,7 +51,9 @@ def add_prompt(project: Project, slug: str, **fields) -> Prompt:
 
 def set_output_schema(project: Project, schema: dict) -> None:
     task = project.task("ffmpeg")
-    project.write_definition(layout.task_file("ffmpeg"), Task(**{**task.model_dump(), "output_schema": schema}))
+    project.write_definition(
+        layout.task_file("ffmpeg"), Task(**{**task.model_dump(), "output_schema": schema})
+    )
 
 
 def write_jsonl(path: Path, items: list) -> Path:

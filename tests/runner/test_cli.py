@@ -19,8 +19,23 @@ def kilngit(project, *args: str) -> int:
 
 def test_run_task_input_and_json_summary(project, srv, capsys):
     add_config(project)
-    assert kilngit(project, "run", "task", "ffmpeg", "--config", "fake", "--input", "make a gif", "--tag", "cli",
-                   "--format", "json") == 0
+    assert (
+        kilngit(
+            project,
+            "run",
+            "task",
+            "ffmpeg",
+            "--config",
+            "fake",
+            "--input",
+            "make a gif",
+            "--tag",
+            "cli",
+            "--format",
+            "json",
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["succeeded"] == 1 and out["remaining"] == 0 and len(out["new_runs"]) == 1
     run = project.runs("ffmpeg")[out["new_runs"][0]]
@@ -54,16 +69,35 @@ def test_run_task_usage_errors(project, srv, capsys):
 
 def test_replay_miss_exits_nonzero_with_the_request(project, capsys):
     add_config(project)
-    assert kilngit(project, "run", "task", "ffmpeg", "--config", "fake", "--input", "never seen", "--cache",
-                   "replay") == 1
+    assert (
+        kilngit(
+            project, "run", "task", "ffmpeg", "--config", "fake", "--input", "never seen", "--cache", "replay"
+        )
+        == 1
+    )
     assert "never seen" in capsys.readouterr().err
 
 
 def test_generate_inputs_command(project, srv, capsys):
     add_config(project)
     srv.responder = lambda body: json.dumps({"items": ["trim a.mp4", "rotate b.mp4"]})
-    assert kilngit(project, "generate", "inputs", "ffmpeg", "--config", "fake", "--topic", "editing", "-n", "2",
-                   "--format", "json") == 0
+    assert (
+        kilngit(
+            project,
+            "generate",
+            "inputs",
+            "ffmpeg",
+            "--config",
+            "fake",
+            "--topic",
+            "editing",
+            "-n",
+            "2",
+            "--format",
+            "json",
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert len(out["created"]) == 2 and out["topics"] == [["editing"]]
 
@@ -73,13 +107,34 @@ def test_ctrl_c_keeps_finished_runs_and_resumes(project, srv, tmp_path):
     srv.latency = 0.1
     path = write_jsonl(tmp_path / "in.jsonl", inputs(30))
     runs_dir = project.root / "tasks" / "ffmpeg" / "runs"
-    cmd = [sys.executable, "-m", "kilngit", "-C", str(project.root), "run", "task", "ffmpeg", "--config", "fake",
-           "--inputs", str(path), "--concurrency", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kilngit",
+        "-C",
+        str(project.root),
+        "run",
+        "task",
+        "ffmpeg",
+        "--config",
+        "fake",
+        "--inputs",
+        str(path),
+        "--concurrency",
+        "2",
+    ]
     # A shell without job control starts background jobs with SIGINT ignored, and Python then never raises
     # KeyboardInterrupt: give the child the default disposition, as an interactive terminal would.
     # Its own process group, signalled as a whole, as a terminal does on Ctrl-C.
-    proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(list(runs_dir.rglob("*.json"))) < 4:
         time.sleep(0.02)
@@ -93,7 +148,10 @@ def test_ctrl_c_keeps_finished_runs_and_resumes(project, srv, tmp_path):
     assert 4 <= done < 30
     srv.latency = 0
     project._cache.clear()
-    assert main(["-C", str(project.root), "run", "task", "ffmpeg", "--config", "fake", "--inputs", str(path)]) == 0
+    assert (
+        main(["-C", str(project.root), "run", "task", "ffmpeg", "--config", "fake", "--inputs", str(path)])
+        == 0
+    )
     project._cache.clear()
     runs = list(project.runs("ffmpeg").values())
     assert len(runs) == 30 and len({r.input for r in runs}) == 30

@@ -34,9 +34,26 @@ def test_kill_9_of_run_task_and_its_writer_leaves_nothing_after_the_next_run(pro
     srv.latency = 0.2
     path = write_jsonl(tmp_path / "in.jsonl", inputs(40))
     runs_dir = project.root / "tasks" / "ffmpeg" / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "kilngit", "-C", str(project.root), "run", "task", "ffmpeg",
-                             "--config", "fake", "--inputs", str(path), "--concurrency", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kilngit",
+            "-C",
+            str(project.root),
+            "run",
+            "task",
+            "ffmpeg",
+            "--config",
+            "fake",
+            "--inputs",
+            str(path),
+            "--concurrency",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     marker = project.root / WRITERS_DIR / str(proc.pid)
     while not (marker.exists() and children(proc.pid)) and proc.poll() is None:
         time.sleep(0.01)  # until the batch has started its writer process
@@ -54,7 +71,10 @@ def test_kill_9_of_run_task_and_its_writer_leaves_nothing_after_the_next_run(pro
     assert marker.exists() and torn.exists()
 
     project._cache.clear()
-    assert main(["-C", str(project.root), "run", "task", "ffmpeg", "--config", "fake", "--inputs", str(path)]) == 0
+    assert (
+        main(["-C", str(project.root), "run", "task", "ffmpeg", "--config", "fake", "--inputs", str(path)])
+        == 0
+    )
     assert not [p for p in project.root.rglob("*") if p.name.endswith(".tmp")]
     assert not marker.exists()
     project._cache.clear()

@@ -32,12 +32,21 @@ def test_topic_tree_provenance_and_duplicates(project, srv):
     assert summary.topics == [["video"], ["audio"]]
     created = {r.input: r for r in summary.created}
     assert set(created) == {"convert a.mov to mp4", "extract the audio of talk.mp4 as mp3"}
-    assert sorted(summary.duplicates) == ["Convert  A.MOV to mp4", "convert a.mov to mp4", "scale clip.mp4 to 720p"]
+    assert sorted(summary.duplicates) == [
+        "Convert  A.MOV to mp4",
+        "convert a.mov to mp4",
+        "scale clip.mp4 to 720p",
+    ]
     run = created["extract the audio of talk.mp4 as mp3"]
     assert run.input_only and run.tags == ["synthetic"]
     src = run.input_source
     assert (src.type, src.provider, src.model, src.run_config, src.topic) == (
-        "synthetic", "fake", "gpt-4o-mini", "fake", ["audio"])
+        "synthetic",
+        "fake",
+        "gpt-4o-mini",
+        "fake",
+        ["audio"],
+    )
     assert srv.requests[0].body["response_format"]["type"] == "json_schema"
     assert project.select("ffmpeg", "input_only & tag::synthetic")[0].run.input_only
     again = generate_inputs(project, "ffmpeg", "fake", topics=["video"], n=3, progress=False)
@@ -58,9 +67,18 @@ def test_structured_inputs_are_checked(project):
 
     task = project.task("ffmpeg")
     schema = {"type": "object", "properties": {"file": {"type": "string"}}, "required": ["file"]}
-    project.write_definition(layout.task_file("ffmpeg"), Task(**{**task.model_dump(), "input_schema": schema}))
+    project.write_definition(
+        layout.task_file("ffmpeg"), Task(**{**task.model_dump(), "input_schema": schema})
+    )
     add_config(project, provider="mock")
-    provider = ScriptedProvider(lambda req: json.dumps({"items": [{"file": "a.mov"}, {"name": "b"}]})
-                                if "Write" in last_user_text(req) else "{}")
+    provider = ScriptedProvider(
+        lambda req: (
+            json.dumps({"items": [{"file": "a.mov"}, {"name": "b"}]})
+            if "Write" in last_user_text(req)
+            else "{}"
+        )
+    )
     summary = generate_inputs(project, "ffmpeg", "fake", n=2, provider=provider, progress=False)
-    assert [r.input for r in summary.created] == ['{"file": "a.mov"}'] and summary.failures == {"invalid_output": 1}
+    assert [r.input for r in summary.created] == ['{"file": "a.mov"}'] and summary.failures == {
+        "invalid_output": 1
+    }

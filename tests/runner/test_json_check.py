@@ -7,7 +7,9 @@ import pytest
 from kilngit.runner.json_check import schema_errors
 
 SCHEMA = {
-    "type": "object", "required": ["cmd", "n"], "additionalProperties": False,
+    "type": "object",
+    "required": ["cmd", "n"],
+    "additionalProperties": False,
     "properties": {
         "cmd": {"type": "string", "minLength": 2, "pattern": "^ff"},
         "n": {"type": "integer", "minimum": 0, "exclusiveMaximum": 10},
@@ -18,19 +20,22 @@ SCHEMA = {
 }
 
 
-@pytest.mark.parametrize("value, problem", [
-    ({"cmd": "ffmpeg", "n": 3, "tags": ["a"], "opt": None}, None),
-    ({"cmd": "ffmpeg", "n": 3.0, "opt": 2.5}, None),
-    ({"cmd": "ffmpeg"}, "missing required property 'n'"),
-    ({"cmd": "ffmpeg", "n": True}, "/n: expected integer, got boolean"),
-    ({"cmd": "ls", "n": 1}, "does not match pattern"),
-    ({"cmd": "ffmpeg", "n": 10}, "is not < 10"),
-    ({"cmd": "ffmpeg", "n": 1, "extra": 1}, "unexpected property 'extra'"),
-    ({"cmd": "ffmpeg", "n": 1, "tags": ["a", "a"]}, "items must be unique"),
-    ({"cmd": "ffmpeg", "n": 1, "tags": ["c"]}, "is not one of"),
-    ({"cmd": "ffmpeg", "n": 1, "opt": -1}, "matches none of the anyOf"),
-    ([1], "expected object, got array"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ({"cmd": "ffmpeg", "n": 3, "tags": ["a"], "opt": None}, None),
+        ({"cmd": "ffmpeg", "n": 3.0, "opt": 2.5}, None),
+        ({"cmd": "ffmpeg"}, "missing required property 'n'"),
+        ({"cmd": "ffmpeg", "n": True}, "/n: expected integer, got boolean"),
+        ({"cmd": "ls", "n": 1}, "does not match pattern"),
+        ({"cmd": "ffmpeg", "n": 10}, "is not < 10"),
+        ({"cmd": "ffmpeg", "n": 1, "extra": 1}, "unexpected property 'extra'"),
+        ({"cmd": "ffmpeg", "n": 1, "tags": ["a", "a"]}, "items must be unique"),
+        ({"cmd": "ffmpeg", "n": 1, "tags": ["c"]}, "is not one of"),
+        ({"cmd": "ffmpeg", "n": 1, "opt": -1}, "matches none of the anyOf"),
+        ([1], "expected object, got array"),
+    ],
+)
 def test_schema_errors(value, problem):
     errors = schema_errors(value, SCHEMA)
     if problem is None:

@@ -13,18 +13,36 @@ from kilngit.testing.fake_openai import Reply
 from tests.runner.conftest import add_config, add_prompt, set_output_schema
 
 SRC = Source(type="file_import", file="x.jsonl")
-SCHEMA = {"type": "object", "properties": {"command": {"type": "string", "pattern": "^ffmpeg "}},
-          "required": ["command"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"command": {"type": "string", "pattern": "^ffmpeg "}},
+    "required": ["command"],
+    "additionalProperties": False,
+}
 
 
 def rate(project, run_id: str, value: float, repaired: str | None = None) -> None:
-    project.write_record(Annotation(task="ffmpeg", run=run_id, rater="ann@example.com",
-                                    rating=Rating(type="pass_fail", value=value), repaired_output=repaired))
+    project.write_record(
+        Annotation(
+            task="ffmpeg",
+            run=run_id,
+            rater="ann@example.com",
+            rating=Rating(type="pass_fail", value=value),
+            repaired_output=repaired,
+        )
+    )
 
 
 def run(project, texts, provider=None, **options):
-    return run_inputs(project, "ffmpeg", "fake", [RunInput(t, SRC) for t in texts], provider=provider,
-                      progress=False, **options)
+    return run_inputs(
+        project,
+        "ffmpeg",
+        "fake",
+        [RunInput(t, SRC) for t in texts],
+        provider=provider,
+        progress=False,
+        **options,
+    )
 
 
 def test_few_shot_uses_rated_runs_but_never_the_input_itself(project):
@@ -51,8 +69,13 @@ def test_few_shot_uses_rated_runs_but_never_the_input_itself(project):
 def test_two_step_chain_of_thought_keeps_reasoning(project):
     add_prompt(project, "cot", chain_of_thought=True, thinking_instruction="Think about containers.")
     add_config(project, prompt="cot")
-    provider = ScriptedProvider(lambda req: "ffmpeg -i a b" if req.messages[-1]["content"] == FINAL_ANSWER_REQUEST
-                                else "mp4 is the safe default")
+    provider = ScriptedProvider(
+        lambda req: (
+            "ffmpeg -i a b"
+            if req.messages[-1]["content"] == FINAL_ANSWER_REQUEST
+            else "mp4 is the safe default"
+        )
+    )
     summary = run(project, ["convert a"], provider)
     (result,) = summary.new_runs
     assert result.reasoning == "mp4 is the safe default" and result.output == "ffmpeg -i a b"
@@ -65,8 +88,13 @@ def test_two_step_chain_of_thought_keeps_reasoning(project):
 def test_one_step_chain_of_thought_splits_at_the_delimiter(project):
     add_prompt(project, "cot1", chain_of_thought=True, chain_of_thought_style="one_step")
     add_config(project, prompt="cot1")
-    provider = ScriptedProvider(lambda req: f"because mp4\n{FINAL_ANSWER_DELIMITER}\nffmpeg -i a a.mp4"
-                                if "good" in last_user_text(req) else "no delimiter here")
+    provider = ScriptedProvider(
+        lambda req: (
+            f"because mp4\n{FINAL_ANSWER_DELIMITER}\nffmpeg -i a a.mp4"
+            if "good" in last_user_text(req)
+            else "no delimiter here"
+        )
+    )
     summary = run(project, ["good one", "bad one"], provider)
     runs = {r.input: r for r in summary.new_runs}
     assert runs["good one"].reasoning == "because mp4" and runs["good one"].output == "ffmpeg -i a a.mp4"
@@ -77,16 +105,27 @@ def test_one_step_chain_of_thought_splits_at_the_delimiter(project):
 def test_structured_output_json_schema_valid_invalid_malformed(project, srv):
     set_output_schema(project, SCHEMA)
     add_config(project)
-    answers = {"good": '{"command": "ffmpeg -i a b"}', "wrong": '{"command": "rm -rf /"}', "prose": "Sure! ffmpeg"}
+    answers = {
+        "good": '{"command": "ffmpeg -i a b"}',
+        "wrong": '{"command": "rm -rf /"}',
+        "prose": "Sure! ffmpeg",
+    }
     srv.responder = lambda body: answers[body["messages"][-1]["content"]]
     summary = run(project, list(answers))
     runs = {r.input: r for r in summary.new_runs}
     assert json.loads(runs["good"].output) == {"command": "ffmpeg -i a b"}
-    assert runs["wrong"].error.type == "invalid_output" and "does not match pattern" in runs["wrong"].error.message
+    assert (
+        runs["wrong"].error.type == "invalid_output"
+        and "does not match pattern" in runs["wrong"].error.message
+    )
     assert runs["wrong"].intermediate_outputs["raw_output"] == '{"command": "rm -rf /"}'
     assert runs["prose"].error.type == "malformed"
     fmt = srv.requests[0].body["response_format"]
-    assert fmt["type"] == "json_schema" and fmt["json_schema"]["schema"] == SCHEMA and fmt["json_schema"]["strict"]
+    assert (
+        fmt["type"] == "json_schema"
+        and fmt["json_schema"]["schema"] == SCHEMA
+        and fmt["json_schema"]["strict"]
+    )
 
 
 def test_structured_output_by_instructions_accepts_fenced_json(project, srv, monkeypatch):

@@ -20,14 +20,17 @@ def items(texts: list[str]) -> list[RunInput]:
 
 def model_runs(project, config: str = "fake"):
     project._cache.clear()
-    return [r for r in project.runs("ffmpeg").values()
-            if r.output_source and r.output_source.run_config == config]
+    return [
+        r for r in project.runs("ffmpeg").values() if r.output_source and r.output_source.run_config == config
+    ]
 
 
 def assert_one_run_per_key(project, expected: int, config: str = "fake") -> list:
     runs = model_runs(project, config)
     keys = [(r.input, r.sample) for r in runs]
-    assert len(keys) == len(set(keys)) == expected, f"{len(keys)} runs, {len(set(keys))} distinct, want {expected}"
+    assert len(keys) == len(set(keys)) == expected, (
+        f"{len(keys)} runs, {len(set(keys))} distinct, want {expected}"
+    )
     return runs
 
 
@@ -41,7 +44,12 @@ def test_runs_are_written_with_provenance_and_rerun_is_a_noop(project, srv, tmp_
     assert run.output == f"echo: {run.input}" and run.tags == ["batch1"] and run.error is None
     src = run.output_source
     assert (src.type, src.provider, src.model, src.prompt, src.run_config) == (
-        "synthetic", "fake", "gpt-4o-mini", "default", "fake")
+        "synthetic",
+        "fake",
+        "gpt-4o-mini",
+        "default",
+        "fake",
+    )
     assert src.run_config_hash == summary.run_config_hash and run.input_source.file == "in.jsonl"
     assert run.usage.input_tokens > 0 and run.usage.output_tokens > 0 and run.usage.latency_ms > 0
     body = srv.requests[0].body
@@ -58,8 +66,15 @@ def test_runs_are_written_with_provenance_and_rerun_is_a_noop(project, srv, tmp_
 def test_transient_faults_lose_and_duplicate_nothing(project, srv, monkeypatch):
     monkeypatch.setenv("KILNGIT_PROVIDER_FAKE_TIMEOUT", "0.4")
     add_config(project)
-    kinds = [Fault.rate_limit(retry_after=0.05), Fault.server_error(500), Fault.drop(), Fault.drop_mid_body(),
-             Fault.malformed_json(), Fault.server_error(503), Fault.slow(1)]
+    kinds = [
+        Fault.rate_limit(retry_after=0.05),
+        Fault.server_error(500),
+        Fault.drop(),
+        Fault.drop_mid_body(),
+        Fault.malformed_json(),
+        Fault.server_error(503),
+        Fault.slow(1),
+    ]
     srv.fault_fn = lambda i, body: kinds[i % len(kinds)] if i % 3 == 0 and i < 60 else None
     summary = run_inputs(project, "ffmpeg", "fake", items(inputs(40)), concurrency=8, progress=False)
     assert summary.succeeded == 40 and not summary.not_recorded and not summary.failed
@@ -85,9 +100,13 @@ def test_persistent_provider_failures_are_reported_not_recorded_then_retried(pro
 
 def test_unusable_answers_are_recorded_as_failed_runs(project, srv):
     add_config(project)
-    answers = {"long": Reply("ffmpeg -i a.mov -c:v lib", finish_reason="length"),
-               "bad": Reply(refusal="I can't help with deleting files."),
-               "filtered": Reply("", finish_reason="content_filter"), "blank": Reply("   "), "fine": Reply("ffmpeg")}
+    answers = {
+        "long": Reply("ffmpeg -i a.mov -c:v lib", finish_reason="length"),
+        "bad": Reply(refusal="I can't help with deleting files."),
+        "filtered": Reply("", finish_reason="content_filter"),
+        "blank": Reply("   "),
+        "fine": Reply("ffmpeg"),
+    }
     srv.responder = lambda body: answers[body["messages"][-1]["content"]]
     summary = run_inputs(project, "ffmpeg", "fake", items(list(answers)), progress=False)
     assert summary.failed == {"truncated": 1, "refused": 2, "empty": 1} and summary.succeeded == 1
@@ -123,8 +142,9 @@ def test_cancelled_batch_keeps_finished_runs_and_resumes(project, srv):
     texts = inputs(40)
 
     async def cancel_midway():
-        job = asyncio.create_task(run_inputs_async(project, "ffmpeg", "fake", items(texts), concurrency=4,
-                                                   progress=False))
+        job = asyncio.create_task(
+            run_inputs_async(project, "ffmpeg", "fake", items(texts), concurrency=4, progress=False)
+        )
         runs_dir = project.root / "tasks" / "ffmpeg" / "runs"
         while len(list(runs_dir.rglob("*.json"))) < 3 and not job.done():  # some finished: cancel midway
             await asyncio.sleep(0.01)
@@ -138,7 +158,9 @@ def test_cancelled_batch_keeps_finished_runs_and_resumes(project, srv):
     assert asyncio.run(cancel_midway())
     finished = len(model_runs(project))
     assert 0 < finished < 40
-    assert not [p for p in (project.root / "tasks").rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"]
+    assert not [
+        p for p in (project.root / "tasks").rglob("*") if p.name.startswith(".") or p.suffix == ".tmp"
+    ]
     srv.latency = 0.0
     summary = run_inputs(project, "ffmpeg", "fake", items(texts), concurrency=4, progress=False)
     assert summary.skipped == finished and summary.succeeded == 40 - finished
@@ -163,7 +185,9 @@ def test_filter_inputs_point_at_their_parent(project, srv):
     add_run(project, "ffmpeg", "already answered", output="ffmpeg -i x y")
     summary = run_task(project, "ffmpeg", "fake", filter_text="input_only", progress=False)
     (run,) = summary.new_runs
-    assert run.parent == waiting.id and run.input == waiting.input and run.input_source == waiting.input_source
+    assert (
+        run.parent == waiting.id and run.input == waiting.input and run.input_source == waiting.input_source
+    )
     assert run.tags == []
 
 
@@ -188,7 +212,9 @@ def test_replay_reproduces_identical_runs_without_server(project, srv, monkeypat
 
 def test_replay_miss_stops_with_a_clear_error(project):
     add_config(project)
-    summary = run_inputs(project, "ffmpeg", "fake", items(["never recorded input"]), cache="replay", progress=False)
+    summary = run_inputs(
+        project, "ffmpeg", "fake", items(["never recorded input"]), cache="replay", progress=False
+    )
     assert summary.fatal.reason == "replay_miss" and "never recorded input" in str(summary.fatal)
 
 
@@ -196,7 +222,9 @@ def test_progress_bar_can_be_forced(project, capfd):
     from kilngit.providers.mock import ScriptedProvider
 
     add_config(project, provider="mock")
-    summary = run_inputs(project, "ffmpeg", "fake", items(["a", "b", "c"]), provider=ScriptedProvider(), progress=True)
+    summary = run_inputs(
+        project, "ffmpeg", "fake", items(["a", "b", "c"]), provider=ScriptedProvider(), progress=True
+    )
     assert summary.succeeded == 3 and "3/3" in capfd.readouterr().err
 
 
@@ -207,5 +235,8 @@ def test_a_failing_write_stops_the_batch_with_its_error(project):
 
     add_config(project, provider="mock")
     (project.root / "tasks/ffmpeg/runs").write_text("not a folder")
-    with pytest.raises(KilngitError, match=r"could not write tasks/ffmpeg/runs/\w\w/\w+\.json: tasks/ffmpeg/runs is a file where a folder belongs"):
+    with pytest.raises(
+        KilngitError,
+        match=r"could not write tasks/ffmpeg/runs/\w\w/\w+\.json: tasks/ffmpeg/runs is a file where a folder belongs",
+    ):
         run_inputs(project, "ffmpeg", "fake", items(inputs(20)), provider=ScriptedProvider(), progress=False)

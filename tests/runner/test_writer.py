@@ -18,8 +18,11 @@ from kilngit.runner.writer import RecordWriter
 
 
 def start_worker(root) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kilngit._write_worker", str(root)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "kilngit._write_worker", str(root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
 
 
 def leftovers(root) -> list[str]:
@@ -36,8 +39,13 @@ def test_split_frames_keeps_a_partial_frame_for_later():
 def test_worker_writes_each_frame_and_answers_in_order(tmp_path):
     (tmp_path / "blocked").write_text("a file where a folder should be")
     worker = start_worker(tmp_path)
-    out, _ = worker.communicate(frame("runs/aa/one.json", b"1\n") + frame("../escape.json", b"2\n")
-                                + frame("blocked/x.json", b"3\n") + frame("runs/bb/two.json", b"4\n"), timeout=30)
+    out, _ = worker.communicate(
+        frame("runs/aa/one.json", b"1\n")
+        + frame("../escape.json", b"2\n")
+        + frame("blocked/x.json", b"3\n")
+        + frame("runs/bb/two.json", b"4\n"),
+        timeout=30,
+    )
     answers = out.decode().splitlines()
     assert answers[0] == "+" and answers[3] == "+"
     assert answers[1] == "-../escape.json: ../escape.json is not a path inside the project"
@@ -74,7 +82,9 @@ def test_worker_keeps_writing_when_nobody_reads_its_answers(tmp_path):
 
 
 def run(task: str, i: int) -> TaskRun:
-    return TaskRun(task=task, input=f"input {i}", input_source=Source(type="human", created_by="t@example.com"))
+    return TaskRun(
+        task=task, input=f"input {i}", input_source=Source(type="human", created_by="t@example.com")
+    )
 
 
 def test_writer_writes_records_and_tells_the_project(project):
@@ -100,5 +110,7 @@ def test_a_dead_writer_process_is_reported_not_silent(project):
             writer._process.wait()
             await writer.write(run("ffmpeg", 1))
 
-    with pytest.raises(KilngitError, match=r"writer process stopped \(exit code -9\) before writing [12] records"):
+    with pytest.raises(
+        KilngitError, match=r"writer process stopped \(exit code -9\) before writing [12] records"
+    ):
         asyncio.run(batch())

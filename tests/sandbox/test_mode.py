@@ -14,9 +14,13 @@ from tests.sync.conftest import commit_by_hand, make_run
 @pytest.fixture
 def code_judge_project(project):
     (project.root / "judge_mod.py").write_text("def judge(task, input, output):\n    return {'correct': 1}\n")
-    project.write_definition(layout.eval_file("ffmpeg", "q"), Eval(
-        name="q", scores=[{"name": "correct", "instruction": "x"}], default_judge="code"))
-    project.write_definition(layout.judge_file("ffmpeg", "q", "code"), Judge(type="code", function="judge_mod:judge"))
+    project.write_definition(
+        layout.eval_file("ffmpeg", "q"),
+        Eval(name="q", scores=[{"name": "correct", "instruction": "x"}], default_judge="code"),
+    )
+    project.write_definition(
+        layout.judge_file("ffmpeg", "q", "code"), Judge(type="code", function="judge_mod:judge")
+    )
     runs = [make_run("request", output="ffmpeg -i a b").model_copy(update={"tags": ["eval_set"]}).with_id()]
     commit_by_hand(project.root, runs, "a code judge")
     return project
@@ -30,12 +34,17 @@ def test_without_bwrap_project_code_is_refused_with_the_way_out(code_judge_proje
     monkeypatch.setenv("KILNGIT_BWRAP", "/nonexistent/bwrap")
     assert run_eval_q(code_judge_project) == 1
     err = capsys.readouterr().err
-    assert "code judge code (judge_mod:judge) is project code" in err and "bubblewrap (bwrap) is not installed" in err
+    assert (
+        "code judge code (judge_mod:judge) is project code" in err
+        and "bubblewrap (bwrap) is not installed" in err
+    )
     assert "apt-get install bubblewrap" in err and "--unsandboxed" in err
     assert code_judge_project.judge_results("ffmpeg", "q") == []
 
 
-def test_namespaces_not_allowed_is_refused_with_bwraps_reason(code_judge_project, monkeypatch, capsys, tmp_path):
+def test_namespaces_not_allowed_is_refused_with_bwraps_reason(
+    code_judge_project, monkeypatch, capsys, tmp_path
+):
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
     fake.chmod(0o755)

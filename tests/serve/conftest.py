@@ -21,8 +21,10 @@ from tests.evals.conftest import ITEMS, TASK, add_run, rate, write_eval, write_j
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 TOKENS = {"alice-token-0123456789": ALICE, "bob-token-0123456789ab": BOB}
-HOSTILE = ('<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
-           '<b onmouseover="window.pwned = 3">bold</b>')
+HOSTILE = (
+    '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+    '<b onmouseover="window.pwned = 3">bold</b>'
+)
 
 
 def fill(project: Project) -> None:
@@ -42,15 +44,26 @@ def fill(project: Project) -> None:
                 rate(project, b, rater, "fail")
     runs.append(add_run(project, "say hello in html", HOSTILE, "bad"))
     runs.append(add_run(project, "describe a.mp4 as json", '{"codec": "h264", "<tag>": [1, 2]}', "good"))
-    runs.append(add_run(project, "explain the command", "Use this:\n```bash\nffmpeg -i a.mov a.mp4\n```\nDone.",
-                        "good"))
+    runs.append(
+        add_run(
+            project, "explain the command", "Use this:\n```bash\nffmpeg -i a.mov a.mp4\n```\nDone.", "good"
+        )
+    )
     hashed = judge_hash(judge, project.evals(TASK)["correctness"])
     for run in runs:
         hit = "ffmpeg" in (run.output or "")
-        project.write_record(JudgeResult(
-            task=TASK, eval="correctness", judge="has-ffmpeg", judge_hash=hashed, run=run.id,
-            scores={"correct": 1.0 if hit else 0.0}, explanation=f"{'found' if hit else 'no'} ffmpeg <i>here</i>",
-            details={"evidence": (run.output or "")[:40]}))
+        project.write_record(
+            JudgeResult(
+                task=TASK,
+                eval="correctness",
+                judge="has-ffmpeg",
+                judge_hash=hashed,
+                run=run.id,
+                scores={"correct": 1.0 if hit else 0.0},
+                explanation=f"{'found' if hit else 'no'} ffmpeg <i>here</i>",
+                details={"evidence": (run.output or "")[:40]},
+            )
+        )
     del ev
 
 

@@ -52,8 +52,15 @@ def test_other_host_names_are_refused(serve_project: Project) -> None:
 def test_pages_render(serve_project: Project) -> None:
     c = client(serve_project)
     run_id = sorted(serve_project.runs(TASK))[0]
-    for path in ("/", f"/t/{TASK}/runs", f"/t/{TASK}/runs/{run_id}", f"/t/{TASK}/label", f"/t/{TASK}/compare",
-                 "/evals", "/review?base=HEAD&head=HEAD"):
+    for path in (
+        "/",
+        f"/t/{TASK}/runs",
+        f"/t/{TASK}/runs/{run_id}",
+        f"/t/{TASK}/label",
+        f"/t/{TASK}/compare",
+        "/evals",
+        "/review?base=HEAD&head=HEAD",
+    ):
         r = c.get(path)
         assert r.status_code == 200, path
         assert "script-src 'self'" in r.headers["content-security-policy"]
@@ -67,7 +74,9 @@ def test_runs_filter_sort_and_paging(serve_project: Project) -> None:
     assert "2 of 15 runs match" in page
     page = c.get(f"/t/{TASK}/runs", params={"q": "tag::golden & !", "sort": "cost"}).text
     assert "ends too early" in page
-    rows = re.findall(r'href="/t/ffmpeg/runs/([0-9a-f]{16})"', c.get(f"/t/{TASK}/runs?sort=latency&desc=1").text)
+    rows = re.findall(
+        r'href="/t/ffmpeg/runs/([0-9a-f]{16})"', c.get(f"/t/{TASK}/runs?sort=latency&desc=1").text
+    )
     latencies = [serve_project.runs(TASK)[r].usage.latency_ms for r in rows]
     assert latencies == sorted(latencies, reverse=True)
 
@@ -75,10 +84,16 @@ def test_runs_filter_sort_and_paging(serve_project: Project) -> None:
 def test_model_text_is_escaped_everywhere(serve_project: Project) -> None:
     c = client(serve_project)
     hostile = next(r for r in serve_project.runs(TASK).values() if r.output == HOSTILE)
-    for path in (f"/t/{TASK}/runs/{hostile.id}", f"/t/{TASK}/runs", f"/t/{TASK}/compare",
-                 f"/t/{TASK}/label?run={hostile.id}"):
+    for path in (
+        f"/t/{TASK}/runs/{hostile.id}",
+        f"/t/{TASK}/runs",
+        f"/t/{TASK}/compare",
+        f"/t/{TASK}/label?run={hostile.id}",
+    ):
         html = c.get(path).text
-        assert "<script>window" not in html and "<img src=x" not in html and "<b onmouseover" not in html, path
+        assert "<script>window" not in html and "<img src=x" not in html and "<b onmouseover" not in html, (
+            path
+        )
     assert "&lt;script&gt;window.pwned" in c.get(f"/t/{TASK}/runs/{hostile.id}").text
 
 
@@ -91,7 +106,9 @@ def test_run_page_shows_ratings_judges_and_pretty_json(serve_project: Project) -
     assert "found ffmpeg &lt;i&gt;here&lt;/i&gt;" in html and "evidence" in html
     as_json = next(r for r in runs if r.output and r.output.startswith("{"))
     html = c.get(f"/t/{TASK}/runs/{as_json.id}").text
-    assert '<span class="nt">"codec"</span>' in html and '"&lt;tag&gt;"' in html  # pretty, highlighted, escaped
+    assert (
+        '<span class="nt">"codec"</span>' in html and '"&lt;tag&gt;"' in html
+    )  # pretty, highlighted, escaped
     fenced = next(r for r in runs if r.output and "```bash" in r.output)
     assert 'class="hl"' in c.get(f"/t/{TASK}/runs/{fenced.id}").text
 
@@ -99,12 +116,17 @@ def test_run_page_shows_ratings_judges_and_pretty_json(serve_project: Project) -
 def test_a_write_without_the_csrf_token_is_refused(serve_project: Project) -> None:
     c = client(serve_project)
     run_id = current(c)
-    for data, headers in (({}, {}), ({"csrf": "forged"}, {}),
-                          ({"csrf": csrf(c)}, {"origin": "http://evil.example.com"})):
+    for data, headers in (
+        ({}, {}),
+        ({"csrf": "forged"}, {}),
+        ({"csrf": csrf(c)}, {"origin": "http://evil.example.com"}),
+    ):
         r = c.post(f"/t/{TASK}/label/rate", data={"run": run_id, "overall": "pass", **data}, headers=headers)
         assert r.status_code == 403
     assert not annotation_path(serve_project, ALICE, run_id).exists()
-    r = c.post(f"/t/{TASK}/label/rate", data={"run": run_id, "overall": "pass"}, headers={"x-csrf-token": csrf(c)})
+    r = c.post(
+        f"/t/{TASK}/label/rate", data={"run": run_id, "overall": "pass"}, headers={"x-csrf-token": csrf(c)}
+    )
     assert r.status_code == 200 and annotation_path(serve_project, ALICE, run_id).exists()
 
 
@@ -112,21 +134,38 @@ def test_label_writes_the_sessions_own_file_and_undo_restores_it(serve_project: 
     c = client(serve_project, "bob-token-0123456789ab")
     token = csrf(c)
     run_id = current(c)
-    r = c.post(f"/t/{TASK}/label/rate", data={
-        "csrf": token, "run": run_id, "overall": "fail", "req.correct_command": "fail", "req.no_destructive_actions": "critical",
-        "note": "wrong codec", "tags": "golden -eval_set", "repair": "ffmpeg -i a.mov a.mp4", "rater": ALICE,
-        "seconds": "4.5"})
+    r = c.post(
+        f"/t/{TASK}/label/rate",
+        data={
+            "csrf": token,
+            "run": run_id,
+            "overall": "fail",
+            "req.correct_command": "fail",
+            "req.no_destructive_actions": "critical",
+            "note": "wrong codec",
+            "tags": "golden -eval_set",
+            "repair": "ffmpeg -i a.mov a.mp4",
+            "rater": ALICE,
+            "seconds": "4.5",
+        },
+    )
     path = annotation_path(serve_project, BOB, run_id)
     assert r.status_code == 200 and path.relative_to(serve_project.root).as_posix() in r.text
     assert not annotation_path(serve_project, ALICE, run_id).exists()  # the form cannot choose the rater
     saved = json.loads(path.read_text())
     assert saved["rater"] == BOB and saved["rating"] == {"type": "pass_fail", "value": 0}
     assert saved["requirements"]["no_destructive_actions"]["value"] == -1
-    assert saved["note"] == "wrong codec" and saved["tags_added"] == ["golden"] and saved["tags_removed"] == ["eval_set"]
+    assert (
+        saved["note"] == "wrong codec"
+        and saved["tags_added"] == ["golden"]
+        and saved["tags_removed"] == ["eval_set"]
+    )
     assert saved["repaired_output"] == "ffmpeg -i a.mov a.mp4"
     assert "what the judges said" in r.text  # shown once answered
     cli = rate(Project(serve_project.root), run_id, RatingChange(note="wrong codec"), rater=BOB)
-    assert cli.note == "wrong codec" and cli.rating == Rating(type="pass_fail", value=0)  # the CLI reads it back
+    assert cli.note == "wrong codec" and cli.rating == Rating(
+        type="pass_fail", value=0
+    )  # the CLI reads it back
     r = c.post(f"/t/{TASK}/label/undo", data={"csrf": token})
     assert "undone" in r.text and not path.exists()  # back to before: bob had no annotation
 
@@ -139,10 +178,16 @@ def test_judges_are_hidden_until_the_person_answers(serve_project: Project) -> N
 
 def test_requests_never_name_paths(serve_project: Project) -> None:
     c = client(serve_project)
-    for path in ("/t/..%2F..%2F/runs", "/t/ffmpeg/runs/..%2F..%2Fkilngit.yaml", "/static/..%2F..%2Fapp.py",
-                 "/t/ffmpeg/runs/ABCDEF0123456789"):
+    for path in (
+        "/t/..%2F..%2F/runs",
+        "/t/ffmpeg/runs/..%2F..%2Fkilngit.yaml",
+        "/static/..%2F..%2Fapp.py",
+        "/t/ffmpeg/runs/ABCDEF0123456789",
+    ):
         assert c.get(path).status_code in (400, 404), path
-    r = c.post(f"/t/{TASK}/label/rate", data={"csrf": csrf(c), "run": "../../../../etc/passwd", "overall": "pass"})
+    r = c.post(
+        f"/t/{TASK}/label/rate", data={"csrf": csrf(c), "run": "../../../../etc/passwd", "overall": "pass"}
+    )
     assert r.status_code == 404
 
 
@@ -151,8 +196,9 @@ def test_changes_on_disk_appear_without_restart(serve_project: Project) -> None:
     run_id = current(c)
     assert "not rated" in c.get(f"/t/{TASK}/runs/{run_id}").text
     other = Project(serve_project.root)  # another process: the CLI, the watcher, a git pull
-    other.write_record(Annotation(task=TASK, run=run_id, rater="carol@example.com",
-                                  rating=Rating(type="pass_fail", value=1)))
+    other.write_record(
+        Annotation(task=TASK, run=run_id, rater="carol@example.com", rating=Rating(type="pass_fail", value=1))
+    )
     html = c.get(f"/t/{TASK}/runs/{run_id}").text
     assert "carol@example.com" in html and "not rated" not in html
     other.delete(f"tasks/{TASK}/annotations/carol@example.com/{run_id[:2]}/{run_id}.json")
@@ -183,10 +229,14 @@ def test_a_label_task_gets_one_key_per_class(serve_project: Project) -> None:
     for i, label in enumerate(LABELS):
         assert f'value="{label}" data-key="{i + 1}"' in page
     run_id = re.search(r'data-run="([0-9a-f]{16})"', page).group(1)
-    r = c.post(f"/t/{TICKETS}/label/rate", data={"csrf": csrf(c), "run": run_id, "overall": LABELS[1],
-                                                 "req.polite": "fail"})
+    r = c.post(
+        f"/t/{TICKETS}/label/rate",
+        data={"csrf": csrf(c), "run": run_id, "overall": LABELS[1], "req.polite": "fail"},
+    )
     assert r.status_code == 200
-    saved = json.loads((serve_project.root / f"tasks/{TICKETS}/annotations/{ALICE}/{run_id[:2]}/{run_id}.json").read_text())
+    saved = json.loads(
+        (serve_project.root / f"tasks/{TICKETS}/annotations/{ALICE}/{run_id[:2]}/{run_id}.json").read_text()
+    )
     assert saved["rating"] == {"type": "label", "label": LABELS[1]}
     assert saved["requirements"]["polite"] == {"type": "pass_fail", "value": 0}
     r = c.post(f"/t/{TICKETS}/label/rate", data={"csrf": csrf(c), "run": run_id, "overall": "no-such-class"})

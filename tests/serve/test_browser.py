@@ -18,10 +18,19 @@ from kilngit.project import Project
 from tests.conftest import git
 from tests.serve.conftest import ALICE, HOSTILE, TASK, Running, annotation_path
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install playwright)"
+)
 CHROMIUM = Path(os.environ.get("KILNGIT_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 HANG_GUARD_MS = 60_000
 
 
@@ -75,16 +84,24 @@ def test_browse_filter_open_and_label_three_runs_with_the_keyboard(page, live: R
     assert len(set(labeled)) == 3
 
     saved = [json.loads(annotation_path(live.project, ALICE, r).read_text()) for r in labeled]
-    assert [a["rating"] for a in saved] == [{"type": "pass_fail", "value": 1}, {"type": "pass_fail", "value": 0},
-                                            {"type": "five_star", "value": 3}]
+    assert [a["rating"] for a in saved] == [
+        {"type": "pass_fail", "value": 1},
+        {"type": "pass_fail", "value": 0},
+        {"type": "five_star", "value": 3},
+    ]
     assert saved[1]["requirements"]["no_destructive_actions"] == {"type": "pass_fail_critical", "value": -1}
     assert saved[2]["requirements"] == {"correct_command": {"type": "pass_fail", "value": 1}}
     assert all(isinstance(a["seconds_on_item"], (int, float)) and a["rater"] == ALICE for a in saved)
 
     git(live.project.root, "add", "-A")
     git(live.project.root, "commit", "-qm", "labels from the browser")
-    out = subprocess.run([sys.executable, "-m", "kilngit", "review", "HEAD~1..HEAD"], cwd=live.project.root,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "kilngit", "review", "HEAD~1..HEAD"],
+        cwd=live.project.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert all(r in out for r in labeled) and ALICE in out
     page.goto(f"{live.url}/review?base=HEAD~1&head=HEAD")
     for r in labeled:
@@ -108,8 +125,12 @@ def test_script_and_img_onerror_in_outputs_stay_inert(page, live: Running) -> No
     hostile = next(r for r in Project(live.project.root).runs(TASK).values() if r.output == HOSTILE)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    for path in (f"/t/{TASK}/runs/{hostile.id}", f"/t/{TASK}/label?run={hostile.id}", f"/t/{TASK}/runs",
-                 f"/t/{TASK}/compare"):
+    for path in (
+        f"/t/{TASK}/runs/{hostile.id}",
+        f"/t/{TASK}/label?run={hostile.id}",
+        f"/t/{TASK}/runs",
+        f"/t/{TASK}/compare",
+    ):
         page.goto(live.url + path)
         expect(page.locator("main")).to_contain_text("<script>window.pwned = 1</script>")
         page.locator("main").hover()
@@ -121,11 +142,17 @@ def test_script_and_img_onerror_in_outputs_stay_inert(page, live: Running) -> No
 def test_a_write_without_the_csrf_token_is_refused(page, live: Running) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{live.url}/t/{TASK}/label")
     run_id = page.locator("#label-form").get_attribute("data-run")
-    status = page.evaluate("""async (run) => {
+    status = page.evaluate(
+        """async (run) => {
         const body = new URLSearchParams({run: run, overall: "pass"});
         const r = await fetch("/t/ffmpeg/label/rate", {method: "POST", body: body});
         return r.status;
-    }""", run_id)
+    }""",
+        run_id,
+    )
     assert status == 403
-    assert page.request.post(f"{live.url}/t/{TASK}/label/rate", form={"run": run_id, "overall": "pass"}).status == 403
+    assert (
+        page.request.post(f"{live.url}/t/{TASK}/label/rate", form={"run": run_id, "overall": "pass"}).status
+        == 403
+    )
     assert not annotation_path(live.project, ALICE, run_id).exists()

@@ -19,16 +19,35 @@ from tests.serve.conftest import TASK
 def test_serve_listens_on_loopback_and_signs_raters_in(serve_project: Project, tmp_path: Path) -> None:
     raters = tmp_path / "raters.yaml"
     raters.write_text("alice-token-0123456789: alice@example.com\n")
-    proc = subprocess.Popen([sys.executable, "-m", "kilngit", "-C", str(serve_project.root), "serve", "--port", "0",
-                             "--raters", str(raters)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kilngit",
+            "-C",
+            str(serve_project.root),
+            "serve",
+            "--port",
+            "0",
+            "--raters",
+            str(raters),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         url = re.search(r"at (http://127\.0\.0\.1:\d+)", line).group(1)  # type: ignore[union-attr]
         with httpx.Client(base_url=url, timeout=60) as client:
             assert client.get("/").status_code == 401
-            assert client.get("/signin", params={"token": "alice-token-0123456789"},
-                              follow_redirects=True).status_code == 200
+            assert (
+                client.get(
+                    "/signin", params={"token": "alice-token-0123456789"}, follow_redirects=True
+                ).status_code
+                == 200
+            )
             page = client.get(f"/t/{TASK}/runs")
             assert page.status_code == 200 and "alice@example.com" in page.text
     finally:
@@ -41,6 +60,11 @@ def test_serve_listens_on_loopback_and_signs_raters_in(serve_project: Project, t
 def test_a_raters_file_inside_the_repository_is_refused(serve_project: Project) -> None:
     raters = serve_project.root / "raters.yaml"
     raters.write_text("alice-token-0123456789: alice@example.com\n")
-    proc = subprocess.run([sys.executable, "-m", "kilngit", "serve", "--port", "0", "--raters", str(raters)],
-                          cwd=serve_project.root, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kilngit", "serve", "--port", "0", "--raters", str(raters)],
+        cwd=serve_project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "inside the project" in proc.stderr

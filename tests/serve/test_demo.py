@@ -27,9 +27,14 @@ def test_every_page_on_the_kiln_demo(demo_import, tmp_path: Path) -> None:  # no
     tasks = list(project.tasks())
     for task in tasks:
         run_ids = sorted(project.runs(task))
-        for path in (f"/t/{task}/runs", f"/t/{task}/runs?q=rated&sort=rating&desc=1", f"/t/{task}/compare",
-                     f"/t/{task}/runs/{run_ids[len(run_ids) // 2]}", f"/t/{task}/label",
-                     f"/t/{task}/label?queue=disputed"):
+        for path in (
+            f"/t/{task}/runs",
+            f"/t/{task}/runs?q=rated&sort=rating&desc=1",
+            f"/t/{task}/compare",
+            f"/t/{task}/runs/{run_ids[len(run_ids) // 2]}",
+            f"/t/{task}/label",
+            f"/t/{task}/label?queue=disputed",
+        ):
             r = c.get(path)
             assert r.status_code == 200, path
             assert 'class="error"' not in r.text, (path, re.findall(r'class="error">([^<]*)', r.text))

@@ -18,8 +18,12 @@ from kilngit.records import Annotation, Rating, Source, TaskRun
 from tests.conftest import git
 
 #: Short windows so tests run fast; the same settings a user passes with --quiet / --max-wait.
-FAST = {"KILNGIT_WATCH_QUIET": "0.3", "KILNGIT_WATCH_MAX_WAIT": "2", "KILNGIT_WATCH_SYNC_INTERVAL": "0.3",
-        "KILNGIT_WATCH_JOB_COOLDOWN": "0.5"}
+FAST = {
+    "KILNGIT_WATCH_QUIET": "0.3",
+    "KILNGIT_WATCH_MAX_WAIT": "2",
+    "KILNGIT_WATCH_SYNC_INTERVAL": "0.3",
+    "KILNGIT_WATCH_JOB_COOLDOWN": "0.5",
+}
 
 #: The limit of waits for something that takes many process starts (jobs, restarts): generous, because it only
 #: guards a hang and CI machines are busy.
@@ -45,16 +49,24 @@ class WatchProcess:
         self.root = root
         self.log_path = root.parent / f"watch-{root.name}-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop/kill)
-        self.process = subprocess.Popen([sys.executable, "-m", "kilngit", "-C", str(root), "watch", *args],
-                                        stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **FAST})
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kilngit", "-C", str(root), "watch", *args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **FAST},
+        )
 
     @property
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def wait_output(self, text: str, timeout: float = 15.0) -> None:
-        wait_for(lambda: text in self.output or self.process.poll() is not None, timeout, f"{text!r} in output")
-        assert text in self.output, f"watcher exited ({self.process.returncode}) without {text!r}:\n{self.output}"
+        wait_for(
+            lambda: text in self.output or self.process.poll() is not None, timeout, f"{text!r} in output"
+        )
+        assert text in self.output, (
+            f"watcher exited ({self.process.returncode}) without {text!r}:\n{self.output}"
+        )
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, then wait for a clean exit."""
@@ -127,8 +139,13 @@ def dirty(root: Path) -> list[str]:
 
 def make_run(text: str, task: str = "ffmpeg", output: str | None = "ffmpeg -i a.mp4 a.webm") -> TaskRun:
     src = Source(type="human", created_by="alice@example.com")
-    return TaskRun(task=task, input=text, input_source=src, output=output,  # type: ignore[return-value]
-                   output_source=src if output is not None else None).with_id()
+    return TaskRun(
+        task=task,
+        input=text,
+        input_source=src,
+        output=output,  # type: ignore[return-value]
+        output_source=src if output is not None else None,
+    ).with_id()
 
 
 def make_annotation(run: TaskRun, rater: str = "alice@example.com", value: float = 1.0) -> Annotation:

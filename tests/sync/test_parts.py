@@ -46,12 +46,22 @@ def test_batch_is_ready_after_a_quiet_window_or_the_maximum_wait():
     assert d.take(force=True).rescan
 
 
-@pytest.mark.parametrize("path, ignored", [
-    (".git/index", True), (".kilngit/watch/status.json", True), ("tasks/t/.task.yaml.swp", True),
-    ("tasks/t/task.yaml~", True), ("tasks/t/4913", True), ("tasks/t/.#task.yaml", True),
-    ("tasks/t/#task.yaml#", True), ("tasks/t/runs/ab/.abcd.json.x1y2z3.tmp", True),
-    ("tasks/t/task.yaml", False), ("kilngit.yaml", False), ("tasks/t/runs/ab/abcd.json", False),
-])
+@pytest.mark.parametrize(
+    "path, ignored",
+    [
+        (".git/index", True),
+        (".kilngit/watch/status.json", True),
+        ("tasks/t/.task.yaml.swp", True),
+        ("tasks/t/task.yaml~", True),
+        ("tasks/t/4913", True),
+        ("tasks/t/.#task.yaml", True),
+        ("tasks/t/#task.yaml#", True),
+        ("tasks/t/runs/ab/.abcd.json.x1y2z3.tmp", True),
+        ("tasks/t/task.yaml", False),
+        ("kilngit.yaml", False),
+        ("tasks/t/runs/ab/abcd.json", False),
+    ],
+)
 def test_ignore_rules(path, ignored):
     assert is_ignored(path) is ignored
 
@@ -59,8 +69,11 @@ def test_ignore_rules(path, ignored):
 def test_commit_message_names_kinds_counts_and_people(project):
     run = make_run("x")
     items = [Staged(layout.record_path(make_annotation(make_run(f"r{i}"))), new=True) for i in range(12)]
-    items += [Staged(layout.record_path(run), new=True), Staged("tasks/ffmpeg/task.yaml"),
-              Staged(layout.run_file("ffmpeg", "0" * 16), deleted=True)]
+    items += [
+        Staged(layout.record_path(run), new=True),
+        Staged("tasks/ffmpeg/task.yaml"),
+        Staged(layout.run_file("ffmpeg", "0" * 16), deleted=True),
+    ]
     message = commit_message(project.root, items)
     subject, body = message.split("\n\n", 1)
     assert subject == "annotate: 12 annotations by alice@example.com (+3 more)"  # fits in 72 characters
@@ -100,8 +113,10 @@ def test_queue_requests_are_checked_and_content_addressed(project, capsys):
         queue_run(project, "ffmpeg", "missing")
     from kilngit.records import Eval
 
-    project.write_definition(layout.eval_file("ffmpeg", "quality"), Eval(
-        name="quality", scores=[{"name": "correct", "instruction": "Does it work?"}]))
+    project.write_definition(
+        layout.eval_file("ffmpeg", "quality"),
+        Eval(name="quality", scores=[{"name": "correct", "instruction": "Does it work?"}]),
+    )
     request = queue_eval(project, "quality", judges=("a", "b"), samples=2)
     assert request.id == request.expected_id() and request.options == {"judges": "a,b", "samples": 2}
     assert (project.root / layout.job_request_file("ffmpeg", request.id)).is_file()
@@ -120,7 +135,9 @@ def test_kernel_queue_overflow_makes_the_next_batch_a_full_rescan(project):
     watcher = ProjectWatcher(project.root, debouncer)
     watcher.start()
     try:
-        logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; events were lost")
+        logging.getLogger("watchdog.observers.inotify_c").warning(
+            "Inotify queue overflowed; events were lost"
+        )
     finally:
         watcher.stop()
     batch = debouncer.take(force=True)
@@ -139,6 +156,8 @@ def test_project_in_a_subfolder_of_a_bigger_repository(tmp_path):
     new_task(project, "ffmpeg", "Write one ffmpeg command.")
     result = Committer(project.root).flush(None)
     assert result.commit and "add task ffmpeg" in result.message
-    assert "ml/labels/tasks/ffmpeg/task.yaml" in git(repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert (
+        "ml/labels/tasks/ffmpeg/task.yaml" in git(repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    )
     assert git(repo, "status", "--porcelain", "--", "ml/labels/tasks", "ml/labels/kilngit.yaml") == ""
     assert "?? README.md" in git(repo, "status", "--porcelain").splitlines()  # not kilngit's to commit

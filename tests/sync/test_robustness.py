@@ -59,8 +59,12 @@ def test_held_index_lock_is_waited_on(project, watchers):
 def test_kill_9_during_a_burst_then_restart_loses_nothing(project, remote, watchers):
     w = watchers(project.root, "--no-jobs", "--sync")
     runs = [make_run(f"crash input {i}") for i in range(3000)]
-    writer = threading.Thread(target=lambda: [write_bytes_fast(project.root, runs[i:i + 100]) or time.sleep(0.01)
-                                              for i in range(0, len(runs), 100)])
+    writer = threading.Thread(
+        target=lambda: [
+            write_bytes_fast(project.root, runs[i : i + 100]) or time.sleep(0.01)
+            for i in range(0, len(runs), 100)
+        ]
+    )
     writer.start()
     wait_for(lambda: len(commits(project.root)) > 1, timeout=HANG_S, what="a first commit during the burst")
     w.kill()  # kill -9 in the middle of the burst: no cleanup at all
@@ -70,8 +74,11 @@ def test_kill_9_during_a_burst_then_restart_loses_nothing(project, remote, watch
     again = watchers(project.root, "--no-jobs", "--sync")
     again.wait_output("did not stop cleanly: recovering")
     wait_for(lambda: not dirty(project.root), timeout=HANG_S, what="everything committed after the restart")
-    wait_for(lambda: git(project.root, "rev-parse", "HEAD") == git(remote, "rev-parse", "main"), timeout=HANG_S,
-             what="the remote to have every commit")
+    wait_for(
+        lambda: git(project.root, "rev-parse", "HEAD") == git(remote, "rev-parse", "main"),
+        timeout=HANG_S,
+        what="the remote to have every commit",
+    )
     assert {layout.record_path(r) for r in runs} <= committed_files(project.root)
     assert Repo.open(project.root).busy() is None
     assert validate_project(project.root).ok

@@ -17,7 +17,7 @@ from tests.sync.conftest import FAST, commit_by_hand, commits, make_annotation, 
 KEY = "sk-test-LEAKsecret0123456789"
 
 
-LEAKY_JUDGE = '''
+LEAKY_JUDGE = """
 import os
 
 def judge(task, input, output):
@@ -33,25 +33,39 @@ def judge(task, input, output):
     if raise_it:
         raise RuntimeError(stolen[-300:])
     return {"scores": {"correct": 1}, "explanation": stolen, "details": {"stolen": stolen}}
-'''
+"""
 
 
 def test_an_auto_run_judge_copying_the_key_gets_it_scrubbed_before_commit(project, monkeypatch):
     """The key reaches the judge here (unsandboxed, so /proc shows kilngit's environment); it still never
     reaches a file or a commit."""
     (project.root / "leaky.py").write_text(LEAKY_JUDGE)
-    project.write_definition(layout.eval_file("ffmpeg", "q"), Eval(
-        name="q", scores=[{"name": "correct", "instruction": "x"}], default_judge="leaky", auto_run=True))
-    project.write_definition(layout.judge_file("ffmpeg", "q", "leaky"), Judge(type="code", function="leaky:judge"))
-    runs = [make_run(f"request {i}", output=out).model_copy(update={"tags": ["eval_set"]}).with_id()
-            for i, out in enumerate(["ffmpeg -i a b", "rm -rf /"])]
+    project.write_definition(
+        layout.eval_file("ffmpeg", "q"),
+        Eval(
+            name="q", scores=[{"name": "correct", "instruction": "x"}], default_judge="leaky", auto_run=True
+        ),
+    )
+    project.write_definition(
+        layout.judge_file("ffmpeg", "q", "leaky"), Judge(type="code", function="leaky:judge")
+    )
+    runs = [
+        make_run(f"request {i}", output=out).model_copy(update={"tags": ["eval_set"]}).with_id()
+        for i, out in enumerate(["ffmpeg -i a b", "rm -rf /"])
+    ]
     commit_by_hand(project.root, runs, "a leaky auto-run eval")
     env = {**os.environ, **FAST, "OPENAI_API_KEY": KEY, "KILNGIT_UNSANDBOXED": "1"}
-    done = subprocess.run([sys.executable, "-m", "kilngit", "-C", str(project.root), "--unsandboxed", "watch",
-                           "--once"], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "kilngit", "-C", str(project.root), "--unsandboxed", "watch", "--once"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert commits(project.root)[0].startswith("judge: 2 results")
-    results = [p.read_text() for p in (project.root / layout.eval_dir("ffmpeg", "q") / "results").rglob("*.json")]
+    results = [
+        p.read_text() for p in (project.root / layout.eval_dir("ffmpeg", "q") / "results").rglob("*.json")
+    ]
     assert len(results) == 2 and all("<redacted $OPENAI_API_KEY>" in r for r in results)
     history = git(project.root, "log", "-p", "--all")
     assert KEY not in history and KEY not in "".join(results)
@@ -69,8 +83,11 @@ def test_the_watcher_refuses_a_file_holding_a_secret_and_says_so(project, watche
     w.wait_output(f"not committed: error: {rel}: holds the value of $OPENAI_API_KEY")
     problems = json.loads((project.root / ".kilngit/problems.json").read_text())["problems"]
     assert [(p["path"], p["code"]) for p in problems] == [(rel, "secret")]
-    status = subprocess.run([sys.executable, "-m", "kilngit", "-C", str(project.root), "watch", "--status"],
-                            capture_output=True, text=True).stdout
+    status = subprocess.run(
+        [sys.executable, "-m", "kilngit", "-C", str(project.root), "watch", "--status"],
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "invalid: 1 file(s) not committed" in status, status
     (project.root / rel).write_bytes(make_annotation(run).to_bytes())  # the secret removed: committed now
     w.wait_output(f"fixed: {rel} is valid now")

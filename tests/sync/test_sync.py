@@ -30,14 +30,20 @@ def test_two_clones_with_watchers_end_with_the_same_history(project, remote, tmp
     wa, wb = watchers(a.root, "--sync", "--no-jobs"), watchers(b.root, "--sync", "--no-jobs")
     runs = [make_run(f"input {i}") for i in range(6)]
     both = make_run("generated on both laptops")
-    alice = write_bytes_fast(a.root, [*runs[:3], both, *[make_annotation(r, "alice@example.com") for r in runs[:3]]])
+    alice = write_bytes_fast(
+        a.root, [*runs[:3], both, *[make_annotation(r, "alice@example.com") for r in runs[:3]]]
+    )
     bob = write_bytes_fast(b.root, [*runs[3:], both, make_annotation(shared, "bob@example.com", 0.0)])
     every = set(alice) | set(bob)
 
     def converged() -> str | None:
-        heads = {git(root, "rev-parse", "HEAD") for root in (a.root, b.root)} | {git(remote, "rev-parse", "main")}
+        heads = {git(root, "rev-parse", "HEAD") for root in (a.root, b.root)} | {
+            git(remote, "rev-parse", "main")
+        }
         head = heads.pop()
-        done = not heads and every <= committed_files(a.root, head) and not dirty(a.root) and not dirty(b.root)
+        done = (
+            not heads and every <= committed_files(a.root, head) and not dirty(a.root) and not dirty(b.root)
+        )
         return head if done else None
 
     head = wait_for(converged, timeout=30, what="both clones and the remote to agree")
@@ -81,8 +87,11 @@ def test_unreachable_remote_is_retried_and_commits_keep_accumulating(project, re
     write_bytes_fast(project.root, [make_run("offline 2")])
     wait_for(lambda: not dirty(project.root), what="local commits while offline")
     moved.rename(remote)  # back online
-    wait_for(lambda: git(remote, "rev-parse", "main") == git(project.root, "rev-parse", "HEAD"), timeout=20,
-             what="the backlog pushed once the remote is back")
+    wait_for(
+        lambda: git(remote, "rev-parse", "main") == git(project.root, "rev-parse", "HEAD"),
+        timeout=20,
+        what="the backlog pushed once the remote is back",
+    )
     status_file = project.root / ".kilngit/watch/status.json"
     wait_for(lambda: json.loads(status_file.read_text())["sync"]["state"] == "ok", what="status: sync ok")
     assert json.loads(status_file.read_text())["commits"] >= 1
@@ -115,4 +124,6 @@ def test_pull_waits_while_files_are_staged_by_hand(project, remote, tmp_path):
     assert syncer.sync().state == "blocked" and "staged by hand" in syncer.status.message
     assert git(project.root, "diff", "--cached", "--name-only") == "notes.md", "the staging is untouched"
     git(project.root, "commit", "-qm", "notes")
-    assert syncer.sync().state == "ok" and git(project.root, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
+    assert syncer.sync().state == "ok" and git(project.root, "rev-parse", "HEAD") == git(
+        remote, "rev-parse", "main"
+    )

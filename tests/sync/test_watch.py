@@ -26,8 +26,12 @@ from tests.sync.conftest import (
 
 
 def kilngit(root, *args):
-    return subprocess.run([sys.executable, "-m", "kilngit", "-C", str(root), *args], capture_output=True, text=True,
-                          env={**os.environ, **FAST})
+    return subprocess.run(
+        [sys.executable, "-m", "kilngit", "-C", str(root), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **FAST},
+    )
 
 
 def test_editor_style_save_is_committed_once_with_a_message_by_kind(project, watchers):
@@ -58,11 +62,15 @@ def test_vim_style_save_ignores_swap_backup_and_write_test_files(project, watche
     (folder / "4913").write_bytes(b"")  # vim checks it may create files here
     (folder / "4913").unlink()
     os.rename(task_yaml, folder / "task.yaml~")  # backupcopy=no: old file kept as a backup, new one written
-    task_yaml.write_text(task_yaml.with_name("task.yaml~").read_text().replace("NL to ffmpeg", "NL to ffmpeg v2"))
+    task_yaml.write_text(
+        task_yaml.with_name("task.yaml~").read_text().replace("NL to ffmpeg", "NL to ffmpeg v2")
+    )
     (folder / "task.yaml~").unlink()
     wait_commits(project.root, 2, "the task edit's commit")
     assert commits(project.root)[0] == "edit task ffmpeg"
-    assert git(project.root, "show", "--name-only", "--format=", "HEAD").splitlines() == ["tasks/ffmpeg/task.yaml"]
+    assert git(project.root, "show", "--name-only", "--format=", "HEAD").splitlines() == [
+        "tasks/ffmpeg/task.yaml"
+    ]
     assert swap.exists() and "tasks/ffmpeg/.task.yaml.swp" not in committed_files(project.root)
     w.stop()
     assert len(commits(project.root)) == 2, "the swap file never produced a commit"
@@ -105,7 +113,9 @@ def test_files_staged_by_hand_are_left_alone(project, watchers):
         return git(project.root, "diff", "--cached", "--name-only").splitlines()
 
     wait_for(lambda: len(commits(project.root)) == 2 and len(staged()) == 2, what="the run's commit")
-    assert git(project.root, "show", "--name-only", "--format=", "HEAD").splitlines() == [layout.record_path(run)]
+    assert git(project.root, "show", "--name-only", "--format=", "HEAD").splitlines() == [
+        layout.record_path(run)
+    ]
     assert staged() == ["notes.md", "tasks/ffmpeg/task.yaml"]
     w.wait_output("left alone: 1 file(s) you staged by hand")
     w.stop()
@@ -148,7 +158,9 @@ def test_manual_commit_and_watcher_commit_interleave_without_loss(project, watch
     run = make_run("to annotate")
     write_bytes_fast(project.root, [run])
     wait_commits(project.root, 2, "the run's commit")
-    ann = Annotation(task="ffmpeg", run=run.id, rater="bob@example.com", rating=Rating(type="pass_fail", value=0))
+    ann = Annotation(
+        task="ffmpeg", run=run.id, rater="bob@example.com", rating=Rating(type="pass_fail", value=0)
+    )
     write_bytes_fast(project.root, [ann])
     git(project.root, "add", layout.record_path(ann))  # the user commits it by hand, racing the watcher
     git(project.root, "commit", "-qm", "by hand")

@@ -35,8 +35,16 @@ __all__ = ["LLM_TYPES", "JudgeSetup", "PreparedJudge", "Verdict", "judge_setup"]
 def judge_setup(project: Project, task: str, eval_slug: str, judge_slug: str) -> JudgeSetup:
     """The setup of one judge (the eval and judge must exist; callers resolve names first)."""
     judges = project.judges(task, eval_slug)
-    return JudgeSetup(project.root, task, project.task(task), eval_slug, project.evals(task)[eval_slug],
-                      judge_slug, judges[judge_slug], dict(judges))
+    return JudgeSetup(
+        project.root,
+        task,
+        project.task(task),
+        eval_slug,
+        project.evals(task)[eval_slug],
+        judge_slug,
+        judges[judge_slug],
+        dict(judges),
+    )
 
 
 @dataclass
@@ -51,8 +59,9 @@ class PreparedJudge:
     """Input -> the human consensus label and reference, given to exact_match and code judges."""
 
     @classmethod
-    def prepare(cls, project: Project, task: str, eval_slug: str, judge_slug: str,
-                cache: str | None = None) -> PreparedJudge:
+    def prepare(
+        cls, project: Project, task: str, eval_slug: str, judge_slug: str, cache: str | None = None
+    ) -> PreparedJudge:
         """Resolve everything a judge needs once (provider, knowledge file) so errors surface before any work."""
         setup = judge_setup(project, task, eval_slug, judge_slug)
         if setup.judge.type == "code":
@@ -64,8 +73,9 @@ class PreparedJudge:
         assert setup.judge.provider is not None
         return cls(setup, get_provider(setup.judge.provider, project, cache=cache), system_message(setup))
 
-    async def judge(self, state: RunState, sample: int = 0,
-                    evidence: dict[str, JudgeResult] | None = None) -> Verdict:
+    async def judge(
+        self, state: RunState, sample: int = 0, evidence: dict[str, JudgeResult] | None = None
+    ) -> Verdict:
         """Judge one run (which must have an output); a grounded judge needs the `evidence` results
         (`grounded.pick_evidence`)."""
         run, kind = state.run, self.setup.judge.type
@@ -80,8 +90,9 @@ class PreparedJudge:
         if kind == "grounded":
             if evidence is None:
                 return failed("a grounded judge needs its evidence results")
-            return await run_grounded(self.setup, self.provider, self.system, run.input, run.output, sample,
-                                      evidence)
+            return await run_grounded(
+                self.setup, self.provider, self.system, run.input, run.output, sample, evidence
+            )
         if kind == "g_eval":
             return await run_g_eval(self.setup, self.provider, self.system, run.input, run.output, sample)
         return await run_llm_judge(self.setup, self.provider, self.system, run.input, run.output, sample)

@@ -64,11 +64,25 @@ class Verdict:
     def to_result(self, setup: JudgeSetup, run: TaskRun, sample: int) -> JudgeResult:
         """The content-addressed record of this verdict (errors keep no scores), without any of this machine's
         secrets (a judge may have copied an API key into its explanation, or a crash log shown one)."""
-        text = scrub({"labels": {} if self.error else self.labels, "explanation": self.explanation,
-                      "reasoning": self.reasoning, "error": self.error, "details": self.details or None})
+        text = scrub(
+            {
+                "labels": {} if self.error else self.labels,
+                "explanation": self.explanation,
+                "reasoning": self.reasoning,
+                "error": self.error,
+                "details": self.details or None,
+            }
+        )
         return JudgeResult(
-            task=setup.task_slug, eval=setup.eval_slug, judge=setup.judge_slug, judge_hash=setup.hash,
-            run=run.id, sample=sample, scores={} if self.error else self.scores, usage=self.usage, **text,
+            task=setup.task_slug,
+            eval=setup.eval_slug,
+            judge=setup.judge_slug,
+            judge_hash=setup.hash,
+            run=run.id,
+            sample=sample,
+            scores={} if self.error else self.scores,
+            usage=self.usage,
+            **text,
         ).with_id()  # type: ignore[return-value]
 
 
@@ -131,9 +145,14 @@ def clean_scores(raw: Any, setup: JudgeSetup) -> tuple[dict[str, float], list[st
     return scores, problems, extra
 
 
-def verdict_from_scores(raw: Any, setup: JudgeSetup, explanation: str | None = None,
-                        reasoning: str | None = None, details: dict[str, Any] | None = None,
-                        usage: Usage | None = None) -> Verdict:
+def verdict_from_scores(
+    raw: Any,
+    setup: JudgeSetup,
+    explanation: str | None = None,
+    reasoning: str | None = None,
+    details: dict[str, Any] | None = None,
+    usage: Usage | None = None,
+) -> Verdict:
     """A verdict from raw scores: an error when a value is invalid or no eval score was given. Label scores
     take a class name (one of the score's classes)."""
     labels, label_problems = {}, []
@@ -146,8 +165,9 @@ def verdict_from_scores(raw: Any, setup: JudgeSetup, explanation: str | None = N
             value = raw.pop(score.name)
             label = read_label(value, classes)
             if label is None:
-                label_problems.append(f"score {score.name!r} = {value!r} is not one of its classes "
-                                      f"({', '.join(classes)})")
+                label_problems.append(
+                    f"score {score.name!r} = {value!r} is not one of its classes ({', '.join(classes)})"
+                )
             else:
                 labels[score.name] = label
     scores, problems, extra = clean_scores(raw, setup)
@@ -156,10 +176,20 @@ def verdict_from_scores(raw: Any, setup: JudgeSetup, explanation: str | None = N
     if extra:
         details["other_scores"] = extra
     if problems:
-        return Verdict(error="; ".join(problems), explanation=explanation, reasoning=reasoning,
-                       details=details or None, usage=usage)
+        return Verdict(
+            error="; ".join(problems),
+            explanation=explanation,
+            reasoning=reasoning,
+            details=details or None,
+            usage=usage,
+        )
     if not scores and not labels:
         names = ", ".join(s.name for s in setup.scores)
-        return Verdict(error=f"the judge gave none of the eval's scores ({names})", explanation=explanation,
-                       reasoning=reasoning, details=details or None, usage=usage)
+        return Verdict(
+            error=f"the judge gave none of the eval's scores ({names})",
+            explanation=explanation,
+            reasoning=reasoning,
+            details=details or None,
+            usage=usage,
+        )
     return Verdict(scores, explanation, reasoning, None, details or None, usage, labels)

@@ -45,7 +45,9 @@ def run_check(setup: JudgeSetup, output: str, reference: str | None = None) -> V
 def _read_class(setup: JudgeSetup, score: EvalScore, output: str) -> Verdict:
     """A label score: the class the output names (exact_match; the other checks cannot give a class)."""
     if setup.judge.type != "exact_match":
-        return failed(f"a {setup.judge.type} check cannot set label score {score.name!r}; use exact_match or code")
+        return failed(
+            f"a {setup.judge.type} check cannot set label score {score.name!r}; use exact_match or code"
+        )
     classes = score_classes(score, setup.task)
     label = read_label(output, classes) or NO_CLASS
     why = f"the output names class {label!r}" if label != NO_CLASS else "the output names none of the classes"
@@ -89,10 +91,15 @@ def _not_contains(setup: JudgeSetup, output: str, ref: str | None) -> tuple[bool
 def _exact(setup: JudgeSetup, output: str, ref: str | None) -> tuple[bool, str]:
     expected = setup.judge.pattern if setup.judge.pattern is not None else ref
     if expected is None:
-        raise _NoVerdict("exact_match has no pattern, and the input has no reference answer, repaired output or "
-                         "label to compare with")
+        raise _NoVerdict(
+            "exact_match has no pattern, and the input has no reference answer, repaired output or "
+            "label to compare with"
+        )
     same = _fold(setup, output.strip()) == _fold(setup, expected.strip())
-    return same, "equals the expected output" if same else f"differs from the expected output {expected[:80]!r}"
+    return (
+        same,
+        "equals the expected output" if same else f"differs from the expected output {expected[:80]!r}",
+    )
 
 
 def _valid_json(setup: JudgeSetup, output: str, _ref: str | None) -> tuple[bool, str]:
@@ -116,6 +123,10 @@ def _matches_schema(setup: JudgeSetup, output: str, _ref: str | None) -> tuple[b
 
 
 _CHECKS: dict[str, Callable[[JudgeSetup, str, str | None], tuple[bool, str]]] = {
-    "regex": _regex, "contains": _contains, "not_contains": _not_contains, "exact_match": _exact,
-    "valid_json": _valid_json, "matches_schema": _matches_schema,
+    "regex": _regex,
+    "contains": _contains,
+    "not_contains": _not_contains,
+    "exact_match": _exact,
+    "valid_json": _valid_json,
+    "matches_schema": _matches_schema,
 }

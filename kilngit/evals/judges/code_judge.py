@@ -44,7 +44,7 @@ class _Worker:
     async def _drain(self) -> None:
         assert self.proc.stdout is not None
         while chunk := await self.proc.stdout.read(4096):
-            self.tail = (self.tail + chunk)[-LOG_TAIL * 4:]
+            self.tail = (self.tail + chunk)[-LOG_TAIL * 4 :]
 
     async def ask(self, request_id: int, line: bytes, timeout: float) -> dict | None:
         """The answer to one request, or None when the worker ended without one."""
@@ -85,22 +85,39 @@ class CodeJudge:
         ours, theirs = socket.socketpair()
         argv = [sys.executable, "-I", str(CHILD), str(self.setup.root), str(theirs.fileno())]
         try:
-            tree = await ProcessTree.start(argv, self.setup.root, sandboxed=self.sandboxed, limits=self.limits,
-                                           pass_fds=(theirs.fileno(),), stdin=asyncio.subprocess.DEVNULL,
-                                           stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            tree = await ProcessTree.start(
+                argv,
+                self.setup.root,
+                sandboxed=self.sandboxed,
+                limits=self.limits,
+                pass_fds=(theirs.fileno(),),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
         finally:
             theirs.close()
         reader, writer = await asyncio.open_connection(sock=ours, limit=MAX_ANSWER)
         return _Worker(tree, reader, writer)
 
-    async def judge(self, run_input: str, output: str, label: str | None = None,
-                    reference: str | None = None) -> Verdict:
+    async def judge(
+        self, run_input: str, output: str, label: str | None = None, reference: str | None = None
+    ) -> Verdict:
         """Call the function on one (input, output) within the judge's `timeout_s`; a function that takes
         `label` / `reference` parameters also gets the human consensus label and reference answer."""
         judge = self.setup.judge
         request_id = next(self.ids)
-        line = json.dumps({"id": request_id, "function": judge.function, "task": self.setup.task.to_data(),
-                           "input": run_input, "output": output, "label": label, "reference": reference}).encode()
+        line = json.dumps(
+            {
+                "id": request_id,
+                "function": judge.function,
+                "task": self.setup.task.to_data(),
+                "input": run_input,
+                "output": output,
+                "label": label,
+                "reference": reference,
+            }
+        ).encode()
         line += b"\n"
         worker = self.idle.pop() if self.idle else await self._spawn()
         try:
@@ -120,8 +137,10 @@ class CodeJudge:
             tail = await worker.stop(grace=5)  # its exit code says why
             code = worker.proc.returncode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            return failed(f"crash: {judge.function} ended without an answer ({how})" + (f": {tail}" if tail else ""),
-                          kind="crash")
+            return failed(
+                f"crash: {judge.function} ended without an answer ({how})" + (f": {tail}" if tail else ""),
+                kind="crash",
+            )
         self.idle.append(worker)
         if "error" in message:
             return failed(f"crash: {message['error']}", kind="exception")
@@ -134,8 +153,11 @@ class CodeJudge:
 
 def _from_answer(setup: JudgeSetup, answer: Any) -> Verdict:
     if not isinstance(answer, dict):
-        return failed(f"malformed: {setup.judge.function} returned {type(answer).__name__}, expected a dict "
-                      "with scores and explanation", kind="malformed")
+        return failed(
+            f"malformed: {setup.judge.function} returned {type(answer).__name__}, expected a dict "
+            "with scores and explanation",
+            kind="malformed",
+        )
     if "scores" not in answer:
         answer = {"scores": answer}
     details = answer.get("details") if isinstance(answer.get("details"), dict) else None

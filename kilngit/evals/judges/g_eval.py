@@ -37,8 +37,15 @@ class WeightedScore:
     """Rating label -> probability among the rating alternatives (sums to 1)."""
 
 
-async def run_g_eval(setup: JudgeSetup, provider: Provider, system: str, run_input: str, output: str,
-                     sample: int, extra: str | None = None) -> Verdict:
+async def run_g_eval(
+    setup: JudgeSetup,
+    provider: Provider,
+    system: str,
+    run_input: str,
+    output: str,
+    sample: int,
+    extra: str | None = None,
+) -> Verdict:
     """Judge one output with G-Eval (`extra`: more of the user message, a grounded judge's evidence)."""
     answer = await read_answer(setup, provider, system, run_input, output, sample, logprobs=True, extra=extra)
     if isinstance(answer, Verdict):
@@ -123,7 +130,9 @@ def _weigh(token: TokenLogprob, rating_type: str) -> WeightedScore:
         assert value is not None
         return WeightedScore(value, {_label(value, rating_type): 1.0})
     weighted = sum(v * p for v, p in mass.items()) / total
-    return WeightedScore(weighted, {_label(v, rating_type): round(p / total, 6) for v, p in sorted(mass.items())})
+    return WeightedScore(
+        weighted, {_label(v, rating_type): round(p / total, 6) for v, p in sorted(mass.items())}
+    )
 
 
 def _label(value: float, rating_type: str) -> str:

@@ -50,17 +50,25 @@ def system_message(setup: JudgeSetup) -> str:
         parts.append(f"Reference knowledge you may rely on:\n<eval_data>\n{knowledge}\n</eval_data>")
     if judge.examples:
         parts.append("Examples of judged outputs:\n\n" + "\n\n".join(_example(e) for e in judge.examples))
-    answer = ", ".join([f'"{REASONING_KEY}": "<your step by step reasoning>"',
-                        *(f'"{s.name}": {_placeholder(s, task)}' for s in setup.scores)])
-    parts.append("First think step by step about how well the output meets each criterion. Then answer with one "
-                 f"JSON object and nothing else, reasoning first, in this form:\n{{{answer}}}")
+    answer = ", ".join(
+        [
+            f'"{REASONING_KEY}": "<your step by step reasoning>"',
+            *(f'"{s.name}": {_placeholder(s, task)}' for s in setup.scores),
+        ]
+    )
+    parts.append(
+        "First think step by step about how well the output meets each criterion. Then answer with one "
+        f"JSON object and nothing else, reasoning first, in this form:\n{{{answer}}}"
+    )
     return "\n\n".join(parts)
 
 
 def user_message(run_input: str, output: str, extra: str | None = None) -> str:
     """The user message: the run's input and output (then `extra`, e.g. a grounded judge's evidence)."""
-    message = (f"The model was given this input:\n<eval_data>\n{run_input}\n</eval_data>\n\n"
-               f"The model produced this output:\n<eval_data>\n{output}\n</eval_data>")
+    message = (
+        f"The model was given this input:\n<eval_data>\n{run_input}\n</eval_data>\n\n"
+        f"The model produced this output:\n<eval_data>\n{output}\n</eval_data>"
+    )
     return f"{message}\n\n{extra}" if extra else message
 
 
@@ -79,7 +87,10 @@ def _placeholder(score: EvalScore, task: Task) -> str:
 
 def _example(example: JudgeExample) -> str:
     scores = json.dumps(example.scores)
-    lines = [f"<eval_data>\ninput: {example.input}\noutput: {example.output}\n</eval_data>", f"scores: {scores}"]
+    lines = [
+        f"<eval_data>\ninput: {example.input}\noutput: {example.output}\n</eval_data>",
+        f"scores: {scores}",
+    ]
     if example.explanation:
         lines.append(f"why: {example.explanation}")
     return "\n".join(lines)
@@ -92,11 +103,17 @@ def knowledge_text(setup: JudgeSetup) -> str | None:
     if judge.knowledge_file:
         path = (setup.root / judge.knowledge_file).resolve()
         if not path.is_relative_to(setup.root.resolve()):
-            raise InvalidRecordError(f"judge {setup.judge_slug}", "knowledge_file points outside the project",
-                                     "/knowledge_file", "use a path inside the project")
+            raise InvalidRecordError(
+                f"judge {setup.judge_slug}",
+                "knowledge_file points outside the project",
+                "/knowledge_file",
+                "use a path inside the project",
+            )
         if not path.is_file():
-            raise NotFoundError(f"judge {setup.judge_slug!r}: knowledge file {judge.knowledge_file} does not exist",
-                                "create it or fix knowledge_file in the judge's YAML")
+            raise NotFoundError(
+                f"judge {setup.judge_slug!r}: knowledge file {judge.knowledge_file} does not exist",
+                "create it or fix knowledge_file in the judge's YAML",
+            )
         text = path.read_text(encoding="utf-8", errors="replace")
         if len(text) > MAX_KNOWLEDGE_CHARS:
             text = text[:MAX_KNOWLEDGE_CHARS] + "\n[... cut ...]"

@@ -17,17 +17,32 @@ from kilngit.providers.base import ChatRequest, ChatResponse, Provider, RequestF
 from kilngit.records import Usage
 
 
-async def ask_judge(setup: JudgeSetup, provider: Provider, system: str, run_input: str, output: str,
-                    sample: int, *, logprobs: bool = False, extra: str | None = None) -> ChatResponse:
+async def ask_judge(
+    setup: JudgeSetup,
+    provider: Provider,
+    system: str,
+    run_input: str,
+    output: str,
+    sample: int,
+    *,
+    logprobs: bool = False,
+    extra: str | None = None,
+) -> ChatResponse:
     """One call to the judge model. Sample k > 0 sends seed k, so each sample is its own recorded answer.
     `extra` is appended to the user message (a grounded judge's evidence)."""
     judge = setup.judge
     assert judge.model is not None
     request = ChatRequest(
         model=judge.model,
-        messages=({"role": "system", "content": system}, {"role": "user", "content": user_message(run_input, output, extra)}),
-        temperature=judge.temperature, max_tokens=judge.max_tokens, logprobs=logprobs,
-        top_logprobs=judge.top_logprobs if logprobs else None, seed=sample or None,
+        messages=(
+            {"role": "system", "content": system},
+            {"role": "user", "content": user_message(run_input, output, extra)},
+        ),
+        temperature=judge.temperature,
+        max_tokens=judge.max_tokens,
+        logprobs=logprobs,
+        top_logprobs=judge.top_logprobs if logprobs else None,
+        seed=sample or None,
     )
     return await provider.complete(request)
 
@@ -35,8 +50,13 @@ async def ask_judge(setup: JudgeSetup, provider: Provider, system: str, run_inpu
 def usage_of(response: ChatResponse) -> Usage | None:
     """The usage record of one judge call."""
     tokens = [t for t in (response.input_tokens, response.output_tokens) if t is not None]
-    usage = Usage(input_tokens=response.input_tokens, output_tokens=response.output_tokens,
-                  total_tokens=sum(tokens) if tokens else None, cost=response.cost, latency_ms=response.latency_ms)
+    usage = Usage(
+        input_tokens=response.input_tokens,
+        output_tokens=response.output_tokens,
+        total_tokens=sum(tokens) if tokens else None,
+        cost=response.cost,
+        latency_ms=response.latency_ms,
+    )
     return usage if usage.model_dump(exclude_none=True) else None
 
 
@@ -70,12 +90,22 @@ class JudgeAnswer:
     raw_scores: dict[str, Any]
 
 
-async def read_answer(setup: JudgeSetup, provider: Provider, system: str, run_input: str, output: str,
-                      sample: int, *, logprobs: bool = False, extra: str | None = None) -> JudgeAnswer | Verdict:
+async def read_answer(
+    setup: JudgeSetup,
+    provider: Provider,
+    system: str,
+    run_input: str,
+    output: str,
+    sample: int,
+    *,
+    logprobs: bool = False,
+    extra: str | None = None,
+) -> JudgeAnswer | Verdict:
     """Ask the judge and read its JSON answer; a Verdict with an error when there is no answer to read."""
     try:
-        response = await ask_judge(setup, provider, system, run_input, output, sample, logprobs=logprobs,
-                                   extra=extra)
+        response = await ask_judge(
+            setup, provider, system, run_input, output, sample, logprobs=logprobs, extra=extra
+        )
     except RequestFailed as e:
         if not recorded_failure(e):
             raise
@@ -101,8 +131,15 @@ def stated_verdict(setup: JudgeSetup, answer: JudgeAnswer) -> Verdict:
     return verdict
 
 
-async def run_llm_judge(setup: JudgeSetup, provider: Provider, system: str, run_input: str, output: str,
-                        sample: int, extra: str | None = None) -> Verdict:
+async def run_llm_judge(
+    setup: JudgeSetup,
+    provider: Provider,
+    system: str,
+    run_input: str,
+    output: str,
+    sample: int,
+    extra: str | None = None,
+) -> Verdict:
     """Judge one output with llm_as_judge."""
     answer = await read_answer(setup, provider, system, run_input, output, sample, extra=extra)
     return answer if isinstance(answer, Verdict) else stated_verdict(setup, answer)

@@ -52,7 +52,9 @@ def get_backend(name: str) -> FineTuneBackend:
         importlib.import_module(BUILTIN[name])
     backend = _BACKENDS.get(name)
     if backend is None:
-        raise UsageError(f"no fine-tune backend {name!r}: kilngit does not run fine-tunes there",
-                         f"set provider to one of: {', '.join(backend_names())} (in finetune.yaml, or "
-                         "kilngit finetune create --provider)")
+        raise UsageError(
+            f"no fine-tune backend {name!r}: kilngit does not run fine-tunes there",
+            f"set provider to one of: {', '.join(backend_names())} (in finetune.yaml, or "
+            "kilngit finetune create --provider)",
+        )
     return backend

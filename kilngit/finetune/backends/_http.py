@@ -16,8 +16,10 @@ def api_key(provider: str, backend: str) -> tuple[str, float]:
     env = settings.api_key_env
     key = os.environ.get(env, "").strip() if env else ""
     if not key:
-        raise ProviderError(f"fine-tuning with {backend} needs an API key in ${env}, which is not set",
-                            f"export {env}=... (kilngit never stores keys)")
+        raise ProviderError(
+            f"fine-tuning with {backend} needs an API key in ${env}, which is not set",
+            f"export {env}=... (kilngit never stores keys)",
+        )
     return key, settings.timeout
 
 
@@ -28,8 +30,9 @@ class JsonClient:
         import httpx
 
         self.secret = key
-        self._http = httpx.Client(base_url=base.rstrip("/"), timeout=timeout,
-                                  headers={"Authorization": f"Bearer {key}"})
+        self._http = httpx.Client(
+            base_url=base.rstrip("/"), timeout=timeout, headers={"Authorization": f"Bearer {key}"}
+        )
 
     def call(self, method: str, path: str, *, ok: tuple[int, ...] = (), **kwargs: Any) -> Any:
         """The decoded JSON answer; None for a status in `ok` that is an error (e.g. 404 when looking)."""
@@ -46,5 +49,6 @@ def transient(error: Exception) -> bool:
 
     if isinstance(error, httpx.TransportError):
         return True
-    return isinstance(error, httpx.HTTPStatusError) and (error.response.status_code >= 500 or
-                                                         error.response.status_code in (408, 429))
+    return isinstance(error, httpx.HTTPStatusError) and (
+        error.response.status_code >= 500 or error.response.status_code in (408, 429)
+    )

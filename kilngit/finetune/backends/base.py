@@ -56,18 +56,21 @@ class FineTuneBackend(Protocol):
     params: dict[str, type]
     """The `--param k=v` the backend takes, with their types."""
 
-    def start(self, project: Project, task: str, name: str, spec: FineTune, options: StartOptions
-              ) -> FineTuneStatus:
+    def start(
+        self, project: Project, task: str, name: str, spec: FineTune, options: StartOptions
+    ) -> FineTuneStatus:
         """Dispatch the job at most once (or resume it); with `options.wait`, until it ends."""
         ...
 
-    def refresh(self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
-                ) -> FineTuneStatus:
+    def refresh(
+        self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
+    ) -> FineTuneStatus:
         """The status, refreshed from the provider while the job is going."""
         ...
 
-    def cancel(self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
-               ) -> FineTuneStatus:
+    def cancel(
+        self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
+    ) -> FineTuneStatus:
         """Cancel the job at the provider, then mark it cancelled."""
         ...
 

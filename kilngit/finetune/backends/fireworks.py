@@ -34,18 +34,43 @@ from kilngit.records.finetune import FineTuneState
 
 INFERENCE_SUFFIX = "/inference/v1"
 _STATES: dict[str, FineTuneState] = {
-    "JOB_STATE_CREATING": "queued", "JOB_STATE_PENDING": "queued", "JOB_STATE_VALIDATING": "queued",
-    "JOB_STATE_CREATING_INPUT_DATASET": "queued", "JOB_STATE_RE_QUEUEING": "queued",
-    "JOB_STATE_RUNNING": "running", "JOB_STATE_WRITING_RESULTS": "running", "JOB_STATE_EVALUATION": "running",
-    "JOB_STATE_COMPLETED": "succeeded", "JOB_STATE_EARLY_STOPPED": "succeeded",
-    "JOB_STATE_FAILED": "failed", "JOB_STATE_FAILED_CLEANING_UP": "failed", "JOB_STATE_EXPIRED": "failed",
-    "JOB_STATE_CANCELLING": "cancelled", "JOB_STATE_CANCELLED": "cancelled"}
+    "JOB_STATE_CREATING": "queued",
+    "JOB_STATE_PENDING": "queued",
+    "JOB_STATE_VALIDATING": "queued",
+    "JOB_STATE_CREATING_INPUT_DATASET": "queued",
+    "JOB_STATE_RE_QUEUEING": "queued",
+    "JOB_STATE_RUNNING": "running",
+    "JOB_STATE_WRITING_RESULTS": "running",
+    "JOB_STATE_EVALUATION": "running",
+    "JOB_STATE_COMPLETED": "succeeded",
+    "JOB_STATE_EARLY_STOPPED": "succeeded",
+    "JOB_STATE_FAILED": "failed",
+    "JOB_STATE_FAILED_CLEANING_UP": "failed",
+    "JOB_STATE_EXPIRED": "failed",
+    "JOB_STATE_CANCELLING": "cancelled",
+    "JOB_STATE_CANCELLED": "cancelled",
+}
 #: kilngit param -> request field.
-_FIELDS = {"epochs": "epochs", "learning_rate": "learningRate", "lora_rank": "loraRank", "batch_size": "batchSize",
-           "max_context_length": "maxContextLength", "early_stop": "earlyStop", "output_model": "outputModel",
-           "display_name": "displayName"}
-PARAMS: dict[str, type] = {"epochs": int, "learning_rate": float, "lora_rank": int, "batch_size": int,
-                           "max_context_length": int, "early_stop": bool, "output_model": str, "display_name": str}
+_FIELDS = {
+    "epochs": "epochs",
+    "learning_rate": "learningRate",
+    "lora_rank": "loraRank",
+    "batch_size": "batchSize",
+    "max_context_length": "maxContextLength",
+    "early_stop": "earlyStop",
+    "output_model": "outputModel",
+    "display_name": "displayName",
+}
+PARAMS: dict[str, type] = {
+    "epochs": int,
+    "learning_rate": float,
+    "lora_rank": int,
+    "batch_size": int,
+    "max_context_length": int,
+    "early_stop": bool,
+    "output_model": str,
+    "display_name": str,
+}
 READY_WAIT = 120.0
 """Seconds to wait for an uploaded dataset to become READY."""
 
@@ -69,8 +94,10 @@ class FireworksFineTuning:
         key, timeout = api_key("fireworks", "Fireworks")
         self.account = os.environ.get("FIREWORKS_ACCOUNT_ID", "").strip()
         if not self.account:
-            raise ProviderError("fine-tuning with Fireworks needs the account ID in $FIREWORKS_ACCOUNT_ID, "
-                                "which is not set", "export FIREWORKS_ACCOUNT_ID=... (shown on the dashboard)")
+            raise ProviderError(
+                "fine-tuning with Fireworks needs the account ID in $FIREWORKS_ACCOUNT_ID, which is not set",
+                "export FIREWORKS_ACCOUNT_ID=... (shown on the dashboard)",
+            )
         base = (provider_settings("fireworks").base_url or "").rstrip("/").removesuffix(INFERENCE_SUFFIX)
         self.http = JsonClient(f"{base}/v1/accounts/{self.account}", key, timeout)
         self.secret: str | None = key
@@ -86,8 +113,15 @@ class FireworksFineTuning:
     def upload(self, filename: str, data: bytes) -> str:
         dataset = self._dataset(filename)
         count = data.count(b"\n")
-        self.http.call("POST", "/datasets", ok=(409,), json={  # 409: created before a crash
-            "datasetId": dataset, "dataset": {"userUploaded": {}, "exampleCount": str(count)}})
+        self.http.call(
+            "POST",
+            "/datasets",
+            ok=(409,),
+            json={  # 409: created before a crash
+                "datasetId": dataset,
+                "dataset": {"userUploaded": {}, "exampleCount": str(count)},
+            },
+        )
         self.http.call("POST", f"/datasets/{dataset}:upload", files={"file": (filename, data)})
         deadline = time.monotonic() + READY_WAIT
         while True:
@@ -95,8 +129,10 @@ class FireworksFineTuning:
             if got.get("state") == "READY":
                 return str(got["name"])
             if time.monotonic() > deadline:
-                raise ProviderError(f"Fireworks dataset {dataset} is not READY after {READY_WAIT:g} s",
-                                    "re-run later: the upload is kept")
+                raise ProviderError(
+                    f"Fireworks dataset {dataset} is not READY after {READY_WAIT:g} s",
+                    "re-run later: the upload is kept",
+                )
             time.sleep(1.0)
 
     @staticmethod
@@ -113,8 +149,13 @@ class FireworksFineTuning:
             body["evaluationDataset"] = files["validation"]
         body |= {_FIELDS[k]: v for k, v in spec.params.items() if k in _FIELDS}
         job_id = self._job_id(token)
-        data = self.http.call("POST", "/supervisedFineTuningJobs", ok=(409,), json=body,
-                              params={"supervisedFineTuningJobId": job_id})
+        data = self.http.call(
+            "POST",
+            "/supervisedFineTuningJobs",
+            ok=(409,),
+            json=body,
+            params={"supervisedFineTuningJobId": job_id},
+        )
         return _job(data) if data else self.get_job(job_id)
 
     def get_job(self, job_id: str) -> RemoteJob:
@@ -134,13 +175,18 @@ def _job(data: dict[str, Any]) -> RemoteJob:
     state = _STATES.get(str(data.get("state")))
     status: dict[str, Any] = data.get("status") or {}
     progress: dict[str, Any] = data.get("jobProgress") or {}
-    details = {f"progress_{k}": v for k, v in progress.items()
-               if k in ("percent", "epoch") and isinstance(v, int | float)}
+    details = {
+        f"progress_{k}": v
+        for k, v in progress.items()
+        if k in ("percent", "epoch") and isinstance(v, int | float)
+    }
     error = None
     if state == "failed":
         error = f"{status.get('code')}: {status.get('message')}" if status else str(data.get("state"))
     model = data.get("outputModel") if state == "succeeded" else None
-    return RemoteJob(str(data["name"]).rsplit("/", 1)[-1], state, str(model) if model else None, error, details)
+    return RemoteJob(
+        str(data["name"]).rsplit("/", 1)[-1], state, str(model) if model else None, error, details
+    )
 
 
 BACKEND = finetune_backend(HostedBackend("fireworks", PARAMS, FireworksFineTuning))

@@ -41,36 +41,52 @@ class HostedBackend:
         self.name, self.params, self._api = name, params, api
 
     def _fail(self, e: Exception, what: str, api: HostedAPI) -> ProviderError:
-        return ProviderError(f"{what}: {redact(f'{type(e).__name__}: {e}', [api.secret])}",
-                             f"check the {self.name} settings and the job on its dashboard; re-run to resume")
+        return ProviderError(
+            f"{what}: {redact(f'{type(e).__name__}: {e}', [api.secret])}",
+            f"check the {self.name} settings and the job on its dashboard; re-run to resume",
+        )
 
-    def start(self, project: Project, task: str, name: str, spec: FineTune, options: StartOptions
-              ) -> FineTuneStatus:
+    def start(
+        self, project: Project, task: str, name: str, spec: FineTune, options: StartOptions
+    ) -> FineTuneStatus:
         """Upload the training data and create the job, each at most once; see the module docstring.
 
         A job that failed or was cancelled is only replaced by a new one with `retry` (files are reused)."""
         api = options.client or self._api()
         status = read_status(project, task, name)
         if options.retry and status.state in ("failed", "cancelled"):
-            kept = {k: v for k, v in (status.details or {}).items() if k not in ("last_event", "last_message")}
-            status = write_status(project, status, provider_job_id=None, request_token=None, state="pending",
-                                  error=None, fine_tuned_model=None, details=kept)
+            kept = {
+                k: v for k, v in (status.details or {}).items() if k not in ("last_event", "last_message")
+            }
+            status = write_status(
+                project,
+                status,
+                provider_job_id=None,
+                request_token=None,
+                state="pending",
+                error=None,
+                fine_tuned_model=None,
+                details=kept,
+            )
         if status.provider_job_id is None and status.state not in TERMINAL:
             status = self._upload(project, task, name, spec, api, status)
             status = self._create(project, spec, api, status, options.poll)
         status = self.refresh(project, task, name, spec, api)
         return self.wait(project, task, name, spec, api, options.poll) if options.wait else status
 
-    def _upload(self, project: Project, task: str, name: str, spec: FineTune, api: HostedAPI,
-                status: FineTuneStatus) -> FineTuneStatus:
+    def _upload(
+        self, project: Project, task: str, name: str, spec: FineTune, api: HostedAPI, status: FineTuneStatus
+    ) -> FineTuneStatus:
         parts = {"train": spec.train_part, "validation": spec.validation_part}
         for role, part in parts.items():
             if part is None:
                 continue
             built = finetune_examples(project, task, spec, part)
             if not built.examples:
-                raise UsageError(f"the {part!r} part of split {spec.split!r} has no usable examples",
-                                 f"skipped runs: {dict(built.skipped) or 'none'}; add runs or change the split")
+                raise UsageError(
+                    f"the {part!r} part of split {spec.split!r} has no usable examples",
+                    f"skipped runs: {dict(built.skipped) or 'none'}; add runs or change the split",
+                )
             data = openai_jsonl(built.examples)
             digest = hashlib.sha256(data).hexdigest()[:16]
             details = dict(status.details or {})
@@ -83,11 +99,14 @@ class HostedBackend:
                 file_id = api.find_file(filename) or api.upload(filename, data)
             except Exception as e:
                 raise self._fail(e, f"uploading the {role} file of fine-tune {name!r}", api) from e
-            status = write_status(project, status, provider_file_ids={**status.provider_file_ids, role: file_id})
+            status = write_status(
+                project, status, provider_file_ids={**status.provider_file_ids, role: file_id}
+            )
         return status
 
-    def _create(self, project: Project, spec: FineTune, api: HostedAPI, status: FineTuneStatus,
-                poll: PollPolicy) -> FineTuneStatus:
+    def _create(
+        self, project: Project, spec: FineTune, api: HostedAPI, status: FineTuneStatus, poll: PollPolicy
+    ) -> FineTuneStatus:
         if status.request_token is None:
             status = write_status(project, status, request_token=uuid.uuid4().hex)
         token = str(status.request_token)
@@ -97,15 +116,18 @@ class HostedBackend:
                 job = api.find_job(token) or api.create_job(spec, dict(status.provider_file_ids), token)
             except Exception as e:
                 if not api.transient(e) or attempt == poll.create_retries:
-                    raise self._fail(e, f"creating the {self.name} fine-tuning job {status.finetune!r}", api) from e
+                    raise self._fail(
+                        e, f"creating the {self.name} fine-tuning job {status.finetune!r}", api
+                    ) from e
                 time.sleep(delay)
                 delay = min(delay * poll.backoff, poll.max_interval)
                 continue
             return write_status(project, status, provider_job_id=job.id, state=job.state or "queued")
         raise AssertionError("unreachable")
 
-    def refresh(self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
-                ) -> FineTuneStatus:
+    def refresh(
+        self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
+    ) -> FineTuneStatus:
         """Fetch the job's state and its new events (metrics go to the metrics files); on success add the run
         config of the fine-tuned model."""
         status = read_status(project, task, name)
@@ -117,7 +139,9 @@ class HostedBackend:
             job = api.get_job(status.provider_job_id)
             page = api.events(status.provider_job_id, details.get("last_event"))
         except Exception as e:
-            raise self._fail(e, f"refreshing {self.name} fine-tuning job {status.provider_job_id}", api) from e
+            raise self._fail(
+                e, f"refreshing {self.name} fine-tuning job {status.provider_job_id}", api
+            ) from e
         MetricsWriter(project, task, name).write(*[e.metrics for e in page.events if e.metrics is not None])
         if page.cursor is not None:
             details["last_event"] = page.cursor
@@ -127,15 +151,23 @@ class HostedBackend:
         changes: dict[str, Any] = {"state": job.state or status.state, "details": details}
         if job.state == "succeeded" and job.model:
             slug = status.run_config or run_config_slug(name)
-            model_run_config(project, task, slug, spec, api.inference_provider, job.model,
-                             f"Fine-tuned by kilngit fine-tune {name!r} ({self.name} job {job.id}).")
+            model_run_config(
+                project,
+                task,
+                slug,
+                spec,
+                api.inference_provider,
+                job.model,
+                f"Fine-tuned by kilngit fine-tune {name!r} ({self.name} job {job.id}).",
+            )
             changes |= {"fine_tuned_model": job.model, "run_config": slug}
         if job.state == "failed":
             changes["error"] = job.error or "failed"
         return write_status(project, status, **changes)
 
-    def wait(self, project: Project, task: str, name: str, spec: FineTune, api: HostedAPI,
-             poll: PollPolicy) -> FineTuneStatus:
+    def wait(
+        self, project: Project, task: str, name: str, spec: FineTune, api: HostedAPI, poll: PollPolicy
+    ) -> FineTuneStatus:
         """Poll until the job ends (or `poll.timeout`), backing off between polls and after failed ones."""
         deadline = None if poll.timeout is None else time.monotonic() + poll.timeout
         delay = poll.interval
@@ -152,8 +184,9 @@ class HostedBackend:
                     raise
         return status
 
-    def cancel(self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
-               ) -> FineTuneStatus:
+    def cancel(
+        self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
+    ) -> FineTuneStatus:
         """Cancel the job at the provider (a job never created is just marked cancelled)."""
         status = read_status(project, task, name)
         if status.state in TERMINAL:
@@ -163,5 +196,7 @@ class HostedBackend:
             try:
                 api.cancel_job(status.provider_job_id)
             except Exception as e:
-                raise self._fail(e, f"cancelling {self.name} fine-tuning job {status.provider_job_id}", api) from e
+                raise self._fail(
+                    e, f"cancelling {self.name} fine-tuning job {status.provider_job_id}", api
+                ) from e
         return write_status(project, status, state="cancelled")

@@ -23,11 +23,21 @@ from kilngit.records import FineTune, StepMetrics
 from kilngit.records.finetune import FineTuneState
 
 _STATES: dict[str, FineTuneState] = {
-    "validating_files": "queued", "queued": "queued", "running": "running", "succeeded": "succeeded",
-    "failed": "failed", "cancelled": "cancelled"}
+    "validating_files": "queued",
+    "queued": "queued",
+    "running": "running",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
 METADATA_KEY = "kilngit_request"
-PARAMS: dict[str, type] = {"n_epochs": int, "batch_size": int, "learning_rate_multiplier": float, "seed": int,
-                           "suffix": str}
+PARAMS: dict[str, type] = {
+    "n_epochs": int,
+    "batch_size": int,
+    "learning_rate_multiplier": float,
+    "seed": int,
+    "suffix": str,
+}
 
 
 def openai_client(provider: str = "openai") -> Any:
@@ -38,8 +48,10 @@ def openai_client(provider: str = "openai") -> Any:
     env = settings.api_key_env
     key = os.environ.get(env, "").strip() if env else "not-needed"
     if not key:
-        raise ProviderError(f"fine-tuning with {provider!r} needs an API key in ${env}, which is not set",
-                            f"export {env}=... (kilngit never stores keys)")
+        raise ProviderError(
+            f"fine-tuning with {provider!r} needs an API key in ${env}, which is not set",
+            f"export {env}=... (kilngit never stores keys)",
+        )
     return openai.OpenAI(base_url=settings.base_url, api_key=key, max_retries=0, timeout=settings.timeout)
 
 
@@ -72,10 +84,14 @@ class OpenAIFineTuning:
         return None if job is None else _job(job)
 
     def create_job(self, spec: FineTune, files: dict[str, str], token: str) -> RemoteJob:
-        hyper = {k: spec.params[k] for k in ("n_epochs", "batch_size", "learning_rate_multiplier")
-                 if k in spec.params}
+        hyper = {
+            k: spec.params[k]
+            for k in ("n_epochs", "batch_size", "learning_rate_multiplier")
+            if k in spec.params
+        }
         kwargs: dict[str, Any] = {
-            "model": spec.base_model, "training_file": files["train"],
+            "model": spec.base_model,
+            "training_file": files["train"],
             "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}},
             "metadata": {METADATA_KEY: token},
         }
@@ -96,8 +112,10 @@ class OpenAIFineTuning:
                 break
             fresh.append(event)
         fresh.reverse()
-        return EventPage([JobEvent(e.message, _step(e.data) if e.type == "metrics" else None) for e in fresh],
-                         fresh[-1].id if fresh else cursor)
+        return EventPage(
+            [JobEvent(e.message, _step(e.data) if e.type == "metrics" else None) for e in fresh],
+            fresh[-1].id if fresh else cursor,
+        )
 
     def cancel_job(self, job_id: str) -> None:
         self.client.fine_tuning.jobs.cancel(job_id)
@@ -107,16 +125,22 @@ class OpenAIFineTuning:
 
         if isinstance(error, (openai.APIConnectionError, openai.APITimeoutError)):
             return True
-        return isinstance(error, openai.APIStatusError) and (error.status_code >= 500 or
-                                                             error.status_code in (408, 409, 429))
+        return isinstance(error, openai.APIStatusError) and (
+            error.status_code >= 500 or error.status_code in (408, 409, 429)
+        )
 
 
 def _job(job: Any) -> RemoteJob:
     err = job.error
     error = (f"{err.code}: {err.message}" if err.code else err.message) if err and err.message else None
     details = {"trained_tokens": job.trained_tokens} if job.trained_tokens is not None else {}
-    return RemoteJob(job.id, _STATES.get(job.status), job.fine_tuned_model if job.status == "succeeded" else None,
-                     error, details)
+    return RemoteJob(
+        job.id,
+        _STATES.get(job.status),
+        job.fine_tuned_model if job.status == "succeeded" else None,
+        error,
+        details,
+    )
 
 
 def _step(data: Any) -> StepMetrics | None:
@@ -125,8 +149,11 @@ def _step(data: Any) -> StepMetrics | None:
     step = data.get("step")
     if not isinstance(step, int) or step < 1:
         return None
-    extra = {k: float(v) for k, v in data.items() if k not in ("step", "train_loss") and isinstance(v, (int, float))
-             and not isinstance(v, bool)}
+    extra = {
+        k: float(v)
+        for k, v in data.items()
+        if k not in ("step", "train_loss") and isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
     loss = data.get("train_loss")
     return StepMetrics(step=step, loss=float(loss) if isinstance(loss, (int, float)) else None, metrics=extra)
 

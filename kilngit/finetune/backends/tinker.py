@@ -17,8 +17,17 @@ from kilngit.project import Project
 from kilngit.records import FineTune, FineTuneStatus
 
 PARAMS: dict[str, type] = {
-    "learning_rate": float, "steps": int, "epochs": int, "batch_size": int, "lora_rank": int,
-    "checkpoint_every": int, "seed": int, "tokenizer": str, "template": str, "max_tokens": int}
+    "learning_rate": float,
+    "steps": int,
+    "epochs": int,
+    "batch_size": int,
+    "lora_rank": int,
+    "checkpoint_every": int,
+    "seed": int,
+    "tokenizer": str,
+    "template": str,
+    "max_tokens": int,
+}
 
 
 class TinkerBackend:
@@ -27,8 +36,9 @@ class TinkerBackend:
     name = "tinker"
     params = PARAMS
 
-    def start(self, project: Project, task: str, name: str, spec: FineTune, options: StartOptions
-              ) -> FineTuneStatus:
+    def start(
+        self, project: Project, task: str, name: str, spec: FineTune, options: StartOptions
+    ) -> FineTuneStatus:
         from kilngit.finetune.tinker_job import train_tinker
 
         status = read_status(project, task, name)
@@ -36,12 +46,14 @@ class TinkerBackend:
             write_status(project, status, state="pending", error=None)
         return train_tinker(project, task, name, spec, service=options.client, tokenizer=options.tokenizer)
 
-    def refresh(self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
-                ) -> FineTuneStatus:
+    def refresh(
+        self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
+    ) -> FineTuneStatus:
         return read_status(project, task, name)  # the training process writes every change itself
 
-    def cancel(self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
-               ) -> FineTuneStatus:
+    def cancel(
+        self, project: Project, task: str, name: str, spec: FineTune, client: Any = None
+    ) -> FineTuneStatus:
         status = read_status(project, task, name)
         if status.state in TERMINAL:
             raise UsageError(f"fine-tune {name!r} already {status.state}", "nothing to cancel")

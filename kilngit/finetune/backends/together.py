@@ -30,11 +30,28 @@ from kilngit.records import FineTune, StepMetrics
 from kilngit.records.finetune import FineTuneState
 
 _STATES: dict[str, FineTuneState] = {
-    "pending": "queued", "queued": "queued", "running": "running", "compressing": "running",
-    "uploading": "running", "cancel_requested": "cancelled", "cancelled": "cancelled", "error": "failed",
-    "user_error": "failed", "completed": "succeeded"}
-PARAMS: dict[str, type] = {"n_epochs": int, "n_checkpoints": int, "batch_size": int, "learning_rate": float,
-                           "warmup_ratio": float, "lora": bool, "lora_r": int, "lora_alpha": int, "suffix": str}
+    "pending": "queued",
+    "queued": "queued",
+    "running": "running",
+    "compressing": "running",
+    "uploading": "running",
+    "cancel_requested": "cancelled",
+    "cancelled": "cancelled",
+    "error": "failed",
+    "user_error": "failed",
+    "completed": "succeeded",
+}
+PARAMS: dict[str, type] = {
+    "n_epochs": int,
+    "n_checkpoints": int,
+    "batch_size": int,
+    "learning_rate": float,
+    "warmup_ratio": float,
+    "lora": bool,
+    "lora_r": int,
+    "lora_alpha": int,
+    "suffix": str,
+}
 
 
 class TogetherFineTuning:
@@ -69,8 +86,11 @@ class TogetherFineTuning:
         return None
 
     def create_job(self, spec: FineTune, files: dict[str, str], token: str) -> RemoteJob:
-        body: dict[str, Any] = {"training_file": files["train"], "model": spec.base_model,
-                                "suffix": self._suffix(spec, token)}
+        body: dict[str, Any] = {
+            "training_file": files["train"],
+            "model": spec.base_model,
+            "suffix": self._suffix(spec, token),
+        }
         if "validation" in files:
             body["validation_file"] = files["validation"]
         body |= {k: v for k, v in spec.params.items() if k != "suffix"}
@@ -83,8 +103,10 @@ class TogetherFineTuning:
         listed = self.http.call("GET", f"/fine-tunes/{job_id}/events").get("data") or []
         seen = int(cursor or 0)
         fresh = listed[seen:]
-        return EventPage([JobEvent(str(e.get("message") or e.get("type") or ""), _step(e)) for e in fresh],
-                         str(len(listed)))
+        return EventPage(
+            [JobEvent(str(e.get("message") or e.get("type") or ""), _step(e)) for e in fresh],
+            str(len(listed)),
+        )
 
     def cancel_job(self, job_id: str) -> None:
         self.http.call("POST", f"/fine-tunes/{job_id}/cancel")
@@ -112,8 +134,11 @@ def _step(event: dict[str, Any]) -> StepMetrics | None:
     step = event.get("step")
     if not isinstance(step, int) or isinstance(step, bool) or step < 1:
         return None
-    numbers = {k: float(event[k]) for k in ("total_steps", "token_count")
-               if isinstance(event.get(k), int | float) and not isinstance(event.get(k), bool)}
+    numbers = {
+        k: float(event[k])
+        for k in ("total_steps", "token_count")
+        if isinstance(event.get(k), int | float) and not isinstance(event.get(k), bool)
+    }
     return StepMetrics(step=step, metrics=numbers)
 
 
