@@ -18,7 +18,7 @@ from kilngit.cli._common import current_project
 def report(out: Path | None) -> None:
     """Write a static HTML report (scoreboards, judge alignment, confusion matrices, disagreements): no server,
     nothing fetched from the network, fine as a GitHub Pages artifact."""
-    from kilngit.evals.report import write_report
+    from kilngit.report import write_report
 
     path = write_report(current_project(), out)
     click.echo(str(path))

@@ -2,23 +2,18 @@
 scoreboard, judge alignment, confusion matrices and disagreements, readable from disk or as a GitHub Pages
 artifact.
 
-Other packages add sections without touching this module: a *section provider* is a function
-`provider(project) -> list[Section]`. Pass providers to `write_report(..., extra=[...])`, or name them in
-`SECTION_HOOKS` ("module:function", imported when the module exists), e.g. the fine-tune loop's loss curves
-and per-round charts (`kilngit.evals.report_svg.line_chart` draws curves).
+This module renders the page and the eval sections; `kilngit.report` lists every section provider (a function
+`provider(project) -> list[Section]`) and writes the report.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 
 from kilngit import layout
 from kilngit._git import run_git
-from kilngit._io import atomic_write
 from kilngit.project import Project
 from kilngit.records import slugify
 
@@ -37,12 +32,6 @@ class Section:
 
 
 SectionProvider = Callable[[Project], list[Section]]
-
-#: Section providers other packages offer, as "module:function"; a module that does not exist is skipped.
-SECTION_HOOKS: list[str] = [
-    "kilngit.finetune.report:report_sections",
-    "kilngit.evals.audit_report:report_sections",
-]
 
 DEFAULT_OUT = f"{layout.LOCAL_STATE}/report"
 
@@ -79,23 +68,6 @@ def eval_sections(project: Project) -> list[Section]:
     return sections
 
 
-def hooked_providers() -> list[SectionProvider]:
-    """The providers named in `SECTION_HOOKS` whose modules exist."""
-    out = []
-    for target in SECTION_HOOKS:
-        module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name and module_name.startswith(e.name):
-                continue  # that package is not installed or not written yet
-            raise
-        provider = getattr(module, attr, None)
-        if provider is not None:
-            out.append(provider)
-    return out
-
-
 def render_report(project: Project, sections: Sequence[Section]) -> str:
     """The whole page."""
     commit = run_git(project.root, "rev-parse", "--short", "HEAD", check=False)
@@ -113,24 +85,3 @@ def render_report(project: Project, sections: Sequence[Section]) -> str:
         f"<style>{CSS}</style></head><body><header><h1>{name}</h1><p>kilngit report, {escape(subtitle)}</p>"
         f"</header><nav>{nav}</nav><main>{body}</main></body></html>\n"
     )
-
-
-def report_sections(project: Project, extra: Sequence[SectionProvider] = ()) -> list[Section]:
-    """Every section of the report: the evals', then the hooked and `extra` providers'. `kilngit serve` shows
-    the same sections, so both have one rendering path."""
-    sections = eval_sections(project)
-    for provider in [*hooked_providers(), *extra]:
-        sections += provider(project)
-    return sections
-
-
-def write_report(
-    project: Project, out: str | Path | None = None, extra: Sequence[SectionProvider] = ()
-) -> Path:
-    """Write `index.html` into `out` (default `.kilngit/report` in the project) and return its path."""
-    sections = report_sections(project, extra)
-    folder = Path(out) if out is not None else project.root / DEFAULT_OUT
-    path = folder.absolute() / "index.html"
-    atomic_write(path, render_report(project, sections).encode("utf-8"))
-    path.chmod(0o644)  # served as a web page: readable by all (atomic writes create private files)
-    return path

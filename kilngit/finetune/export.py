@@ -110,12 +110,24 @@ class ChatRenderer:
         )
 
 
+class ByteTokenizer:
+    """A hub-free tokenizer: one token per UTF-8 byte (ids 0-255), for tests and offline checks
+    (`params tokenizer=byte`). Has the two methods training code needs from a Hugging Face tokenizer."""
+
+    eos_token_id = None
+    vocab_size = 256
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def decode(self, tokens: Any, skip_special_tokens: bool = False) -> str:
+        return bytes(int(t) & 0xFF for t in tokens).decode("utf-8", errors="replace")
+
+
 def load_tokenizer(name: str) -> Tokenizer:
     """A tokenizer by name: "byte" (one token per UTF-8 byte, for tests and offline checks), else a Hugging
     Face tokenizer (needs the `transformers` package and downloads from the Hub once)."""
     if name == "byte":
-        from kilngit.testing.fake_tinker import ByteTokenizer
-
         return ByteTokenizer()
     try:
         from transformers import AutoTokenizer  # type: ignore[import-not-found]

@@ -1,4 +1,4 @@
-"""Fine-tune sections of `kilngit report` (hooked in by `kilngit.evals.report.SECTION_HOOKS`): per fine-tune its
+"""Fine-tune sections of `kilngit report` (listed in `kilngit.report.SECTIONS`): per fine-tune its
 status, the training loss curve per step, and, for the eval-driven loop, each round's eval score as charts
 (inline SVG) and a table."""
 

@@ -325,7 +325,7 @@ def _mean_quality(scores: list[dict[str, float]]) -> dict[str, float]:
 
 
 async def evals(server: Server, request: Request) -> Response:
-    from kilngit.evals.report import report_sections
+    from kilngit.report import report_sections
 
     project = server.project
     sections = server.memo(("evals",), lambda: report_sections(project))

@@ -181,3 +181,19 @@ class FakeFireworks(FakeOpenAI):
 
 def _public(dataset: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in dataset.items() if k != "data"}
+
+
+if __name__ == "__main__":
+    from kilngit.testing.demo import serve_from_command_line
+
+    raise SystemExit(
+        serve_from_command_line(
+            "fake_fireworks",
+            lambda port: FakeFireworks(port=port),
+            lambda s: [
+                f"KILNGIT_PROVIDER_FIREWORKS_BASE_URL={s.inference_url}",
+                "FIREWORKS_API_KEY=demo",
+                "FIREWORKS_ACCOUNT_ID=acct",
+            ],
+        )
+    )

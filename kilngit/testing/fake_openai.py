@@ -757,3 +757,15 @@ class FakeOpenAI:
         if body.get("stream"):
             return _Response(events=_stream_events(body, reply, cid))
         return _json(_completion(body, reply, cid))
+
+
+if __name__ == "__main__":
+    from kilngit.testing.demo import serve_from_command_line
+
+    raise SystemExit(
+        serve_from_command_line(
+            "fake_openai",
+            lambda port: FakeOpenAI(port=port),
+            lambda s: [f"OPENAI_BASE_URL={s.base_url}", "OPENAI_API_KEY=demo"],
+        )
+    )

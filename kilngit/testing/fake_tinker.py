@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from kilngit.finetune.export import ByteTokenizer
+
 __all__ = [
     "FAKE_API_KEY",
     "ByteTokenizer",
@@ -69,22 +71,6 @@ def token_loss(lr_sum: float) -> float:
     """The fake's cross-entropy loss per unit of token weight after optimizer steps whose learning
     rates sum to ``lr_sum``: ``2.0 * exp(-1000 * lr_sum) + 0.05``."""
     return 2.0 * math.exp(-1000.0 * lr_sum) + 0.05
-
-
-class ByteTokenizer:
-    """A hub-free stand-in tokenizer: one token per UTF-8 byte (ids 0-255).
-
-    Has the two methods training code usually needs from a Hugging Face tokenizer.
-    """
-
-    eos_token_id = None
-    vocab_size = 256
-
-    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
-        return list(text.encode("utf-8"))
-
-    def decode(self, tokens: Any, skip_special_tokens: bool = False) -> str:
-        return bytes(int(t) & 0xFF for t in tokens).decode("utf-8", errors="replace")
 
 
 _TOKENIZER = ByteTokenizer()
@@ -1281,3 +1267,15 @@ def _encode_sample_response(
             lp[0] = np.nan
         msg.prompt_logprobs = lp.tobytes()
     return msg.SerializeToString()
+
+
+if __name__ == "__main__":
+    from kilngit.testing.demo import serve_from_command_line
+
+    raise SystemExit(
+        serve_from_command_line(
+            "fake_tinker",
+            lambda port: FakeTinkerServer(port=port),
+            lambda s: [f"TINKER_BASE_URL={s.base_url}", f"TINKER_API_KEY={FAKE_API_KEY}"],
+        )
+    )

@@ -161,3 +161,15 @@ class FakeTogether(FakeOpenAI):
 
     def _public(self, jid: str) -> dict[str, Any]:
         return {k: v for k, v in self.jobs[jid].items() if not k.startswith("_")}
+
+
+if __name__ == "__main__":
+    from kilngit.testing.demo import serve_from_command_line
+
+    raise SystemExit(
+        serve_from_command_line(
+            "fake_together",
+            lambda port: FakeTogether(port=port),
+            lambda s: [f"KILNGIT_PROVIDER_TOGETHER_BASE_URL={s.base_url}", "TOGETHER_API_KEY=demo"],
+        )
+    )

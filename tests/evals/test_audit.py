@@ -13,8 +13,8 @@ from kilngit import layout
 from kilngit.cli.main import cli, main
 from kilngit.evals.audit import audit_eval
 from kilngit.evals.audit_em import dawid_skene
-from kilngit.evals.report import report_sections
 from kilngit.project import Project
+from kilngit.report import report_sections
 from kilngit.review.diff import review
 from tests.conftest import git
 from tests.evals.audit_synthetic import EVAL, TASK, build, score

@@ -7,10 +7,10 @@ import re
 from html.parser import HTMLParser
 
 from kilngit.cli.main import main
-from kilngit.evals.report import Section, write_report
 from kilngit.evals.report_svg import Series, line_chart
 from kilngit.evals.runner import run_eval
 from kilngit.project import Project
+from kilngit.report import Section, write_report
 
 
 class _Links(HTMLParser):

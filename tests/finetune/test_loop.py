@@ -10,10 +10,10 @@ import pytest
 tinker = pytest.importorskip("tinker")
 
 from kilngit.errors import ProviderError  # noqa: E402
-from kilngit.evals.report import write_report  # noqa: E402
 from kilngit.finetune.loop import LoopSettings, run_loop  # noqa: E402
 from kilngit.finetune.metrics import read_metrics  # noqa: E402
 from kilngit.project import Project  # noqa: E402
+from kilngit.report import write_report  # noqa: E402
 from kilngit.testing.fake_tinker import FAKE_API_KEY, FakeTinkerServer, SamplerInfo  # noqa: E402
 from kilngit.validate import validate_project  # noqa: E402
 from tests.finetune.helpers import TASK, add_eval, add_runs, split_and_finetune  # noqa: E402
