@@ -31,10 +31,16 @@ def _free_port() -> int:
 )
 def test_a_fake_starts_from_the_command_line(module, variable, path):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", f"kilngit.testing.{module}", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", f"kilngit.testing.{module}", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        banner = proc.stdout.readline() + proc.stdout.readline()  # the first two lines: serving, then an export
+        banner = (
+            proc.stdout.readline() + proc.stdout.readline()
+        )  # the first two lines: serving, then an export
         assert f"127.0.0.1:{port}" in banner
         url = re.search(rf"export {variable}=(\S+)", banner).group(1)
         assert f":{port}" in url
