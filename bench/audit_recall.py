@@ -1,17 +1,21 @@
 """Measure `kilngit audit`: recall and precision on a synthetic project with planted wrong labels, and the top
 suspects of the imported Kiln demo with their reasons (when the demo is there).
 
-    python bench/audit_recall.py [--seeds 5] [--demo ../shared/kiln_demo/end_to_end_project_demo] [--top 10]
+    python bench/audit_recall.py [--seeds 5] [--demo PATH] [--top 10] [--with-exec]
 
 The synthetic project (tests/evals/audit_synthetic.py) plants a careless burst, a rater who follows the
 generation session and quiet flips; the planted labels are the golden runs whose consensus differs from the
-truth. Nothing here is fitted to the demo's labels: they are the thing under suspicion.
+truth. `--with-exec` also attaches the example's execution judge (example_project/judges) to the demo's
+correctness eval as judge `exec` and runs it on the golden set first (minutes: it runs every command), so
+the audit has execution evidence too. Nothing here is fitted to the demo's labels: they are the thing under
+suspicion.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -24,9 +28,12 @@ os.environ.setdefault("GIT_AUTHOR_EMAIL", "bench@example.com")
 os.environ.setdefault("GIT_COMMITTER_NAME", "bench")
 os.environ.setdefault("GIT_COMMITTER_EMAIL", "bench@example.com")
 
+from kilngit import layout  # noqa: E402
 from kilngit.evals.audit import audit_eval  # noqa: E402
+from kilngit.evals.runner import run_eval  # noqa: E402
 from kilngit.kiln import import_kiln  # noqa: E402
 from kilngit.project import Project  # noqa: E402
+from kilngit.records import Judge  # noqa: E402
 from tests.evals.audit_synthetic import EVAL, build, score  # noqa: E402
 
 DEMO = HERE.parent.parent / "shared" / "kiln_demo" / "end_to_end_project_demo"
@@ -51,7 +58,24 @@ def synthetic(seeds: int) -> None:
             )
 
 
-def demo(path: Path, top: int) -> None:
+def attach_exec(project: Project, task: str, eval_slug: str) -> None:
+    """The example's execution judge on the demo's golden set (the eval set pointed at it, as
+    bench/exec_judge_demo.py does, so only golden items are run)."""
+    shutil.copytree(HERE.parent / "example_project" / "judges", project.root / "judges")
+    ev = project.evals(task)[eval_slug]
+    project.write_definition(
+        layout.eval_file(task, eval_slug), ev.model_copy(update={"eval_set": ev.golden_set})
+    )
+    project.write_definition(
+        layout.judge_file(task, eval_slug, "exec"),
+        Judge(type="code", function="judges.ffmpeg_exec:judge", timeout_s=900),
+    )
+    started = time.perf_counter()
+    summary = run_eval(Project(project.root), task, eval_slug, judges=["exec"], progress=False)
+    print("\n".join(summary.lines()) + f"\n(execution judge: {time.perf_counter() - started:.0f}s)")
+
+
+def demo(path: Path, top: int, with_exec: bool = False) -> None:
     if not (path / "project.kiln").is_file():
         print(f"Kiln demo not found at {path}; skipped")
         return
@@ -59,6 +83,9 @@ def demo(path: Path, top: int) -> None:
         import_kiln(path, Path(tmp) / "demo")
         project = Project(Path(tmp) / "demo")
         task = next(iter(project.tasks()))
+        if with_exec:
+            attach_exec(project, task, "issue-correctness")
+            project = Project(project.root)
         for eval_slug in project.evals(task):
             started = time.perf_counter()
             report = audit_eval(project, task, eval_slug)
@@ -86,9 +113,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--demo", type=Path, default=DEMO)
     parser.add_argument("--top", type=int, default=10)
+    parser.add_argument(
+        "--with-exec", action="store_true", help="run the example's execution judge on the demo"
+    )
     args = parser.parse_args()
     synthetic(args.seeds)
-    demo(args.demo, args.top)
+    demo(args.demo, args.top, args.with_exec)
 
 
 if __name__ == "__main__":

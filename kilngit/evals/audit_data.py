@@ -8,6 +8,7 @@ alignment does). A judge's mean score between two values (G-Eval, several sample
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from kilngit.evals.items import eval_items
@@ -208,7 +209,7 @@ def _judge_view(
         if value is None:
             return None
         dist = numeric_dist(value, score.type)
-    why = first.explanation or first.reasoning
+    why = _why(first.explanation or first.reasoning, first.details or {})
     return JudgeView(
         name,
         dist,
@@ -216,3 +217,19 @@ def _judge_view(
         why if why is None or len(why) <= 300 else why[:300] + "...",
         first.id,
     )
+
+
+_FAILING = re.compile(r"FAIL|error|refus|exit (code )?[1-9]", re.I)
+
+
+def _why(text: str | None, details: dict) -> str | None:
+    """What a reviewer reads first: a one-line `details.verdict.reason` when the judge gives one (the example's
+    execution judge does), else the explanation's failing lines first."""
+    verdict = details.get("verdict")
+    if isinstance(verdict, dict) and isinstance(verdict.get("reason"), str):
+        return verdict["reason"]
+    if not text:
+        return None
+    parts = [p.strip() for p in re.split(r"[\n;]", text) if p.strip()]
+    failing = [p for p in parts if _FAILING.search(p)]
+    return "; ".join(failing or parts)
