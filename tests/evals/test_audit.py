@@ -157,3 +157,33 @@ def test_report_and_review_show_suspects(synthetic_copy):
         CliRunner().invoke(cli, ["-C", str(root), "review", "HEAD~1...HEAD", "--format", "markdown"]).output
     )
     assert "Suspect golden labels" in text and "rated in this range" in text
+
+
+def test_audit_of_a_label_score(project):
+    """A classification task (label ratings): classes are the label names; the judge's disagreement with a
+    wrong class is reported."""
+    from kilngit.evals.runner import run_eval
+    from kilngit.records import Annotation, Eval, Judge, Rating
+    from tests.tickets import LABELS, make_tickets
+
+    runs = make_tickets(project)
+    ev = Eval(name="routing", scores=[{"name": "category", "type": "label", "instruction": "Which class.",
+                                       "human_rating": "overall"}], default_judge="exact")
+    project.write_definition(layout.eval_file("tickets", "routing"), ev)
+    project.write_definition(layout.judge_file("tickets", "routing", "exact"),
+                             Judge(type="exact_match", score="category"))
+    run_eval(Project(project.root), "tickets", "routing", progress=False)
+    sharp = runs["sharp"][0]
+    truth = next(a.rating.label for a in Project(project.root).annotations("tickets") if a.run == sharp.id)
+    wrong = next(c for c in LABELS if c != truth)
+    for rater in ("ana@example.com", "ben@example.com"):
+        project.write_record(Annotation(task="tickets", run=sharp.id, rater=rater,
+                                        rating=Rating(type="label", label=wrong)))
+    report = audit_eval(Project(project.root), "tickets", "routing")
+    assert report.classes == list(LABELS) and report.golden == len(runs["sharp"]) * 2
+    mine = next(s for s in report.items if s.run == sharp.id)
+    # Two raters agreeing outweigh one judge that is often wrong here (it reads the class the answer names,
+    # and half the answers are sloppy), but the judges' side is shown in numbers and words.
+    assert mine.consensus == wrong and mine.p_judges > 0.5
+    assert {r.kind for r in mine.reasons} == {"judges", "execution"}
+    assert f"says {truth!r}" in next(r.text for r in mine.reasons if r.kind == "execution")
