@@ -57,8 +57,12 @@ def responder(verdicts: dict[tuple[str, str], dict]):  # type: ignore[no-untyped
         system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
         user, _, evidence = user.partition("\n\nEvidence from other judges about this output:\n")
         failed_runs = [json.loads(s) for s in re.findall(r"^scores: (\{.*\})$", evidence, re.M)]
-        found = re.search(r"given this input:\n<eval_data>\n(.*?)\n</eval_data>.*produced this output:\n"
-                          r"<eval_data>\n(.*)\n</eval_data>$", user, re.S)
+        found = re.search(
+            r"given this input:\n<eval_data>\n(.*?)\n</eval_data>.*produced this output:\n"
+            r"<eval_data>\n(.*)\n</eval_data>$",
+            user,
+            re.S,
+        )
         if found is None or (found.group(1), found.group(2)) not in verdicts:
             raise KeyError("no scripted verdict for this request; add it to judge_verdicts.json")
         verdict = verdicts[(found.group(1), found.group(2))]
@@ -81,7 +85,10 @@ async def record_grounded(project: Project, eval_slug: str, name: str) -> int:
     judge = PreparedJudge.prepare(project, TASK, eval_slug, name, cache="record")
     setup = judge.setup
     if setup.judge.evidence_parts != ["scores"]:
-        print(f"{name}: only score-only evidence (evidence_parts: [scores]) can be pre-recorded", file=sys.stderr)
+        print(
+            f"{name}: only score-only evidence (evidence_parts: [scores]) can be pre-recorded",
+            file=sys.stderr,
+        )
         return 1
     choices = [[(s.name, v) for v in allowed_values(s.type)] for s in setup.scores]
     items = eval_items(project, TASK, setup.eval)
@@ -90,9 +97,17 @@ async def record_grounded(project: Project, eval_slug: str, name: str) -> int:
     try:
         for state in states:
             for combination in itertools.product(*choices):
-                evidence = {slug: JudgeResult(task=TASK, eval=eval_slug, judge=slug, judge_hash="recording",
-                                              run=state.id, scores=dict(combination)).with_id()
-                            for slug in setup.judge.evidence or []}
+                evidence = {
+                    slug: JudgeResult(
+                        task=TASK,
+                        eval=eval_slug,
+                        judge=slug,
+                        judge_hash="recording",
+                        run=state.id,
+                        scores=dict(combination),
+                    ).with_id()
+                    for slug in setup.judge.evidence or []
+                }
                 verdict = await judge.judge(state, 0, evidence)  # type: ignore[arg-type]
                 if verdict.error:
                     print(f"{name}: {verdict.error}", file=sys.stderr)
@@ -113,7 +128,11 @@ def main() -> int:
         os.environ["OPENAI_API_KEY"] = "not-a-real-key"
         project = Project(copy)
         for eval_slug in project.evals(TASK):
-            llm = [name for name, j in project.judges(TASK, eval_slug).items() if j.type in ("llm_as_judge", "g_eval")]
+            llm = [
+                name
+                for name, j in project.judges(TASK, eval_slug).items()
+                if j.type in ("llm_as_judge", "g_eval")
+            ]
             if not llm:
                 continue
             summary = run_eval(project, TASK, eval_slug, judges=llm, cache="record", progress=False)

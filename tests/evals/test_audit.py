@@ -167,18 +167,25 @@ def test_audit_of_a_label_score(project):
     from tests.tickets import LABELS, make_tickets
 
     runs = make_tickets(project)
-    ev = Eval(name="routing", scores=[{"name": "category", "type": "label", "instruction": "Which class.",
-                                       "human_rating": "overall"}], default_judge="exact")
+    ev = Eval(
+        name="routing",
+        scores=[
+            {"name": "category", "type": "label", "instruction": "Which class.", "human_rating": "overall"}
+        ],
+        default_judge="exact",
+    )
     project.write_definition(layout.eval_file("tickets", "routing"), ev)
-    project.write_definition(layout.judge_file("tickets", "routing", "exact"),
-                             Judge(type="exact_match", score="category"))
+    project.write_definition(
+        layout.judge_file("tickets", "routing", "exact"), Judge(type="exact_match", score="category")
+    )
     run_eval(Project(project.root), "tickets", "routing", progress=False)
     sharp = runs["sharp"][0]
     truth = next(a.rating.label for a in Project(project.root).annotations("tickets") if a.run == sharp.id)
     wrong = next(c for c in LABELS if c != truth)
     for rater in ("ana@example.com", "ben@example.com"):
-        project.write_record(Annotation(task="tickets", run=sharp.id, rater=rater,
-                                        rating=Rating(type="label", label=wrong)))
+        project.write_record(
+            Annotation(task="tickets", run=sharp.id, rater=rater, rating=Rating(type="label", label=wrong))
+        )
     report = audit_eval(Project(project.root), "tickets", "routing")
     assert report.classes == list(LABELS) and report.golden == len(runs["sharp"]) * 2
     mine = next(s for s in report.items if s.run == sharp.id)
