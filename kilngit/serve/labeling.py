@@ -19,7 +19,7 @@ from starlette.responses import Response
 from kilngit import layout
 from kilngit.errors import UsageError
 from kilngit.filters import RunFilter
-from kilngit.records import Annotation, Task, TaskRun
+from kilngit.records import Annotation, Task
 from kilngit.review.label import in_queue
 from kilngit.review.rating import (
     RatingChange,
@@ -128,10 +128,6 @@ class Queues:
                 del ids[i]
 
 
-def _queue(server: Server, task: str, rater: str, filter_text: str, which: str) -> list[str]:
-    return server.queues.get(task, rater, filter_text, which)  # type: ignore[no-any-return]
-
-
 def _params(source: Any) -> tuple[str, str]:
     which = source.get("queue") or "unrated"
     return (source.get("q") or "all").strip(), which if which in QUEUES else "unrated"
@@ -158,7 +154,9 @@ async def rate(server: Server, request: Request) -> Response:
     if run.output is None and (change.overall or change.label or change.requirements):
         raise UsageError(f"run {run_id} has no output to rate", "run the task on it first, or only tag it")
     before = load_own_annotation(server.project, task, session.rater, run_id)
-    after = _apply(server, run, session.rater, change, before, _seconds(form.get("seconds")))
+    after = apply_change(
+        server.project, run, session.rater, change, before, seconds_on_item=_seconds(form.get("seconds"))
+    )
     relpath = _save(server, task, session.rater, run_id, after)
     session.undo.append((task, run_id, before))
     return _panel(server, request, task, filter_text, which, after=run_id, answered=(run_id, after, relpath))
@@ -222,17 +220,6 @@ def _seconds(value: object) -> float | None:
     return min(max(seconds, 0.0), _MAX_SECONDS) if seconds == seconds else None
 
 
-def _apply(
-    server: Server,
-    run: TaskRun,
-    rater: str,
-    change: RatingChange,
-    before: Annotation | None,
-    seconds: float | None,
-) -> Annotation:
-    return apply_change(server.project, run, rater, change, before, seconds_on_item=seconds)
-
-
 def _save(server: Server, task: str, rater: str, run_id: str, annotation: Annotation | None) -> str:
     """Save (or delete) the rater's annotation through the rating library; returns its path."""
     save_annotation(server.project, task, rater, run_id, annotation)
@@ -256,7 +243,7 @@ def _panel(
     session = request.scope["kilngit.session"]
     error = None
     try:
-        queue = _queue(server, task, session.rater, filter_text, which)
+        queue = server.queues.get(task, session.rater, filter_text, which)
     except UsageError as e:
         queue, error = [], str(e)
     if current is not None:

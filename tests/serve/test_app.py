@@ -178,6 +178,7 @@ def test_judges_are_hidden_until_the_person_answers(serve_project: Project) -> N
 
 def test_requests_never_name_paths(serve_project: Project) -> None:
     c = client(serve_project)
+    assert "known tasks: ffmpeg" in c.get("/t/ffmeg/runs").text
     for path in (
         "/t/..%2F..%2F/runs",
         "/t/ffmpeg/runs/..%2F..%2Fkilngit.yaml",
