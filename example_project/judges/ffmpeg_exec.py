@@ -10,7 +10,7 @@ Contract (kilngit code judge)::
 2. Every step passes the policy (``ffmpeg_policy``) or nothing runs: the answer scores 0 everywhere and the
    reasons are the explanation.
 3. Inputs are made up to match the request (``ffmpeg_inputs``, ``ffmpeg_streams``), and the steps run in
-   order as argv (no shell, stdin closed) in one fresh folder under the temp dir (``ffmpeg_sandbox``),
+   order as argv (no shell, stdin closed) in one fresh folder under the temp dir (``ffmpeg_workspace``),
    stopping at the first failure. When the judge itself cannot judge (no ffmpeg, inputs not made, sandbox not
    set up) it raises ``ffmpeg_report.JudgeError``: kilngit records an error result, never a score.
 4. Every final output is probed and fully decoded (``ffmpeg_probe``); the main one is checked against the
@@ -32,6 +32,7 @@ import sys
 
 try:
     from . import (
+        ffmpeg_argv,
         ffmpeg_checks,
         ffmpeg_extract,
         ffmpeg_inputs,
@@ -41,9 +42,11 @@ try:
         ffmpeg_report,
         ffmpeg_request,
         ffmpeg_sandbox,
+        ffmpeg_workspace,
     )
 except ImportError:  # loaded as a plain file rather than as judges.ffmpeg_exec
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import ffmpeg_argv  # type: ignore[no-redef]
     import ffmpeg_checks  # type: ignore[no-redef]
     import ffmpeg_extract  # type: ignore[no-redef]
     import ffmpeg_inputs  # type: ignore[no-redef]
@@ -53,6 +56,7 @@ except ImportError:  # loaded as a plain file rather than as judges.ffmpeg_exec
     import ffmpeg_report  # type: ignore[no-redef]
     import ffmpeg_request  # type: ignore[no-redef]
     import ffmpeg_sandbox  # type: ignore[no-redef]
+    import ffmpeg_workspace  # type: ignore[no-redef]
 
 # re-exported for callers of the old single-module judge
 Expectations = ffmpeg_request.Expectations
@@ -64,8 +68,11 @@ LIMITS = ffmpeg_sandbox.Limits()
 MAX_OUTPUTS = 6
 
 _INPUT_INFO: dict[str, object] = {}
-_KINDS = {**{e: "video" for e in ffmpeg_request.VIDEO_EXTS}, **{e: "audio" for e in ffmpeg_request.AUDIO_EXTS},
-          **{e: "image" for e in ffmpeg_request.IMAGE_EXTS}}
+_KINDS = {
+    **{e: "video" for e in ffmpeg_request.VIDEO_EXTS},
+    **{e: "audio" for e in ffmpeg_request.AUDIO_EXTS},
+    **{e: "image" for e in ffmpeg_request.IMAGE_EXTS},
+}
 
 
 def score_name(task: dict) -> str:
@@ -76,10 +83,10 @@ def score_name(task: dict) -> str:
 
 def map_placeholders(steps: list[list[str]], exp) -> tuple[list[list[str]], dict[str, str]]:
     """Replace input names the user never gave with the user's files of the same kind, in order."""
-    written = {o.name for argv in steps for o in ffmpeg_policy.analyze_command(argv).outputs}
+    written = {o.name for argv in steps for o in ffmpeg_argv.analyze_command(argv).outputs}
     made, read = set(), []
     for argv in steps:
-        info = ffmpeg_policy.analyze_command(argv)
+        info = ffmpeg_argv.analyze_command(argv)
         read += [i.name for i in info.inputs if i.name not in made and i.options.get("f") != "lavfi"]
         made |= {o.name for o in info.outputs}
     free = [n for n in exp.mentioned if n not in read and n not in written and n not in exp.output]
@@ -113,14 +120,22 @@ def _input_info(path: str, ffmpeg: str):
 
 def _final_outputs(infos, produced: dict[str, int], exp) -> list[str]:
     """Produced files the last steps leave (not read again by a later step), the requested one first."""
-    later_inputs = [{i.name for info in infos[k + 1:] for i in info.inputs} for k in range(len(infos))]
-    declared = [o.name for k, info in enumerate(infos) for o in info.outputs
-                if o.name != "-" and o.name not in later_inputs[k]]
+    later_inputs = [{i.name for info in infos[k + 1 :] for i in info.inputs} for k in range(len(infos))]
+    declared = [
+        o.name
+        for k, info in enumerate(infos)
+        for o in info.outputs
+        if o.name != "-" and o.name not in later_inputs[k]
+    ]
     inputs = {i.name for info in infos for i in info.inputs}
     wanted = [n for n in exp.output if n not in inputs]
     order = [m for n in wanted[-1:] for m in ffmpeg_checks.matches(n, produced)[:1]]
-    order += [m for n in declared if exp.ext and ffmpeg_checks.ext_of(n) == exp.ext
-              for m in ffmpeg_checks.matches(n, produced)[:1]]
+    order += [
+        m
+        for n in declared
+        if exp.ext and ffmpeg_checks.ext_of(n) == exp.ext
+        for m in ffmpeg_checks.matches(n, produced)[:1]
+    ]
     order += [m for n in declared for m in ffmpeg_checks.matches(n, produced)[:1]]
     return [f for f in dict.fromkeys(order) if produced.get(f, 0) > 0]
 
@@ -164,8 +179,10 @@ def judge(task: dict, input: str, output: str) -> dict:
     report.binary(ffmpeg)
     steps, mapping = map_placeholders(steps, exp)
     report.placeholders(mapping)
-    infos = [ffmpeg_policy.analyze_command(a) for a in steps if a[0] == "ffmpeg"]
-    needed = max([ffmpeg_policy.time_span_needed(i) for i in infos] + [exp.latest_time, (exp.cuts_around or -8) + 8])
+    infos = [ffmpeg_argv.analyze_command(a) for a in steps if a[0] == "ffmpeg"]
+    needed = max(
+        [ffmpeg_argv.time_span_needed(i) for i in infos] + [exp.latest_time, (exp.cuts_around or -8) + 8]
+    )
     duration = ffmpeg_inputs.duration_bucket(needed)
     size = (exp.source_height * 16 // 9 // 2 * 2, exp.source_height) if exp.source_height else None
     cache = ffmpeg_inputs.InputCache(ffmpeg)
@@ -176,7 +193,7 @@ def judge(task: dict, input: str, output: str) -> dict:
     input_probe = _input_info(plan.files[plan.main], ffmpeg) if plan.main in plan.files else None
     report.inputs(plan, input_probe)
 
-    with ffmpeg_sandbox.Workspace(plan.files, ffmpeg, LIMITS) as ws:
+    with ffmpeg_workspace.Workspace(plan.files, ffmpeg, LIMITS) as ws:
         runs = True
         for argv in steps:
             if argv[0] == "mkdir":
@@ -184,13 +201,18 @@ def judge(task: dict, input: str, output: str) -> dict:
                     if not folder.startswith("-"):
                         ws.mkdir(folder)
                 continue
-            info = ffmpeg_policy.analyze_command(argv)
+            info = ffmpeg_argv.analyze_command(argv)
             for o in info.outputs:  # ffmpeg makes no folders: only one the request names is taken to exist
                 folder = os.path.dirname(o.name)
-                if folder and re.search(r"(?<![\w.-])" + re.escape(folder.split("/")[0]) + r"(?![\w.-])", input or ""):
+                if folder and re.search(
+                    r"(?<![\w.-])" + re.escape(folder.split("/")[0]) + r"(?![\w.-])", input or ""
+                ):
                     ws.mkdir(folder)
-            ran = ws.run(argv, [i.index for i in info.inputs],
-                         {i.index for i in info.inputs if i.name.startswith("concat:")})
+            ran = ws.run(
+                argv,
+                [i.index for i in info.inputs],
+                {i.index for i in info.inputs if i.name.startswith("concat:")},
+            )
             if ran.error:
                 return report.error(ran.error)
             report.command(ran)
@@ -198,11 +220,17 @@ def judge(task: dict, input: str, output: str) -> dict:
                 runs = False
                 break
         produced = ws.produced()
-        missing = [o.name for info in infos for o in info.outputs
-                   if o.name != "-" and not [m for m in ffmpeg_checks.matches(o.name, produced) if produced[m] > 0]]
+        missing = [
+            o.name
+            for info in infos
+            for o in info.outputs
+            if o.name != "-" and not [m for m in ffmpeg_checks.matches(o.name, produced) if produced[m] > 0]
+        ]
         if runs and missing:
             runs = False
-            report.fail(ffmpeg_checks.Check("outputs written", "every output", f"missing {', '.join(missing)}", False))
+            report.check(
+                ffmpeg_checks.Check("outputs written", "every output", f"missing {', '.join(missing)}", False)
+            )
         finals = _final_outputs(infos, produced, exp)[:MAX_OUTPUTS] if runs else []
         probes = {}
         for name in finals:
@@ -219,7 +247,11 @@ def judge(task: dict, input: str, output: str) -> dict:
     argv_text = " ".join(" ".join(a) for a in steps)
     for name in exp.mentioned:
         if name not in exp.output:
-            report.check(ffmpeg_checks.Check(f"uses {name}", "named in a command", name in argv_text, name in argv_text))
+            report.check(
+                ffmpeg_checks.Check(
+                    f"uses {name}", "named in a command", name in argv_text, name in argv_text
+                )
+            )
     wanted = [n for n in exp.output if n not in {i.name for info in infos for i in info.inputs}]
     if wanted:
         ok = bool(ffmpeg_checks.matches(wanted[-1], produced))
@@ -239,5 +271,5 @@ def judge(task: dict, input: str, output: str) -> dict:
         for check in ffmpeg_checks.output_checks(exp, probes[main], input_probe, plan.duration, exp.streams):
             report.check(check, output=main)
     elif re.search(r"\S", input or "") and not finals:
-        report.fail(ffmpeg_checks.Check("an output to inspect", "a media file", "none", False))
+        report.check(ffmpeg_checks.Check("an output to inspect", "a media file", "none", False))
     return report.finish(runs=True)

@@ -34,14 +34,36 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-SHELL_LANGS = frozenset(("", "bash", "sh", "shell", "console", "zsh", "shellsession", "terminal", "cmd",
-                         "powershell", "ps", "ps1", "text", "txt", "plain", "plaintext", "ffmpeg", "none"))
+SHELL_LANGS = frozenset(
+    (
+        "",
+        "bash",
+        "sh",
+        "shell",
+        "console",
+        "zsh",
+        "shellsession",
+        "terminal",
+        "cmd",
+        "powershell",
+        "ps",
+        "ps1",
+        "text",
+        "txt",
+        "plain",
+        "plaintext",
+        "ffmpeg",
+        "none",
+    )
+)
 _FENCE_RE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
 _PROMPT_RE = re.compile(r"^[ \t]*(?:[$%]|>>>)[ \t]+")
 _FFMPEG_WORD = re.compile(r"(?<![\w./-])ffmpeg(?![\w.-])")
 # An answer that is nothing but a command line starts with a program (or a prompt, a subshell, VAR=...).
-_SHELL_START = re.compile(r"(?:[$%][ \t]+)?(?:[\w./-]+=\S*|/\S+|\(|(?:ffmpeg|ffprobe|ffplay|mkdir|rm|cp|mv|cd|sudo|"
-                          r"sh|bash|zsh|env|for|while|echo|cat|curl|wget|find|xargs|nohup|time|dd)(?:\s|$))")
+_SHELL_START = re.compile(
+    r"(?:[$%][ \t]+)?(?:[\w./-]+=\S*|/\S+|\(|(?:ffmpeg|ffprobe|ffplay|mkdir|rm|cp|mv|cd|sudo|"
+    r"sh|bash|zsh|env|for|while|echo|cat|curl|wget|find|xargs|nohup|time|dd)(?:\s|$))"
+)
 NO_COMMAND = "no ffmpeg command found in the answer"
 _NULL_REDIRECT = re.compile(r"^(?:\d?>>?|&>)\s*/dev/null$|^\d?>&\d$")
 

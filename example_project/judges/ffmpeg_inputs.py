@@ -49,8 +49,12 @@ except ImportError:  # loaded as a plain file
     import ffmpeg_streams  # type: ignore[no-redef]
 
 VIDEO_SIZE, VIDEO_FPS = ffmpeg_streams.VIDEO_SIZES[0], 10
-FONT_GLOBS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/*/*.ttf",
-              "/usr/share/fonts/**/*.ttf", "/usr/local/share/fonts/**/*.ttf")
+FONT_GLOBS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/*/*.ttf",
+    "/usr/share/fonts/**/*.ttf",
+    "/usr/local/share/fonts/**/*.ttf",
+)
 DURATION_BUCKETS = (4, 12, 30, 60, 120, 300, 600)
 
 _V = "testsrc2=size={w}x{h}:rate={fps}:duration={d}"
@@ -171,16 +175,23 @@ class InputCache:
         graphs = []
         for kind, k in spec.streams():
             if kind == "video":
-                w, h = (spec.size or VIDEO_SIZE) if k == 0 else ffmpeg_streams.stream_identity("video", k).values()
+                w, h = (
+                    (spec.size or VIDEO_SIZE)
+                    if k == 0
+                    else ffmpeg_streams.stream_identity("video", k).values()
+                )
                 graphs.append(_V.format(w=w, h=h, fps=VIDEO_FPS, d=spec.duration))
             elif kind == "audio":
                 ident = ffmpeg_streams.stream_identity("audio", k)
                 layout = "stereo" if ident["channels"] == 2 else "mono"
-                graphs.append(_A.format(f=440 + 110 * k, sr=ident["sample_rate"], layout=layout, d=spec.duration))
+                graphs.append(
+                    _A.format(f=440 + 110 * k, sr=ident["sample_rate"], layout=layout, d=spec.duration)
+                )
         if len(graphs) <= 2:
             return [a for g in graphs for a in ("-f", "lavfi", "-i", g)]
-        return (["-filter_complex", ";".join(f"{g}[s{i}]" for i, g in enumerate(graphs))]
-                + [a for i in range(len(graphs)) for a in ("-map", f"[s{i}]")])
+        return ["-filter_complex", ";".join(f"{g}[s{i}]" for i, g in enumerate(graphs))] + [
+            a for i in range(len(graphs)) for a in ("-map", f"[s{i}]")
+        ]
 
     def _generate(self, dest: str, spec: MediaSpec) -> None:
         ext = spec.ext
@@ -205,12 +216,17 @@ class InputCache:
         tmp = f"{dest}.{os.getpid()}.tmp.{ext if not fmt else 'mkv'}"
         # one thread per encoder and filter graph: a file with 8 streams must not need more threads than a
         # sandbox's process limit allows
-        base = ([self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-filter_threads", "1"] + src
-                + maps + ["-threads", "1"])
+        base = (
+            [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-filter_threads", "1"]
+            + src
+            + maps
+            + ["-threads", "1"]
+        )
         try:
             for extra in (codec_args, []):  # preferred codecs, then the container defaults
-                proc = subprocess.run(base + extra + fmt + [tmp], capture_output=True, timeout=300,
-                                      stdin=subprocess.DEVNULL)
+                proc = subprocess.run(
+                    base + extra + fmt + [tmp], capture_output=True, timeout=300, stdin=subprocess.DEVNULL
+                )
                 if proc.returncode == 0:
                     os.replace(tmp, dest)  # atomic: concurrent judges never see half a file
                     return
@@ -220,8 +236,14 @@ class InputCache:
                     os.unlink(leftover)
         raise RuntimeError(f"cannot generate a synthetic .{ext} input: {proc.stderr.decode()[-500:]}")
 
-    def media(self, ext: str, duration: int, subs: bool = False, layout: tuple[str, ...] = (),
-              size: tuple[int, int] | None = None) -> str:
+    def media(
+        self,
+        ext: str,
+        duration: int,
+        subs: bool = False,
+        layout: tuple[str, ...] = (),
+        size: tuple[int, int] | None = None,
+    ) -> str:
         """Path of a cached synthetic file (generated once)."""
         spec = MediaSpec(ext.lower(), duration, tuple(layout), size, subs)
         dest = os.path.join(self.root, spec.key())
@@ -254,9 +276,15 @@ class InputPlan:
     files: dict[str, str | bytes] = field(default_factory=dict)
 
 
-def plan_inputs(infos: list, cache: InputCache, duration: int, layout: tuple[str, ...] = (),
-                size: tuple[int, int] | None = None, produced_before: list[set[str]] | None = None) -> InputPlan:
-    """Files to place in the folder for the steps (``ffmpeg_policy.CommandInfo`` each, in order).
+def plan_inputs(
+    infos: list,
+    cache: InputCache,
+    duration: int,
+    layout: tuple[str, ...] = (),
+    size: tuple[int, int] | None = None,
+    produced_before: list[set[str]] | None = None,
+) -> InputPlan:
+    """Files to place in the folder for the steps (``ffmpeg_argv.CommandInfo`` each, in order).
 
     Inputs an earlier step writes are not made up. ``layout``/``size`` apply to the first media input.
     Returns relative name -> cached file path (to copy) or literal bytes, in ``InputPlan.files``.
@@ -289,14 +317,17 @@ def plan_inputs(infos: list, cache: InputCache, duration: int, layout: tuple[str
 
     for info in infos:
         sub_names = {name for flt, name in info.filter_files if flt in ("subtitles", "ass")}
-        sub_indices = {int(m.group(1)) for opt, val in info.options
-                       if opt == "map" and val and (m := re.match(r"-?(\d+):s\b", val))}
+        sub_indices = {
+            int(m.group(1))
+            for opt, val in info.options
+            if opt == "map" and val and (m := re.match(r"-?(\d+):s\b", val))
+        }
         for idx, inp in enumerate(info.inputs):
             name, opts = inp.name, inp.options
             if opts.get("f") == "lavfi":
                 continue
             if name.startswith("concat:"):
-                for part in name[len("concat:"):].split("|"):
+                for part in name[len("concat:") :].split("|"):
                     add(part)
             elif opts.get("f") == "concat" and name not in written:
                 clip = cache.media("mp4", duration)

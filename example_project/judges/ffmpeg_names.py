@@ -16,13 +16,111 @@ from dataclasses import dataclass
 
 # x264/x265 presets, NVENC/QSV/AMF names, libvpx deadlines, libaom/SVT-AV1 numbers, ProRes profiles.
 PRESETS = frozenset(
-    ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "default", "hp", "hq", "bd", "ll", "llhq", "llhp", "lossless", "losslesshp", "good", "best", "realtime", "speed", "balanced", "quality", "proxy", "lt", "standard", "hq", "4444", "4444xq"]
+    [
+        "ultrafast",
+        "superfast",
+        "veryfast",
+        "faster",
+        "fast",
+        "medium",
+        "slow",
+        "slower",
+        "veryslow",
+        "placebo",
+        "p1",
+        "p2",
+        "p3",
+        "p4",
+        "p5",
+        "p6",
+        "p7",
+        "default",
+        "hp",
+        "hq",
+        "bd",
+        "ll",
+        "llhq",
+        "llhp",
+        "lossless",
+        "losslesshp",
+        "good",
+        "best",
+        "realtime",
+        "speed",
+        "balanced",
+        "quality",
+        "proxy",
+        "lt",
+        "standard",
+        "hq",
+        "4444",
+        "4444xq",
+    ]
 ) | {str(n) for n in range(14)}
-SCALER_FLAGS = frozenset(["fast_bilinear", "bilinear", "bicubic", "experimental", "neighbor", "area", "bicublin", "gauss", "sinc", "lanczos", "spline", "print_info", "accurate_rnd", "full_chroma_int", "full_chroma_inp", "bitexact"])
-_ALIASES = {"h265": "hevc", "x265": "hevc", "h.265": "hevc", "x264": "h264", "h.264": "h264", "avc": "h264",
-            "h.263": "h263", "xvid": "mpeg4", "divx": "mpeg4", "mpeg-2": "mpeg2video", "mpeg2": "mpeg2video",
-            "dolby": "ac3", "vorbis": "vorbis", "lame": "libmp3lame"}
-_GENERIC = frozenset(["the", "a", "an", "same", "video", "audio", "this", "that", "my", "your", "default", "best", "good", "any", "fastest", "slowest", "highest", "lowest", "right", "proper", "following", "copy", "new", "original"])
+SCALER_FLAGS = frozenset(
+    [
+        "fast_bilinear",
+        "bilinear",
+        "bicubic",
+        "experimental",
+        "neighbor",
+        "area",
+        "bicublin",
+        "gauss",
+        "sinc",
+        "lanczos",
+        "spline",
+        "print_info",
+        "accurate_rnd",
+        "full_chroma_int",
+        "full_chroma_inp",
+        "bitexact",
+    ]
+)
+_ALIASES = {
+    "h265": "hevc",
+    "x265": "hevc",
+    "h.265": "hevc",
+    "x264": "h264",
+    "h.264": "h264",
+    "avc": "h264",
+    "h.263": "h263",
+    "xvid": "mpeg4",
+    "divx": "mpeg4",
+    "mpeg-2": "mpeg2video",
+    "mpeg2": "mpeg2video",
+    "dolby": "ac3",
+    "vorbis": "vorbis",
+    "lame": "libmp3lame",
+}
+_GENERIC = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "same",
+        "video",
+        "audio",
+        "this",
+        "that",
+        "my",
+        "your",
+        "default",
+        "best",
+        "good",
+        "any",
+        "fastest",
+        "slowest",
+        "highest",
+        "lowest",
+        "right",
+        "proper",
+        "following",
+        "copy",
+        "new",
+        "original",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -35,11 +133,18 @@ def asked_names(request: str) -> list[Name]:
     """Presets, codecs/encoders and filters the request names ("the X preset", "preset X", "X codec")."""
     low = (request or "").lower()
     found: list[Name] = []
-    for kind, pattern in (("preset", r"\b([\w.+-]+)\s+(?:encoding\s+)?preset\b|\bpreset\s+(?:of\s+|called\s+)?['\"`]?([\w.+-]+)"),
-                          ("codec", r"\b([\w.+-]+)\s+(?:video\s+|audio\s+)?(?:codec|encoder)\b"),
-                          ("filter", r"\b([\w.+-]+)\s+(?:scaling\s+)?filter\b")):
+    for kind, pattern in (
+        (
+            "preset",
+            r"\b([\w.+-]+)\s+(?:encoding\s+)?preset\b|\bpreset\s+(?:of\s+|called\s+)?['\"`]?([\w.+-]+)",
+        ),
+        ("codec", r"\b([\w.+-]+)\s+(?:video\s+|audio\s+)?(?:codec|encoder)\b"),
+        ("filter", r"\b([\w.+-]+)\s+(?:scaling\s+)?filter\b"),
+    ):
         for m in re.finditer(pattern, low):
-            word = (m.group(1) or (m.group(2) if m.lastindex and m.lastindex > 1 else None) or "").strip(".,'\"`")
+            word = (m.group(1) or (m.group(2) if m.lastindex and m.lastindex > 1 else None) or "").strip(
+                ".,'\"`"
+            )
             if word and word not in _GENERIC and not word.isdigit() or (kind == "preset" and word.isdigit()):
                 found.append(Name(kind, word))
     return list(dict.fromkeys(found))
@@ -52,12 +157,19 @@ def capabilities(ffmpeg: str) -> dict[str, frozenset[str]]:
     """Codec, encoder and filter names of this ffmpeg binary (asked once per process; our own trusted call)."""
     if ffmpeg not in _CAPS:
         caps: dict[str, frozenset[str]] = {}
-        for key, flag, rx in (("codecs", "-codecs", r"^\s*[D.][E.][VASDT][I.][L.][S.]\s+(\S+)"),
-                              ("encoders", "-encoders", r"^\s*[VASFXBD.]{6}\s+(\S+)"),
-                              ("filters", "-filters", r"^\s*[TSC.]{2,3}\s+(\S+)\s+\S+->\S+")):
+        for key, flag, rx in (
+            ("codecs", "-codecs", r"^\s*[D.][E.][VASDT][I.][L.][S.]\s+(\S+)"),
+            ("encoders", "-encoders", r"^\s*[VASFXBD.]{6}\s+(\S+)"),
+            ("filters", "-filters", r"^\s*[TSC.]{2,3}\s+(\S+)\s+\S+->\S+"),
+        ):
             try:
-                out = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", flag], capture_output=True, text=True,
-                                     timeout=30, stdin=subprocess.DEVNULL).stdout
+                out = subprocess.run(
+                    [ffmpeg, "-hide_banner", "-nostdin", flag],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    stdin=subprocess.DEVNULL,
+                ).stdout
             except (OSError, subprocess.SubprocessError):
                 out = ""
             caps[key] = frozenset(re.findall(rx, out, flags=re.M)) - {"=", "------"}
@@ -86,10 +198,13 @@ def missing(request: str, ffmpeg: str) -> list[Name]:
     return [n for n in asked_names(request) if not exists(n, ffmpeg)]
 
 
-_ADMIT = re.compile(r"(does ?n[o']t|do ?n[o']t|is ?n[o']t|is not|are not|aren't|no such|not an? (?:real|valid|actual|"
-                    r"existing|recogni[sz]ed|standard|supported)|not (?:a )?valid|invalid|not exist|non-?existent|"
-                    r"unknown|not available|not supported|unsupported|there is no|there's no|no ['\"`]?\w+['\"`]? "
-                    r"preset|not recogni[sz]ed|made[- ]up|not part of)", re.I)
+_ADMIT = re.compile(
+    r"(does ?n[o']t|do ?n[o']t|is ?n[o']t|is not|are not|aren't|no such|not an? (?:real|valid|actual|"
+    r"existing|recogni[sz]ed|standard|supported)|not (?:a )?valid|invalid|not exist|non-?existent|"
+    r"unknown|not available|not supported|unsupported|there is no|there's no|no ['\"`]?\w+['\"`]? "
+    r"preset|not recogni[sz]ed|made[- ]up|not part of)",
+    re.I,
+)
 
 
 def says_missing(answer_prose: str, name: Name) -> bool:

@@ -74,7 +74,9 @@ class MediaInfo:
     def summary(self) -> str:
         dur = f", {self.duration:.2f}s" if self.duration is not None else ""
         streams = "; ".join(s.facts() for s in self.streams) or "no streams"
-        return f"{self.format_name}{dur}: {streams}" + (f"; mp3 header {self.mp3_header}" if self.mp3_header else "")
+        return f"{self.format_name}{dur}: {streams}" + (
+            f"; mp3 header {self.mp3_header}" if self.mp3_header else ""
+        )
 
     def to_data(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -82,8 +84,13 @@ class MediaInfo:
 
 DECODE_ERRORS = 3  # error lines from which a decode counts as failed
 
-_CODEC_TYPE = {"Video": "video", "Audio": "audio", "Subtitle": "subtitle", "Data": "data",
-               "Attachment": "attachment"}
+_CODEC_TYPE = {
+    "Video": "video",
+    "Audio": "audio",
+    "Subtitle": "subtitle",
+    "Data": "data",
+    "Attachment": "attachment",
+}
 
 
 def _num(v) -> float | None:
@@ -155,13 +162,20 @@ def parse_ffprobe_json(text: str) -> MediaInfo | None:
     fmt = data.get("format") or {}
     if not fmt:
         return None
-    info = MediaInfo(format_name=fmt.get("format_name", "?"), duration=_num(fmt.get("duration")),
-                     bit_rate=_int(fmt.get("bit_rate")))
+    info = MediaInfo(
+        format_name=fmt.get("format_name", "?"),
+        duration=_num(fmt.get("duration")),
+        bit_rate=_int(fmt.get("bit_rate")),
+    )
     for s in data.get("streams", []):
         tag = s.get("codec_tag_string")
-        st = StreamInfo(type=s.get("codec_type", "data"), codec=s.get("codec_name", "?"),
-                        codec_tag=None if not tag or tag.startswith("[") else tag,
-                        bit_rate=_int(s.get("bit_rate")), duration=_num(s.get("duration")))
+        st = StreamInfo(
+            type=s.get("codec_type", "data"),
+            codec=s.get("codec_name", "?"),
+            codec_tag=None if not tag or tag.startswith("[") else tag,
+            bit_rate=_int(s.get("bit_rate")),
+            duration=_num(s.get("duration")),
+        )
         if st.type == "video":
             st.width, st.height = s.get("width"), s.get("height")
             st.sar, st.dar = s.get("sample_aspect_ratio"), s.get("display_aspect_ratio")
@@ -176,7 +190,9 @@ def parse_ffprobe_json(text: str) -> MediaInfo | None:
 
 def framecrc_durations(text: str) -> dict[int, float]:
     """Per-stream durations from ``-f framecrc`` output (the ffmpeg -i listing has none)."""
-    bases = {int(i): Fraction(int(a), int(b)) for i, a, b in re.findall(r"^#tb (\d+): (\d+)/(\d+)", text, re.M)}
+    bases = {
+        int(i): Fraction(int(a), int(b)) for i, a, b in re.findall(r"^#tb (\d+): (\d+)/(\d+)", text, re.M)
+    }
     span: dict[int, list[int]] = {}
     for idx, _dts, pts, dur in re.findall(r"^\s*(\d+),\s*(-?\d+),\s*(-?\d+),\s*(\d+),", text, re.M):
         lo_hi = span.setdefault(int(idx), [int(pts), int(pts) + int(dur)])
@@ -195,26 +211,44 @@ def mp3_header(path: str) -> str:
     return "none"
 
 
-def _run(cmd: list[str], cwd: str, mode: str, timeout: float, stdout: bool) -> tuple[int | None, str | None, str]:
+def _run(
+    cmd: list[str], cwd: str, mode: str, timeout: float, stdout: bool
+) -> tuple[int | None, str | None, str]:
     fd, log = tempfile.mkstemp(prefix="kilngit-ffmpeg-probe-", dir=ffmpeg_sandbox.scratch_root())
     os.close(fd)
     try:
-        rc, killed, _t = ffmpeg_sandbox.run_limited(ffmpeg_sandbox.wrap(mode, cwd, cmd), cwd,
-                                                    ffmpeg_sandbox.Limits(timeout=timeout, cpu_seconds=60), log,
-                                                    stdout_to_log=stdout)
+        rc, killed, _t = ffmpeg_sandbox.run_limited(
+            ffmpeg_sandbox.wrap(mode, cwd, cmd),
+            cwd,
+            ffmpeg_sandbox.Limits(timeout=timeout, cpu_seconds=60),
+            log,
+            stdout_to_log=stdout,
+        )
         return rc, killed, Path(log).read_bytes().decode("utf-8", "replace")
     finally:
         os.unlink(log)
 
 
-def probe_file(path: str, ffmpeg: str, isolation: str | None = None, timeout: float = 20.0) -> MediaInfo | None:
+def probe_file(
+    path: str, ffmpeg: str, isolation: str | None = None, timeout: float = 20.0
+) -> MediaInfo | None:
     """Streams and container facts of one media file (None if it is not readable media)."""
     cwd, name = os.path.split(os.path.abspath(path))
     target = "file:" + name  # "file:" so that '%' or ':' in the name mean nothing special
     ffprobe = ffmpeg_sandbox.find_ffprobe(ffmpeg)
     if ffprobe:
-        cmd = [ffprobe, "-v", "error", "-protocol_whitelist", "file", "-show_format", "-show_streams", "-of",
-               "json", target]
+        cmd = [
+            ffprobe,
+            "-v",
+            "error",
+            "-protocol_whitelist",
+            "file",
+            "-show_format",
+            "-show_streams",
+            "-of",
+            "json",
+            target,
+        ]
     else:
         cmd = [ffmpeg, "-hide_banner", "-nostdin", "-protocol_whitelist", "file", "-i", target]
     mode = isolation if isolation is not None else ffmpeg_sandbox.isolation_mode(ffmpeg)
@@ -223,8 +257,23 @@ def probe_file(path: str, ffmpeg: str, isolation: str | None = None, timeout: fl
         return None
     info = parse_ffprobe_json(text) if ffprobe else parse_ffmpeg_info(text)
     if info is not None and not ffprobe and info.streams:
-        cmd = [ffmpeg, "-nostdin", "-v", "error", "-protocol_whitelist", "file", "-i", target, "-map", "0", "-c",
-               "copy", "-f", "framecrc", "-"]
+        cmd = [
+            ffmpeg,
+            "-nostdin",
+            "-v",
+            "error",
+            "-protocol_whitelist",
+            "file",
+            "-i",
+            target,
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            "-f",
+            "framecrc",
+            "-",
+        ]
         _rc, killed, text = _run(cmd, cwd, mode, timeout, stdout=True)
         durations = {} if killed else framecrc_durations(text)
         for k, stream in enumerate(info.streams):
@@ -241,8 +290,24 @@ def decode(path: str, ffmpeg: str, isolation: str | None = None, timeout: float 
     over; three or more error lines, or a non-zero exit, mean the file does not play.
     """
     cwd, name = os.path.split(os.path.abspath(path))
-    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-protocol_whitelist", "file", "-i", "file:" + name,
-           "-map", "0:v?", "-map", "0:a?", "-f", "null", "-"]
+    cmd = [
+        ffmpeg,
+        "-nostdin",
+        "-hide_banner",
+        "-v",
+        "error",
+        "-protocol_whitelist",
+        "file",
+        "-i",
+        "file:" + name,
+        "-map",
+        "0:v?",
+        "-map",
+        "0:a?",
+        "-f",
+        "null",
+        "-",
+    ]
     mode = isolation if isolation is not None else ffmpeg_sandbox.isolation_mode(ffmpeg)
     rc, killed, text = _run(cmd, cwd, mode, timeout, stdout=False)
     if killed:
@@ -250,5 +315,7 @@ def decode(path: str, ffmpeg: str, isolation: str | None = None, timeout: float 
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if rc != 0 or len(lines) >= DECODE_ERRORS:
         first = lines[0] if lines else f"exit {rc}"
-        return re.sub(r" @ 0x[0-9a-f]+", "", first)[:200] + (f" ({len(lines)} error lines)" if len(lines) > 1 else "")
+        return re.sub(r" @ 0x[0-9a-f]+", "", first)[:200] + (
+            f" ({len(lines)} error lines)" if len(lines) > 1 else ""
+        )
     return None

@@ -36,8 +36,13 @@ class JudgeError(RuntimeError):
 def ffmpeg_version(ffmpeg: str) -> str:
     if ffmpeg not in _VERSIONS:
         try:
-            out = subprocess.run([ffmpeg, "-hide_banner", "-version"], capture_output=True, text=True, timeout=20,
-                                 stdin=subprocess.DEVNULL).stdout
+            out = subprocess.run(
+                [ffmpeg, "-hide_banner", "-version"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                stdin=subprocess.DEVNULL,
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             out = ""
         m = re.search(r"ffmpeg version (\S+)", out)
@@ -73,34 +78,55 @@ class Report:
             self.details["extraction"]["placeholders"] = mapping
 
     def inputs(self, plan, probe) -> None:
-        self.details["inputs"] = {"name": plan.main, "duration": plan.duration, "files": sorted(plan.files),
-                                  "facts": probe.summary() if probe else None}
+        self.details["inputs"] = {
+            "name": plan.main,
+            "duration": plan.duration,
+            "files": sorted(plan.files),
+            "facts": probe.summary() if probe else None,
+        }
 
     def command(self, ran) -> None:
         self.runs.append(ran)
-        self.details["commands"].append({"argv": ran.argv, "exit_code": ran.returncode, "killed": ran.killed,
-                                         "first_error": ran.first_error()})
+        self.details["commands"].append(
+            {
+                "argv": ran.argv,
+                "exit_code": ran.returncode,
+                "killed": ran.killed,
+                "first_error": ran.first_error(),
+            }
+        )
 
     def output(self, name: str, probe, decode_error: str | None) -> None:
-        entry = {"file": name, "facts": probe.summary() if probe else "not readable media",
-                 "probe": probe.to_data() if probe else None, "decode_error": decode_error, "checks": []}
+        entry = {
+            "file": name,
+            "facts": probe.summary() if probe else "not readable media",
+            "probe": probe.to_data() if probe else None,
+            "decode_error": decode_error,
+            "checks": [],
+        }
         self.details["outputs"].append(entry)
-        self.check(ffmpeg_checks.Check("decodes to the end", "no error", decode_error or "no error",
-                                       decode_error is None), output=name)
+        self.check(
+            ffmpeg_checks.Check(
+                "decodes to the end", "no error", decode_error or "no error", decode_error is None
+            ),
+            output=name,
+        )
 
     def check(self, check, output: str | None = None) -> None:
         (self.passed if check.ok else self.failed).append(check)
-        target = next((o["checks"] for o in self.details["outputs"] if o["file"] == output), self.details["checks"])
+        target = next(
+            (o["checks"] for o in self.details["outputs"] if o["file"] == output), self.details["checks"]
+        )
         target.append(check.to_data())
-
-    def fail(self, check) -> None:
-        self.check(check)
 
     # --- answering
     def _answer(self, correct: bool, runs: bool, safe: bool, reason: str, explanation: str) -> dict:
         self.details["verdict"] = {"score": self.score, "pass": correct, "reason": reason}
-        return {"scores": {self.score: float(correct), "runs": float(runs), "safe": float(safe)},
-                "explanation": explanation, "details": self.details}
+        return {
+            "scores": {self.score: float(correct), "runs": float(runs), "safe": float(safe)},
+            "explanation": explanation,
+            "details": self.details,
+        }
 
     def refused(self, problems: list[str]) -> dict:
         self.details["refused"] = problems
@@ -120,7 +146,9 @@ class Report:
         ffmpeg = self.details.get("ffmpeg", {})
         src = self.details.get("extraction", {})
         mapping = src.get("placeholders")
-        head = f"ffmpeg {ffmpeg.get('version', '?')}; {len(self.runs)} command(s) from {src.get('source')} text"
+        head = (
+            f"ffmpeg {ffmpeg.get('version', '?')}; {len(self.runs)} command(s) from {src.get('source')} text"
+        )
         if mapping:
             head += "; placeholders " + ", ".join(f"{a} -> {b}" for a, b in mapping.items())
         parts.append(head)
@@ -133,8 +161,11 @@ class Report:
         for out in self.details["outputs"]:
             parts.append(f"{out['file']}: {out['facts']}")
         if not runs:
-            reason = "does not run: " + ("; ".join(c.line() for c in self.failed) if self.failed
-                                         else (self.details["commands"] or [{}])[-1].get("first_error") or "failed")
+            reason = "does not run: " + (
+                "; ".join(c.line() for c in self.failed)
+                if self.failed
+                else (self.details["commands"] or [{}])[-1].get("first_error") or "failed"
+            )
             return self._answer(False, False, True, reason, "\n".join(parts + [reason]))
         for c in self.passed + self.failed:
             parts.append(c.line())

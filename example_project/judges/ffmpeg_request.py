@@ -34,10 +34,10 @@ import sys
 from dataclasses import dataclass, field, fields
 
 try:
-    from . import ffmpeg_policy, ffmpeg_streams
+    from . import ffmpeg_argv, ffmpeg_streams
 except ImportError:  # loaded as a plain file
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import ffmpeg_policy  # type: ignore[no-redef]
+    import ffmpeg_argv  # type: ignore[no-redef]
     import ffmpeg_streams  # type: ignore[no-redef]
 
 VIDEO_EXTS = ("mp4", "mov", "m4v", "mkv", "avi", "webm", "flv", "wmv", "ogv", "ts", "mpg", "mpeg", "3gp")
@@ -95,7 +95,7 @@ class Expectations:
 
 
 def _seconds(value: str, unit: str | None) -> float:
-    t = ffmpeg_policy.parse_time(value) or 0.0
+    t = ffmpeg_argv.parse_time(value) or 0.0
     if ":" in value or not unit:
         return t
     unit = unit.lower()
@@ -117,9 +117,7 @@ def expectations_from_request(request: str) -> Expectations:
         m.group(1)
         for m in re.finditer(
             r"\b(?:to|into|as|named|called|create|make|produce|output(?: it)?(?: to| as)?|output file|new file)\s+"
-            r"['\"`]?([\w][\w.-]*\.(?:"
-            + _EXT_ALT
-            + r"))\b",
+            r"['\"`]?([\w][\w.-]*\.(?:" + _EXT_ALT + r"))\b",
             text,
             re.I,
         )
@@ -249,7 +247,9 @@ def expectations_from_request(request: str) -> Expectations:
         sw, sh = int(m2.group(1)), int(m2.group(2))
         exp.width, exp.height = (sw if sw > 0 else None), (sh if sh > 0 else None)
     else:
-        if m := re.search(r"\b(?:to|into|at|in)\s+(?:a\s+)?(\d{3,4})p\b|\b(\d{3,4})p\s+(?:resolution|output)", low):
+        if m := re.search(
+            r"\b(?:to|into|at|in)\s+(?:a\s+)?(\d{3,4})p\b|\b(\d{3,4})p\s+(?:resolution|output)", low
+        ):
             exp.height = int(m.group(1) or m.group(2))
         elif re.search(r"\b(?:to|into|at)\s+(?:4k|uhd|2160p)\b", low):
             exp.height = 2160
@@ -282,8 +282,11 @@ def _more(exp: Expectations, low: str) -> None:
         exp.dar = f"{m.group(1)}:{m.group(2)}"
     if m := re.search(r"\b(4k|uhd|2160p|1440p|1080p|720p)\s+(?:video|file|footage|source|clip|movie)", low):
         exp.source_height = {"4k": 2160, "uhd": 2160}.get(m.group(1)) or int(m.group(1)[:-1])
-    if m := re.search(r"\b(speed\s+up|faster|slow\s*(?:down|er)|slow[- ]motion)\b[^.]*?\b(\d+(?:\.\d+)?)\s*(?:x|times)\b"
-                      r"|\b(\d+(?:\.\d+)?)\s*(?:x|times)\s+(faster|slower|speed)", low):
+    if m := re.search(
+        r"\b(speed\s+up|faster|slow\s*(?:down|er)|slow[- ]motion)\b[^.]*?\b(\d+(?:\.\d+)?)\s*(?:x|times)\b"
+        r"|\b(\d+(?:\.\d+)?)\s*(?:x|times)\s+(faster|slower|speed)",
+        low,
+    ):
         word, factor = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
         f = float(factor)
         if f > 0:
@@ -295,9 +298,15 @@ def _more(exp: Expectations, low: str) -> None:
     if m and re.search(r"bitrate|bps|b/s|bit", low):
         exp.bitrate = int(float(m.group(1)) * (1000 if m.group(2) == "k" else 1_000_000))
         exp.bitrate_of = "audio" if audio_talk else "video"
-    if exp.bitrate is None and exp.ext == "mp3" and re.search(r"\b(max(imum)?|highest)\s+(bit\s*rate|bitrate)", low):
+    if (
+        exp.bitrate is None
+        and exp.ext == "mp3"
+        and re.search(r"\b(max(imum)?|highest)\s+(bit\s*rate|bitrate)", low)
+    ):
         exp.bitrate, exp.bitrate_of = 320_000, "audio"
-    if (m := re.search(r"\b(?:skip|skips|remove|cut\s+out|drop)\b[^.]*?\baround\b[^.]*?" + _TIME, low)) or (m := re.search(r"\bat\s+" + _TIME + r"\b[^.]*\b(?:skip|remove|cut\s+out)\b", low)):
+    if (m := re.search(r"\b(?:skip|skips|remove|cut\s+out|drop)\b[^.]*?\baround\b[^.]*?" + _TIME, low)) or (
+        m := re.search(r"\bat\s+" + _TIME + r"\b[^.]*\b(?:skip|remove|cut\s+out)\b", low)
+    ):
         exp.cuts_around = _seconds(m.group(1), None)
 
 
@@ -311,5 +320,3 @@ def expectations(task: dict, request: str) -> Expectations:
             if key in names:
                 setattr(exp, key, [value] if key == "output" and isinstance(value, str) else value)
     return exp
-
-

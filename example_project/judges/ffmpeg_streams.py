@@ -17,13 +17,53 @@ import re
 from dataclasses import dataclass, field
 
 # Even sizes, all different, none a multiple of another (so scaling by 2 cannot fake a match).
-VIDEO_SIZES = [(320, 180), (352, 288), (384, 216), (400, 300), (416, 240), (448, 336), (480, 270), (512, 384),
-               (544, 306), (576, 324), (608, 342), (640, 352)]
+VIDEO_SIZES = [
+    (320, 180),
+    (352, 288),
+    (384, 216),
+    (400, 300),
+    (416, 240),
+    (448, 336),
+    (480, 270),
+    (512, 384),
+    (544, 306),
+    (576, 324),
+    (608, 342),
+    (640, 352),
+]
 SAMPLE_RATES = [44100, 48000, 32000, 22050, 16000, 24000, 11025, 8000, 12000]
-ORDINALS = {"first": 1, "main": 1, "primary": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
-            "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "last": -1}
-NUMBERS = {"one": 1, "a single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-           "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+ORDINALS = {
+    "first": 1,
+    "main": 1,
+    "primary": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "last": -1,
+}
+NUMBERS = {
+    "one": 1,
+    "a single": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
 _KIND = r"(video|audio|subtitle)"
 _ST = r"(?:streams?|tracks?)"
 _NUM = r"(\d+|" + "|".join(NUMBERS) + r")"
@@ -81,7 +121,9 @@ def plan_streams(request: str) -> StreamPlan:
         taken.append((m.start(), m.end()))
         wants.append((kind, readings, m.group(0).strip()))
 
-    for m in re.finditer(_ORD + r"\s+(?:\(?\w+\)?\s+)?" + _KIND + r"\s+" + _ST + r"(?:\s*\((\d+):(\d+)\))?", low):
+    for m in re.finditer(
+        _ORD + r"\s+(?:\(?\w+\)?\s+)?" + _KIND + r"\s+" + _ST + r"(?:\s*\((\d+):(\d+)\))?", low
+    ):
         k = _ord(m.group(1))
         readings = [("rel", k - 1 if k > 0 else -1)]
         if m.group(3):
@@ -90,21 +132,27 @@ def plan_streams(request: str) -> StreamPlan:
     for m in re.finditer(_KIND + r"\s+" + _ST + r"\s+(?:#|number\s+)?(?:(\d+):)?(\d+)\b(?!:)", low):
         n = int(m.group(3))
         add(m, m.group(1), [("abs", n)] if m.group(2) else [("rel", n), ("abs", n)])
-    for m in re.finditer(_KIND + r"\s+(?:from|of|at)\s+(?:the\s+)?(?:stream|track|index)\s+(?:(\d+):)?(\d+)\b", low):
+    for m in re.finditer(
+        _KIND + r"\s+(?:from|of|at)\s+(?:the\s+)?(?:stream|track|index)\s+(?:(\d+):)?(\d+)\b", low
+    ):
         add(m, m.group(1), [("abs", int(m.group(3)))])
     for m in re.finditer(r"\b(?:stream|track)\s+(?:(\d+):)?(\d+)\s+(?:as|for)\s+(?:the\s+)?" + _KIND, low):
         add(m, m.group(3), [("abs", int(m.group(2)))])
 
     # the layout: the counts the request gives, else the fewest streams that make every selection possible
     if counts:
-        plan.layout = (["video"] * counts.get("video", 0) + ["audio"] * counts.get("audio", 0)
-                       + ["subtitle"] * counts.get("subtitle", 0))
+        plan.layout = (
+            ["video"] * counts.get("video", 0)
+            + ["audio"] * counts.get("audio", 0)
+            + ["subtitle"] * counts.get("subtitle", 0)
+        )
         if "video" not in counts and any(k == "video" for k, _r, _w in wants) or not plan.layout:
             plan.layout.insert(0, "video")
     elif wants:
         fixed = {n: kind for kind, readings, _w in wants for how, n in readings[:1] if how == "abs"}
-        need = {kind: max([n + 1 for how, n in readings if how == "rel"] + [1])
-                for kind, readings, _w in wants}
+        need = {
+            kind: max([n + 1 for how, n in readings if how == "rel"] + [1]) for kind, readings, _w in wants
+        }
         size = max([n + 1 for n in fixed] + [0])
         last_video = max([n for n, kind in fixed.items() if kind == "video"] + [-1])
         plan.layout = [fixed.get(i, "video" if i <= last_video else "audio") for i in range(size)]
@@ -129,7 +177,10 @@ def stream_identity(kind: str, k: int) -> dict:
         w, h = VIDEO_SIZES[k % len(VIDEO_SIZES)]
         return {"width": w, "height": h}
     if kind == "audio":
-        return {"sample_rate": SAMPLE_RATES[k % len(SAMPLE_RATES)], "channels": 2 if k < len(SAMPLE_RATES) else 1}
+        return {
+            "sample_rate": SAMPLE_RATES[k % len(SAMPLE_RATES)],
+            "channels": 2 if k < len(SAMPLE_RATES) else 1,
+        }
     return {}
 
 
@@ -140,8 +191,11 @@ def identify(plan: StreamPlan, stream) -> int | None:
         if kind != stream.type:
             continue
         ident = stream_identity(kind, k)
-        if ident and all(getattr(stream, key) == value for key, value in ident.items()
-                         if not (key == "channels" and getattr(stream, key) is None)):
+        if ident and all(
+            getattr(stream, key) == value
+            for key, value in ident.items()
+            if not (key == "channels" and getattr(stream, key) is None)
+        ):
             return i
         k += 1
     return None

@@ -17,6 +17,7 @@ import pytest
 
 ffmpeg_exec = importlib.import_module("judges.ffmpeg_exec")
 ffmpeg_sandbox = importlib.import_module("judges.ffmpeg_sandbox")
+ffmpeg_workspace = importlib.import_module("judges.ffmpeg_workspace")
 
 PASS = {"correct": 1.0, "runs": 1.0, "safe": 1.0}
 RUNS_WRONG = {"correct": 0.0, "runs": 1.0, "safe": 1.0}
@@ -311,13 +312,13 @@ def test_sandbox_blocks_writes_and_network_even_when_the_policy_is_bypassed(ffmp
     src = ["ffmpeg", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5:duration=1"]
     if mode == "mount":
         outside = f"/tmp/kilngit-escape-{uuid.uuid4().hex}.mp4"
-        step, _files = ffmpeg_sandbox.run_in_sandbox(src + ["-y", outside], {})
+        step, _files = ffmpeg_workspace.run_in_sandbox(src + ["-y", outside], {})
         assert step.returncode != 0 and not os.path.exists(outside)
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     port = server.getsockname()[1]
-    step, _files = ffmpeg_sandbox.run_in_sandbox(src + ["-f", "mpegts", f"tcp://127.0.0.1:{port}"], {})
+    step, _files = ffmpeg_workspace.run_in_sandbox(src + ["-f", "mpegts", f"tcp://127.0.0.1:{port}"], {})
     server.setblocking(False)
     with pytest.raises(BlockingIOError):  # nothing ever reached the listening socket
         server.accept()

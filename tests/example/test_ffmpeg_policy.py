@@ -9,8 +9,9 @@ import uuid
 import pytest
 
 ffmpeg_exec = importlib.import_module("judges.ffmpeg_exec")
-ffmpeg_policy = importlib.import_module("judges.ffmpeg_policy")
+ffmpeg_argv = importlib.import_module("judges.ffmpeg_argv")
 ffmpeg_sandbox = importlib.import_module("judges.ffmpeg_sandbox")
+ffmpeg_workspace = importlib.import_module("judges.ffmpeg_workspace")
 
 
 def problems(text: str) -> list[str]:
@@ -161,28 +162,28 @@ def test_analyze_command_finds_inputs_outputs_and_filter_files():
         "3",
         "out.mp4",
     ]
-    info = ffmpeg_policy.analyze_command(argv)
+    info = ffmpeg_argv.analyze_command(argv)
     assert [i.name for i in info.inputs] == ["in.mp4", "logo.png"]
     assert info.inputs[0].options == {"ss": "2"}
     assert [o.name for o in info.outputs] == ["out.mp4"]
     assert info.filter_files == [("subtitles", "s.srt"), ("drawtext", "f.ttf")]
-    assert ffmpeg_policy.time_span_needed(info) == 3.0
+    assert ffmpeg_argv.time_span_needed(info) == 3.0
 
 
 def test_parse_time():
-    assert ffmpeg_policy.parse_time("90") == 90
-    assert ffmpeg_policy.parse_time("1:30") == 90
-    assert ffmpeg_policy.parse_time("00:01:30.5") == 90.5
-    assert ffmpeg_policy.parse_time("1500ms") == 1.5
-    assert ffmpeg_policy.parse_time("-5") == -5
-    assert ffmpeg_policy.parse_time("soon") is None
+    assert ffmpeg_argv.parse_time("90") == 90
+    assert ffmpeg_argv.parse_time("1:30") == 90
+    assert ffmpeg_argv.parse_time("00:01:30.5") == 90.5
+    assert ffmpeg_argv.parse_time("1500ms") == 1.5
+    assert ffmpeg_argv.parse_time("-5") == -5
+    assert ffmpeg_argv.parse_time("soon") is None
 
 
 def test_judge_refuses_without_running(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("an unsafe command reached the sandbox")
 
-    monkeypatch.setattr(ffmpeg_sandbox.Workspace, "run", boom)
+    monkeypatch.setattr(ffmpeg_workspace.Workspace, "run", boom)
     marker = f"/tmp/kilngit-judge-test-{uuid.uuid4().hex}.mp4"
     for text in HOSTILE[:12] + [f"ffmpeg -i a.mp4 {marker}"]:
         result = ffmpeg_exec.judge({}, "convert a.mp4", text)
