@@ -1,8 +1,9 @@
 """The label page: a queue of runs over a filter, one form per run, every answer saved through the rating
 library (`kilngit.review.rating`), exactly as `kilngit rate` and `kilngit label` save it.
 
-The queue is derived from the files each time (the runs this rater has not rated, or the disputed ones), so
-a teammate's labels and a `git pull` change it at once. Judges' verdicts on a run are shown only after the
+The queue is derived from the files (the runs this rater has not rated, the disputed ones, or the suspects of
+the last `kilngit audit EVAL --queue` not relabeled since), so a teammate's labels and a `git pull` change it
+at once. Judges' verdicts on a run are shown only after the
 person has answered it, so they do not anchor the answer. Undo restores the file as it was.
 """
 
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kilngit import layout
-from kilngit.errors import UsageError
+from kilngit.errors import KilngitError, UsageError
 from kilngit.filters import RunFilter
 from kilngit.records import Annotation, Task
 from kilngit.review.label import in_queue
@@ -33,7 +34,7 @@ from kilngit.review.rating import (
 from kilngit.serve.app import Server
 from kilngit.serve.pages import judge_views
 
-QUEUES = ("unrated", "disputed")
+QUEUES = ("unrated", "disputed", "suspects")
 _KEYS = {"pass_fail": "pf", "pass_fail_critical": "pfc", "five_star": "12345", None: "pfc12345"}
 _WORDS = {"p": "pass", "f": "fail", "c": "critical", **{str(i): f"{i}*" for i in range(1, 6)}}
 _MAX_SECONDS = 24 * 3600.0
@@ -229,6 +230,20 @@ def _save(server: Server, task: str, rater: str, run_id: str, annotation: Annota
     return relpath
 
 
+def _suspects(
+    server: Server, task: str, rater: str, filter_text: str
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The runs of the task's audit queue (`kilngit audit EVAL --queue`) this rater has not labeled since
+    the audit, most suspect first, with the audit's evidence for each."""
+    from kilngit.evals.audit_queue import read_queue, runs_to_review
+
+    audit = read_queue(server.project, task)
+    flt = server.project.run_filter(task, filter_text or "all")
+    states = server.project.states(task)
+    runs = [r for r in runs_to_review(server.project, audit, rater) if flt.matches(states[r])]
+    return runs, audit.evidence
+
+
 def _panel(
     server: Server,
     request: Request,
@@ -241,13 +256,20 @@ def _panel(
     message: str = "",
 ) -> Response:
     session = request.scope["kilngit.session"]
-    error = None
+    error, evidence = None, {}
     try:
-        queue = server.queues.get(task, session.rater, filter_text, which)
-    except UsageError as e:
+        if which == "suspects":
+            queue, evidence = _suspects(server, task, session.rater, filter_text)
+        else:
+            queue = server.queues.get(task, session.rater, filter_text, which)
+    except KilngitError as e:
         queue, error = [], str(e)
+    position = {run: i for i, run in enumerate(queue)}
     if current is not None:
         current = server.run_id(request, task, current)
+    elif queue and which == "suspects":  # most suspect first; an answered run has left the queue
+        i = position[after] + 1 if after in position else 0
+        current = queue[i] if i < len(queue) else None
     elif queue:
         i = 0 if after is None else bisect.bisect_right(queue, after)
         current = queue[i] if i < len(queue) else None
@@ -264,12 +286,12 @@ def _panel(
     if current is not None:
         state = server.project.states(task)[current]
         mine = load_own_annotation(server.project, task, session.rater, current)
-        i = bisect.bisect_left(queue, current)
         context.update(
             current=state,
             run=state.run,
             mine=mine,
-            position=i + 1 if i < len(queue) and queue[i] == current else None,
+            position=position[current] + 1 if current in position else None,
+            evidence=evidence.get(current, []),
             rows=rows(server.project.task(task), mine),
             others=[
                 a for a in state.annotations if layout.rater_dir(a.rater) != layout.rater_dir(session.rater)

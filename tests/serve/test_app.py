@@ -244,3 +244,30 @@ def test_a_label_task_gets_one_key_per_class(serve_project: Project) -> None:
     assert r.status_code == 400 and "no-such-class" in r.text  # checked by the rating library
     runs = c.get(f"/t/{TICKETS}/runs", params={"q": f"label::{LABELS[0]}"}).text
     assert "runs match" in runs and "error" not in runs.split("<main>")[1][:200]
+
+
+def test_the_audit_queue_shows_its_evidence_most_suspect_first(serve_project: Project) -> None:
+    from kilngit.evals.audit_queue import queue_path
+
+    c = client(serve_project)
+    assert "has no audit queue" in c.get(f"/t/{TASK}/label?queue=suspects").text
+    first, second = sorted(serve_project.runs(TASK))[5], sorted(serve_project.runs(TASK))[2]
+    path = queue_path(serve_project, TASK)
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        json.dumps(
+            {
+                "task": TASK,
+                "eval": "correctness",
+                "made_at": "2000-01-01T00:00:00Z",
+                "runs": [first, second],
+                "evidence": {first: ["judges say fail <b>x</b>"]},
+            }
+        )
+    )
+    page = c.get(f"/t/{TASK}/label?queue=suspects").text
+    assert f'data-run="{first}"' in page and "judges say fail &lt;b&gt;x&lt;/b&gt;" in page
+    r = c.post(
+        f"/t/{TASK}/label/rate", data={"csrf": csrf(c), "run": first, "overall": "pass", "queue": "suspects"}
+    )
+    assert f'data-run="{second}"' in r.text and annotation_path(serve_project, ALICE, first).exists()
