@@ -256,7 +256,8 @@ def _panel(
     message: str = "",
 ) -> Response:
     session = request.scope["kilngit.session"]
-    error, evidence = None, {}
+    error: str | None = None
+    evidence: dict[str, list[str]] = {}
     try:
         if which == "suspects":
             queue, evidence = _suspects(server, task, session.rater, filter_text)
