@@ -11,11 +11,10 @@ the API key's environment variable); the key itself is read from the environment
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from kilngit.errors import ProviderError
 from kilngit.finetune.backends import finetune_backend
+from kilngit.finetune.backends._http import api_key
 from kilngit.finetune.backends.base import EventPage, JobEvent, RemoteJob
 from kilngit.finetune.backends.hosted import HostedBackend
 from kilngit.providers.config import provider_settings
@@ -44,15 +43,10 @@ def openai_client(provider: str = "openai") -> Any:
     """An `openai.OpenAI` client for the provider's settings, SDK retries off (kilngit retries itself)."""
     import openai
 
-    settings = provider_settings(provider)
-    env = settings.api_key_env
-    key = os.environ.get(env, "").strip() if env else "not-needed"
-    if not key:
-        raise ProviderError(
-            f"fine-tuning with {provider!r} needs an API key in ${env}, which is not set",
-            f"export {env}=... (kilngit never stores keys)",
-        )
-    return openai.OpenAI(base_url=settings.base_url, api_key=key, max_retries=0, timeout=settings.timeout)
+    key, timeout = api_key(provider, repr(provider))
+    return openai.OpenAI(
+        base_url=provider_settings(provider).base_url, api_key=key, max_retries=0, timeout=timeout
+    )
 
 
 class OpenAIFineTuning:
