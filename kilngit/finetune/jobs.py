@@ -110,9 +110,9 @@ def create_finetune(
         train_part=train_part,
         validation_part=validation_part,
         prompt=prompt,
-        train_on=train_on,
+        train_on=train_on,  # type: ignore[arg-type]
         params=checked,
-    )  # type: ignore[arg-type]
+    )
     project.write_definition(relpath, spec)
     return spec
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kilngit.finetune.backends import get_backend
 from kilngit.records import FewShot, Prompt, Rating, Source, Usage
 from kilngit.records.annotation import utc_stamp
 
@@ -78,8 +79,6 @@ FINETUNE_BACKENDS: dict[str, tuple[str, dict[str, str]]] = {
 def finetune_backend(provider: str, params: dict[str, Any], warn: Warn) -> tuple[str, dict[str, Any]]:
     """The kilngit backend of a Kiln fine-tune provider, and its parameters in the backend's names; parameters
     the backend does not take are left out (with a warning)."""
-    from kilngit.finetune.backends import get_backend
-
     if provider not in FINETUNE_BACKENDS:
         return provider, params
     backend, names = FINETUNE_BACKENDS[provider]
