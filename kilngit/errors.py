@@ -73,5 +73,15 @@ class GitError(KilngitError):
     """A git command failed; the message shows the command, its exit code and its output."""
 
 
+class Interrupted(KilngitError):
+    """Ctrl-C stopped a batch; what finished is kept and running the same command again resumes."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class WorkLeft(KilngitError):
+    """A batch ended with work it could not do (e.g. provider failures worth retrying later)."""
+
+
 class ProviderError(KilngitError):
     """A model provider failed (after retries) or is misconfigured."""

@@ -6,7 +6,6 @@ import click
 
 from kilngit.cli._common import current_project, format_option, print_json
 from kilngit.cli.run_task import CACHE_CHOICE
-from kilngit.errors import KilngitError
 
 
 @click.group()
@@ -75,14 +74,4 @@ def inputs(
         print_json(summary.to_dict())
     else:
         click.echo("\n".join(summary.lines()))
-    if summary.fatal:
-        raise summary.fatal
-    if not summary.created:
-        why = (
-            "every input the model gave is a duplicate"
-            if summary.duplicates
-            else "the model gave no usable input"
-        )
-        raise KilngitError(
-            f"no new inputs: {why}", "try other --topic values, more --subtopics, or another model"
-        )
+    summary.check()  # interrupted, stopped or no new input: an error the CLI maps to its exit code

@@ -12,7 +12,7 @@ import click
 
 from kilngit.cli._common import CliState
 from kilngit.cli._lazy import LazyGroup
-from kilngit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, KilngitError
+from kilngit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, KilngitError
 
 COMMANDS = {
     "init": "kilngit.cli.init:init",
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except KilngitError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"{'' if isinstance(e, Interrupted) else 'error: '}{e}", err=True)
         return e.exit_code
     except click.exceptions.Exit as e:
         return e.exit_code

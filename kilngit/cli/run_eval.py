@@ -6,7 +6,6 @@ from __future__ import annotations
 import click
 
 from kilngit.cli._common import current_project, format_option, print_json
-from kilngit.errors import KilngitError
 
 
 @click.command("eval")
@@ -69,7 +68,7 @@ def run_eval(
 
     Exits 130 when interrupted, 1 when a provider failure stopped it or work is left."""
     from kilngit.cli.eval import eval_names, show_results
-    from kilngit.evals.runner import run_evals
+    from kilngit.evals.runner import check_evals, run_evals
 
     if bool(evals) == all_evals:
         raise click.UsageError("name the evals to run, or pass --all")
@@ -92,14 +91,4 @@ def run_eval(
     data = show_results(project, slug, [s.eval for s in summaries], fmt, details=False) if show else {}
     if fmt == "json":
         print_json({"runs": [s.to_dict() for s in summaries], **data})
-    if any(s.interrupted for s in summaries):
-        raise KeyboardInterrupt  # the CLI's one place for exit codes turns it into 130
-    fatal = next((s.fatal for s in summaries if s.fatal), None)
-    if fatal:
-        raise fatal
-    left = sum(sum(t.not_recorded.values()) for s in summaries for t in s.judges.values())
-    if left:
-        raise KilngitError(
-            f"{left} judgement(s) could not be made (provider failures, see above)",
-            "run the same command again: finished results are skipped, the rest retried",
-        )
+    check_evals(summaries)  # interrupted, stopped or work left: an error the CLI maps to its exit code

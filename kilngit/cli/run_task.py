@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from kilngit.cli._common import current_project, format_option, print_json
-from kilngit.errors import KilngitError
 
 CACHE_CHOICE = click.Choice(["record", "replay", "off"])
 
@@ -92,22 +91,7 @@ def run_task(
         click.echo("\n".join(summary.lines()))
         if text is not None:
             click.echo("\n".join(_answers(summary)))
-    if summary.interrupted:
-        raise KeyboardInterrupt  # the CLI's one place for exit codes turns it into 130
-    if summary.fatal:
-        raise summary.fatal
-    if summary.remaining:
-        raise KilngitError(
-            f"{summary.remaining} of {summary.planned} runs could not be made (see above)",
-            "run the same command again: finished runs are skipped, the rest retried",
-        )
-    if not summary.planned:
-        raise KilngitError("no inputs to run", "check --filter (e.g. input_only) or the --inputs file")
-    if summary.planned > summary.skipped and not summary.succeeded:
-        raise KilngitError(
-            f"none of the {summary.planned - summary.skipped} new runs succeeded (see above)",
-            "look at the failed runs: kilngit runs --columns id,error,output",
-        )
+    summary.check()  # interrupted, stopped, work left or nothing made: an error the CLI maps to its exit code
 
 
 def _answers(summary) -> list[str]:  # type: ignore[no-untyped-def]

@@ -24,44 +24,37 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kilngit.errors import NotFoundError, UsageError
+from kilngit.errors import NotFoundError, UsageError, WorkLeft
 from kilngit.evals.items import eval_items, judgeable
 from kilngit.evals.judges import PreparedJudge
 from kilngit.evals.judges.grounded import pick_evidence
 from kilngit.evals.results import eval_results, find_eval
 from kilngit.joblock import job_locks
 from kilngit.project import Project
-from kilngit.providers.base import RequestFailed
 from kilngit.records import Eval, JudgeResult
 from kilngit.runner import RunSummary, run_inputs_async
+from kilngit.runner.batch import Outcome, Tally, run_batch, run_sync
 from kilngit.runner.inputs import filter_inputs
-from kilngit.runner.progress import progress_bar
-from kilngit.runner.run_task import run_workers
 from kilngit.runner.writer import RecordWriter
 from kilngit.state import RunState
 
 
 @dataclass
-class JudgeTally:
-    """What one judge did in one eval run."""
+class JudgeTally(Tally):
+    """What one judge did in one eval run (`done`: results scored; `failed`: results recorded with an error,
+    by kind: crash, timeout, malformed, provider...)."""
 
-    planned: int = 0
-    skipped: int = 0
-    scored: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
-    """Results recorded with an error, by kind (crash, timeout, malformed, provider...)."""
-    not_recorded: Counter[str] = field(default_factory=Counter)
-    examples: dict[str, list[str]] = field(default_factory=dict)
+    @property
+    def scored(self) -> int:
+        return self.done
 
-    def note(self, counter: Counter[str], key: str, message: str) -> None:
-        counter[key] += 1
-        seen = self.examples.setdefault(key, [])
-        if len(seen) < 3 and message not in seen:
-            seen.append(message)
+    @property
+    def errors(self) -> Counter[str]:
+        return self.failed
 
 
 @dataclass
-class EvalRunSummary:
+class EvalRunSummary(Outcome):
     """What `run_eval` did."""
 
     task: str
@@ -72,9 +65,10 @@ class EvalRunSummary:
     """Runs with an output that were in scope (eval set, golden set, run-config runs)."""
     no_output: int = 0
     stale: int = 0
-    interrupted: bool = False
-    fatal: RequestFailed | None = None
-    seconds: float = 0.0
+
+    def work_left(self) -> str | None:
+        left = sum(sum(t.not_recorded.values()) for t in self.judges.values())
+        return f"{left} judgement(s) could not be made (provider failures, see above)" if left else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -276,54 +270,56 @@ async def _judge_all(
     summary: EvalRunSummary,
     label: str,
 ) -> None:
-    if not jobs:
-        return
-    pending = iter(jobs)
-    stop = asyncio.Event()
     # Code judges start processes (the example's run ffmpeg): more of them than cores only adds contention.
     processes = asyncio.Semaphore(max(1, min(concurrency, os.cpu_count() or 1)))
     async with RecordWriter(project) as writer:
-        with progress_bar(label, len(jobs), progress) as advance:
 
-            async def worker() -> None:
-                for job in pending:
-                    if stop.is_set():
-                        return
-                    setup = job.judge.setup
-                    tally = summary.judges[setup.judge_slug]
-                    try:
-                        if setup.judge.type == "code":
-                            async with processes:
-                                verdict = await job.judge.judge(job.state, job.sample)
-                        else:
-                            verdict = await job.judge.judge(job.state, job.sample, job.evidence)
-                    except RequestFailed as e:
-                        tally.note(tally.not_recorded, e.reason, e.message)
-                        if e.fatal:
-                            summary.fatal = e
-                            stop.set()
-                        advance(1)
-                        continue
-                    await writer.write(verdict.to_result(setup, job.state.run, job.sample))
-                    if verdict.error:
-                        kind = (verdict.details or {}).get("kind") or verdict.error.split(":", 1)[0]
-                        tally.note(tally.errors, str(kind), verdict.error)
-                    else:
-                        tally.scored += 1
-                    advance(1)
+        async def one(job: _Job) -> None:
+            setup = job.judge.setup
+            if setup.judge.type == "code":
+                async with processes:
+                    verdict = await job.judge.judge(job.state, job.sample)
+            else:
+                verdict = await job.judge.judge(job.state, job.sample, job.evidence)
+            await writer.write(verdict.to_result(setup, job.state.run, job.sample))
+            tally = summary.judges[setup.judge_slug]
+            if verdict.error:
+                kind = (verdict.details or {}).get("kind") or verdict.error.split(":", 1)[0]
+                tally.note(tally.failed, str(kind), verdict.error)
+            else:
+                tally.done += 1
 
-            # a bug or a write error in one worker stops the others and propagates as it is
-            await run_workers([worker() for _ in range(min(concurrency, len(jobs)))])
+        await run_batch(
+            jobs,
+            one,
+            outcome=summary,
+            tally=lambda job: summary.judges[job.judge.setup.judge_slug],
+            concurrency=concurrency,
+            label=label,
+            progress=progress,
+        )
 
 
 def run_eval(project: Project, task: str | None, eval_slug: str, **options: Any) -> EvalRunSummary:
     """`run_eval_async` from synchronous code. Ctrl-C returns the summary with `interrupted` set."""
     summary = EvalRunSummary(project.task_slug(task), eval_slug)
-    try:
-        return asyncio.run(run_eval_async(project, task, eval_slug, summary=summary, **options))
-    except KeyboardInterrupt:
-        summary.interrupted = True
-        return summary
+    return run_sync(run_eval_async(project, task, eval_slug, summary=summary, **options), summary)
+
+
+def check_evals(summaries: Sequence[EvalRunSummary]) -> None:
+    """`Outcome.check` over several evals' summaries: the first interruption, then the first fatal failure,
+    then all the work left together."""
+    for s in summaries:
+        if s.interrupted:
+            s.check()
+    for s in summaries:
+        if s.fatal:
+            s.check()
+    left = [w for s in summaries if (w := s.work_left())]
+    if left:
+        raise WorkLeft(
+            "; ".join(left), "run the same command again: finished results are skipped, the rest retried"
+        )
 
 
 def run_evals(

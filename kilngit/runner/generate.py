@@ -8,7 +8,6 @@ skipped and reported, never stored twice.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections import Counter
@@ -16,15 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kilngit.errors import UsageError
+from kilngit.errors import KilngitError, UsageError
 from kilngit.project import Project
-from kilngit.providers.base import ChatRequest, Provider, RequestFailed
+from kilngit.providers.base import ChatRequest, Provider
 from kilngit.providers.registry import get_provider
 from kilngit.records import RunConfig, Source, Task, TaskRun
 from kilngit.runner.answers import response_problem, unfence
+from kilngit.runner.batch import Outcome, Tally, run_batch, run_sync
 from kilngit.runner.inputs import check_tags
 from kilngit.runner.json_check import schema_errors
-from kilngit.runner.progress import progress_bar
 from kilngit.runner.prompts import get_run_config
 from kilngit.runner.run_task import json_schema_support
 
@@ -37,21 +36,37 @@ _LIST_SCHEMA = {
 
 
 @dataclass
-class GenerateSummary:
-    """What a generation did."""
+class GenerateSummary(Tally, Outcome):
+    """What a generation did (`failed`: unusable answers by kind; `not_recorded`: provider failures)."""
 
     topics: list[list[str]] = field(default_factory=list)
     """The leaf topic paths inputs were asked for."""
     created: list[TaskRun] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
-    failures: Counter[str] = field(default_factory=Counter)
-    reasons: dict[str, str] = field(default_factory=dict)
-    fatal: RequestFailed | None = None
-    seconds: float = 0.0
+
+    @property
+    def failures(self) -> Counter[str]:
+        return self.failed + self.not_recorded
+
+    @property
+    def reasons(self) -> dict[str, str]:
+        return {kind: messages[0] for kind, messages in self.examples.items()}
 
     def fail(self, kind: str, message: str) -> None:
-        self.failures[kind] += 1
-        self.reasons.setdefault(kind, message)
+        self.note(self.failed, kind, message)
+
+    def check(self) -> None:
+        """`Outcome.check`, and no new input at all is an error too."""
+        super().check()
+        if not self.created:
+            why = (
+                "every input the model gave is a duplicate"
+                if self.duplicates
+                else "the model gave no usable input"
+            )
+            raise KilngitError(
+                f"no new inputs: {why}", "try other --topic values, more --subtopics, or another model"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,13 +131,7 @@ class _Generator:
 
     async def ask_list(self, request: ChatRequest) -> list[Any]:
         """The items the model listed, [] (with the failure noted) when it could not."""
-        try:
-            response = await self.provider.complete(request)
-        except RequestFailed as e:
-            self.summary.fail(e.reason, e.message)
-            if e.fatal:
-                self.summary.fatal = e
-            return []
+        response = await self.provider.complete(request)  # a RequestFailed is the batch engine's to count
         problem = response_problem(response)
         if problem:
             self.summary.fail(problem.type, problem.message)
@@ -201,6 +210,7 @@ async def generate_inputs_async(
     cache: str | None = None,
     provider: Provider | None = None,
     progress: bool | None = None,
+    summary: GenerateSummary | None = None,
 ) -> GenerateSummary:
     """Generate inputs: start from `topics` (or the task itself), expand each into `subtopics` subtopics `depth`
     times (no expansion when `subtopics` is 0), then ask `n` inputs per topic path."""
@@ -213,7 +223,7 @@ async def generate_inputs_async(
     config = get_run_config(project, task, run_config)
     own = provider is None
     provider = provider or get_provider(config.provider, project, cache=cache)
-    summary = GenerateSummary()
+    summary = summary or GenerateSummary()
     gen = _Generator(
         project,
         task,
@@ -224,28 +234,37 @@ async def generate_inputs_async(
         json_schema_support(config.provider) if own else True,
         summary,
     )
-    limit = asyncio.Semaphore(concurrency)
     start = time.perf_counter()
 
-    async def bounded(coro: Any) -> Any:
-        async with limit:
-            return [] if summary.fatal else await coro
+    async def each(items: list[Any], work: Any, label: str) -> None:
+        await run_batch(
+            items,
+            work,
+            outcome=summary,
+            tally=lambda _: summary,
+            concurrency=concurrency,
+            label=f"{task}: {label}",
+            progress=progress,
+        )
+
+    async def expand(job: tuple[list[str], list[str]]) -> None:
+        kids, path = job
+        kids += await gen.subtopics(path, subtopics)
 
     try:
         paths: list[list[str]] = [[t] for t in topics] or [[]]
         for _ in range(depth if subtopics else 0):
-            children = await asyncio.gather(*(bounded(gen.subtopics(p, subtopics)) for p in paths))
-            paths = [p + [c] for p, kids in zip(paths, children, strict=True) for c in kids]
+            jobs: list[tuple[list[str], list[str]]] = [([], p) for p in paths]
+            await each(jobs, expand, "topics")
+            paths = [p + [c] for kids, p in jobs for c in kids]
         summary.topics = paths
         seen = {normalized(r.input) for r in project.runs(task).values()}
-        with progress_bar(f"{task}: generating inputs", len(paths), progress) as advance:
 
-            async def leaf(path: list[str]) -> None:
-                for text in await bounded(gen.inputs(path, n)):
-                    gen.store(text, path, seen, tags)
-                advance(1)
+        async def leaf(path: list[str]) -> None:
+            for text in await gen.inputs(path, n):
+                gen.store(text, path, seen, tags)
 
-            await asyncio.gather(*(leaf(p) for p in paths))
+        await each(paths, leaf, "generating inputs")
     finally:
         summary.seconds = time.perf_counter() - start
         if own:
@@ -254,5 +273,6 @@ async def generate_inputs_async(
 
 
 def generate_inputs(project: Project, task: str, run_config: str, **options: Any) -> GenerateSummary:
-    """`generate_inputs_async` from synchronous code."""
-    return asyncio.run(generate_inputs_async(project, task, run_config, **options))
+    """`generate_inputs_async` from synchronous code. Ctrl-C returns the summary with `interrupted` set."""
+    summary = GenerateSummary()
+    return run_sync(generate_inputs_async(project, task, run_config, summary=summary, **options), summary)

@@ -15,24 +15,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from kilngit.errors import ProviderError, UsageError
+from kilngit.errors import KilngitError, ProviderError, UsageError
 from kilngit.joblock import job_locks
 from kilngit.project import Project
-from kilngit.providers.base import Provider, RequestFailed
+from kilngit.providers.base import Provider
 from kilngit.providers.config import provider_settings
 from kilngit.providers.registry import get_provider
 from kilngit.records import Source, TaskRun
+from kilngit.runner.batch import Outcome, Tally, run_batch, run_sync
 from kilngit.runner.execute import Answered, answer
 from kilngit.runner.inputs import RunInput, check_tags, file_inputs, filter_inputs, typed_input
-from kilngit.runner.progress import progress_bar
 from kilngit.runner.prompts import RunPlan, get_run_config, load_plan
 from kilngit.runner.writer import RecordWriter
 
@@ -45,41 +43,46 @@ class RunKey(NamedTuple):
 
 
 @dataclass
-class RunSummary:
-    """What a batch did. `results` maps every requested (input, sample) that has a run to that run."""
+class RunSummary(Tally, Outcome):
+    """What a batch did (`done`: runs that succeeded; `failed`: failed runs by error type). `results` maps every
+    requested (input, sample) that has a run to that run."""
 
     task: str
     run_config: str
     run_config_hash: str = ""
-    planned: int = 0
-    skipped: int = 0
-    """Already had a run: not asked again."""
-    succeeded: int = 0
-    failed: Counter[str] = field(default_factory=Counter)
-    """Recorded failed runs, by error type."""
-    not_recorded: Counter[str] = field(default_factory=Counter)
-    """Provider failures after retries (no run written; a re-run retries them), by reason."""
-    reasons: dict[str, list[str]] = field(default_factory=dict)
-    """A few example messages per error type or failure reason."""
     new_runs: list[TaskRun] = field(default_factory=list)
     results: dict[RunKey, TaskRun] = field(default_factory=dict)
     stale: int = 0
     """Runs of this run config made before its definition (or prompt) last changed; kept, not reused."""
-    interrupted: bool = False
-    fatal: RequestFailed | None = None
-    """The failure that stopped the batch early, if any."""
-    seconds: float = 0.0
+
+    @property
+    def succeeded(self) -> int:
+        return self.done
+
+    @property
+    def reasons(self) -> dict[str, list[str]]:
+        return self.examples
 
     @property
     def remaining(self) -> int:
         """(input, sample) pairs still without a run."""
         return self.planned - len(self.results)
 
-    def _note(self, counter: Counter[str], key: str, message: str) -> None:
-        counter[key] += 1
-        examples = self.reasons.setdefault(key, [])
-        if len(examples) < 3 and message not in examples:
-            examples.append(message)
+    def work_left(self) -> str | None:
+        if self.remaining:
+            return f"{self.remaining} of {self.planned} runs could not be made (see above)"
+        return None
+
+    def check(self) -> None:
+        """`Outcome.check`, and a batch that made nothing it was asked for is an error too."""
+        super().check()
+        if not self.planned:
+            raise KilngitError("no inputs to run", "check --filter (e.g. input_only) or the --inputs file")
+        if self.planned > self.skipped and not self.succeeded:
+            raise KilngitError(
+                f"none of the {self.planned - self.skipped} new runs succeeded (see above)",
+                "look at the failed runs: kilngit runs --columns id,error,output",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -253,52 +256,34 @@ async def _run_jobs(
     tags: tuple[str, ...],
     summary: RunSummary,
 ) -> None:
-    jobs = iter(todo)
-    stop = asyncio.Event()
+    async with RecordWriter(project) as writer:
 
-    async def worker(writer: RecordWriter, advance: Callable[[int], None]) -> None:
-        for item, sample in jobs:
-            if stop.is_set():
-                return
-            try:
-                answered = await answer(provider, plan, item.text, sample)
-            except RequestFailed as e:
-                summary._note(summary.not_recorded, e.reason, e.message)
-                if e.fatal:
-                    summary.fatal = e
-                    stop.set()
-                advance(1)
-                continue
+        async def one(job: tuple[RunInput, int]) -> None:
+            item, sample = job
+            answered = await answer(provider, plan, item.text, sample)
             run = build_run(plan, provider.name, item, sample, answered, tags)
             key = RunKey(item.text, sample)
-            await writer.write(run, lambda r, key=key: _count(summary, r, key))  # type: ignore[misc]
-            advance(1)
+            await writer.write(run, lambda r: _count(summary, r, key))
 
-    bar = progress_bar(f"{plan.task_slug}/{plan.run_config_slug}", len(todo), progress)
-    async with RecordWriter(project) as writer:
-        with bar as advance:
-            await run_workers([worker(writer, advance) for _ in range(min(concurrency, len(todo)))])
-
-
-async def run_workers(coroutines: list[Coroutine[Any, Any, None]]) -> None:
-    """Run worker coroutines together; on an error in one, or on cancellation, stop the others and wait for
-    them before returning (or raising)."""
-    workers = [asyncio.ensure_future(c) for c in coroutines]
-    try:
-        await asyncio.gather(*workers)
-    finally:
-        for w in workers:
-            w.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        label = f"{plan.task_slug}/{plan.run_config_slug}"
+        await run_batch(
+            todo,
+            one,
+            outcome=summary,
+            tally=lambda _: summary,
+            concurrency=concurrency,
+            label=label,
+            progress=progress,
+        )
 
 
 def _count(summary: RunSummary, run: Any, key: RunKey) -> None:
     summary.new_runs.append(run)
     summary.results[key] = run
     if run.error is None:
-        summary.succeeded += 1
+        summary.done += 1
     else:
-        summary._note(summary.failed, run.error.type, run.error.message)
+        summary.note(summary.failed, run.error.type, run.error.message)
 
 
 def build_run(
@@ -341,11 +326,7 @@ def run_inputs(
 ) -> RunSummary:
     """`run_inputs_async` from synchronous code. Ctrl-C returns the summary with `interrupted` set."""
     summary = RunSummary(project.task_slug(task), run_config)
-    try:
-        return asyncio.run(run_inputs_async(project, task, run_config, inputs, summary=summary, **options))
-    except KeyboardInterrupt:
-        summary.interrupted = True
-        return summary
+    return run_sync(run_inputs_async(project, task, run_config, inputs, summary=summary, **options), summary)
 
 
 def run_task(

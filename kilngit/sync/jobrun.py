@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from kilngit.errors import KilngitError, ProviderError
+from kilngit.errors import EXIT_INTERRUPTED, Interrupted, KilngitError, ProviderError
 from kilngit.joblock import die_with_parent
 from kilngit.project import Project
 from kilngit.sync.jobs import EXIT_RETRY_LATER, PARENT_ENV, Job
@@ -49,7 +49,7 @@ def run_job(project: Project, job: Job) -> str:
                 request.filter,
                 int(request.options.get("samples", 1)),
             )
-    except (RetryLater, ProviderError, KeyboardInterrupt):
+    except (RetryLater, ProviderError, Interrupted, KeyboardInterrupt):
         raise
     except KilngitError as e:
         write_outcome(project, request, "failed", error=e.message)
@@ -63,7 +63,7 @@ def _eval(project: Project, task: str, eval_slug: str, options: dict[str, Any]) 
 
     summary = run_eval(project, task, eval_slug, progress=False, **options)
     if summary.interrupted:
-        raise KeyboardInterrupt
+        summary.check()  # raises Interrupted
     if summary.fatal:
         raise RetryLater(str(summary.fatal))
     judged = sum(t.scored for t in summary.judges.values())
@@ -81,7 +81,7 @@ def _run(project: Project, task: str, run_config: str, filter_text: str | None, 
         project, task, run_config, filter_text=filter_text or "input_only", samples=samples, progress=False
     )
     if summary.interrupted:
-        raise KeyboardInterrupt
+        summary.check()  # raises Interrupted
     if summary.fatal:
         raise RetryLater(str(summary.fatal))
     if summary.not_recorded and not summary.succeeded:
@@ -100,9 +100,9 @@ def main(argv: list[str]) -> int:
     try:
         print(run_job(Project(root), job), flush=True)
         return 0
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         print(f"{job.label}: interrupted; it resumes next time", flush=True)
-        return 130
+        return EXIT_INTERRUPTED
     except (RetryLater, ProviderError, ModuleNotFoundError) as e:
         print(f"{job.label}: will retry later: {e}", flush=True)
         return EXIT_RETRY_LATER
