@@ -42,6 +42,8 @@ def scoreboard_table(board: Scoreboard) -> TextTable:
         f"{board.task}/{board.eval}: scores by {board.judge} (judge id {board.judge_id})",
         [
             "run config",
+            "model",
+            "prompt",
             "n",
             *[f"{n} (95% CI)" for n in names],
             "quality",
@@ -53,7 +55,7 @@ def scoreboard_table(board: Scoreboard) -> TextTable:
         ],
     )
     for g in board.groups:
-        cells = [g.group + (f" {WINNER}" if g.winner else ""), str(g.n)]
+        cells = [g.group + (f" {WINNER}" if g.winner else ""), g.model or "-", g.prompt or "-", str(g.n)]
         for name in names:
             stat = g.scores.get(name)
             if stat is None or stat.mean is None:
@@ -65,15 +67,21 @@ def scoreboard_table(board: Scoreboard) -> TextTable:
             num(g.quality, 2),
             _missing(g),
             f"{num(g.mean_input_tokens, 0)}/{num(g.mean_output_tokens, 0)}",
-            _money(g.mean_cost),
+            "unknown" if g.cost_unknown else _money(g.mean_cost),
             f"{num(g.p50_latency_ms, 0)}/{num(g.p95_latency_ms, 0)} ms",
             "yes" if g.pareto else "",
         ]
         table.rows.append(cells)
     table.notes.append(
-        f"{board.inputs} eval input(s); {WINNER} = best; quality: mean normalized (0..1) score; pareto: "
-        "no other run config is better on quality, cost and latency at once"
+        f"{board.inputs} eval input(s), best first; {WINNER} = best; quality: mean normalized (0..1) "
+        "score; pareto: no other run config is better on quality, cost and latency at once"
     )
+    unknown = [g.group for g in board.groups if g.cost_unknown]
+    if unknown:
+        table.notes.append(
+            f"cost unknown (no price for the model; not zero, left off the Pareto front): "
+            f"{', '.join(unknown)}"
+        )
     if board.thresholds:
         table.notes.append(
             "thresholds (normalized): " + ", ".join(f"{k} >= {v:g}" for k, v in board.thresholds.items())

@@ -54,7 +54,10 @@ def _scoreboard_html(board: Scoreboard) -> str:
             )
         charts.append(bar_chart(bars, title=f"{name} (normalized mean, 95% CI)"))
     quality = [g for g in board.groups if g.quality is not None]
-    for attr, label in (("mean_cost", "cost per item (USD)"), ("p50_latency_ms", "p50 latency (ms)")):
+    for attr, label in (
+        ("mean_cost", "cost per item (USD, log scale)"),
+        ("p50_latency_ms", "p50 latency (ms)"),
+    ):
         points = [
             Point(g.group, getattr(g, attr), g.quality, g.pareto)
             for g in quality  # type: ignore[arg-type]
@@ -66,9 +69,15 @@ def _scoreboard_html(board: Scoreboard) -> str:
                     points,
                     x_label=label,
                     y_label="quality (0..1)",
+                    log_x=attr == "mean_cost",
                     title=f"Quality vs {label.split(' (')[0]} (blue: Pareto front)",
                 )
             )
+    unknown = [g.group for g in quality if g.mean_cost is None]
+    if unknown and any(g.mean_cost is not None for g in quality):
+        parts.append(
+            f"<p>Cost unknown (not drawn, not on the Pareto front): {escape(', '.join(unknown))}</p>"
+        )
     parts.append('<div class="charts">' + "".join(charts) + "</div>")
     for g in board.groups:
         for name, stat in g.scores.items():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+import math
 from html import escape
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563", "#ca8a04")
@@ -92,12 +93,32 @@ def scatter_plot(
     height: int = 300,
     title: str = "",
     connect_highlighted: bool = True,
+    log_x: bool = False,
 ) -> str:
-    """Labeled points; highlighted ones (e.g. a Pareto front) drawn strong and joined by a line in x order."""
+    """Labeled points; highlighted ones (e.g. a Pareto front) drawn strong and joined by a line in x order.
+
+    `log_x` draws x on a log scale (costs spanning orders of magnitude; every x must be > 0). A label that
+    would overlap another label, a point or the chart's edge is moved to another side of its point, and
+    dropped when no side is free: dropped labels are listed in a legend under the chart."""
     if not points:
         return _nothing(width, title)
-    frame = _Frame.around([p.x for p in points], [p.y for p in points], width, height, title)
-    px, py, parts = frame.px, frame.py, frame.start(x_label, y_label)
+    log_x = log_x and all(p.x > 0 for p in points)
+    placed: list[tuple[float, float, float, float]] = []
+    frame = _Frame.around([p.x for p in points], [p.y for p in points], width, height, title, log_x=log_x)
+    px, py = frame.px, frame.py
+    dots = [(px(p.x) - 5, py(p.y) - 5, px(p.x) + 5, py(p.y) + 5) for p in points]
+    labels, dropped = [], []
+    for p in sorted(points, key=lambda p: (-p.highlight, -p.y, p.x)):  # the front's labels get the best spots
+        text = _clip(p.label, 24)
+        spot = _free_spot(px(p.x), py(p.y), len(text), placed + dots, frame)
+        if spot is None:
+            dropped.append(p)
+            continue
+        x, y, anchor, box = spot
+        placed.append(box)
+        labels.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" {_FONT}>{escape(text)}</text>')
+    legend_h = 14 * len(dropped) + (8 if dropped else 0)
+    parts = frame.start(x_label, y_label, extra_height=legend_h)
     front = sorted((p for p in points if p.highlight), key=lambda p: p.x)
     if connect_highlighted and len(front) > 1:
         path = " ".join(f"{'M' if i == 0 else 'L'}{px(p.x):.1f},{py(p.y):.1f}" for i, p in enumerate(front))
@@ -108,10 +129,50 @@ def scatter_plot(
             f'<circle cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="5" fill="{fill}"><title>{escape(p.label)}: '
             f"{p.x:.6g}, {p.y:.3f}</title></circle>"
         )
-        right_half = px(p.x) > width * 0.6  # labels of points on the right go to their left, inside the chart
-        anchor = f'x="{px(p.x) - 7:.1f}" text-anchor="end"' if right_half else f'x="{px(p.x) + 7:.1f}"'
-        parts.append(f'<text {anchor} y="{py(p.y) - 6:.1f}" {_FONT}>{escape(_clip(p.label, 24))}</text>')
+    parts += labels
+    for i, p in enumerate(dropped):
+        parts.append(
+            f'<text x="{frame.left}" y="{height + 12 + 14 * i}" {_FONT} fill="#374151">'
+            f"{escape(_clip(p.label, 40))}: {_tick(p.x)}, {p.y:.3f} (label not drawn: no room)</text>"
+        )
     return "".join(parts) + "</svg>"
+
+
+#: Approximate size of one character and of a line of the chart font, in pixels (for label placement).
+_CHAR_W, _LINE_H = 6.2, 12.0
+
+
+def _free_spot(
+    x: float, y: float, chars: int, taken: list[tuple[float, float, float, float]], frame: _Frame
+) -> tuple[float, float, str, tuple[float, float, float, float]] | None:
+    """Where a label of `chars` characters beside the point at (x, y) overlaps nothing in `taken` and stays
+    inside the plot: right-above, left-above, right-below, left-below, above, below."""
+    w = chars * _CHAR_W
+    own = (x - 5, y - 5, x + 5, y + 5)
+    for dx, dy, anchor in (
+        (7, -6, "start"),
+        (-7, -6, "end"),
+        (7, 14, "start"),
+        (-7, 14, "end"),
+        (0, -9, "middle"),
+        (0, 19, "middle"),
+    ):
+        tx, ty = x + dx, y + dy
+        left = tx if anchor == "start" else tx - w if anchor == "end" else tx - w / 2
+        box = (left, ty - _LINE_H + 2, left + w, ty + 2)
+        inside = (
+            box[0] >= frame.left + 1
+            and box[2] <= frame.width - 2
+            and box[1] >= frame.top - 4
+            and box[3] <= frame.height - frame.bottom - 1
+        )
+        if inside and not any(_overlap(box, t) for t in taken if t != own):
+            return tx, ty, anchor, box
+    return None
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def line_chart(
@@ -168,20 +229,35 @@ class _Frame:
     left: int = 56
     right: int = 20
     bottom: int = 40
+    log_x: bool = False
 
     @classmethod
     def around(
-        cls, xs: list[float], ys: list[float], width: int, height: int, title: str, x_pad: float = 0.08
+        cls,
+        xs: list[float],
+        ys: list[float],
+        width: int,
+        height: int,
+        title: str,
+        x_pad: float = 0.08,
+        log_x: bool = False,
     ) -> _Frame:
-        """A frame whose axes span the data, padded."""
-        return cls(width, height, title, _padded(min(xs), max(xs), x_pad), _padded(min(ys), max(ys)))
+        """A frame whose axes span the data, padded (on a log scale: a third of a decade each side)."""
+        if log_x:
+            lo, hi = math.log10(min(xs)), math.log10(max(xs))
+            xr = (lo - 0.33, hi + 0.33)
+        else:
+            xr = _padded(min(xs), max(xs), x_pad)
+        return cls(width, height, title, xr, _padded(min(ys), max(ys)), log_x=log_x)
 
     @property
     def top(self) -> int:
         return 26 if self.title else 10
 
     def px(self, v: float) -> float:
-        return self.left + (v - self.xr[0]) / (self.xr[1] - self.xr[0]) * (
+        """Pixel x of a data value (the range `xr` is in log10 units on a log axis)."""
+        pos = math.log10(v) if self.log_x else v
+        return self.left + (pos - self.xr[0]) / (self.xr[1] - self.xr[0]) * (
             self.width - self.left - self.right
         )
 
@@ -189,24 +265,24 @@ class _Frame:
         span = self.height - self.top - self.bottom
         return self.height - self.bottom - (v - self.yr[0]) / (self.yr[1] - self.yr[0]) * span
 
-    def start(self, x_label: str, y_label: str) -> list[str]:
-        """The opening tag, title, axes, ticks and axis labels."""
+    def start(self, x_label: str, y_label: str, extra_height: int = 0) -> list[str]:
+        """The opening tag (`extra_height` pixels taller, for a legend under the chart), title, axes, ticks
+        and axis labels."""
         x_end, y_end, mid_y = (
             self.width - self.right,
             self.height - self.bottom,
             (self.top + self.height - self.bottom) / 2,
         )
-        parts = [_open(self.width, self.height, self.title)]
+        parts = [_open(self.width, self.height + extra_height, self.title)]
         if self.title:
             parts.append(f'<text x="4" y="15" {_FONT} font-weight="600">{escape(self.title)}</text>')
         parts.append(f'<path d="M{self.left},{self.top} V{y_end} H{x_end}" stroke="#9ca3af" fill="none"/>')
-        for i in range(5):
-            xv = self.xr[0] + (self.xr[1] - self.xr[0]) * i / 4
-            yv = self.yr[0] + (self.yr[1] - self.yr[0]) * i / 4
+        for xv in _log_ticks(*self.xr) if self.log_x else _ticks(*self.xr):
             parts.append(
                 f'<text x="{self.px(xv):.1f}" y="{y_end + 14}" text-anchor="middle" {_FONT} '
                 f'fill="#6b7280">{_tick(xv)}</text>'
             )
+        for yv in _ticks(*self.yr):
             parts.append(
                 f'<text x="{self.left - 4}" y="{self.py(yv) + 4:.1f}" text-anchor="end" {_FONT} '
                 f'fill="#6b7280">{_tick(yv)}</text>'
@@ -228,6 +304,32 @@ def _padded(lo: float, hi: float, pad: float = 0.08) -> tuple[float, float]:
     span = hi - lo
     low = lo - span * pad
     return (0.0 if lo >= 0 > low else low), hi + span * pad  # costs and latencies never go below zero
+
+
+def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """About `count` round tick values (1, 2 or 5 times a power of ten apart) within lo..hi; on an axis
+    spanning a few units or more (steps, counts) the step is never below 1, so no fractional tick appears."""
+    span = hi - lo
+    if span <= 0:
+        return [lo]
+    raw = span / (count - 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    if raw > 0.5:  # an axis of units (steps, counts, stars): whole-number ticks only
+        step = max(step, 1.0)
+    first = math.ceil(lo / step) * step
+    out, v = [], first
+    while v <= hi + step * 1e-9:
+        out.append(round(v, 12))
+        v += step
+    return out
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """Powers of ten (and 2x, 5x when the range is under two decades) inside the log10 range lo..hi."""
+    decades = range(math.floor(lo), math.ceil(hi) + 1)
+    factors = (1, 2, 5) if hi - lo < 2 else (1,)
+    return [f * 10.0**d for d in decades for f in factors if lo <= math.log10(f * 10.0**d) <= hi]
 
 
 def _tick(value: float) -> str:

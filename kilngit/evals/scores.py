@@ -61,11 +61,17 @@ class GroupScores(JsonDataclass):
     mean_input_tokens: float | None
     mean_output_tokens: float | None
     mean_cost: float | None
-    """US dollars per item."""
+    """US dollars per item; None when any answered run's cost is unknown (no price for its model)."""
     p50_latency_ms: float | None
     p95_latency_ms: float | None
     winner: bool = False
     pareto: bool = False
+    model: str | None = None
+    """The model of the group's runs (`provider/model`), when they share one."""
+    prompt: str | None = None
+    """The prompt of the group's runs, when they share one."""
+    cost_unknown: int = 0
+    """Answered runs without a known cost: the group's cost is unknown, it is left off the Pareto front."""
 
 
 @dataclass
@@ -121,6 +127,8 @@ def eval_scores(
             )
         )
     _mark_winners(board)
+    # Best first: readers look for the top of the table (groups without a quality last, then by name).
+    board.groups.sort(key=lambda g: (g.quality is None, -(g.quality or 0.0), g.group))
     return board
 
 
@@ -171,6 +179,11 @@ def _group_scores(
     answered = {s.run.input for s in states if s.run.output is not None}
     usages = [s.run.usage for s in states if s.run.usage is not None]
     latencies = [u.latency_ms for u in usages if u.latency_ms is not None]
+    answered_runs = [s.run for s in states if s.run.output is not None]
+    cost_unknown = sum(1 for r in answered_runs if r.usage is None or r.usage.cost is None)
+    sources = [r.output_source for r in answered_runs if r.output_source is not None]
+    models = {f"{x.provider}/{x.model}" if x.provider else (x.model or x.type) for x in sources}
+    prompts = {x.prompt for x in sources if x.prompt}
     return GroupScores(
         group=group,
         n=n,
@@ -183,9 +196,12 @@ def _group_scores(
         stale_runs=stale_runs,
         mean_input_tokens=_mean([u.input_tokens for u in usages]),
         mean_output_tokens=_mean([u.output_tokens for u in usages]),
-        mean_cost=_mean([u.cost for u in usages]),
+        mean_cost=None if cost_unknown else _mean([u.cost for u in usages]),  # an unknown cost is not free
         p50_latency_ms=percentile(latencies, 50),
         p95_latency_ms=percentile(latencies, 95),
+        model=next(iter(models)) if len(models) == 1 else None,
+        prompt=next(iter(prompts)) if len(prompts) == 1 else None,
+        cost_unknown=cost_unknown,
     )
 
 
@@ -253,10 +269,15 @@ def _mark_winners(board: Scoreboard) -> None:
             if best is not None and stat is not None and stat.normalized == best and len(groups) > 1:
                 g.scores[name] = ScoreStat(**{**stat.__dict__, "winner": True})
     qualities = [g.quality for g in groups if g.quality is not None]
+    # When some groups have a known cost, those whose cost is unknown are left off the front (an unknown
+    # cost is not zero); when none has one, the front is drawn on quality and latency alone.
+    priced = any(g.mean_cost is not None for g in groups)
     for g in groups:
         g.winner = len(groups) > 1 and bool(qualities) and g.quality == max(qualities)
-        g.pareto = g.quality is not None and not any(
-            _dominates(other, g) for other in groups if other is not g
+        g.pareto = (
+            g.quality is not None
+            and (g.mean_cost is not None or not priced)
+            and not any(_dominates(other, g) for other in groups if other is not g)
         )
 
 
@@ -264,6 +285,8 @@ def _dominates(a: GroupScores, b: GroupScores) -> bool:
     """True when `a` is at least as good as `b` on quality, cost and latency, and better on one (dimensions
     unknown for either are left out; a group without a quality is never compared)."""
     if a.quality is None or b.quality is None:
+        return False
+    if a.mean_cost is None and b.mean_cost is not None:  # an unknown cost is not cheaper than a known one
         return False
     pairs: list[tuple[float | None, float | None, int]] = [
         (a.quality, b.quality, 1),

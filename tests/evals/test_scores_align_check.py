@@ -191,7 +191,7 @@ def test_scores_and_align_commands(eval_project, capsys):
     judged(eval_project, "exec", "has-ffmpeg")
     assert main(["-C", root, "eval", "scores", "correctness", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
-    assert "| good * | 6 | 1.00 [1.00, 1.00] * |" in out
+    assert "| good * | mock/good | - | 6 | 1.00 [1.00, 1.00] * |" in out
     assert main(["-C", root, "eval", "scores", "--judge", "has-ffmpeg", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["judge"] == "has-ffmpeg"
     assert main(["-C", root, "eval", "align", "--format", "json"]) == 0
