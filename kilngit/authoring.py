@@ -29,9 +29,9 @@ def new_task(
             name=name or slug,
             instruction=instruction,
             requirements=requirements or [],
-            rating_type=rating_type,
+            rating_type=rating_type,  # type: ignore[arg-type]
             labels=labels or [],
-        )  # type: ignore[arg-type]
+        )
     except ValueError as e:
         raise UsageError(
             f"invalid task: {_first_error(e)}", "label tasks need --labels A,B,... (two or more)"

@@ -42,8 +42,9 @@ def commented_yaml(record: Definition, relpath: str) -> bytes:
     data = definition_data(record)
     fields = type(record).model_fields
     out = [schema_header(record.kind, relpath).rstrip("\n")]
-    if type(record).__doc__:
-        out.append(f"# {type(record).__doc__.strip().splitlines()[0]}")
+    doc = type(record).__doc__
+    if doc:
+        out.append(f"# {doc.strip().splitlines()[0]}")
     for key, value in data.items():
         desc = fields[key].description if key in fields else None
         if desc and key not in ("kind", "v"):

@@ -72,9 +72,24 @@ def render_report(project: Project, sections: Sequence[Section]) -> str:
     """The whole page."""
     commit = run_git(project.root, "rev-parse", "--short", "HEAD", check=False)
     # Only the project's own files count (a report written into the project must not mark itself dirty).
-    dirty = commit and run_git(project.root, "status", "--porcelain", "--untracked-files=all", "--", "kilngit.yaml",
-                               "tasks", check=False).strip()
-    subtitle = (f"commit {commit}" + (" with uncommitted changes" if dirty else "")) if commit else "not committed yet"
+    dirty = (
+        commit
+        and run_git(
+            project.root,
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--",
+            "kilngit.yaml",
+            "tasks",
+            check=False,
+        ).strip()
+    )
+    subtitle = (
+        (f"commit {commit}" + (" with uncommitted changes" if dirty else ""))
+        if commit
+        else "not committed yet"
+    )
     nav = "".join(f'<a href="#{escape(s.id)}">{escape(s.title)}</a>' for s in sections)
     body = "".join(
         f'<section id="{escape(s.id)}"><h2>{escape(s.title)}</h2>{s.html}</section>' for s in sections

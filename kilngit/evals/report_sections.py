@@ -59,8 +59,8 @@ def _scoreboard_html(board: Scoreboard) -> str:
         ("p50_latency_ms", "p50 latency (ms)"),
     ):
         points = [
-            Point(g.group, getattr(g, attr), g.quality, g.pareto)
-            for g in quality  # type: ignore[arg-type]
+            Point(g.group, getattr(g, attr), g.quality, g.pareto)  # type: ignore[arg-type]
+            for g in quality
             if getattr(g, attr) is not None
         ]
         if len(points) > 1:

@@ -230,8 +230,8 @@ def _stat(
         ci.mean,
         clamp(ci.low),
         clamp(ci.high),
-        normalize(clamp(ci.mean), score.type) if ci.mean is not None else None,
-    )  # type: ignore[arg-type]
+        normalize(clamp(ci.mean), score.type) if ci.mean is not None else None,  # type: ignore[arg-type]
+    )
 
 
 def _unit(v: float | None) -> float | None:

@@ -25,10 +25,19 @@ CHROMIUM = Path(os.environ.get("KILNGIT_CHROMIUM", "/usr/bin/chromium"))
 def _unpriced(project: Project, config: str) -> None:
     """Runs of a fine-tuned-like config whose model has no price: cost unknown."""
     for text, good, _, _ in ITEMS:
-        project.write_record(TaskRun(task=TASK, input=text, input_source=Source(type="human", created_by="a@b.c"),
-                                     output=good, output_source=Source(type="synthetic", provider="tinker",
-                                                                       model=f"{config}-model", run_config=config),
-                                     usage=Usage(latency_ms=50.0), tags=["eval_set"]).with_id())
+        project.write_record(
+            TaskRun(
+                task=TASK,
+                input=text,
+                input_source=Source(type="human", created_by="a@b.c"),
+                output=good,
+                output_source=Source(
+                    type="synthetic", provider="tinker", model=f"{config}-model", run_config=config
+                ),
+                usage=Usage(latency_ms=50.0),
+                tags=["eval_set"],
+            ).with_id()
+        )
 
 
 def _judged(project: Project) -> Project:
@@ -57,8 +66,9 @@ def test_ticks_are_round_and_whole_on_unit_axes():
     assert _ticks(0, 3.4) == [0.0, 1.0, 2.0, 3.0]
     assert _ticks(1, 7) == [2, 4, 6]
     assert _ticks(0.0, 1.0) == [0.0, 0.25, 0.5, 0.75, 1.0] or _ticks(0.0, 1.0) == [0.0, 0.5, 1.0]
-    svg = scatter_plot([Point("a", 0.0001, 0.5), Point("b", 0.01, 0.9, True)], x_label="cost", y_label="q",
-                       log_x=True)
+    svg = scatter_plot(
+        [Point("a", 0.0001, 0.5), Point("b", 0.01, 0.9, True)], x_label="cost", y_label="q", log_x=True
+    )
     assert ">0.0001<" in svg and ">0.001<" in svg and ">0.01<" in svg
 
 
@@ -73,7 +83,11 @@ def test_report_header_says_uncommitted(eval_project, tmp_path):
     git(eval_project.root, "commit", "-qm", "all")
     out = tmp_path / "site"
     assert main(["-C", str(eval_project.root), "report", "--out", str(out)]) == 0
-    html = next(out.rglob("index.html")).read_text() if list(out.rglob("index.html")) else next(out.rglob("*.html")).read_text()
+    html = (
+        next(out.rglob("index.html")).read_text()
+        if list(out.rglob("index.html"))
+        else next(out.rglob("*.html")).read_text()
+    )
     assert "uncommitted" not in html
     _judged(eval_project)
     assert main(["-C", str(eval_project.root), "report", "--out", str(out)]) == 0
@@ -98,10 +112,16 @@ def test_report_in_chromium_has_no_overlapping_labels(eval_project, tmp_path):
     assert html.count("<svg") >= 3 and "label not drawn" in html  # the crowd could not all be labelled
     with sync_api.sync_playwright() as p:
         home = tmp_path / "browser-home"  # Chromium writes its caches under HOME
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox",
-                                                                           "--disable-gpu"],
-                                    env={**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-                                         "XDG_CACHE_HOME": str(home / ".cache")})
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu"],
+            env={
+                **os.environ,
+                "HOME": str(home),
+                "XDG_CONFIG_HOME": str(home / ".config"),
+                "XDG_CACHE_HOME": str(home / ".cache"),
+            },
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
@@ -116,6 +136,6 @@ def test_report_in_chromium_has_no_overlapping_labels(eval_project, tmp_path):
     assert sum(len(b) for b in boxes) > 20
     for texts in boxes:
         for i, a in enumerate(texts):
-            for b in texts[i + 1:]:
+            for b in texts[i + 1 :]:
                 overlap = a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5 and a[2] < b[4] - 0.5 and b[2] < a[4] - 0.5
                 assert not overlap, (a, b)
