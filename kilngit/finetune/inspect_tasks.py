@@ -25,11 +25,11 @@ from typing import Any
 
 from kilngit.errors import ProviderError, UsageError
 from kilngit.evals.items import eval_items
-from kilngit.evals.metrics import normalize
 from kilngit.evals.results import find_eval
 from kilngit.evals.truth import truth_of
 from kilngit.project import Project
 from kilngit.providers.config import provider_settings
+from kilngit.ratings import normalize
 from kilngit.state import RunState
 
 PREFIX = "inspect:"
