@@ -190,7 +190,10 @@ def _change(form: FormData, task: Task) -> RatingChange | None:
     given = {r.name: str(form.get(f"req.{r.name}") or "") for r in task.requirements}
     words = str(form.get("tags") or "").split()
     note, repair = str(form.get("note") or "").strip(), str(form.get("repair") or "")
-    had = form.get("had") == "1"  # the rater had an annotation: an emptied note or repair removes it
+    reference = str(form.get("reference") or "")
+    had = (
+        form.get("had") == "1"
+    )  # the rater had an annotation: an emptied note, repair or reference removes it
     labeled = task.rating_type == "label"
     change = RatingChange(
         overall=parse_overall(overall) if overall and not labeled else None,
@@ -200,6 +203,7 @@ def _change(form: FormData, task: Task) -> RatingChange | None:
         tags_remove=tuple(w[1:] for w in words if w.startswith("-") and len(w) > 1),
         note=note if note or had else None,
         repair=repair if repair.strip() or had else None,
+        reference=reference if reference.strip() or had else None,
     )
     nothing = not (
         change.overall
@@ -209,6 +213,7 @@ def _change(form: FormData, task: Task) -> RatingChange | None:
         or change.tags_remove
         or note
         or repair.strip()
+        or reference.strip()
     )
     return None if nothing and not had else change
 

@@ -147,6 +147,7 @@ def test_label_writes_the_sessions_own_file_and_undo_restores_it(serve_project: 
             "repair": "ffmpeg -i a.mov a.mp4",
             "rater": ALICE,
             "seconds": "4.5",
+            "reference": "ffmpeg -i a.mov -c:v libx264 a.mp4",
         },
     )
     path = annotation_path(serve_project, BOB, run_id)
@@ -161,6 +162,7 @@ def test_label_writes_the_sessions_own_file_and_undo_restores_it(serve_project: 
         and saved["tags_removed"] == ["eval_set"]
     )
     assert saved["repaired_output"] == "ffmpeg -i a.mov a.mp4"
+    assert saved["reference"] == "ffmpeg -i a.mov -c:v libx264 a.mp4" and saved["seconds_on_item"] == 4.5
     assert "what the judges said" in r.text  # shown once answered
     cli = rate(Project(serve_project.root), run_id, RatingChange(note="wrong codec"), rater=BOB)
     assert cli.note == "wrong codec" and cli.rating == Rating(

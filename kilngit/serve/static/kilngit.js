@@ -47,6 +47,7 @@
     else if (key === "u") { var undo = document.getElementById("undo-form"); if (undo) undo.requestSubmit(); }
     else if (key === "n") f.querySelector("textarea[name=note]").focus();
     else if (key === "t") f.querySelector("input[name=tags]").focus();
+    else if (key === "a") f.querySelector("textarea[name=reference]").focus();
     else if (key === "e") {
       var repair = f.querySelector("textarea[name=repair]");
       if (!repair.value) repair.value = repair.dataset.output;
