@@ -37,6 +37,10 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     for key in list(os.environ):
         if key.endswith("_API_KEY") or key.startswith(("KILNGIT_", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX")):
             monkeypatch.delenv(key, raising=False)
+    # This machine's trust record (outside every repository) goes to a folder of this test; test projects are
+    # trusted as a whole unless a test says otherwise (`untrusted` fixture).
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.setenv("KILNGIT_TRUST", "always")
     (home / ".gitconfig-empty").write_text(
         "[user]\n\temail = tester@example.com\n\tname = Tester\n[init]\n\tdefaultBranch = main\n"
     )
@@ -44,6 +48,12 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     yield home
     after = sorted(p.name for p in home.iterdir())
     assert after == before, f"test wrote to HOME: {sorted(set(after) - set(before))}"
+
+
+@pytest.fixture
+def untrusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trust as on a real machine: only what `kilngit trust` recorded (in this test's own store)."""
+    monkeypatch.delenv("KILNGIT_TRUST")
 
 
 def git(cwd: Path, *args: str) -> str:

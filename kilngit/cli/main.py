@@ -40,6 +40,7 @@ COMMANDS = {
     "split": "kilngit.cli.split:split",
     "finetune": "kilngit.cli.finetune:finetune",
     "watch": "kilngit.cli.watch:watch",
+    "trust": "kilngit.cli.trust:trust_command",
     "queue": "kilngit.cli.queue:queue",
     "merge-annotation": "kilngit.cli.merge_annotation:merge_annotation",
     "audit": "kilngit.cli.audit:audit",
@@ -61,9 +62,16 @@ COMMANDS = {
     help="Run project code (code judges) as plain processes, without the sandbox: they can then read "
     "your files and keys and use the network. Also $KILNGIT_UNSANDBOXED=1.",
 )
+@click.option(
+    "--trust",
+    "trust_checkout",
+    is_flag=True,
+    help="Trust the project's code and jobs as checked out now, then run the command (like `kilngit "
+    "trust --yes` first: for CI, or a project you just cloned on purpose).",
+)
 @click.version_option(package_name="kilngit")
 @click.pass_context
-def cli(ctx: click.Context, project_dir: Path | None, unsandboxed: bool) -> None:
+def cli(ctx: click.Context, project_dir: Path | None, unsandboxed: bool, trust_checkout: bool) -> None:
     """kilngit: an AI project (tasks, runs, ratings, evals, fine-tunes) kept in git, one file per record.
 
     Exit codes: 0 done; 1 a problem kilngit explains (including a command that did none of the work asked:
@@ -73,6 +81,10 @@ def cli(ctx: click.Context, project_dir: Path | None, unsandboxed: bool) -> None
 
         set_unsandboxed()
     ctx.obj = CliState(project_dir)
+    if trust_checkout:
+        from kilngit.trust import review, trust
+
+        trust(review(ctx.obj.project().root))
 
 
 def main(argv: list[str] | None = None) -> int:

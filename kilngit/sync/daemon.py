@@ -25,13 +25,15 @@ from kilngit.errors import KilngitError
 from kilngit.project import Project
 from kilngit.sync.committer import Committer, FlushResult
 from kilngit.sync.debounce import Debouncer
-from kilngit.sync.jobs import JobPool, pending_jobs, release_memory
+from kilngit.sync.jobs import Job, JobPool, pending_jobs, release_memory
 from kilngit.sync.lock import WatcherLock, commit_lock
 from kilngit.sync.problems import InvalidFiles
 from kilngit.sync.recovery import recover
 from kilngit.sync.statusfile import iso, status_path, write_json
 from kilngit.sync.syncer import Syncer
 from kilngit.sync.watcher import ProjectWatcher
+from kilngit.trust import review
+from kilngit.trust.store import store_file
 
 TICK_S = 0.2
 STATUS_EVERY_S = 2.0
@@ -83,6 +85,8 @@ class Watch:
         self.state = "starting"
         self.waiting: str | None = None
         self.left_alone = 0
+        self.untrusted: list[str] = []
+        self._trust_stamp: float | None = None
         self.started_at = time.time()
         self._jobs_due = True
         self._last_jobs_scan = 0.0
@@ -162,7 +166,7 @@ class Watch:
         scan = self.options.jobs
         while scan or self.pool.running:
             if scan:
-                fresh = [j for j in pending_jobs(self.root) if j.key not in started]
+                fresh = [j for j in self._trusted(pending_jobs(self.root)) if j.key not in started]
                 for job in self.pool.start_pending(fresh):
                     started.add(job.key)
                     self.say(f"job started: {job.label}")
@@ -256,6 +260,9 @@ class Watch:
 
     def _schedule_jobs(self) -> None:
         now = time.monotonic()
+        if self.untrusted and (stamp := _mtime(store_file(self.root))) != self._trust_stamp:
+            self._trust_stamp = stamp  # `kilngit trust` ran: look at the jobs waiting for it now
+            self._jobs_due = True
         due = self._jobs_due and now - self._last_jobs_scan >= 2.0
         if not due and now - self._last_jobs_scan < self.options.jobs_interval_s:
             return
@@ -267,10 +274,32 @@ class Watch:
         except KilngitError as e:
             self._say_once("jobs", f"cannot work out pending jobs: {e}")
             return
+        jobs = self._trusted(jobs)
         self._pending_jobs = len(jobs)
         release_memory()  # the scan loaded the project; give the memory back rather than keep the peak
         for job in self.pool.start_pending(jobs):
             self.say(f"job started: {job.label}")
+
+    def _trusted(self, jobs: list[Job]) -> list[Job]:
+        """The jobs this machine may run: none that runs project code or spends its keys (evals, queued
+        requests) while something is not trusted here (`kilngit trust`)."""
+        if not any(j.kind in UNTRUSTED_KINDS for j in jobs):
+            return jobs
+        found = review(self.root)
+        untrusted = [i.path for i in found.untrusted]
+        if untrusted != self.untrusted:
+            self.untrusted = untrusted
+            self._trust_stamp = _mtime(store_file(self.root))
+            self._status_dirty = True
+        if not untrusted:
+            self._say_once("trust", None)
+            return jobs
+        skipped = [j for j in jobs if j.kind in UNTRUSTED_KINDS]
+        self._say_once("trust", "\n".join([
+            f"not running {len(skipped)} job(s) ({', '.join(j.label for j in skipped[:3])}"
+            f"{', ...' if len(skipped) > 3 else ''}): {len(untrusted)} item(s) not trusted on this machine:",
+            *found.lines(limit=8), f"  review and trust them: kilngit -C {self.root} trust"]))
+        return [j for j in jobs if j.kind not in UNTRUSTED_KINDS]
 
     def _start_sync_thread(self) -> threading.Thread | None:
         if self.syncer is None:
@@ -341,6 +370,7 @@ class Watch:
                 "last_commit": self.last_commit,
                 "invalid": len(self.invalid),
                 "left_alone": self.left_alone,
+                "untrusted": self.untrusted,
                 "jobs": {
                     "running": self.pool.describe(),
                     "pending": self._pending_jobs,
@@ -349,6 +379,17 @@ class Watch:
                 "sync": sync,
             },
         )
+
+
+#: Jobs that run project code or spend this machine's keys: they wait for trust (a fine-tune refresh does not).
+UNTRUSTED_KINDS = ("eval", "request")
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def _interrupt(signum: int, frame: object) -> None:

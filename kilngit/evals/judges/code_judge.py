@@ -27,6 +27,7 @@ from typing import Any
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict, failed, verdict_from_scores
 from kilngit.sandbox import Limits, ProcessTree, require_sandbox
+from kilngit.trust import require_trusted
 
 CHILD = Path(__file__).with_name("code_child.py")
 LOG_TAIL = 600
@@ -77,7 +78,9 @@ class CodeJudge:
     def __init__(self, setup: JudgeSetup, limits: Limits | None = None) -> None:
         self.setup = setup
         self.limits = limits or Limits()
-        self.sandboxed = require_sandbox(f"code judge {setup.judge_slug} ({setup.judge.function})")
+        what = f"code judge {setup.judge_slug} ({setup.judge.function})"
+        require_trusted(setup.root, what)
+        self.sandboxed = require_sandbox(what)
         self.idle: list[_Worker] = []
         self.ids = itertools.count(1)
 
