@@ -100,7 +100,8 @@ def _blob_ids(root: Path, paths: list[str]) -> list[str]:
     """The git blob id of each file's bytes as they are (the content hash trust is keyed by)."""
     if not paths:
         return []
-    ids = run_git(root, "hash-object", "--no-filters", "--stdin-paths", input="\n".join(paths) + "\n").split()
+    absolute = [str((root / p).resolve()) for p in paths]  # git reads --stdin-paths from the top level
+    ids = run_git(root, "hash-object", "--no-filters", "--stdin-paths", input="\n".join(absolute) + "\n").split()
     if len(ids) != len(paths):
         raise UntrustedError(f"cannot hash the project's code files in {root}", hint="check `git status`")
     return ids
