@@ -15,8 +15,13 @@ from kilngit.trust.store import store_file
 
 @click.command("trust")
 @click.option("--yes", "-y", is_flag=True, help="Trust without asking (CI: trust the checked-out commit).")
-@click.option("--diff/--no-diff", "show_diff", default=True, show_default=True,
-              help="Show the changes since the last trusted commit.")
+@click.option(
+    "--diff/--no-diff",
+    "show_diff",
+    default=True,
+    show_default=True,
+    help="Show the changes since the last trusted commit.",
+)
 @format_option("text", "json")
 def trust_command(yes: bool, show_diff: bool, fmt: str) -> None:
     """List the code and jobs that are new or changed since this machine last trusted the project (code
@@ -28,13 +33,21 @@ def trust_command(yes: bool, show_diff: bool, fmt: str) -> None:
     project = current_project()
     found = review(project.root)
     if fmt == "json":
-        click.echo(json.dumps({"untrusted": [{"path": i.path, "kind": i.kind, "new": i.new} for i in found.untrusted],
-                               "trusted_commit": found.trusted_commit}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "untrusted": [{"path": i.path, "kind": i.kind, "new": i.new} for i in found.untrusted],
+                    "trusted_commit": found.trusted_commit,
+                },
+                indent=2,
+            )
+        )
     elif not found.untrusted:
         click.echo("nothing new to trust")
     else:
-        click.echo(f"{len(found.untrusted)} item(s) new or changed since this machine last trusted "
-                   f"{project.root}:")
+        click.echo(
+            f"{len(found.untrusted)} item(s) new or changed since this machine last trusted {project.root}:"
+        )
         click.echo("\n".join(found.lines()))
         changes = diff(found) if show_diff else ""
         if changes:

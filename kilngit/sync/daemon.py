@@ -295,10 +295,17 @@ class Watch:
             self._say_once("trust", None)
             return jobs
         skipped = [j for j in jobs if j.kind in UNTRUSTED_KINDS]
-        self._say_once("trust", "\n".join([
-            f"not running {len(skipped)} job(s) ({', '.join(j.label for j in skipped[:3])}"
-            f"{', ...' if len(skipped) > 3 else ''}): {len(untrusted)} item(s) not trusted on this machine:",
-            *found.lines(limit=8), f"  review and trust them: kilngit -C {self.root} trust"]))
+        self._say_once(
+            "trust",
+            "\n".join(
+                [
+                    f"not running {len(skipped)} job(s) ({', '.join(j.label for j in skipped[:3])}"
+                    f"{', ...' if len(skipped) > 3 else ''}): {len(untrusted)} item(s) not trusted on this machine:",
+                    *found.lines(limit=8),
+                    f"  review and trust them: kilngit -C {self.root} trust",
+                ]
+            ),
+        )
         return [j for j in jobs if j.kind not in UNTRUSTED_KINDS]
 
     def _start_sync_thread(self) -> threading.Thread | None:

@@ -73,7 +73,9 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         out.append(f"  invalid: {data['invalid']} file(s) not committed (see .kilngit/problems.json)")
     if data.get("untrusted"):
         names = ", ".join(data["untrusted"][:5]) + (", ..." if len(data["untrusted"]) > 5 else "")
-        out.append(f"  untrusted: {len(data['untrusted'])} item(s) wait for `kilngit trust` (jobs not run): {names}")
+        out.append(
+            f"  untrusted: {len(data['untrusted'])} item(s) wait for `kilngit trust` (jobs not run): {names}"
+        )
     if data.get("left_alone"):
         out.append(f"  left alone: {data['left_alone']} file(s) you staged by hand")
     jobs = data.get("jobs") or {}

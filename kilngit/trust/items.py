@@ -26,8 +26,13 @@ def trust_items(root: Path) -> dict[str, str]:
     """path (relative to the project root) -> kind, for everything that needs trust."""
     found: dict[str, str] = {}
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_FOLDERS
-                         and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg")))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in SKIPPED_FOLDERS
+            and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+        )
         for name in files:
             path = os.path.join(folder, name)
             if os.path.islink(path) or not os.path.isfile(path):

@@ -65,15 +65,20 @@ def review(root: Path) -> Review:
     mine = _edited_here(root, pending, trusted)
     if mine:
         save_trusted(root, {**trusted, **{p: current[p][1] for p in mine}}, commit)
-    result.untrusted = [Item(p, kind, sha, p not in trusted) for p, (kind, sha) in pending.items() if p not in mine]
+    result.untrusted = [
+        Item(p, kind, sha, p not in trusted) for p, (kind, sha) in pending.items() if p not in mine
+    ]
     return result
 
 
 def trust(result: Review) -> Path:
     """Trust everything the project holds now; returns the record's path."""
     head = git_result(result.root, "rev-parse", "--verify", "-q", "HEAD")
-    return save_trusted(result.root, {p: sha for p, (_kind, sha) in result.current.items()},
-                        head.stdout.strip() if head.ok else None)
+    return save_trusted(
+        result.root,
+        {p: sha for p, (_kind, sha) in result.current.items()},
+        head.stdout.strip() if head.ok else None,
+    )
 
 
 def require_trusted(root: Path, what: str, kinds: tuple[str, ...] = ("code", "code judge")) -> None:
@@ -81,18 +86,25 @@ def require_trusted(root: Path, what: str, kinds: tuple[str, ...] = ("code", "co
     found = review(root)
     found.untrusted = [i for i in found.untrusted if i.kind in kinds]
     if found.untrusted:
-        raise UntrustedError("\n".join([f"not running {what}: this machine has not trusted this project's "
-                                        f"code yet ({len(found.untrusted)} item(s) new or changed):",
-                                        *found.lines(limit=8)]),
-                             hint=f"review and trust them: kilngit -C {root} trust")
+        raise UntrustedError(
+            "\n".join(
+                [
+                    f"not running {what}: this machine has not trusted this project's "
+                    f"code yet ({len(found.untrusted)} item(s) new or changed):",
+                    *found.lines(limit=8),
+                ]
+            ),
+            hint=f"review and trust them: kilngit -C {root} trust",
+        )
 
 
 def diff(result: Review) -> str:
     """The changes since the last trusted commit for the untrusted items (git diff), or '' when unknown."""
     if not result.trusted_commit or not result.untrusted:
         return ""
-    done = git_result(result.root, "diff", "--no-color", result.trusted_commit, "--",
-                      *[i.path for i in result.untrusted])
+    done = git_result(
+        result.root, "diff", "--no-color", result.trusted_commit, "--", *[i.path for i in result.untrusted]
+    )
     return done.stdout if done.ok else ""
 
 
@@ -101,7 +113,9 @@ def _blob_ids(root: Path, paths: list[str]) -> list[str]:
     if not paths:
         return []
     absolute = [str((root / p).resolve()) for p in paths]  # git reads --stdin-paths from the top level
-    ids = run_git(root, "hash-object", "--no-filters", "--stdin-paths", input="\n".join(absolute) + "\n").split()
+    ids = run_git(
+        root, "hash-object", "--no-filters", "--stdin-paths", input="\n".join(absolute) + "\n"
+    ).split()
     if len(ids) != len(paths):
         raise UntrustedError(f"cannot hash the project's code files in {root}", hint="check `git status`")
     return ids
@@ -126,5 +140,8 @@ def _edited_here(root: Path, pending: dict[str, tuple[str, str]], trusted: dict[
     if any((git_dir / name).exists() for name in _BUSY):
         return set()
     head = _committed(root, list(pending))
-    return {path for path, (_kind, blob) in pending.items()
-            if head.get(path) != blob and (path not in head or trusted.get(path) == head[path])}
+    return {
+        path
+        for path, (_kind, blob) in pending.items()
+        if head.get(path) != blob and (path not in head or trusted.get(path) == head[path])
+    }

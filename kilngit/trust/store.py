@@ -38,7 +38,11 @@ def load_trusted(root: Path) -> tuple[dict[str, str], str | None]:
 def save_trusted(root: Path, items: dict[str, str], commit: str | None) -> Path:
     path = store_file(root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"root": str(Path(root).resolve()), "commit": commit, "trusted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-            time.gmtime()), "items": dict(sorted(items.items()))}
+    data = {
+        "root": str(Path(root).resolve()),
+        "commit": commit,
+        "trusted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "items": dict(sorted(items.items())),
+    }
     atomic_write(path, (json.dumps(data, indent=1) + "\n").encode())
     return path

@@ -18,7 +18,7 @@ from tests.sync.conftest import FAST, clone, commit_by_hand, make_run, wait_for
 
 KEY = "sk-test-TRUSTsecret0123456789"
 
-JUDGE = '''
+JUDGE = """
 import os
 
 def judge(task, input, output):
@@ -28,22 +28,31 @@ def judge(task, input, output):
     except OSError:
         pass
     return {"scores": {"correct": 1 if output.startswith("ffmpeg") else 0}, "explanation": stolen}
-'''
+"""
 
 pytestmark = pytest.mark.usefixtures("untrusted")
 
 
 def kilngit(root, *args, stdin=subprocess.DEVNULL):
-    return subprocess.run([sys.executable, "-m", "kilngit", "-C", str(root), *args], capture_output=True, text=True,
-                          stdin=stdin, env={**os.environ, **FAST, "OPENAI_API_KEY": KEY})
+    return subprocess.run(
+        [sys.executable, "-m", "kilngit", "-C", str(root), *args],
+        capture_output=True,
+        text=True,
+        stdin=stdin,
+        env={**os.environ, **FAST, "OPENAI_API_KEY": KEY},
+    )
 
 
 def push_code_judge(teammate) -> None:
     """What the teammate pushes: a judge module, a code judge, and an auto-run eval using it."""
     (teammate.root / "judges_x.py").write_text(JUDGE)
-    teammate.write_definition(layout.eval_file("ffmpeg", "auto"), Eval(
-        name="auto", scores=[{"name": "correct", "instruction": "x"}], default_judge="x", auto_run=True))
-    teammate.write_definition(layout.judge_file("ffmpeg", "auto", "x"), Judge(type="code", function="judges_x:judge"))
+    teammate.write_definition(
+        layout.eval_file("ffmpeg", "auto"),
+        Eval(name="auto", scores=[{"name": "correct", "instruction": "x"}], default_judge="x", auto_run=True),
+    )
+    teammate.write_definition(
+        layout.judge_file("ffmpeg", "auto", "x"), Judge(type="code", function="judges_x:judge")
+    )
     git(teammate.root, "add", "-A")
     git(teammate.root, "commit", "-qm", "a code judge and an auto-run eval")
     git(teammate.root, "push", "-q")
@@ -51,8 +60,10 @@ def push_code_judge(teammate) -> None:
 
 @pytest.fixture
 def two_clones(project, remote, tmp_path):
-    runs = [make_run(f"request {i}", output=o).model_copy(update={"tags": ["eval_set"]}).with_id()
-            for i, o in enumerate(["ffmpeg -i a b", "rm -rf /", "ffmpeg -i c d"])]
+    runs = [
+        make_run(f"request {i}", output=o).model_copy(update={"tags": ["eval_set"]}).with_id()
+        for i, o in enumerate(["ffmpeg -i a b", "rm -rf /", "ffmpeg -i c d"])
+    ]
     commit_by_hand(project.root, runs, "eval set")
     git(project.root, "push", "-q")
     runner, teammate = clone(remote, tmp_path / "runner"), clone(remote, tmp_path / "teammate")
@@ -72,10 +83,16 @@ def test_run_eval_refuses_pulled_code_until_trusted(two_clones):
     refused = kilngit(runner.root, "run", "eval", "auto", "--no-show")
     assert refused.returncode == 1 and results(runner.root) == []
     assert "not running code judge x (judges_x:judge): this machine has not trusted" in refused.stderr
-    assert "new code: judges_x.py" in refused.stderr and "new code judge: tasks/ffmpeg/evals/auto/judges/x.yaml" \
-        in refused.stderr and "kilngit -C" in refused.stderr and " trust" in refused.stderr
+    assert (
+        "new code: judges_x.py" in refused.stderr
+        and "new code judge: tasks/ffmpeg/evals/auto/judges/x.yaml" in refused.stderr
+        and "kilngit -C" in refused.stderr
+        and " trust" in refused.stderr
+    )
     listing = kilngit(runner.root, "trust")  # asks; no answer (stdin closed): nothing trusted
-    assert listing.returncode == 1 and "new auto-run eval: tasks/ffmpeg/evals/auto/eval.yaml" in listing.stdout
+    assert (
+        listing.returncode == 1 and "new auto-run eval: tasks/ffmpeg/evals/auto/eval.yaml" in listing.stdout
+    )
     assert "+def judge(task, input, output):" in listing.stdout  # the diff since the last trusted commit
     assert kilngit(runner.root, "run", "eval", "auto", "--no-show").returncode == 1
     trusted = kilngit(runner.root, "trust", "--yes")
@@ -105,7 +122,9 @@ def test_a_change_pulled_later_needs_trust_again_but_own_edits_do_not(two_clones
     assert review(runner.root).untrusted == []
 
 
-def test_watch_sync_does_not_run_a_pulled_auto_run_eval_until_trusted(two_clones, watchers, monkeypatch, remote):
+def test_watch_sync_does_not_run_a_pulled_auto_run_eval_until_trusted(
+    two_clones, watchers, monkeypatch, remote
+):
     runner, teammate = two_clones
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     w = watchers(runner.root, "--sync")
@@ -118,8 +137,11 @@ def test_watch_sync_does_not_run_a_pulled_auto_run_eval_until_trusted(two_clones
     assert results(runner.root) == []
     assert kilngit(runner.root, "trust", "--yes").returncode == 0
     w.wait_output("job done: auto-run eval auto")
-    wait_for(lambda: "judge: 3 results" in git(remote, "log", "--format=%s", "main"), timeout=60,
-             what="the results pushed")
+    wait_for(
+        lambda: "judge: 3 results" in git(remote, "log", "--format=%s", "main"),
+        timeout=60,
+        what="the results pushed",
+    )
     w.stop()
     assert KEY not in git(remote, "log", "-p", "main")  # sandboxed: the judge never saw the key
     assert "no key here" in git(remote, "log", "-p", "main")
