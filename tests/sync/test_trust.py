@@ -14,7 +14,7 @@ from kilngit import layout
 from kilngit.records import Eval, Judge
 from kilngit.trust import review
 from tests.conftest import git
-from tests.sync.conftest import FAST, clone, commit_by_hand, make_run, wait_for
+from tests.sync.conftest import FAST, HANG_S, clone, commit_by_hand, make_run, wait_for
 
 KEY = "sk-test-TRUSTsecret0123456789"
 
@@ -129,17 +129,17 @@ def test_watch_sync_does_not_run_a_pulled_auto_run_eval_until_trusted(
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     w = watchers(runner.root, "--sync")
     push_code_judge(teammate)
-    w.wait_output("not running 1 job(s) (auto-run eval auto (ffmpeg)")
+    w.wait_output("not running 1 job(s) (auto-run eval auto (ffmpeg)", timeout=HANG_S)
     w.wait_output("new code judge: tasks/ffmpeg/evals/auto/judges/x.yaml")
     status = json.loads(kilngit(runner.root, "watch", "--status", "--format", "json").stdout)
     assert "judges_x.py" in status["untrusted"]
     assert "untrusted: 3 item(s) wait for `kilngit trust`" in kilngit(runner.root, "watch", "--status").stdout
     assert results(runner.root) == []
     assert kilngit(runner.root, "trust", "--yes").returncode == 0
-    w.wait_output("job done: auto-run eval auto")
+    w.wait_output("job done: auto-run eval auto", timeout=HANG_S)
     wait_for(
         lambda: "judge: 3 results" in git(remote, "log", "--format=%s", "main"),
-        timeout=60,
+        timeout=HANG_S,
         what="the results pushed",
     )
     w.stop()
