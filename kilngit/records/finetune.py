@@ -128,7 +128,7 @@ class FineTuneRound(OwnedRecord):
     sampler_checkpoint: str
     run_config: str = Field(pattern=SLUG_PATTERN)
     """Run config sampling this round's checkpoint (its eval runs carry it)."""
-    eval: str = Field(pattern=r"^(inspect:\S.*|[a-z0-9][a-z0-9_-]{0,63})$")
+    eval: str = Field(pattern=rf"^(inspect:\S.*|{SLUG_PATTERN[1:-1]})$")
     """Slug of the kilngit eval that scored the round, or `inspect:PATH_OR_NAME` for an Inspect AI task."""
     judge: str | None = None
     """The kilngit judge, or the Inspect task's scorer."""
