@@ -58,6 +58,7 @@ class Server:
             lstrip_blocks=True,
         )
         self.env.filters["text"] = render_text
+        self.env.filters["consensus_of"] = lambda name, state: (name, state.requirement(name))
         self.env.globals["url"] = _url
         self.generation = 0
         """Bumped on every change seen on disk or made here; derived views keyed on it are recomputed."""

@@ -197,13 +197,13 @@ def test_requests_never_name_paths(serve_project: Project) -> None:
 def test_changes_on_disk_appear_without_restart(serve_project: Project) -> None:
     c = client(serve_project)
     run_id = current(c)
-    assert "not rated" in c.get(f"/t/{TASK}/runs/{run_id}").text
+    assert '<td>overall</td><td><span class="hint">not rated' in c.get(f"/t/{TASK}/runs/{run_id}").text
     other = Project(serve_project.root)  # another process: the CLI, the watcher, a git pull
     other.write_record(
         Annotation(task=TASK, run=run_id, rater="carol@example.com", rating=Rating(type="pass_fail", value=1))
     )
     html = c.get(f"/t/{TASK}/runs/{run_id}").text
-    assert "carol@example.com" in html and "not rated" not in html
+    assert "carol@example.com" in html and "<td>overall</td><td><strong>pass</strong>" in html
     other.delete(f"tasks/{TASK}/annotations/carol@example.com/{run_id[:2]}/{run_id}.json")
     assert "carol@example.com" not in c.get(f"/t/{TASK}/runs/{run_id}").text
 
