@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from kilngit.cli._common import cli_state, current_project, format_option, print_json
+from kilngit.errors import EXIT_ERROR
 
 
 @click.group("import")
@@ -50,7 +51,7 @@ def import_kiln_cmd(src: Path, into: Path | None, strict: bool, fmt: str) -> Non
     except KilnImportError as e:
         if fmt == "json":
             print_json(e.report.to_dict())
-            sys.exit(1)
+            raise click.exceptions.Exit(EXIT_ERROR) from None  # the report says why
         raise
     if fmt == "json":
         print_json(report.to_dict())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -19,4 +18,4 @@ def merge_annotation(base: Path, ours: Path, theirs: Path) -> None:
     over OURS; exits 1 (a conflict for git) when a side is not a valid annotation."""
     from kilngit.review.annotation_merge import merge_files
 
-    sys.exit(merge_files(base, ours, theirs))
+    raise click.exceptions.Exit(merge_files(base, ours, theirs))  # git reads 1 as a conflict

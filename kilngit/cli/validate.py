@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
 from kilngit.cli._common import cli_state, format_option, print_json
-from kilngit.errors import UsageError
+from kilngit.errors import EXIT_ERROR, UsageError
 
 
 def _folder(path: Path | None) -> Path:
@@ -84,4 +83,4 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, fmt: str
             err=not report.ok,
         )
     if not report.ok:
-        sys.exit(1)
+        raise click.exceptions.Exit(EXIT_ERROR)  # the problems are printed; cli/main.py returns the code

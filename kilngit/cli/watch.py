@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from kilngit.cli._common import current_project, format_option, print_json
@@ -117,4 +115,4 @@ def watch(
         job_cooldown_s=job_cooldown,
     )
     watcher = Watch(project.root, options, say=click.echo)
-    sys.exit(watcher.once() if once else watcher.run())
+    raise click.exceptions.Exit(watcher.once() if once else watcher.run())

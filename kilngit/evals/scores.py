@@ -230,7 +230,7 @@ def _stat(
         ci.mean,
         clamp(ci.low),
         clamp(ci.high),
-        normalize(clamp(ci.mean), score.type) if ci.mean is not None else None,  # type: ignore[arg-type]
+        None if (mean := clamp(ci.mean)) is None else normalize(mean, score.type),
     )
 
 

@@ -134,9 +134,9 @@ def _run_config(ctx: TaskContext, rec: KilnRecord) -> None:
         prompt=prompt_ref(ctx, str(props.get("prompt_id") or "simple_prompt_builder"), rec.path),
         temperature=props.get("temperature"),
         top_p=props.get("top_p"),
-        structured_output=mapping.STRUCTURED_OUTPUT.get(mode, "auto"),
+        structured_output=mapping.STRUCTURED_OUTPUT.get(mode, "auto"),  # type: ignore[arg-type]
         kiln_id=rec.id,
-    )  # type: ignore[arg-type]
+    )
     slug = ctx.run_config_slugs.take(str(d.get("name") or rec.id), rec.id)
     ctx.run_configs[rec.id] = (slug, config)
     ctx.define(layout.run_config_file(ctx.slug, slug), config)

@@ -138,9 +138,9 @@ def _judge(ctx: TaskContext, rec: KilnRecord) -> Judge:
         raise Unmappable("eval_steps is not a list of strings")
     provider, model = mapping.model_ref(str(provider or ""), str(model or ""), ctx.finetune_models)
     return Judge(
-        type=judge_type,
+        type=judge_type,  # type: ignore[arg-type]
         provider=provider or None,
-        model=model or None,  # type: ignore[arg-type]
+        model=model or None,
         instructions=mapping.eval_steps_text(description, steps) or None,
         kiln_id=rec.id,
     )

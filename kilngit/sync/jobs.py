@@ -213,8 +213,8 @@ class JobPool:
             ends.append(
                 JobEnd(
                     running.job,
-                    outcome,
-                    _last_line(running.log),  # type: ignore[arg-type]
+                    outcome,  # type: ignore[arg-type]
+                    _last_line(running.log),
                     time.monotonic() - running.started,
                 )
             )
