@@ -131,3 +131,16 @@ def test_watcher_jobs_ignore_struct_py_at_the_project_root(project, marker):
     assert "job done: auto-run eval quality" in done.stdout
     assert not marker.exists(), marker.read_text()
     assert git(project.root, "log", "-1", "--format=%s").startswith("judge: 3 results")
+
+
+def test_the_annotation_merge_driver_ignores_struct_py_at_the_repository_root(project, marker):
+    from kilngit.review.annotation_merge import DRIVER, install_driver
+
+    assert install_driver(project.root)
+    plant(project.root, marker)
+    command = git(project.root, "config", "--get", f"merge.{DRIVER}.driver").replace(" %O %A %B", " --help")
+    done = subprocess.run(
+        ["sh", "-c", command], cwd=project.root, capture_output=True, text=True
+    )  # as git runs it
+    assert done.returncode == 0 and "merge-annotation" in done.stdout, done.stderr
+    assert not marker.exists(), marker.read_text()

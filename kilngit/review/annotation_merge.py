@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
 from kilngit import _git
+from kilngit._child import python_module
 from kilngit._io import atomic_write
 from kilngit.records import Annotation
 from kilngit.records.canonical import to_file_bytes
@@ -171,7 +171,9 @@ def install_driver(root: Path) -> bool:
     so each clone needs this once; `kilngit init` and `kilngit validate --fix` do it). False outside git."""
     if _git.repo_root(root) is None:
         return False
-    command = f"{shlex.quote(sys.executable)} -m kilngit merge-annotation %O %A %B"
+    # Isolated (`python -I`): git runs the driver from the repository's top folder, whose files must not
+    # shadow modules (a pushed `struct.py` would otherwise run inside the merge).
+    command = " ".join(shlex.quote(a) for a in python_module("kilngit", "merge-annotation")) + " %O %A %B"
     if _git.run_git(root, "config", "--get", f"merge.{DRIVER}.driver", check=False) != command:
         _git.run_git(root, "config", f"merge.{DRIVER}.name", "kilngit annotation merge (later rated_at wins)")
         _git.run_git(root, "config", f"merge.{DRIVER}.driver", command)
