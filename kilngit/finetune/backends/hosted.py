@@ -52,9 +52,12 @@ class HostedBackend:
         """Upload the training data and create the job, each at most once; see the module docstring.
 
         A job that failed or was cancelled is only replaced by a new one with `retry` (files are reused)."""
-        api = options.client or self._api()
         status = read_status(project, task, name)
-        if options.retry and status.state in ("failed", "cancelled"):
+        replace = options.retry and status.state in ("failed", "cancelled")
+        if status.state in TERMINAL and not replace:
+            return status  # nothing to do: no key or connection needed
+        api = options.client or self._api()
+        if replace:
             kept = {
                 k: v for k, v in (status.details or {}).items() if k not in ("last_event", "last_message")
             }
@@ -68,7 +71,7 @@ class HostedBackend:
                 fine_tuned_model=None,
                 details=kept,
             )
-        if status.provider_job_id is None and status.state not in TERMINAL:
+        if status.provider_job_id is None:
             status = self._upload(project, task, name, spec, api, status)
             status = self._create(project, spec, api, status, options.poll)
         status = self.refresh(project, task, name, spec, api)
