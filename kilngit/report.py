@@ -12,7 +12,8 @@ from pathlib import Path
 
 from kilngit._io import atomic_write
 from kilngit.evals import audit_report
-from kilngit.evals.report import DEFAULT_OUT, Section, SectionProvider, eval_sections, render_report
+from kilngit.evals.report import DEFAULT_OUT, Section, SectionProvider, render_report
+from kilngit.evals.report_sections import eval_sections
 from kilngit.finetune import report as finetune_report
 from kilngit.project import Project
 

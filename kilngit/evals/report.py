@@ -54,20 +54,6 @@ table.confusion td, table.confusion th { text-align: center; }
 """
 
 
-def eval_sections(project: Project) -> list[Section]:
-    """One section per eval of every task."""
-    from kilngit.evals.report_sections import eval_section_html
-
-    sections = []
-    for task in project.tasks():
-        for eval_slug, ev in project.evals(task).items():
-            title = f"{task} / {ev.name}" if ev.name != eval_slug else f"{task} / {eval_slug}"
-            sections.append(
-                Section(title, eval_section_html(project, task, eval_slug), f"eval-{task}-{eval_slug}")
-            )
-    return sections
-
-
 def render_report(project: Project, sections: Sequence[Section]) -> str:
     """The whole page."""
     commit = run_git(project.root, "rev-parse", "--short", "HEAD", check=False)

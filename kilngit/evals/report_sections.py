@@ -6,12 +6,25 @@ from __future__ import annotations
 from html import escape
 
 from kilngit.evals.align import AlignmentTable, JudgeAlignment, ScoreAlignment, eval_alignment
-from kilngit.evals.metrics import ConfusionMatrix
+from kilngit.evals.metrics import ConfusionMatrix, normalize
 from kilngit.evals.render import TextTable, alignment_tables, scoreboard_table
+from kilngit.evals.report import Section
 from kilngit.evals.report_svg import Bar, Point, bar_chart, scatter_plot
 from kilngit.evals.results import eval_results
 from kilngit.evals.scores import Scoreboard, eval_scores
 from kilngit.project import Project
+
+
+def eval_sections(project: Project) -> list[Section]:
+    """One section per eval of every task."""
+    sections = []
+    for task in project.tasks():
+        for eval_slug, ev in project.evals(task).items():
+            title = f"{task} / {ev.name}" if ev.name != eval_slug else f"{task} / {eval_slug}"
+            sections.append(
+                Section(title, eval_section_html(project, task, eval_slug), f"eval-{task}-{eval_slug}")
+            )
+    return sections
 
 
 def html_table(table: TextTable, with_title: bool = True) -> str:
@@ -92,8 +105,6 @@ def _scoreboard_html(board: Scoreboard) -> str:
 
 
 def _normalized_ci(stat) -> tuple[float | None, float | None]:  # type: ignore[no-untyped-def]
-    from kilngit.evals.metrics import normalize
-
     if stat.low is None or stat.high is None:
         return None, None
     return normalize(stat.low, stat.type), normalize(stat.high, stat.type)
