@@ -20,6 +20,7 @@ from pathlib import Path
 
 from kilngit._io import ReadError, load_yaml
 from kilngit.errors import UsageError
+from kilngit.records import Annotation
 
 MIN_TOKEN = 16
 
@@ -30,7 +31,7 @@ class Session:
 
     rater: str
     csrf: str
-    undo: list[tuple[str, str, object]] = field(default_factory=list)
+    undo: list[tuple[str, str, Annotation | None]] = field(default_factory=list)
     """(task, run, annotation before) of this person's label changes, newest last."""
 
 

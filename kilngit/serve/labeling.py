@@ -33,6 +33,7 @@ from kilngit.review.rating import (
 )
 from kilngit.serve.app import Server
 from kilngit.serve.pages import judge_views
+from kilngit.state import RunState
 
 QUEUES = ("unrated", "disputed", "suspects")
 _KEYS = {"pass_fail": "pf", "pass_fail_critical": "pfc", "five_star": "12345", None: "pfc12345"}
@@ -99,7 +100,9 @@ class Queues:
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        self.cache: dict[tuple[str, str, str, str], tuple[int, object, RunFilter, list[str]]] = {}
+        self.cache: dict[
+            tuple[str, str, str, str], tuple[int, dict[str, RunState], RunFilter, list[str]]
+        ] = {}
         server.on_write.append(self.update)
 
     def get(self, task: str, rater: str, filter_text: str, which: str) -> list[str]:
@@ -117,7 +120,7 @@ class Queues:
 
     def update(self, task: str | None, run: str) -> None:
         for (slug, rater, _, which), (_, states, flt, ids) in self.cache.items():
-            state = states.get(run) if slug == task else None  # type: ignore[attr-defined]
+            state = states.get(run) if slug == task else None
             if state is None:
                 continue
             inside = flt.matches(state) and in_queue(state, rater, which == "disputed")
@@ -172,7 +175,7 @@ async def undo(server: Server, request: Request) -> Response:
     if not mine:
         return _panel(server, request, task, filter_text, which, message="nothing to undo")
     _, run_id, before = session.undo.pop(mine[-1])
-    relpath = _save(server, task, session.rater, run_id, before)  # type: ignore[arg-type]
+    relpath = _save(server, task, session.rater, run_id, before)
     return _panel(
         server,
         request,
@@ -181,7 +184,7 @@ async def undo(server: Server, request: Request) -> Response:
         which,
         current=run_id,
         message=f"undone: {relpath} is back to {describe_annotation(before)}",
-    )  # type: ignore[arg-type]
+    )
 
 
 def _change(form: FormData, task: Task) -> RatingChange | None:
