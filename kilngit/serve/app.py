@@ -201,7 +201,7 @@ def create_app(project: Project, tokens: dict[str, str], host: str = "127.0.0.1"
     """The application. `tokens` maps each secret sign-in token to the rater it signs in as."""
     from starlette.middleware.base import BaseHTTPMiddleware
 
-    from kilngit.serve import labeling, pages
+    from kilngit.serve import compare, labeling, pages
 
     server = Server(project, Access(tokens), port)
     server.queues = labeling.Queues(server)
@@ -210,7 +210,7 @@ def create_app(project: Project, tokens: dict[str, str], host: str = "127.0.0.1"
         Route("/static/code.css", _css),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    for path, handler, methods in [*pages.ROUTES, *labeling.ROUTES]:
+    for path, handler, methods in [*pages.ROUTES, *compare.ROUTES, *labeling.ROUTES]:
         routes.append(Route(path, page(server, handler, write="POST" in methods), methods=methods))
     # Host header check against DNS rebinding; a server bound to every interface answers any name (the
     # sign-in token still guards it).

@@ -1,9 +1,8 @@
-"""The read-only pages: project, runs, run, compare, evals (the report's sections) and review."""
+"""The read-only pages: project, runs, run, evals (the report's sections) and review."""
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,12 +13,11 @@ from starlette.responses import Response
 from kilngit import layout
 from kilngit._git import run_git
 from kilngit.errors import KilngitError, UsageError
-from kilngit.evals.items import eval_items, group_of, runs_on_inputs
+from kilngit.evals.items import group_of
 from kilngit.evals.results import EvalResults, RunVerdict, eval_results
 from kilngit.project import Project
 from kilngit.serve import views
 from kilngit.serve.app import Server
-from kilngit.state import RunState
 
 _REV = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/~^@{}-]{0,100}")
 PER_PAGE = 50
@@ -131,7 +129,7 @@ async def home(server: Server, request: Request) -> Response:
 # ---- runs -----------------------------------------------------------------------------------------------
 
 
-def _int(value: str | None, default: int) -> int:
+def int_param(value: str | None, default: int) -> int:
     try:
         return int(value) if value else default
     except ValueError:
@@ -157,7 +155,7 @@ async def runs(server: Server, request: Request) -> Response:
             columns,
             sort,
             descending,
-            _int(q.get("page"), 1),
+            int_param(q.get("page"), 1),
             PER_PAGE,
         )
     except UsageError as e:
@@ -230,97 +228,6 @@ async def run(server: Server, request: Request) -> Response:
     )
 
 
-# ---- compare --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class CompareRow:
-    input: str
-    cells: dict[str, list[tuple[RunState, dict[str, float]]]]
-    differs: bool
-
-
-@dataclass
-class Comparison:
-    judge: str
-    groups: list[str]
-    chosen: list[str]
-    rows: list[CompareRow]
-    means: dict[str, dict[str, float]]
-
-
-def comparison(server: Server, task: str, eval_slug: str, configs: list[str], only_diff: bool) -> Comparison:
-    """Every eval input with each chosen run config's first run on it and the default judge's scores."""
-    from kilngit.evals.results import find_judge
-
-    project = server.project
-    results = cached_results(server, task, eval_slug)
-    judge = find_judge(project, task, eval_slug, None) if results.judges else ""
-    inputs = eval_items(project, task, results.eval).inputs
-    by_input: dict[str, dict[str, list[tuple[RunState, dict[str, float]]]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    groups: set[str] = set()
-    for state in runs_on_inputs(project, task, inputs):
-        if state.run.output is None and state.run.error is None:
-            continue  # an input-only run is the input itself, not a config's answer
-        group = group_of(state.run)
-        groups.add(group)
-        verdict = results.verdict(judge, state.id) if judge else None
-        by_input[state.run.input][group].append((state, verdict.scores() if verdict else {}))
-    chosen = [g for g in configs if g in groups] or sorted(groups)
-    rows = []
-    for text in inputs:
-        cells = {g: by_input[text].get(g, []) for g in chosen}
-        seen = {(tuple(sorted(sc.items())), s.run.output) for g in chosen for s, sc in cells[g][:1]}
-        differs = len(seen) > 1 or any(not cells[g] for g in chosen)
-        if differs or not only_diff:
-            rows.append(CompareRow(text, cells, differs))
-    means = {g: _mean_quality([sc for row in rows for _, sc in row.cells[g][:1]]) for g in chosen}
-    return Comparison(judge, sorted(groups), chosen, rows, means)
-
-
-async def compare(server: Server, request: Request) -> Response:
-    """Run configs side by side on one eval's inputs, with the default judge's scores, 50 inputs a page."""
-    task = server.task(request)
-    evals = list(server.project.evals(task))
-    q = request.query_params
-    eval_slug = q.get("eval") or (evals[0] if evals else "")
-    if not evals:
-        return server.render(request, "compare.html", task=task, evals=[])
-    if eval_slug not in evals:
-        raise UsageError(f"task {task!r} has no eval {eval_slug!r}", f"evals: {', '.join(evals)}")
-    configs, only_diff = q.getlist("config"), q.get("diff") == "1"
-    result = server.memo(
-        ("compare", task, eval_slug, ",".join(configs), str(only_diff)),
-        lambda: comparison(server, task, eval_slug, configs, only_diff),
-    )
-    pages = max(1, -(-len(result.rows) // PER_PAGE))
-    page = min(max(_int(q.get("page"), 1), 1), pages)
-    return server.render(
-        request,
-        "compare.html",
-        task=task,
-        evals=evals,
-        eval_slug=eval_slug,
-        c=result,
-        rows=result.rows[(page - 1) * PER_PAGE : page * PER_PAGE],
-        page=page,
-        pages=pages,
-        only_diff=only_diff,
-        configs=configs,
-        scores=[s.name for s in cached_results(server, task, eval_slug).eval.scores],
-    )
-
-
-def _mean_quality(scores: list[dict[str, float]]) -> dict[str, float]:
-    sums: dict[str, list[float]] = defaultdict(list)
-    for sc in scores:
-        for k, v in sc.items():
-            sums[k].append(v)
-    return {k: sum(v) / len(v) for k, v in sums.items()}
-
-
 # ---- evals (the report's sections) ----------------------------------------------------------------------
 
 
@@ -372,5 +279,4 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/review", review, ["GET"]),
     ("/t/{task}/runs", runs, ["GET"]),
     ("/t/{task}/runs/{run}", run, ["GET"]),
-    ("/t/{task}/compare", compare, ["GET"]),
 ]
