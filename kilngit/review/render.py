@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
+from kilngit.review.changes import SetChange
 from kilngit.review.diff import Review
 from kilngit.review.revisions import RevisionRange
 
@@ -68,14 +69,15 @@ def summary_rows(result: Review) -> list[list[str]]:
     raters = Counter(r.rater for r in c.ratings)
     by_rater = ", ".join(f"{name}: {n}" for name, n in sorted(raters.items()))
     rows = [["ratings changed", f"{len(c.ratings)} ({by_rater})" if c.ratings else "0"]]
-    golden = [s for s in c.sets if s.which == "golden_set"]
+    golden = _grouped_sets([s for s in c.sets if s.which == "golden_set"])
     if golden:
         rows.append(
             [
                 "golden set",
                 "; ".join(
-                    f"{s.eval}: +{len(s.added)} −{len(s.removed)} ({s.size_before} → {s.size_after})"
-                    for s in golden
+                    f"{', '.join(s.eval for s in same)}: +{len(s.added)} −{len(s.removed)} "
+                    f"({s.size_before} → {s.size_after})"
+                    for s, same in golden
                 ),
             ]
         )
@@ -101,13 +103,16 @@ def summary_rows(result: Review) -> list[list[str]]:
             ]
         )
     if c.definitions:
+        kinds = Counter((d.kind, d.status) for d in c.definitions)
         rows.append(
             [
                 "definitions changed",
-                ", ".join(f"{d.kind} {d.status}" for d in c.definitions[:5])
-                + (f", … {len(c.definitions) - 5} more" if len(c.definitions) > 5 else ""),
+                ", ".join(f"{n} {kind} {status}" for (kind, status), n in sorted(kinds.items())),
             ]
         )
+    stale = sum(j.stale for j in result.judges)
+    if stale:
+        rows.append(["judge results made stale by judge edits", f"{stale} (re-run: kilngit run eval)"])
     changed_scores = [s for s in result.scores if s.changed]
     rows.append(["eval scores changed", str(len(changed_scores))])
     rows.append(["judge agreement changed", str(sum(1 for a in result.agreement if a.changed))])
@@ -208,14 +213,26 @@ def sections(result: Review) -> list[Section]:
                 ],
             )
         )
-    for s in c.sets:
-        rows = [[f"`{i}`", s.inputs[i], "added"] for i in s.added]
-        rows += [[f"`{i}`", s.inputs[i], "removed"] for i in s.removed]
+    for which in ("eval_set", "golden_set"):
+        for s, group in _grouped_sets([s for s in c.sets if s.which == which]):
+            rows = [[f"`{i}`", s.inputs[i], "added"] for i in s.added]
+            rows += [[f"`{i}`", s.inputs[i], "removed"] for i in s.removed]
+            evals = ", ".join(f"{x.task}/{x.eval}" for x in group)
+            out.append(
+                Section(
+                    f"{which.replace('_', ' ')} of {evals}: +{len(s.added)} −{len(s.removed)}",
+                    ["run", "input", ""],
+                    rows,
+                )
+            )
+    for j in result.judges:
         out.append(
             Section(
-                f"{s.which.replace('_', ' ')} of {s.task}/{s.eval}: +{len(s.added)} −{len(s.removed)}",
-                ["run", "input", ""],
-                rows,
+                f"Judge `{j.path}` {j.status}: {j.stale} result(s) made stale",
+                [],
+                [],
+                cuttable=False,
+                notes=[f"```diff\n{j.diff.rstrip()}\n```"] if j.diff else [],
             )
         )
     if c.tags:
@@ -248,6 +265,14 @@ def sections(result: Review) -> list[Section]:
     if result.problems:
         out.append(Section("Problems", ["problem"], [[p] for p in result.problems]))
     return out
+
+
+def _grouped_sets(sets: list[SetChange]) -> list[tuple[SetChange, list[SetChange]]]:
+    """Set changes with the same runs added and removed, grouped (evals often share one golden set)."""
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[SetChange]] = {}
+    for s in sets:
+        groups.setdefault((tuple(s.added), tuple(s.removed)), []).append(s)
+    return [(same[0], same) for same in groups.values()]
 
 
 def _cell(text: str) -> str:
@@ -284,7 +309,7 @@ def _markdown(result: Review, parts: list[Section], cap: int | None) -> str:
             if len(rows) < len(part.rows):
                 lines += ["", f"… {len(part.rows) - len(rows)} more not shown."]
             lines += ["", "</details>"]
-        else:
+        elif part.headers:
             lines += _md_table(part.headers, rows)
         lines += [f"\n{note}" for note in part.notes]
     if cut:
@@ -313,6 +338,11 @@ def _text(result: Review, parts: list[Section]) -> str:
     lines += [f"  {label}: {value}" for label, value in summary_rows(result)]
     for part in parts:
         lines += ["", part.title + ":"]
+        if not part.headers:
+            lines += [
+                f"  {line}" for note in part.notes for line in note.splitlines() if not line.startswith("```")
+            ]
+            continue
         table = [[c.replace("`", "") for c in row] for row in [part.headers, *part.rows]]
         widths = [max(len(c) for c in col) for col in zip(*table, strict=True)]
         lines += [
