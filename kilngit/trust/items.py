@@ -1,7 +1,8 @@
 """What in a project needs this machine's trust before kilngit runs it: code, and definitions that make a
 watcher do work.
 
-- `code`: every `.py`, `.sh`, `.so` or `.pth` file and every executable file (code judges import any of them);
+- `code`: every `.py`, `.pyc`, `.pyz`, `.sh`, `.so` or `.pth` file, every executable file and every symlink
+  (code judges import any of them; a link named `tempfile.py` would shadow a module);
 - `code judge`: a judge definition of type `code` (names the function to run);
 - `auto-run eval`: an eval definition with `auto_run: true` (a watcher judges it unasked, with its keys);
 - `queue request`: a job request in `tasks/*/queue/` (a watcher runs it with its keys).
@@ -18,7 +19,7 @@ from pathlib import Path
 from kilngit import layout
 from kilngit.project import Project
 
-CODE_SUFFIXES = (".py", ".sh", ".so", ".pth")
+CODE_SUFFIXES = (".py", ".pyc", ".pyz", ".sh", ".so", ".pth")
 SKIPPED_FOLDERS = {"__pycache__", "node_modules"}
 
 
@@ -35,9 +36,11 @@ def trust_items(root: Path) -> dict[str, str]:
         )
         for name in files:
             path = os.path.join(folder, name)
-            if os.path.islink(path) or not os.path.isfile(path):
+            if os.path.islink(path):
+                found[os.path.relpath(path, root)] = "code"
+            elif not os.path.isfile(path):
                 continue
-            if name.endswith(CODE_SUFFIXES) or os.stat(path).st_mode & 0o111:
+            elif name.endswith(CODE_SUFFIXES) or os.stat(path).st_mode & 0o111:
                 found[os.path.relpath(path, root)] = "code"
     project = Project(root)
     for task in project.tasks():

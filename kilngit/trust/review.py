@@ -9,6 +9,7 @@ so it waits for `kilngit trust`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,16 +110,27 @@ def diff(result: Review) -> str:
 
 
 def _blob_ids(root: Path, paths: list[str]) -> list[str]:
-    """The git blob id of each file's bytes as they are (the content hash trust is keyed by)."""
-    if not paths:
-        return []
-    absolute = [str((root / p).resolve()) for p in paths]  # git reads --stdin-paths from the top level
-    ids = run_git(
-        root, "hash-object", "--no-filters", "--stdin-paths", input="\n".join(absolute) + "\n"
-    ).split()
-    if len(ids) != len(paths):
+    """The git blob id of each file's bytes as they are (the content hash trust is keyed by); a symlink's is
+    that of its target's name, as git stores it."""
+    links = {p: _link_blob(root / p) for p in paths if (root / p).is_symlink()}
+    files = [p for p in paths if p not in links]
+    absolute = [str((root / p).absolute()) for p in files]  # git reads --stdin-paths from the top level
+    ids = (
+        run_git(
+            root, "hash-object", "--no-filters", "--stdin-paths", input="\n".join(absolute) + "\n"
+        ).split()
+        if files
+        else []
+    )
+    if len(ids) != len(files):
         raise UntrustedError(f"cannot hash the project's code files in {root}", hint="check `git status`")
-    return ids
+    hashed = dict(zip(files, ids, strict=True)) | links
+    return [hashed[p] for p in paths]
+
+
+def _link_blob(path: Path) -> str:
+    target = os.fsencode(os.readlink(path))
+    return hashlib.sha1(b"blob %d\0" % len(target) + target).hexdigest()
 
 
 def _committed(root: Path, paths: list[str]) -> dict[str, str]:

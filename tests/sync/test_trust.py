@@ -155,3 +155,16 @@ def test_ci_trusts_the_checkout_explicitly(two_clones):
     done = kilngit(runner.root, "--trust", "run", "eval", "auto", "--no-show")
     assert done.returncode == 0, done.stderr
     assert len(results(runner.root)) == 3 and review(runner.root).untrusted == []
+
+
+def test_a_pulled_symlink_shadowing_a_module_needs_trust(two_clones):
+    runner, teammate = two_clones
+    (teammate.root / "notes.txt").write_text("import os\nos.system('echo pwned')\n")
+    (teammate.root / "tempfile.py").symlink_to(
+        "notes.txt"
+    )  # `import tempfile` in a trusted judge would run it
+    git(teammate.root, "add", "-A")
+    git(teammate.root, "commit", "-qm", "innocent notes")
+    git(teammate.root, "push", "-q")
+    git(runner.root, "pull", "-q")
+    assert [(i.path, i.kind) for i in review(runner.root).untrusted] == [("tempfile.py", "code")]
