@@ -215,14 +215,14 @@ def show_run(project: Project, prefix: str, task: str | None = None) -> RunDetai
     return RunDetail(
         run=run,
         tags=sorted(state.tags),
-        consensus=_consensus_words(project, state),
+        consensus=_consensus_words(state),
         annotations=[_annotation_view(a) for a in state.annotations],
         judges=judges,
         stale_results=stale,
     )
 
 
-def _consensus_words(project: Project, state: RunState) -> dict[str, str]:
+def _consensus_words(state: RunState) -> dict[str, str]:
     out = {"overall": consensus_word(state.rating)} if state.rating else {}
     names = sorted({n for a in state.annotations for n in a.requirements})
     out.update({n: consensus_word(state.requirement(n)) for n in names})
@@ -250,7 +250,7 @@ def list_runs(project: Project, task: str | None = None, filter_text: str = "all
                 source=(run.output_source or run.input_source).type,
                 input=run.input,
                 output=run.output or "",
-                consensus=_short_consensus(project, state),
+                consensus=_short_consensus(state),
                 judges=judged,
                 tags=sorted(state.tags),
                 error=run.error.type if run.error else None,
@@ -262,11 +262,11 @@ def list_runs(project: Project, task: str | None = None, filter_text: str = "all
     return rows
 
 
-def _short_consensus(project: Project, state: RunState) -> str:
+def _short_consensus(state: RunState) -> str:
     """The overall consensus, else the requirements' (`name=pass ...`), else `-`."""
     if state.rating:
         return consensus_word(state.rating)
-    words = _consensus_words(project, state)
+    words = _consensus_words(state)
     return " ".join(f"{k}={v}" for k, v in words.items()) or "-"
 
 
