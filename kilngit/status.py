@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from kilngit.project import Project
+from kilngit.providers.batch_api import batches_in_progress
 from kilngit.records.evals import judge_hash
 
 
@@ -41,6 +43,8 @@ class ProjectStatus:
     name: str
     tasks: list[TaskStatus]
     problems: int
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    """Batch API jobs still open (`run task --batch` resumes them)."""
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -49,7 +53,7 @@ class ProjectStatus:
 def project_status(project: Project) -> ProjectStatus:
     """Summarize every task of the project."""
     tasks = [_task_status(project, slug) for slug in project.tasks()]
-    return ProjectStatus(project.manifest.name, tasks, len(project.problems))
+    return ProjectStatus(project.manifest.name, tasks, len(project.problems), batches_in_progress(project))
 
 
 def _task_status(project: Project, task: str) -> TaskStatus:

@@ -42,6 +42,12 @@ CACHE_CHOICE = click.Choice(["record", "replay", "off"])
     help="Record/replay model answers (default: $KILNGIT_CACHE, "
     "then kilngit.yaml recordings.mode, then off).",
 )
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Send the work left through the provider's Batch API (half price, answers within 24h), "
+    "recording the answers; a re-run resumes the batches.",
+)
 @click.option("--tag", "tags", multiple=True, help="Tag to give the new runs. Repeatable.")
 @click.option("--as", "author", help="Who typed --input (default: git user.email).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
@@ -55,6 +61,7 @@ def run_task(
     samples: int,
     concurrency: int,
     cache: str | None,
+    batch: bool,
     tags: tuple[str, ...],
     author: str | None,
     progress: bool | None,
@@ -79,6 +86,7 @@ def run_task(
         samples=samples,
         concurrency=concurrency,
         cache=cache,
+        batch=batch,
         tags=tags,
         progress=progress,
     )

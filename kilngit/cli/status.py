@@ -40,3 +40,10 @@ def status(fmt: str) -> None:
                 f"{e.results} result(s) ({e.stale_results} stale), pending {e.missing}",
             )
         console.print(table)
+    for b in st.batches:
+        counts = b.get("counts") or {}
+        console.print(
+            f"batch {b['batch_id'] or '(not created yet)'} on {b['provider']}: {b['status']}, "
+            f"{counts.get('completed', 0)}/{b.get('requests') or counts.get('total') or '?'} answered "
+            "(resume: run task --batch)"
+        )

@@ -11,6 +11,9 @@
 * A provider failure that outlasts the retries (rate limits, server errors, timeouts, dropped connections) is
   *not* written: it says nothing about the model, so the next run retries it. It is counted and reported.
   A failure every request would repeat (bad key, unknown model, replay miss) stops the batch.
+* `batch=True` first sends the work left through the provider's Batch API at the batch price, into the
+  recordings (`kilngit.providers.batch_api`); the ordinary run then reads its answers from there and asks online
+  only for what the batches did not answer (failed lines, the second call of a two-step chain of thought).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from kilngit.errors import KilngitError, ProviderError, UsageError
 from kilngit.joblock import job_locks
 from kilngit.project import Project
 from kilngit.providers.base import Provider
+from kilngit.providers.batch_api import BatchTally, prefetch
+from kilngit.providers.cache import cache_settings
 from kilngit.providers.config import provider_settings
 from kilngit.providers.registry import get_provider
 from kilngit.records import Source, TaskRun
@@ -54,6 +59,8 @@ class RunSummary(Tally, Outcome):
     results: dict[RunKey, TaskRun] = field(default_factory=dict)
     stale: int = 0
     """Runs of this run config made before its definition (or prompt) last changed; kept, not reused."""
+    batch: BatchTally | None = None
+    """What the Batch API did, with --batch."""
 
     @property
     def succeeded(self) -> int:
@@ -98,6 +105,7 @@ class RunSummary(Tally, Outcome):
             "new_runs": [r.id for r in self.new_runs],
             "remaining": self.remaining,
             "stale": self.stale,
+            "batch": vars(self.batch) if self.batch else None,
             "interrupted": self.interrupted,
             "fatal": str(self.fatal) if self.fatal else None,
             "seconds": round(self.seconds, 2),
@@ -115,6 +123,12 @@ class RunSummary(Tally, Outcome):
         ):
             for key, count in sorted(counter.items()):
                 out.append(f"  {count} {kind}: {key}: {' | '.join(self.reasons.get(key, []))}")
+        if self.batch:
+            b = self.batch
+            out.append(
+                f"  batch: {b.submitted} request(s) submitted, {len(b.batches)} batch(es) followed, "
+                f"{b.recorded} answered at the batch price, {b.failed} without an answer (asked online)"
+            )
         if self.stale:
             out.append(
                 f"  {self.stale} older runs of this run config (before its last edit) are kept, not reused"
@@ -166,12 +180,15 @@ async def run_inputs_async(
     progress: bool | None = None,
     tags: Sequence[str] = (),
     summary: RunSummary | None = None,
+    batch: bool = False,
 ) -> RunSummary:
     """Answer each input `samples` times with a run config, writing each run as it completes (see module doc).
 
     `provider` replaces the run config's provider (tests, demos). Cancelling the coroutine stops cleanly."""
     if samples < 1 or concurrency < 1:
         raise UsageError("--samples and --concurrency must be at least 1")
+    if batch and (provider is not None or cache == "replay"):
+        raise UsageError("--batch sends requests to the run config's provider", "drop --cache replay")
     task = project.task_slug(task)
     tags = check_tags(tags)
     rc = get_run_config(project, task, run_config)
@@ -199,6 +216,7 @@ async def run_inputs_async(
             progress,
             tags,
             summary,
+            batch,
         )
 
 
@@ -215,6 +233,7 @@ async def _run_locked(
     progress: bool | None,
     tags: Sequence[str],
     summary: RunSummary,
+    batch: bool = False,
 ) -> RunSummary:
     start = time.perf_counter()
     done, summary.stale = existing_runs(project, task, run_config, plan.config_hash)
@@ -235,6 +254,14 @@ async def _run_locked(
     if not todo:
         summary.seconds = time.perf_counter() - start
         return summary
+    if batch:  # answers go to the recordings, so the run below must read them
+        cache = "record"
+        summary.batch = prefetch(
+            project,
+            provider_settings(plan.run_config.provider),
+            [plan.first_call(item.text, sample) for item, sample in todo],
+            folder=cache_settings(project, cache).folder,
+        )
     own = provider is None
     provider = provider or get_provider(plan.run_config.provider, project, cache=cache)
     try:

@@ -1,7 +1,7 @@
 """A loopback HTTP server speaking the OpenAI REST wire protocol, for tests and benchmarks.
 
 Stdlib only. Serves ``/v1/chat/completions`` (plain and SSE streaming), ``/v1/models``,
-``/v1/files`` and ``/v1/fine_tuning/jobs/...``, with scriptable replies and faults::
+``/v1/files``, ``/v1/batches`` (see `fake_openai_batch`) and ``/v1/fine_tuning/jobs/...``, with scriptable replies and faults::
 
     with FakeOpenAI(responder=lambda body: Reply("hi", finish_reason="length")) as srv:
         client = openai.OpenAI(base_url=srv.base_url, api_key="test", max_retries=0)
@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
+from kilngit.testing.fake_openai_batch import BatchState
 from kilngit.testing.fake_openai_finetune import ApiError, FineTuningState, JobScript
 
 __all__ = ["FakeOpenAI", "Fault", "JobScript", "RecordedRequest", "Reply", "echo_responder"]
@@ -304,6 +305,10 @@ _ROUTES = [
     ("GET", "files.list", r"/v1/files"),
     ("GET", "files.retrieve", r"/v1/files/(?P<file_id>[^/]+)"),
     ("GET", "files.content", r"/v1/files/(?P<file_id>[^/]+)/content"),
+    ("POST", "batches.create", r"/v1/batches"),
+    ("GET", "batches.list", r"/v1/batches"),
+    ("GET", "batches.retrieve", r"/v1/batches/(?P<batch_id>[^/]+)"),
+    ("POST", "batches.cancel", r"/v1/batches/(?P<batch_id>[^/]+)/cancel"),
     ("POST", "fine_tuning.jobs.create", r"/v1/fine_tuning/jobs"),
     ("GET", "fine_tuning.jobs.list", r"/v1/fine_tuning/jobs"),
     ("GET", "fine_tuning.jobs.retrieve", r"/v1/fine_tuning/jobs/(?P<job_id>[^/]+)"),
@@ -432,6 +437,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.hang_up()
 
 
+class Hold:
+    """Requests of one route held back: `arrived` is set by the first, all wait for `release()`."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+
+    def wait(self) -> None:
+        self.arrived.set()
+        self._released.wait()
+
+    def release(self) -> None:
+        self._released.set()
+
+
 class FakeOpenAI:
     """An OpenAI-compatible HTTP server on 127.0.0.1 (ephemeral port), run in a daemon thread.
 
@@ -444,6 +464,8 @@ class FakeOpenAI:
       ``fault_fn(index, body)`` with ``index`` counting those requests from 0.
     - ``latency`` seconds are slept on every request (settable while running).
     - ``wire="gzip_chunked"`` sends JSON bodies gzip-compressed in small chunks instead of plain with a length.
+    - ``batch_fail(body) -> str | None`` sends a batch line to the error file (see `BatchState`).
+    - ``hold(route)`` stops requests of a route until released (a test kills its client meanwhile).
     - ``job_script`` is the default :class:`JobScript` for fine-tuning jobs (or a function of
       the create body returning one); ``script_next_job()`` queues per-job scripts.
     """
@@ -464,6 +486,7 @@ class FakeOpenAI:
         host: str = "127.0.0.1",
         port: int = 0,
         wire: Literal["identity", "gzip_chunked"] = "identity",
+        batch_fail: Callable[[dict[str, Any]], str | None] | None = None,
     ) -> None:
         self.responder: Responder = responder or echo_responder
         self.latency = latency
@@ -472,6 +495,8 @@ class FakeOpenAI:
         self.fault_fn = fault_fn
         self.fault_paths = tuple(fault_paths)
         self.fine_tuning = FineTuningState(job_script)
+        self.batch = BatchState(self.fine_tuning, self._batch_answer, batch_fail)
+        self._holds: dict[str, Hold] = {}
         self._address = (host, port)
         self._faults: deque[Fault | None] = deque(faults)
         self._fault_index = 0
@@ -512,6 +537,8 @@ class FakeOpenAI:
         if server is None:
             return
         self._stopping.set()  # wakes handlers sleeping on latency / slow faults
+        for hold in self._holds.values():
+            hold.release()
         server.shutdown()
         with self._lock:
             conns = list(self._conns)
@@ -555,6 +582,12 @@ class FakeOpenAI:
     def pending_faults(self) -> int:
         with self._lock:
             return len(self._faults)
+
+    def hold(self, route: str) -> Hold:
+        """Make requests of `route` (e.g. ``batches.create``) wait, once received and counted, until
+        ``release()``: what a client sees when the server is slow to answer."""
+        hold = self._holds[route] = Hold()
+        return hold
 
     def script_next_job(self, *scripts: JobScript) -> None:
         """Use these scripts for the next created fine-tuning jobs, in order."""
@@ -636,6 +669,8 @@ class FakeOpenAI:
                         ["requests", route] + (["faults", f"faults.{fault.kind}"] if fault else [])
                     )
                 self._sleep(self.latency + (fault.delay if fault else 0.0))
+                if route in self._holds:
+                    self._holds[route].wait()
                 if fault is not None and fault.kind == "drop":
                     h.hang_up()
                     return
@@ -705,6 +740,14 @@ class FakeOpenAI:
             return _Response(ft.get_file(params["file_id"]).data, content_type="application/octet-stream")
         if not isinstance(body, (dict, type(None))):
             raise ApiError(400, "Expected a JSON object body.")
+        if route == "batches.create":
+            return _json(self.batch.create(body or {}))
+        if route == "batches.list":
+            return _json(self.batch.list_batches(query))
+        if route == "batches.retrieve":
+            return _json(self.batch.get(params["batch_id"]))
+        if route == "batches.cancel":
+            return _json(self.batch.cancel(params["batch_id"]))
         if route == "fine_tuning.jobs.create":
             return _json(ft.create_job(body or {}))
         if route == "fine_tuning.jobs.list":
@@ -716,6 +759,10 @@ class FakeOpenAI:
         if route == "fine_tuning.jobs.list_events":
             return _json(ft.list_events(params["job_id"], query))
         return _json(ft.list_checkpoints(params["job_id"], query))
+
+    def _batch_answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One batch line answered as the chat endpoint would (an ApiError for a bad body)."""
+        return dict(json.loads(self._chat(body, None).body))
 
     @staticmethod
     def _model(model_id: str) -> dict[str, Any]:
