@@ -19,10 +19,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+STAGE_PREFIX = ".import-"
+STAGE_RE = re.compile(r"^\.import-(?P<pid>[1-9][0-9]{0,9})-")
+"""Hidden folders an import stages a new task in (`kilngit.kiln.staging`), named with the importer's pid."""
 TEMP_RE = re.compile(r"^\..+\.(?:(?P<pid>[1-9][0-9]{0,9})-)?[A-Za-z0-9_]{6,}\.tmp$")
 STALE_ANY_S = 3600.0
 STALE_UNNAMED_S = 60.0
@@ -78,7 +82,11 @@ def sweep_folder(folder: str, recursive: bool = False) -> list[str]:
             continue
         with it:
             for entry in it:
-                if recursive and entry.is_dir(follow_symlinks=False):
+                if entry.is_dir(follow_symlinks=False) and (m := STAGE_RE.match(entry.name)):
+                    if not pid_alive(int(m["pid"])):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                        removed.append(entry.path)
+                elif recursive and entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
                 elif entry.name.endswith(".tmp") and entry.name.startswith("."):
                     with contextlib.suppress(FileNotFoundError):

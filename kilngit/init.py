@@ -42,17 +42,17 @@ def init_project(path: str | Path, name: str | None = None) -> Project:
         _git.run_git(root, "init", "-q")
         # Index v4 and the untracked cache keep `git status` (and `validate --changed`) quick at a million files.
         _git.run_git(root, "config", "feature.manyFiles", "true")
-    header = "# kilngit project manifest (format: docs/format.md in kilngit)\n" + schema_header(
-        "project", layout.MANIFEST
-    )
-    manifest = ProjectManifest(name=name or root.name)
-    atomic_write(root / layout.MANIFEST, dump_yaml(definition_data(manifest), header))
     _add_missing_lines(root / ".gitattributes", GITATTRIBUTES)
     _add_missing_lines(root / ".gitignore", GITIGNORE)
     (root / "tasks").mkdir(exist_ok=True)
     write_schemas(root / layout.SCHEMA_DIR)  # committed: editors find them in every clone
     ensure_local_state(root)
     install_driver(root)
+    header = "# kilngit project manifest (format: docs/format.md in kilngit)\n" + schema_header("project",
+                                                                                                layout.MANIFEST)
+    manifest = ProjectManifest(name=name or root.name)
+    # Last: the manifest makes the folder a project, so a killed init is redone whole by the next one.
+    atomic_write(root / layout.MANIFEST, dump_yaml(definition_data(manifest), header))
     return Project(root)
 
 

@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from kilngit import layout
-from kilngit._io import atomic_write
+from kilngit._io import atomic_write, dump_yaml
+from kilngit._temps import bulk_writing
 from kilngit.errors import KilngitError
 from kilngit.kiln.plan import ImportPlan
 from kilngit.kiln.planner import plan_import
 from kilngit.kiln.reader import read_kiln
+from kilngit.kiln.staging import Stage, staged_task
 from kilngit.load import Problem, parse_record
-from kilngit.project import Project, definition_data
+from kilngit.project import Project, definition_data, schema_header
 from kilngit.records import Definition, MachineRecord, Record
 
 
@@ -94,12 +96,32 @@ def import_kiln(src: str | Path, project: str | Path | Project, strict: bool = F
         from kilngit.init import init_project
 
         target = init_project(root, plan.manifest.name)
-    _write_manifest(target, plan, report)
-    for relpath, definition in plan.definitions:
-        _write_definition(target, relpath, definition, report)
-    _write_records(target, plan.records, report)
+    with bulk_writing(target.root):  # killed mid-import: the next command sweeps the temp files
+        _write_manifest(target, plan, report)
+        for task, definitions, records in _by_task(plan):
+            with staged_task(target.root, task) as stage:
+                for relpath, definition in definitions:
+                    _write_definition(target, relpath, definition, report, stage)
+                _write_records(target, records, report, stage)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _by_task(plan: ImportPlan) -> list[tuple[str, list[tuple[str, Definition]], list[Record]]]:
+    """The plan's files per task, each task's in an order where what is referred to comes first (task,
+    prompts, run configs, splits, judges, evals; runs before the annotations and results that name them)."""
+    tasks: dict[str, tuple[list[tuple[str, Definition]], list[Record]]] = {}
+    for relpath, definition in plan.definitions:
+        tasks.setdefault(relpath.split("/")[1], ([], []))[0].append((relpath, definition))
+    for record in plan.records:
+        tasks.setdefault(layout.record_path(record).split("/")[1], ([], []))[1].append(record)
+    order = {k: i for i, k in enumerate(_ORDER)}
+    return [(task, sorted(defs, key=lambda d: order.get(d[1].kind, len(order))),
+             sorted(recs, key=lambda r: order.get(r.kind, len(order)))) for task, (defs, recs) in tasks.items()]
+
+
+_ORDER = ("task", "prompt", "run_config", "dataset_split", "judge", "eval", "finetune", "task_run",
+          "split_membership", "annotation", "judge_result", "finetune_status")
 
 
 def _write_manifest(project: Project, plan: ImportPlan, report: ImportReport) -> None:
@@ -123,8 +145,14 @@ def _write_manifest(project: Project, plan: ImportPlan, report: ImportReport) ->
         )
 
 
-def _write_definition(project: Project, relpath: str, record: Definition, report: ImportReport) -> None:
+def _write_definition(project: Project, relpath: str, record: Definition, report: ImportReport,
+                      stage: Stage) -> None:
     path = project.root / relpath
+    if stage.folder is not None:
+        atomic_write(stage.path(relpath), dump_yaml(definition_data(record), schema_header(record.kind, relpath)),
+                     durable=False)
+        report.written[record.kind] += 1
+        return
     if path.is_file():
         parsed = parse_record(project.root, relpath)
         same = parsed.record is not None and definition_data(parsed.record) == definition_data(record)  # type: ignore[arg-type]
@@ -137,7 +165,7 @@ def _write_definition(project: Project, relpath: str, record: Definition, report
     report.written[record.kind] += 1
 
 
-def _write_records(project: Project, records: list[Record], report: ImportReport) -> None:
+def _write_records(project: Project, records: list[Record], report: ImportReport, stage: Stage) -> None:
     """Write the machine and owned records whose files are missing (or, for content-addressed records, hold
     other bytes: a torn write). One `os.sync()` at the end instead of an fsync per file: the same durability
     once the import returns, at a fraction of the time."""
@@ -147,12 +175,12 @@ def _write_records(project: Project, records: list[Record], report: ImportReport
         if relpath in seen:
             continue
         seen.add(relpath)
-        path, data = project.root / relpath, record.to_bytes()  # type: ignore[attr-defined]
+        path, data = stage.path(relpath), record.to_bytes()  # type: ignore[attr-defined]
         if not isinstance(record, MachineRecord) and path.is_file() and path.read_bytes() != data:
             report.kept.append(relpath)
         elif atomic_write(path, data, durable=False):
             report.written[record.kind] += 1
         else:
             report.unchanged[record.kind] += 1
-    os.sync()
+    os.sync()  # before a staged task is moved into place: once visible, it is whole and on disk
     report.kept.sort()

@@ -29,6 +29,7 @@ from kilngit.errors import GitError
 from kilngit.leaks import leaked, secrets_of
 from kilngit.load import Problem
 from kilngit.sync.commit import FileVersion, hash_through_git, make_commit, needs_git_filters
+from kilngit.sync.deletions import broken_by_deletion
 from kilngit.sync.lock import commit_lock, watch_dir
 from kilngit.sync.message import Staged, commit_message
 from kilngit.sync.repo import Change, Repo, blob_id, file_stamp
@@ -69,7 +70,7 @@ class Committer:
     def in_scope(self, path: str) -> bool:
         """Files the watcher commits: the manifest, record files under tasks/, the recordings folder."""
         name = path.rsplit("/", 1)[-1]
-        if name.startswith("."):
+        if name.startswith(".") or "/." in path:  # hidden files and folders (temp files, an import's stage)
             return False
         if path == layout.MANIFEST:
             return True
@@ -98,6 +99,9 @@ class Committer:
         present = [c for c in mine if not c.deleted and _regular_file(self.root / c.path)]
         if not deleted and not present:
             return
+        if deleted:
+            result.invalid.update(broken_by_deletion(self.root, [c.path for c in deleted]))
+            deleted = [c for c in deleted if c.path not in result.invalid]
         before: dict[str, object] = {c.path: file_stamp(str(self.root / c.path)) for c in present}
         new_paths = {c.path: c.unstaged in "?A" for c in present}
         records = [c.path for c in present if not c.path.startswith(self.recordings)]

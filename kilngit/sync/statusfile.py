@@ -17,6 +17,8 @@ from kilngit import layout
 from kilngit._io import atomic_write
 from kilngit.sync.lock import WATCH_DIR, running_watcher_pid
 
+_LISTED = 10  # invalid files named in `watch --status` (all of them are in problems.json)
+
 
 def iso(ts: float | None) -> str | None:
     if ts is None:
@@ -45,6 +47,11 @@ def read_status(root: str | Path) -> dict[str, Any]:
         data = {}
     pid = running_watcher_pid(root)
     data["running"] = pid is not None
+    if data.get("invalid"):
+        try:
+            data["problems"] = json.loads(problems_path(root).read_text())["problems"]
+        except (OSError, ValueError, KeyError, TypeError):
+            data["problems"] = []
     if pid is None and data.get("state") not in (None, "stopped"):
         data["state"] = "dead"  # the file says running but no process holds the lock: it was killed
     return data
@@ -71,6 +78,7 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     )
     if data.get("invalid"):
         out.append(f"  invalid: {data['invalid']} file(s) not committed (see .kilngit/problems.json)")
+        out += [f"    {p['path']}: {p['message']}" for p in data.get("problems", [])[:_LISTED]]
     if data.get("untrusted"):
         names = ", ".join(data["untrusted"][:5]) + (", ..." if len(data["untrusted"]) > 5 else "")
         out.append(

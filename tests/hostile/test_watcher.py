@@ -1,0 +1,72 @@
+"""The running watcher fed each hostile file: it stays alive, reports the file in .kilngit/problems.json and
+`watch --status`, keeps committing the rest, and starts again cleanly with the file still there."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kilngit.sync.statusfile import problems_path
+from tests.conftest import git
+from tests.hostile.conftest import HOSTILE
+from tests.sync.conftest import HANG_S, committed_files, make_run, wait_for, watchers, write_bytes_fast  # noqa: F401
+
+
+def w_status(root) -> str:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "kilngit", "-C", str(root), "watch", "--status"],
+                          capture_output=True, text=True, timeout=120).stdout
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_watcher_survives_each_hostile_file(project, watchers, case):  # noqa: F811
+    from tests.evals.conftest import add_run
+
+    add_run(project, "convert a.mov to mp4", "ffmpeg -i a.mov a.mp4", "good")
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-qm", "a run")
+    w = watchers(project.root, "--no-jobs")
+    where = HOSTILE[case](project.root)
+    good = make_run(f"after the hostile {case}")
+    [rel] = write_bytes_fast(project.root, [good])
+    wait_for(lambda: rel in committed_files(project.root), timeout=HANG_S, what="the good file committed")
+    assert w.process.poll() is None, w.output
+    # Nothing to refuse in an empty symlinked folder or a folder named like a record: git sees no file there
+    # (every command reports them: tests/hostile/test_commands.py).
+    if case not in ("symlinked_rater", "folder_as_run", "folder_as_prompt"):
+        path = problems_path(project.root)
+        wait_for(lambda: path.exists() and where in {p["path"] for p in json.loads(path.read_text())["problems"]},
+                 timeout=HANG_S, what=f"{where} in problems.json")
+        status = git(project.root, "status", "--porcelain")  # noqa: F841 (kept for the failure message)
+        assert where in w_status(project.root)
+        assert where not in committed_files(project.root)
+    assert w.stop() == 0, w.output
+    again = watchers(project.root, "--no-jobs")  # the bad file is still there: no crash at start either
+    assert again.process.poll() is None
+    assert again.stop() == 0, again.output
+    assert "crashed" not in w.output + again.output
+
+
+def test_watcher_refuses_a_deletion_that_breaks_a_reference(project, watchers):  # noqa: F811
+    from tests.runner.conftest import add_config
+
+    add_config(project)  # run config `fake` names prompt `default`
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-qm", "a run config")
+    prompt = "tasks/ffmpeg/prompts/default.yaml"
+    w = watchers(project.root, "--no-jobs")
+    (project.root / prompt).unlink()
+    good = make_run("committed while the deletion waits")
+    [rel] = write_bytes_fast(project.root, [good])
+    wait_for(lambda: rel in committed_files(project.root), timeout=HANG_S, what="the good file committed")
+    path = problems_path(project.root)
+    wait_for(lambda: path.exists() and prompt in path.read_text(), timeout=HANG_S, what="the refused deletion")
+    assert prompt in committed_files(project.root)
+    assert "run_configs/fake.yaml" in path.read_text()
+    (project.root / "tasks/ffmpeg/run_configs/fake.yaml").unlink()  # nothing refers to the prompt any more
+    wait_for(lambda: prompt not in committed_files(project.root), timeout=HANG_S, what="both deletions committed")
+    assert "tasks/ffmpeg/run_configs/fake.yaml" not in committed_files(project.root)
+    assert w.stop() == 0, w.output
