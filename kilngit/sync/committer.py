@@ -92,11 +92,19 @@ class Committer:
         return result
 
     def _flush(self, hints: list[str] | None, result: FlushResult) -> None:
-        changes = [c for c in self.repo.status(hints) if self.in_scope(c.path)]
+        every = self.repo.status(hints)
+        changes = [c for c in every if self.in_scope(c.path)]
         result.left_alone = sorted(c.path for c in changes if c.staged_by_hand)
         mine = [c for c in changes if not c.staged_by_hand]
         deleted = [c for c in mine if c.deleted]
         present = [c for c in mine if not c.deleted and _regular_file(self.root / c.path)]
+        regular = {c.path for c in present}
+        for c in every:  # symlinks anywhere under tasks/ (a symlinked task or shard folder shows as one path)
+            if c.path.startswith("tasks/") and "/." not in c.path and not c.deleted and c.path not in regular \
+                    and _odd(self.root / c.path):
+                result.invalid[c.path] = [Problem(c.path, "is a symlink or special file, not a record file "
+                                                  "(kilngit never follows symlinks inside a project)",
+                                                  "replace it with the real file, or remove it")]
         if not deleted and not present:
             return
         if deleted:
@@ -200,6 +208,15 @@ class Committer:
                 wait_s=600,
             )
         self.journal.unlink(missing_ok=True)
+
+
+def _odd(path: Path) -> bool:
+    """A symlink, FIFO, socket or device: never committed, always reported."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _regular_file(path: Path) -> bool:

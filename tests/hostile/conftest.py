@@ -65,6 +65,7 @@ def symlinked_rater(root: Path) -> str:
     target = _outside(root) / "rater"
     target.mkdir()
     folder = root / f"tasks/{TASK}/annotations/mallory@example.com"
+    folder.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(target, folder)
     return f"tasks/{TASK}/annotations/mallory@example.com"
 

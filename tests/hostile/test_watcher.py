@@ -21,6 +21,7 @@ def w_status(root) -> str:
                           capture_output=True, text=True, timeout=120).stdout
 
 
+@pytest.mark.timeout(2 * HANG_S)
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_watcher_survives_each_hostile_file(project, watchers, case):  # noqa: F811
     from tests.evals.conftest import add_run
@@ -34,9 +35,9 @@ def test_watcher_survives_each_hostile_file(project, watchers, case):  # noqa: F
     [rel] = write_bytes_fast(project.root, [good])
     wait_for(lambda: rel in committed_files(project.root), timeout=HANG_S, what="the good file committed")
     assert w.process.poll() is None, w.output
-    # Nothing to refuse in an empty symlinked folder or a folder named like a record: git sees no file there
-    # (every command reports them: tests/hostile/test_commands.py).
-    if case not in ("symlinked_rater", "folder_as_run", "folder_as_prompt"):
+    # Nothing to refuse where git sees no file: an empty symlinked folder, a folder named like a record, a
+    # FIFO (every command reports those: tests/hostile/test_commands.py).
+    if case not in ("folder_as_run", "folder_as_prompt", "fifo_as_run", "fifo_as_prompt"):
         path = problems_path(project.root)
         wait_for(lambda: path.exists() and where in {p["path"] for p in json.loads(path.read_text())["problems"]},
                  timeout=HANG_S, what=f"{where} in problems.json")
@@ -50,6 +51,7 @@ def test_watcher_survives_each_hostile_file(project, watchers, case):  # noqa: F
     assert "crashed" not in w.output + again.output
 
 
+@pytest.mark.timeout(2 * HANG_S)
 def test_watcher_refuses_a_deletion_that_breaks_a_reference(project, watchers):  # noqa: F811
     from tests.runner.conftest import add_config
 
