@@ -152,13 +152,6 @@ class Project:
                 found = [f + "/" for f in found]
         return found
 
-    def _load_or_note(self, relpath: str, model: type[R]) -> R | None:
-        parsed = self.read(relpath)
-        self.problems += parsed.problems
-        if parsed.record is None or any(p.severity == "error" for p in parsed.problems):
-            return None
-        return parsed.record  # type: ignore[return-value]
-
     def tasks(self) -> dict[str, Task]:
         """Every task, by slug."""
         return self.records("task")
