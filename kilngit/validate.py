@@ -89,6 +89,8 @@ def validate_project(
                 report.problems.append(
                     Problem(
                         relpath,
+                        f"duplicate judgement: {run_keys[key]} already judges the same run with the same "
+                        f"judge and sample (the work was done twice)" if key[0] == "judge_result" else
                         f"duplicate run: {run_keys[key]} already answers the same input with the same run "
                         f"config and sample",
                         "keep one of them (e.g. `git rm` the newer file)",
@@ -236,8 +238,13 @@ def _check_chunk(
 
 
 def _run_key(record: Record) -> tuple[str, ...] | None:
-    """(task, input, run config, sample) of a model-made run: two runs sharing it are duplicates."""
+    """(task, input, run config, sample) of a model-made run, or (judge hash, run, sample) of a judge result
+    without error: two records sharing it are the same work done twice."""
     d = record.__dict__
+    if record.kind == "judge_result":
+        if d["error"] is not None:
+            return None  # a failed judgement is retried: the retry is not a duplicate
+        return ("judge_result", d["task"], d["eval"], d["judge"], d["judge_hash"], d["run"], str(d["sample"]))
     if record.kind != "task_run" or d["output_source"] is None or d["output_source"].run_config is None:
         return None
     return (

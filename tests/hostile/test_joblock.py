@@ -91,3 +91,16 @@ def test_a_lock_of_a_killed_process_is_free(tmp_path):
     holder.wait()
     with job_locks(tmp_path, ["k"]) as waited:
         assert not waited
+
+
+def test_validate_reports_work_done_twice(eval_project):
+    from kilngit.evals.runner import run_eval
+    from kilngit.validate import validate_project
+
+    run_eval(eval_project, None, "correctness", judges=["has-ffmpeg"], progress=False)
+    eval_project.refresh()
+    first = eval_project.judge_results("ffmpeg", "correctness")[0]
+    again = first.model_copy(update={"id": "", "explanation": "judged a second time"})
+    eval_project.write_record(again)
+    warnings = [p for p in validate_project(eval_project.root).problems if "duplicate judgement" in p.message]
+    assert len(warnings) == 1 and warnings[0].severity == "warning"
