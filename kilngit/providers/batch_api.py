@@ -283,8 +283,10 @@ def _download(
             cost = answer.cost if answer.cost is None or reported else round(answer.cost * options.price, 8)
             answer = replace(answer, cost=cost, latency_ms=None, extra={"batch": batch["id"]})
             key = str(entry["custom_id"]) if entry else ""
-            cache.put(key, request_identity(settings.name, request), answer)
+            cache.put(key, request_identity(settings.name, request), answer, durable=False)
             answered += 1
+    if answered:
+        os.sync()  # one flush for the whole file, before the record says the batch is done
     tally.recorded += answered
     tally.failed += len(job.data["keys"]) - answered
     job.save(status=batch["status"], counts=batch.get("request_counts"), recorded=answered)

@@ -95,10 +95,13 @@ class ResponseCache:
             ) from e
         return response_from_data(data["response"])
 
-    def put(self, key: str, identity: dict[str, Any], response: ChatResponse) -> Path:
+    def put(self, key: str, identity: dict[str, Any], response: ChatResponse, durable: bool = True) -> Path:
+        """Write one recording (`durable=False` for bulk writes followed by one `os.sync`)."""
         path = self.path(key)
         atomic_write(
-            path, to_file_bytes({"key": key, "request": identity, "response": response_data(response)})
+            path,
+            to_file_bytes({"key": key, "request": identity, "response": response_data(response)}),
+            durable=durable,
         )
         return path
 
