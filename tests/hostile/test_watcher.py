@@ -9,23 +9,15 @@ import pytest
 
 from kilngit.sync.statusfile import problems_path
 from tests.conftest import git
-from tests.hostile.conftest import HOSTILE
+from tests.evals.conftest import add_run
+from tests.hostile.conftest import HOSTILE, kilngit
+from tests.runner.conftest import add_config
 from tests.sync.conftest import HANG_S, committed_files, make_run, wait_for, watchers, write_bytes_fast  # noqa: F401
-
-
-def w_status(root) -> str:
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "kilngit", "-C", str(root), "watch", "--status"],
-                          capture_output=True, text=True, timeout=120).stdout
 
 
 @pytest.mark.timeout(2 * HANG_S)
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_watcher_survives_each_hostile_file(project, watchers, case):  # noqa: F811
-    from tests.evals.conftest import add_run
-
     add_run(project, "convert a.mov to mp4", "ffmpeg -i a.mov a.mp4", "good")
     git(project.root, "add", "-A")
     git(project.root, "commit", "-qm", "a run")
@@ -35,14 +27,12 @@ def test_watcher_survives_each_hostile_file(project, watchers, case):  # noqa: F
     [rel] = write_bytes_fast(project.root, [good])
     wait_for(lambda: rel in committed_files(project.root), timeout=HANG_S, what="the good file committed")
     assert w.process.poll() is None, w.output
-    # Nothing to refuse where git sees no file: an empty symlinked folder, a folder named like a record, a
-    # FIFO (every command reports those: tests/hostile/test_commands.py).
+    # Nothing to refuse where git sees no file: a folder named like a record, a FIFO (every command reports those: tests/hostile/test_commands.py).
     if case not in ("folder_as_run", "folder_as_prompt", "fifo_as_run", "fifo_as_prompt"):
         path = problems_path(project.root)
         wait_for(lambda: path.exists() and where in {p["path"] for p in json.loads(path.read_text())["problems"]},
                  timeout=HANG_S, what=f"{where} in problems.json")
-        status = git(project.root, "status", "--porcelain")  # noqa: F841 (kept for the failure message)
-        assert where in w_status(project.root)
+        assert where in kilngit(project.root, "watch", "--status").stdout.decode()
         assert where not in committed_files(project.root)
     assert w.stop() == 0, w.output
     again = watchers(project.root, "--no-jobs")  # the bad file is still there: no crash at start either
@@ -53,8 +43,6 @@ def test_watcher_survives_each_hostile_file(project, watchers, case):  # noqa: F
 
 @pytest.mark.timeout(2 * HANG_S)
 def test_watcher_refuses_a_deletion_that_breaks_a_reference(project, watchers):  # noqa: F811
-    from tests.runner.conftest import add_config
-
     add_config(project)  # run config `fake` names prompt `default`
     git(project.root, "add", "-A")
     git(project.root, "commit", "-qm", "a run config")
