@@ -26,11 +26,13 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Project:
     root = tmp_path_factory.mktemp("example") / "project"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("results", ".kilngit"))
     project = Project(root)
-    for eval_slug, judges in (("correctness", ["llm"]), ("no-destructive", None), ("prefers-mp4", None)):
-        summary = run_eval(project, TASK, eval_slug, judges=judges or (), cache="replay", progress=False)
-        assert not summary.fatal, summary.fatal
-        for name, tally in summary.judges.items():
-            assert (name, tally.scored, dict(tally.errors), dict(tally.not_recorded)) == (name, 120, {}, {})
+    with pytest.MonkeyPatch.context() as env:  # module scope: before the per-test environment applies
+        env.setenv("KILNGIT_TRUST", "always")  # our own copy of the example: trusted on purpose
+        for eval_slug, judges in (("correctness", ["llm"]), ("no-destructive", None), ("prefers-mp4", None)):
+            summary = run_eval(project, TASK, eval_slug, judges=judges or (), cache="replay", progress=False)
+            assert not summary.fatal, summary.fatal
+            for name, t in summary.judges.items():
+                assert (name, t.scored, dict(t.errors), dict(t.not_recorded)) == (name, 120, {}, {})
     return Project(root)
 
 
