@@ -48,8 +48,9 @@ def init_project(path: str | Path, name: str | None = None) -> Project:
     write_schemas(root / layout.SCHEMA_DIR)  # committed: editors find them in every clone
     ensure_local_state(root)
     install_driver(root)
-    header = "# kilngit project manifest (format: docs/format.md in kilngit)\n" + schema_header("project",
-                                                                                                layout.MANIFEST)
+    header = "# kilngit project manifest (format: docs/format.md in kilngit)\n" + schema_header(
+        "project", layout.MANIFEST
+    )
     manifest = ProjectManifest(name=name or root.name)
     # Last: the manifest makes the folder a project, so a killed init is redone whole by the next one.
     atomic_write(root / layout.MANIFEST, dump_yaml(definition_data(manifest), header))

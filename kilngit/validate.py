@@ -90,8 +90,9 @@ def validate_project(
                     Problem(
                         relpath,
                         f"duplicate judgement: {run_keys[key]} already judges the same run with the same "
-                        f"judge and sample (the work was done twice)" if key[0] == "judge_result" else
-                        f"duplicate run: {run_keys[key]} already answers the same input with the same run "
+                        f"judge and sample (the work was done twice)"
+                        if key[0] == "judge_result"
+                        else f"duplicate run: {run_keys[key]} already answers the same input with the same run "
                         f"config and sample",
                         "keep one of them (e.g. `git rm` the newer file)",
                         severity="warning",

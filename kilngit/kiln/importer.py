@@ -116,12 +116,30 @@ def _by_task(plan: ImportPlan) -> list[tuple[str, list[tuple[str, Definition]], 
     for record in plan.records:
         tasks.setdefault(layout.record_path(record).split("/")[1], ([], []))[1].append(record)
     order = {k: i for i, k in enumerate(_ORDER)}
-    return [(task, sorted(defs, key=lambda d: order.get(d[1].kind, len(order))),
-             sorted(recs, key=lambda r: order.get(r.kind, len(order)))) for task, (defs, recs) in tasks.items()]
+    return [
+        (
+            task,
+            sorted(defs, key=lambda d: order.get(d[1].kind, len(order))),
+            sorted(recs, key=lambda r: order.get(r.kind, len(order))),
+        )
+        for task, (defs, recs) in tasks.items()
+    ]
 
 
-_ORDER = ("task", "prompt", "run_config", "dataset_split", "judge", "eval", "finetune", "task_run",
-          "split_membership", "annotation", "judge_result", "finetune_status")
+_ORDER = (
+    "task",
+    "prompt",
+    "run_config",
+    "dataset_split",
+    "judge",
+    "eval",
+    "finetune",
+    "task_run",
+    "split_membership",
+    "annotation",
+    "judge_result",
+    "finetune_status",
+)
 
 
 def _write_manifest(project: Project, plan: ImportPlan, report: ImportReport) -> None:
@@ -145,12 +163,16 @@ def _write_manifest(project: Project, plan: ImportPlan, report: ImportReport) ->
         )
 
 
-def _write_definition(project: Project, relpath: str, record: Definition, report: ImportReport,
-                      stage: Stage) -> None:
+def _write_definition(
+    project: Project, relpath: str, record: Definition, report: ImportReport, stage: Stage
+) -> None:
     path = project.root / relpath
     if stage.folder is not None:
-        atomic_write(stage.path(relpath), dump_yaml(definition_data(record), schema_header(record.kind, relpath)),
-                     durable=False)
+        atomic_write(
+            stage.path(relpath),
+            dump_yaml(definition_data(record), schema_header(record.kind, relpath)),
+            durable=False,
+        )
         report.written[record.kind] += 1
         return
     if path.is_file():

@@ -32,7 +32,7 @@ class Stage:
             return self.root / relpath
         prefix = f"tasks/{self.task}/"
         assert relpath.startswith(prefix), relpath
-        return self.folder / relpath[len(prefix):]
+        return self.folder / relpath[len(prefix) :]
 
 
 @contextlib.contextmanager
@@ -52,4 +52,3 @@ def staged_task(root: Path, task: str) -> Iterator[Stage]:
         fsync_folder(final.parent)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-

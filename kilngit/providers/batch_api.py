@@ -113,6 +113,7 @@ class BatchAPI:
         return str(self._call("POST", "/files", files=files, data={"purpose": "batch"}).json()["id"])
 
     def find_batch(self, token: str) -> dict[str, Any] | None:
+        """The batch carrying `token` in its metadata, among the 100 newest."""
         batches = self._call("GET", "/batches", params={"limit": 100}).json().get("data", [])
         return next((b for b in batches if (b.get("metadata") or {}).get(META_KEY) == token), None)
 
@@ -269,20 +270,19 @@ def _download(
     answered = 0
     if batch.get("output_file_id"):
         for line in api.content(batch["output_file_id"]).splitlines():
-            entry = json.loads(line) if line.strip() else None
-            request = by_key.get(str((entry or {}).get("custom_id")))
-            response = (entry or {}).get("response") or {}
-            if request is None or response.get("status_code") != 200:
+            entry = json.loads(line) if line.strip() else {}
+            key = str(entry.get("custom_id"))
+            response = entry.get("response") or {}
+            if key not in by_key or response.get("status_code") != 200:
                 continue
-            body = response.get("body")
+            request, body = by_key[key], response.get("body")
             try:
                 answer = parser._answer(body, 0.0, request.model)
             except RequestFailed:
-                continue
+                continue  # not a chat completion: asked online
             reported = isinstance(body, dict) and "cost" in (body.get("usage") or {})
             cost = answer.cost if answer.cost is None or reported else round(answer.cost * options.price, 8)
             answer = replace(answer, cost=cost, latency_ms=None, extra={"batch": batch["id"]})
-            key = str(entry["custom_id"]) if entry else ""
             cache.put(key, request_identity(settings.name, request), answer, durable=False)
             answered += 1
     if answered:

@@ -100,11 +100,21 @@ class Committer:
         present = [c for c in mine if not c.deleted and _regular_file(self.root / c.path)]
         regular = {c.path for c in present}
         for c in every:  # symlinks anywhere under tasks/ (a symlinked task or shard folder shows as one path)
-            if c.path.startswith("tasks/") and "/." not in c.path and not c.deleted and c.path not in regular \
-                    and _odd(self.root / c.path):
-                result.invalid[c.path] = [Problem(c.path, "is a symlink or special file, not a record file "
-                                                  "(kilngit never follows symlinks inside a project)",
-                                                  "replace it with the real file, or remove it")]
+            if (
+                c.path.startswith("tasks/")
+                and "/." not in c.path
+                and not c.deleted
+                and c.path not in regular
+                and _odd(self.root / c.path)
+            ):
+                result.invalid[c.path] = [
+                    Problem(
+                        c.path,
+                        "is a symlink or special file, not a record file "
+                        "(kilngit never follows symlinks inside a project)",
+                        "replace it with the real file, or remove it",
+                    )
+                ]
         if not deleted and not present:
             return
         if deleted:

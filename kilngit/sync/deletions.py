@@ -23,10 +23,15 @@ def broken_by_deletion(root: Path, deleted: list[str]) -> dict[str, list[Problem
     for problem in validate_project(root, referrers).errors:
         for path in gone:
             if f"create {path} " in problem.fix or problem.fix == f"create {path}":
-                out.setdefault(path, []).append(Problem(
-                    path, f"deleted, but {problem.path} still refers to it ({problem.message})",
-                    f"restore it (git checkout -- {path}) or change {problem.path} first; the deletion is "
-                    "committed once nothing refers to it", code="referenced"))
+                out.setdefault(path, []).append(
+                    Problem(
+                        path,
+                        f"deleted, but {problem.path} still refers to it ({problem.message})",
+                        f"restore it (git checkout -- {path}) or change {problem.path} first; the deletion is "
+                        "committed once nothing refers to it",
+                        code="referenced",
+                    )
+                )
     return out
 
 
@@ -40,5 +45,5 @@ def _candidates(root: Path, path: str) -> list[str]:
     found = [p for p in glob.glob(str(base / "**" / "*.yaml"), recursive=True)]
     if located.kind == "task_run":
         run = located.params["id"]
-        found += glob.glob(str(base / "annotations" / "*" / run[:layout.SHARD] / f"{run}.json"))
+        found += glob.glob(str(base / "annotations" / "*" / run[: layout.SHARD] / f"{run}.json"))
     return [Path(p).relative_to(root).as_posix() for p in found if os.path.isfile(p)]
