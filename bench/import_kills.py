@@ -23,12 +23,17 @@ DEFAULT_SRC = HERE.parent.parent / "shared" / "kiln_demo" / "end_to_end_project_
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kilngit", *args], capture_output=True, text=True, cwd=HERE.parent)
+    return subprocess.run(
+        [sys.executable, "-m", "kilngit", *args], capture_output=True, text=True, cwd=HERE.parent
+    )
 
 
 def files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.relative_to(root).as_posix().startswith((".git/", ".kilngit/"))}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.relative_to(root).as_posix().startswith((".git/", ".kilngit/"))
+    }
 
 
 def main() -> int:
@@ -47,8 +52,12 @@ def main() -> int:
     rng = random.Random(args.seed)
     dest = tmp / "killed"
     for i in range(args.kills):
-        proc = subprocess.Popen([sys.executable, "-m", "kilngit", "import", "kiln", args.src, "--into", str(dest)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=HERE.parent)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kilngit", "import", "kiln", args.src, "--into", str(dest)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=HERE.parent,
+        )
         at = rng.uniform(0, duration)
         time.sleep(at)
         proc.kill()
@@ -67,8 +76,10 @@ def main() -> int:
         print(f"kill {i} at {at:.2f}s: ok ({'project valid' if exists else 'no project yet'})")
     assert cli("import", "kiln", args.src, "--into", str(dest)).returncode == 0
     same = files(dest) == expected
-    print(f"{args.kills} kills: project valid after each; re-run {'matches' if same else 'DIFFERS FROM'} a clean "
-          f"import ({tmp})")
+    print(
+        f"{args.kills} kills: project valid after each; re-run {'matches' if same else 'DIFFERS FROM'} a clean "
+        f"import ({tmp})"
+    )
     return 0 if same else 1
 
 

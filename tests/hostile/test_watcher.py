@@ -30,8 +30,11 @@ def test_watcher_survives_each_hostile_file(project, watchers, case):  # noqa: F
     # Nothing to refuse where git sees no file: a folder named like a record, a FIFO (every command reports those: tests/hostile/test_commands.py).
     if case not in ("folder_as_run", "folder_as_prompt", "fifo_as_run", "fifo_as_prompt"):
         path = problems_path(project.root)
-        wait_for(lambda: path.exists() and where in {p["path"] for p in json.loads(path.read_text())["problems"]},
-                 timeout=HANG_S, what=f"{where} in problems.json")
+        wait_for(
+            lambda: path.exists() and where in {p["path"] for p in json.loads(path.read_text())["problems"]},
+            timeout=HANG_S,
+            what=f"{where} in problems.json",
+        )
         assert where in kilngit(project.root, "watch", "--status").stdout.decode()
         assert where not in committed_files(project.root)
     assert w.stop() == 0, w.output
@@ -53,10 +56,14 @@ def test_watcher_refuses_a_deletion_that_breaks_a_reference(project, watchers): 
     [rel] = write_bytes_fast(project.root, [good])
     wait_for(lambda: rel in committed_files(project.root), timeout=HANG_S, what="the good file committed")
     path = problems_path(project.root)
-    wait_for(lambda: path.exists() and prompt in path.read_text(), timeout=HANG_S, what="the refused deletion")
+    wait_for(
+        lambda: path.exists() and prompt in path.read_text(), timeout=HANG_S, what="the refused deletion"
+    )
     assert prompt in committed_files(project.root)
     assert "run_configs/fake.yaml" in path.read_text()
     (project.root / "tasks/ffmpeg/run_configs/fake.yaml").unlink()  # nothing refers to the prompt any more
-    wait_for(lambda: prompt not in committed_files(project.root), timeout=HANG_S, what="both deletions committed")
+    wait_for(
+        lambda: prompt not in committed_files(project.root), timeout=HANG_S, what="both deletions committed"
+    )
     assert "tasks/ffmpeg/run_configs/fake.yaml" not in committed_files(project.root)
     assert w.stop() == 0, w.output

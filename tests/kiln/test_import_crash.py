@@ -3,7 +3,6 @@ next kilngit command leaves no temp file or stage folder, and the re-run complet
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -16,12 +15,17 @@ KILLS = 10
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.relative_to(root).as_posix().startswith((".git/", ".kilngit/"))}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.relative_to(root).as_posix().startswith((".git/", ".kilngit/"))
+    }
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kilngit", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "kilngit", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_kill_9_during_import_leaves_a_valid_project_and_the_rerun_completes_it(tmp_path):
@@ -37,8 +41,11 @@ def test_kill_9_during_import_leaves_a_valid_project_and_the_rerun_completes_it(
     rng = random.Random(13)
     dest = tmp_path / "killed"
     for _ in range(KILLS):
-        proc = subprocess.Popen([sys.executable, "-m", "kilngit", "import", "kiln", str(toy.root), "--into",
-                                 str(dest)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kilngit", "import", "kiln", str(toy.root), "--into", str(dest)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0, duration))  # a random point of the import, wherever it has got to
         proc.kill()
         proc.wait()

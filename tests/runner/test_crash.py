@@ -10,21 +10,22 @@ import sys
 import time
 from pathlib import Path
 
-from kilngit._temps import WRITERS_DIR
+from kilngit._temps import WRITERS_DIR, pid_alive
 from kilngit.cli.main import main
 from tests.runner.conftest import add_config, inputs, write_jsonl
 
 
 def children(pid: int) -> list[int]:
-    """The pids of the processes whose parent is `pid` (Linux /proc)."""
+    """The pids of the record writer processes whose parent is `pid` (Linux /proc), not e.g. a git call."""
     out = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = Path(f"/proc/{entry}/stat").read_bytes()
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(b")", 1)[1].split()[1]) == pid:
+            if int(stat.rsplit(b")", 1)[1].split()[1]) == pid and b"kilngit._write_worker" in cmdline:
                 out.append(int(entry))
     return out
 
@@ -68,6 +69,8 @@ def test_kill_9_of_run_task_and_its_writer_leaves_nothing_after_the_next_run(pro
     for pid in [proc.pid, *writer]:
         os.kill(pid, signal.SIGKILL)
     proc.wait()
+    while any(pid_alive(pid) for pid in writer):  # SIGKILL is delivered asynchronously
+        time.sleep(0.01)
     assert marker.exists() and torn.exists()
 
     project._cache.clear()

@@ -32,7 +32,7 @@ def test_burst_of_10000_files_makes_a_few_commits(project, watchers):
     start = time.monotonic()
     paths = write_bytes_fast(project.root, runs) + write_bytes_fast(project.root, annotations)
     print(f"\nwritten in {time.monotonic() - start:.1f}s")
-    wait_for(lambda: not dirty(project.root), timeout=60, what="every file committed")
+    wait_for(lambda: not dirty(project.root), timeout=HANG_S, what="every file committed")  # a hang guard
     seconds = time.monotonic() - start
     made = len(commits(project.root)) - 1
     assert 1 <= made <= 8, f"{made} commits for a burst of {BURST} files"
