@@ -40,6 +40,12 @@ from kilngit.cli._common import current_project, format_option, print_json
     type=click.Choice(["record", "replay", "off"]),
     help="Record/replay model answers (default: $KILNGIT_CACHE, then kilngit.yaml recordings.mode).",
 )
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Send LLM judges' requests (and --config runs) through the providers' Batch API first "
+    "(half price, answers within 24h); a re-run resumes the batches.",
+)
 @click.option("--retry-errors", is_flag=True, help="Judge again the runs whose current result is an error.")
 @click.option(
     "--show/--no-show",
@@ -58,6 +64,7 @@ def run_eval(
     samples: int,
     concurrency: int,
     cache: str | None,
+    batch: bool,
     retry_errors: bool,
     show: bool,
     progress: bool | None,
@@ -83,6 +90,7 @@ def run_eval(
         samples=samples,
         concurrency=concurrency,
         cache=cache,
+        batch=batch,
         progress=progress,
         retry_errors=retry_errors,
     )

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kilngit.errors import NotFoundError, UsageError, WorkLeft
+from kilngit.evals.batch_judges import batch_judge_requests
 from kilngit.evals.items import eval_items, judgeable
 from kilngit.evals.judges import PreparedJudge
 from kilngit.evals.judges.grounded import pick_evidence
 from kilngit.evals.results import eval_results, find_eval
 from kilngit.joblock import job_locks
 from kilngit.project import Project
+from kilngit.providers.batch_api import BatchTally
 from kilngit.records import Eval, JudgeResult
 from kilngit.runner import RunSummary, run_inputs_async
 from kilngit.runner.batch import Outcome, Tally, run_batch, run_sync
@@ -65,6 +67,8 @@ class EvalRunSummary(Outcome):
     """Runs with an output that were in scope (eval set, golden set, run-config runs)."""
     no_output: int = 0
     stale: int = 0
+    batch: BatchTally | None = None
+    """What the Batch API did for the LLM judges, with --batch."""
 
     def work_left(self) -> str | None:
         left = sum(sum(t.not_recorded.values()) for t in self.judges.values())
@@ -81,6 +85,7 @@ class EvalRunSummary(Outcome):
             "seconds": round(self.seconds, 2),
             "fatal": str(self.fatal) if self.fatal else None,
             "configs": [c.to_dict() for c in self.configs],
+            "batch": vars(self.batch) if self.batch else None,
             "judges": {
                 name: {
                     "planned": t.planned,
@@ -102,6 +107,12 @@ class EvalRunSummary(Outcome):
             + (f" ({self.no_output} without output skipped)" if self.no_output else "")
             + f", in {self.seconds:.1f}s"
         )
+        if self.batch:
+            b = self.batch
+            out.append(
+                f"  batch: {b.submitted} judge request(s) submitted, {b.recorded} answered at the batch price, "
+                f"{b.failed} without an answer (asked online)"
+            )
         for name, t in self.judges.items():
             errors = sum(t.errors.values())
             out.append(
@@ -146,10 +157,15 @@ async def run_eval_async(
     progress: bool | None = None,
     retry_errors: bool = False,
     summary: EvalRunSummary | None = None,
+    batch: bool = False,
 ) -> EvalRunSummary:
-    """Judge an eval (see the module doc). `judges` limits the judges (default: all of the eval's)."""
+    """Judge an eval (see the module doc). `judges` limits the judges (default: all of the eval's).
+    `batch`: LLM judges' requests (and the runs of `configs`) go through the Batch API first
+    (`kilngit.evals.batch_judges`)."""
     if samples < 1 or concurrency < 1:
         raise UsageError("--samples and --concurrency must be at least 1")
+    if batch and cache == "replay":
+        raise UsageError("--batch sends requests to the judges' providers", "drop --cache replay")
     task = project.task_slug(task)
     ev = find_eval(project, task, eval_slug)
     names = list(judges) or list(project.judges(task, eval_slug))
@@ -180,6 +196,7 @@ async def run_eval_async(
             progress,
             retry_errors,
             summary,
+            batch,
         )
 
 
@@ -196,8 +213,11 @@ async def _run_locked(
     progress: bool | None,
     retry_errors: bool,
     summary: EvalRunSummary,
+    batch: bool = False,
 ) -> EvalRunSummary:
     start = time.perf_counter()
+    if batch:
+        cache = "record"  # the batches' answers are recordings
     prepared = [PreparedJudge.prepare(project, task, eval_slug, name, cache=cache) for name in names]
     try:
         items = eval_items(project, task, ev)
@@ -211,6 +231,7 @@ async def _run_locked(
                 concurrency=concurrency,
                 cache=cache,
                 progress=progress,
+                batch=batch,
             )
             summary.configs.append(done)
             if done.fatal:
@@ -224,6 +245,8 @@ async def _run_locked(
         for stage in ([j for j in prepared if not j.grounded], [j for j in prepared if j.grounded]):
             if stage and not summary.fatal:
                 jobs = _plan(project, task, eval_slug, stage, runs, samples, retry_errors, summary)
+                if batch:
+                    summary.batch = await batch_judge_requests(project, jobs) or summary.batch
                 await _judge_all(project, jobs, concurrency, progress, summary, f"{task}/{eval_slug}")
     finally:
         summary.seconds = time.perf_counter() - start
