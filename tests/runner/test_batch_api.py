@@ -12,10 +12,13 @@ import sys
 
 import pytest
 
+from kilngit import layout
 from kilngit.cli.main import main
 from kilngit.providers.batch_api import BATCH_DIR, batches_in_progress
+from kilngit.records import RunConfig
 from kilngit.status import project_status
-from tests.runner.conftest import add_config, inputs, write_jsonl
+from tests.runner.conftest import add_config, add_prompt, inputs, write_jsonl
+from tests.tickets import make_tickets
 
 HANG_S = 120  # guards a hang only: the events below fire as soon as the CLI gets there
 PRICE = {"input": 1.0, "output": 2.0}
@@ -147,3 +150,36 @@ def test_kill_9_at_each_call_then_rerun_loses_and_repeats_nothing(
     assert counts["files.create"] == 1 and counts["batches.create"] == 1
     assert counts["chat.completions"] == 0
     assert_exactly_once(project, srv, 8)
+
+
+def test_two_step_chain_of_thought_batches_the_first_calls_and_asks_the_second_online(
+    project, srv, batch_config, tmp_path
+):
+    batch_config()
+    add_prompt(project, "think", chain_of_thought=True)
+    add_config(project, prompt="think")
+    path = write_jsonl(tmp_path / "in.jsonl", inputs(3))
+    assert main(cli(project, path, "--batch")) == 0
+    assert srv.counts["batches.create"] == 1 and srv.counts["chat.completions"] == 3
+    runs = runs_of(project)
+    assert len(runs) == 3 and all(r.get("reasoning") and r.get("error") is None for r in runs)
+
+
+def test_a_classification_task_runs_through_a_batch(project, srv, batch_config, tmp_path):
+    batch_config()
+    make_tickets(project)
+    project.write_definition(
+        layout.run_config_file("tickets", "batchy"),
+        RunConfig(provider="fake", model="gpt-4o-mini", prompt="default"),
+    )
+    srv.responder = lambda body: "billing"
+    path = write_jsonl(tmp_path / "in.jsonl", ["I was charged twice", "Refund my last invoice"])
+    args = ["-C", str(project.root), "run", "task", "tickets", "--config", "batchy", "--inputs", str(path)]
+    assert main([*args, "--batch"]) == 0
+    assert srv.counts["batches.create"] == 1 and srv.counts["chat.completions"] == 0
+    made = [
+        json.loads(p.read_bytes())
+        for p in (project.root / "tasks/tickets/runs").rglob("*.json")
+        if "batchy" in p.read_text()
+    ]
+    assert sorted(r["output"] for r in made) == ["billing", "billing"]
