@@ -13,7 +13,8 @@ Nothing is submitted twice, whatever crashes when (as with hosted fine-tune jobs
    re-run that lost the create's answer finds the batch instead of creating another;
 3. after the create: the batch ID; from then on a re-run only polls and downloads.
 
-Requests already recorded are never sent; a job left open by a crash is finished before new ones start.
+Requests already recorded are never sent; a job of these requests left open by a crash is finished before new
+ones start (open jobs of other requests are left to the command that asks for them).
 Lines that failed (the error file, an unusable body, an expired batch) are not recorded: the ordinary run that
 follows asks for them online. Settings per provider (`options` in the provider config): `batch_max_requests`
 (default 50,000, the API's limit per batch: larger jobs are split), `batch_price` (default 0.5, the share of
@@ -183,10 +184,12 @@ def prefetch(
     cache = ResponseCache(folder)
     by_key = {cache_key(name, r): r for r in requests}
     tally = BatchTally()
-    jobs = [
+    jobs = [  # open jobs of these requests (another command's jobs are left to it: it can record them)
         _Job(p, d)
         for p, d in job_records(project)
-        if d.get("provider") == name and d.get("status") not in ENDED
+        if d.get("provider") == name
+        and d.get("status") not in ENDED
+        and not by_key.keys().isdisjoint(d["keys"])
     ]
     open_keys = {k for j in jobs for k in j.data["keys"]}
     missing = [k for k in by_key if k not in open_keys and not cache.path(k).exists()]
