@@ -290,6 +290,11 @@ def _download(
             answered += 1
     if answered:
         os.sync()  # one flush for the whole file, before the record says the batch is done
+    errors: list[str] = []
+    if batch.get("error_file_id"):  # why lines failed, kept in the job record (they are asked online)
+        for line in api.content(batch["error_file_id"]).splitlines()[:5]:
+            body = ((json.loads(line).get("response") or {}).get("body") or {}) if line.strip() else {}
+            errors.append(str((body.get("error") or {}).get("message") or body)[:300])
     tally.recorded += answered
     tally.failed += len(job.data["keys"]) - answered
-    job.save(status=batch["status"], counts=batch.get("request_counts"), recorded=answered)
+    job.save(status=batch["status"], counts=batch.get("request_counts"), recorded=answered, errors=errors)
