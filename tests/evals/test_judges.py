@@ -74,7 +74,7 @@ def test_code_judge_timeout_kills_it(eval_project):
     write_judge(eval_project, "slow", type="code", function="judgelib.simple:hang", timeout_s=0.5)
     start = time.monotonic()
     verdict = judge_one(eval_project, "slow", "ffmpeg -i a.mov a.mp4")
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 60  # a hang guard: the judge sleeps forever unless killed
     assert verdict.error == "timeout: judgelib.simple:hang took longer than 0.5s"
     assert verdict.details == {"kind": "timeout"}
 

@@ -281,7 +281,7 @@ def test_huge_output_is_cut_off_by_the_size_cap(ffmpeg_bin):
     )
     assert result["scores"] == FAILS
     assert "killed (size)" in result["explanation"]
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 120  # a hang guard: without the cap the encode runs for hours
 
 
 def test_endless_encode_hits_the_time_limit(ffmpeg_bin, monkeypatch):
@@ -292,7 +292,7 @@ def test_endless_encode_hits_the_time_limit(ffmpeg_bin, monkeypatch):
     )
     assert result["scores"] == FAILS
     assert "killed (timeout)" in result["explanation"]
-    assert time.monotonic() - start < 8
+    assert time.monotonic() - start < 120  # a hang guard: -re encodes forever unless killed
 
 
 def test_scratch_folders_live_under_tmpdir_and_are_removed(ffmpeg_bin, tmp_path, monkeypatch):
