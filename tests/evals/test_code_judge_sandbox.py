@@ -71,6 +71,20 @@ def daemon(task, input, output):
         os._exit(0)
     return _result("left a daemon behind")
 
+def leftovers(task, input, output):
+    # What earlier judgements of this worker left running, then leave a daemon for the next one.
+    others = []
+    for p in os.listdir("/proc"):
+        if p.isdigit() and int(p) not in (1, os.getpid()):
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":  # a zombie has ended already
+                        others.append(p)
+            except OSError:
+                pass
+    daemon(task, input, "1000")
+    return _result(f"{len(others)} left over")
+
 def allocate(task, input, output):
     block = mmap.mmap(-1, 10 << 30)  # 10 GiB
     block[-1] = 1
@@ -205,6 +219,15 @@ def test_daemons_left_behind_die_with_the_judgement(eval_project, attack):
     summary = run_eval(Project(eval_project.root), TASK, "correctness", judges=["daemon"], progress=False)
     assert summary.judges["daemon"].scored == 13  # `run eval` ended: it did not wait for the daemons
     assert processes_with(["sleep", mark]) == []
+
+
+def test_nothing_of_one_judgement_outlives_it_in_a_reused_worker(eval_project, attack):
+    write_judge(eval_project, "leftovers", type="code", function="attacks:leftovers", timeout_s=30)
+    summary = run_eval(Project(eval_project.root), TASK, "correctness", judges=["leftovers"], progress=False)
+    assert summary.judges["leftovers"].scored == 12  # more judgements than workers: workers were reused
+    results = Project(eval_project.root).judge_results(TASK, "correctness")
+    said = {r.explanation for r in results if r.judge == "leftovers"}
+    assert said == {"0 left over"}
 
 
 def test_mapping_10_gib_fails(attack):

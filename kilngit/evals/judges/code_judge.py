@@ -87,6 +87,8 @@ class CodeJudge:
     async def _spawn(self) -> _Worker:
         ours, theirs = socket.socketpair()
         argv = [sys.executable, "-I", str(CHILD), str(self.setup.root), str(theirs.fileno())]
+        if self.sandboxed:  # alone in its PID namespace: it may end whatever a judgement left running
+            argv.append("reap")
         try:
             tree = await ProcessTree.start(
                 argv,
