@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,17 @@ class CliState:
 
 def cli_state() -> CliState:
     return click.get_current_context().find_object(CliState) or CliState()
+
+
+class PathArg(click.Path):
+    """A path argument or option read as git reads paths after `-C`: a relative path is relative to the
+    `-C` folder, not to where kilngit was started."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        state = ctx.find_object(CliState) if ctx is not None else None
+        if state is not None and state.project_dir is not None and not os.path.isabs(value):
+            value = os.path.join(state.project_dir, value)
+        return super().convert(value, param, ctx)
 
 
 def current_project() -> Project:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from kilngit.cli._common import current_project, format_option, print_json
+from kilngit.cli._common import PathArg, current_project, format_option, print_json
 from kilngit.finetune.backends import BUILTIN as BACKENDS
 
 _TASK = click.option("--task", help="Task of the fine-tune (default: the only task).")
@@ -145,7 +145,7 @@ def cancel(name: str, task: str | None) -> None:
     "token datums (JSONL).",
 )
 @click.option("--part", help="Split part to export (default: the fine-tune's train part).")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+@click.option("--out", "out", type=PathArg(dir_okay=False, path_type=Path), help="File (default: stdout).")
 def export(name: str, task: str | None, fmt: str, part: str | None, out: Path | None) -> None:
     """Export the training data of fine-tune NAME."""
     from kilngit.finetune.jobs import export_finetune

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from kilngit.cli._common import cli_state
+from kilngit.cli._common import PathArg, cli_state
 
 
 @click.command()
-@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.argument("path", required=False, type=PathArg(file_okay=False, path_type=Path))
 @click.option("--name", help="Project name (default: the folder name).")
 @click.option(
     "--github",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from kilngit.cli._common import cli_state, current_project, format_option, print_json
+from kilngit.cli._common import PathArg, cli_state, current_project, format_option, print_json
 from kilngit.errors import EXIT_ERROR
 
 
@@ -22,10 +22,10 @@ def export_group() -> None:
 
 
 @import_group.command("kiln")
-@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.argument("src", type=PathArg(exists=True, path_type=Path))
 @click.option(
     "--into",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=PathArg(file_okay=False, path_type=Path),
     help="Project to import into (created when it is not one yet). Default: the current project, "
     "else the current folder.",
 )
@@ -76,7 +76,7 @@ def _print_import(report) -> None:  # type: ignore[no-untyped-def]
 
 
 @export_group.command("kiln")
-@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("dest", type=PathArg(file_okay=False, path_type=Path))
 @click.option(
     "--task", "tasks", multiple=True, help="Export only this task (repeatable). Default: every task."
 )
@@ -98,7 +98,7 @@ def export_kiln_cmd(dest: Path, tasks: tuple[str, ...], fmt: str) -> None:
 @export_group.command("inspect")
 @click.argument("eval_slug", metavar="EVAL")
 @click.option("--task", help="Task of the eval (default: the only task).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+@click.option("--out", type=PathArg(dir_okay=False, path_type=Path), help="File (default: stdout).")
 def export_inspect_cmd(eval_slug: str, task: str | None, out: Path | None) -> None:
     """Write the eval set of EVAL as an Inspect AI dataset (JSONL samples: input, target, metadata)."""
     from kilngit.finetune.inspect_tasks import inspect_dataset

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from kilngit.cli._common import current_project
+from kilngit.cli._common import PathArg, current_project
 
 
 @click.command()
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=PathArg(file_okay=False, path_type=Path),
     help="Folder for index.html (default: .kilngit/report in the project).",
 )
 def report(out: Path | None) -> None:

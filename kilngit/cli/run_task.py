@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kilngit.cli._common import current_project, format_option, print_json
+from kilngit.cli._common import PathArg, current_project, format_option, print_json
 
 CACHE_CHOICE = click.Choice(["record", "replay", "off"])
 
@@ -20,7 +20,7 @@ CACHE_CHOICE = click.Choice(["record", "replay", "off"])
 @click.option(
     "--inputs",
     "inputs_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=PathArg(exists=True, dir_okay=False, path_type=Path),
     help='JSONL file: one JSON string or {"input": ..., "tags": [...]} per line.',
 )
 @click.option(

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from kilngit.cli._common import PathArg
+
 
 @click.command()
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=PathArg(file_okay=False, path_type=Path),
     default=Path("schema"),
     show_default=True,
     help="Folder to write <kind>.schema.json files into.",

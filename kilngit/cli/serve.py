@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kilngit.cli._common import cli_state
+from kilngit.cli._common import PathArg, cli_state
 
 
 @click.command()
@@ -14,7 +14,7 @@ from kilngit.cli._common import cli_state
     "-C",
     "--project",
     "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=PathArg(file_okay=False, path_type=Path),
     help="The project to serve (default: the one containing the current folder, or the global -C).",
 )
 @click.option(
@@ -34,7 +34,7 @@ from kilngit.cli._common import cli_state
 @click.option(
     "--raters",
     "raters_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=PathArg(dir_okay=False, path_type=Path),
     help="YAML file outside the repository mapping each secret sign-in token to a rater identity "
     "(default: one token, printed, for the local git identity).",
 )

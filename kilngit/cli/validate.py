@@ -7,16 +7,15 @@ from pathlib import Path
 
 import click
 
-from kilngit.cli._common import cli_state, format_option, print_json
+from kilngit.cli._common import PathArg, cli_state, format_option, print_json
 from kilngit.errors import EXIT_ERROR, UsageError
 
 
 def _folder(path: Path | None) -> Path:
-    """The folder to find the project from: PATH (relative to -C, like git), which must exist."""
-    base = cli_state().project_dir or Path.cwd()
+    """The folder to find the project from: PATH (already relative to -C, like git), which must exist."""
     if path is None:
-        return base
-    folder = Path(os.path.abspath(base / path))  # `..` resolved by name, not by walking up from PATH
+        return cli_state().project_dir or Path.cwd()
+    folder = Path(os.path.abspath(path))  # `..` resolved by name, not by walking up from PATH
     if not folder.is_dir():
         raise UsageError(
             f"{path} is not a folder" + ("" if folder.exists() else " (it does not exist)"),
@@ -26,7 +25,7 @@ def _folder(path: Path | None) -> Path:
 
 
 @click.command()
-@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.argument("path", required=False, type=PathArg(path_type=Path))
 @click.option(
     "--changed", is_flag=True, help="Check only files changed against git HEAD (for pre-commit hooks)."
 )
