@@ -20,21 +20,17 @@ from kilngit.evals.results import find_eval
 from kilngit.project import Project, definition_data, schema_header
 from kilngit.records import Eval, EvalScore, Judge, Prompt, RunConfig, Task, is_slug
 from kilngit.records.base import Definition
+from kilngit.records.judge_types import JUDGE_TYPES
 
 __all__ = ["commented_yaml", "new_config", "new_eval", "new_judge", "new_prompt", "set_schema"]
 
-#: The fields each judge type needs, asked for by `judge new` (the model enforces them too).
-JUDGE_NEEDS = {
-    "llm_as_judge": ("provider", "model"),
-    "g_eval": ("provider", "model"),
-    "code": ("function",),
-    "regex": ("score", "pattern"),
-    "contains": ("score", "pattern"),
-    "not_contains": ("score", "pattern"),
-    "exact_match": ("score",),
-    "valid_json": ("score",),
-    "matches_schema": ("score",),
-}
+#: Judge fields `judge new` can set from its options (types needing others are written by hand).
+JUDGE_NEW_FIELDS = ("provider", "model", "instructions", "function", "score", "pattern")
+
+
+def new_judge_types() -> list[str]:
+    """The judge types `judge new` writes: those whose needed fields it has options for."""
+    return [name for name, spec in JUDGE_TYPES.items() if set(spec.needs) <= set(JUDGE_NEW_FIELDS)]
 
 
 def commented_yaml(record: Definition, relpath: str) -> bytes:
@@ -213,17 +209,14 @@ def new_judge(
     """Write `tasks/TASK/evals/EVAL/judges/SLUG.yaml`; the eval's first judge becomes its default judge."""
     task = project.task_slug(task)
     ev = find_eval(project, task, eval_slug)
-    if judge_type not in JUDGE_NEEDS:
+    types = new_judge_types()
+    if judge_type not in types:
         raise UsageError(
             f"unknown judge type {judge_type!r}",
-            f"{did_you_mean(judge_type, JUDGE_NEEDS)}types: {', '.join(JUDGE_NEEDS)}",
+            f"{did_you_mean(judge_type, types)}types: {', '.join(types)}",
         )
-    missing = [f for f in JUDGE_NEEDS[judge_type] if not fields.get(f)]
-    if (
-        judge_type in ("regex", "contains", "not_contains", "exact_match", "valid_json", "matches_schema")
-        and "score" in missing
-        and len(ev.scores) == 1
-    ):
+    missing = [f for f in JUDGE_TYPES[judge_type].needs if not fields.get(f)]
+    if "score" in missing and len(ev.scores) == 1:
         fields["score"] = ev.scores[0].name
         missing.remove("score")
     if missing:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from kilngit.cli._common import current_project
+from kilngit.scaffold import new_judge_types
 
 _TASK = click.option("--task", help="Task (default: the project's only task).")
 
@@ -105,19 +106,7 @@ def judge() -> None:
     "--type",
     "judge_type",
     required=True,
-    type=click.Choice(
-        [
-            "llm_as_judge",
-            "g_eval",
-            "code",
-            "regex",
-            "contains",
-            "not_contains",
-            "exact_match",
-            "valid_json",
-            "matches_schema",
-        ]
-    ),
+    type=click.Choice(new_judge_types()),
     help="Judge type.",
 )
 @click.option("--provider", help="LLM judges: provider name.")

@@ -28,6 +28,7 @@ from kilngit.evals.audit_data import AuditData, AuditItem, load_audit_data
 from kilngit.evals.audit_em import DawidSkene, dawid_skene
 from kilngit.evals.audit_process import Flag, group_flags, timing_flags, trust
 from kilngit.project import Project
+from kilngit.records.judge_types import JUDGE_TYPES
 
 SUSPECT = 0.5
 """`p_wrong` from which an item is listed as a suspect."""
@@ -241,7 +242,7 @@ def _sharpen(data: AuditData) -> list[str]:
             "no execution judge: a code judge that runs or checks the output gives evidence that does not "
             "depend on anyone's reading (docs/evals.md, `code`)"
         )
-    llm = [n for n, k in data.judges.items() if k in ("llm_as_judge", "g_eval", "grounded")]
+    llm = [n for n, k in data.judges.items() if JUDGE_TYPES[k].calls_model]
     if len(llm) < 2:
         out.append(
             "fewer than two LLM judges: reliability is estimated best from several independent judges "

@@ -17,6 +17,7 @@ from kilngit.evals.metrics import PASS_FAIL_LABELS, allowed_values
 from kilngit.evals.results import EvalResults, eval_results
 from kilngit.project import Project
 from kilngit.records import EvalScore
+from kilngit.records.judge_types import JUDGE_TYPES
 from kilngit.state import RunState
 
 Dist = dict[str, float]
@@ -213,7 +214,7 @@ def _judge_view(
     return JudgeView(
         name,
         dist,
-        kind not in ("llm_as_judge", "g_eval", "grounded"),
+        not JUDGE_TYPES[kind].calls_model,
         why if why is None or len(why) <= 300 else why[:300] + "...",
         first.id,
     )

@@ -299,7 +299,7 @@ async def _judge_all(
 
         async def one(job: _Job) -> None:
             setup = job.judge.setup
-            if setup.judge.type == "code":
+            if job.judge.runs_code:
                 async with processes:
                     verdict = await job.judge.judge(job.state, job.sample)
             else:

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from kilngit.errors import did_you_mean
 from kilngit.records.base import SLUG_PATTERN, Definition, MachineRecord
+from kilngit.records.canonical import content_id
 from kilngit.records.common import ProjectPath, RatingType, Strict, Usage
+from kilngit.records.judge_types import JUDGE_TYPES
 
-JudgeType = Literal[
-    "llm_as_judge",
-    "g_eval",
-    "code",
-    "regex",
-    "contains",
-    "not_contains",
-    "valid_json",
-    "matches_schema",
-    "exact_match",
-    "grounded",
-]
-SIMPLE_CHECKS = ("regex", "contains", "not_contains", "valid_json", "matches_schema", "exact_match")
+
+def _list_judge_types(schema: dict[str, Any]) -> None:
+    """The JSON Schema of `Judge.type`: the names in the judge-type table when the schema is made."""
+    schema["enum"] = list(JUDGE_TYPES)
 
 
 class EvalScore(Strict):
@@ -103,7 +97,8 @@ class Judge(Definition):
     """How to score runs for an eval: an LLM, a G-Eval, project code, or a simple check."""
 
     kind: Literal["judge"] = "judge"
-    type: JudgeType
+    type: str = Field(json_schema_extra=_list_judge_types)
+    """The judge type, a name of the judge-type table (kilngit.records.judge_types; docs/evals.md)."""
     description: str | None = None
     # LLM judges (llm_as_judge, g_eval)
     provider: str | None = None
@@ -142,29 +137,26 @@ class Judge(Definition):
     case_sensitive: bool = True
     kiln_id: str | None = None
 
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in JUDGE_TYPES:
+            raise ValueError(
+                f"unknown judge type {value!r}; {did_you_mean(value, JUDGE_TYPES)}types: {', '.join(JUDGE_TYPES)}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _fields_for_type(self) -> Judge:
-        need: dict[str, tuple[str, ...]] = {
-            "llm_as_judge": ("model", "provider"),
-            "g_eval": ("model", "provider"),
-            "code": ("function",),
-            "regex": ("score", "pattern"),
-            "contains": ("score", "pattern"),
-            "not_contains": ("score", "pattern"),
-            "exact_match": ("score",),
-            "valid_json": ("score",),
-            "matches_schema": ("score",),
-            "grounded": ("model", "provider", "evidence"),
-        }
-        missing = [f for f in need[self.type] if getattr(self, f) in (None, "", [])]
+        spec = JUDGE_TYPES[self.type]
+        missing = [f for f in spec.needs if getattr(self, f) in (None, "", [])]
         if missing:
             raise ValueError(f"a {self.type} judge needs {', '.join(missing)}")
-        if self.type != "grounded" and (self.evidence, self.scoring, self.evidence_parts) != (
-            None,
-            None,
-            None,
-        ):
-            raise ValueError("evidence, evidence_parts and scoring are for grounded judges (type: grounded)")
+        for other in JUDGE_TYPES.values():
+            foreign = [f for f in other.only if f not in spec.only and getattr(self, f) is not None]
+            if foreign:
+                verb = "is" if len(foreign) == 1 else "are"
+                raise ValueError(f"{', '.join(foreign)} {verb} for {other.name} judges (type: {other.name})")
         if self.evidence and len(set(self.evidence)) != len(self.evidence):
             raise ValueError("evidence names a judge twice")
         return self
@@ -198,8 +190,6 @@ def judge_hash(judge: Judge, ev: Eval, judges: dict[str, Judge] | None = None) -
     """Hash of what a judge's results depend on: its definition and its eval's scores, and for a grounded
     judge the hashes of its evidence judges (`judges`: the eval's judges by slug), so a grounded result goes
     stale when either definition changes. Results carrying another hash are stale."""
-    from kilngit.records.canonical import content_id
-
     data: dict[str, Any] = {
         "judge": judge.to_data(),
         "scores": [s.model_dump(mode="json", exclude_none=True) for s in ev.scores],

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kilngit import layout
 from kilngit.project import Project
+from kilngit.records.judge_types import JUDGE_TYPES
 
 CODE_SUFFIXES = (".py", ".pyc", ".pyz", ".sh", ".so", ".pth")
 SKIPPED_FOLDERS = {"__pycache__", "node_modules"}
@@ -48,7 +49,7 @@ def trust_items(root: Path) -> dict[str, str]:
             if ev.auto_run:
                 found[layout.eval_file(task, slug)] = "auto-run eval"
             for name, judge in project.judges(task, slug).items():
-                if judge.type == "code":
+                if JUDGE_TYPES[judge.type].runs_code:
                     found[layout.judge_file(task, slug, name)] = "code judge"
         queue = root / "tasks" / task / "queue"
         for request in sorted(queue.glob("*.json")) if queue.is_dir() else []:

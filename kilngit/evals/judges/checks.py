@@ -17,11 +17,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict, failed
+from kilngit.evals.judges.registry import Item, judge_type
 from kilngit.evals.labels import NO_CLASS, read_label, score_classes
 from kilngit.records import EvalScore
 from kilngit.runner.json_check import schema_errors
+
+if TYPE_CHECKING:
+    from kilngit.project import Project
 
 
 def run_check(setup: JudgeSetup, output: str, reference: str | None = None) -> Verdict:
@@ -130,3 +135,21 @@ _CHECKS: dict[str, Callable[[JudgeSetup, str, str | None], tuple[bool, str]]] = 
     "valid_json": _valid_json,
     "matches_schema": _matches_schema,
 }
+
+
+@judge_type(*_CHECKS)
+class Check:
+    """A simple check, compared with the input's reference answer, else the run's repaired output, else the
+    humans' label."""
+
+    def __init__(self, setup: JudgeSetup, project: Project, cache: str | None) -> None:
+        self.setup = setup
+
+    async def judge(self, item: Item) -> Verdict:
+        truth = item.truth
+        return run_check(
+            self.setup, item.output, truth.reference or item.state.repaired_output or truth.label
+        )
+
+    async def aclose(self) -> None:
+        pass

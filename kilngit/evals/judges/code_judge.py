@@ -23,11 +23,15 @@ import json
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict, failed, verdict_from_scores
+from kilngit.evals.judges.registry import Item, judge_type
 from kilngit.sandbox import Limits, ProcessTree, require_sandbox
 from kilngit.trust import require_trusted
+
+if TYPE_CHECKING:
+    from kilngit.project import Project
 
 CHILD = Path(__file__).with_name("code_child.py")
 LOG_TAIL = 600
@@ -154,6 +158,20 @@ class CodeJudge:
     async def aclose(self) -> None:
         while self.idle:
             await self.idle.pop().stop()
+
+
+@judge_type("code")
+class CodeType:
+    """The `code` judge type: a `CodeJudge` given the humans' label and reference of each input."""
+
+    def __init__(self, setup: JudgeSetup, project: Project, cache: str | None) -> None:
+        self.code = CodeJudge(setup)
+
+    async def judge(self, item: Item) -> Verdict:
+        return await self.code.judge(item.run_input, item.output, item.truth.label, item.truth.reference)
+
+    async def aclose(self) -> None:
+        await self.code.aclose()
 
 
 def _from_answer(setup: JudgeSetup, answer: Any) -> Verdict:

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 
-from kilngit.evals.judges.base import JudgeSetup, Verdict
+from kilngit.evals.judges.base import JudgeSetup, Verdict, failed
 from kilngit.evals.judges.g_eval import run_g_eval
-from kilngit.evals.judges.llm_judge import run_llm_judge
+from kilngit.evals.judges.llm_judge import LLMJudge, run_llm_judge
+from kilngit.evals.judges.registry import Item, judge_type
 from kilngit.evals.results import EvalResults
 from kilngit.providers.base import Provider
 from kilngit.records import JudgeResult
@@ -115,3 +116,15 @@ async def run_grounded(
         verdict = await run_llm_judge(setup, provider, system, run_input, output, sample, extra=extra)
     verdict.details = {**(verdict.details or {}), "evidence": {slug: r.id for slug, r in evidence.items()}}
     return verdict
+
+
+@judge_type("grounded")
+class Grounded(LLMJudge):
+    note = SYSTEM_NOTE
+
+    async def judge(self, item: Item) -> Verdict:
+        if item.evidence is None:
+            return failed("a grounded judge needs its evidence results")
+        return await run_grounded(
+            self.setup, self.provider, self.system, item.run_input, item.output, item.sample, item.evidence
+        )

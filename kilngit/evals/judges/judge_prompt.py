@@ -1,4 +1,4 @@
-"""The prompt LLM judges (llm_as_judge and g_eval) get, and reading their JSON answer.
+"""The prompt LLM judges (llm_as_judge, g_eval, grounded) get, and reading their JSON answer.
 
 The system message holds the task's instruction, each score with its instruction and allowed values, the
 judge's own instructions, its knowledge (inline or from a file of the project) and worked examples. The user
@@ -30,8 +30,9 @@ _VALUE_HELP = {
 _PLACEHOLDER = {"pass_fail": '"pass"', "pass_fail_critical": '"pass"', "five_star": "4"}
 
 
-def system_message(setup: JudgeSetup) -> str:
-    """The judge's system message (reads `knowledge_file`; raises when it is missing)."""
+def system_message(setup: JudgeSetup, note: str | None = None) -> str:
+    """The judge's system message (reads `knowledge_file`; raises when it is missing); `note` is what the
+    judge type adds after the scores (a grounded judge's word on its evidence)."""
     judge, task = setup.judge, setup.task
     parts = [
         "Your job is to evaluate a model's output for a task. Blocks of data are marked with <eval_data> tags; "
@@ -39,10 +40,8 @@ def system_message(setup: JudgeSetup) -> str:
         f"The task the model was given:\n<eval_data>\n{task.instruction.strip()}\n</eval_data>",
         "Score the output on these criteria:\n" + "\n".join(_score_line(s, task) for s in setup.scores),
     ]
-    if judge.type == "grounded":
-        from kilngit.evals.judges.grounded import SYSTEM_NOTE
-
-        parts.append(SYSTEM_NOTE)
+    if note:
+        parts.append(note)
     if judge.instructions:
         parts.append(judge.instructions.strip())
     knowledge = knowledge_text(setup)

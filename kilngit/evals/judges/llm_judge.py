@@ -9,12 +9,23 @@ result with an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict, failed, verdict_from_scores
-from kilngit.evals.judges.judge_prompt import MalformedAnswer, parse_answer, split_answer, user_message
+from kilngit.evals.judges.judge_prompt import (
+    MalformedAnswer,
+    parse_answer,
+    split_answer,
+    system_message,
+    user_message,
+)
+from kilngit.evals.judges.registry import Item, judge_type
+from kilngit.providers import get_provider
 from kilngit.providers.base import ChatRequest, ChatResponse, Provider, RequestFailed
 from kilngit.records import Usage
+
+if TYPE_CHECKING:
+    from kilngit.project import Project
 
 
 async def ask_judge(
@@ -143,3 +154,25 @@ async def run_llm_judge(
     """Judge one output with llm_as_judge."""
     answer = await read_answer(setup, provider, system, run_input, output, sample, extra=extra)
     return answer if isinstance(answer, Verdict) else stated_verdict(setup, answer)
+
+
+@judge_type("llm_as_judge")
+class LLMJudge:
+    """An LLM judge: its system message and provider, made once; g_eval and grounded judges extend it."""
+
+    note: ClassVar[str | None] = None
+    """What the type adds to the system message after the scores."""
+
+    def __init__(self, setup: JudgeSetup, project: Project, cache: str | None) -> None:
+        assert setup.judge.provider is not None, "LLM judges name a provider (the Judge model checks it)"
+        self.setup = setup
+        self.system = system_message(setup, self.note)
+        self.provider: Provider = get_provider(setup.judge.provider, project, cache=cache)
+
+    async def judge(self, item: Item) -> Verdict:
+        return await run_llm_judge(
+            self.setup, self.provider, self.system, item.run_input, item.output, item.sample
+        )
+
+    async def aclose(self) -> None:
+        await self.provider.aclose()
