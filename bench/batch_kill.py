@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 from kilngit import layout  # noqa: E402
 from kilngit.authoring import new_task  # noqa: E402
 from kilngit.init import init_project  # noqa: E402
-from kilngit.providers.batch_api import BATCH_DIR  # noqa: E402
+from kilngit.providers.batch_jobs import BATCH_DIR  # noqa: E402
 from kilngit.records import RunConfig  # noqa: E402
 from kilngit.testing.fake_openai import FakeOpenAI  # noqa: E402
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kilngit.project import Project
-from kilngit.providers.batch_api import batches_in_progress
+from kilngit.providers.batch_jobs import batches_in_progress
 from kilngit.records.evals import judge_hash
 
 

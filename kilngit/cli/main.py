@@ -39,6 +39,7 @@ COMMANDS = {
     "export": "kilngit.cli.kiln:export_group",
     "split": "kilngit.cli.split:split",
     "finetune": "kilngit.cli.finetune:finetune",
+    "batch": "kilngit.cli.batch:batch",
     "watch": "kilngit.cli.watch:watch",
     "trust": "kilngit.cli.trust:trust_command",
     "queue": "kilngit.cli.queue:queue",

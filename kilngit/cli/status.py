@@ -14,6 +14,7 @@ def status(fmt: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from kilngit.providers.batch_jobs import describe
     from kilngit.status import project_status
 
     st = project_status(current_project())
@@ -41,9 +42,6 @@ def status(fmt: str) -> None:
             )
         console.print(table)
     for b in st.batches:
-        counts = b.get("counts") or {}
-        console.print(
-            f"batch {b['batch_id'] or '(not created yet)'} on {b['provider']}: {b['status']}, "
-            f"{counts.get('completed', 0)}/{b.get('requests') or counts.get('total') or '?'} answered "
-            "(resume: run task --batch)"
-        )
+        console.print(describe(b), markup=False)
+    if st.batches:
+        console.print("(followed by `kilngit watch`, or resumed by the same `run ... --batch`)")

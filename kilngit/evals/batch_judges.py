@@ -4,18 +4,20 @@ A dry pass asks each LLM judge to judge with a provider that only collects the r
 fails them, so that pass decides nothing); those requests go through `kilngit.providers.batch_api.prefetch`
 into the recordings; the real pass then judges in record mode and finds its answers there. A judge's later
 calls that depend on an earlier answer (none for the built-in judge types' first call) are asked online.
+The command is kept as the batches' origin, so the watcher can finish the judgements of batches the command
+stopped waiting for (`follow`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from kilngit.evals.judges import PreparedJudge
 from kilngit.project import Project
 from kilngit.providers.base import ChatRequest, ChatResponse, RequestFailed
 from kilngit.providers.batch_api import BatchTally, prefetch
-from kilngit.providers.cache import cache_settings
+from kilngit.providers.batch_jobs import save_origin
+from kilngit.providers.cache import cache_key, cache_settings
 from kilngit.providers.config import provider_settings
 from kilngit.records import JudgeResult
 from kilngit.state import RunState
@@ -34,6 +36,9 @@ class JudgeJob(Protocol):
     def evidence(self) -> dict[str, JudgeResult] | None: ...
 
 
+JobT = TypeVar("JobT", bound=JudgeJob)
+
+
 class _Collector:
     """Stands in for a judge's provider in the dry pass: keeps each request, answers none."""
 
@@ -49,12 +54,17 @@ class _Collector:
         pass
 
 
-async def batch_judge_requests(project: Project, jobs: Iterable[JudgeJob]) -> BatchTally | None:
-    """Record the answers to the first request of every LLM judgement in `jobs` through batches."""
-    by_provider: dict[str, list[ChatRequest]] = {}
+async def batch_judge_requests(
+    project: Project, jobs: list[JobT], origin: dict[str, Any], follow: str | None = None
+) -> tuple[list[JobT], BatchTally | None]:
+    """Record the answers to the first request of every LLM judgement in `jobs` through batches. Returns the
+    judgements to make now (without those left unanswered on purpose: see `BatchTally.left`) and what the
+    batches did. `origin`: the command (kept for the watcher); `follow`: see `prefetch`."""
+    by_provider: dict[str, list[tuple[JobT, list[ChatRequest]]]] = {}
     for job in jobs:
         judge = job.judge
-        if judge.provider is None or judge.setup.judge.provider is None:
+        name = judge.setup.judge.provider
+        if judge.provider is None or name is None:
             continue  # code judges and checks call no model
         real, collector = judge.provider, _Collector(judge.provider.name)
         judge.provider = collector
@@ -64,16 +74,18 @@ async def batch_judge_requests(project: Project, jobs: Iterable[JudgeJob]) -> Ba
             pass
         finally:
             judge.provider = real
-        by_provider.setdefault(judge.setup.judge.provider, []).extend(collector.requests)
-    total: BatchTally | None = None
+        by_provider.setdefault(name, []).append((job, collector.requests))
+    if not by_provider:
+        return jobs, None
+    total = BatchTally()
+    origin_id = save_origin(project, origin) if follow is None else None
     folder = cache_settings(project, "record").folder
-    for name, requests in by_provider.items():
-        tally = prefetch(project, provider_settings(name), requests, folder=folder)
-        if total is None:
-            total = tally
-        else:
-            total.submitted += tally.submitted
-            total.recorded += tally.recorded
-            total.failed += tally.failed
-            total.batches += tally.batches
-    return total
+    dropped: set[int] = set()
+    for name, pairs in by_provider.items():
+        requests = [r for _, made in pairs for r in made]
+        tally = prefetch(
+            project, provider_settings(name), requests, folder=folder, origin=origin_id, follow=follow
+        )
+        total.add(tally)
+        dropped |= {id(job) for job, made in pairs if any(cache_key(name, r) in tally.left for r in made)}
+    return [job for job in jobs if id(job) not in dropped], total

@@ -85,7 +85,7 @@ class EvalRunSummary(Outcome):
             "seconds": round(self.seconds, 2),
             "fatal": str(self.fatal) if self.fatal else None,
             "configs": [c.to_dict() for c in self.configs],
-            "batch": vars(self.batch) if self.batch else None,
+            "batch": self.batch.to_dict() if self.batch else None,
             "judges": {
                 name: {
                     "planned": t.planned,
@@ -111,7 +111,8 @@ class EvalRunSummary(Outcome):
             b = self.batch
             out.append(
                 f"  batch: {b.submitted} judge request(s) submitted, {b.recorded} answered at the batch price, "
-                f"{b.failed} without an answer (asked online)"
+                f"{b.failed} without an answer"
+                + (f", {len(b.left)} left for later (cancelled or not back yet)" if b.left else "")
             )
         for name, t in self.judges.items():
             errors = sum(t.errors.values())
@@ -158,10 +159,13 @@ async def run_eval_async(
     retry_errors: bool = False,
     summary: EvalRunSummary | None = None,
     batch: bool = False,
+    follow: str | None = None,
 ) -> EvalRunSummary:
     """Judge an eval (see the module doc). `judges` limits the judges (default: all of the eval's).
     `batch`: LLM judges' requests (and the runs of `configs`) go through the Batch API first
-    (`kilngit.evals.batch_judges`)."""
+    (`kilngit.evals.batch_judges`); `follow` (a batch origin ID, the watcher): only the judgements whose
+    answers that command's batches brought back."""
+    batch = batch or follow is not None
     if samples < 1 or concurrency < 1:
         raise UsageError("--samples and --concurrency must be at least 1")
     if batch and cache == "replay":
@@ -197,6 +201,7 @@ async def run_eval_async(
             retry_errors,
             summary,
             batch,
+            follow,
         )
 
 
@@ -214,6 +219,7 @@ async def _run_locked(
     retry_errors: bool,
     summary: EvalRunSummary,
     batch: bool = False,
+    follow: str | None = None,
 ) -> EvalRunSummary:
     start = time.perf_counter()
     if batch:
@@ -246,13 +252,36 @@ async def _run_locked(
             if stage and not summary.fatal:
                 jobs = _plan(project, task, eval_slug, stage, runs, samples, retry_errors, summary)
                 if batch:
-                    summary.batch = await batch_judge_requests(project, jobs) or summary.batch
+                    jobs = await _batch(project, jobs, names, samples, retry_errors, summary, follow)
                 await _judge_all(project, jobs, concurrency, progress, summary, f"{task}/{eval_slug}")
     finally:
         summary.seconds = time.perf_counter() - start
         for judge in prepared:
             await judge.aclose()
     return summary
+
+
+async def _batch(
+    project: Project,
+    jobs: list[_Job],
+    names: list[str],
+    samples: int,
+    retry_errors: bool,
+    summary: EvalRunSummary,
+    follow: str | None,
+) -> list[_Job]:
+    """The Batch API step: the judgements to make now (the others are counted as left for later)."""
+    origin: dict[str, Any] = {"command": "run eval", "task": summary.task, "eval": summary.eval}
+    origin |= {"judges": names, "samples": samples, "retry_errors": retry_errors}
+    kept, tally = await batch_judge_requests(project, jobs, origin, follow)
+    if tally is not None:
+        summary.batch = summary.batch or BatchTally()
+        summary.batch.add(tally)
+    kept_ids = {id(j) for j in kept}
+    for job in (j for j in jobs if id(j) not in kept_ids):
+        t = summary.judges[job.judge.setup.judge_slug]
+        t.note(t.not_recorded, "batch", "left for later: its batch was cancelled or is not back yet")
+    return kept
 
 
 def _plan(

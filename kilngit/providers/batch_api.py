@@ -13,12 +13,14 @@ Nothing is submitted twice, whatever crashes when (as with hosted fine-tune jobs
    re-run that lost the create's answer finds the batch instead of creating another;
 3. after the create: the batch ID; from then on a re-run only polls and downloads.
 
-Requests already recorded are never sent; a job of these requests left open by a crash is finished before new
-ones start (open jobs of other requests are left to the command that asks for them).
-Lines that failed (the error file, an unusable body, an expired batch) are not recorded: the ordinary run that
-follows asks for them online. Settings per provider (`options` in the provider config): `batch_max_requests`
-(default 50,000, the API's limit per batch: larger jobs are split), `batch_price` (default 0.5, the share of
-the online price recorded as cost), `batch_poll_seconds` (default 30).
+Requests already recorded are never sent; a job of these requests left open by a crash is resumed (open jobs
+of other requests are left to the command that asks for them). Lines that failed (the error file, an unusable
+body, an expired or failed batch) are not recorded: they go into a next batch while they have been in fewer
+than 1 + `batch_retries` batches, then the ordinary run that follows asks them online. A batch cancelled while
+the command waits (`kilngit batch cancel`) is not retried: its answers are recorded, the rest left for a
+re-run. Settings per provider are in `kilngit.providers.batch_jobs.BatchOptions` (docs/providers.md).
+
+The wire calls are in `batch_client`, the job records in `batch_jobs`.
 """
 
 from __future__ import annotations
@@ -27,43 +29,25 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kilngit._io import atomic_write
 from kilngit.errors import ProviderError
-from kilngit.layout import LOCAL_STATE
 from kilngit.providers.base import ChatRequest, RequestFailed
+from kilngit.providers.batch_client import BatchAPI
+from kilngit.providers.batch_jobs import BATCH_DIR, ENDED, BatchJob, BatchOptions, job_records
 from kilngit.providers.cache import ResponseCache, cache_key, request_identity
 from kilngit.providers.config import ProviderSettings
 from kilngit.providers.openai_compat import OpenAICompatProvider, request_kwargs
 from kilngit.providers.secrets import redact
-from kilngit.records.canonical import to_file_bytes
+
+__all__ = ["BatchTally", "prefetch"]
 
 if TYPE_CHECKING:
     from kilngit.project import Project
-
-BATCH_DIR = f"{LOCAL_STATE}/batches"
-ENDED = ("completed", "failed", "expired", "cancelled")
-META_KEY = "kilngit_job"
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    max_requests: int = 50_000
-    price: float = 0.5
-    poll_seconds: float = 30.0
-
-    @classmethod
-    def of(cls, settings: ProviderSettings) -> BatchOptions:
-        o = settings.options or {}
-        return cls(
-            int(o.get("batch_max_requests", cls.max_requests)),
-            float(o.get("batch_price", cls.price)),
-            float(o.get("batch_poll_seconds", cls.poll_seconds)),
-        )
 
 
 @dataclass
@@ -74,157 +58,160 @@ class BatchTally:
     """Requests sent in batches created by this command."""
     recorded: int = 0
     failed: int = 0
-    """Lines without a usable answer (asked again online)."""
+    """Lines without a usable answer (asked again in a next batch or online)."""
     batches: list[str] = field(default_factory=list)
+    open: int = 0
+    """Batches still running when this returned (following only)."""
+    left: set[str] = field(default_factory=set)
+    """Cache keys the command must not ask now: requests of a batch cancelled while it ran, and (following)
+    every request not answered yet."""
 
+    def add(self, other: BatchTally) -> None:
+        self.submitted += other.submitted
+        self.recorded += other.recorded
+        self.failed += other.failed
+        self.batches += other.batches
+        self.open += other.open
+        self.left |= other.left
 
-class BatchAPI:
-    """The wire calls: files and batches of an OpenAI-compatible endpoint (keys from the environment)."""
-
-    def __init__(self, settings: ProviderSettings) -> None:
-        import httpx
-
-        if not settings.base_url:
-            raise ProviderError(f"provider {settings.name!r} has no base_url", "see docs/providers.md")
-        env = settings.api_key_env
-        key = os.environ.get(env, "").strip() if env else "not-needed"
-        if not key:
-            raise ProviderError(
-                f"batches on provider {settings.name!r} need an API key in ${env}, which is not set",
-                f"export {env}=... (kilngit never stores keys)",
-            )
-        self.secret = key
-        self._http = httpx.Client(
-            base_url=settings.base_url.rstrip("/"),
-            timeout=settings.timeout,
-            headers={"Authorization": f"Bearer {key}"},
-        )
-
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
-        response.raise_for_status()
-        return response
-
-    def find_file(self, filename: str) -> str | None:
-        files = self._call("GET", "/files", params={"purpose": "batch", "limit": 10000}).json()
-        return next((f["id"] for f in files.get("data", []) if f.get("filename") == filename), None)
-
-    def upload(self, filename: str, data: bytes) -> str:
-        files = {"file": (filename, data, "application/jsonl")}
-        return str(self._call("POST", "/files", files=files, data={"purpose": "batch"}).json()["id"])
-
-    def find_batch(self, token: str) -> dict[str, Any] | None:
-        """The batch carrying `token` in its metadata, among the 100 newest."""
-        batches = self._call("GET", "/batches", params={"limit": 100}).json().get("data", [])
-        return next((b for b in batches if (b.get("metadata") or {}).get(META_KEY) == token), None)
-
-    def create(self, file_id: str, token: str) -> dict[str, Any]:
-        body = {
-            "input_file_id": file_id,
-            "endpoint": "/v1/chat/completions",
-            "completion_window": "24h",
-            "metadata": {META_KEY: token},
-        }
-        return dict(self._call("POST", "/batches", json=body).json())
-
-    def get(self, batch_id: str) -> dict[str, Any]:
-        return dict(self._call("GET", f"/batches/{batch_id}").json())
-
-    def content(self, file_id: str) -> bytes:
-        return bytes(self._call("GET", f"/files/{file_id}/content").content)
-
-
-def job_records(project: Project) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every batch job record of the project (this machine's local state), oldest first."""
-    folder = project.root / BATCH_DIR
-    paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
-    for path in paths:
-        try:
-            yield path, json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue  # a record is written atomically; anything else here is not ours
-
-
-def batches_in_progress(project: Project) -> list[dict[str, Any]]:
-    """Open batch jobs, for `kilngit status`: provider, batch ID, status and request counts."""
-    return [
-        {k: job.get(k) for k in ("job", "provider", "batch_id", "status", "requests", "counts")}
-        for _, job in job_records(project)
-        if job.get("status") not in ENDED
-    ]
-
-
-class _Job:
-    """One batch job and its record, saved on every change."""
-
-    def __init__(self, path: Path, data: dict[str, Any]) -> None:
-        self.path, self.data = path, data
-
-    def save(self, **changes: Any) -> None:
-        self.data.update(changes)
-        atomic_write(self.path, to_file_bytes(self.data))
-
-    @property
-    def ended(self) -> bool:
-        return self.data.get("status") in ENDED
+    def to_dict(self) -> dict[str, Any]:
+        return {**vars(self), "left": len(self.left)}
 
 
 def prefetch(
     project: Project,
     settings: ProviderSettings,
-    requests: list[ChatRequest],
+    requests: Iterable[ChatRequest],
     *,
     folder: Path,
+    origin: str | None = None,
+    follow: str | None = None,
     api: BatchAPI | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BatchTally:
-    """Record answers to `requests` through batches (see the module docstring); returns what was done."""
+    """Record answers to `requests` through batches (see the module docstring); returns what was done.
+
+    `origin` (from `save_origin`) is written into new job records, so the watcher can finish the command.
+    `follow` = an origin ID: poll that command's submitted batches once and record what came back, sending
+    nothing new (the watcher's visit)."""
     name = settings.name
     options = BatchOptions.of(settings)
     cache = ResponseCache(folder)
     by_key = {cache_key(name, r): r for r in requests}
     tally = BatchTally()
-    jobs = [  # open jobs of these requests (another command's jobs are left to it: it can record them)
-        _Job(p, d)
-        for p, d in job_records(project)
-        if d.get("provider") == name
-        and d.get("status") not in ENDED
-        and not by_key.keys().isdisjoint(d["keys"])
-    ]
-    open_keys = {k for j in jobs for k in j.data["keys"]}
-    missing = [k for k in by_key if k not in open_keys and not cache.path(k).exists()]
-    if not jobs and not missing:
-        return tally
-    api = api or BatchAPI(settings)
-    for start in range(0, len(missing), max(1, options.max_requests)):
-        token = uuid.uuid4().hex
-        job = _Job(project.root / BATCH_DIR / f"{token}.json", {"job": token, "provider": name})
-        job.save(keys=missing[start : start + options.max_requests], status="new")
-        jobs.append(job)
+    records = [j for j in job_records(project) if j.data.get("provider") == name]
+    if follow is not None:
+        jobs = [
+            j for j in records if j.data.get("origin") == follow and not j.ended and j.data.get("batch_id")
+        ]
+    else:  # open jobs of these requests (another command's jobs are left to it: it can record them)
+        jobs = [j for j in records if not j.ended and not by_key.keys().isdisjoint(j.data["keys"])]
+    was_cancelled = {j.data["job"] for j in jobs if j.data.get("cancel_requested")}
+    tries = Counter(  # batches each request was part of (a batch someone cancelled does not count)
+        k
+        for j in records
+        if j.ended and j.data.get("batch_id") and not j.data.get("cancel_requested")
+        for k in j.data["keys"]
+    )
+    ended: list[BatchJob] = []
+    plan = follow is None
     try:
-        for job in jobs:
-            _submit(job, by_key, api, tally)
-        while not all(j.ended for j in jobs):
+        while True:
+            if plan:  # at the start, and whenever a batch ended (its failed lines may go into a next one)
+                jobs += _new_jobs(project, name, by_key, cache, jobs, tries, options, origin, tally)
             waiting = [j for j in jobs if not j.ended]
+            if not waiting:
+                break
+            api = api or BatchAPI(settings)
             for job in waiting:
+                _submit(job, by_key, api, tally)
+            ended = []
+            for job in [j for j in waiting if not j.ended]:  # a cancelled create ended it in _submit
                 batch = api.get(job.data["batch_id"])
-                if batch.get("status") in ENDED:
+                status = batch.get("status")
+                if status in ("cancelling", "cancelled"):
+                    job.data["cancel_requested"] = True  # cancelled elsewhere: see was_cancelled
+                if status in ENDED:
                     _download(job, batch, by_key, settings, options, cache, api, tally)
-                elif batch.get("status") != job.data.get("status"):
-                    job.save(status=batch.get("status"), counts=batch.get("request_counts"))
-            if not all(j.ended for j in jobs):
+                    ended.append(job)
+                elif status != job.data.get("status"):
+                    job.save(status=status, counts=batch.get("request_counts"))
+            for job in ended:
+                unanswered = [k for k in job.data["keys"] if k in by_key and not cache.path(k).exists()]
+                if job.data.get("status") == "cancelled" and job.data["job"] not in was_cancelled:
+                    tally.left.update(unanswered)  # cancelled while this command waited: not asked now
+                elif not job.data.get("cancel_requested"):
+                    tries.update(job.data["keys"])
+            plan = follow is None and bool(ended)
+            if follow is not None:
+                tally.open = sum(not j.ended for j in jobs)
+                tally.left.update(k for k in by_key if not cache.path(k).exists())
+                break
+            if any(not j.ended for j in jobs):
                 sleep(options.poll_seconds)
     except ProviderError:
         raise
     except Exception as e:  # httpx errors: a re-run resumes from the job records
+        secret = [api.secret] if api else []
         raise ProviderError(
-            f"batch API of {name!r}: {redact(f'{type(e).__name__}: {e}', [api.secret])}",
+            f"batch API of {name!r}: {redact(f'{type(e).__name__}: {e}', secret)}",
             "re-run the same command to resume (nothing is submitted twice)",
         ) from e
     return tally
 
 
-def _submit(job: _Job, by_key: dict[str, ChatRequest], api: BatchAPI, tally: BatchTally) -> None:
+def _new_jobs(
+    project: Project,
+    name: str,
+    by_key: dict[str, ChatRequest],
+    cache: ResponseCache,
+    jobs: list[BatchJob],
+    tries: Counter[str],
+    options: BatchOptions,
+    origin: str | None,
+    tally: BatchTally,
+) -> list[BatchJob]:
+    """Job records for the requests without an answer that are in no open job and have been in fewer than
+    1 + `batch_retries` batches, split by count and by bytes; written before anything is sent."""
+    open_keys = {k for j in jobs if not j.ended for k in j.data["keys"]}
+    missing = [
+        k
+        for k in by_key
+        if k not in open_keys
+        and k not in tally.left
+        and tries[k] <= options.retries
+        and not cache.path(k).exists()
+    ]
+    chunks: list[list[str]] = []
+    size = 0
+    for key in missing:
+        line = len(_line(key, by_key[key]))
+        if not chunks or len(chunks[-1]) >= options.max_requests or size + line > options.max_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(key)
+        size += line
+    new = []
+    for keys in chunks:
+        token = uuid.uuid4().hex
+        job = BatchJob(project.root / BATCH_DIR / f"{token}.json", {"job": token, "provider": name})
+        job.save(keys=keys, status="new", **({"origin": origin} if origin else {}))
+        new.append(job)
+    return new
+
+
+def _line(key: str, request: ChatRequest) -> bytes:
+    """One line of a batch input file."""
+    line = {
+        "custom_id": key,
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": request_kwargs(request),
+    }
+    return (json.dumps(line, ensure_ascii=False) + "\n").encode()
+
+
+def _submit(job: BatchJob, by_key: dict[str, ChatRequest], api: BatchAPI, tally: BatchTally) -> None:
     """Upload the job's file and create its batch, each at most once (see the module docstring)."""
     if job.data.get("batch_id"):
         return
@@ -235,19 +222,7 @@ def _submit(job: _Job, by_key: dict[str, ChatRequest], api: BatchAPI, tally: Bat
         if not keys:  # its requests are no longer asked for (inputs or definitions changed)
             job.save(status="cancelled", keys=[])
             return
-        lines = (
-            json.dumps(
-                {
-                    "custom_id": k,
-                    "method": "POST",
-                    "url": "/v1/chat/completions",
-                    "body": request_kwargs(by_key[k]),
-                },
-                ensure_ascii=False,
-            )
-            for k in keys
-        )
-        data = ("\n".join(lines) + "\n").encode()
+        data = b"".join(_line(k, by_key[k]) for k in keys)
         file_id = api.find_file(filename) or api.upload(filename, data)
         job.save(keys=keys, input_file_id=file_id, status="uploaded", requests=len(keys))
     found = api.find_batch(token)
@@ -259,7 +234,7 @@ def _submit(job: _Job, by_key: dict[str, ChatRequest], api: BatchAPI, tally: Bat
 
 
 def _download(
-    job: _Job,
+    job: BatchJob,
     batch: dict[str, Any],
     by_key: dict[str, ChatRequest],
     settings: ProviderSettings,

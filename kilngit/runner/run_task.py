@@ -28,12 +28,12 @@ from kilngit.errors import KilngitError, ProviderError, UsageError
 from kilngit.joblock import job_locks
 from kilngit.project import Project
 from kilngit.providers.base import Provider
-from kilngit.providers.batch_api import BatchTally, prefetch
-from kilngit.providers.cache import cache_settings
+from kilngit.providers.batch_api import BatchTally
 from kilngit.providers.config import provider_settings
 from kilngit.providers.registry import get_provider
 from kilngit.records import Source, TaskRun
 from kilngit.runner.batch import Outcome, Tally, run_batch, run_sync
+from kilngit.runner.batch_step import batch_todo
 from kilngit.runner.execute import Answered, answer
 from kilngit.runner.inputs import RunInput, check_tags, file_inputs, filter_inputs, typed_input
 from kilngit.runner.prompts import RunPlan, get_run_config, load_plan
@@ -105,7 +105,7 @@ class RunSummary(Tally, Outcome):
             "new_runs": [r.id for r in self.new_runs],
             "remaining": self.remaining,
             "stale": self.stale,
-            "batch": vars(self.batch) if self.batch else None,
+            "batch": self.batch.to_dict() if self.batch else None,
             "interrupted": self.interrupted,
             "fatal": str(self.fatal) if self.fatal else None,
             "seconds": round(self.seconds, 2),
@@ -127,7 +127,8 @@ class RunSummary(Tally, Outcome):
             b = self.batch
             out.append(
                 f"  batch: {b.submitted} request(s) submitted, {len(b.batches)} batch(es) followed, "
-                f"{b.recorded} answered at the batch price, {b.failed} without an answer (asked online)"
+                f"{b.recorded} answered at the batch price, {b.failed} without an answer"
+                + (f", {len(b.left)} left for later (cancelled or not back yet)" if b.left else "")
             )
         if self.stale:
             out.append(
@@ -181,10 +182,13 @@ async def run_inputs_async(
     tags: Sequence[str] = (),
     summary: RunSummary | None = None,
     batch: bool = False,
+    follow: str | None = None,
 ) -> RunSummary:
     """Answer each input `samples` times with a run config, writing each run as it completes (see module doc).
 
-    `provider` replaces the run config's provider (tests, demos). Cancelling the coroutine stops cleanly."""
+    `provider` replaces the run config's provider (tests, demos). `follow` (a batch origin ID, the watcher):
+    only the runs whose answers that command's batches brought back. Cancelling the coroutine stops cleanly."""
+    batch = batch or follow is not None
     if samples < 1 or concurrency < 1:
         raise UsageError("--samples and --concurrency must be at least 1")
     if batch and (provider is not None or cache == "replay"):
@@ -217,6 +221,7 @@ async def run_inputs_async(
             tags,
             summary,
             batch,
+            follow,
         )
 
 
@@ -234,6 +239,7 @@ async def _run_locked(
     tags: Sequence[str],
     summary: RunSummary,
     batch: bool = False,
+    follow: str | None = None,
 ) -> RunSummary:
     start = time.perf_counter()
     done, summary.stale = existing_runs(project, task, run_config, plan.config_hash)
@@ -256,12 +262,10 @@ async def _run_locked(
         return summary
     if batch:  # answers go to the recordings, so the run below must read them
         cache = "record"
-        summary.batch = prefetch(
-            project,
-            provider_settings(plan.run_config.provider),
-            [plan.first_call(item.text, sample) for item, sample in todo],
-            folder=cache_settings(project, cache).folder,
-        )
+        todo, summary.batch = batch_todo(project, plan, todo, samples=samples, tags=tags, follow=follow)
+        if not todo:
+            summary.seconds = time.perf_counter() - start
+            return summary
     own = provider is None
     provider = provider or get_provider(plan.run_config.provider, project, cache=cache)
     try:

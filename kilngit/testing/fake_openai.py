@@ -438,10 +438,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Hold:
-    """Requests of one route held back: `arrived` is set by the first, all wait for `release()`."""
+    """Requests of one route held back: `arrived` is set by the first, all wait for `release()`; `handled` is
+    set once the first has been answered (or its client was gone), so a test knows the call took effect."""
 
     def __init__(self) -> None:
         self.arrived = threading.Event()
+        self.handled = threading.Event()
         self._released = threading.Event()
 
     def wait(self) -> None:
@@ -669,8 +671,9 @@ class FakeOpenAI:
                         ["requests", route] + (["faults", f"faults.{fault.kind}"] if fault else [])
                     )
                 self._sleep(self.latency + (fault.delay if fault else 0.0))
-                if route in self._holds:
-                    self._holds[route].wait()
+                hold = self._holds.get(route)
+                if hold is not None:
+                    hold.wait()
                 if fault is not None and fault.kind == "drop":
                     h.hang_up()
                     return
@@ -682,7 +685,11 @@ class FakeOpenAI:
                     raise ApiError(
                         fault.status, fault.message or message, code=code, type=type_, headers=retry
                     )
-                resp = self._handle(route, params, body, fields, dict(parse_qsl(qs)), fault)
+                try:
+                    resp = self._handle(route, params, body, fields, dict(parse_qsl(qs)), fault)
+                finally:
+                    if hold is not None:
+                        hold.handled.set()
             except ApiError as e:
                 resp = _Response(json.dumps(e.payload()).encode(), status=e.status, headers=e.headers)
             except Exception as e:  # a bug here or in a test's fault_fn: answer 500 rather than hang up

@@ -1,9 +1,12 @@
 """The Batch API of the fake OpenAI server: batches over uploaded JSONL files, answered line by line.
 
-A batch moves one step per `GET /v1/batches/{id}` (validating -> in_progress -> completed), so a test decides
-when it finishes by polling, never by waiting. On completion each input line is answered as the chat endpoint
-would answer it; lines for which `fail_fn(body)` returns a message go to the error file instead.
-`submitted[custom_id]` counts how often each request was part of a created batch.
+A batch moves one step per `GET /v1/batches/{id}` (validating -> in_progress -> completed; after a cancel,
+cancelling -> cancelled), so a test decides when it finishes by polling, never by waiting. On completion each
+input line is answered as the chat endpoint would answer it; lines for which `fail_fn(body)` returns a message
+go to the error file instead; `expire_fn(batch)` makes a batch expire instead of completing (no answers), and
+a cancelled batch has none either. Lists are paged (`after`, `limit` up to 100, `has_more`), and an input file
+over `max_bytes` is refused as the API refuses one over 200 MB. `submitted[custom_id]` counts how often each
+request was part of a created batch.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kilngit.testing.fake_openai_finetune import ApiError, FineTuningState, StoredFile
+from kilngit.testing.fake_openai_finetune import ApiError, FineTuningState, StoredFile, _page
 
 STEPS = ("validating", "in_progress", "completed")
 
@@ -35,6 +38,8 @@ class BatchState:
         self._files = files
         self._answer = answer
         self.fail_fn = fail_fn
+        self.expire_fn: Callable[[dict[str, Any]], bool] | None = None
+        self.max_bytes = 200_000_000
         self.batches: dict[str, dict[str, Any]] = {}
         self.submitted: Counter[str] = Counter()
 
@@ -45,7 +50,10 @@ class BatchState:
                 raise ApiError(400, f"Missing required parameter: '{name}'.", param=name)
         if body["endpoint"] != "/v1/chat/completions" or body["completion_window"] != "24h":
             raise ApiError(400, "Unsupported endpoint or completion_window.")
-        lines = self._lines(self._files.get_file(body["input_file_id"]))
+        stored = self._files.get_file(body["input_file_id"])
+        if len(stored.data) > self.max_bytes:
+            raise ApiError(400, f"The input file is larger than the maximum of {self.max_bytes} bytes.")
+        lines = self._lines(stored)
         with self._lock:
             batch_id = f"batch_{next(self._ids):06d}"
             self.submitted.update(line["custom_id"] for line in lines)
@@ -68,23 +76,32 @@ class BatchState:
         """`GET /v1/batches/{id}`: advances the batch one step."""
         with self._lock:
             batch = self._batch(batch_id)
-            if batch["status"] in STEPS[:-1]:
+            if batch["status"] == "cancelling":
+                batch["status"] = "cancelled"
+            elif batch["status"] in STEPS[:-1]:
                 batch["status"] = STEPS[STEPS.index(batch["status"]) + 1]
                 if batch["status"] == "completed":
-                    self._complete(batch)
+                    if self.expire_fn and self.expire_fn(batch):
+                        batch["status"] = "expired"
+                    else:
+                        self._complete(batch)
             return dict(batch)
 
     def cancel(self, batch_id: str) -> dict[str, Any]:
+        """`POST /v1/batches/{id}/cancel`: cancelling now, cancelled at the next GET."""
         with self._lock:
             batch = self._batch(batch_id)
-            if batch["status"] != "completed":
-                batch["status"] = "cancelled"
+            if batch["status"] in ("completed", "failed", "expired", "cancelled"):
+                raise ApiError(409, f"Cannot cancel a batch with status {batch['status']}.")
+            batch["status"] = "cancelling"
             return dict(batch)
 
     def list_batches(self, query: Mapping[str, str]) -> dict[str, Any]:
-        """`GET /v1/batches`, newest first (no pagination: the fake keeps few)."""
+        """`GET /v1/batches`, newest first, paged (`limit` 1 to 100, default 20)."""
+        limit = min(max(int(query.get("limit") or 20), 1), 100)
         with self._lock:
-            return {"object": "list", "data": [dict(b) for b in reversed(self.batches.values())]}
+            batches = [dict(b) for b in reversed(self.batches.values())]
+        return _page(batches, {**query, "limit": str(limit)})
 
     def _batch(self, batch_id: str) -> dict[str, Any]:
         if batch_id not in self.batches:

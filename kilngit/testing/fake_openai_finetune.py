@@ -131,7 +131,9 @@ def _page(items: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, An
         ids = [item["id"] for item in items]
         items = items[ids.index(after) + 1 :] if after in ids else []
     limit = int(query.get("limit") or 20)
-    return {"object": "list", "data": items[:limit], "has_more": len(items) > limit}
+    page = items[:limit]
+    ends = {"first_id": page[0]["id"], "last_id": page[-1]["id"]} if page else {}
+    return {"object": "list", "data": page, "has_more": len(items) > limit, **ends}
 
 
 class FineTuningState:

@@ -1,28 +1,84 @@
 """`run eval --batch`: LLM judges' requests go through the fake server's Batch API, then the results are the
-ones an online eval writes, and a re-run asks nothing."""
+ones an online eval writes, and a re-run asks nothing; kill -9 of the real CLI at each call loses, duplicates
+and submits twice nothing."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
 
 from kilngit.evals.runner import run_eval
 from kilngit.project import Project
+from kilngit.providers.batch_jobs import BATCH_DIR
 from tests.evals.conftest import llm_judge, results_dir
 
+HANG_S = 120  # guards a hang only: the events below fire as soon as the CLI gets there
 
-def test_llm_judges_through_one_batch(eval_project, judge_server, tmp_path, monkeypatch):
+
+@pytest.fixture
+def polls_at_once(tmp_path, monkeypatch):
     config = tmp_path / "providers.yaml"
     config.write_text(json.dumps({"providers": {"fake": {"options": {"batch_poll_seconds": 0}}}}))
     monkeypatch.setenv("KILNGIT_CONFIG", str(config))
+
+
+def verdicts(project) -> list[dict]:
+    return [json.loads(p.read_bytes()) for p in results_dir(project, "llm").rglob("*.json")]
+
+
+def test_llm_judges_through_one_batch(eval_project, judge_server, polls_at_once):
     llm_judge(eval_project)
     summary = run_eval(Project(eval_project.root), None, "correctness", progress=False, batch=True)
     counts = judge_server.counts
     assert counts["batches.create"] == 1 and counts["chat.completions"] == 0
     assert summary.batch is not None and summary.batch.recorded == 12
     assert summary.judges["llm"].scored == 12
-    verdicts = [json.loads(p.read_bytes()) for p in results_dir(eval_project, "llm").rglob("*.json")]
-    assert len(verdicts) == 12 and all(v.get("error") is None for v in verdicts)
+    found = verdicts(eval_project)
+    assert len(found) == 12 and all(v.get("error") is None for v in found)
     assert max(judge_server.batch.submitted.values()) == 1
     again = run_eval(Project(eval_project.root), None, "correctness", progress=False, batch=True)
     assert again.judges["llm"].skipped == 12
     assert judge_server.counts["batches.create"] == 1 and judge_server.counts["chat.completions"] == 0
+
+
+@pytest.mark.parametrize("route", ["files.create", "batches.create", "batches.retrieve"])
+def test_kill_9_at_each_call_then_rerun_loses_and_repeats_nothing(
+    eval_project, judge_server, polls_at_once, route
+):
+    """The CLI is killed while the server holds its upload, its batch creation or its first poll; the re-run
+    finds the file or batch again: 12 results, one per run, each request submitted once, none online."""
+    llm_judge(eval_project)
+    command = ["-C", str(eval_project.root), "run", "eval", "correctness", "--judge", "llm", "--batch"]
+    hold = judge_server.hold(route)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kilngit", *command, "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert hold.arrived.wait(HANG_S), "the CLI never made the call"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(HANG_S)
+    finally:
+        hold.release()
+    assert hold.handled.wait(HANG_S)
+    del judge_server._holds[route]
+    assert len(list((eval_project.root / BATCH_DIR).glob("*.json"))) == 1
+    assert not verdicts(eval_project)
+    done = subprocess.run(
+        [sys.executable, "-m", "kilngit", *command], capture_output=True, text=True, timeout=HANG_S
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = judge_server.counts
+    assert counts["files.create"] == 1 and counts["batches.create"] == 1
+    assert counts["chat.completions"] == 0
+    found = verdicts(eval_project)
+    assert len(found) == 12 and len({v["run"] for v in found}) == 12  # 0 lost, 0 duplicated
+    assert all(v.get("error") is None for v in found)
+    submitted = judge_server.batch.submitted
+    assert len(submitted) == 12 and max(submitted.values()) == 1  # 0 submitted twice

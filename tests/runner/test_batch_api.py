@@ -1,5 +1,6 @@
-"""`run task --batch` against the fake server's Batch API: end to end, split, partial failures, replay, and
-kill -9 of the real CLI at each call (0 lost, 0 duplicated, 0 submitted twice)."""
+"""`run task --batch` against the fake server's Batch API: end to end, split by count and by bytes, partial
+failures asked online or in next batches, replay, cancel, lookups past the first page, and kill -9 of the real
+CLI at each call (0 lost, 0 duplicated, 0 submitted twice)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from kilngit import layout
 from kilngit.cli.main import main
-from kilngit.providers.batch_api import BATCH_DIR, batches_in_progress
+from kilngit.providers.batch_jobs import BATCH_DIR, batches_in_progress
 from kilngit.records import RunConfig
 from kilngit.status import project_status
 from tests.runner.conftest import add_config, add_prompt, inputs, write_jsonl
@@ -28,9 +29,10 @@ PRICE = {"input": 1.0, "output": 2.0}
 def batch_config(tmp_path, monkeypatch):
     """Provider `fake` polls batches without pausing, at a small limit per batch when asked."""
 
-    def configure(max_requests: int = 50_000) -> None:
+    def configure(max_requests: int = 50_000, **more: object) -> None:
         path = tmp_path / "providers.yaml"
         options = {"batch_poll_seconds": 0, "batch_max_requests": max_requests}
+        options.update({f"batch_{k}": v for k, v in more.items()})
         path.write_text(
             json.dumps({"providers": {"fake": {"options": options, "prices": {"gpt-4o-mini": PRICE}}}})
         )
@@ -120,12 +122,15 @@ def test_failed_lines_are_asked_online(project, srv, batch_config, tmp_path):
     assert_exactly_once(project, srv, 5)
 
 
-@pytest.mark.parametrize("route", ["files.create", "batches.create", "batches.retrieve"])
+@pytest.mark.parametrize("route", ["files.create", "batches.create", "batches.retrieve", "newer batches"])
 def test_kill_9_at_each_call_then_rerun_loses_and_repeats_nothing(
     project, srv, batch_config, tmp_path, route
 ):
     """The CLI is killed while the server holds its upload, its batch creation or its first poll (the server
-    still completes the call: the answer is what gets lost); the re-run finds the file or batch again."""
+    still completes the call: the answer is what gets lost); the re-run finds the file or batch again, also
+    when 150 newer batches put it past the first page of the list."""
+    newer = route == "newer batches"
+    route = "batches.create" if newer else route
     batch_config()
     add_config(project)
     path = write_jsonl(tmp_path / "in.jsonl", inputs(8))
@@ -141,11 +146,22 @@ def test_kill_9_at_each_call_then_rerun_loses_and_repeats_nothing(
         proc.wait(HANG_S)
     finally:
         hold.release()
+    assert hold.handled.wait(HANG_S)  # the server made the call (its answer went nowhere)
     jobs = list((project.root / BATCH_DIR).glob("*.json"))
     assert len(jobs) == 1
     if route == "batches.retrieve":
         assert project_status(project).batches[0]["batch_id"]  # status shows the batch in progress
     del srv._holds[route]
+    if newer:
+        other = srv.batch.batches["batch_000001"]["input_file_id"]
+        for _ in range(150):
+            srv.batch.create(
+                {"input_file_id": other, "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+            )
+        srv.batch.submitted.clear()
+        srv.batch.submitted.update(
+            json.loads(x)["custom_id"] for x in srv.fine_tuning.get_file(other).data.splitlines()
+        )
     project.refresh()
     assert main(cli(project, path, "--batch")) == 0
     counts = srv.counts
@@ -185,3 +201,118 @@ def test_a_classification_task_runs_through_a_batch(project, srv, batch_config, 
         if "batchy" in p.read_text()
     ]
     assert sorted(r["output"] for r in made) == ["billing", "billing"]
+
+
+def test_a_large_job_is_split_by_bytes_too(project, srv, batch_config, tmp_path):
+    add_config(project)
+    path = write_jsonl(tmp_path / "in.jsonl", inputs(5))
+    batch_config(max_bytes=1)  # every line alone is over it: one request per batch
+    assert main(cli(project, path, "--batch")) == 0
+    assert srv.counts["batches.create"] == 5
+    assert_exactly_once(project, srv, 5)
+    sizes = [len(srv.fine_tuning.get_file(b["input_file_id"]).data) for b in srv.batch.batches.values()]
+    srv.batch.max_bytes = 2 * max(
+        sizes
+    )  # the server refuses a file over its limit, as the API does over 200 MB
+    batch_config(max_bytes=srv.batch.max_bytes)
+    more = write_jsonl(tmp_path / "more.jsonl", inputs(9, prefix="trim clip"))
+    assert main(cli(project, more, "--batch")) == 0
+    assert srv.counts["batches.create"] == 5 + 5  # 9 lines, at most 2 of this size per file
+    assert srv.counts["chat.completions"] == 0
+
+
+def test_failed_lines_and_expired_batches_go_into_next_batches_then_online(
+    project, srv, batch_config, tmp_path
+):
+    batch_config(retries=1)
+    add_config(project)
+    srv.batch.fail_fn = lambda body: (
+        "overloaded" if body["messages"][-1]["content"].endswith("3 to mp4") else None
+    )
+    expired: list[str] = []
+    srv.batch.expire_fn = lambda b: not expired and not expired.append(b["id"])  # the first batch expires
+    path = write_jsonl(tmp_path / "in.jsonl", inputs(5))
+    assert main(cli(project, path, "--batch")) == 0
+    # Batch 1 expires: its 5 requests go into batch 2, where one line fails; that request has been in
+    # 1 + batch_retries batches, so it is asked online.
+    assert srv.counts["batches.create"] == 2 and srv.counts["chat.completions"] == 1
+    assert max(srv.batch.submitted.values()) == 2
+    runs = runs_of(project)
+    assert sorted(r["input"] for r in runs) == sorted(inputs(5))
+    srv.reset_stats()
+    assert main(cli(project, path, "--batch")) == 0  # nothing left, nothing sent
+    assert srv.counts["requests"] == 0
+
+
+def test_a_retry_never_sends_an_answered_request(project, srv, batch_config, tmp_path):
+    batch_config(retries=3)
+    add_config(project)
+    srv.batch.fail_fn = lambda body: (
+        "overloaded" if body["messages"][-1]["content"].endswith("1 to mp4") else None
+    )
+    path = write_jsonl(tmp_path / "in.jsonl", inputs(4))
+    assert main(cli(project, path, "--batch")) == 0
+    assert srv.counts["batches.create"] == 4 and srv.counts["chat.completions"] == 1
+    again = [b["request_counts"]["total"] for b in list(srv.batch.batches.values())[1:]]
+    assert again == [1, 1, 1]  # only the failing request, three more times
+    assert sorted(r["input"] for r in runs_of(project)) == sorted(inputs(4))
+
+
+def test_cancel_while_the_command_waits_then_rerun(project, srv, batch_config, tmp_path):
+    """`batch cancel --all` while `run task --batch` polls: the command asks nothing online and leaves the
+    requests for later (exit 1); a re-run puts them into a new batch (none had an answer)."""
+    batch_config()
+    add_config(project)
+    path = write_jsonl(tmp_path / "in.jsonl", inputs(4))
+    hold = srv.hold("batches.retrieve")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kilngit", *cli(project, path, "--batch")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert hold.arrived.wait(HANG_S), "the CLI never polled"
+        assert main(["-C", str(project.root), "batch", "cancel", "--all"]) == 0
+        (job,) = batches_in_progress(project)
+        assert job["status"] == "cancelling" and job["cancel_requested"]
+    finally:
+        hold.release()
+        del srv._holds["batches.retrieve"]
+    out, _ = proc.communicate(timeout=HANG_S)
+    assert proc.returncode == 1, out
+    assert "4 left for later" in out
+    assert srv.counts["chat.completions"] == 0 and not runs_of(project)
+    assert not batches_in_progress(project)  # cancelled: ended, nothing came back
+    project.refresh()
+    assert main(cli(project, path, "--batch")) == 0
+    assert srv.counts["batches.create"] == 2 and srv.counts["chat.completions"] == 0
+    assert sorted(r["input"] for r in runs_of(project)) == sorted(inputs(4))
+
+
+def test_cancel_of_a_batch_no_command_waits_for_then_rerun(project, srv, batch_config, tmp_path, capsys):
+    batch_config()
+    add_config(project)
+    path = write_jsonl(tmp_path / "in.jsonl", inputs(3))
+    hold = srv.hold("batches.retrieve")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kilngit", *cli(project, path, "--batch")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert hold.arrived.wait(HANG_S), "the CLI never polled"
+        os.kill(proc.pid, signal.SIGKILL)  # like Ctrl-C while polling: the batch is left running
+        proc.wait(HANG_S)
+    finally:
+        hold.release()
+        del srv._holds["batches.retrieve"]
+    (job,) = batches_in_progress(project)
+    assert main(["-C", str(project.root), "batch", "cancel", job["batch_id"]]) == 0
+    assert "cancel requested" in capsys.readouterr().out
+    assert main(["-C", str(project.root), "batch", "cancel", "batch_nope"]) == 1
+    project.refresh()
+    assert main(cli(project, path, "--batch")) == 0  # records what it made (nothing), the rest in a new batch
+    assert srv.counts["batches.create"] == 2 and srv.counts["chat.completions"] == 0
+    assert sorted(r["input"] for r in runs_of(project)) == sorted(inputs(3))
+    assert not batches_in_progress(project)
