@@ -28,6 +28,8 @@ from _watch_project import (
     write_raw,
 )
 
+from kilngit import layout
+
 
 def wait_for_commit(root: Path, rel: str, timeout: float = 60.0) -> float:
     """Poll the branch ref until HEAD holds `rel`; returns the time HEAD moved (monotonic)."""
@@ -48,7 +50,7 @@ def wait_for_commit(root: Path, rel: str, timeout: float = 60.0) -> float:
 def latency(root: Path, saves: int) -> list[float]:
     base = run_record("latency base")
     write_raw(root, [base])
-    wait_for_commit(root, f"tasks/t/runs/{base.id[:2]}/{base.id}.json")
+    wait_for_commit(root, layout.run_file("t", base.id))
     out = []
     for i in range(saves):
         # alternate new runs and edits of one annotation file (pass, fail, pass...)

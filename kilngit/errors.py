@@ -61,6 +61,11 @@ class NewerFormatError(InvalidRecordError):
     """A record was written by a newer kilngit; we refuse rather than drop fields we do not know."""
 
 
+class OldLayoutError(KilngitError):
+    """The project is in an older folder layout: it can be read, but nothing is written until
+    `kilngit migrate` moves it to the current one."""
+
+
 class NotFoundError(KilngitError):
     """A named record (task, prompt, run, eval, ...) does not exist."""
 

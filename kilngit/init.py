@@ -51,7 +51,7 @@ def init_project(path: str | Path, name: str | None = None) -> Project:
     header = "# kilngit project manifest (format: docs/format.md in kilngit)\n" + schema_header(
         "project", layout.MANIFEST
     )
-    manifest = ProjectManifest(name=name or root.name)
+    manifest = ProjectManifest(name=name or root.name, layout=layout.LAYOUT)
     # Last: the manifest makes the folder a project, so a killed init is redone whole by the next one.
     atomic_write(root / layout.MANIFEST, dump_yaml(definition_data(manifest), header))
     return Project(root)

@@ -4,7 +4,8 @@ A `Kind` says everything the rest of kilngit needs to know about one kind of rec
 
 * `model`: the pydantic model (kilngit.records);
 * `path`: where its files live, as a template. `{name}` is a path part (`{task}`, `{slug}`, `{id}`, ...),
-  `{id[:2]}` the two-digit shard folder of an ID;
+  `{id[:2]}` and `{id[2:4]}` shard folders named by characters of an ID;
+* `older`: its templates in older project layouts (`LAYOUT`), which are read but never written;
 * `identity`: which path parts a record's own fields must agree with (path part -> field); a kind with an
   identity can be written by `Project.write_record`, which derives its path from it;
 * `refs`: the other records it points at (`Ref`), checked by `kilngit validate`;
@@ -63,8 +64,14 @@ PART_PATTERNS: dict[str, str] = {
     "round": r"[1-9][0-9]{0,5}",
     "first_step": r"[1-9][0-9]{0,8}",
 }
-SHARD = 2
-_PLACEHOLDER = re.compile(r"\{(\w+)(\[:2\])?\}")
+_PLACEHOLDER = re.compile(r"\{(\w+)(?:\[(\d*):(\d+)\])?\}")
+
+#: The project layout this kilngit writes: `layout` in kilngit.yaml (absent: 1). Layout 1 put bulk records in
+#: one shard folder of two hex digits (about 3,900 files per folder at a million records, 39,000 at ten
+#: million); layout 2 uses two levels (`ab/cd/`: at ten million, 256 + 256 + about 150 entries per folder, and
+#: a one-file commit rewrites three small tree objects instead of one of thousands of entries). Record IDs and
+#: bytes are the same in every layout; only paths differ. `kilngit migrate` moves a project to this layout.
+LAYOUT = 2
 
 #: A cross-record check: (context, file path, record, path parts) -> problems.
 Check = Callable[["Context", str, Any, Mapping[str, str]], list[Problem]]
@@ -106,13 +113,21 @@ class Kind:
     check: Check | None = None
     scope: tuple[str, ...] = ("task",)
     live: bool = False
+    older: Mapping[int, str] = field(default_factory=dict)
+    """Its path template in older project layouts, keyed by the last layout version that used it."""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    older_patterns: dict[int, re.Pattern[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         default = self.model.model_fields["kind"].default
         if default != self.name:
             raise ValueError(f"kind {self.name!r}: its model says kind {default!r}")
         object.__setattr__(self, "pattern", re.compile(_regex(self.path)))
+        object.__setattr__(self, "older_patterns", {v: re.compile(_regex(t)) for v, t in self.older.items()})
+
+    def template(self, layout: int = LAYOUT) -> str:
+        """The path template of this kind in project layout `layout`."""
+        return next((self.older[v] for v in sorted(self.older) if layout <= v), self.path)
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -136,23 +151,31 @@ class Kind:
     @property
     def sharded(self) -> bool:
         """Bulk kinds, sharded by ID: read without re-checking hashes when listed (validate does that)."""
-        return "[:2]}" in self.path
+        return any(m.group(3) for m in _PLACEHOLDER.finditer(self.path))
 
-    def fill(self, params: Mapping[str, str]) -> str:
-        """The path with every part filled in from `params`."""
+    def fill(self, params: Mapping[str, str], layout: int = LAYOUT) -> str:
+        """The path (in project layout `layout`) with every part filled in from `params`."""
         return _PLACEHOLDER.sub(
-            lambda m: params[m.group(1)][:SHARD] if m.group(2) else params[m.group(1)], self.path
+            lambda m: (
+                params[m.group(1)][int(m.group(2) or 0) : int(m.group(3))]
+                if m.group(3)
+                else params[m.group(1)]
+            ),
+            self.template(layout),
         )
 
 
 def _regex(template: str) -> str:
+    """The regex of a template; shard folders are matched as hex digits (`load` checks they fit the ID)."""
     out, at = [], 0
     for m in _PLACEHOLDER.finditer(template):
         out.append(re.escape(template[at : m.start()]))
         name = m.group(1)
-        out.append(
-            r"(?P<shard>[0-9a-f]{2})" if m.group(2) else f"(?P<{name}>{PART_PATTERNS.get(name, SLUG)})"
-        )
+        if m.group(3):
+            width = int(m.group(3)) - int(m.group(2) or 0)
+            out.append(f"[0-9a-f]{{{width}}}")
+        else:
+            out.append(f"(?P<{name}>{PART_PATTERNS.get(name, SLUG)})")
         at = m.end()
     out.append(re.escape(template[at:]))
     return "".join(out)
@@ -190,20 +213,22 @@ for _kind in (
     Kind(
         "task_run",
         TaskRun,
-        _T + "/runs/{id[:2]}/{id}.json",
+        _T + "/runs/{id[:2]}/{id[2:4]}/{id}.json",
         {"task": "task", "id": "id"},
         refs=(
             Ref("/output_source/run_config", "run_config", "run config", "warning"),
             Ref("/parent", "task_run", "parent run", "warning"),
         ),
+        older={1: _T + "/runs/{id[:2]}/{id}.json"},
     ),
     Kind(
         "annotation",
         Annotation,
-        _T + "/annotations/{rater}/{run[:2]}/{run}.json",
+        _T + "/annotations/{rater}/{run[:2]}/{run[2:4]}/{run}.json",
         {"task": "task", "rater": "rater", "run": "run"},
         refs=(Ref("/run", "task_run", "run"),),
         check=checks.annotation,
+        older={1: _T + "/annotations/{rater}/{run[:2]}/{run}.json"},
     ),
     Kind(
         "eval", Eval, _E + "/eval.yaml", refs=(Ref("/default_judge", "judge", "judge"),), check=checks.eval_
@@ -212,11 +237,12 @@ for _kind in (
     Kind(
         "judge_result",
         JudgeResult,
-        _E + "/results/{judge}/{id[:2]}/{id}.json",
+        _E + "/results/{judge}/{id[:2]}/{id[2:4]}/{id}.json",
         {"task": "task", "eval": "eval", "judge": "judge", "id": "id"},
         refs=(Ref("/run", "task_run", "run"), Ref("/judge", "judge", "judge", "warning")),
         check=checks.judge_result,
         scope=("task", "eval"),
+        older={1: _E + "/results/{judge}/{id[:2]}/{id}.json"},
     ),
     Kind("dataset_split", DatasetSplit, _T + "/splits/{slug}.yaml", check=checks.dataset_split),
     Kind(

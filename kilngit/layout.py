@@ -2,8 +2,10 @@
 
 The path templates are the `path` fields of the kinds table (kilngit.kinds); this module reads them both
 ways: `classify` turns a path into its kind and path parts, `path` and the `*_file` helpers fill a template.
-Bulk collections are sharded by the first two hex digits of the ID: 256 folders, so a million runs put
-about 4,000 files in each.
+Bulk collections are sharded by the first four hex digits of the ID, two per folder level (`ab/cd/`), so
+no folder holds more than 256 entries plus about 150 files at ten million records (project layout 2, see
+`kinds.LAYOUT`). Paths of older layouts are still recognized (`Located.layout`), for reading and for
+`kilngit migrate`; everything kilngit writes goes to the current layout.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from kilngit.kinds import KINDS, RATER, SHARD, Kind
+from kilngit.errors import NewerFormatError, OldLayoutError
+from kilngit.kinds import KINDS, LAYOUT, RATER, Kind
 from kilngit.records.base import Record
 
 __all__ = [
-    "LOCAL_STATE", "MANIFEST", "SCHEMA_DIR", "SHARD", "Located", "annotation_file", "classify", "eval_dir", "eval_file",
+    "LAYOUT", "LOCAL_STATE", "MANIFEST", "SCHEMA_DIR", "Located", "check_layout", "annotation_file", "classify", "eval_dir", "eval_file",
     "finetune_file", "finetune_metrics_file", "identity_parts", "finetune_round_file", "finetune_status_file", "job_outcome_file",
     "job_request_file", "judge_file", "judge_result_file", "path", "prompt_file", "rater_dir", "record_path",
     "run_config_file", "run_file", "split_file", "split_membership_file", "task_dir", "task_file",
@@ -35,20 +38,53 @@ class Located:
     kind: str
     params: dict[str, str]
     yaml: bool
+    layout: int | None = None
+    """The older project layout whose path this is (None: the path is the one this kilngit writes)."""
+
+    def fits(self, project_layout: int) -> bool:
+        """True when this path is where a project of layout `project_layout` keeps the record."""
+        kind = KINDS[self.kind]
+        if self.layout is None:
+            return kind.template(project_layout) == kind.path
+        return kind.template(project_layout) == kind.older[self.layout]
 
 
 def classify(relpath: str) -> Located | None:
-    """The kind of record `relpath` (POSIX, relative to the project root) must hold, or None."""
+    """The kind of record `relpath` (POSIX, relative to the project root) must hold, or None. Paths of
+    older layouts are classified too, with `layout` set to the layout they belong to."""
     for kind in KINDS.values():
         m = kind.pattern.fullmatch(relpath)
         if m is not None:
             return Located(kind.name, m.groupdict(), kind.yaml)
+    for kind in KINDS.values():
+        for version, pattern in kind.older_patterns.items():
+            m = pattern.fullmatch(relpath)
+            if m is not None:
+                return Located(kind.name, m.groupdict(), kind.yaml, version)
     return None
 
 
 def path(kind: str, **parts: str) -> str:
     """The path of the `kind` record at those path parts, e.g. `path("prompt", task="t", slug="p")`."""
     return KINDS[kind].fill(parts)
+
+
+def check_layout(version: int, *, writing: bool) -> None:
+    """Refuse a project layout this kilngit does not know (newer), or, when `writing`, one it only reads
+    (older: `kilngit migrate` brings it up to date)."""
+    if version > LAYOUT:
+        raise NewerFormatError(
+            MANIFEST,
+            f"this project uses layout {version}, newer than this kilngit knows (up to {LAYOUT})",
+            "/layout",
+            "upgrade kilngit: pip install -U kilngit",
+        )
+    if writing and version < LAYOUT:
+        raise OldLayoutError(
+            f"this project uses the older folder layout {version} (kilngit writes layout {LAYOUT}); it can be "
+            "read, but nothing is written into it until it is migrated",
+            "run `kilngit migrate` (it moves the record files, keeping their history), then commit",
+        )
 
 
 _RATER_KEEP = re.compile(r"[a-z0-9._@-]")

@@ -8,6 +8,7 @@ identity says. Every problem names the file, the field (a JSON pointer) and the 
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,7 @@ def parse_record(
         return Parsed(relpath, kind, record, problems, located.params)
     canonical = None if located.yaml else record.to_data()
     problems += _identity_problems(relpath, record, located.params, canonical)
+    problems += _shard_problems(relpath, kind, located)
     if canonical is not None and not problems and to_file_bytes(canonical) != raw:
         problems.append(
             Problem(
@@ -181,15 +183,15 @@ def _upgrade(relpath: str, kind: str, data: dict[str, Any]) -> tuple[dict[str, A
     return data, None
 
 
-def _shard_problems(relpath: str, params: dict[str, str]) -> list[Problem]:
-    """A sharded file must sit in the folder named by the first characters of its ID."""
-    named = params.get("id") or params.get("run")
-    if "shard" in params and named and params["shard"] != named[: layout.SHARD]:
+def _shard_problems(relpath: str, kind: str, located: layout.Located) -> list[Problem]:
+    """A sharded file must sit in the folders named by the first characters of its ID."""
+    right = KINDS[kind].fill(located.params, located.layout or layout.LAYOUT)
+    if right != relpath:
         return [
             Problem(
                 relpath,
-                f"sits in shard folder {params['shard']} but {named} belongs in {named[: layout.SHARD]}",
-                f"move it to the {named[: layout.SHARD]}/ folder beside",
+                f"sits in the wrong shard folder for its ID ({posixpath.dirname(right)}/)",
+                f"move it to {right}",
             )
         ]
     return []
@@ -293,5 +295,4 @@ def _identity_problems(
                     f"move it to {layout.record_path(record)}",
                 )
             )
-    problems += _shard_problems(relpath, params)
     return problems

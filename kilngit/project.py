@@ -9,6 +9,7 @@ project.write_record(annotation)       # path derived from (rater, run); no-op w
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from kilngit.errors import (
     AmbiguousIdError,
     InvalidRecordError,
     KilngitError,
+    NewerFormatError,
     NotFoundError,
     ProjectNotFoundError,
     did_you_mean,
@@ -90,6 +92,24 @@ class Project:
     def manifest(self) -> ProjectManifest:
         return self._load_one(layout.MANIFEST, ProjectManifest)
 
+    @cached_property
+    def layout_version(self) -> int:
+        """The folder layout of the project's files (`layout` in kilngit.yaml), which reads follow. A layout
+        newer than this kilngit knows is refused; with an unreadable manifest (reported by `validate`), the
+        current one."""
+        try:
+            version = self.manifest.layout
+        except NewerFormatError:
+            raise
+        except InvalidRecordError:
+            return layout.LAYOUT
+        layout.check_layout(version, writing=False)
+        return version
+
+    def require_writable(self) -> None:
+        """Refuse to write into a project of an older layout (`OldLayoutError`: run `kilngit migrate`)."""
+        layout.check_layout(self.layout_version, writing=True)
+
     def read(self, relpath: str) -> Parsed:
         """Parse one file of the project (no caching)."""
         return parse_record(self.root, relpath)
@@ -130,7 +150,9 @@ class Project:
         """The files that may hold `kind` records within `scope`, in path order: every file at the template's
         depth whose name has the template's suffix (hidden files skipped; the rest is `parse_record`'s to judge)."""
         blank = "\x00"
-        steps = kind.fill({**scope, **{p: blank for p in kind.parts if p not in scope}}).split("/")
+        filler = blank * 64  # shard folders take slices of it, so each holds a blank too
+        parts = {**scope, **{p: filler for p in kind.parts if p not in scope}}
+        steps = re.sub(f"{blank}+", blank, kind.fill(parts, self.layout_version)).split("/")
         found = [""]
         for i, step in enumerate(steps):
             last = i == len(steps) - 1
@@ -287,6 +309,7 @@ class Project:
         """What `write_record` writes: the record (with its content ID), its path in the project, its bytes."""
         from kilngit.records import MachineRecord
 
+        self.require_writable()
         if isinstance(record, MachineRecord) and not record.id:
             record = record.with_id()
         return record, layout.record_path(record), record.to_bytes()  # type: ignore[attr-defined]
@@ -302,7 +325,9 @@ class Project:
 
     def writable(self, relpath: str) -> Path:
         """The path to write `relpath` at, after checking that no folder on the way is a symlink (which could
-        point outside the project) and that nothing but a regular file is in the way."""
+        point outside the project) and that nothing but a regular file is in the way. Refuses a project of
+        an older layout (`require_writable`)."""
+        self.require_writable()
         try:
             check_no_symlinks(self.root, relpath)
         except ReadError as e:
@@ -335,6 +360,7 @@ class Project:
         elif what == "definitions":
             keys = [k for k in self._cache if k[0] not in _BULK]
             self.__dict__.pop("manifest", None)
+            self.__dict__.pop("layout_version", None)
         else:
             raise ValueError(f"cannot forget {what!r}")
         for key in keys:

@@ -60,6 +60,7 @@ def _comment(text: str, indent: str = "# ") -> list[str]:
 
 
 def _write_new(project: Project, relpath: str, record: Definition) -> Path:
+    project.require_writable()
     path = project.root / relpath
     if path.exists():
         raise KilngitError(f"{relpath} already exists", "edit it, or pick another name")

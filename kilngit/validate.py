@@ -22,7 +22,7 @@ from kilngit._io import atomic_write
 from kilngit.errors import KilngitError
 from kilngit.kinds import KINDS
 from kilngit.load import Parsed, Problem, parse_record
-from kilngit.records import Record
+from kilngit.records import ProjectManifest, Record
 
 _PARALLEL_THRESHOLD = 4_000
 _CHUNK = 2_000
@@ -73,13 +73,14 @@ def validate_project(
         ]
     relpaths = [p for p in relpaths if _is_record_candidate(p)]
     report = ValidationReport(files=len(relpaths), problems=odd)
+    version = project_layout(root)
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers > 1 and len(relpaths) >= _PARALLEL_THRESHOLD:
         chunks = [relpaths[i : i + _CHUNK] for i in range(0, len(relpaths), _CHUNK)]
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_check_chunk, [root] * len(chunks), chunks))
+            results = list(pool.map(_check_chunk, [root] * len(chunks), chunks, [version] * len(chunks)))
     else:
-        results = [_check_chunk(root, relpaths)]
+        results = [_check_chunk(root, relpaths, version)]
     run_keys: dict[tuple[str, ...], str] = {}
     for kinds, problems, keys in results:
         report.kinds.update(kinds)
@@ -121,6 +122,7 @@ def validate_changed(root: str | Path, staged_only: bool = False) -> ValidationR
 def fix_canonical(root: str | Path, report: ValidationReport) -> int:
     """Rewrite the valid-but-not-canonical files a report found; returns how many were rewritten."""
     root = Path(root)
+    layout.check_layout(project_layout(root), writing=True)
     fixed = 0
     for problem in report.problems:
         if problem.code == "not_canonical":
@@ -137,6 +139,7 @@ def fix_conflicts(root: str | Path, report: ValidationReport) -> list[str]:
     from kilngit.review.annotation_merge import has_conflict_markers, install_driver, resolve_conflict
 
     root = Path(root)
+    layout.check_layout(project_layout(root), writing=True)
     install_driver(root)
     resolved = []
     for path in sorted({p.path for p in report.errors}):
@@ -213,11 +216,29 @@ def _is_record_candidate(relpath: str) -> bool:
     )
 
 
+def project_layout(root: Path) -> int:
+    """The folder layout the manifest at `root` declares (the current one when it cannot be read: its
+    problems are reported with the rest); a newer layout than this kilngit knows is refused."""
+    manifest = parse_record(root, layout.MANIFEST).record if (root / layout.MANIFEST).is_file() else None
+    version = manifest.layout if isinstance(manifest, ProjectManifest) else layout.LAYOUT
+    layout.check_layout(version, writing=False)
+    return version
+
+
+def _misplaced(relpath: str, located: layout.Located, version: int) -> Problem:
+    return Problem(
+        relpath,
+        f"sits at its path in folder layout {located.layout or layout.LAYOUT}, but this project uses layout "
+        f"{version} (kilngit.yaml)",
+        "run `kilngit migrate` to move every file to the layout this kilngit writes",
+    )
+
+
 def _check_chunk(
-    root: Path, relpaths: list[str]
+    root: Path, relpaths: list[str], version: int = layout.LAYOUT
 ) -> tuple[Counter[str], list[Problem], list[tuple[tuple[str, ...], str]]]:
     """Parse and cross-check some files; returns kind counts, problems and run identity keys."""
-    refs = _References(root)
+    refs = _References(root, version)
     kinds: Counter[str] = Counter()
     problems: list[Problem] = []
     keys: list[tuple[tuple[str, ...], str]] = []
@@ -227,8 +248,11 @@ def _check_chunk(
                 Problem(relpath, "kilngit files use the .yaml extension", "rename the file to .yaml")
             )
             continue
-        parsed = parse_record(root, relpath)
+        located = layout.classify(relpath)
+        parsed = parse_record(root, relpath, located)
         kinds[parsed.kind] += 1
+        if located is not None and not located.fits(version):
+            parsed.problems.append(_misplaced(relpath, located, version))
         problems += parsed.problems
         if parsed.record is not None and not parsed.problems:
             problems += refs.check(parsed)
@@ -262,18 +286,19 @@ class _References:
     `refs` name exist (by the paths their identities imply), and its kind's `check` passes. Implements the
     `kilngit.kind_checks.Context` the checks ask."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, version: int = layout.LAYOUT) -> None:
         self.root = root
+        self.version = version
         self._defs: dict[str, Record | None] = {}
 
     def file_exists(self, relpath: str) -> bool:
         return os.path.isfile(self.root / relpath)
 
     def exists(self, kind: str, **parts: str) -> bool:
-        return self.file_exists(layout.path(kind, **parts))
+        return self.file_exists(KINDS[kind].fill(parts, self.version))
 
     def definition(self, kind: str, **parts: str) -> Record | None:
-        relpath = layout.path(kind, **parts)
+        relpath = KINDS[kind].fill(parts, self.version)
         if relpath not in self._defs:
             parsed = parse_record(self.root, relpath) if self.file_exists(relpath) else None
             self._defs[relpath] = parsed.record if parsed else None
@@ -293,7 +318,7 @@ class _References:
                 continue
             target = KINDS[ref.kind]
             parts = {p: params[p] for p in target.scope if p in params} | {target.key[0]: value}
-            relpath = target.fill(parts)
+            relpath = target.fill(parts, self.version)
             if not self.file_exists(relpath):
                 name = value if target.sharded else repr(value)
                 out.append(

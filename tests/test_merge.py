@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from kilngit import layout
 from kilngit.authoring import add_run
 from kilngit.project import Project
 from kilngit.records import Annotation, Rating
@@ -98,7 +99,7 @@ def test_two_clones_merge_without_conflicts(clones, order):
 
 def test_same_run_written_twice_is_byte_identical(project):
     first = add_run(project, "ffmpeg", "x", "y", author="a@example.com")
-    path = project.root / f"tasks/ffmpeg/runs/{first.id[:2]}/{first.id}.json"
+    path = project.root / layout.run_file("ffmpeg", first.id)
     before = path.stat().st_mtime_ns
     again = add_run(project, "ffmpeg", "x", "y", author="a@example.com")
     assert again.id == first.id and path.stat().st_mtime_ns == before  # not rewritten
@@ -109,5 +110,5 @@ def test_same_run_written_twice_is_byte_identical(project):
 
 def test_written_files_are_shareable(project):
     run = add_run(project, "ffmpeg", "x", "y", author="a@example.com")
-    mode = (project.root / f"tasks/ffmpeg/runs/{run.id[:2]}/{run.id}.json").stat().st_mode & 0o777
+    mode = (project.root / layout.run_file("ffmpeg", run.id)).stat().st_mode & 0o777
     assert mode & 0o044 == 0o044  # group and others can read, as with any file git checks out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kilngit import layout
 from kilngit.kiln import export_mapping as xm
 from kilngit.kiln.export_evals import export_evals, judged_runs, plan_eval_filters, score_names
 from kilngit.kiln.exporter import KilnIds, KilnWriter, TaskExport, folder_name
@@ -179,7 +180,7 @@ def _run(t: TaskExport, state: RunState) -> None:
     run = state.run
     if run.output is None or run.output_source is None:
         t.writer.warn(
-            f"tasks/{t.slug}/runs/{run.id[:2]}/{run.id}.json",
+            layout.run_file(t.slug, run.id),
             "Kiln runs need an output; this input-only or failed run was not exported",
         )
         return

@@ -96,6 +96,7 @@ def import_kiln(src: str | Path, project: str | Path | Project, strict: bool = F
         from kilngit.init import init_project
 
         target = init_project(root, plan.manifest.name)
+    target.require_writable()
     with bulk_writing(target.root):  # killed mid-import: the next command sweeps the temp files
         _write_manifest(target, plan, report)
         for task, definitions, records in _by_task(plan):

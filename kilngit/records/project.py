@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from kilngit.records.base import Definition
 from kilngit.records.common import ProjectPath, Strict
 
@@ -28,3 +30,6 @@ class ProjectManifest(Definition):
     """ID of the Kiln project this was imported from, if any."""
     recordings: Recordings | None = None
     """Where recorded model answers live and whether commands use them by default."""
+    layout: int = Field(default=1, ge=1)
+    """Folder layout of the project's record files (see docs/format.md); absent means 1, the layout before
+    it was recorded. `kilngit migrate` moves an older project to the layout this kilngit writes."""

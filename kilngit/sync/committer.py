@@ -33,7 +33,7 @@ from kilngit.sync.deletions import broken_by_deletion
 from kilngit.sync.lock import commit_lock, watch_dir
 from kilngit.sync.message import Staged, commit_message
 from kilngit.sync.repo import Change, Repo, blob_id, file_stamp
-from kilngit.validate import validate_project
+from kilngit.validate import project_layout, validate_project
 
 _RECORD_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -85,6 +85,11 @@ class Committer:
             result.waiting = self.repo.busy() and f"waiting: {self.repo.busy()} is in progress"
             if not result.waiting and self.repo.index_locked():
                 result.waiting = "waiting: another git command holds .git/index.lock"
+            if not result.waiting and project_layout(self.root) < layout.LAYOUT:
+                result.waiting = (
+                    "waiting: this project uses an older folder layout (kilngit.yaml); nothing is "
+                    "committed until `kilngit migrate` moves it"
+                )
             if result.waiting:
                 return result
             self.finish_journal()

@@ -65,6 +65,7 @@ class Watch:
     ) -> None:
         self.options = options or WatchOptions()
         self.project = Project.find(root)
+        self.project.require_writable()  # never auto-commit into a project of an older layout
         self.root = self.project.root
         recordings = self.project.manifest.recordings
         self.recordings_dir = recordings.path if recordings else "recordings"

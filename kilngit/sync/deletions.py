@@ -45,5 +45,5 @@ def _candidates(root: Path, path: str) -> list[str]:
     found = [p for p in glob.glob(str(base / "**" / "*.yaml"), recursive=True)]
     if located.kind == "task_run":
         run = located.params["id"]
-        found += glob.glob(str(base / "annotations" / "*" / run[: layout.SHARD] / f"{run}.json"))
+        found += glob.glob(str(root / layout.path("annotation", task=task, rater="*", run=run)))
     return [Path(p).relative_to(root).as_posix() for p in found if os.path.isfile(p)]

@@ -48,7 +48,8 @@ def symlinked_shard(root: Path) -> str:
     target = _outside(root) / "shard"
     target.mkdir()
     fake_id = "ee" + run.id[2:]
-    (target / f"{fake_id}.json").write_bytes(src.read_bytes())
+    (target / fake_id[2:4]).mkdir()
+    (target / fake_id[2:4] / f"{fake_id}.json").write_bytes(src.read_bytes())
     os.symlink(target, root / f"tasks/{TASK}/runs/ee")
     return f"tasks/{TASK}/runs/ee"
 
@@ -78,7 +79,7 @@ def symlinked_prompt(root: Path) -> str:
 
 
 def _run_path(root: Path, prefix: str = "ab") -> Path:
-    path = root / f"tasks/{TASK}/runs/{prefix}/{prefix}{'0' * 14}.json"
+    path = root / layout.run_file(TASK, prefix + "0" * 14)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -154,7 +155,7 @@ def wrong_shard(root: Path) -> str:
     run = a_run(Project(root))
     src = root / layout.run_file(TASK, run.id)
     shard = "00" if not run.id.startswith("00") else "01"
-    dest = root / f"tasks/{TASK}/runs/{shard}/{run.id}.json"
+    dest = root / f"tasks/{TASK}/runs/{shard}/{run.id[2:4]}/{run.id}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
     src.rename(dest)
     return dest.relative_to(root).as_posix()

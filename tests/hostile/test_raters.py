@@ -29,7 +29,10 @@ def test_folders_are_one_to_one():
     assert len(set(folders)) == len(NAMES)
     for folder in folders:
         assert "/" not in folder and folder not in (".", "..")
-        assert layout.classify(f"tasks/t/annotations/{folder}/ab/ab{'0' * 14}.json").kind == "annotation"
+        assert (
+            layout.classify(layout.path("annotation", task="t", rater=folder, run="ab" + "0" * 14)).kind
+            == "annotation"
+        )
 
 
 def test_every_name_rates_into_its_own_valid_file(eval_project):

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from kilngit import layout
 from kilngit.cli.main import main
 from kilngit.errors import UsageError
 from kilngit.project import Project
@@ -142,9 +143,9 @@ def test_formats_and_cli(history, capsys):
 def test_rewritten_machine_records_are_flagged(history):
     project = history.project
     run = history.runs[0]
-    path = project.root / f"tasks/ffmpeg/runs/{run.id[:2]}/{run.id}.json"
+    path = project.root / layout.run_file("ffmpeg", run.id)
     path.write_text(path.read_text().replace("request", "REQUEST"))
-    (project.root / f"tasks/ffmpeg/runs/{history.runs[1].id[:2]}/{history.runs[1].id}.json").unlink()
+    (project.root / layout.run_file("ffmpeg", history.runs[1].id)).unlink()
     head = commit(project, "tamper")
     result = review(project.root, f"{history.head}...{head}")
     statuses = {(r.kind, r.status): r.count for r in result.changes.records}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from kilngit import layout
 from kilngit.errors import KilngitError
 from kilngit.records import Source
 from kilngit.runner import RunInput, run_inputs, run_inputs_async, run_task
@@ -197,7 +198,7 @@ def test_replay_reproduces_identical_runs_without_server(project, srv, monkeypat
     first = run_inputs(project, "ffmpeg", "fake", items(inputs(5)), cache="record", progress=False)
     ids = sorted(r.id for r in first.new_runs)
     for run in first.new_runs:
-        (project.root / f"tasks/ffmpeg/runs/{run.id[:2]}/{run.id}.json").unlink()
+        (project.root / layout.run_file("ffmpeg", run.id)).unlink()
     srv.stop()
     for var in ("FAKE_API_KEY", "KILNGIT_PROVIDER_FAKE_BASE_URL"):
         monkeypatch.delenv(var)

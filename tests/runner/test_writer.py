@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from kilngit import layout
 from kilngit._write_worker import frame, split_frames
 from kilngit.errors import KilngitError
 from kilngit.records import Source, TaskRun
@@ -99,7 +100,7 @@ def test_writer_writes_records_and_tells_the_project(project):
     assert len(done) == 40 and all(r.id for r in done)
     assert set(project.runs("ffmpeg")) >= {r.id for r in done}
     for r in done:
-        assert (project.root / f"tasks/ffmpeg/runs/{r.id[:2]}/{r.id}.json").read_bytes() == r.to_bytes()
+        assert (project.root / layout.run_file("ffmpeg", r.id)).read_bytes() == r.to_bytes()
 
 
 def test_a_dead_writer_process_is_reported_not_silent(project):

@@ -9,6 +9,7 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
+from kilngit import layout
 from kilngit.errors import UsageError
 from kilngit.project import Project
 from kilngit.records import Annotation, Rating
@@ -204,7 +205,7 @@ def test_changes_on_disk_appear_without_restart(serve_project: Project) -> None:
     )
     html = c.get(f"/t/{TASK}/runs/{run_id}").text
     assert "carol@example.com" in html and "<td>overall</td><td><strong>pass</strong>" in html
-    other.delete(f"tasks/{TASK}/annotations/carol@example.com/{run_id[:2]}/{run_id}.json")
+    other.delete(layout.annotation_file(TASK, "carol@example.com", run_id))
     assert "carol@example.com" not in c.get(f"/t/{TASK}/runs/{run_id}").text
 
 
@@ -237,9 +238,7 @@ def test_a_label_task_gets_one_key_per_class(serve_project: Project) -> None:
         data={"csrf": csrf(c), "run": run_id, "overall": LABELS[1], "req.polite": "fail"},
     )
     assert r.status_code == 200
-    saved = json.loads(
-        (serve_project.root / f"tasks/{TICKETS}/annotations/{ALICE}/{run_id[:2]}/{run_id}.json").read_text()
-    )
+    saved = json.loads((serve_project.root / layout.annotation_file(TICKETS, ALICE, run_id)).read_text())
     assert saved["rating"] == {"type": "label", "label": LABELS[1]}
     assert saved["requirements"]["polite"] == {"type": "pass_fail", "value": 0}
     r = c.post(f"/t/{TICKETS}/label/rate", data={"csrf": csrf(c), "run": run_id, "overall": "no-such-class"})
