@@ -137,7 +137,7 @@ class Project:
         if key in self._cache:
             return self._cache[key]  # type: ignore[no-any-return]
         out: dict[Any, Any] = {}
-        for relpath in self._candidates(kind_, scope):
+        for relpath in self.candidates(kind_, scope):
             parsed = parse_record(self.root, relpath, full=not kind_.sharded)
             self.problems += parsed.problems
             if parsed.record is not None and not any(p.severity == "error" for p in parsed.problems):
@@ -146,13 +146,14 @@ class Project:
             self._cache[key] = out
         return out
 
-    def _candidates(self, kind: Kind, scope: dict[str, str]) -> list[str]:
+    def candidates(self, kind: Kind, scope: dict[str, str], version: int | None = None) -> list[str]:
         """The files that may hold `kind` records within `scope`, in path order: every file at the template's
-        depth whose name has the template's suffix (hidden files skipped; the rest is `parse_record`'s to judge)."""
+        depth whose name has the template's suffix (hidden files skipped; the rest is `parse_record`'s to judge).
+        `version`: the layout whose template to follow (by default the project's)."""
         blank = "\x00"
         filler = blank * 64  # shard folders take slices of it, so each holds a blank too
         parts = {**scope, **{p: filler for p in kind.parts if p not in scope}}
-        steps = re.sub(f"{blank}+", blank, kind.fill(parts, self.layout_version)).split("/")
+        steps = re.sub(f"{blank}+", blank, kind.fill(parts, version or self.layout_version)).split("/")
         found = [""]
         for i, step in enumerate(steps):
             last = i == len(steps) - 1

@@ -17,6 +17,7 @@ from kilngit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, 
 COMMANDS = {
     "init": "kilngit.cli.init:init",
     "validate": "kilngit.cli.validate:validate",
+    "migrate": "kilngit.cli.migrate:migrate",
     "status": "kilngit.cli.status:status",
     "show": "kilngit.cli.show:show",
     "runs": "kilngit.cli.runs:runs",
