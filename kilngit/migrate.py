@@ -17,6 +17,7 @@ A run that finds nothing to move changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ def migrate(project: Project) -> MigrationReport:
 def _old_location(relpath: str) -> str | None:
     """The current path of a file at an older layout's path, or None when `relpath` is not one."""
     for kind in KINDS.values():
-        for version, pattern in kind.older_patterns.items():
+        for pattern in kind.older_patterns.values():
             m = pattern.fullmatch(relpath)
             if m is not None and not kind.pattern.fullmatch(relpath):
                 return kind.fill(m.groupdict())
@@ -129,10 +130,8 @@ def _move_files(project: Project, report: MigrationReport) -> None:
                     report.moved += 1
                 emptied.add(old_path.parent)
     for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()  # only when the moves left it empty
-        except OSError:
-            pass
 
 
 def _rename(old: Path, new: Path) -> None:
