@@ -2,9 +2,9 @@
 
 Every write kilngit makes is a rename into a folder, and git checks files out by unlinking and creating
 them, so each changes the modification time of the folder holding the file. Before each request the server
-stats the record folders (about 260 per collection: the collection and its 256 shards), never the files, and
-tells the `Project` to forget the cached reads of the collections whose folders changed. Definitions are few
-and are statted one by one. At 100k runs a check costs about a millisecond.
+stats the record folders (the collection and its shard folders, as deep as the project's layout puts them:
+up to 256 x 256 leaf folders in layout 2), never the files, and tells the `Project` to forget the cached reads
+of the collections whose folders changed. Definitions are few and are statted one by one.
 
 A file rewritten in place (not renamed) leaves its folder's time alone; kilngit never writes that way.
 """
@@ -16,10 +16,11 @@ import os
 from pathlib import Path
 
 from kilngit import layout
+from kilngit.kinds import KINDS
 from kilngit.project import Project
 
-#: Collections of machine and owned records: (folder under tasks/<task>/, depth of the record files).
-_COLLECTIONS = {"runs": ("runs", 2), "annotations": ("annotations", 3)}
+#: Collections of machine and owned records: group -> (kind, folder under tasks/<task>/ or the eval).
+_COLLECTIONS = {"runs": ("task_run", "runs"), "annotations": ("annotation", "annotations")}
 _DEFINITION_DIRS = ("prompts", "run_configs", "splits", "finetunes")
 
 Snapshot = dict[str, int]
@@ -44,14 +45,21 @@ class Freshness:
             defs.update(_times(root, [base, layout.task_file(task), f"{base}/evals"]))
             for folder in _DEFINITION_DIRS:
                 defs.update(_tree(root, f"{base}/{folder}", 2, files=True))
-            for what, (folder, depth) in _COLLECTIONS.items():
-                out[(what, task)] = _tree(root, f"{base}/{folder}", depth - 1)
+            for what, (kind, folder) in _COLLECTIONS.items():
+                out[(what, task)] = _tree(root, f"{base}/{folder}", self._depth(kind, folder) - 1)
             for ev in _names(root / base / "evals"):
                 edir = layout.eval_dir(task, ev)
                 defs.update(_times(root, [edir, layout.eval_file(task, ev)]))
                 defs.update(_tree(root, f"{edir}/judges", 1, files=True))
-                out[("results", task, ev)] = _tree(root, f"{edir}/results", 2)
+                out[("results", task, ev)] = _tree(
+                    root, f"{edir}/results", self._depth("judge_result", "results") - 1
+                )
         return out
+
+    def _depth(self, kind: str, folder: str) -> int:
+        """How many levels below its collection's folder a kind's files sit, in the project's layout."""
+        template = KINDS[kind].template(self.project.layout_version)
+        return template.split(f"/{folder}/", 1)[1].count("/") + 1
 
     def check(self) -> list[tuple[str, ...]]:
         """Forget the cached reads of every group that changed since the last check; returns those groups."""
@@ -75,7 +83,7 @@ class Freshness:
         task = located.params["task"]
         what = "annotations" if located.kind == "annotation" else "runs"
         group = self.seen.setdefault((what, task), {})
-        top = f"tasks/{task}/{_COLLECTIONS[what][0]}"
+        top = f"tasks/{task}/{_COLLECTIONS[what][1]}"
         folder = relpath.rsplit("/", 1)[0]
         while True:
             try:

@@ -238,6 +238,6 @@ def test_a_failing_write_stops_the_batch_with_its_error(project):
     (project.root / "tasks/ffmpeg/runs").write_text("not a folder")
     with pytest.raises(
         KilngitError,
-        match=r"could not write tasks/ffmpeg/runs/\w\w/\w+\.json: tasks/ffmpeg/runs is a file where a folder belongs",
+        match=r"could not write tasks/ffmpeg/runs/\w\w/\w\w/\w+\.json: tasks/ffmpeg/runs is a file where a folder belongs",
     ):
         run_inputs(project, "ffmpeg", "fake", items(inputs(20)), provider=ScriptedProvider(), progress=False)
