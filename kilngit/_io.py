@@ -132,6 +132,11 @@ def read_bytes_checked(path: str, root: str, max_bytes: int) -> bytes:
 
     Folders, FIFOs, sockets and devices are refused without reading (a FIFO is opened non-blocking, so it
     cannot hang the reader). Takes plain strings: this runs once per record, a million times on a large project."""
+    return read_bytes_and_stat(path, root, max_bytes)[0]
+
+
+def read_bytes_and_stat(path: str, root: str, max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """`read_bytes_checked`, also returning the file's `fstat` (what the bytes read were, for the cache)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError as e:
@@ -162,7 +167,7 @@ def read_bytes_checked(path: str, root: str, max_bytes: int) -> bytes:
                 f"file grew over the {max_bytes:,}-byte limit while being read",
                 "split the content or move bulk data out of the record",
             )
-        return b"".join(chunks)
+        return b"".join(chunks), st
     finally:
         os.close(fd)
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from kilngit import layout
 from kilngit._io import ReadError, atomic_write, check_no_symlinks, dump_yaml
+from kilngit.cache.records import read_listing
 from kilngit.errors import (
     AmbiguousIdError,
     InvalidRecordError,
@@ -127,7 +128,8 @@ class Project:
         """The valid records of `kind` under the path parts its kinds-table entry lists by (`scope`, e.g. task=),
         keyed by the remaining part (or a tuple of them). Invalid files are skipped and their problems noted.
 
-        Cached per scope, except for `live` kinds (written while commands run), which are read afresh."""
+        Cached per scope, except for `live` kinds (written while commands run), which are read afresh. Bulk
+        (sharded) kinds are read through the local cache of checked files (`kilngit.cache`)."""
         kind_ = KINDS[kind]
         if set(scope) != set(kind_.scope):
             raise TypeError(
@@ -137,8 +139,13 @@ class Project:
         if key in self._cache:
             return self._cache[key]  # type: ignore[no-any-return]
         out: dict[Any, Any] = {}
-        for relpath in self.candidates(kind_, scope):
-            parsed = parse_record(self.root, relpath, full=not kind_.sharded)
+        candidates = self.candidates(kind_, scope)
+        listing = (
+            read_listing(self.root, kind, candidates, self.layout_version)
+            if kind_.sharded
+            else (parse_record(self.root, relpath) for relpath in candidates)
+        )
+        for parsed in listing:
             self.problems += parsed.problems
             if parsed.record is not None and not any(p.severity == "error" for p in parsed.problems):
                 out[_listing_key(kind_, parsed.params)] = parsed.record

@@ -2,8 +2,9 @@
 reference resolves.
 
 References are checked by the existence of the path the reference implies (IDs and slugs map to paths), so
-checking a handful of changed files (`--changed`) never needs the rest of the project loaded. Large
-projects are checked in parallel worker processes.
+checking a handful of changed files (`--changed`) never needs the rest of the project loaded. What each
+unchanged file was found to be comes from the local cache (`kilngit.cache`, which also reads large batches
+of changed files in worker processes); duplicates are found afresh from the cached facts every time.
 """
 
 from __future__ import annotations
@@ -13,19 +14,15 @@ import stat
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kilngit import _git, layout
 from kilngit._io import atomic_write
+from kilngit.cache import file_facts
 from kilngit.errors import KilngitError
-from kilngit.kinds import KINDS
-from kilngit.load import Parsed, Problem, parse_record
-from kilngit.records import ProjectManifest, Record
-
-_PARALLEL_THRESHOLD = 4_000
-_CHUNK = 2_000
+from kilngit.load import Problem, parse_record
+from kilngit.records import ProjectManifest
 
 
 @dataclass
@@ -58,14 +55,21 @@ class ValidationReport:
 
 
 def validate_project(
-    root: str | Path, paths: Iterable[str] | None = None, workers: int | None = None
+    root: str | Path, paths: Iterable[str] | None = None, workers: int | None = None, cache: bool = True
 ) -> ValidationReport:
-    """Validate the whole project at `root`, or only `paths` (relative to root) when given."""
+    """Validate the whole project at `root`, or only `paths` (relative to root) when given.
+
+    What each unchanged file was found to be comes from the local cache (`kilngit.cache`); `cache=False`
+    reads and checks every file afresh, as `validate --no-cache` does."""
     start = time.perf_counter()
     root = Path(root).absolute()
     odd: list[Problem] = []
-    relpaths = sorted(set(paths)) if paths is not None else list(project_files(root, odd))
-    if paths is not None:
+    files: set[str] | None = None
+    if paths is None:
+        files = set()
+        relpaths = list(project_files(root, odd, files))
+    else:
+        relpaths = sorted(set(paths))
         odd = [
             _odd_problem(p, os.path.islink(root / p))
             for p in relpaths
@@ -74,31 +78,20 @@ def validate_project(
     relpaths = [p for p in relpaths if _is_record_candidate(p)]
     report = ValidationReport(files=len(relpaths), problems=odd)
     version = project_layout(root)
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers > 1 and len(relpaths) >= _PARALLEL_THRESHOLD:
-        chunks = [relpaths[i : i + _CHUNK] for i in range(0, len(relpaths), _CHUNK)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_check_chunk, [root] * len(chunks), chunks, [version] * len(chunks)))
-    else:
-        results = [_check_chunk(root, relpaths, version)]
+    facts = file_facts(
+        root, relpaths, files=files, workers=workers, cache=cache, complete=paths is None, version=version
+    )
     run_keys: dict[tuple[str, ...], str] = {}
-    for kinds, problems, keys in results:
-        report.kinds.update(kinds)
-        report.problems += problems
-        for key, relpath in keys:
+    for relpath in relpaths:
+        fact = facts[relpath]
+        if fact.kind != "unknown" or not relpath.endswith(".yml"):
+            report.kinds[fact.kind] += 1
+        report.problems += fact.problems
+        report.problems += fact.cross
+        if fact.run_key:
+            key = tuple(fact.run_key)
             if key in run_keys:
-                report.problems.append(
-                    Problem(
-                        relpath,
-                        f"duplicate judgement: {run_keys[key]} already judges the same run with the same "
-                        f"judge and sample (the work was done twice)"
-                        if key[0] == "judge_result"
-                        else f"duplicate run: {run_keys[key]} already answers the same input with the same run "
-                        f"config and sample",
-                        "keep one of them (e.g. `git rm` the newer file)",
-                        severity="warning",
-                    )
-                )
+                report.problems.append(_duplicate(key, relpath, run_keys[key]))
             else:
                 run_keys[key] = relpath
     report.problems.sort(key=lambda p: (p.path, p.pointer))
@@ -106,7 +99,19 @@ def validate_project(
     return report
 
 
-def validate_changed(root: str | Path, staged_only: bool = False) -> ValidationReport:
+def _duplicate(key: tuple[str, ...], relpath: str, first: str) -> Problem:
+    return Problem(
+        relpath,
+        f"duplicate judgement: {first} already judges the same run with the same "
+        f"judge and sample (the work was done twice)"
+        if key[0] == "judge_result"
+        else f"duplicate run: {first} already answers the same input with the same run config and sample",
+        "keep one of them (e.g. `git rm` the newer file)",
+        severity="warning",
+    )
+
+
+def validate_changed(root: str | Path, staged_only: bool = False, cache: bool = True) -> ValidationReport:
     """Validate only the files git reports as changed against HEAD (staged, unstaged or untracked), or with
     `staged_only` only what the next commit would contain (no work-tree scan: fastest, for pre-commit hooks)."""
     root = Path(root).absolute()
@@ -116,7 +121,7 @@ def validate_changed(root: str | Path, staged_only: bool = False) -> ValidationR
             "run `kilngit validate` without --changed, or `git init`",
         )
     paths = _git.staged_files(root) if staged_only else _git.changed_files(root)
-    return validate_project(root, paths, workers=1)
+    return validate_project(root, paths, workers=1, cache=cache)
 
 
 def fix_canonical(root: str | Path, report: ValidationReport) -> int:
@@ -155,8 +160,11 @@ def fix_conflicts(root: str | Path, report: ValidationReport) -> list[str]:
     return resolved
 
 
-def project_files(root: Path, odd: list[Problem] | None = None) -> Iterator[str]:
-    """Relative paths of the files validation looks at: the manifest and everything under tasks/.
+def project_files(
+    root: Path, odd: list[Problem] | None = None, regular: set[str] | None = None
+) -> Iterator[str]:
+    """Relative paths of the files validation looks at: the manifest and everything under tasks/; the
+    regular files among them are also added to `regular`.
 
     Symlinks are never followed; they, and FIFOs, sockets and devices that are not named like records, go
     to `odd` as problems. A folder named like a record is yielded as a path, for its problem to be reported."""
@@ -184,6 +192,8 @@ def project_files(root: Path, odd: list[Problem] | None = None) -> Iterator[str]
                 elif entry.is_dir(follow_symlinks=False) and layout.classify(path) is None:
                     stack.append((Path(entry.path), path))
                 else:
+                    if regular is not None and entry.is_file(follow_symlinks=False):
+                        regular.add(path)
                     yield path
 
 
@@ -223,113 +233,3 @@ def project_layout(root: Path) -> int:
     version = manifest.layout if isinstance(manifest, ProjectManifest) else layout.LAYOUT
     layout.check_layout(version, writing=False)
     return version
-
-
-def _misplaced(relpath: str, located: layout.Located, version: int) -> Problem:
-    return Problem(
-        relpath,
-        f"sits at its path in folder layout {located.layout or layout.LAYOUT}, but this project uses layout "
-        f"{version} (kilngit.yaml)",
-        "run `kilngit migrate` to move every file to the layout this kilngit writes",
-    )
-
-
-def _check_chunk(
-    root: Path, relpaths: list[str], version: int = layout.LAYOUT
-) -> tuple[Counter[str], list[Problem], list[tuple[tuple[str, ...], str]]]:
-    """Parse and cross-check some files; returns kind counts, problems and run identity keys."""
-    refs = _References(root, version)
-    kinds: Counter[str] = Counter()
-    problems: list[Problem] = []
-    keys: list[tuple[tuple[str, ...], str]] = []
-    for relpath in relpaths:
-        if relpath.endswith(".yml"):
-            problems.append(
-                Problem(relpath, "kilngit files use the .yaml extension", "rename the file to .yaml")
-            )
-            continue
-        located = layout.classify(relpath)
-        parsed = parse_record(root, relpath, located)
-        kinds[parsed.kind] += 1
-        if located is not None and not located.fits(version):
-            parsed.problems.append(_misplaced(relpath, located, version))
-        problems += parsed.problems
-        if parsed.record is not None and not parsed.problems:
-            problems += refs.check(parsed)
-            key = _run_key(parsed.record)
-            if key:
-                keys.append((key, relpath))
-    return kinds, problems, keys
-
-
-def _run_key(record: Record) -> tuple[str, ...] | None:
-    """(task, input, run config, sample) of a model-made run, or (judge hash, run, sample) of a judge result
-    without error: two records sharing it are the same work done twice."""
-    d = record.__dict__
-    if record.kind == "judge_result":
-        if d["error"] is not None:
-            return None  # a failed judgement is retried: the retry is not a duplicate
-        return ("judge_result", d["task"], d["eval"], d["judge"], d["judge_hash"], d["run"], str(d["sample"]))
-    if record.kind != "task_run" or d["output_source"] is None or d["output_source"].run_config is None:
-        return None
-    return (
-        d["task"],
-        d["input"],
-        d["output_source"].run_config,
-        d["output_source"].run_config_hash or "",
-        str(d["sample"]),
-    )
-
-
-class _References:
-    """Checks a record against the rest of the project, as its kind declares (kilngit.kinds): the records its
-    `refs` name exist (by the paths their identities imply), and its kind's `check` passes. Implements the
-    `kilngit.kind_checks.Context` the checks ask."""
-
-    def __init__(self, root: Path, version: int = layout.LAYOUT) -> None:
-        self.root = root
-        self.version = version
-        self._defs: dict[str, Record | None] = {}
-
-    def file_exists(self, relpath: str) -> bool:
-        return os.path.isfile(self.root / relpath)
-
-    def exists(self, kind: str, **parts: str) -> bool:
-        return self.file_exists(KINDS[kind].fill(parts, self.version))
-
-    def definition(self, kind: str, **parts: str) -> Record | None:
-        relpath = KINDS[kind].fill(parts, self.version)
-        if relpath not in self._defs:
-            parsed = parse_record(self.root, relpath) if self.file_exists(relpath) else None
-            self._defs[relpath] = parsed.record if parsed else None
-        return self._defs[relpath]
-
-    def check(self, parsed: Parsed) -> list[Problem]:
-        record, path, params = parsed.record, parsed.relpath, parsed.params
-        assert record is not None
-        kind = KINDS[record.kind]
-        task = params.get("task")
-        if task and kind.name != "task" and not self.exists("task", task=task):
-            return [Problem(path, f"task {task!r} does not exist", f"create {layout.task_file(task)}")]
-        out = []
-        for ref in kind.refs:
-            value = ref.value(record)
-            if value is None:
-                continue
-            target = KINDS[ref.kind]
-            parts = {p: params[p] for p in target.scope if p in params} | {target.key[0]: value}
-            relpath = target.fill(parts, self.version)
-            if not self.file_exists(relpath):
-                name = value if target.sharded else repr(value)
-                out.append(
-                    Problem(
-                        path,
-                        f"{ref.what} {name} does not exist",
-                        f"create {relpath} or fix the reference",
-                        ref.pointer,
-                        ref.severity,
-                    )
-                )
-        if kind.check is not None:
-            out += kind.check(self, path, record, params)
-        return out

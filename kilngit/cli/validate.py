@@ -38,8 +38,14 @@ def _folder(path: Path | None) -> Path:
     help="Rewrite records that are valid but not in canonical form, and resolve "
     "annotation files git left conflicted (one rater on two machines: later rated_at wins).",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read and check every file afresh instead of trusting the local cache (.kilngit/cache/) for "
+    "files unchanged since it was written.",
+)
 @format_option("text", "json")
-def validate(path: Path | None, changed: bool, staged: bool, fix: bool, fmt: str) -> None:
+def validate(path: Path | None, changed: bool, staged: bool, fix: bool, no_cache: bool, fmt: str) -> None:
     """Check that every file parses, matches its schema, sits at its path and that references resolve.
 
     Exits 1 when any error is found."""
@@ -50,9 +56,9 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, fmt: str
 
     def check():  # type: ignore[no-untyped-def]
         return (
-            validate_changed(project.root, staged_only=staged)
+            validate_changed(project.root, staged_only=staged, cache=not no_cache)
             if changed or staged
-            else validate_project(project.root)
+            else validate_project(project.root, cache=not no_cache)
         )
 
     report = check()

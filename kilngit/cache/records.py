@@ -1,0 +1,90 @@
+"""Listing records through the cache: what `Project.records` reads bulk kinds with.
+
+A file the cache knows, unchanged since (its `fstat` on the open file is the cached key), is known to hold
+a valid record, so it is parsed by the plain C JSON parser and the model alone: the strict reader's extra
+passes (duplicate keys, depth, non-finite numbers) already ran when it was cached. Unknown or changed
+files are read and checked in full (`file_facts`), which stores their facts for the next command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from kilngit import layout
+from kilngit._io import MAX_JSON_BYTES, ReadError, read_bytes_and_stat
+from kilngit.cache.facts import Facts
+from kilngit.cache.files import file_facts
+from kilngit.cache.keys import take_stamp, trusted_key
+from kilngit.cache.store import open_store
+from kilngit.kinds import KINDS
+from kilngit.load import Parsed, parse_record
+from kilngit.records import FORMAT_VERSION, Record
+
+
+def read_listing(root: Path, kind: str, relpaths: list[str], version: int) -> Iterator[Parsed]:
+    """Parse the files of a bulk `kind`'s listing as `parse_record(..., full=False)` would: a record when
+    it passes its schema (problems left to `validate`), else its problems. `version`: the project's layout."""
+    store = open_store(root, version) if relpaths else None
+    if store is None:
+        for relpath in relpaths:
+            yield parse_record(root, relpath, full=False)
+        return
+    stamp = take_stamp(store.folder)
+    rows = store.get_range(os.path.commonprefix(relpaths)) if len(relpaths) > 1 else store.get(relpaths)
+    store.close()
+    model, misses = KINDS[kind].model, []
+    for relpath in relpaths:
+        row = rows.get(relpath)
+        parsed = _cached(root, relpath, kind, model, row, stamp) if row else None
+        if parsed is None:
+            misses.append(relpath)
+        else:
+            yield parsed
+    records: dict[str, Record] = {}
+    facts = file_facts(root, misses, records=records, version=version)
+    for relpath in misses:
+        yield _fresh(root, relpath, kind, facts[relpath], records.get(relpath))
+
+
+def _cached(
+    root: Path, relpath: str, kind: str, model: type[Record], row: tuple[str, str], stamp: int
+) -> Parsed | None:
+    """The file as the cache knows it, or None when it changed (or is racy)."""
+    located = layout.classify(relpath)
+    if located is None or located.kind != kind:
+        return None
+    try:
+        raw, st = read_bytes_and_stat(os.path.join(root, relpath), str(root), MAX_JSON_BYTES)
+    except ReadError:
+        return None
+    if trusted_key(st, stamp) != row[0]:
+        return None
+    facts = Facts.decode(relpath, row[1])
+    if not facts.loadable:
+        return Parsed(relpath, facts.kind, None, facts.problems, located.params)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
+        return None  # an older version needs its migrations: the full reader applies them
+    try:
+        record = model.model_validate(data)
+    except ValidationError:
+        return None
+    return Parsed(relpath, kind, record, [], located.params)
+
+
+def _fresh(root: Path, relpath: str, kind: str, facts: Facts, record: Record | None) -> Parsed:
+    if not facts.loadable:
+        located = layout.classify(relpath)
+        return Parsed(relpath, facts.kind, None, facts.problems, located.params if located else {})
+    if record is None:  # read by a worker process: read it again here
+        return parse_record(root, relpath, full=False)
+    located = layout.classify(relpath)
+    return Parsed(relpath, kind, record, [], located.params if located else {})

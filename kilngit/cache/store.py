@@ -1,0 +1,208 @@
+"""The cache file: one SQLite database per project, `.kilngit/cache/files.sqlite`.
+
+SQLite (the standard library's `sqlite3`) because it gives what several kilngit processes need at once for
+free: transactions (a reader never sees half a write; a killed writer leaves nothing), WAL mode (readers
+never wait for the writer, so the watcher and a command can share it), and a lock with a timeout instead
+of our own. One row per file: its path, its key (what it was on disk when read) and its facts (JSON).
+
+The cache is never a source of truth. Anything odd about it -- corrupt, written by another kilngit (the
+fingerprint of the code that computes facts differs), copied from elsewhere (another root), locked for too
+long, on a read-only disk -- makes it be discarded or skipped, never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from kilngit import layout
+from kilngit._io import ReadError, check_no_symlinks
+from kilngit.kinds import KINDS
+
+CACHE_DIR = f"{layout.LOCAL_STATE}/cache"
+DB_NAME = "files.sqlite"
+SCHEMA = 1
+_BUSY_MS = 5_000  # a writer holding the lock this long is stuck; we go on without writing
+_CHUNK = 900  # under SQLite's limit of bound parameters per statement
+
+
+class Store:
+    """Rows of (path, key, facts) for one project. Every method may be called after a failure: a store that
+    went bad answers nothing and writes nothing."""
+
+    def __init__(self, root: Path, fingerprint: str) -> None:
+        self.folder = root / CACHE_DIR
+        self.path = self.folder / DB_NAME
+        self._root = os.path.realpath(root)
+        self._fingerprint = fingerprint
+        self._db: sqlite3.Connection | None = None
+        try:
+            check_no_symlinks(self._root, f"{CACHE_DIR}/{DB_NAME}")
+        except ReadError:
+            return  # a symlinked .kilngit/ or cache folder (committed by someone?) may point anywhere: unused
+        try:
+            self._db = self._open()
+        except (sqlite3.Error, OSError):
+            self._discard()
+            try:
+                self._db = self._open()
+            except (sqlite3.Error, OSError):
+                self._db = None  # read-only disk or the like: run uncached
+
+    def _open(self) -> sqlite3.Connection:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        busy = int(os.environ.get("KILNGIT_CACHE_BUSY_MS", _BUSY_MS))  # tests set 0 to never wait
+        db = sqlite3.connect(self.path, timeout=busy / 1000, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "PRAGMA synchronous=NORMAL"
+            )  # WAL + NORMAL: a power cut loses the last writes, never the file
+            db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, key TEXT NOT NULL, facts TEXT NOT NULL)"
+                " WITHOUT ROWID"
+            )
+            want = {"schema": str(SCHEMA), "fingerprint": self._fingerprint, "root": self._root}
+            have = dict(db.execute("SELECT name, value FROM meta").fetchall())
+            if have != want:
+                # Another kilngit version, another root (a copied folder), or new: start empty.
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("DELETE FROM files")
+                db.execute("DELETE FROM meta")
+                db.executemany("INSERT INTO meta VALUES (?, ?)", want.items())
+                db.execute("COMMIT")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _discard(self) -> None:
+        """Delete the database files (corrupt or unreadable): the next open starts afresh."""
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    @property
+    def usable(self) -> bool:
+        return self._db is not None
+
+    def get(self, paths: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+        """path -> (key, facts) for `paths`, or for every row when None."""
+        if self._db is None:
+            return {}
+        try:
+            if paths is None:
+                rows: Iterable[tuple[str, str, str]] = self._db.execute("SELECT path, key, facts FROM files")
+                return {p: (k, f) for p, k, f in rows}
+            out: dict[str, tuple[str, str]] = {}
+            for chunk in _chunks(list(paths)):
+                marks = ",".join("?" * len(chunk))
+                for p, k, f in self._db.execute(
+                    f"SELECT path, key, facts FROM files WHERE path IN ({marks})", chunk
+                ):
+                    out[p] = (k, f)
+            return out
+        except sqlite3.DatabaseError:
+            self._discard()
+            return {}
+
+    def get_range(self, prefix: str) -> dict[str, tuple[str, str]]:
+        """path -> (key, facts) for every row whose path starts with `prefix` (one folder's listing)."""
+        if self._db is None:
+            return {}
+        try:
+            rows = self._db.execute(
+                "SELECT path, key, facts FROM files WHERE path >= ? AND path < ?",
+                (prefix, prefix + "\U0010ffff"),
+            )
+            return {p: (k, f) for p, k, f in rows}
+        except sqlite3.DatabaseError:
+            self._discard()
+            return {}
+
+    def put(self, rows: Iterable[tuple[str, str, str]], gone: Iterable[str] = ()) -> None:
+        """Store (path, key, facts) rows and drop the rows of files that are `gone`, in one transaction."""
+        rows, gone = list(rows), list(gone)
+        if self._db is None or not (rows or gone):
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", rows)
+            self._db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError:
+            self._rollback()  # locked past the timeout or disk full: these facts are simply not kept
+        except sqlite3.DatabaseError:
+            self._discard()
+
+    def _rollback(self) -> None:
+        try:
+            assert self._db is not None
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+def open_store(root: Path, version: int) -> Store | None:
+    """The project's cache for folder layout `version`, or None when `KILNGIT_NO_CACHE` is set or it cannot
+    be opened."""
+    if os.environ.get("KILNGIT_NO_CACHE"):
+        return None
+    store = Store(root, code_fingerprint(f"layout {version}\n{_kinds_table()}"))
+    return store if store.usable else None
+
+
+def _kinds_table() -> str:
+    """The registered kinds (tests and plugins add some): a path means another kind when the table changes."""
+    return "\n".join(f"{k.name} {k.path} {k.model.__module__}.{k.model.__qualname__}" for k in KINDS.values())
+
+
+_FINGERPRINTS: dict[str, str] = {}
+
+
+def code_fingerprint(extra: str) -> str:
+    """A digest of the code that computes cached facts (the modules that read and check records) and of
+    `extra` (e.g. the kinds table), so facts from another kilngit version are never reused."""
+    if extra in _FINGERPRINTS:
+        return _FINGERPRINTS[extra]
+    package = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(f"{SCHEMA}\n{extra}".encode())
+    names = [
+        "load.py",
+        "_io.py",
+        "kinds.py",
+        "kind_checks.py",
+        "layout.py",
+        "problems.py",
+        "validate.py",
+        "filters.py",
+        "ratings.py",
+        "cache/facts.py",
+    ]
+    files = [package / n for n in names] + sorted((package / "records").glob("*.py"))
+    for f in files:
+        try:
+            h.update(f.read_bytes())
+        except OSError:
+            h.update(b"?")
+    _FINGERPRINTS[extra] = h.hexdigest()[:32]
+    return _FINGERPRINTS[extra]
