@@ -22,6 +22,7 @@ from kilngit.errors import NewerFormatError, OldLayoutError
 from kilngit.kinds import KINDS, LAYOUT
 from kilngit.migrate import migrate
 from kilngit.project import Project
+from kilngit.review.diff import review
 from kilngit.records import Annotation, JudgeResult
 from kilngit.records.canonical import content_id
 from kilngit.validate import validate_project
@@ -113,6 +114,8 @@ def test_migrate_moves_every_file_as_renames_and_a_rerun_is_a_noop(old_project, 
     assert len(renames) == len(moved) and f"M  {layout.MANIFEST}" in status.splitlines()
     assert "layout: 2" in (project.root / layout.MANIFEST).read_text()
     git(project.root, "commit", "-qm", "migrate")
+    pr = review(project.root, "HEAD~1...HEAD").changes  # what a reviewer of the migration's pull request sees
+    assert pr.moved == len(moved) and not pr.ratings and not pr.records
     some = next(n for n in moved if "/runs/" in n)
     assert git(project.root, "log", "--follow", "--format=%s", "--", some).splitlines()[-1] != "migrate"
     fresh = Project(project.root)
@@ -246,3 +249,13 @@ def test_ids_spread_over_the_leaf_folders():
     ids = [content_id({"kind": "task_run", "input": str(i)}) for i in range(20_000)]
     leaves = Counter(layout.run_file("t", i).rsplit("/", 1)[0] for i in ids)
     assert len({f.split("/")[3] for f in leaves}) == 256 and max(leaves.values()) < 10
+
+
+def test_a_watcher_commits_nothing_once_the_manifest_is_back_at_an_older_layout(eval_project):
+    from kilngit.sync.committer import Committer
+
+    committer = Committer(eval_project.root)
+    manifest = eval_project.root / layout.MANIFEST
+    manifest.write_text(manifest.read_text().replace(f"layout: {LAYOUT}\n", ""))  # e.g. an old commit checked out
+    result = committer.flush(None)
+    assert result.commit is None and "kilngit migrate" in (result.waiting or "")

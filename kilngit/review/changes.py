@@ -104,6 +104,8 @@ class RecordChanges:
     records: list[RecordCount] = field(default_factory=list)
     definitions: list[DefinitionChange] = field(default_factory=list)
     other_files: int = 0
+    moved: int = 0
+    """Records only moved to their path in another folder layout (`kilngit migrate`), bytes unchanged."""
     problems: list[str] = field(default_factory=list)
     """Files that could not be read on either side, and filters that could not be applied."""
 
@@ -114,7 +116,7 @@ def record_changes(before: Project | None, after: Project | None, paths: list[Ch
     touched_runs: set[tuple[str, str]] = set()
     counts: Counter[tuple[str, str, str, str]] = Counter()
     failed: Counter[tuple[str, str, str, str]] = Counter()
-    for change in sorted(paths, key=lambda c: c.path):
+    for change, old_path in _pair_moves(paths):
         located = layout.classify(change.path)
         status = STATUS_WORDS.get(change.status, "modified")
         if located is None:
@@ -123,8 +125,11 @@ def record_changes(before: Project | None, after: Project | None, paths: list[Ch
         if KINDS[located.kind].definition:
             out.definitions.append(DefinitionChange(change.path, located.kind, status))
             continue
-        old = _read(before, change.path, out) if change.status != "A" else None
+        old = _read(before, old_path, out) if change.status != "A" else None
         new = _read(after, change.path, out) if change.status != "D" else None
+        if old_path != change.path and old is not None and new is not None and old == new:
+            out.moved += 1
+            continue
         record = new or old
         if record is None:
             continue
@@ -154,6 +159,26 @@ def record_changes(before: Project | None, after: Project | None, paths: list[Ch
     out.records = [RecordCount(*k, n, failed[k]) for k, n in sorted(counts.items())]
     out.tags = _tag_changes(before, after, touched_runs)
     return out
+
+
+def _pair_moves(paths: list[ChangedPath]) -> list[tuple[ChangedPath, str]]:
+    """The changes in path order, each with the path its old version is read from: a record deleted at one
+    layout's path and added at another's (same kind and identity: `kilngit migrate`) is one modification."""
+    deleted: dict[tuple[str, tuple[tuple[str, str], ...]], ChangedPath] = {}
+    for change in paths:
+        located = layout.classify(change.path) if change.status == "D" else None
+        if located is not None:
+            deleted[(located.kind, tuple(sorted(located.params.items())))] = change
+    out, paired = [], set()
+    for change in sorted(paths, key=lambda c: c.path):
+        located = layout.classify(change.path) if change.status == "A" else None
+        gone = deleted.get((located.kind, tuple(sorted(located.params.items())))) if located else None
+        if gone is not None and gone.path != change.path:
+            out.append((ChangedPath("M", change.path), gone.path))
+            paired.add(gone.path)
+        else:
+            out.append((change, change.path))
+    return [(c, old) for c, old in out if c.path not in paired]
 
 
 def _read(project: Project | None, relpath: str, out: RecordChanges) -> Record | None:

@@ -102,6 +102,10 @@ def summary_rows(result: Review) -> list[list[str]]:
                 f"{sum(r.count for r in rewritten)} (runs and judge results are append-only)",
             ]
         )
+    if c.moved:
+        rows.append(
+            ["records moved to the current folder layout", f"{c.moved} (kilngit migrate; bytes unchanged)"]
+        )
     if c.definitions:
         kinds = Counter((d.kind, d.status) for d in c.definitions)
         rows.append(
