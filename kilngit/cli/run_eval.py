@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from kilngit.cli._common import current_project, format_option, print_json
+from kilngit.evals.executors import EXECUTORS
 
 
 @click.command("eval")
@@ -46,6 +47,19 @@ from kilngit.cli._common import current_project, format_option, print_json
     help="Send LLM judges' requests (and --config runs) through the providers' Batch API first "
     "(half price, answers within 24h); a re-run resumes the batches.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(list(EXECUTORS)),
+    default="local",
+    show_default=True,
+    help="Where code judges run: this machine's sandboxed process pool, or the CPUs of a Ray cluster "
+    "(each worker runs them in its own sandbox; results are written here).",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDRESS",
+    help="Ray cluster for --executor ray (default: $RAY_ADDRESS, else a local Ray started for this command).",
+)
 @click.option("--retry-errors", is_flag=True, help="Judge again the runs whose current result is an error.")
 @click.option(
     "--show/--no-show",
@@ -65,6 +79,8 @@ def run_eval(
     concurrency: int,
     cache: str | None,
     batch: bool,
+    executor: str,
+    ray_address: str | None,
     retry_errors: bool,
     show: bool,
     progress: bool | None,
@@ -91,6 +107,8 @@ def run_eval(
         concurrency=concurrency,
         cache=cache,
         batch=batch,
+        executor=executor,
+        executor_address=ray_address,
         progress=progress,
         retry_errors=retry_errors,
     )

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -26,6 +25,8 @@ from typing import Any
 
 from kilngit.errors import NotFoundError, UsageError, WorkLeft
 from kilngit.evals.batch_judges import batch_judge_requests
+from kilngit.evals.executors import Executor, open_executor
+from kilngit.evals.executors.local import LocalExecutor
 from kilngit.evals.items import eval_items, judgeable
 from kilngit.evals.judges import PreparedJudge
 from kilngit.evals.judges.grounded import pick_evidence
@@ -160,11 +161,13 @@ async def run_eval_async(
     summary: EvalRunSummary | None = None,
     batch: bool = False,
     follow: str | None = None,
+    executor: Executor | None = None,
 ) -> EvalRunSummary:
     """Judge an eval (see the module doc). `judges` limits the judges (default: all of the eval's).
     `batch`: LLM judges' requests (and the runs of `configs`) go through the Batch API first
     (`kilngit.evals.batch_judges`); `follow` (a batch origin ID, the watcher): only the judgements whose
-    answers that command's batches brought back."""
+    answers that command's batches brought back. `executor`: where code judges run (default: this machine's
+    process pool; `kilngit.evals.executors`); results are written here either way."""
     batch = batch or follow is not None
     if samples < 1 or concurrency < 1:
         raise UsageError("--samples and --concurrency must be at least 1")
@@ -202,6 +205,7 @@ async def run_eval_async(
             summary,
             batch,
             follow,
+            executor or LocalExecutor(),
         )
 
 
@@ -218,13 +222,17 @@ async def _run_locked(
     progress: bool | None,
     retry_errors: bool,
     summary: EvalRunSummary,
-    batch: bool = False,
-    follow: str | None = None,
+    batch: bool,
+    follow: str | None,
+    executor: Executor,
 ) -> EvalRunSummary:
     start = time.perf_counter()
     if batch:
         cache = "record"  # the batches' answers are recordings
-    prepared = [PreparedJudge.prepare(project, task, eval_slug, name, cache=cache) for name in names]
+    prepared = [
+        PreparedJudge.prepare(project, task, eval_slug, name, cache=cache, executor=executor)
+        for name in names
+    ]
     try:
         items = eval_items(project, task, ev)
         targets = items.eval_set + items.golden
@@ -253,7 +261,9 @@ async def _run_locked(
                 jobs = _plan(project, task, eval_slug, stage, runs, samples, retry_errors, summary)
                 if batch:
                     jobs = await _batch(project, jobs, names, samples, retry_errors, summary, follow)
-                await _judge_all(project, jobs, concurrency, progress, summary, f"{task}/{eval_slug}")
+                await _judge_all(
+                    project, jobs, concurrency, executor.slots, progress, summary, f"{task}/{eval_slug}"
+                )
     finally:
         summary.seconds = time.perf_counter() - start
         for judge in prepared:
@@ -318,12 +328,14 @@ async def _judge_all(
     project: Project,
     jobs: list[_Job],
     concurrency: int,
+    slots: int,
     progress: bool | None,
     summary: EvalRunSummary,
     label: str,
 ) -> None:
-    # Code judges start processes (the example's run ffmpeg): more of them than cores only adds contention.
-    processes = asyncio.Semaphore(max(1, min(concurrency, os.cpu_count() or 1)))
+    # Code judges start processes (the example's run ffmpeg): more of them than the executor's cores only
+    # adds contention.
+    processes = asyncio.Semaphore(max(1, min(concurrency, slots)))
     async with RecordWriter(project) as writer:
 
         async def one(job: _Job) -> None:
@@ -352,10 +364,23 @@ async def _judge_all(
         )
 
 
-def run_eval(project: Project, task: str | None, eval_slug: str, **options: Any) -> EvalRunSummary:
-    """`run_eval_async` from synchronous code. Ctrl-C returns the summary with `interrupted` set."""
+def run_eval(
+    project: Project,
+    task: str | None,
+    eval_slug: str,
+    *,
+    executor: str | Executor = "local",
+    executor_address: str | None = None,
+    **options: Any,
+) -> EvalRunSummary:
+    """`run_eval_async` from synchronous code, code judges on `executor` (a name of
+    `kilngit.evals.executors.EXECUTORS` at `executor_address`, or an open `Executor`). Ctrl-C returns the
+    summary with `interrupted` set."""
     summary = EvalRunSummary(project.task_slug(task), eval_slug)
-    return run_sync(run_eval_async(project, task, eval_slug, summary=summary, **options), summary)
+    with open_executor(executor, executor_address) as opened:
+        return run_sync(
+            run_eval_async(project, task, eval_slug, summary=summary, executor=opened, **options), summary
+        )
 
 
 def check_evals(summaries: Sequence[EvalRunSummary]) -> None:
@@ -375,10 +400,16 @@ def check_evals(summaries: Sequence[EvalRunSummary]) -> None:
 
 
 def run_evals(
-    project: Project, task: str | None, evals: Sequence[str] = (), **options: Any
+    project: Project,
+    task: str | None,
+    evals: Sequence[str] = (),
+    *,
+    executor: str | Executor = "local",
+    executor_address: str | None = None,
+    **options: Any,
 ) -> list[EvalRunSummary]:
-    """Run several evals one after the other (default: every eval of the task). Stops at an interruption or at
-    a failure every further request would repeat."""
+    """Run several evals one after the other (default: every eval of the task), code judges on `executor`
+    (as `run_eval`). Stops at an interruption or at a failure every further request would repeat."""
     task = project.task_slug(task)
     names = list(evals) or list(project.evals(task))
     if not names:
@@ -386,9 +417,10 @@ def run_evals(
     out = []
     for name in names:
         find_eval(project, task, name)
-    for name in names:
-        summary = run_eval(project, task, name, **options)
-        out.append(summary)
-        if summary.interrupted or summary.fatal:
-            break
+    with open_executor(executor, executor_address) as opened:  # one connection to a cluster for all
+        for name in names:
+            summary = run_eval(project, task, name, executor=opened, **options)
+            out.append(summary)
+            if summary.interrupted or summary.fatal:
+                break
     return out

@@ -14,6 +14,7 @@ sample).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict, failed
 from kilngit.evals.judges.registry import Item, TypeJudge, judge_factory, judge_type
@@ -23,6 +24,9 @@ from kilngit.providers.base import Provider
 from kilngit.records import JudgeResult
 from kilngit.records.judge_types import JUDGE_TYPES, JudgeTypeSpec
 from kilngit.state import RunState
+
+if TYPE_CHECKING:  # executors build on the judges; only the type is needed here
+    from kilngit.evals.executors.base import Executor
 
 __all__ = ["Item", "JudgeSetup", "JudgeTypeSpec", "PreparedJudge", "Verdict", "judge_setup", "judge_type"]
 
@@ -53,13 +57,21 @@ class PreparedJudge:
 
     @classmethod
     def prepare(
-        cls, project: Project, task: str, eval_slug: str, judge_slug: str, cache: str | None = None
+        cls,
+        project: Project,
+        task: str,
+        eval_slug: str,
+        judge_slug: str,
+        cache: str | None = None,
+        executor: Executor | None = None,
     ) -> PreparedJudge:
         """Resolve everything a judge needs once (provider, knowledge file, trust) so errors surface before
-        any work."""
+        any work. A type that runs code runs it on `executor` (default: this machine's process pool)."""
         setup = judge_setup(project, task, eval_slug, judge_slug)
-        impl = judge_factory(setup.judge.type)(setup, project, cache)
         spec = JUDGE_TYPES[setup.judge.type]
+        factory: Any = judge_factory(setup.judge.type)
+        extra = {"executor": executor} if spec.runs_code and executor is not None else {}
+        impl = factory(setup, project, cache, **extra)
         return cls(setup, impl, {} if spec.calls_model else human_truth(project, task))
 
     async def judge(

@@ -9,6 +9,9 @@ an object judging one `Item` at a time, like providers' `provider_type`:
         async def judge(self, item: Item) -> Verdict: ...
         async def aclose(self) -> None: ...
 
+A type that runs code (`runs_code`) is also given `executor=` when `run eval` names one
+(`kilngit.evals.executors`: where its code runs).
+
 Passing a `JudgeTypeSpec` instead of a name declares the type too (a type added at run time, as tests do).
 A built-in type's module is imported the first time a judge of that type is prepared, so commands that
 validate or list judges never load providers or the sandbox.
