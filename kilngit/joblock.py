@@ -60,6 +60,22 @@ def job_locks(root: str | Path, keys: Iterable[str]) -> Iterator[bool]:
             os.close(fd)  # closing drops the flock
 
 
+def busy(root: str | Path, key: str) -> bool:
+    """Whether another process holds the lock of `key` now (a look, not a wait)."""
+    path = _lock_path(Path(root), key)
+    try:
+        fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def die_with_parent(parent: int, sig: int = signal.SIGINT) -> None:
     """Ask the kernel to send `sig` to this process when `parent` dies (Linux; elsewhere the job locks still
     keep an orphan and a new job from doing the same work twice). Exits at once if `parent` is already gone."""

@@ -23,6 +23,7 @@ from typing import Any
 
 from kilngit.errors import KilngitError
 from kilngit.project import Project
+from kilngit.providers.batch_jobs import batches_in_progress
 from kilngit.sync.committer import Committer, FlushResult
 from kilngit.sync.debounce import Debouncer
 from kilngit.sync.jobs import Job, JobPool, pending_jobs, release_memory
@@ -92,6 +93,7 @@ class Watch:
         self._jobs_due = True
         self._last_jobs_scan = 0.0
         self._pending_jobs = 0
+        self._batches: list[dict[str, Any]] = []  # open Batch API jobs, as of the last job scan
         self._status_written = 0.0
         self._sync_wake = threading.Event()
         self._last_full_scan = time.monotonic()
@@ -277,6 +279,7 @@ class Watch:
             return
         jobs = self._trusted(jobs)
         self._pending_jobs = len(jobs)
+        self._batches = batches_in_progress(self.project)
         release_memory()  # the scan loaded the project; give the memory back rather than keep the peak
         for job in self.pool.start_pending(jobs):
             self.say(f"job started: {job.label}")
@@ -384,13 +387,14 @@ class Watch:
                     "pending": self._pending_jobs,
                     "finished": self.pool.finished,
                 },
+                "batches": self._batches,
                 "sync": sync,
             },
         )
 
 
 #: Jobs that run project code or spend this machine's keys: they wait for trust (a fine-tune refresh does not).
-UNTRUSTED_KINDS = ("eval", "request")
+UNTRUSTED_KINDS = ("eval", "request", "batch")
 
 
 def _mtime(path: Path) -> float | None:

@@ -27,6 +27,10 @@ def run_job(project: Project, job: Job) -> str:
     """Run one job to the end; returns a one-line summary."""
     if job.kind == "eval":
         return _eval(project, job.task, job.args["eval"], {})
+    if job.kind == "batch":
+        from kilngit.sync.batches import follow_batches
+
+        return follow_batches(project, job.args["origin"])
     if job.kind == "finetune":
         from kilngit.finetune.dispatch import refresh_finetune
 

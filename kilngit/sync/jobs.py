@@ -4,6 +4,8 @@ Work left is always computed from what is on disk, so a watcher killed mid-job p
 
 * evals with `auto_run: true` whose judges have not judged every run of the eval set and golden set;
 * job requests (`kilngit queue ...`) without an outcome;
+* batches of `run task --batch` / `run eval --batch` still open at the provider: their answers are recorded
+  and their runs and judge results written once they end (`kilngit.sync.batches`);
 * OpenAI fine-tunes whose status says the provider's job is still queued or running: their status, metrics
   and (once done) run config are refreshed. Uploads interrupted before a job existed, and Tinker training
   (which runs in the process that started it), are left to `kilngit finetune start`: the watcher cannot
@@ -34,15 +36,21 @@ from typing import Any, Literal
 
 from kilngit._child import python_module
 from kilngit.project import Project
+from kilngit.sync.batches import followed
 from kilngit.sync.lock import watch_dir
 from kilngit.sync.queue import queued_jobs
 
-JobKind = Literal["eval", "request", "finetune"]
+JobKind = Literal["eval", "request", "finetune", "batch"]
 PARENT_ENV = "KILNGIT_JOB_PARENT"
 """Tells a job process which watcher started it, so it dies with it (`kilngit.joblock.die_with_parent`)."""
 EXIT_RETRY_LATER = 75  # EX_TEMPFAIL: the job could not run here now (provider down, no key); try again later
 #: job kind -> module it needs; kinds whose module is not part of this build are skipped.
-NEEDS = {"eval": "kilngit.evals.runner", "request": "kilngit.runner", "finetune": "kilngit.finetune.dispatch"}
+NEEDS = {
+    "eval": "kilngit.evals.runner",
+    "request": "kilngit.runner",
+    "finetune": "kilngit.finetune.dispatch",
+    "batch": "kilngit.runner",
+}
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,10 @@ def pending_jobs(root: str | Path) -> list[Job]:
                         {"request": r.id},
                     )
                 )
+    if available("batch"):
+        for f in followed(project):
+            label = f"follow {f.batches} open batch(es) of {f.what}"
+            jobs.append(Job(f"batch:{f.origin}", "batch", f.spec["task"], label, {"origin": f.origin}))
     for task in project.tasks():
         if available("eval"):
             for slug, ev in project.evals(task).items():

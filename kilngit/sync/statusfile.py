@@ -15,6 +15,7 @@ from typing import Any
 
 from kilngit import layout
 from kilngit._io import atomic_write
+from kilngit.providers.batch_jobs import describe
 from kilngit.sync.lock import WATCH_DIR, running_watcher_pid
 
 _LISTED = 10  # invalid files named in `watch --status` (all of them are in problems.json)
@@ -91,6 +92,7 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         out.append(f"  job running: {job['label']} ({job['seconds']}s)")
     if jobs.get("pending"):
         out.append(f"  jobs pending: {jobs['pending']}")
+    out += [f"  {describe(b)}" for b in data.get("batches") or []]
     sync = data.get("sync")
     if sync:
         out.append(

@@ -82,3 +82,47 @@ def test_kill_9_at_each_call_then_rerun_loses_and_repeats_nothing(
     assert all(v.get("error") is None for v in found)
     submitted = judge_server.batch.submitted
     assert len(submitted) == 12 and max(submitted.values()) == 1  # 0 submitted twice
+
+
+def test_the_watchers_visit_writes_the_judgements_whose_answers_came_back(
+    eval_project, judge_server, polls_at_once
+):
+    """The command is killed while it polls; one visit of the watcher's batch job (`follow_batches`) records
+    the batch's answers and writes their results; the line that failed is left to the command, not asked."""
+    from kilngit.sync.batches import follow_batches, followed
+
+    llm_judge(eval_project)
+    first = {"seen": False}
+
+    def fail_one(body: dict) -> str | None:
+        if first["seen"]:
+            return None
+        first["seen"] = True
+        return "overloaded"
+
+    judge_server.batch.fail_fn = fail_one
+    command = ["-C", str(eval_project.root), "run", "eval", "correctness", "--judge", "llm", "--batch"]
+    hold = judge_server.hold("batches.retrieve")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kilngit", *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert hold.arrived.wait(HANG_S), "the CLI never polled"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(HANG_S)
+    finally:
+        hold.release()
+    assert hold.handled.wait(HANG_S)
+    del judge_server._holds["batches.retrieve"]
+    project = Project(eval_project.root)
+    (f,) = followed(project)
+    assert f.what == "run eval ffmpeg/correctness" and f.batches == 1
+    line = follow_batches(project, f.origin)  # the batch ends at this poll
+    assert line == "batches of run eval ffmpeg/correctness: 11 judgement(s) written, done"
+    assert len(verdicts(eval_project)) == 11 and judge_server.counts["chat.completions"] == 0
+    assert followed(project) == []
+    again = run_eval(
+        Project(eval_project.root), None, "correctness", judges=["llm"], progress=False, batch=True
+    )
+    assert again.judges["llm"].skipped == 11 and again.judges["llm"].scored == 1
+    assert judge_server.counts["chat.completions"] == 1  # the failed line, asked online by the command
