@@ -4,7 +4,7 @@
     POST datasets/{id}:upload (multipart `file`)                    its JSONL; GET datasets/{id} until READY
     POST supervisedFineTuningJobs?supervisedFineTuningJobId={id}    {dataset, baseModel, epochs, ...}
     GET  supervisedFineTuningJobs/{id}                              state JOB_STATE_*, outputModel, jobProgress
-    POST supervisedFineTuningJobs/{id}:cancel
+    POST supervisedFineTuningJobs/{id}:cancel {}                     (Gateway.CancelSupervisedFineTuningJob)
 
 The client names both: a dataset's ID comes from the data's digest and a job's from the request token, so
 after a crash the dataset or job is found again by ID and never created twice (a 409 means it exists). The
