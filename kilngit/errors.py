@@ -17,7 +17,7 @@ EXIT_INTERRUPTED = 130
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """`did you mean 'x'? ` when `name` is close to one of `known` (a typo), else the empty string."""
-    import difflib
+    import difflib  # here: every command imports errors, few suggest a name (difflib ~10 ms)
 
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}? " if close else ""

@@ -39,6 +39,7 @@ from kilngit.records import (
     FineTuneStatus,
     Judge,
     JudgeResult,
+    MachineRecord,
     ProjectManifest,
     Prompt,
     Record,
@@ -315,8 +316,6 @@ class Project:
 
     def record_file(self, record: Record) -> tuple[Record, str, bytes]:
         """What `write_record` writes: the record (with its content ID), its path in the project, its bytes."""
-        from kilngit.records import MachineRecord
-
         self.require_writable()
         if isinstance(record, MachineRecord) and not record.id:
             record = record.with_id()

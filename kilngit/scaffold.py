@@ -21,16 +21,9 @@ from kilngit.project import Project, definition_data, schema_header
 from kilngit.records import Eval, EvalScore, Judge, Prompt, RunConfig, Task, is_slug
 from kilngit.records.base import Definition
 from kilngit.records.judge_types import JUDGE_TYPES
+from kilngit.runner.json_check import schema_errors
 
 __all__ = ["commented_yaml", "new_config", "new_eval", "new_judge", "new_prompt", "set_schema"]
-
-#: Judge fields `judge new` can set from its options (types needing others are written by hand).
-JUDGE_NEW_FIELDS = ("provider", "model", "instructions", "function", "score", "pattern")
-
-
-def new_judge_types() -> list[str]:
-    """The judge types `judge new` writes: those whose needed fields it has options for."""
-    return [name for name, spec in JUDGE_TYPES.items() if set(spec.needs) <= set(JUDGE_NEW_FIELDS)]
 
 
 def commented_yaml(record: Definition, relpath: str) -> bytes:
@@ -210,11 +203,10 @@ def new_judge(
     """Write `tasks/TASK/evals/EVAL/judges/SLUG.yaml`; the eval's first judge becomes its default judge."""
     task = project.task_slug(task)
     ev = find_eval(project, task, eval_slug)
-    types = new_judge_types()
-    if judge_type not in types:
+    if judge_type not in JUDGE_TYPES:
         raise UsageError(
             f"unknown judge type {judge_type!r}",
-            f"{did_you_mean(judge_type, types)}types: {', '.join(types)}",
+            f"{did_you_mean(judge_type, JUDGE_TYPES)}types: {', '.join(JUDGE_TYPES)}",
         )
     missing = [f for f in JUDGE_TYPES[judge_type].needs if not fields.get(f)]
     if "score" in missing and len(ev.scores) == 1:
@@ -284,7 +276,6 @@ def _schema_value(value: str, field: str) -> dict[str, Any]:
         ) from None
     if not isinstance(schema, dict):
         raise UsageError(f"the {field} must be a JSON object (a JSON Schema)")
-    from kilngit.runner.json_check import schema_errors
 
     try:
         schema_errors(None, schema)

@@ -15,7 +15,7 @@ from typing import Any
 
 from kilngit.evals.results import EvalResults, eval_results
 from kilngit.project import Project
-from kilngit.records import Annotation, TaskRun
+from kilngit.records import Annotation, Rating, TaskRun
 from kilngit.review.rating import find_run, rating_word
 from kilngit.state import Consensus, RunState
 
@@ -135,7 +135,6 @@ def consensus_word(c: Consensus | None) -> str:
         return c.label or "disputed"
     if c.value is None or c.disputed:
         return "disputed"
-    from kilngit.records import Rating
 
     return rating_word(Rating.model_construct(type=c.type, value=c.value))
 

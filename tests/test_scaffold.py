@@ -10,8 +10,8 @@ import pytest
 
 from kilngit import layout
 from kilngit.cli.main import main
+from kilngit.cli.scaffold import JUDGE_NEW_TYPES
 from kilngit.project import Project
-from kilngit.scaffold import new_judge_types
 from kilngit.schema import json_schemas
 from tests.conftest import git
 
@@ -52,7 +52,7 @@ def test_every_scaffold_validates(project, capsys):
         == 0
     )
     assert run(project, "eval", "new", "quality", "--score", "correct=The command does what was asked") == 0
-    for kind in new_judge_types():
+    for kind in JUDGE_NEW_TYPES:
         assert (
             run(project, "judge", "new", "quality", kind.replace("_", "-"), "--type", kind, *JUDGE_ARGS[kind])
             == 0
@@ -77,7 +77,7 @@ def test_every_scaffold_validates(project, capsys):
     text = (project.root / layout.run_config_file("ffmpeg", "mini")).read_text()
     assert "# Model name as the provider knows it" in text and "#   max_tokens:" in text
     judges = project.judges("ffmpeg", "quality")
-    assert set(judges) == {k.replace("_", "-") for k in new_judge_types()}
+    assert set(judges) == {k.replace("_", "-") for k in JUDGE_NEW_TYPES}
 
 
 def test_scaffold_errors(project, capsys):

@@ -9,6 +9,7 @@ import click
 
 from kilngit.cli._common import PathArg, current_project, format_option, print_json
 from kilngit.finetune.backends import BUILTIN as BACKENDS
+from kilngit.finetune.backends.base import PollPolicy
 
 _TASK = click.option("--task", help="Task of the fine-tune (default: the only task).")
 
@@ -87,7 +88,6 @@ def start(
     name: str, task: str | None, wait: bool, retry: bool, poll_interval: float, timeout: float | None
 ) -> None:
     """Dispatch fine-tune NAME, or resume it where it stopped (never a second job or upload)."""
-    from kilngit.finetune.backends.base import PollPolicy
     from kilngit.finetune.dispatch import start_finetune
 
     status = start_finetune(

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from kilngit import layout
 from kilngit.cli._common import PathArg, cli_state
+from kilngit.project import Project
 
 
 @click.command()
@@ -27,9 +29,7 @@ def init(path: Path | None, name: str | None, github: bool, kilngit_source: str 
     """Create a kilngit project in PATH (default: the current folder), running `git init` if needed.
 
     With --github on an existing project, only the workflow is added."""
-    from kilngit import layout
     from kilngit.init import init_project
-    from kilngit.project import Project
 
     root = path or cli_state().project_dir or Path.cwd()
     if github and (root / layout.MANIFEST).is_file():

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from kilngit.cli._common import PathArg, cli_state, current_project, format_option, print_json
-from kilngit.errors import EXIT_ERROR
+from kilngit.errors import EXIT_ERROR, ProjectNotFoundError
+from kilngit.project import Project
 
 
 @click.group("import")
@@ -34,9 +35,7 @@ def export_group() -> None:
 def import_kiln_cmd(src: Path, into: Path | None, strict: bool, fmt: str) -> None:
     """Import the Kiln project in SRC: tasks, runs, ratings, prompts, run configs, evals, judges, eval runs,
     dataset splits and fine-tunes. Importing again only adds what is new."""
-    from kilngit.errors import ProjectNotFoundError
     from kilngit.kiln import KilnImportError, import_kiln
-    from kilngit.project import Project
 
     target: Path | Project
     if into is not None:

@@ -14,6 +14,8 @@ from kilngit.cli._common import CliState
 from kilngit.cli._lazy import LazyGroup
 from kilngit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, KilngitError
 
+#: Command name -> "module:attribute". `--help` imports every module listed, so a command module imports
+#: the library it calls inside its command function, when it runs.
 COMMANDS = {
     "init": "kilngit.cli.init:init",
     "validate": "kilngit.cli.validate:validate",
@@ -78,7 +80,7 @@ def cli(ctx: click.Context, project_dir: Path | None, unsandboxed: bool, trust_c
 
     Exit codes: 0 done; 1 a problem kilngit explains (including a command that did none of the work asked:
     see each command); 2 a usage error; 3 a bug (a log file is named); 130 interrupted."""
-    if unsandboxed:
+    if unsandboxed:  # the sandbox and trust modules load only for their flags
         from kilngit.sandbox import set_unsandboxed
 
         set_unsandboxed()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from kilngit import layout
 from kilngit.cli._common import current_project, format_option, print_json
 
 _AFTER = (
@@ -84,6 +85,4 @@ def queue_list_cmd(task: str | None, fmt: str) -> None:
 
 
 def _path(request) -> str:  # type: ignore[no-untyped-def]
-    from kilngit import layout
-
     return layout.record_path(request)

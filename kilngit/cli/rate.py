@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kilngit.cli._common import current_project
+from kilngit.errors import UsageError
 
 
 @click.command()
@@ -47,7 +48,6 @@ def rate(
     clear: bool,
 ) -> None:
     """Rate RUN (an ID or an unambiguous prefix), writing only your own annotation file."""
-    from kilngit.errors import UsageError
     from kilngit.review.rating import (
         RatingChange,
         describe_annotation,

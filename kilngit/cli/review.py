@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from kilngit.cli._common import current_project, format_option
@@ -16,8 +18,6 @@ def review(revisions: str, fmt: str) -> None:
 
     BASE...HEAD compares HEAD with its merge base with BASE (what a pull request adds), BASE..HEAD compares
     the two commits, and a single BASE means BASE...HEAD. Markdown output fits in one GitHub comment."""
-    import sys
-
     from kilngit.review.diff import review as review_range
     from kilngit.review.render import render
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from kilngit.cli._common import current_project, format_option, print_json
+from kilngit.cli.eval import eval_names, show_results
 from kilngit.evals.executors import EXECUTORS
 
 
@@ -90,7 +91,6 @@ def run_eval(
     re-run only does what is left.
 
     Exits 130 when interrupted, 1 when a provider failure stopped it or work is left."""
-    from kilngit.cli.eval import eval_names, show_results
     from kilngit.evals.runner import check_evals, run_evals
 
     if bool(evals) == all_evals:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import click
 
 from kilngit.cli._common import current_project
-from kilngit.scaffold import new_judge_types
+from kilngit.records.judge_types import JUDGE_TYPES
 
 _TASK = click.option("--task", help="Task (default: the project's only task).")
+#: The judge fields `judge new` has options for; types that need others (grounded: evidence) are written by
+#: hand, or with `kilngit.scaffold.new_judge`.
+_JUDGE_FIELDS = {"provider", "model", "instructions", "function", "score", "pattern"}
+JUDGE_NEW_TYPES = [name for name, spec in JUDGE_TYPES.items() if set(spec.needs) <= _JUDGE_FIELDS]
 
 
 @click.group()
@@ -106,7 +110,7 @@ def judge() -> None:
     "--type",
     "judge_type",
     required=True,
-    type=click.Choice(new_judge_types()),
+    type=click.Choice(JUDGE_NEW_TYPES),
     help="Judge type.",
 )
 @click.option("--provider", help="LLM judges: provider name.")

@@ -9,6 +9,7 @@ import click
 
 from kilngit.cli._common import PathArg, cli_state, format_option, print_json
 from kilngit.errors import EXIT_ERROR, UsageError
+from kilngit.project import Project
 
 
 def _folder(path: Path | None) -> Path:
@@ -49,7 +50,6 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, no_cache
     """Check that every file parses, matches its schema, sits at its path and that references resolve.
 
     Exits 1 when any error is found."""
-    from kilngit.project import Project
     from kilngit.validate import fix_canonical, fix_conflicts, validate_changed, validate_project
 
     project = Project.find(_folder(path))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from kilngit.errors import NotFoundError
 from kilngit.evals.items import eval_items
 from kilngit.evals.labels import human_rating_name, score_classes
 from kilngit.evals.metrics import PASS_FAIL_LABELS, allowed_values
@@ -121,8 +122,6 @@ def load_audit_data(project: Project, task: str, eval_slug: str, score_name: str
     ev = results.eval
     score = next((s for s in ev.scores if s.name == score_name), None) if score_name else ev.scores[0]
     if score is None:
-        from kilngit.errors import NotFoundError
-
         raise NotFoundError(
             f"eval {eval_slug!r} has no score {score_name!r}",
             f"scores: {', '.join(s.name for s in ev.scores)}",

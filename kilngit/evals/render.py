@@ -264,6 +264,7 @@ def print_tables(tables: list[TextTable], fmt: str) -> None:
     if fmt == "markdown":
         print("\n\n".join(markdown(t) for t in tables))
         return
+    # rich loads only when a table is printed (~50 ms; report and serve never print one)
     from rich.console import Console
     from rich.table import Table
 

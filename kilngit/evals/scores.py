@@ -20,6 +20,7 @@ from kilngit.evals.results import EvalResults, eval_results, find_judge
 from kilngit.evals.truth import Truth, human_truth
 from kilngit.project import Project
 from kilngit.records import EvalScore, Task, TaskRun
+from kilngit.runner import run_config_hash
 from kilngit.state import RunState
 
 
@@ -248,8 +249,6 @@ def _hash_of(run: TaskRun) -> str | None:
 
 
 def _current_config_hashes(project: Project, task: str) -> dict[str, str]:
-    from kilngit.runner import run_config_hash
-
     definition, prompts = project.task(task), project.prompts(task)
     return {
         slug: run_config_hash(definition, prompts[rc.prompt], rc)

@@ -97,7 +97,7 @@ class ChatRenderer:
 
     def datum(self, messages: Sequence[dict[str, Any]]) -> Any:
         """A next-token cross-entropy `tinker.types.Datum` for one conversation."""
-        from tinker import types
+        from tinker import types  # optional: kilngit[tinker]
 
         r = self.render(messages)
         n = len(r.tokens) - 1

@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kilngit.errors import ProviderError, UsageError
+from kilngit.evals.results import find_eval, find_judge
+from kilngit.evals.runner import run_eval
+from kilngit.evals.scores import eval_scores
 from kilngit.finetune.export import Tokenizer
+from kilngit.finetune.inspect_tasks import run_inspect, task_spec
 from kilngit.finetune.jobs import get_finetune, read_status, run_config_slug, write_status
 from kilngit.finetune.metrics import read_metrics
 from kilngit.finetune.tinker_job import TinkerTrainer
@@ -86,9 +90,6 @@ def run_loop(
     on_round: Callable[[FineTuneRound], None] | None = None,
 ) -> LoopResult:
     """Run (or resume) the loop; see the module docstring."""
-    from kilngit.evals.results import find_eval, find_judge
-    from kilngit.finetune.inspect_tasks import task_spec
-
     _check(settings)
     task = project.task_slug(task)
     spec = get_finetune(project, task, name)
@@ -189,8 +190,6 @@ def _round(
         f"Round {r} of kilngit fine-tune loop {name!r} (step {start + steps}, lr {lr:g}).",
     )
     if judge is None:  # an Inspect task: its scorer is the round's judge
-        from kilngit.finetune.inspect_tasks import run_inspect
-
         inspected = run_inspect(project, task, settings.eval, slug)
         scores, score, items, judge = inspected.scores, inspected.score, inspected.items, inspected.scorer
     else:
@@ -225,9 +224,6 @@ def _evaluate(
     project: Project, task: str, settings: LoopSettings, judge: str, run_config: str
 ) -> tuple[dict[str, float], float | None, int]:
     """Run the eval with a round's run config; its normalized scores, quality and number of items judged."""
-    from kilngit.evals.runner import run_eval
-    from kilngit.evals.scores import eval_scores
-
     summary = run_eval(
         project,
         task,

@@ -53,7 +53,7 @@ def service_url() -> str:
 
 def service_client() -> Any:
     """A `tinker.ServiceClient` for the configured service, keyed from $TINKER_API_KEY."""
-    import tinker
+    import tinker  # optional: kilngit[tinker]
 
     key = os.environ.get("TINKER_API_KEY", "").strip()
     if not key:
@@ -153,7 +153,7 @@ class TinkerTrainer:
     ) -> list[StepMetrics]:
         """Train until `target_step` steps are done, saving a checkpoint every `checkpoint_every` steps and at
         the end. Returns the metrics of the steps taken now. `on_step(metric)` is called after each."""
-        from tinker import types
+        from tinker import types  # optional: kilngit[tinker]
 
         every = checkpoint_every or int(self.spec.params.get("checkpoint_every", DEFAULT_CHECKPOINT_EVERY))
         taken: list[StepMetrics] = []

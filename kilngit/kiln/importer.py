@@ -18,6 +18,7 @@ from kilngit import layout
 from kilngit._io import atomic_write, dump_yaml
 from kilngit._temps import bulk_writing
 from kilngit.errors import KilngitError
+from kilngit.init import init_project
 from kilngit.kiln.plan import ImportPlan
 from kilngit.kiln.planner import plan_import
 from kilngit.kiln.reader import read_kiln
@@ -93,8 +94,6 @@ def import_kiln(src: str | Path, project: str | Path | Project, strict: bool = F
         report.seconds = time.perf_counter() - start
         raise KilnImportError(report)
     if target is None:
-        from kilngit.init import init_project
-
         target = init_project(root, plan.manifest.name)
     target.require_writable()
     with bulk_writing(target.root):  # killed mid-import: the next command sweeps the temp files

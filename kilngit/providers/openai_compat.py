@@ -134,7 +134,7 @@ class OpenAICompatProvider:
         )
 
     def _classify(self, e: BaseException) -> Failure | None:
-        import openai
+        import openai  # loaded by client() before any error can reach here
 
         secrets = (self._key,)
         refused = _connection_failure(e)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from kilngit.providers.base import Provider, RequestFailed
+from kilngit.providers.cache import CachingProvider, cache_settings
 from kilngit.providers.config import ProviderSettings, provider_settings
 
 if TYPE_CHECKING:
@@ -67,8 +68,6 @@ def get_provider(
 
     `cache` (record, replay, off) overrides $KILNGIT_CACHE and the project's `recordings.mode`. In replay mode
     the provider is never contacted, so no API key is needed. Close it with `await provider.aclose()`."""
-    from kilngit.providers.cache import CachingProvider, cache_settings
-
     settings = cache_settings(project, cache)
     if settings.mode == "replay":
         inner: Provider = _Unreachable(name)

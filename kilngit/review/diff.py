@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kilngit.evals.results import eval_results
 from kilngit.project import Project
 from kilngit.review.audit_effects import AuditSummary, AuditSuspect, audit_effects
 from kilngit.review.changes import RecordChanges, record_changes, set_changes
@@ -88,8 +89,6 @@ def _text_at(side: Project | None, relpath: str) -> str:
 
 
 def _stale(side: Project | None, task: str, eval_slug: str, judge: str) -> int:
-    from kilngit.evals.results import eval_results
-
     if side is None or eval_slug not in side.evals(task):
         return 0
     return eval_results(side, task, eval_slug).stale.get(judge, 0)

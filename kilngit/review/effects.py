@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kilngit.errors import KilngitError
+from kilngit.evals.align import eval_alignment
+from kilngit.evals.scores import eval_scores
 from kilngit.project import Project
 
 #: The agreement statistic shown for each rating type when the eval has no alignment gate naming one.
@@ -113,8 +115,6 @@ def _pairs(
 
 def _scores(project: Project, task: str, slug: str) -> Measured:
     """(judge, group, score) -> (mean normalized score, number of runs)."""
-    from kilngit.evals.scores import eval_scores
-
     board = eval_scores(project, task, slug)
     return {
         (board.judge, g.group, name): (stat.normalized, stat.n)
@@ -125,8 +125,6 @@ def _scores(project: Project, task: str, slug: str) -> Measured:
 
 def _agreement(project: Project, task: str, slug: str) -> Measured:
     """(judge, score, metric) -> (statistic, number of golden items compared)."""
-    from kilngit.evals.align import eval_alignment
-
     table = eval_alignment(project, task, slug)
     gate = project.evals(task)[slug].alignment_gate
     found = {}

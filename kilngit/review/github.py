@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 from kilngit import _git
@@ -104,8 +105,6 @@ def workflow_text(install: str, project_dir: str = ".") -> str:
 def kilngit_source() -> str | None:
     """A pip requirement for the running kilngit pinned to its commit, from how it was installed; None when
     that cannot be told (a wheel from elsewhere, a checkout without a URL remote)."""
-    from importlib.metadata import PackageNotFoundError, distribution
-
     try:
         text = distribution("kilngit").read_text("direct_url.json")
     except PackageNotFoundError:

@@ -14,6 +14,7 @@ import os
 import re
 import select
 import sys
+import termios
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -43,8 +44,6 @@ class Keys:
 
     def __enter__(self) -> Keys:
         if self.tty:
-            import termios
-
             fd = self.stream.fileno()
             self._saved = termios.tcgetattr(fd)
             self._cbreak()
@@ -52,14 +51,10 @@ class Keys:
 
     def __exit__(self, *exc: object) -> None:
         if self._saved is not None:
-            import termios
-
             termios.tcsetattr(self.stream.fileno(), termios.TCSADRAIN, self._saved)
             self._saved = None
 
     def _cbreak(self) -> None:
-        import termios
-
         assert self._saved is not None
         mode = list(self._saved)
         mode[3] &= ~(termios.ECHO | termios.ICANON)  # lflag
@@ -90,7 +85,6 @@ class Keys:
         if self._saved is None:
             line = self.stream.readline()
             return line.rstrip("\r\n") if line else None
-        import termios
 
         fd = self.stream.fileno()
         termios.tcsetattr(fd, termios.TCSANOW, self._saved)  # cooked mode: echo and line editing

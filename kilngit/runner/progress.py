@@ -17,6 +17,7 @@ def progress_bar(
     if not enabled or total <= 0:
         yield _ignore
         return
+    # rich.progress (~150 ms) only when a bar is drawn: jobs without a terminal never draw one
     from rich.console import Console
     from rich.progress import (
         BarColumn,

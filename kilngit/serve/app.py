@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -27,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from kilngit.errors import KilngitError, NotFoundError
 from kilngit.project import Project
+from kilngit.serve import compare, labeling, pages
 from kilngit.serve.access import Access, Session, csrf_ok
 from kilngit.serve.fresh import Freshness
 from kilngit.serve.text import css, render_text
@@ -199,10 +201,6 @@ async def security_headers(request: Request, call_next: Callable[[Request], Awai
 
 def create_app(project: Project, tokens: dict[str, str], host: str = "127.0.0.1", port: int = 0) -> Starlette:
     """The application. `tokens` maps each secret sign-in token to the rater it signs in as."""
-    from starlette.middleware.base import BaseHTTPMiddleware
-
-    from kilngit.serve import compare, labeling, pages
-
     server = Server(project, Access(tokens), port)
     server.queues = labeling.Queues(server)
     routes: list[Route | Mount] = [

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kilngit.errors import UsageError
 from kilngit.evals.items import eval_items, group_of, runs_on_inputs
-from kilngit.serve.app import Server
+from kilngit.evals.results import find_judge
 from kilngit.serve.pages import PER_PAGE, cached_results, int_param
 from kilngit.state import RunState
+
+if TYPE_CHECKING:  # app.py imports this module to build its routes
+    from kilngit.serve.app import Server
 
 
 @dataclass
@@ -35,8 +38,6 @@ class Comparison:
 
 def comparison(server: Server, task: str, eval_slug: str, configs: list[str], only_diff: bool) -> Comparison:
     """Every eval input with each chosen run config's first run on it and the default judge's scores."""
-    from kilngit.evals.results import find_judge
-
     project = server.project
     results = cached_results(server, task, eval_slug)
     judge = find_judge(project, task, eval_slug, None) if results.judges else ""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from kilngit import layout
 from kilngit.errors import KilngitError, UsageError
+from kilngit.evals.audit_queue import read_queue, runs_to_review
 from kilngit.filters import RunFilter
 from kilngit.records import Annotation, Task
 from kilngit.review.label import in_queue
@@ -31,9 +32,11 @@ from kilngit.review.rating import (
     rating_word,
     save_annotation,
 )
-from kilngit.serve.app import Server
 from kilngit.serve.pages import judge_views
 from kilngit.state import RunState
+
+if TYPE_CHECKING:  # app.py imports this module to build its routes
+    from kilngit.serve.app import Server
 
 QUEUES = ("unrated", "disputed", "suspects")
 _KEYS = {"pass_fail": "pf", "pass_fail_critical": "pfc", "five_star": "12345", None: "pfc12345"}
@@ -243,8 +246,6 @@ def _suspects(
 ) -> tuple[list[str], dict[str, list[str]]]:
     """The runs of the task's audit queue (`kilngit audit EVAL --queue`) this rater has not labeled since
     the audit, most suspect first, with the audit's evidence for each."""
-    from kilngit.evals.audit_queue import read_queue, runs_to_review
-
     audit = read_queue(server.project, task)
     flt = server.project.run_filter(task, filter_text or "all")
     states = server.project.states(task)

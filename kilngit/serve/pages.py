@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 from starlette.requests import Request
@@ -13,11 +13,19 @@ from starlette.responses import Response
 from kilngit import layout
 from kilngit._git import run_git
 from kilngit.errors import KilngitError, UsageError
+from kilngit.evals.align import eval_alignment
+from kilngit.evals.check import judge_gate
 from kilngit.evals.items import group_of
 from kilngit.evals.results import EvalResults, RunVerdict, eval_results
+from kilngit.evals.scores import eval_scores
 from kilngit.project import Project
+from kilngit.report import report_sections
+from kilngit.review.diff import review as review_range
+from kilngit.review.render import sections, summary_rows
 from kilngit.serve import views
-from kilngit.serve.app import Server
+
+if TYPE_CHECKING:  # app.py imports this module to build its routes
+    from kilngit.serve.app import Server
 
 _REV = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/~^@{}-]{0,100}")
 PER_PAGE = 50
@@ -49,10 +57,6 @@ class EvalSummary:
 
 
 def _eval_summary(project: Project, task: str, slug: str) -> EvalSummary:
-    from kilngit.evals.align import eval_alignment
-    from kilngit.evals.check import judge_gate
-    from kilngit.evals.scores import eval_scores
-
     out = EvalSummary(slug)
     try:
         results = eval_results(project, task, slug)
@@ -232,8 +236,6 @@ async def run(server: Server, request: Request) -> Response:
 
 
 async def evals(server: Server, request: Request) -> Response:
-    from kilngit.report import report_sections
-
     project = server.project
     sections = server.memo(("evals",), lambda: report_sections(project))
     return server.render(request, "evals.html", sections=[(s.id, s.title, Markup(s.html)) for s in sections])
@@ -243,9 +245,6 @@ async def evals(server: Server, request: Request) -> Response:
 
 
 async def review(server: Server, request: Request) -> Response:
-    from kilngit.review.diff import review as review_range
-    from kilngit.review.render import sections, summary_rows
-
     base = request.query_params.get("base", "HEAD~1").strip()
     head = request.query_params.get("head", "HEAD").strip()
     context: dict[str, Any] = {"base": base, "head": head}

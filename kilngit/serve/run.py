@@ -12,6 +12,7 @@ from typing import Any
 from kilngit.errors import KilngitError, UsageError
 from kilngit.identity import current_person
 from kilngit.project import Project
+from kilngit.serve.access import load_raters
 
 DEFAULT_PORT = 8765
 
@@ -49,8 +50,6 @@ def bind(host: str, port: int) -> socket.socket:
 
 def sign_in_tokens(project: Project, raters_file: str | Path | None) -> dict[str, str]:
     """The raters file's tokens, or one fresh token for the local git identity."""
-    from kilngit.serve.access import load_raters
-
     if raters_file is not None:
         return load_raters(raters_file, project.root)
     return {secrets.token_urlsafe(24): current_person(project.root)}
@@ -66,6 +65,7 @@ def serve(
 ) -> int:
     """Serve the project containing `root` until interrupted. Prints the sign-in link(s) to `out`."""
     require_extra()
+    # the optional web libraries (kilngit[serve]), imported once require_extra() has checked them
     import uvicorn
 
     from kilngit.serve.app import create_app

@@ -32,7 +32,7 @@ def run_job(project: Project, job: Job) -> str:
 
         return follow_batches(project, job.args["origin"])
     if job.kind == "finetune":
-        from kilngit.finetune.dispatch import refresh_finetune
+        from kilngit.finetune.dispatch import refresh_finetune  # each job process loads only its kind
 
         status = refresh_finetune(project, job.task, job.args["finetune"])
         return f"fine-tune {job.args['finetune']}: {status.state}"
@@ -63,7 +63,7 @@ def run_job(project: Project, job: Job) -> str:
 
 
 def _eval(project: Project, task: str, eval_slug: str, options: dict[str, Any]) -> str:
-    from kilngit.evals.runner import run_eval
+    from kilngit.evals.runner import run_eval  # each job process loads only its kind (~250 ms)
 
     summary = run_eval(project, task, eval_slug, progress=False, **options)
     if summary.interrupted:
@@ -79,7 +79,7 @@ def _eval(project: Project, task: str, eval_slug: str, options: dict[str, Any]) 
 
 
 def _run(project: Project, task: str, run_config: str, filter_text: str | None, samples: int) -> str:
-    from kilngit.runner import run_task
+    from kilngit.runner import run_task  # each job process loads only its kind
 
     summary = run_task(
         project, task, run_config, filter_text=filter_text or "input_only", samples=samples, progress=False

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kilngit._child import python_module
+from kilngit.evals.items import eval_items, judgeable
+from kilngit.evals.results import eval_results
 from kilngit.project import Project
 from kilngit.sync.batches import followed
 from kilngit.sync.lock import watch_dir
@@ -138,9 +140,6 @@ def pending_jobs(root: str | Path) -> list[Job]:
 
 def _missing_judgements(project: Project, task: str, eval_slug: str) -> int:
     """(judge, run) pairs of an eval's eval set and golden set with no current result yet."""
-    from kilngit.evals.items import eval_items, judgeable
-    from kilngit.evals.results import eval_results
-
     results = eval_results(project, task, eval_slug)
     items = eval_items(project, task, results.eval)
     runs = judgeable(items.eval_set + items.golden)

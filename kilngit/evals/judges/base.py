@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kilngit.evals.labels import read_label, score_classes
 from kilngit.leaks import scrub
 from kilngit.ratings import NAMED_VALUES, allowed_values
 from kilngit.records import Eval, Judge, JudgeResult, Task, TaskRun, Usage
@@ -157,8 +158,6 @@ def verdict_from_scores(
     take a class name (one of the score's classes)."""
     labels, label_problems = {}, []
     if isinstance(raw, dict):
-        from kilngit.evals.labels import read_label, score_classes
-
         raw = dict(raw)
         for score in [s for s in setup.scores if s.type == "label" and s.name in raw]:
             classes = score_classes(score, setup.task)

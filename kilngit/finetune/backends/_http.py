@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import httpx
+
 from kilngit.errors import ProviderError
 from kilngit.providers.config import provider_settings
 
@@ -29,8 +31,6 @@ class JsonClient:
     """Bearer-authenticated requests to `base`; `call` returns the JSON body or raises httpx's errors."""
 
     def __init__(self, base: str, key: str, timeout: float) -> None:
-        import httpx
-
         self.secret = key
         self._http = httpx.Client(
             base_url=base.rstrip("/"), timeout=timeout, headers={"Authorization": f"Bearer {key}"}
@@ -47,8 +47,6 @@ class JsonClient:
 
 def transient(error: Exception) -> bool:
     """Connection failures, timeouts, 408, 429 and 5xx: worth trying again."""
-    import httpx
-
     if isinstance(error, httpx.TransportError):
         return True
     return isinstance(error, httpx.HTTPStatusError) and (

@@ -41,7 +41,7 @@ PARAMS: dict[str, type] = {
 
 def openai_client(provider: str = "openai") -> Any:
     """An `openai.OpenAI` client for the provider's settings, SDK retries off (kilngit retries itself)."""
-    import openai
+    import openai  # the SDK (~1-2 s) only when the API is called; `finetune create` reads PARAMS
 
     key, timeout = api_key(provider, repr(provider))
     return openai.OpenAI(
@@ -115,7 +115,7 @@ class OpenAIFineTuning:
         self.client.fine_tuning.jobs.cancel(job_id)
 
     def transient(self, error: Exception) -> bool:
-        import openai
+        import openai  # loaded by openai_client() before any error can reach here
 
         if isinstance(error, (openai.APIConnectionError, openai.APITimeoutError)):
             return True

@@ -13,6 +13,7 @@ from kilngit.errors import UsageError
 from kilngit.finetune.backends import finetune_backend
 from kilngit.finetune.backends.base import StartOptions
 from kilngit.finetune.jobs import TERMINAL, read_status, write_status
+from kilngit.finetune.tinker_job import train_tinker
 from kilngit.project import Project
 from kilngit.records import FineTune, FineTuneStatus
 
@@ -39,8 +40,6 @@ class TinkerBackend:
     def start(
         self, project: Project, task: str, name: str, spec: FineTune, options: StartOptions
     ) -> FineTuneStatus:
-        from kilngit.finetune.tinker_job import train_tinker
-
         status = read_status(project, task, name)
         if options.retry and status.state in ("failed", "cancelled"):
             write_status(project, status, state="pending", error=None)
