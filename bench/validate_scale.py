@@ -37,7 +37,7 @@ def build(root: Path, n: int) -> None:
     """Write a valid project with about n records (raw dicts, canonical bytes, real content IDs)."""
     from kilngit.authoring import new_task
     from kilngit.init import init_project
-    from kilngit.records import Eval, EvalScore, Judge, Requirement
+    from kilngit.records import Eval, EvalScore, Judge, JudgeResult, Requirement, RunConfig
 
     project = init_project(root, name=f"bench-{n}")
     new_task(
@@ -53,6 +53,10 @@ def build(root: Path, n: int) -> None:
             scores=[EvalScore(name="correct_command", instruction="Is it right?")],
             default_judge="j",
         ),
+    )
+    project.write_definition(
+        layout.run_config_file("t", "mini"),
+        RunConfig(provider="openai", model="gpt-4o-mini", prompt="default"),
     )
     judge = Judge(type="contains", score="correct_command", pattern="ffmpeg")
     project.write_definition(layout.judge_file("t", "e", "j"), judge)
@@ -115,6 +119,7 @@ def build(root: Path, n: int) -> None:
             "sample": i // n_runs,
             "scores": {"correct_command": 1.0},
         }
+        rec = JudgeResult.model_validate(rec).to_data()  # with the fields the model adds by default
         rec["id"] = content_id(rec)
         _write(root / layout.judge_result_file("t", "e", "j", rec["id"]), to_file_bytes(rec))
     subprocess.run(["git", "config", "feature.manyFiles", "true"], cwd=root, check=True)

@@ -179,7 +179,9 @@ def _check_real_path(fd: int, path: str, root: str) -> None:
     except OSError:  # no /proc (macOS): check each folder on the way
         check_no_symlinks(root, os.path.relpath(path, root))
         return
-    want = os.path.join(_real_root(root), os.path.relpath(path, root))
+    # `path` is nearly always root + "/" + relpath: slicing is much cheaper than `os.path.relpath`
+    inside = path[len(root) + 1 :] if path.startswith(root + os.sep) else os.path.relpath(path, root)
+    want = os.path.join(_real_root(root), inside)
     if real != want:
         check_no_symlinks(root, os.path.relpath(path, root))
         raise ReadError(f"is reached through a symlink (it is really {real})", _SYMLINK_FIX)

@@ -146,10 +146,11 @@ class Project:
             if kind_.sharded
             else (parse_record(self.root, relpath) for relpath in candidates)
         )
+        key_parts = kind_.key  # computed by the kinds table on each call: once per listing, not per record
         for parsed in listing:
             self.problems += parsed.problems
             if parsed.record is not None and not any(p.severity == "error" for p in parsed.problems):
-                out[_listing_key(kind_, parsed.params)] = parsed.record
+                out[_listing_key(kind_, parsed.params, key_parts)] = parsed.record
         if not kind_.live:
             self._cache[key] = out
         return out
@@ -413,9 +414,9 @@ def _listdir(folder: Path) -> list[tuple[str, bool]]:
         return []
 
 
-def _listing_key(kind: Kind, parts: dict[str, str]) -> Any:
+def _listing_key(kind: Kind, parts: dict[str, str], key_parts: tuple[str, ...] | None = None) -> Any:
     """A record's key within its listing: its one remaining path part, or a tuple of them."""
-    key = tuple(parts[p] for p in kind.key)
+    key = tuple(parts[p] for p in (key_parts if key_parts is not None else kind.key))
     return key[0] if len(key) == 1 else key
 
 

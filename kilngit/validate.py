@@ -21,6 +21,7 @@ from kilngit import _git, layout
 from kilngit._io import atomic_write
 from kilngit.cache import file_facts
 from kilngit.errors import KilngitError
+from kilngit.kinds import KINDS
 from kilngit.load import Problem, parse_record
 from kilngit.records import ProjectManifest
 
@@ -170,7 +171,10 @@ def project_files(
     to `odd` as problems. A folder named like a record is yielded as a path, for its problem to be reported."""
     if (root / layout.MANIFEST).exists() or (root / layout.MANIFEST).is_symlink():
         yield layout.MANIFEST
-    stack = [(root / "tasks", "tasks")]
+    # Only a folder with a record's suffix can sit at a record's path: the rest need no `classify`, which
+    # matters with a folder per shard (as many folders as files in a small project).
+    suffixes = tuple({"." + kind.path.rsplit(".", 1)[-1] for kind in KINDS.values()})
+    stack = [(os.path.join(root, "tasks"), "tasks")]
     while stack:
         folder, rel = stack.pop()
         try:
@@ -189,8 +193,10 @@ def project_files(
                         yield path  # reading it says what it is
                     elif odd is not None:
                         odd.append(_odd_problem(path, entry.is_symlink()))
-                elif entry.is_dir(follow_symlinks=False) and layout.classify(path) is None:
-                    stack.append((Path(entry.path), path))
+                elif entry.is_dir(follow_symlinks=False) and (
+                    not entry.name.endswith(suffixes) or layout.classify(path) is None
+                ):
+                    stack.append((entry.path, path))
                 else:
                     if regular is not None and entry.is_file(follow_symlinks=False):
                         regular.add(path)

@@ -42,9 +42,9 @@ class Facts:
     def encode(self) -> str:
         return json.dumps(
             [
+                self.loadable,  # first, for `loadable_text`
                 self.kind,
                 _rows(self.problems),
-                self.loadable,
                 self.checked,
                 _rows(self.cross),
                 self.deps,
@@ -55,10 +55,15 @@ class Facts:
 
     @classmethod
     def decode(cls, relpath: str, text: str) -> Facts:
-        kind, problems, loadable, checked, cross, deps, run_key = json.loads(text)
+        loadable, kind, problems, checked, cross, deps, run_key = json.loads(text)
         return cls(
             kind, _problems(relpath, problems), loadable, checked, _problems(relpath, cross), deps, run_key
         )
+
+    @staticmethod
+    def loadable_text(text: str) -> bool:
+        """`decode(text).loadable`, without decoding: the loader asks it once per record."""
+        return text.startswith("[true,")
 
     @property
     def storable(self) -> bool:
@@ -71,6 +76,8 @@ def _rows(problems: list[Problem]) -> list[list[str]]:
 
 
 def _problems(relpath: str, rows: list[list[str]]) -> list[Problem]:
+    if not rows:
+        return []  # the common case, a million times on a large project
     return [Problem(relpath, m, f, ptr, sev, code) for m, f, ptr, sev, code in rows]  # type: ignore[arg-type]
 
 

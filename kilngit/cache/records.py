@@ -64,8 +64,8 @@ def _cached(
         return None
     if trusted_key(st, stamp) != row[0]:
         return None
-    facts = Facts.decode(relpath, row[1])
-    if not facts.loadable:
+    if not Facts.loadable_text(row[1]):
+        facts = Facts.decode(relpath, row[1])
         return Parsed(relpath, facts.kind, None, facts.problems, located.params)
     try:
         data = json.loads(raw)

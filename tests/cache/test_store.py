@@ -28,7 +28,7 @@ def _forge(project: Project, relpath: str, message: str) -> None:
     with closing(sqlite3.connect(_db(project))) as db, db:
         (facts,) = db.execute("SELECT facts FROM files WHERE path = ?", (relpath,)).fetchone()
         row = json.loads(facts)
-        row[1] = [[message, "none", "", "error", ""]]
+        row[2] = [[message, "none", "", "error", ""]]
         db.execute("UPDATE files SET facts = ? WHERE path = ?", (json.dumps(row), relpath))
 
 
@@ -113,7 +113,7 @@ def test_two_commands_at_once_and_a_writer_holding_the_lock(project: Project) ->
     holder = sqlite3.connect(_db(project), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     holder.execute(
-        'UPDATE files SET facts = \'["task_run",[["forged","","","error",""]],false,false,[],[],null]\''
+        'UPDATE files SET facts = \'[false,"task_run",[["forged","","","error",""]],false,[],[],null]\''
     )
     env = dict(os.environ, KILNGIT_CACHE_BUSY_MS="0")
     cmd = [sys.executable, "-m", "kilngit", "-C", str(project.root), "validate", "--format", "json"]

@@ -1,0 +1,148 @@
+"""Warm commands on big projects: what the local cache (.kilngit/cache/) buys, side by side in one run.
+
+    python bench/warm_commands.py 100000 [1000000] [--dir /tmp/kilngit-warm] [--demo SRC] [--kiln-python PY]
+
+For each size, a project of that many records (70% runs, 20% annotations, 10% judge results; built once
+with bench/validate_scale.py's generator, committed in git and kept under --dir) is measured, each figure a
+fresh process with a warm OS page cache:
+
+* read + json.loads of every file (the floor), cold `validate` (empty cache) and `validate --no-cache`;
+* after one edit of an annotation: warm `validate`, `status`, `eval scores`, and `git status` on the tree;
+* peak memory (ru_maxrss) of a process loading every record (`Project` runs, annotations, states, results).
+
+Then the imported Kiln demo: warm `validate` beside kiln-ai loading the original (kiln-ai in its own venv,
+as .ci/run installs it: --kiln-python, $KILN_PYTHON or ~/.cache/kilngit-ci/kilnvenv/bin/python).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from validate_scale import _SNIPPETS, build  # noqa: E402
+
+from kilngit.cache.store import CACHE_DIR  # noqa: E402
+from kilngit.records.canonical import to_file_bytes  # noqa: E402
+
+DEMO = HERE.parent.parent / "shared" / "kiln_demo" / "end_to_end_project_demo"
+KILN_LOADER = HERE.parent / "tests" / "kiln" / "load_with_kiln_ai.py"
+KILNGIT = [sys.executable, "-m", "kilngit"]
+
+PEAK_LOAD = _SNIPPETS["full load"].replace(
+    "print(n)", "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
+
+
+def timed(cmd: list[str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode not in ok:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return seconds, proc.stdout
+
+
+def drop_cache(root: Path) -> None:
+    shutil.rmtree(root / CACHE_DIR, ignore_errors=True)
+
+
+def edit_one(root: Path, note: str) -> None:
+    ann = next((root / "tasks/t/annotations").rglob("*.json"))
+    data = json.loads(ann.read_text())
+    data["note"] = note
+    ann.write_bytes(to_file_bytes(data))
+
+
+def measure(root: Path, n: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    timed([sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)])  # warm the page cache
+    out["read+json.loads (floor)"] = timed([sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)])[0]
+    out["validate --no-cache"] = timed([*KILNGIT, "-C", str(root), "validate", "--no-cache"])[0]
+    drop_cache(root)
+    out["validate, cold (empty cache)"] = timed([*KILNGIT, "-C", str(root), "validate"])[0]
+    timed([*KILNGIT, "-C", str(root), "status"])  # the loader's first pass fills nothing new; warms it anyway
+    edit_one(root, f"edited {time.time()}")
+    out["validate, warm (1 edit)"] = timed([*KILNGIT, "-C", str(root), "validate"])[0]
+    edit_one(root, f"edited again {time.time()}")
+    out["status, warm (1 edit)"] = timed([*KILNGIT, "-C", str(root), "status"])[0]
+    edit_one(root, f"edited a third time {time.time()}")
+    out["eval scores, warm (1 edit)"] = timed([*KILNGIT, "-C", str(root), "eval", "scores"])[0]
+    out["git status"] = timed(["git", "status", "--porcelain"], cwd=root)[0]
+    out["kilngit --version (startup)"] = timed([*KILNGIT, "--version"])[0]
+    peak = timed([sys.executable, "-c", PEAK_LOAD, str(root)])[1].strip()
+    out["peak MB, full load (warm)"] = int(peak) / 1024
+    git = subprocess.run(["git", "checkout", "-q", "--", "."], cwd=root)  # leave the tree as built
+    assert git.returncode == 0
+    return out
+
+
+def demo(src: Path, kiln_python: str | None, base: Path) -> dict[str, float]:
+    root = base / "kiln-demo"
+    if not (root / "kilngit.yaml").exists():
+        timed([*KILNGIT, "import", "kiln", str(src), "--into", str(root)])
+    out: dict[str, float] = {}
+    timed([*KILNGIT, "-C", str(root), "validate"])  # fills the cache
+    seconds, text = timed([*KILNGIT, "-C", str(root), "validate", "--format", "json"])
+    out["kilngit validate, warm (process)"] = seconds
+    out["kilngit validate, warm (in-process)"] = json.loads(text)["seconds"]
+    seconds, text = timed([*KILNGIT, "-C", str(root), "validate", "--no-cache", "--format", "json"])
+    out["kilngit validate --no-cache (in-process)"] = json.loads(text)["seconds"]
+    if kiln_python:
+        loaded = json.loads(timed([kiln_python, str(KILN_LOADER), str(src)])[1])
+        out["kiln-ai load of the original (in-process)"] = loaded["load_seconds"]
+        out["kiln-ai import + load (process)"] = loaded["load_seconds"] + loaded["import_seconds"]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("sizes", nargs="*", type=int, default=[100_000])
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "kilngit-warm")
+    parser.add_argument("--demo", type=Path, default=DEMO)
+    default_kiln = os.environ.get("KILN_PYTHON") or str(Path.home() / ".cache/kilngit-ci/kilnvenv/bin/python")
+    parser.add_argument("--kiln-python", default=default_kiln if Path(default_kiln).is_file() else None)
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; projects under {args.dir}")
+    for n in args.sizes:
+        root = args.dir / f"p{n}"
+        if not (root / "kilngit.yaml").exists():
+            start = time.perf_counter()
+            build(root, n)
+            print(f"{n:>9}  {'build + git commit':<40} {time.perf_counter() - start:8.2f}", flush=True)
+        results = measure(root, n)
+        for name, value in results.items():
+            print(f"{n:>9}  {name:<40} {value:8.2f}", flush=True)
+        floor, git = results["read+json.loads (floor)"], results["git status"]
+        print(
+            f"{n:>9}  {'cold validate / floor':<40} {results['validate, cold (empty cache)'] / floor:7.2f}x"
+        )
+        for name in ("validate", "status", "eval scores"):
+            ratio = results[f"{name}, warm (1 edit)"] / git
+            print(f"{n:>9}  {name + ', warm / git status':<40} {ratio:7.2f}x", flush=True)
+    if args.demo.is_dir():
+        results = demo(args.demo, args.kiln_python, args.dir)
+        for name, value in results.items():
+            print(f"{'demo':>9}  {name:<40} {value:8.2f}", flush=True)
+        kiln = results.get("kiln-ai load of the original (in-process)")
+        if kiln:
+            warm = results["kilngit validate, warm (in-process)"]
+            print(f"{'demo':>9}  {'kiln-ai load / warm validate':<40} {kiln / warm:7.1f}x")
+    else:
+        print(f"Kiln demo not found at {args.demo}: skipped")
+
+
+if __name__ == "__main__":
+    main()
