@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["JUDGE_TYPES", "JudgeTypeSpec", "declare", "judge_type_spec", "undeclare"]
+__all__ = ["JUDGE_TYPES", "JudgeTypeSpec", "declare", "undeclare"]
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,3 @@ def undeclare(name: str) -> None:
     """Remove a judge type declared at run time (tests)."""
     if JUDGE_TYPES.get(name, JudgeTypeSpec(name)).module is None:
         JUDGE_TYPES.pop(name, None)
-
-
-def judge_type_spec(name: str) -> JudgeTypeSpec | None:
-    """The declared type called `name`, if any."""
-    return JUDGE_TYPES.get(name)

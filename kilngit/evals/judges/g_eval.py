@@ -21,7 +21,7 @@ from typing import Any
 
 from kilngit.evals.judges.base import JudgeSetup, Verdict
 from kilngit.evals.judges.llm_judge import LLMJudge, read_answer, stated_verdict
-from kilngit.evals.judges.registry import Item, judge_type
+from kilngit.evals.judges.registry import judge_type
 from kilngit.providers.base import Provider, TokenLogprob
 from kilngit.ratings import PASS_FAIL_LABELS, named_values
 from kilngit.records import EvalScore
@@ -76,10 +76,7 @@ async def run_g_eval(
 
 @judge_type("g_eval")
 class GEval(LLMJudge):
-    async def judge(self, item: Item) -> Verdict:
-        return await run_g_eval(
-            self.setup, self.provider, self.system, item.run_input, item.output, item.sample
-        )
+    answer = staticmethod(run_g_eval)
 
 
 def weighted_scores(tokens: tuple[TokenLogprob, ...], scores: list[EvalScore]) -> dict[str, WeightedScore]:

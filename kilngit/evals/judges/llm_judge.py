@@ -162,6 +162,8 @@ class LLMJudge:
 
     note: ClassVar[str | None] = None
     """What the type adds to the system message after the scores."""
+    answer = staticmethod(run_llm_judge)
+    """How the type asks the model and reads its answer (g_eval weighs it by token probabilities)."""
 
     def __init__(self, setup: JudgeSetup, project: Project, cache: str | None) -> None:
         assert setup.judge.provider is not None, "LLM judges name a provider (the Judge model checks it)"
@@ -170,7 +172,7 @@ class LLMJudge:
         self.provider: Provider = get_provider(setup.judge.provider, project, cache=cache)
 
     async def judge(self, item: Item) -> Verdict:
-        return await run_llm_judge(
+        return await self.answer(
             self.setup, self.provider, self.system, item.run_input, item.output, item.sample
         )
 
