@@ -141,8 +141,9 @@ class Judge(Definition):
     @classmethod
     def _known_type(cls, value: str) -> str:
         if value not in JUDGE_TYPES:
+            known = ", ".join(JUDGE_TYPES)
             raise ValueError(
-                f"unknown judge type {value!r}; {did_you_mean(value, JUDGE_TYPES)}types: {', '.join(JUDGE_TYPES)}"
+                f"unknown judge type {value!r}; {did_you_mean(value, JUDGE_TYPES)}types: {known}"
             )
         return value
 

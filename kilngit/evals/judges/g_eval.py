@@ -76,6 +76,8 @@ async def run_g_eval(
 
 @judge_type("g_eval")
 class GEval(LLMJudge):
+    """The `g_eval` judge type: an LLM judge whose scores are weighted by token probabilities."""
+
     answer = staticmethod(run_g_eval)
 
 

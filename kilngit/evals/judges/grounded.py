@@ -120,6 +120,8 @@ async def run_grounded(
 
 @judge_type("grounded")
 class Grounded(LLMJudge):
+    """The `grounded` judge type: an LLM judge shown its evidence judges' results for the run."""
+
     note = SYSTEM_NOTE
 
     async def judge(self, item: Item) -> Verdict:
