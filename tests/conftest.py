@@ -1,19 +1,26 @@
 """Shared fixtures: real git repositories in temp folders with a pinned identity and an empty global config,
-a guard that fails a test which writes to the home folder, and ready-made projects."""
+a guard that fails a test which writes to the home folder, ready-made projects, and the real Kiln demo imported
+once per session (defined here, not imported into test modules: an imported fixture is a second fixture, and a
+session-scoped one would run again for each module that imports it)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from kilngit.authoring import new_task
 from kilngit.init import init_project
+from kilngit.kiln import ImportReport, import_kiln
 from kilngit.project import Project
 from kilngit.records import Requirement
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO.parent / "shared" / "kiln_demo" / "end_to_end_project_demo"
 
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -32,6 +39,10 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig-empty"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    # Terminal output (rich) is laid out for the size a terminal-less run gets, whatever runs the tests
+    # (pytest-xdist workers, for one, are given LINES=24).
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "25")
     for key, value in GIT_IDENTITY.items():
         monkeypatch.setenv(key, value)
     for key in list(os.environ):
@@ -98,3 +109,38 @@ def project(_template_project: Path, tmp_path: Path) -> Project:
     root = tmp_path / "proj"
     shutil.copytree(_template_project, root, symlinks=True)
     return Project(root)
+
+
+@pytest.fixture(scope="session")
+def demo_src() -> Path:
+    """The real Kiln demo project (skipped when absent)."""
+    if not (DEMO / "project.kiln").is_file():
+        pytest.skip(f"the Kiln demo project is not at {DEMO}")
+    return DEMO
+
+
+@pytest.fixture(scope="session")
+def bulk_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """A folder for tests that write the demo's ~11,000 files: in RAM (/dev/shm) when there is one, so disk
+    contention from other processes does not slow the tests down, else a normal temp folder."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        folder = Path(tempfile.mkdtemp(prefix="kilngit-kiln-tests-", dir=shm))
+        yield folder
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        yield tmp_path_factory.mktemp("bulk")
+
+
+@pytest.fixture(scope="session")
+def demo_import(demo_src: Path, bulk_tmp: Path) -> tuple[Path, ImportReport]:
+    """The demo imported into a new project, once per session (tests that change it work on a copy)."""
+    root = bulk_tmp / "demo"
+    old = dict(os.environ)
+    os.environ.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", **GIT_IDENTITY)
+    try:
+        report = import_kiln(demo_src, root)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return root, report

@@ -9,7 +9,6 @@ from kilngit.evals.runner import run_eval
 from kilngit.project import Project
 from kilngit.views import list_runs, show_run
 from tests.evals.conftest import _eval_template, eval_project  # noqa: F401  (fixtures)
-from tests.kiln.conftest import bulk_tmp, demo_import, demo_src  # noqa: F401  (fixtures)
 
 
 def _judged(project: Project) -> Project:

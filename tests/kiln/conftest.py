@@ -1,59 +1,18 @@
-"""Fixtures for the Kiln tests: the real Kiln demo project (skipped when absent), its import (done once per
-session, it takes seconds), a python with kiln-ai, and hashing of whole folders."""
+"""Fixtures for the Kiln tests: a python with kiln-ai, and hashing of whole folders. The demo project and its
+import (`demo_src`, `demo_import`, `bulk_tmp`) are in tests/conftest.py, so every folder shares one import."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from kilngit.kiln import ImportReport, import_kiln
-from tests.conftest import GIT_IDENTITY
-
-REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO.parent / "shared" / "kiln_demo" / "end_to_end_project_demo"
 KILN_LOADER = Path(__file__).with_name("load_with_kiln_ai.py")
-
-
-@pytest.fixture(scope="session")
-def demo_src() -> Path:
-    if not (DEMO / "project.kiln").is_file():
-        pytest.skip(f"the Kiln demo project is not at {DEMO}")
-    return DEMO
-
-
-@pytest.fixture(scope="session")
-def bulk_tmp(tmp_path_factory: pytest.TempPathFactory):
-    """A folder for tests that write the demo's ~11,000 files: in RAM (/dev/shm) when there is one, so disk
-    contention from other processes does not slow the tests down, else a normal temp folder."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        folder = Path(tempfile.mkdtemp(prefix="kilngit-kiln-tests-", dir=shm))
-        yield folder
-        shutil.rmtree(folder, ignore_errors=True)
-    else:
-        yield tmp_path_factory.mktemp("bulk")
-
-
-@pytest.fixture(scope="session")
-def demo_import(demo_src: Path, bulk_tmp: Path) -> tuple[Path, ImportReport]:
-    """The demo imported into a new project (shared by the tests that only read it)."""
-    root = bulk_tmp / "demo"
-    old = dict(os.environ)
-    os.environ.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", **GIT_IDENTITY)
-    try:
-        report = import_kiln(demo_src, root)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    return root, report
 
 
 @pytest.fixture(scope="session")

@@ -169,6 +169,3 @@ def test_scores_of_a_frozen_set_on_the_kiln_demo(demo_import, tmp_path):
     assert eval_scores(project, task, ev_slug).inputs == len(
         {s.run.input for s in project.select(task, f"split::{report.split}/all")}
     )
-
-
-from tests.kiln.conftest import bulk_tmp, demo_import, demo_src  # noqa: E402,F401  (fixtures)

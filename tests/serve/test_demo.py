@@ -11,12 +11,11 @@ from starlette.testclient import TestClient
 from kilngit import layout
 from kilngit.project import Project
 from kilngit.serve.app import create_app
-from tests.kiln.conftest import bulk_tmp, demo_import, demo_src  # noqa: F401 (fixtures)
 
 TOKEN = "demo-token-0123456789"
 
 
-def test_every_page_on_the_kiln_demo(demo_import, tmp_path: Path) -> None:  # noqa: F811
+def test_every_page_on_the_kiln_demo(demo_import, tmp_path: Path) -> None:
     root = tmp_path / "demo"
     shutil.copytree(demo_import[0], root, symlinks=True)
     project = Project(root)
