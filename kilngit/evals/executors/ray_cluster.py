@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from importlib.metadata import version
 from typing import Any
 
@@ -36,6 +37,7 @@ try:
 except ImportError:  # an optional extra: the error says how to install it
     ray = None  # type: ignore[assignment]
 
+CONNECT_S = 10.0
 HANG_S = 120.0  # beyond a judgement's own time limit: guards a hang of the cluster only
 #: One judgement at a time per slot, on one CPU; a dead slot is replaced by a new one, not restarted.
 SLOT_OPTIONS: dict[str, Any] = {"num_cpus": 1, "max_concurrency": 1, "max_restarts": 0}
@@ -63,6 +65,7 @@ class RayExecutor:
         where = address or os.environ.get("RAY_ADDRESS") or "a new local Ray instance"
         self.started = not ray.is_initialized()
         if self.started:
+            _check_reachable(address or os.environ.get("RAY_ADDRESS"))
             options: dict[str, Any] = {"include_dashboard": False} if where.startswith("a new") else {}
             try:
                 ray.init(
@@ -172,6 +175,21 @@ class RayCodeJudge:
 
 def create(address: str | None = None) -> RayExecutor:
     return RayExecutor(address)
+
+
+def _check_reachable(address: str | None) -> None:
+    """Fail at once when nothing listens at a `HOST:PORT` (or `ray://HOST:PORT`) address: Ray itself keeps
+    retrying an unreachable cluster for minutes."""
+    host, _, port = (address or "").removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # none, `auto` or `local`: Ray finds or starts the instance itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_S).close()
+    except OSError as e:
+        raise ExecutorError(
+            f"cannot connect to the Ray cluster at {address}: {e.strerror or e}",
+            "start one (`ray start --head`) or set --ray-address / RAY_ADDRESS to its head's address",
+        ) from None
 
 
 def _unfit(hello: dict[str, Any], version: str, sandboxed: bool) -> tuple[str, str] | None:
