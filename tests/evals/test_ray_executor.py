@@ -49,8 +49,9 @@ def connect(task, input, output):
     except OSError as e:
         return _result(type(e).__name__)
 
-def files(task, input, output):
-    return _result(json.dumps(sorted(os.listdir("."))))
+def attacks(task, input, output):
+    found = {name: globals()[name](task, input, output)["explanation"] for name in ("read", "connect")}
+    return _result(json.dumps({**found, "files": sorted(os.listdir("."))}))
 
 def slow_on_delete(task, input, output):
     if "delete" in input:
@@ -106,34 +107,32 @@ def test_the_sandbox_holds_on_the_worker(eval_project, tmp_path, ray_address):
     secret.write_text("the launch codes")
     listener = socket.create_server(("127.0.0.1", 0))
     probes(eval_project, SECRET=str(secret), PORT=listener.getsockname()[1])
+    write_judge(eval_project, "attacks", type="code", function="judgelib.probes:attacks", timeout_s=20)
+    said = {}
     try:
-        said = {}
         for executor in ("local", "ray"):
-            for name in ("read", "connect", "files"):
-                write_judge(eval_project, name, type="code", function=f"judgelib.probes:{name}", timeout_s=20)
-                judged = run_eval(
-                    Project(eval_project.root),
-                    None,
-                    "correctness",
-                    judges=[name],
-                    executor=executor,
-                    progress=False,
-                )
-                assert judged.judges[name].scored == 12
-                said[executor, name] = {
-                    json.loads(p.read_text())["explanation"] for p in result_files(eval_project, name)
-                }
-                for path in result_files(eval_project, name):
-                    path.unlink()
+            judged = run_eval(
+                Project(eval_project.root),
+                None,
+                "correctness",
+                judges=["attacks"],
+                executor=executor,
+                progress=False,
+            )
+            assert judged.judges["attacks"].scored == 12
+            said[executor] = {
+                json.loads(p.read_text())["explanation"] for p in result_files(eval_project, "attacks")
+            }
+            for path in result_files(eval_project, "attacks"):
+                path.unlink()
     finally:
         listener.close()
-    for name in ("read", "connect"):
-        assert said["ray", name] == said["local", name], name
-    assert said["ray", "read"] == {"FileNotFoundError"}
-    assert "CONNECTED" not in said["ray", "connect"]
-    (listed,) = said["ray", "files"]
-    assert json.loads(listed) == ["judgelib"]  # code only: no kilngit.yaml, no tasks/, no records
-    assert "kilngit.yaml" in next(iter(said["local", "files"]))
+    (remote,), (local,) = said["ray"], said["local"]
+    remote, local = json.loads(remote), json.loads(local)
+    assert remote["read"] == local["read"] == "FileNotFoundError"
+    assert remote["connect"] == local["connect"] != "CONNECTED"
+    assert remote["files"] == ["judgelib"]  # code only: no kilngit.yaml, no tasks/, no records
+    assert "kilngit.yaml" in local["files"]
 
 
 def test_a_killed_run_resumes_and_a_rerun_is_a_no_op(eval_project, ray_address):

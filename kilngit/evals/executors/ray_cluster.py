@@ -62,17 +62,25 @@ class RayExecutor:
             raise ExecutorError(
                 "--executor ray needs Ray, which is not installed", "pip install 'kilngit[ray]'"
             )
-        where = address or os.environ.get("RAY_ADDRESS") or "a new local Ray instance"
+        given = address or os.environ.get("RAY_ADDRESS")
+        where = given or "a new local Ray instance"
+        self.slot_class: Any = ray.remote(**SLOT_OPTIONS)(JudgeSlot)
+        self.sandboxed = not unsandboxed()  # the user's opt-out holds on the workers too
+        self.version = version("kilngit")
+        self.runtime_env = runtime_env
+        self.idle: list[Any] = []
+        self.slots_made: list[Any] = []
+        self.bundles: dict[str, Any] = {}
         self.started = not ray.is_initialized()
         if self.started:
-            _check_reachable(address or os.environ.get("RAY_ADDRESS"))
-            options: dict[str, Any] = {"include_dashboard": False} if where.startswith("a new") else {}
+            _check_reachable(given)
+            local: dict[str, Any] = {} if given else {"include_dashboard": False}
             try:
                 ray.init(
                     address=address,
                     log_to_driver=False,  # the judges' output is captured by their sandboxes
                     logging_level=logging.WARNING,
-                    **options,
+                    **local,
                 )
             except (ConnectionError, RuntimeError, ValueError, TimeoutError, ray.exceptions.RayError) as e:
                 raise ExecutorError(
@@ -84,13 +92,6 @@ class RayExecutor:
         if self._slots < 1:
             self.close()
             raise ExecutorError(f"the Ray cluster at {where} has no CPUs", "add workers to the cluster")
-        self.slot_class: Any = ray.remote(**SLOT_OPTIONS)(JudgeSlot)
-        self.sandboxed = not unsandboxed()  # the user's opt-out holds on the workers too
-        self.version = version("kilngit")
-        self.idle: list[Any] = []
-        self.slots_made: list[Any] = []
-        self.bundles: dict[str, Any] = {}
-        self.runtime_env = runtime_env
 
     @property
     def slots(self) -> int:
