@@ -308,6 +308,9 @@ def test_cancel_of_a_batch_no_command_waits_for_then_rerun(project, srv, batch_c
         hold.release()
         del srv._holds["batches.retrieve"]
     (job,) = batches_in_progress(project)
+    capsys.readouterr()
+    assert main(["-C", str(project.root), "batch", "list"]) == 0
+    assert f"batch {job['batch_id']} on fake: validating, 0/3 answered" in capsys.readouterr().out
     assert main(["-C", str(project.root), "batch", "cancel", job["batch_id"]]) == 0
     assert "cancel requested" in capsys.readouterr().out
     assert main(["-C", str(project.root), "batch", "cancel", "batch_nope"]) == 1
