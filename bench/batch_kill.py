@@ -90,7 +90,8 @@ def timed_run(root: Path, inputs: Path | None) -> float:
 
 
 def phases(root: Path) -> str:
-    jobs = [json.loads(p.read_bytes()) for p in (root / BATCH_DIR).glob("*.json")]
+    folder = root / BATCH_DIR
+    jobs = [json.loads(p.read_bytes()) for p in [*folder.glob("*.json"), *folder.glob("ended/*.json")]]
     return ",".join(sorted(str(j.get("status")) for j in jobs)) or "no job yet"
 
 

@@ -3,7 +3,8 @@ settings, and cancelling open batches at their provider (`kilngit batch cancel`)
 
 A job record is saved before and after every call that changes what the provider holds (see
 `kilngit.providers.batch_api`): its `status` is the batch's last known status, `new` before the upload and
-`uploaded` between upload and create. A cancelled job keeps `cancel_requested`; like any ended batch its
+`uploaded` between upload and create. Once ended (answers recorded) it moves to `ended/`, where only the
+count of batches each request was in (`batch_retries`) still reads it. A cancelled job keeps `cancel_requested`; like any ended batch its
 answers are recorded by the next command (or watcher) that follows it, and its other requests are asked
 again only when a command asks for them again.
 """
@@ -64,27 +65,42 @@ class BatchJob:
         self.path, self.data = path, data
 
     def save(self, **changes: Any) -> None:
+        """Write the record; an ended job's record moves to `ended/`, out of the way of every scan for open
+        jobs (a crash between the write and the unlink leaves an ended record in place: still ended)."""
         self.data.update(changes)
-        atomic_write(self.path, to_file_bytes(self.data))
+        if self.ended and self.path.parent.name != "ended":
+            ended = self.path.parent / "ended" / self.path.name
+            atomic_write(ended, to_file_bytes(self.data))
+            self.path.unlink(missing_ok=True)
+            self.path = ended
+        else:
+            atomic_write(self.path, to_file_bytes(self.data))
 
     @property
     def ended(self) -> bool:
         return self.data.get("status") in ENDED
 
 
-def job_records(project: Project) -> Iterator[BatchJob]:
-    """Every batch job record of the project, oldest first."""
+def job_records(project: Project, ended: bool = True) -> Iterator[BatchJob]:
+    """Every batch job record of the project, oldest first (without those in `ended/` unless `ended`)."""
     folder = project.root / BATCH_DIR
-    paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
-    for path in paths:
+    paths = list(folder.glob("*.json")) + (list(folder.glob("ended/*.json")) if ended else [])
+    for path in sorted(paths, key=_mtime):
         try:
             yield BatchJob(path, json.loads(path.read_bytes()))
         except (OSError, ValueError):
             continue  # a record is written atomically; anything else here is not ours
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # moved to ended/ meanwhile
+        return 0.0
+
+
 def open_jobs(project: Project) -> list[BatchJob]:
-    return [j for j in job_records(project) if not j.ended]
+    return [j for j in job_records(project, ended=False) if not j.ended]
 
 
 def batches_in_progress(project: Project) -> list[dict[str, Any]]:

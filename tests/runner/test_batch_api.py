@@ -117,7 +117,7 @@ def test_failed_lines_are_asked_online(project, srv, batch_config, tmp_path):
     path = write_jsonl(tmp_path / "in.jsonl", inputs(5))
     assert main(cli(project, path, "--batch")) == 0
     assert srv.counts["chat.completions"] == 1  # the one failed line, online
-    (job,) = [json.loads(p.read_bytes()) for p in (project.root / BATCH_DIR).glob("*.json")]
+    (job,) = [json.loads(p.read_bytes()) for p in (project.root / BATCH_DIR).glob("ended/*.json")]
     assert job["errors"] == ["overloaded"] and job["recorded"] == 4
     assert_exactly_once(project, srv, 5)
 
