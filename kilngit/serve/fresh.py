@@ -4,7 +4,9 @@ Every write kilngit makes is a rename into a folder, and git checks files out by
 them, so each changes the modification time of the folder holding the file. Before each request the server
 stats the record folders (the collection and its shard folders, as deep as the project's layout puts them:
 up to 256 x 256 leaf folders in layout 2), never the files, and tells the `Project` to forget the cached reads
-of the collections whose folders changed. Definitions are few and are statted one by one.
+of the collections whose folders changed. Definitions are few and are statted one by one. The cost grows
+with the folders: at 100k runs in layout 2 (about 65,000 leaf folders) a check took 0.4 s on a busy 2-core
+machine, against about a millisecond with one shard level; watching for events instead would remove it.
 
 A file rewritten in place (not renamed) leaves its folder's time alone; kilngit never writes that way.
 """
