@@ -58,9 +58,8 @@ def file_facts(
     out.update(_compute_many(root, misses, ctx, workers, records))
     for relpath, facts in out.items():
         if facts.checked and relpath not in fresh and not ctx.holds(facts.deps):
-            out[relpath] = compute(
-                root, relpath, ctx, records
-            )  # an input of its check changed: check it again
+            # An input of its check changed (a run it names was deleted, the task was edited): check again.
+            out[relpath] = compute(root, relpath, ctx, records)
             fresh.add(relpath)
     if store is not None:
         rows = [
