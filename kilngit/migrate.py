@@ -80,6 +80,8 @@ def migrate(project: Project) -> MigrationReport:
     repo = _git.repo_root(root)
     entries = _index_entries(root, repo) if repo is not None else []
     _move_files(project, report)
+    if repo is not None:
+        report.index_moved = _move_index(root, repo, entries)
     if report.conflicts:
         shown = "\n".join(f"  {p}" for p in report.conflicts[:10])
         raise KilngitError(
@@ -87,8 +89,6 @@ def migrate(project: Project) -> MigrationReport:
             f"(nothing else was changed for them):\n{shown}",
             "keep one copy of each (e.g. `git rm` the old one), then run `kilngit migrate` again",
         )
-    if repo is not None:
-        report.index_moved = _move_index(root, repo, entries)
     if manifest.layout != LAYOUT:
         _write_manifest(project)
         report.manifest = True

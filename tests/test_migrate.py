@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,9 +23,9 @@ from kilngit.errors import NewerFormatError, OldLayoutError
 from kilngit.kinds import KINDS, LAYOUT
 from kilngit.migrate import migrate
 from kilngit.project import Project
-from kilngit.review.diff import review
 from kilngit.records import Annotation, JudgeResult
 from kilngit.records.canonical import content_id
+from kilngit.review.diff import review
 from kilngit.validate import validate_project
 from tests.conftest import git
 from tests.evals.conftest import TASK, _eval_template, eval_project  # noqa: F401  (fixtures)
@@ -128,8 +129,14 @@ def test_migrate_moves_every_file_as_renames_and_a_rerun_is_a_noop(old_project, 
     assert git(project.root, "status", "--porcelain").startswith("??")  # written in the new layout
 
 
-def test_migrate_works_in_a_subfolder_of_the_repository_and_with_untracked_files(old_project):
-    project, moved = old_project
+def test_migrate_works_in_a_subfolder_of_the_repository_and_with_untracked_files(old_project, tmp_path):
+    old, moved = old_project
+    outer = tmp_path / "outer"
+    shutil.copytree(old.root, outer / "sub", ignore=shutil.ignore_patterns(".git"))
+    git(outer, "init", "-q")
+    git(outer, "add", "-A")
+    git(outer, "commit", "-qm", "a repository with the project in sub/")
+    project = Project(outer / "sub")
     extra = project.root / "tasks" / TASK / "runs" / "ff" / ("ff" + "1" * 14 + ".json")
     extra.parent.mkdir(parents=True, exist_ok=True)
     some_old = next(iter(moved.values()))
@@ -137,7 +144,9 @@ def test_migrate_works_in_a_subfolder_of_the_repository_and_with_untracked_files
     report = migrate(project)
     assert report.moved == len(moved) + 1 and report.index_moved == len(moved)
     assert (project.root / KINDS["task_run"].fill({"task": TASK, "id": extra.stem})).is_file()
-    assert "??" in git(project.root, "status", "--porcelain", "--", "tasks/")
+    status = git(outer, "status", "--porcelain").splitlines()
+    assert sum(line.startswith("R  sub/tasks/") for line in status) == len(moved)
+    assert "M  sub/kilngit.yaml" in status and any(line.startswith("?? sub/tasks/") for line in status)
 
 
 def test_a_newer_layout_is_refused(eval_project, capsys):
@@ -256,6 +265,8 @@ def test_a_watcher_commits_nothing_once_the_manifest_is_back_at_an_older_layout(
 
     committer = Committer(eval_project.root)
     manifest = eval_project.root / layout.MANIFEST
-    manifest.write_text(manifest.read_text().replace(f"layout: {LAYOUT}\n", ""))  # e.g. an old commit checked out
+    manifest.write_text(
+        manifest.read_text().replace(f"layout: {LAYOUT}\n", "")
+    )  # e.g. an old commit checked out
     result = committer.flush(None)
     assert result.commit is None and "kilngit migrate" in (result.waiting or "")
