@@ -37,18 +37,16 @@ def read_listing(root: Path, kind: str, relpaths: list[str], version: int) -> It
     stamp = take_stamp(store.folder)
     rows = store.get_range(os.path.commonprefix(relpaths)) if len(relpaths) > 1 else store.get(relpaths)
     store.close()
-    model, misses = KINDS[kind].model, []
+    model = KINDS[kind].model
+    found: dict[str, Parsed | None] = {}
     for relpath in relpaths:
         row = rows.get(relpath)
-        parsed = _cached(root, relpath, kind, model, row, stamp) if row else None
-        if parsed is None:
-            misses.append(relpath)
-        else:
-            yield parsed
+        found[relpath] = _cached(root, relpath, kind, model, row, stamp) if row else None
+    misses = [p for p, parsed in found.items() if parsed is None]
     records: dict[str, Record] = {}
     facts = file_facts(root, misses, records=records, version=version)
-    for relpath in misses:
-        yield _fresh(root, relpath, kind, facts[relpath], records.get(relpath))
+    for relpath, parsed in found.items():  # in path order, as listings always were
+        yield parsed or _fresh(root, relpath, kind, facts[relpath], records.get(relpath))
 
 
 def _cached(

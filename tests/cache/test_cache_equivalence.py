@@ -39,8 +39,8 @@ def _loaded(root: Path, monkeypatch: pytest.MonkeyPatch, cache: bool) -> tuple[o
         monkeypatch.setenv("KILNGIT_NO_CACHE", "1")
     try:
         project = Project(root)
-        runs = {k: r.model_dump() for k, r in project.runs(TASK).items()}
-        anns = sorted((a.run, a.rater, a.model_dump_json()) for a in project.annotations(TASK))
+        runs = [(k, r.model_dump()) for k, r in project.runs(TASK).items()]  # in order
+        anns = [(a.run, a.rater, a.model_dump_json()) for a in project.annotations(TASK)]  # in order
         return runs, anns, sorted(str(p) for p in project.problems)
     finally:
         monkeypatch.delenv("KILNGIT_NO_CACHE", raising=False)
