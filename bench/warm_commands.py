@@ -82,6 +82,13 @@ def measure(root: Path, n: int) -> dict[str, float]:
     out["kilngit --version (startup)"] = timed([*KILNGIT, "--version"])[0]
     peak = timed([sys.executable, "-c", PEAK_LOAD, str(root)])[1].strip()
     out["peak MB, full load (warm)"] = int(peak) / 1024
+    os.environ["KILNGIT_NO_CACHE"] = "1"
+    try:
+        out["full load, no cache"], peak = timed([sys.executable, "-c", PEAK_LOAD, str(root)])
+    finally:
+        del os.environ["KILNGIT_NO_CACHE"]
+    out["peak MB, full load (no cache)"] = int(peak.strip()) / 1024
+    out["full load, warm"] = timed([sys.executable, "-c", PEAK_LOAD, str(root)])[0]
     git = subprocess.run(["git", "checkout", "-q", "--", "."], cwd=root)  # leave the tree as built
     assert git.returncode == 0
     return out
