@@ -46,12 +46,14 @@ def trusted_key(st: os.stat_result, stamp_ns: int) -> str | None:
 def take_stamp(folder: Path) -> int:
     """Touch `folder/stamp` and return its new mtime: "now" on the file system's own clock and granularity.
     Without a writable folder, "now" on the system clock less a second (coarse file systems round down)."""
-    path = folder / "stamp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab"):
-            pass
-        os.utime(path)
-        return os.stat(path).st_mtime_ns
+        # O_NOFOLLOW: a `stamp` symlink (someone committed one) is refused rather than touched.
+        fd = os.open(folder / "stamp", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        try:
+            os.utime(fd)
+            return os.fstat(fd).st_mtime_ns
+        finally:
+            os.close(fd)
     except OSError:
         return time.time_ns() - 1_000_000_000

@@ -139,3 +139,13 @@ def test_symlinked_cache_folder_is_never_used(project: Project, tmp_path: Path) 
     assert validate_project(project.root).ok
     assert sorted(p.name for p in outside.iterdir()) == [DB_NAME]
     assert (outside / DB_NAME).read_bytes() == b"someone's file"
+
+
+def test_symlinked_stamp_is_not_touched(project: Project, tmp_path: Path) -> None:
+    outside = tmp_path / "outside-stamp"
+    outside.write_text("x")
+    os.utime(outside, ns=(10**18, 10**18))
+    (project.root / CACHE_DIR).mkdir(parents=True)
+    (project.root / CACHE_DIR / "stamp").symlink_to(outside)
+    assert validate_project(project.root).ok
+    assert outside.stat().st_mtime_ns == 10**18 and outside.read_text() == "x"
