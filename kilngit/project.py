@@ -164,20 +164,21 @@ class Project:
         parts = {**scope, **{p: filler for p in kind.parts if p not in scope}}
         steps = re.sub(f"{blank}+", blank, kind.fill(parts, version or self.layout_version)).split("/")
         found = [""]
+        root = f"{self.root}/"  # plain strings: at a million records this walks 65,000 folders
         for i, step in enumerate(steps):
             last = i == len(steps) - 1
             if blank not in step:
                 found = [
                     f + step
                     for f in found
-                    if ((self.root / f / step).is_file() if last else (self.root / f / step).is_dir())
+                    if (os.path.isfile(root + f + step) if last else os.path.isdir(root + f + step))
                 ]
             else:
                 suffix = step[step.rindex(blank) + 1 :]
                 found = [
                     f + name
                     for f in found
-                    for name, is_dir in _listdir(self.root / f)
+                    for name, is_dir in _listdir(root + f)
                     if (name.endswith(suffix) and name.count(".") == suffix.count(".") if last else is_dir)
                 ]
             if not last:
@@ -404,7 +405,7 @@ class Project:
 _BULK = ("task_run", "annotation", "judge_result", "states")
 
 
-def _listdir(folder: Path) -> list[tuple[str, bool]]:
+def _listdir(folder: str) -> list[tuple[str, bool]]:
     """(name, is a folder) of the entries of `folder`, sorted, hidden ones left out; symlinks are not
     followed (a symlinked folder inside a project could point anywhere)."""
     try:
