@@ -44,7 +44,7 @@ class ProjectStatus:
     tasks: list[TaskStatus]
     problems: int
     batches: list[dict[str, Any]] = field(default_factory=list)
-    """Batch API jobs still open (`run task --batch` resumes them)."""
+    """Batch API jobs still open (the same `run ... --batch` resumes them; `kilngit watch` follows them)."""
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
