@@ -39,11 +39,12 @@ def load_with_kiln(python: str, folder: Path) -> dict:
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
-    """SHA-256 of every file under `root` except git's own, by relative path."""
+    """SHA-256 of every file under `root` except git's own and kilngit's machine-local state (`.kilngit/`:
+    locks, the local cache), by relative path."""
     out = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if path.is_file() and not rel.startswith(".git/"):
+        if path.is_file() and not rel.startswith((".git/", ".kilngit/")):
             out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
