@@ -25,6 +25,21 @@ from kilngit import layout
 
 LOCKS_DIR = "locks"
 
+#: Lock fds this process holds. A forked child (a process pool's worker, say) shares each flock with its
+#: parent until it closes its copy: it would keep the lock held after a kill -9 of the parent, and every
+#: later job would wait for it forever. So every fork closes them in the child.
+_HELD: set[int] = set()
+
+
+def _drop_in_child() -> None:
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_drop_in_child)
+
 
 def _lock_path(root: Path, key: str) -> Path:
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)[:80]
@@ -45,6 +60,7 @@ def job_locks(root: str | Path, keys: Iterable[str]) -> Iterator[bool]:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
             fds.append(fd)
+            _HELD.add(fd)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -57,6 +73,7 @@ def job_locks(root: str | Path, keys: Iterable[str]) -> Iterator[bool]:
         yield waited
     finally:
         for fd in fds:
+            _HELD.discard(fd)
             os.close(fd)  # closing drops the flock
 
 

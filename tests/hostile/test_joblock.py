@@ -9,7 +9,7 @@ import sys
 import time
 
 from kilngit import layout
-from kilngit.joblock import job_locks
+from kilngit.joblock import busy, job_locks
 from tests.evals.conftest import llm_judge, results_dir
 from tests.runner.conftest import add_config, inputs, write_jsonl
 
@@ -80,7 +80,7 @@ def test_a_lock_of_a_killed_process_is_free(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom kilngit.joblock import job_locks\n"
+            "import sys, time\nfrom kilngit.joblock import busy, job_locks\n"
             f"with job_locks({str(tmp_path)!r}, ['k']):\n    print('held', flush=True)\n"
             "    time.sleep(600)",
         ],
@@ -91,6 +91,32 @@ def test_a_lock_of_a_killed_process_is_free(tmp_path):
     holder.wait()
     with job_locks(tmp_path, ["k"]) as waited:
         assert not waited
+
+
+def test_a_forked_child_does_not_keep_a_killed_parents_lock(tmp_path):
+    """A process pool forked while a command holds its lock (the cache's readers do) outlives a kill -9 of
+    the command: it must not keep the lock, or every later job waits for it forever."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time\nfrom kilngit.joblock import busy, job_locks\n"
+            f"with job_locks({str(tmp_path)!r}, ['k']):\n"
+            "    if os.fork() == 0:  # the child speaks once its fork hooks have run\n"
+            "        print(os.getpid(), flush=True)\n        sys.stdin.read()\n        os._exit(0)\n"
+            "    time.sleep(600)",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    child = int(holder.stdout.readline())
+    holder.kill()
+    holder.wait()
+    try:
+        os.kill(child, 0)  # the child is still alive ...
+        assert not busy(tmp_path, "k")  # ... and the lock is free
+    finally:
+        holder.stdin.close()  # the child reads EOF and exits
 
 
 def test_validate_reports_work_done_twice(eval_project):
