@@ -17,12 +17,17 @@ import time
 
 import pytest
 
+from kilngit import layout
 from kilngit.evals.executors.ray_cluster import RayExecutor
 from kilngit.evals.runner import run_eval
 from kilngit.project import Project
+from kilngit.records import Eval, Judge
 from kilngit.sandbox import probe
 from tests.evals.conftest import write_judge
+from tests.evals.test_labels import CODE as ROUTE_JUDGE
 from tests.evals.test_run_eval import result_files
+from tests.tickets import TASK as TICKETS_TASK
+from tests.tickets import make_tickets
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.skipif(probe() is not None, reason=f"no sandbox on this machine: {probe()}")
@@ -98,6 +103,30 @@ def test_same_results_as_the_process_pool(eval_project, tmp_path, ray_address):
     assert results(twin, "exec") == results(eval_project, "exec")
     again = run_eval(twin, None, "correctness", executor="ray", progress=False)
     assert again.judges["exec"].scored == 0 and again.judges["exec"].skipped == 12
+
+
+def test_a_classification_judge_gets_the_same_labels_and_references(project, tmp_path, ray_address):
+    """A task of another shape (ticket routing, label scores): the human label and reference travel with each
+    request, and the verdicts are the process pool's."""
+    make_tickets(project)
+    (project.root / "ticketjudge.py").write_text(textwrap.dedent(ROUTE_JUDGE))
+    scores = [
+        {"name": "category", "type": "label", "instruction": "Which class the answer names."},
+        {"name": "correct", "instruction": "The answer is the right class.", "human_rating": "overall"},
+    ]
+    project.write_definition(layout.eval_file(TICKETS_TASK, "routing"), Eval(name="routing", scores=scores))
+    project.write_definition(
+        layout.judge_file(TICKETS_TASK, "routing", "code"),
+        Judge(type="code", function="ticketjudge:route", timeout_s=20),
+    )
+    twin = Project(shutil.copytree(project.root, tmp_path / "twin", symlinks=True))
+    local = run_eval(Project(project.root), TICKETS_TASK, "routing", progress=False)
+    remote = run_eval(twin, TICKETS_TASK, "routing", executor="ray", progress=False)
+    assert remote.judges["code"].scored == local.judges["code"].scored > 0
+    folder = layout.eval_file(TICKETS_TASK, "routing").rsplit("/", 1)[0] + "/results"
+    mine = {p.name: p.read_bytes() for p in (project.root / folder).rglob("*.json")}
+    assert {p.name: p.read_bytes() for p in (twin.root / folder).rglob("*.json")} == mine
+    assert any(b"human says" in data and b"reference None" not in data for data in mine.values())
 
 
 def test_the_sandbox_holds_on_the_worker(eval_project, tmp_path, ray_address):
