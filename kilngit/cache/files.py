@@ -10,6 +10,7 @@ file (or a definition its check read) is racy. Big batches of misses are read by
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Set
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -18,6 +19,7 @@ from kilngit import layout
 from kilngit.cache.facts import Facts, Recording, compute
 from kilngit.cache.keys import RACY, take_stamp, trusted_key
 from kilngit.cache.store import open_store
+from kilngit.joblock import die_with_parent
 from kilngit.records import Record
 
 _PARALLEL_THRESHOLD = 4_000
@@ -90,7 +92,8 @@ def _compute_many(
     frozen = frozenset(ctx.files) if ctx.files is not None else None
     stamp, version = ctx.stamp_ns, ctx.version
     out: dict[str, Facts] = {}
-    with ProcessPoolExecutor(max_workers=workers, initializer=_set_files, initargs=(frozen,)) as pool:
+    start = (frozen, os.getpid())
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=start) as pool:
         for rows in pool.map(_compute_chunk, [(root, c, stamp, version) for c in chunks]):
             out.update((p, Facts.decode(p, text)) for p, text in rows)
     return out
@@ -100,7 +103,9 @@ _worker_files: frozenset[str] | None = None
 """In a worker process: the scanned files, sent once per worker rather than once per chunk."""
 
 
-def _set_files(files: frozenset[str] | None) -> None:
+def _start_worker(files: frozenset[str] | None, parent: int) -> None:
+    # A worker only reads: it dies with its command (kill -9 included) rather than outlive it as an orphan.
+    die_with_parent(parent, signal.SIGKILL)
     global _worker_files
     _worker_files = files
 
