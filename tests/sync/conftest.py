@@ -25,13 +25,13 @@ FAST = {
     "KILNGIT_WATCH_JOB_COOLDOWN": "0.5",
 }
 
-#: The limit of waits for something that takes many process starts (jobs, restarts): generous, because it only
-#: guards a hang and CI machines are busy.
+#: The limit of every wait here: generous, because it only guards a hang (each wait returns as soon as its
+#: condition holds) and CI machines are busy.
 HANG_S = 180.0
 
 
-def wait_for(check: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
-    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
+def wait_for(check: Callable[[], object], timeout: float = HANG_S, what: str = "condition") -> object:
+    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds (a hang)."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -60,7 +60,7 @@ class WatchProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_output(self, text: str, timeout: float = 15.0) -> None:
+    def wait_output(self, text: str, timeout: float = HANG_S) -> None:  # a hang guard: returns on the text
         wait_for(
             lambda: text in self.output or self.process.poll() is not None, timeout, f"{text!r} in output"
         )
@@ -68,7 +68,7 @@ class WatchProcess:
             f"watcher exited ({self.process.returncode}) without {text!r}:\n{self.output}"
         )
 
-    def stop(self, timeout: float = 30.0) -> int:
+    def stop(self, timeout: float = HANG_S) -> int:
         """SIGTERM, then wait for a clean exit."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

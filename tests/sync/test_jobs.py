@@ -110,7 +110,9 @@ def test_queued_requests_run_once_on_the_machine_with_keys_and_come_back(
                 and not dirty(laptop.root)
             )
 
-        wait_for(laptop_has_it_all, timeout=40, what="both requests done, as seen on the laptop after a pull")
+        wait_for(
+            laptop_has_it_all, timeout=HANG_S, what="both requests done, as seen on the laptop after a pull"
+        )
         assert server.counts["chat.completions"] == 3
         assert len(results(laptop.root)) == 4
         answered = [r for r in laptop.runs("ffmpeg").values() if r.output and r.output.startswith("echo:")]

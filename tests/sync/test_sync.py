@@ -11,6 +11,7 @@ from kilngit.sync.repo import Repo
 from kilngit.sync.syncer import Syncer
 from tests.conftest import git
 from tests.sync.conftest import (
+    HANG_S,
     clone,
     commit_by_hand,
     committed_files,
@@ -46,7 +47,7 @@ def test_two_clones_with_watchers_end_with_the_same_history(project, remote, tmp
         )
         return head if done else None
 
-    head = wait_for(converged, timeout=30, what="both clones and the remote to agree")
+    head = wait_for(converged, timeout=HANG_S, what="both clones and the remote to agree")
     assert git(b.root, "rev-parse", "HEAD") == head and every <= committed_files(b.root)
     for w in (wa, wb):
         assert "sync STOPPED" not in w.output and "conflict" not in w.output
@@ -89,7 +90,7 @@ def test_unreachable_remote_is_retried_and_commits_keep_accumulating(project, re
     moved.rename(remote)  # back online
     wait_for(
         lambda: git(remote, "rev-parse", "main") == git(project.root, "rev-parse", "HEAD"),
-        timeout=20,
+        timeout=HANG_S,
         what="the backlog pushed once the remote is back",
     )
     status_file = project.root / ".kilngit/watch/status.json"
