@@ -14,16 +14,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from _common import GIT_ENV  # noqa: E402
+
 from kilngit import layout  # noqa: E402
 from kilngit.records import Annotation, Rating, Source, TaskRun  # noqa: E402
 
-GIT_ENV = dict(
-    os.environ,
-    GIT_AUTHOR_NAME="bench",
-    GIT_AUTHOR_EMAIL="bench@example.com",
-    GIT_COMMITTER_NAME="bench",
-    GIT_COMMITTER_EMAIL="bench@example.com",
-)
 SOURCE = Source(type="human", created_by="bench@example.com")
 
 

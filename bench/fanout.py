@@ -31,18 +31,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from _common import GIT_ENV  # noqa: E402
+
 from kilngit.kinds import KINDS  # noqa: E402
 from kilngit.records.canonical import content_id, to_file_bytes  # noqa: E402
 
-GIT_ENV = dict(
-    os.environ,
-    GIT_AUTHOR_NAME="bench",
-    GIT_AUTHOR_EMAIL="bench@example.com",
-    GIT_COMMITTER_NAME="bench",
-    GIT_COMMITTER_EMAIL="bench@example.com",
-    GIT_CONFIG_GLOBAL=os.devnull,
-    GIT_CONFIG_NOSYSTEM="1",
-)
 RUN = KINDS["task_run"]
 
 

@@ -15,7 +15,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,40 +23,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from kilngit import layout  # noqa: E402
+from _common import EVAL, TASK, example_copy  # noqa: E402
+
 from kilngit.evals.runner import run_eval  # noqa: E402
 from kilngit.project import Project  # noqa: E402
-from kilngit.records import Judge  # noqa: E402
 from kilngit.sandbox import probe  # noqa: E402
-
-EXAMPLE = HERE.parent / "example_project"
-TASK, EVAL = "nl-to-ffmpeg", "correctness"
-TRIVIAL = "def judge(task, input, output):\n    return {'correct': 1}\n"
-
-
-def fresh_copy(parent: Path) -> Path:
-    root = parent / f"example-{time.monotonic_ns()}"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("results", "__pycache__"))
-    (root / "bench_trivial.py").write_text(TRIVIAL)
-    Project(root).write_definition(
-        layout.judge_file(TASK, EVAL, "trivial"), Judge(type="code", function="bench_trivial:judge")
-    )
-    env = dict(
-        os.environ,
-        GIT_AUTHOR_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@example.com",
-        GIT_COMMITTER_NAME="bench",
-        GIT_COMMITTER_EMAIL="bench@example.com",
-    )
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "bench copy"]):
-        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
-    return root
 
 
 def judge_all(parent: Path, judge: str, sandboxed: bool) -> tuple[float, int]:
     """Seconds to judge every run of a fresh copy with `judge`, and how many judgements were made."""
     os.environ["KILNGIT_UNSANDBOXED"] = "0" if sandboxed else "1"
-    root = fresh_copy(parent)
+    root = example_copy(parent)
     start = time.perf_counter()
     summary = run_eval(Project(root), TASK, EVAL, judges=[judge], progress=False, cache="replay")
     seconds = time.perf_counter() - start

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,16 +20,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from _common import GIT_ENV  # noqa: E402
+
 from kilngit import layout  # noqa: E402
 from kilngit.records.canonical import content_id, to_file_bytes  # noqa: E402
-
-GIT_ENV = dict(
-    os.environ,
-    GIT_AUTHOR_NAME="bench",
-    GIT_AUTHOR_EMAIL="bench@example.com",
-    GIT_COMMITTER_NAME="bench",
-    GIT_COMMITTER_EMAIL="bench@example.com",
-)
 
 
 def build(root: Path, n: int) -> None:
