@@ -266,7 +266,8 @@ class Watch:
         if self.untrusted and (stamp := _mtime(store_file(self.root))) != self._trust_stamp:
             self._trust_stamp = stamp  # `kilngit trust` ran: look at the jobs waiting for it now
             self._jobs_due = True
-        due = self._jobs_due and now - self._last_jobs_scan >= 2.0
+        due = self._jobs_due or self.pool.cooldown_ended(self._last_jobs_scan, now)
+        due = due and now - self._last_jobs_scan >= 2.0
         if not due and now - self._last_jobs_scan < self.options.jobs_interval_s:
             return
         self._jobs_due = False

@@ -196,6 +196,11 @@ class JobPool:
             started.append(job)
         return started
 
+    def cooldown_ended(self, since: float, now: float) -> bool:
+        """Whether a job key's cooldown ran out in (since, now]: that job may start again, so the watcher
+        looks at the jobs now rather than at its next periodic scan."""
+        return any(since < t <= now for t, _ in self._not_before.values())
+
     def _spawn(self, job: Job) -> _Running:
         log = self.log_dir / (re.sub(r"[^A-Za-z0-9_.-]+", "_", job.key) + ".log")
         with open(log, "wb") as out:

@@ -12,6 +12,7 @@ from kilngit.cli.main import main
 from kilngit.errors import NotFoundError
 from kilngit.sync.committer import Committer
 from kilngit.sync.debounce import Debouncer
+from kilngit.sync.jobs import JobPool
 from kilngit.sync.lock import WatcherLock, WatcherRunningError, watch_dir
 from kilngit.sync.message import Staged, commit_message
 from kilngit.sync.queue import queue_eval, queue_run, queued_jobs, write_outcome
@@ -161,3 +162,11 @@ def test_project_in_a_subfolder_of_a_bigger_repository(tmp_path):
     )
     assert git(repo, "status", "--porcelain", "--", "ml/labels/tasks", "ml/labels/kilngit.yaml") == ""
     assert "?? README.md" in git(repo, "status", "--porcelain").splitlines()  # not kilngit's to commit
+
+
+def test_a_job_whose_cooldown_ran_out_is_due_before_the_next_periodic_scan(tmp_path):
+    pool = JobPool(tmp_path, cooldown_s=30.0)
+    pool._not_before["finetune:t/ft"] = (100.0, 30.0)  # as reap() leaves it: may start again at t=100
+    assert not pool.cooldown_ended(since=50.0, now=99.0)
+    assert pool.cooldown_ended(since=50.0, now=100.0)
+    assert not pool.cooldown_ended(since=100.0, now=160.0)  # a scan at t=100 has seen it already
