@@ -5,19 +5,15 @@ and submits twice nothing."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 
 import pytest
 
+from kilngit.cli.main import main
 from kilngit.evals.runner import run_eval
 from kilngit.project import Project
 from kilngit.providers.batch_jobs import BATCH_DIR
 from tests.evals.conftest import llm_judge, results_dir
-
-HANG_S = 120  # guards a hang only: the events below fire as soon as the CLI gets there
+from tests.held_calls import kill_while_held
 
 
 @pytest.fixture
@@ -48,32 +44,16 @@ def test_llm_judges_through_one_batch(eval_project, judge_server, polls_at_once)
 
 @pytest.mark.parametrize("route", ["files.create", "batches.create", "batches.retrieve"])
 def test_kill_9_at_each_call_then_rerun_loses_and_repeats_nothing(
-    eval_project, judge_server, polls_at_once, route
+    eval_project, judge_server, polls_at_once, route, capsys
 ):
     """The CLI is killed while the server holds its upload, its batch creation or its first poll; the re-run
     finds the file or batch again: 12 results, one per run, each request submitted once, none online."""
     llm_judge(eval_project)
     command = ["-C", str(eval_project.root), "run", "eval", "correctness", "--judge", "llm", "--batch"]
-    hold = judge_server.hold(route)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kilngit", *command, "--no-progress"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert hold.arrived.wait(HANG_S), "the CLI never made the call"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(HANG_S)
-    finally:
-        hold.release()
-    assert hold.handled.wait(HANG_S)
-    del judge_server._holds[route]
+    kill_while_held(judge_server, route, [*command, "--no-progress"])
     assert len(list((eval_project.root / BATCH_DIR).glob("*.json"))) == 1
     assert not verdicts(eval_project)
-    done = subprocess.run(
-        [sys.executable, "-m", "kilngit", *command], capture_output=True, text=True, timeout=HANG_S
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert main(command) == 0, capsys.readouterr()
     counts = judge_server.counts
     assert counts["files.create"] == 1 and counts["batches.create"] == 1
     assert counts["chat.completions"] == 0
@@ -102,18 +82,7 @@ def test_the_watchers_visit_writes_the_judgements_whose_answers_came_back(
 
     judge_server.batch.fail_fn = fail_one
     command = ["-C", str(eval_project.root), "run", "eval", "correctness", "--judge", "llm", "--batch"]
-    hold = judge_server.hold("batches.retrieve")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kilngit", *command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert hold.arrived.wait(HANG_S), "the CLI never polled"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(HANG_S)
-    finally:
-        hold.release()
-    assert hold.handled.wait(HANG_S)
-    del judge_server._holds["batches.retrieve"]
+    kill_while_held(judge_server, "batches.retrieve", command)
     project = Project(eval_project.root)
     (f,) = followed(project)
     assert f.what == "run eval ffmpeg/correctness" and f.batches == 1

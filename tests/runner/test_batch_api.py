@@ -5,9 +5,7 @@ CLI at each call (0 lost, 0 duplicated, 0 submitted twice)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 
@@ -18,10 +16,10 @@ from kilngit.cli.main import main
 from kilngit.providers.batch_jobs import BATCH_DIR, batches_in_progress
 from kilngit.records import RunConfig
 from kilngit.status import project_status
+from tests.held_calls import HANG_S, kill_while_held
 from tests.runner.conftest import add_config, add_prompt, inputs, write_jsonl
 from tests.tickets import make_tickets
 
-HANG_S = 120  # guards a hang only: the events below fire as soon as the CLI gets there
 PRICE = {"input": 1.0, "output": 2.0}
 
 
@@ -134,24 +132,11 @@ def test_kill_9_at_each_call_then_rerun_loses_and_repeats_nothing(
     batch_config()
     add_config(project)
     path = write_jsonl(tmp_path / "in.jsonl", inputs(8))
-    hold = srv.hold(route)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kilngit", *cli(project, path, "--batch")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert hold.arrived.wait(HANG_S), "the CLI never made the call"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(HANG_S)
-    finally:
-        hold.release()
-    assert hold.handled.wait(HANG_S)  # the server made the call (its answer went nowhere)
+    kill_while_held(srv, route, cli(project, path, "--batch"))  # the server made the call, its answer is lost
     jobs = list((project.root / BATCH_DIR).glob("*.json"))
     assert len(jobs) == 1
     if route == "batches.retrieve":
         assert project_status(project).batches[0]["batch_id"]  # status shows the batch in progress
-    del srv._holds[route]
     if newer:
         other = srv.batch.batches["batch_000001"]["input_file_id"]
         for _ in range(150):
@@ -294,19 +279,7 @@ def test_cancel_of_a_batch_no_command_waits_for_then_rerun(project, srv, batch_c
     batch_config()
     add_config(project)
     path = write_jsonl(tmp_path / "in.jsonl", inputs(3))
-    hold = srv.hold("batches.retrieve")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kilngit", *cli(project, path, "--batch")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert hold.arrived.wait(HANG_S), "the CLI never polled"
-        os.kill(proc.pid, signal.SIGKILL)  # like Ctrl-C while polling: the batch is left running
-        proc.wait(HANG_S)
-    finally:
-        hold.release()
-        del srv._holds["batches.retrieve"]
+    kill_while_held(srv, "batches.retrieve", cli(project, path, "--batch"))  # the batch is left running
     (job,) = batches_in_progress(project)
     capsys.readouterr()
     assert main(["-C", str(project.root), "batch", "list"]) == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 
@@ -13,6 +12,7 @@ from kilngit.providers.batch_jobs import batches_in_progress
 from kilngit.sync.jobs import pending_jobs
 from kilngit.testing.fake_openai import FakeOpenAI
 from tests.conftest import git
+from tests.held_calls import kill_while_held
 from tests.runner.conftest import add_config, inputs, point_provider_at, write_jsonl
 from tests.sync.conftest import FAST, HANG_S, committed_files, dirty, wait_for
 
@@ -42,21 +42,9 @@ def test_the_watcher_finishes_the_runs_of_a_batch_left_running(project, watchers
     with FakeOpenAI() as server:
         point_provider_at(monkeypatch, server)
         monkeypatch.setenv("KILNGIT_PROVIDER_FAKE_TIMEOUT", "60")  # a held poll must not time out
-        hold = server.hold("batches.retrieve")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kilngit", "-C", str(project.root), "run", "task", "ffmpeg"]
-            + ["--config", "fake", "--inputs", str(path), "--batch"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            assert hold.arrived.wait(HANG_S), "the command never polled"
-            os.kill(proc.pid, signal.SIGKILL)  # the command stops waiting; the batch runs on at the provider
-            proc.wait(HANG_S)
-        finally:
-            hold.release()
-        assert hold.handled.wait(HANG_S)
-        del server._holds["batches.retrieve"]
+        # The command is killed while it polls: it stops waiting, the batch runs on at the provider.
+        argv = ["-C", str(project.root), "run", "task", "ffmpeg", "--config", "fake", "--inputs", str(path)]
+        kill_while_held(server, "batches.retrieve", [*argv, "--batch"])
         (job,) = pending_jobs(project.root)
         assert job.kind == "batch" and "run task ffmpeg/fake" in job.label
 
