@@ -1,0 +1,211 @@
+"""Which project files changed, asked of git instead of walking folders and `lstat`-ing every file.
+
+    index = sync(root)                      # FileIndex, or None outside git (or when git cannot tell)
+    changed = index.changed_since(state)    # paths changed since an earlier `index.state`; None: unknown
+    state = index.state.encode()            # keep it with what you derived; IndexState.decode() it later
+
+A project's files are `kilngit.yaml` and every file under `tasks/` (hidden names left out, as the folder scan
+of `validate` does). In a git work tree every such path that `git status` does not name holds exactly the
+blob of HEAD's tree, so the state is (id of HEAD's `tasks` tree, key of each file git does name); a clean
+tracked file needs no `lstat`, and two states are compared with one `git diff-tree` plus the few dirty keys.
+Files git names -- modified, staged, untracked, and ignored ones too, which `validate` also sees -- are keyed
+by path + `lstat` with the racy rule of `keys` (a racy key never equals anything, so its file always counts
+as changed). The manifest is always keyed by `lstat` (one file).
+
+`sync` answers None (callers then walk folders as before) outside a git work tree, when git fails, and when
+the project holds what git does not describe file by file: a submodule, a merge conflict. Known limit, as for git itself: files marked `assume-unchanged` / `skip-worktree` in the index
+are taken to be what the index says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from kilngit import _git, layout
+from kilngit.cache.keys import RACY, take_stamp
+from kilngit.errors import GitError
+
+TASKS = "tasks"
+_EMPTY_TREE = _git.EMPTY_TREE
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What a project's files were at one moment: `tree` (HEAD's tree of `tasks/`, None when HEAD has none)
+    and `dirty` (path -> key of each file git names; None: the file is gone). Two equal states mean equal
+    files. Opaque to callers but for `encode` / `decode`."""
+
+    tree: str | None
+    dirty: dict[str, str | None]
+
+    def encode(self) -> str:
+        return json.dumps([self.tree, self.dirty], separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def decode(cls, text: str) -> IndexState | None:
+        """The state `encode` wrote, or None when `text` is not one (consumers then start afresh)."""
+        try:
+            tree, dirty = json.loads(text)
+        except (ValueError, TypeError):
+            return None
+        if not (tree is None or isinstance(tree, str)) or not isinstance(dirty, dict):
+            return None
+        return cls(tree, dirty)
+
+
+class FileIndex:
+    """The project's files as git sees them now (see the module's docstring)."""
+
+    def __init__(self, root: Path, state: IndexState) -> None:
+        self.root = root
+        self.state = state
+
+    def changed_since(self, old: IndexState | None) -> set[str] | None:
+        """Paths (relative to the root) whose content may differ between `old` and now: added, deleted and
+        changed files, never fewer (a file may be named that did not change). None when `old` is None or
+        git cannot compare (e.g. its tree was garbage-collected): treat everything as changed."""
+        if old is None:
+            return None
+        changed = {p for p in old.dirty.keys() | self.state.dirty.keys() if _differs(old, self.state, p)}
+        if old.tree != self.state.tree:
+            entries = _diff_tree(self.root, old.tree or _EMPTY_TREE, self.state.tree or _EMPTY_TREE)
+            if entries is None:
+                return None
+            changed.update(entries)
+        return changed
+
+    def paths(self) -> list[str]:
+        """Every project file now, sorted (one `git ls-tree` of HEAD's tree plus the dirty files)."""
+        found = set(self.state.dirty)
+        if self.state.tree is not None:
+            found.update(_ls_tree(self.root, self.state.tree))
+        return sorted(p for p in found if self.state.dirty.get(p, "") is not None)
+
+
+def sync(root: Path) -> FileIndex | None:
+    """The project's files at `root` as git sees them now, or None when git cannot tell (see the module)."""
+    if os.environ.get("KILNGIT_NO_GIT_INDEX"):
+        return None
+    root = Path(root)
+    stamp = take_stamp(root / layout.LOCAL_STATE / "cache")  # before git looks: later changes look racy
+    try:
+        return _sync(root, stamp)
+    except (GitError, OSError, ValueError):
+        return None
+
+
+def _sync(root: Path, stamp: int) -> FileIndex | None:
+    head = _git.git_result(root, "rev-parse", "--show-prefix", f"HEAD:./{TASKS}")
+    lines = head.stdout.splitlines()
+    if head.ok and len(lines) == 2:
+        prefix, tree = lines
+    else:
+        top = _git.git_result(root, "rev-parse", "--show-prefix")
+        if not top.ok:
+            return None  # not a git work tree
+        prefix, tree = top.stdout.strip(), None  # no commit yet, or no tasks/ in it
+    if tree is not None and _git.run_git(root, "cat-file", "-t", tree) != "tree":
+        return None
+    out = _git.run_git(
+        root,
+        "-c",
+        "core.quotePath=false",
+        "status",
+        "--porcelain=v2",
+        "-z",
+        "--untracked-files=normal",  # untracked folders as folders (walked here): git's untracked cache applies
+        "--ignored=traditional",
+        "--no-renames",
+        "--",
+        TASKS,
+        layout.MANIFEST,
+    )
+    dirty: dict[str, str | None] = {}
+    for entry in out.split("\0"):
+        if not entry:
+            continue
+        if entry[0] in "?!":
+            path = entry[2:]
+        elif entry[0] == "1":
+            fields = entry.split(" ", 8)
+            if fields[2] != "N...":
+                return None  # a submodule: git names it, not the files in it that changed
+            path = fields[8]
+        else:
+            return None  # "u": a conflict (or "2": a rename, which --no-renames should not give)
+        if not path.startswith(prefix):
+            continue
+        path = path[len(prefix) :]
+        if path.endswith("/"):
+            _walk(root, path.rstrip("/"), stamp, dirty)
+        elif not _hidden(path):
+            dirty[path] = _key(root, path, stamp)
+    dirty[layout.MANIFEST] = _key(root, layout.MANIFEST, stamp)
+    return FileIndex(root, IndexState(tree, dirty))
+
+
+def _walk(root: Path, reldir: str, stamp: int, into: dict[str, str | None]) -> None:
+    """Key every non-hidden entry under an untracked or ignored folder (symlinks not followed)."""
+    if _hidden(reldir):
+        return
+    stack = [reldir]
+    while stack:
+        rel = stack.pop()
+        try:
+            it = os.scandir(root / rel)
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                if e.name.startswith("."):
+                    continue
+                path = f"{rel}/{e.name}"
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(path)
+                else:
+                    into[path] = _key(root, path, stamp)
+
+
+def _key(root: Path, relpath: str, stamp: int) -> str | None:
+    """Path + `lstat` key of a file git names (a symlink or FIFO gets one too: its problem is reported)."""
+    try:
+        st = os.lstat(root / relpath)
+    except OSError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return None
+    if max(st.st_mtime_ns, st.st_ctime_ns) >= stamp:
+        return RACY
+    return f"s:{st.st_mode:o}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def _differs(old: IndexState, new: IndexState, relpath: str) -> bool:
+    a, b = old.dirty.get(relpath, ""), new.dirty.get(relpath, "")
+    return a != b or a == RACY or a == "" or b == ""  # "": clean, its blob is compared by the tree diff
+
+
+def _hidden(relpath: str) -> bool:
+    return relpath.startswith(".") or "/." in relpath
+
+
+def _diff_tree(root: Path, old: str, new: str) -> set[str] | None:
+    result = _git.git_result(root, "diff-tree", "-r", "-z", "--no-renames", old, new)
+    if not result.ok:
+        return None
+    parts = result.stdout.split("\0")
+    out = set()
+    for meta, path in zip(parts[0::2], parts[1::2], strict=False):
+        if not meta.startswith(":"):
+            continue
+        if not _hidden(path):
+            out.add(f"{TASKS}/{path}")
+    return out
+
+
+def _ls_tree(root: Path, tree: str) -> list[str]:
+    out = _git.run_git(root, "ls-tree", "-r", "-z", "--name-only", tree)
+    return [f"{TASKS}/{p}" for p in out.split("\0") if p and not _hidden(p)]

@@ -1,0 +1,189 @@
+"""The file index never misses a change: after each of what people and git do to a work tree, every file
+whose bytes (or existence) differ from before is among `changed_since`, and `paths()` is exactly the set of
+files a folder scan finds. Outside git (or when git cannot tell) there is no index."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kilngit import layout
+from kilngit.cache.index import IndexState, sync
+from kilngit.project import Project
+from tests.conftest import git
+
+TASK = "ffmpeg"
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """What a folder scan sees: kilngit.yaml and every non-hidden file under tasks/ (ignored ones too)."""
+    out = {layout.MANIFEST: (root / layout.MANIFEST).read_bytes()}
+    for folder, dirs, files in os.walk(root / "tasks"):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = Path(folder).relative_to(root).as_posix()
+        for name in files:
+            if not name.startswith("."):
+                out[f"{rel}/{name}"] = (Path(folder) / name).read_bytes()
+    return out
+
+
+class Steps:
+    def __init__(self, root: Path, rng: random.Random, remote: Path) -> None:
+        self.root, self.rng, self.remote = root, rng, remote
+        self.commits = [git(root, "rev-parse", "HEAD")]
+        self.n = 0
+
+    def _some(self) -> Path | None:
+        files = sorted(p for p in (self.root / "tasks").rglob("*") if p.is_file() and ".git" not in p.parts)
+        return self.rng.choice(files) if files else None
+
+    def new_file(self) -> None:
+        self.n += 1
+        shard = f"{self.rng.randrange(256):02x}"
+        path = self.root / f"tasks/{TASK}/runs/{shard}/{self.n:04x}/r{self.n}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'{{"n": {self.n}}}\n')
+
+    def same_tick_edit(self) -> None:
+        """Same size, and the old mtime put back: only ctime tells (git looks at it too)."""
+        path = self._some()
+        if path is None:
+            return
+        st = path.stat()
+        data = bytearray(path.read_bytes() or b"x")
+        data[0] = (data[0] + 1) % 128 or 1
+        path.write_bytes(bytes(data))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def add(self) -> None:
+        git(self.root, "add", "-A")
+
+    def staged_then_edited(self) -> None:
+        path = self._some()
+        if path is not None:
+            path.write_text(path.read_text() + " ")
+            git(self.root, "add", "-A")
+            path.write_text(path.read_text() + "edited")
+
+    def commit(self) -> None:
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-qm", "step", "--allow-empty")
+        self.commits.append(git(self.root, "rev-parse", "HEAD"))
+
+    def checkout_old(self) -> None:
+        git(self.root, "stash", "-q", "--include-untracked")
+        git(self.root, "checkout", "-q", self.rng.choice(self.commits))
+
+    def stash_pop(self) -> None:
+        git(self.root, "stash", "-q", "--include-untracked")
+        if self.rng.random() < 0.5:
+            subprocess.run(["git", "stash", "pop", "-q"], cwd=self.root, capture_output=True)
+
+    def reset_hard(self) -> None:
+        git(self.root, "reset", "-q", "--hard", self.rng.choice(self.commits))
+
+    def branch_switch(self) -> None:
+        git(self.root, "stash", "-q", "--include-untracked")
+        git(self.root, "checkout", "-q", "-B", f"b{self.rng.randrange(3)}", self.rng.choice(self.commits))
+
+    def push_pull(self) -> None:
+        """Another clone commits a file and pushes; this one pulls it."""
+        other = self.root.parent / f"other{self.n}"
+        self.n += 1
+        git(self.root, "stash", "-q", "--include-untracked")
+        git(self.root, "checkout", "-q", "-B", "main")
+        git(self.root, "push", "-q", "-f", str(self.remote), "main")
+        git(self.root.parent, "clone", "-q", str(self.remote), other.name)
+        path = other / f"tasks/{TASK}/pulled-{self.n}.json"
+        path.write_text("{}\n")
+        git(other, "add", "-A")
+        git(other, "commit", "-qm", "theirs")
+        git(other, "push", "-q", "origin", "main")
+        git(self.root, "pull", "-q", "--no-rebase", str(self.remote), "main")
+        self.commits.append(git(self.root, "rev-parse", "HEAD"))
+
+    def delete_recreate(self) -> None:
+        path = self._some()
+        if path is not None:
+            data = path.read_bytes()
+            path.unlink()
+            path.write_bytes(data if self.rng.random() < 0.5 else data + b"\n")
+
+    def delete(self) -> None:
+        path = self._some()
+        if path is not None:
+            path.unlink()
+
+    def ignored(self) -> None:
+        """A file git ignores inside the project: a scan sees it, so the index must too."""
+        (self.root / "tasks/.gitignore").write_text("*.ign.json\nscratch/\n")
+        (self.root / f"tasks/{TASK}/x{self.n}.ign.json").write_text(f"{self.n}")
+        (self.root / "tasks/scratch").mkdir(exist_ok=True)
+        (self.root / "tasks/scratch/a.json").write_text(f"{self.n}")
+        self.n += 1
+
+    def hidden(self) -> None:
+        (self.root / f"tasks/{TASK}/.tmp-{self.n}").write_text("partial")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_change_is_seen(project: Project, tmp_path: Path, seed: int) -> None:
+    root = project.root
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    rng = random.Random(seed)
+    steps = Steps(root, rng, remote)
+    names = [n for n in vars(Steps) if not n.startswith("_")]
+    index = sync(root)
+    assert index is not None
+    before, state = _files(root), index.state
+    for step in range(15):
+        name = rng.choice(names)
+        getattr(steps, name)()
+        index = sync(root)
+        assert index is not None, name
+        now = _files(root)
+        differ = {p for p in before.keys() | now.keys() if before.get(p) != now.get(p)}
+        changed = index.changed_since(IndexState.decode(state.encode()))
+        assert changed is not None
+        assert differ <= changed, f"seed {seed} step {step} ({name}): missed {differ - changed}"
+        assert index.paths() == sorted(now), f"seed {seed} step {step} ({name})"
+        before, state = now, index.state
+
+
+def test_unchanged_tree_names_nothing(project: Project) -> None:
+    first = sync(project.root)
+    assert first is not None
+    os.utime(project.root / layout.MANIFEST, ns=(10**18, 10**18))  # far ahead: racy, so always "changed"
+    again = sync(project.root)
+    assert again is not None
+    assert again.changed_since(first.state) - {layout.MANIFEST} == set()
+    assert again.changed_since(None) is None
+
+
+def test_no_index_outside_git_or_with_a_submodule(project: Project, tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    (plain / "tasks").mkdir(parents=True)
+    (plain / layout.MANIFEST).write_text("kind: project\n")
+    env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(tmp_path))
+    os.environ["GIT_CEILING_DIRECTORIES"] = env["GIT_CEILING_DIRECTORIES"]
+    try:
+        assert sync(plain) is None
+    finally:
+        del os.environ["GIT_CEILING_DIRECTORIES"]
+    sub = tmp_path / "sub"
+    git(tmp_path, "init", "-q", str(sub))
+    git(sub, "commit", "-q", "--allow-empty", "-m", "x")
+    git(project.root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "tasks/sub")
+    (project.root / "tasks/sub/new.json").write_text("{}")
+    assert sync(project.root) is None
+
+
+def test_state_decode_refuses_garbage() -> None:
+    assert IndexState.decode("not json") is None
+    assert IndexState.decode('{"a": 1}') is None
+    assert IndexState.decode("[null, {}]") == IndexState(None, {})
