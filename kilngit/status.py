@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kilngit.cache.views import View, open_view
+from kilngit.errors import KilngitError
 from kilngit.project import Project
 from kilngit.providers.batch_jobs import batches_in_progress
 from kilngit.records.evals import judge_hash
+from kilngit.run_rows import task_defs
 
 
 @dataclass
@@ -51,9 +55,72 @@ class ProjectStatus:
 
 
 def project_status(project: Project) -> ProjectStatus:
-    """Summarize every task of the project."""
-    tasks = [_task_status(project, slug) for slug in project.tasks()]
-    return ProjectStatus(project.manifest.name, tasks, len(project.problems), batches_in_progress(project))
+    """Summarize every task of the project (from the local cache's per-run rows when it has them)."""
+    tasks, problems = [], 0
+    for slug in project.tasks():
+        view = _view(project, slug)
+        if view is None:
+            tasks.append(_task_status(project, slug))
+            continue
+        try:
+            tasks.append(_status_from_view(project, slug, view))
+            problems += view.problems()
+        finally:
+            view.close()
+    return ProjectStatus(
+        project.manifest.name, tasks, len(project.problems) + problems, batches_in_progress(project)
+    )
+
+
+def _view(project: Project, task: str) -> View | None:
+    """The task's per-run rows, or None (then `_task_status` reads the records, and meets the definitions'
+    problems, or a filter's error, exactly where it always did)."""
+    problems = len(project.problems)
+    view = None
+    with contextlib.suppress(KilngitError):  # e.g. a filter naming a split not materialized yet
+        view = open_view(project, task, task_defs(project, task))
+    if view is None:
+        del project.problems[problems:]
+        for slug in project.records("eval", task=task):
+            project._cache.pop(("judge", task, slug), None)
+        project._cache.pop(("eval", task), None)
+    return view
+
+
+def _status_from_view(project: Project, task: str, view: View) -> TaskStatus:
+    """`_task_status` from the per-run rows: the same counts, without reading every record."""
+    counts = view.counts()
+    status = TaskStatus(
+        task=task,
+        prompts=len(project.prompts(task)),
+        run_configs=len(project.run_configs(task)),
+        runs=counts["runs"],
+        input_only=counts["input_only"],
+        failed=counts["failed"],
+        rated=counts["rated"],
+        unrated=counts["with_output"] - counts["rated"],
+        disputed=counts["disputed"],
+        annotations_by_rater=view.annotations_by_rater(),
+    )
+    for slug, ev in project.evals(task).items():
+        judges = project.judges(task, slug)
+        current = {name: judge_hash(j, ev, judges) for name, j in judges.items()}
+        results = view.results(slug)
+        stale = sum(n for (judge, jhash), n in results.items() if current.get(judge) != jhash)
+        members = view.members(slug)
+        missing = members["missing"] if ev.default_judge else 0
+        status.evals.append(
+            EvalStatus(
+                slug,
+                len(judges),
+                members["eval_set"],
+                members["golden_set"],
+                sum(results.values()),
+                stale,
+                missing,
+            )
+        )
+    return status
 
 
 def _task_status(project: Project, task: str) -> TaskStatus:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from kilngit.cli._common import current_project, format_option, print_json
 from kilngit.errors import KilngitError
 from kilngit.project import Project
+
+if TYPE_CHECKING:
+    from kilngit.records import Eval, Judge
 
 EVALS_HELP = "Evals to show (default: every eval of the task)."
 
@@ -54,11 +59,13 @@ def show_results(
 
     data: dict[str, list] = {"scores": [], "alignment": []}
     for name in names:
-        results = eval_results(project, task, name)
+        # Scores alone are computed from the local cache's per-run rows (no need to read every result).
+        results = eval_results(project, task, name) if align else None
         tables = []
         if scores:
-            for board_judge in _board_judges(results, judge):
-                board = eval_scores(project, task, name, board_judge, results=results)
+            ev, judges = project.evals(task)[name], project.judges(task, name)
+            for board_judge in _board_judges(ev, judges, judge):
+                board = eval_scores(project, task, name, board_judge, results=results, views=True)
                 data["scores"].append(board.to_dict())
                 tables.append(scoreboard_table(board))
         if align:
@@ -70,11 +77,11 @@ def show_results(
     return data
 
 
-def _board_judges(results, judge: str | None) -> list[str | None]:  # type: ignore[no-untyped-def]
+def _board_judges(ev: Eval, judges: dict[str, Judge], judge: str | None) -> list[str | None]:
     """The judges to show scoreboards for: the one asked, else the default, else every judge."""
-    if judge or results.eval.default_judge or len(results.judges) <= 1:
+    if judge or ev.default_judge or len(judges) <= 1:
         return [judge]
-    return list(results.judges)
+    return list(judges)
 
 
 @click.group("eval")

@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from kilngit.evals.items import eval_items, group_of, runs_on_inputs
+from kilngit.cache.views import open_view
+from kilngit.errors import KilngitError
+from kilngit.evals.items import eval_items, runs_on_inputs
 from kilngit.evals.labels import LabelStats, label_stats, score_classes
 from kilngit.evals.metrics import JsonDataclass, allowed_values, mean_ci, normalize, percentile
 from kilngit.evals.results import EvalResults, eval_results, find_judge
-from kilngit.evals.truth import Truth, human_truth
+from kilngit.evals.truth import human_truth
 from kilngit.project import Project
-from kilngit.records import EvalScore, Task, TaskRun
+from kilngit.records import Eval, EvalScore, Task
+from kilngit.run_rows import RunRow, TaskDefs, input_digest, run_row, task_defs
 from kilngit.runner import run_config_hash
-from kilngit.state import RunState
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,18 @@ def eval_scores(
     eval_slug: str,
     judge: str | None = None,
     results: EvalResults | None = None,
+    *,
+    views: bool = False,
 ) -> Scoreboard:
-    """The scoreboard of one eval with one judge (default: the eval's default judge, else its only judge)."""
+    """The scoreboard of one eval with one judge (default: the eval's default judge, else its only judge).
+    `views`: without `results`, compute it from the local cache's per-run rows when it has them
+    (`kilngit.cache.views`: the same board, without reading every record when few files changed)."""
     task = project.task_slug(task)
     judge = find_judge(project, task, eval_slug, judge)
+    if views and results is None:
+        board = _board_from_view(project, task, eval_slug, judge)
+        if board is not None:
+            return board
     results = results or eval_results(project, task, eval_slug)
     ev = results.eval
     items = eval_items(project, task, ev)
@@ -105,27 +115,96 @@ def eval_scores(
     verdicts = results.current.get(judge, {})
     chosen = {s.id: s for s in items.eval_set}
     chosen.update({s.id: s for s in runs_on_inputs(project, task, inputs) if s.id in verdicts})
-    by_group: dict[str, list[RunState]] = defaultdict(list)
+    rows: list[tuple[RunRow, Verdict]] = []
     for state in chosen.values():
-        if not state.run.input_only:  # an input waiting for answers is no one's output: not a scoreboard row
-            by_group[group_of(state.run)].append(state)
-    board = Scoreboard(
+        verdict = results.verdict(judge, state.id)
+        rows.append((run_row(state, {}, _NO_DEFS), (verdict.scores(), verdict.labels()) if verdict else None))
+    truth: dict[str, str | None] = {}
+    if any(s.type == "label" for s in ev.scores):
+        truth = {input_digest(text): t.label for text, t in human_truth(project, task).items()}
+    digests = {input_digest(text) for text in inputs}
+    return _board(
+        project,
         task,
         eval_slug,
+        ev,
         judge,
         results.hashes[judge],
-        len(inputs),
-        stale_results=results.stale_total(),
-        thresholds=dict(ev.thresholds),
+        rows,
+        digests,
+        results.stale_total(),
+        truth,
+    )
+
+
+Verdict = tuple[dict[str, float], dict[str, str]] | None
+"""A run's current (scores, labels) from the judge, None when it has none."""
+
+_NO_DEFS = TaskDefs("", {}, {}, {}, {}, "")  # rows for the scoreboard alone: no eval membership, no verdicts
+
+
+def _board_from_view(project: Project, task: str, eval_slug: str, judge: str) -> Scoreboard | None:
+    """The scoreboard from the per-run rows (None: no usable view; read the records)."""
+    try:
+        defs = task_defs(project, task)
+    except KilngitError:  # a filter error: the full path raises it where it always did
+        return None
+    view = open_view(project, task, defs)
+    if view is None:
+        return None
+    try:
+        picked = view.board_rows(eval_slug, judge)
+        inputs = {row.input for in_eval, row in picked if in_eval}
+        rows = [
+            (row, row.verdicts.get(eval_slug, {}).get(judge))
+            for in_eval, row in picked
+            if in_eval or row.input in inputs
+        ]
+        hashes = defs.hashes[eval_slug]
+        stale = sum(n for (j, h), n in view.results(eval_slug).items() if hashes.get(j) != h)
+        ev = defs.evals[eval_slug]
+        truth = _truth(view.truth_rows()) if any(s.type == "label" for s in ev.scores) else {}
+    finally:
+        view.close()
+    return _board(project, task, eval_slug, ev, judge, hashes[judge], rows, inputs, stale, truth)
+
+
+def _truth(rows: list[tuple[str, int, str | None]]) -> dict[str, str | None]:
+    """Input digest -> the human class, as `truth_of` finds it (one label among the runs, none disputed)."""
+    labels: dict[str, set[str]] = defaultdict(set)
+    disputed: set[str] = set()
+    for digest, kind, label in rows:
+        if kind == 2:
+            disputed.add(digest)
+        elif label is not None:
+            labels[digest].add(label)
+    return {d: next(iter(ls)) for d, ls in labels.items() if len(ls) == 1 and d not in disputed}
+
+
+def _board(
+    project: Project,
+    task: str,
+    eval_slug: str,
+    ev: Eval,
+    judge: str,
+    judge_id: str,
+    rows: list[tuple[RunRow, Verdict]],
+    inputs: set[str],
+    stale: int,
+    truth: dict[str, str | None],
+) -> Scoreboard:
+    by_group: dict[str, list[tuple[RunRow, Verdict]]] = defaultdict(list)
+    for row, verdict in rows:
+        if not row.input_only:  # an input waiting for answers is no one's output: not a scoreboard row
+            by_group[row.group].append((row, verdict))
+    board = Scoreboard(
+        task, eval_slug, judge, judge_id, len(inputs), stale_results=stale, thresholds=dict(ev.thresholds)
     )
     current = _current_config_hashes(project, task)
-    truth = human_truth(project, task) if any(s.type == "label" for s in ev.scores) else {}
     definition = project.task(task)
-    for group, states in sorted(by_group.items()):
+    for group, members in sorted(by_group.items()):
         board.groups.append(
-            _group_scores(
-                group, states, ev.scores, results, judge, set(inputs), current.get(group), truth, definition
-            )
+            _group_scores(group, members, ev.scores, inputs, current.get(group), truth, definition)
         )
     _mark_winners(board)
     # Best first: readers look for the top of the table (groups without a quality last, then by name).
@@ -135,29 +214,25 @@ def eval_scores(
 
 def _group_scores(
     group: str,
-    states: list[RunState],
+    rows: list[tuple[RunRow, Verdict]],
     scores: list[EvalScore],
-    results: EvalResults,
-    judge: str,
     inputs: set[str],
     config_hash: str | None,
-    truth: dict[str, Truth],
+    truth: dict[str, str | None],
     task: Task,
 ) -> GroupScores:
     stale_runs = 0
-    if config_hash and any(_hash_of(s.run) == config_hash for s in states):
-        kept = [s for s in states if _hash_of(s.run) == config_hash]
-        stale_runs, states = len(states) - len(kept), kept
+    if config_hash and any(r.config_hash == config_hash for r, _ in rows):
+        kept = [(r, v) for r, v in rows if r.config_hash == config_hash]
+        stale_runs, rows = len(rows) - len(kept), kept
     values: dict[str, list[float]] = defaultdict(list)
     pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
     n = unjudged = errors = failed = 0
-    for state in states:
-        if state.run.output is None:
+    for row, verdict in rows:
+        if not row.has_output:
             failed += 1
             continue
-        verdict = results.verdict(judge, state.id)
-        run_scores = verdict.scores() if verdict else {}
-        run_labels = verdict.labels() if verdict else {}
+        run_scores, run_labels = verdict if verdict else ({}, {})
         if verdict is None:
             unjudged += 1
         elif not run_scores and not run_labels:
@@ -166,7 +241,7 @@ def _group_scores(
             n += 1
             for name, value in run_scores.items():
                 values[name].append(value)
-            right = truth.get(state.run.input, Truth()).label
+            right = truth.get(row.input)
             for name, label in run_labels.items():
                 if right is not None:  # a label score counts where the humans gave the input a class
                     pairs[name].append((right, label))
@@ -177,14 +252,14 @@ def _group_scores(
         if values.get(s.name)
     }
     normalized = [st.normalized for st in stats.values() if st.normalized is not None]
-    answered = {s.run.input for s in states if s.run.output is not None}
-    usages = [s.run.usage for s in states if s.run.usage is not None]
-    latencies = [u.latency_ms for u in usages if u.latency_ms is not None]
-    answered_runs = [s.run for s in states if s.run.output is not None]
-    cost_unknown = sum(1 for r in answered_runs if r.usage is None or r.usage.cost is None)
-    sources = [r.output_source for r in answered_runs if r.output_source is not None]
-    models = {f"{x.provider}/{x.model}" if x.provider else (x.model or x.type) for x in sources}
-    prompts = {x.prompt for x in sources if x.prompt}
+    answered_rows = [r for r, _ in rows if r.has_output]
+    answered = {r.input for r in answered_rows}
+    usages = [r.usage for r, _ in rows if r.usage is not None]
+    latencies = [u[3] for u in usages if u[3] is not None]
+    cost_unknown = sum(1 for r in answered_rows if r.usage is None or r.usage[2] is None)
+    sources = [r.source for r in answered_rows if r.source is not None]
+    models = {model for model, _ in sources}
+    prompts = {prompt for _, prompt in sources if prompt}
     return GroupScores(
         group=group,
         n=n,
@@ -195,9 +270,9 @@ def _group_scores(
         judge_errors=errors,
         failed_runs=failed,
         stale_runs=stale_runs,
-        mean_input_tokens=_mean([u.input_tokens for u in usages]),
-        mean_output_tokens=_mean([u.output_tokens for u in usages]),
-        mean_cost=None if cost_unknown else _mean([u.cost for u in usages]),  # an unknown cost is not free
+        mean_input_tokens=_mean([u[0] for u in usages]),
+        mean_output_tokens=_mean([u[1] for u in usages]),
+        mean_cost=None if cost_unknown else _mean([u[2] for u in usages]),  # an unknown cost is not free
         p50_latency_ms=percentile(latencies, 50),
         p95_latency_ms=percentile(latencies, 95),
         model=next(iter(models)) if len(models) == 1 else None,
@@ -242,10 +317,6 @@ def _unit(v: float | None) -> float | None:
 def _mean(values: list[float | int | None]) -> float | None:
     known = [float(v) for v in values if v is not None]
     return sum(known) / len(known) if known else None
-
-
-def _hash_of(run: TaskRun) -> str | None:
-    return run.output_source.run_config_hash if run.output_source else None
 
 
 def _current_config_hashes(project: Project, task: str) -> dict[str, str]:

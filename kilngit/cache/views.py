@@ -1,0 +1,360 @@
+"""Per-run rows for `status` and `eval scores`, kept up to date file by file, in `.kilngit/cache/views.sqlite`.
+
+    view = open_view(project, task, defs)     # None: no cache (KILNGIT_NO_CACHE, unusable, odd files)
+    view.rows(...) / view.counts(...)         # what the commands aggregate, instead of every record
+
+Two tables: one row per bulk file of the task (run, annotation, judge result: its key, whether it loaded,
+how many problems it has, which run it belongs to) and one derived row per run (`kilngit.run_rows.RunRow`).
+A command compares the files' keys with the stored ones; a changed, new or deleted file is read again and
+the rows of the runs it touches (an annotation names its run in its path, a judge result in its record, old
+and new) are recomputed from their files with the same code as the uncached path. A change to any
+definition of the task (`TaskDefs.fingerprint`) recomputes every row. All of it in one transaction: a reader
+never sees half an update, a killed writer leaves nothing, two commands take turns.
+
+Never a second source of truth: when anything is odd (a record whose ID or run differs from its path, a
+locked or corrupt database), the command reads every record as it always did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from kilngit._io import ReadError, check_no_symlinks
+from kilngit.cache.keys import RACY, take_stamp, trusted_key
+from kilngit.cache.records import read_listing
+from kilngit.cache.store import CACHE_DIR
+from kilngit.kinds import KINDS
+from kilngit.load import Parsed
+from kilngit.project import Project
+from kilngit.records import Annotation, JudgeResult, TaskRun
+from kilngit.run_rows import RunRow, TaskDefs, run_row
+from kilngit.state import run_states
+
+DB_NAME = "views.sqlite"
+SCHEMA = "1"
+_BUSY_MS = 5_000
+
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS defs (task TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)",
+    # One row per bulk file. run: the run it belongs to; valid: it loads; odd: its record's run (or ID)
+    # differs from its path (then the views are not used).
+    "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, key TEXT NOT NULL, task TEXT NOT NULL,"
+    " kind TEXT NOT NULL, run TEXT, rater TEXT, eval TEXT, judge TEXT, jhash TEXT, valid INT NOT NULL,"
+    " problems INT NOT NULL, odd INT NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS files_run ON files (task, kind, run)",
+    "CREATE TABLE IF NOT EXISTS runs (task TEXT NOT NULL, run TEXT NOT NULL, input TEXT, has_output INT,"
+    " input_only INT, failed INT, rated INT, disputed INT, truth INT, label TEXT, data TEXT NOT NULL,"
+    " PRIMARY KEY (task, run)) WITHOUT ROWID",
+    # Per eval: runs in its eval or golden set, or with a current verdict (done: by the default judge).
+    "CREATE TABLE IF NOT EXISTS members (task TEXT NOT NULL, eval TEXT NOT NULL, run TEXT NOT NULL,"
+    " in_eval INT, in_golden INT, has_output INT, done INT, judges TEXT NOT NULL,"
+    " PRIMARY KEY (task, eval, run)) WITHOUT ROWID",
+)
+
+
+class View:
+    """The stored rows of one task, up to date with its files (read with the methods below)."""
+
+    def __init__(self, db: sqlite3.Connection, task: str) -> None:
+        self._db, self.task = db, task
+
+    def close(self) -> None:
+        self._db.close()
+
+    def one(self, sql: str, *args: Any) -> Any:
+        return self._db.execute(sql, (self.task, *args)).fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        """Totals over the task's runs (status's counts)."""
+        row = self._db.execute(
+            "SELECT count(*), total(input_only), total(failed), total(rated AND has_output), total(has_output),"
+            " total(disputed) FROM runs WHERE task = ?",
+            (self.task,),
+        ).fetchone()
+        names = ("runs", "input_only", "failed", "rated", "with_output", "disputed")
+        return {n: int(v) for n, v in zip(names, row, strict=True)}
+
+    def problems(self) -> int:
+        return int(self.one("SELECT total(problems) FROM files WHERE task = ?"))
+
+    def annotations_by_rater(self) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT rater, count(*) FROM files WHERE task = ? AND kind = 'annotation' AND valid GROUP BY rater",
+            (self.task,),
+        )
+        return dict(sorted(rows.fetchall()))
+
+    def results(self, eval_slug: str) -> Counter[tuple[str, str]]:
+        """(judge, judge hash) -> number of loadable results of the eval."""
+        rows = self._db.execute(
+            "SELECT judge, jhash, count(*) FROM files WHERE task = ? AND kind = 'judge_result' AND eval = ?"
+            " AND valid GROUP BY judge, jhash",
+            (self.task, eval_slug),
+        )
+        return Counter({(j, h): n for j, h, n in rows})
+
+    def members(self, eval_slug: str) -> dict[str, int]:
+        row = self._db.execute(
+            "SELECT total(in_eval), total(in_golden), total(in_eval AND has_output AND NOT done) FROM members"
+            " WHERE task = ? AND eval = ?",
+            (self.task, eval_slug),
+        ).fetchone()
+        return {"eval_set": int(row[0]), "golden_set": int(row[1]), "missing": int(row[2])}
+
+    def board_rows(self, eval_slug: str, judge: str) -> list[tuple[bool, RunRow]]:
+        """(in the eval set, row) of the runs the scoreboard looks at: the eval set, then the runs with a
+        current verdict from `judge`, each in run ID order."""
+        rows = self._db.execute(
+            "SELECT m.in_eval, r.data FROM members m JOIN runs r ON r.task = m.task AND r.run = m.run"
+            " WHERE m.task = ? AND m.eval = ? AND (m.in_eval OR instr(m.judges, ?))"
+            " ORDER BY m.in_eval DESC, m.run",
+            (self.task, eval_slug, f"|{judge}|"),
+        )
+        return [(bool(in_eval), _decode(data)) for in_eval, data in rows]
+
+    def inputs(self, eval_slug: str) -> set[str]:
+        """The input digests of the eval set."""
+        rows = self._db.execute(
+            "SELECT r.input FROM members m JOIN runs r ON r.task = m.task AND r.run = m.run"
+            " WHERE m.task = ? AND m.eval = ? AND m.in_eval",
+            (self.task, eval_slug),
+        )
+        return {i for (i,) in rows}
+
+    def truth_rows(self) -> list[tuple[str, int, str | None]]:
+        """(input digest, truth kind, label) of every run whose overall consensus is a label rating."""
+        rows = self._db.execute("SELECT input, truth, label FROM runs WHERE task = ? AND truth", (self.task,))
+        return rows.fetchall()
+
+
+def _encode(row: RunRow) -> str:
+    return json.dumps(row, separators=(",", ":"))
+
+
+def _decode(text: str) -> RunRow:
+    f = json.loads(text)
+    return RunRow(
+        *f[:9],
+        None if f[9] is None else tuple(f[9]),  # type: ignore[arg-type]
+        None if f[10] is None else tuple(f[10]),  # type: ignore[arg-type]
+        tuple(f[11]),  # type: ignore[arg-type]
+        {k: tuple(v) for k, v in f[12].items()},
+        {e: {j: (v[0], v[1]) for j, v in by_judge.items()} for e, by_judge in f[13].items()},
+    )
+
+
+def open_view(project: Project, task: str, defs: TaskDefs) -> View | None:
+    """The task's rows brought up to date with its files, or None when the views cannot be trusted or
+    used (then read the records)."""
+    if os.environ.get("KILNGIT_NO_CACHE"):
+        return None
+    db = _connect(project.root)
+    if db is None:
+        return None
+    try:
+        _refresh(db, project, task, defs)
+        if db.execute("SELECT 1 FROM files WHERE task = ? AND odd LIMIT 1", (task,)).fetchone():
+            db.close()
+            return None
+        return View(db, task)
+    except sqlite3.OperationalError:  # locked too long, disk full: read the records this time
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        db.close()
+        return None
+    except sqlite3.DatabaseError:
+        db.close()
+        _discard(project.root)
+        return None
+
+
+def _connect(root: Path) -> sqlite3.Connection | None:
+    real = os.path.realpath(root)
+    try:
+        check_no_symlinks(real, f"{CACHE_DIR}/{DB_NAME}")
+    except ReadError:
+        return None  # a symlinked .kilngit/ or cache folder may point anywhere: unused
+    for attempt in (1, 2):
+        try:
+            return _open(root, real)
+        except (sqlite3.Error, OSError):
+            if attempt == 1:
+                _discard(root)
+    return None
+
+
+def _open(root: Path, real: str) -> sqlite3.Connection:
+    folder = root / CACHE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    busy = int(os.environ.get("KILNGIT_CACHE_BUSY_MS", _BUSY_MS))
+    db = sqlite3.connect(folder / DB_NAME, timeout=busy / 1000, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        for sql in _TABLES:
+            db.execute(sql)
+        want = {"schema": SCHEMA, "root": real}
+        if dict(db.execute("SELECT name, value FROM meta").fetchall()) != want:
+            db.execute("BEGIN IMMEDIATE")  # another schema or a copied folder: start empty
+            for table in ("meta", "defs", "files", "runs", "members"):
+                db.execute(f"DELETE FROM {table}")
+            db.executemany("INSERT INTO meta VALUES (?, ?)", want.items())
+            db.execute("COMMIT")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _discard(root: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            Path(f"{root / CACHE_DIR / DB_NAME}{suffix}").unlink(missing_ok=True)
+
+
+def bulk_files(project: Project, task: str, evals: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """relpath -> (kind, key) of every run, annotation and judge-result file of the task (`RACY`: changed
+    too recently to be trusted). The one place that finds what changed."""
+    stamp = take_stamp(project.root / CACHE_DIR)
+    scopes = [("task_run", {"task": task}), ("annotation", {"task": task})]
+    scopes += [("judge_result", {"task": task, "eval": e}) for e in evals]
+    out: dict[str, tuple[str, str]] = {}
+    root = f"{project.root}/"
+    for kind, scope in scopes:
+        for relpath in project.candidates(KINDS[kind], scope):
+            try:
+                key = trusted_key(os.lstat(root + relpath), stamp)
+            except OSError:
+                continue
+            out[relpath] = (kind, key if key is not None else RACY)
+    return out
+
+
+def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs) -> None:
+    files = bulk_files(project, task, defs.evals)
+    db.execute("BEGIN IMMEDIATE")
+    have = db.execute("SELECT fingerprint FROM defs WHERE task = ?", (task,)).fetchone()
+    if have is None or have[0] != defs.fingerprint:
+        for table in ("files", "runs", "members"):
+            db.execute(f"DELETE FROM {table} WHERE task = ?", (task,))
+        db.execute("INSERT OR REPLACE INTO defs VALUES (?, ?)", (task, defs.fingerprint))
+    known = {p: (k, r) for p, k, r in db.execute("SELECT path, key, run FROM files WHERE task = ?", (task,))}
+    changed = [p for p, (_, key) in files.items() if key == RACY or known.get(p, ("",))[0] != key]
+    gone = [p for p in known if p not in files]
+    touched = {known[p][1] for p in [*changed, *gone] if p in known} - {None}
+    db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
+    rows = []
+    for kind, parsed in _read(project, [(files[p][0], p) for p in changed]):
+        row = _file_row(task, kind, parsed, files[parsed.relpath][1])
+        rows.append(row)
+        if row[4] is not None:
+            touched.add(row[4])
+    db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    if touched:
+        _recompute(db, project, task, defs, touched)
+    db.execute("COMMIT")
+
+
+def _file_row(task: str, kind: str, parsed: Parsed, key: str) -> tuple[Any, ...]:
+    record, params = parsed.record, parsed.params
+    valid = record is not None and not any(p.severity == "error" for p in parsed.problems)
+    run = rater = eval_ = judge = jhash = None
+    odd = False
+    if kind == "task_run":
+        run = params.get("id")
+        odd = valid and (not isinstance(record, TaskRun) or record.id != run)
+    elif kind == "annotation":
+        run = params.get("run")
+        if valid:
+            odd = not isinstance(record, Annotation) or record.run != run
+            rater = getattr(record, "rater", None)
+    else:
+        eval_ = params.get("eval")
+        if valid:
+            odd = not isinstance(record, JudgeResult)
+            run, judge, jhash = (
+                getattr(record, "run", None),
+                getattr(record, "judge", None),
+                getattr(record, "judge_hash", None),
+            )
+    return (
+        parsed.relpath,
+        key,
+        task,
+        kind,
+        run,
+        rater,
+        eval_,
+        judge,
+        jhash,
+        valid,
+        len(parsed.problems),
+        odd,
+    )
+
+
+def _read(project: Project, wanted: Iterable[tuple[str, str]]) -> Iterator[tuple[str, Parsed]]:
+    """Parse files as the project loader does (through the cache of checked files), in path order per kind."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, relpath in wanted:
+        by_kind.setdefault(kind, []).append(relpath)
+    for kind, relpaths in by_kind.items():
+        for parsed in read_listing(project.root, kind, sorted(relpaths, key=_order), project.layout_version):
+            yield kind, parsed
+
+
+def _order(relpath: str) -> list[str]:
+    return relpath.split("/")  # the order of `Project.candidates` (folder by folder)
+
+
+def _recompute(
+    db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs, touched: set[str]
+) -> None:
+    """Recompute the rows of the `touched` runs from their files (as listed in `files`)."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (run TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM touched")
+    db.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((r,) for r in touched))
+    paths = db.execute(
+        "SELECT kind, path FROM files WHERE task = ? AND valid AND run IN (SELECT run FROM touched)", (task,)
+    ).fetchall()
+    runs: dict[str, TaskRun] = {}
+    annotations: list[Annotation] = []
+    results: dict[str, dict[str, list[JudgeResult]]] = {}
+    for _, parsed in _read(project, paths):
+        record = parsed.record
+        if record is None or any(p.severity == "error" for p in parsed.problems):
+            continue  # changed since listed: the next command sees its new key
+        if isinstance(record, TaskRun):
+            runs[parsed.params["id"]] = record
+        elif isinstance(record, Annotation):
+            annotations.append(record)
+        elif isinstance(record, JudgeResult):
+            results.setdefault(record.run, {}).setdefault(parsed.params["eval"], []).append(record)
+    for run in touched:
+        db.execute("DELETE FROM runs WHERE task = ? AND run = ?", (task, run))
+        db.execute("DELETE FROM members WHERE task = ? AND run = ?", (task, run))
+    out_runs, out_members = [], []
+    for rid, state in run_states(dict(sorted(runs.items())), annotations).items():
+        by_eval = {e: sorted(rs, key=lambda r: r.id) for e, rs in results.get(state.id, {}).items()}
+        row = run_row(state, by_eval, defs)
+        out_runs.append(
+            (task, rid, row.input, row.has_output, row.input_only, row.failed, row.rated, row.disputed)
+            + (*row.truth, _encode(row))
+        )
+        for slug, ev in defs.evals.items():
+            in_eval, in_golden = row.evals[slug]
+            judged = row.verdicts.get(slug, {})
+            if in_eval or in_golden or judged:
+                done = bool(ev.default_judge) and ev.default_judge in judged
+                names = "".join(f"|{j}|" for j in judged)
+                out_members.append((task, slug, rid, in_eval, in_golden, row.has_output, done, names))
+    db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", out_runs)
+    db.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", out_members)

@@ -1,0 +1,220 @@
+"""`status` and `eval scores` from the cached per-run rows say exactly what they say from the records.
+
+Random edit sequences on a real git project with the ticket-routing task (label scores, two raters): runs
+created, edited, deleted; annotations from two raters (disputes included), edited and deleted; judge results
+current, from an older judge definition (stale), with errors, of deleted runs; edits of task.yaml, the eval
+(filters, scores), a judge (every result goes stale), a split; commits and checkouts. After every step the
+JSON output of both commands with the cache equals the output with `KILNGIT_NO_CACHE=1`, byte for byte.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from kilngit import layout
+from kilngit.cli.main import main
+from kilngit.project import Project
+from kilngit.records import Annotation, DatasetSplit, Eval, Judge, JudgeResult, Rating, TaskRun
+from kilngit.records.common import Source, Usage
+from kilngit.records.evals import judge_hash
+from tests.conftest import git
+from tests.tickets import LABELS, TASK, make_tickets
+
+COMMANDS = (["status", "--format", "json"], ["eval", "scores", "--task", TASK, "--format", "json"])
+
+
+def _out(root: Path, args: list[str], monkeypatch: pytest.MonkeyPatch, cache: bool) -> str:
+    if not cache:
+        monkeypatch.setenv("KILNGIT_NO_CACHE", "1")
+    buf = io.StringIO()
+    try:
+        with redirect_stdout(buf):
+            code = main(["-C", str(root), *args])
+    finally:
+        monkeypatch.delenv("KILNGIT_NO_CACHE", raising=False)
+    return f"{code}\n{buf.getvalue()}"
+
+
+def _same(root: Path, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    for args in COMMANDS:
+        fresh = _out(root, args, monkeypatch, cache=False)
+        assert _out(root, args, monkeypatch, cache=True) == fresh, f"{step}: {' '.join(args)}"
+
+
+def _routing(project: Project, eval_set: str = "tag::eval_set", threshold: float = 0.7) -> None:
+    ev = Eval(
+        name="routing",
+        scores=[
+            {"name": "category", "type": "label", "instruction": "Which class the answer names."},
+            {"name": "polite", "type": "pass_fail", "instruction": "A bare class name."},
+        ],
+        default_judge="exact",
+        eval_set=eval_set,
+        golden_set="tag::golden",
+        thresholds={"category": threshold},
+    )
+    project.write_definition(layout.eval_file(TASK, "routing"), ev)
+
+
+class Editor:
+    def __init__(self, root: Path, rng: random.Random) -> None:
+        self.root, self.rng = root, rng
+        self.commits = [git(root, "rev-parse", "HEAD")]
+
+    @property
+    def project(self) -> Project:
+        return Project(self.root)
+
+    def files(self, folder: str) -> list[Path]:
+        base = self.root / layout.task_dir(TASK) / folder
+        return sorted(p for p in base.rglob("*.json") if p.is_file()) if base.is_dir() else []
+
+    def run_ids(self) -> list[str]:
+        return [p.stem for p in self.files("runs")]
+
+    def create_run(self) -> None:
+        rng = self.rng
+        config = rng.choice(["sharp", "sloppy", None])
+        source = Source(type="synthetic", provider="mock", model=f"{config}-model", run_config=config)
+        failed = rng.random() < 0.15
+        run = TaskRun(
+            task=TASK,
+            input=f"ticket {rng.randrange(12)}",
+            input_source=Source(type="human", created_by="a@example.com"),
+            output=None if failed else rng.choice(LABELS),
+            output_source=None if failed else source,
+            error="timeout" if failed else None,
+            usage=rng.choice(
+                [None, Usage(cost=0.001 * rng.randrange(3), latency_ms=float(rng.randrange(900)))]
+            ),
+            tags=sorted(rng.sample(["eval_set", "golden", "x"], rng.randrange(3))),
+        ).with_id()
+        self.project.write_record(run)
+
+    def annotate(self) -> None:
+        runs = self.run_ids()
+        if not runs:
+            return self.create_run()
+        rng = self.rng
+        label = rng.choice(LABELS[:2])  # two classes: raters often agree, sometimes not (a dispute)
+        self.project.write_record(
+            Annotation(
+                task=TASK,
+                run=rng.choice(runs),
+                rater=rng.choice(["ana@example.com", "ben@example.com"]),
+                rating=Rating(type="label", label=label),
+                requirements={"polite": Rating(type="pass_fail", value=float(rng.randrange(2)))},
+                tags_added=rng.sample(["eval_set", "golden"], rng.randrange(2)),
+                tags_removed=["x"] if rng.random() < 0.3 else [],
+            )
+        )
+
+    def judge(self) -> None:
+        runs = self.run_ids()
+        if not runs:
+            return self.create_run()
+        rng, project = self.rng, self.project
+        ev, judges = project.evals(TASK)["routing"], project.judges(TASK, "routing")
+        name = rng.choice(sorted(judges))
+        current = judge_hash(judges[name], ev, judges)
+        error = rng.random() < 0.1
+        project.write_record(
+            JudgeResult(
+                task=TASK,
+                eval="routing",
+                judge=name,
+                judge_hash=current if rng.random() < 0.8 else "0" * 16,
+                run=rng.choice(runs) if rng.random() < 0.95 else "f" * 64,
+                sample=rng.randrange(2),
+                scores={} if error else {"polite": float(rng.randrange(2))},
+                labels={} if error else {"category": rng.choice(LABELS)},
+                error="crashed" if error else None,
+            )
+        )
+
+    def delete(self) -> None:
+        files = self.files(self.rng.choice(["runs", "annotations", "evals"]))
+        if files:
+            self.rng.choice(files).unlink()
+
+    def edit_run(self) -> None:
+        """Rewrite a run file with other content (a hand edit: its ID no longer matches)."""
+        files = self.files("runs")
+        if files:
+            path = self.rng.choice(files)
+            path.write_bytes(path.read_bytes().replace(b'"billing"', b'"bug"'))
+
+    def truncate(self) -> None:
+        files = self.files(self.rng.choice(["annotations", "evals"]))
+        if files:
+            path = self.rng.choice(files)
+            path.write_bytes(path.read_bytes()[: self.rng.randrange(1, 40)])
+
+    def edit_definitions(self) -> None:
+        rng, project = self.rng, self.project
+        what = rng.choice(["eval", "judge", "task", "split"])
+        if what == "eval":
+            _routing(project, rng.choice(["tag::eval_set", "all", "has_output & !tag::x"]), rng.random())
+        elif what == "judge":
+            score = rng.choice(["category", "polite"])
+            project.write_definition(
+                layout.judge_file(TASK, "routing", "exact"), Judge(type="exact_match", score=score)
+            )
+        elif what == "task":
+            path = project.root / layout.task_file(TASK)
+            path.write_text(path.read_text() + f"# edited {rng.random()}\n")
+        else:
+            project.write_definition(
+                layout.split_file(TASK, "main"),
+                DatasetSplit(
+                    filter="all",
+                    parts=[{"name": "train", "fraction": 0.5}, {"name": "test", "fraction": 0.5}],
+                    seed=rng.randrange(9),
+                ),
+            )
+
+    def commit(self) -> None:
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-qm", "step", "--allow-empty")
+        self.commits.append(git(self.root, "rev-parse", "HEAD"))
+
+    def checkout(self) -> None:
+        self.commit()
+        git(self.root, "checkout", "-q", self.rng.choice(self.commits[:-1]), "--", ".")
+        git(self.root, "clean", "-qfd", "tasks")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_views_match_the_records(project: Project, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    make_tickets(project)
+    _routing(project)
+    for name, score in (("exact", "category"), ("reference", "polite")):
+        project.write_definition(
+            layout.judge_file(TASK, "routing", name), Judge(type="exact_match", score=score)
+        )
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-qm", "tickets")
+    rng = random.Random(seed)
+    editor = Editor(project.root, rng)
+    steps = [
+        (editor.create_run, 3),
+        (editor.annotate, 4),
+        (editor.judge, 4),
+        (editor.delete, 2),
+        (editor.edit_run, 1),
+        (editor.truncate, 1),
+        (editor.edit_definitions, 1),
+        (editor.commit, 1),
+        (editor.checkout, 1),
+    ]
+    _same(project.root, monkeypatch, "start")
+    for i in range(25):
+        step = rng.choices([s for s, _ in steps], [w for _, w in steps])[0]
+        step()
+        _same(project.root, monkeypatch, f"step {i} {step.__name__}")
+    assert (project.root / ".kilngit/cache/views.sqlite").is_file()
