@@ -5,15 +5,18 @@ session-scoped one would run again for each module that imports it)."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from kilngit.authoring import new_task
+from kilngit.cli.main import main
 from kilngit.init import init_project
 from kilngit.kiln import ImportReport, import_kiln
 from kilngit.project import Project
@@ -70,6 +73,34 @@ def untrusted(monkeypatch: pytest.MonkeyPatch) -> None:
 def git(cwd: Path, *args: str) -> str:
     """Run git in a test and return stdout (raises on failure)."""
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def run_cli(*argv: str, stdin: bytes = b"", text: bool = False) -> subprocess.CompletedProcess:
+    """`kilngit ARGV` run in this process by `kilngit.cli.main.main`, the code a child runs, with its own stdin,
+    stdout and stderr: the exit code and what was written (bytes, or str with `text`), as
+    `subprocess.run(..., capture_output=True)` gives them. For tests whose point is not the process boundary (a kill, a signal, a pipe, another process's
+    environment, a hang of the child): a `python -m kilngit` child costs ~0.5 s of start-up."""
+    out, err = io.BytesIO(), io.BytesIO()
+    streams = (sys.stdin, sys.stdout, sys.stderr)
+    # As in a child with pipes: UTF-8, stdout strict, stderr with backslash escapes (CPython's defaults).
+    mine = (
+        io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"),
+        io.TextIOWrapper(out, encoding="utf-8", write_through=True),
+        io.TextIOWrapper(err, encoding="utf-8", errors="backslashreplace", write_through=True),
+    )
+    sys.stdin, sys.stdout, sys.stderr = mine
+    try:
+        code = main(list(argv))
+        for wrapper in mine[1:]:
+            wrapper.flush()
+        written = [out.getvalue(), err.getvalue()]
+        if text:
+            written = [data.decode("utf-8", errors="replace") for data in written]
+        return subprocess.CompletedProcess(["kilngit", *argv], code, *written)
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = streams
+        for wrapper in mine:
+            wrapper.detach()  # a collected wrapper would close its buffer
 
 
 @pytest.fixture(scope="session")

@@ -1,24 +1,16 @@
 """The core commands through the real CLI entry point: exit codes, messages, --format json."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from kilngit.cli.main import main
+from tests.conftest import run_cli
 
 
-def kilngit(*args, cwd=None):
+def kilngit(*args):
     """Run the CLI in-process; returns (exit code, stdout, stderr)."""
-    return subprocess.run(
-        [sys.executable, "-m", "kilngit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-    )
+    return run_cli(*args, text=True)
 
 
 def test_init_task_add_validate_status(tmp_path):

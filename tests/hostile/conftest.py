@@ -12,16 +12,23 @@ from pathlib import Path
 
 from kilngit import layout
 from kilngit.project import Project
+from tests.conftest import run_cli
 from tests.evals.conftest import _eval_template, eval_project, judge_server  # noqa: F401 (fixtures)
 from tests.runner.conftest import srv  # noqa: F401 (fixture)
 
 TASK = "ffmpeg"
 
 
-def kilngit(
+def kilngit(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The command run in this process (a crash is exit 3, a hang fails the test through pytest-timeout)."""
+    return run_cli("-C", str(root), *args)
+
+
+def kilngit_child(
     root: Path, *args: str, stdin: bytes | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess:
-    """The real command in a child process (a hang fails the test through `timeout`, a crash by exit 3)."""
+) -> subprocess.CompletedProcess[bytes]:
+    """The real command in a child process, for what only a child can be given or do safely (a pipe as stdin,
+    an endless input that would fill this process): a hang fails the test through `timeout`."""
     return subprocess.run(
         [sys.executable, "-m", "kilngit", "-C", str(root), *args],
         input=stdin,

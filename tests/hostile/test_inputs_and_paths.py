@@ -11,7 +11,7 @@ import pytest
 from kilngit import layout
 from kilngit.errors import UsageError
 from kilngit.runner.inputs import read_lines
-from tests.hostile.conftest import a_run, kilngit
+from tests.hostile.conftest import a_run, kilngit, kilngit_child
 from tests.runner.conftest import add_config, inputs, write_jsonl
 
 
@@ -36,7 +36,7 @@ def test_empty_identifiers_are_usage_errors(eval_project, args):
 
 def test_inputs_from_dev_zero_fail_fast(project, srv):
     add_config(project)
-    out = kilngit(
+    out = kilngit_child(
         project.root, "run", "task", "ffmpeg", "--config", "fake", "--inputs", "/dev/zero", timeout=60
     )
     assert out.returncode == 2 and b"line longer than" in out.stderr, out.stderr.decode()
@@ -47,7 +47,7 @@ def test_inputs_from_a_pipe(project, srv, tmp_path):
     feeder = subprocess.Popen(
         [sys.executable, "-c", "print('\"trim a.mp4\"'); print('\"rotate b.mp4\"')"], stdout=subprocess.PIPE
     )
-    out = kilngit(
+    out = kilngit_child(
         project.root,
         "run",
         "task",

@@ -7,10 +7,11 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_cli
 
 KILN_LOADER = Path(__file__).with_name("load_with_kiln_ai.py")
 
@@ -49,11 +50,5 @@ def tree_hashes(root: Path) -> dict[str, str]:
     return out
 
 
-def kilngit_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kilngit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-    )
+def kilngit_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, text=True)
