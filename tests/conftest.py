@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,13 @@ def demo_import(demo_src: Path, bulk_tmp: Path) -> tuple[Path, ImportReport]:
         os.environ.clear()
         os.environ.update(old)
     return root, report
+
+
+@pytest.fixture
+def demo_copy(demo_import: tuple[Path, ImportReport], bulk_tmp: Path) -> Iterator[Path]:
+    """A copy of the imported demo for a test that changes it, in `bulk_tmp` (RAM: copying 11,000 files to a
+    busy disk took minutes) and removed after the test."""
+    folder = Path(tempfile.mkdtemp(prefix="copy-", dir=bulk_tmp))
+    root = shutil.copytree(demo_import[0], folder / "demo", symlinks=True)
+    yield root
+    shutil.rmtree(folder, ignore_errors=True)

@@ -4,7 +4,6 @@ sampling at once merge without conflicts."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -151,12 +150,8 @@ def test_tags_of_generated_inputs_carry_over_to_their_answers(project, tmp_path)
     assert item.tags == ("eval_set",)
 
 
-def test_scores_of_a_frozen_set_on_the_kiln_demo(demo_import, tmp_path):
-    import shutil
-
-    src, _ = demo_import
-    root = Path(tmp_path / "demo")
-    shutil.copytree(src, root, symlinks=True)
+def test_scores_of_a_frozen_set_on_the_kiln_demo(demo_copy):
+    root = demo_copy
     project = Project(root)
     task = next(iter(project.tasks()))
     ev_slug = next(e for e in project.evals(task) if project.judges(task, e))

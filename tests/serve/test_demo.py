@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 from starlette.testclient import TestClient
@@ -15,9 +14,8 @@ from kilngit.serve.app import create_app
 TOKEN = "demo-token-0123456789"
 
 
-def test_every_page_on_the_kiln_demo(demo_import, tmp_path: Path) -> None:
-    root = tmp_path / "demo"
-    shutil.copytree(demo_import[0], root, symlinks=True)
+def test_every_page_on_the_kiln_demo(demo_copy: Path) -> None:
+    root = demo_copy
     project = Project(root)
     c = TestClient(create_app(project, {TOKEN: "expert@example.com"}), base_url="http://127.0.0.1")
     c.get(f"/signin?token={TOKEN}")
