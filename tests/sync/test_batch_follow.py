@@ -4,27 +4,19 @@ Batch API; the runs land, are committed, and nothing is asked twice or online.""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 from kilngit.providers.batch_jobs import batches_in_progress
 from kilngit.sync.jobs import pending_jobs
 from kilngit.testing.fake_openai import FakeOpenAI
-from tests.conftest import git
+from tests.conftest import git, run_cli
 from tests.held_calls import kill_while_held
 from tests.runner.conftest import add_config, inputs, point_provider_at, write_jsonl
-from tests.sync.conftest import FAST, HANG_S, committed_files, dirty, wait_for
+from tests.sync.conftest import HANG_S, committed_files, dirty, wait_for
 
 
 def kilngit(root, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kilngit", "-C", str(root), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **FAST},
-        timeout=HANG_S,
-    )
+    return run_cli("-C", str(root), *args, text=True)
 
 
 def committed_runs(root) -> list[str]:

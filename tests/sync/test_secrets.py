@@ -11,7 +11,7 @@ import sys
 
 from kilngit import layout
 from kilngit.records import Eval, Judge
-from tests.conftest import git
+from tests.conftest import git, run_cli
 from tests.sync.conftest import FAST, commit_by_hand, commits, make_annotation, make_run
 
 KEY = "sk-test-LEAKsecret0123456789"
@@ -83,11 +83,7 @@ def test_the_watcher_refuses_a_file_holding_a_secret_and_says_so(project, watche
     w.wait_output(f"not committed: error: {rel}: holds the value of $OPENAI_API_KEY")
     problems = json.loads((project.root / ".kilngit/problems.json").read_text())["problems"]
     assert [(p["path"], p["code"]) for p in problems] == [(rel, "secret")]
-    status = subprocess.run(
-        [sys.executable, "-m", "kilngit", "-C", str(project.root), "watch", "--status"],
-        capture_output=True,
-        text=True,
-    ).stdout
+    status = run_cli("-C", str(project.root), "watch", "--status", text=True).stdout
     assert "invalid: 1 file(s) not committed" in status, status
     (project.root / rel).write_bytes(make_annotation(run).to_bytes())  # the secret removed: committed now
     w.wait_output(f"fixed: {rel} is valid now")

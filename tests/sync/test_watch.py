@@ -10,7 +10,7 @@ import sys
 from kilngit import layout
 from kilngit.records import Annotation, Rating
 from kilngit.sync.statusfile import read_status
-from tests.conftest import git
+from tests.conftest import git, run_cli
 from tests.sync.conftest import (
     FAST,
     commit_by_hand,
@@ -136,11 +136,13 @@ def test_once_commits_everything_pending_and_exits(project):
 
 
 def test_status_while_running_and_after_sigterm(project, watchers):
-    assert "no watcher has run" in kilngit(project.root, "watch", "--status").stdout
+    assert "no watcher has run" in run_cli("-C", str(project.root), "watch", "--status", text=True).stdout
     w = watchers(project.root)
-    status = json.loads(kilngit(project.root, "watch", "--status", "--format", "json").stdout)
+    status = json.loads(
+        run_cli("-C", str(project.root), "watch", "--status", "--format", "json", text=True).stdout
+    )
     assert status["running"] and status["pid"] == w.process.pid and status["state"] == "watching"
-    text = kilngit(project.root, "watch", "--status").stdout
+    text = run_cli("-C", str(project.root), "watch", "--status", text=True).stdout
     assert f"watcher pid {w.process.pid}" in text
     second = kilngit(project.root, "watch", "--no-jobs")
     assert second.returncode == 1 and "already running" in second.stderr
@@ -150,7 +152,7 @@ def test_status_while_running_and_after_sigterm(project, watchers):
     assert commits(project.root)[0] == "add: 1 run (ffmpeg)"
     after = read_status(project.root)
     assert not after["running"] and after["state"] == "stopped"
-    assert "stopped" in kilngit(project.root, "watch", "--status").stdout
+    assert "stopped" in run_cli("-C", str(project.root), "watch", "--status", text=True).stdout
 
 
 def test_manual_commit_and_watcher_commit_interleave_without_loss(project, watchers):
