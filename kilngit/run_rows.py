@@ -27,6 +27,9 @@ from kilngit.records import Eval, Judge, JudgeResult
 from kilngit.records.evals import judge_hash
 from kilngit.state import RunState
 
+Verdict = tuple[dict[str, float], dict[str, str]] | None
+"""A run's current (scores, labels) from one judge, None when it has none."""
+
 
 class RunRow(NamedTuple):
     """One run as status and the scoreboard see it."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kilngit._io import ReadError, check_no_symlinks
+from kilngit.cache.index import IndexState, sync
 from kilngit.cache.keys import RACY, take_stamp, trusted_key
 from kilngit.cache.records import read_listing
 from kilngit.cache.store import CACHE_DIR
@@ -34,16 +36,16 @@ from kilngit.kinds import KINDS
 from kilngit.load import Parsed
 from kilngit.project import Project
 from kilngit.records import Annotation, JudgeResult, TaskRun
-from kilngit.run_rows import RunRow, TaskDefs, run_row
+from kilngit.run_rows import RunRow, TaskDefs, Verdict, run_row
 from kilngit.state import run_states
 
 DB_NAME = "views.sqlite"
-SCHEMA = "1"
+SCHEMA = "3"
 _BUSY_MS = 5_000
 
 _TABLES = (
-    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS defs (task TEXT PRIMARY KEY, fingerprint TEXT NOT NULL)",
+    # Per task: the definitions' fingerprint the rows were computed with, and the file index's state then.
+    "CREATE TABLE IF NOT EXISTS defs (task TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT)",
     # One row per bulk file. run: the run it belongs to; valid: it loads; odd: its record's run (or ID)
     # differs from its path (then the views are not used).
     "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, key TEXT NOT NULL, task TEXT NOT NULL,"
@@ -51,12 +53,18 @@ _TABLES = (
     " problems INT NOT NULL, odd INT NOT NULL) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS files_run ON files (task, kind, run)",
     "CREATE TABLE IF NOT EXISTS runs (task TEXT NOT NULL, run TEXT NOT NULL, input TEXT, has_output INT,"
-    " input_only INT, failed INT, rated INT, disputed INT, truth INT, label TEXT, data TEXT NOT NULL,"
+    " input_only INT, failed INT, rated INT, disputed INT, truth INT, label TEXT, grp TEXT, config_hash TEXT,"
+    # usage and source as the scoreboard reads them (no type: values come back as stored, int or float)
+    " has_usage INT, u_in, u_out, u_cost, u_lat, model TEXT, prompt TEXT,"
     " PRIMARY KEY (task, run)) WITHOUT ROWID",
     # Per eval: runs in its eval or golden set, or with a current verdict (done: by the default judge).
     "CREATE TABLE IF NOT EXISTS members (task TEXT NOT NULL, eval TEXT NOT NULL, run TEXT NOT NULL,"
     " in_eval INT, in_golden INT, has_output INT, done INT, judges TEXT NOT NULL,"
     " PRIMARY KEY (task, eval, run)) WITHOUT ROWID",
+    # The run's current (scores, labels) from each judge of an eval, as JSON.
+    "CREATE TABLE IF NOT EXISTS verdicts (task TEXT NOT NULL, eval TEXT NOT NULL, judge TEXT NOT NULL,"
+    " run TEXT NOT NULL, scores TEXT NOT NULL, labels TEXT NOT NULL, PRIMARY KEY (task, eval, judge, run))"
+    " WITHOUT ROWID",
 )
 
 
@@ -109,16 +117,59 @@ class View:
         ).fetchone()
         return {"eval_set": int(row[0]), "golden_set": int(row[1]), "missing": int(row[2])}
 
-    def board_rows(self, eval_slug: str, judge: str) -> list[tuple[bool, RunRow]]:
-        """(in the eval set, row) of the runs the scoreboard looks at: the eval set, then the runs with a
-        current verdict from `judge`, each in run ID order."""
+    def board_rows(self, eval_slug: str, judge: str) -> list[tuple[bool, RunRow, Verdict]]:
+        """(in the eval set, row, current verdict of `judge`) of the runs the scoreboard looks at: the eval
+        set, then the runs with a current verdict from `judge`, each in run ID order. Rows carry only
+        what the scoreboard reads."""
         rows = self._db.execute(
-            "SELECT m.in_eval, r.data FROM members m JOIN runs r ON r.task = m.task AND r.run = m.run"
-            " WHERE m.task = ? AND m.eval = ? AND (m.in_eval OR instr(m.judges, ?))"
-            " ORDER BY m.in_eval DESC, m.run",
-            (self.task, eval_slug, f"|{judge}|"),
+            "SELECT m.in_eval, r.run, r.input, r.has_output, r.input_only, r.grp, r.config_hash, r.has_usage,"
+            " r.u_in, r.u_out, r.u_cost, r.u_lat, r.model, r.prompt, v.scores, v.labels FROM members m"
+            " JOIN runs r ON r.task = m.task AND r.run = m.run LEFT JOIN verdicts v ON v.task = m.task"
+            " AND v.eval = m.eval AND v.judge = ? AND v.run = m.run"
+            " WHERE m.task = ? AND m.eval = ? AND (m.in_eval OR instr(m.judges, ?)) ORDER BY m.in_eval DESC, m.run",
+            (judge, self.task, eval_slug, f"|{judge}|"),
         )
-        return [(bool(in_eval), _decode(data)) for in_eval, data in rows]
+        parsed: dict[str, Any] = {}  # most verdicts say the same few things: decode each text once
+
+        def load(text: str) -> Any:
+            if text not in parsed:
+                parsed[text] = json.loads(text)
+            return parsed[text]
+
+        out = []
+        for (
+            in_eval,
+            run,
+            digest,
+            has_output,
+            input_only,
+            grp,
+            cfg,
+            has_usage,
+            *usage,
+            model,
+            prompt,
+            sc,
+            lb,
+        ) in rows:
+            row = RunRow(
+                run,
+                digest,
+                bool(has_output),
+                bool(input_only),
+                False,
+                False,
+                False,
+                grp,
+                cfg,
+                tuple(usage) if has_usage else None,  # type: ignore[arg-type]
+                None if model is None else (model, prompt),
+                (0, None),
+                {},
+                {},
+            )
+            out.append((bool(in_eval), row, None if sc is None else (load(sc), load(lb))))
+        return out
 
     def inputs(self, eval_slug: str) -> set[str]:
         """The input digests of the eval set."""
@@ -133,22 +184,6 @@ class View:
         """(input digest, truth kind, label) of every run whose overall consensus is a label rating."""
         rows = self._db.execute("SELECT input, truth, label FROM runs WHERE task = ? AND truth", (self.task,))
         return rows.fetchall()
-
-
-def _encode(row: RunRow) -> str:
-    return json.dumps(row, separators=(",", ":"))
-
-
-def _decode(text: str) -> RunRow:
-    f = json.loads(text)
-    return RunRow(
-        *f[:9],
-        None if f[9] is None else tuple(f[9]),  # type: ignore[arg-type]
-        None if f[10] is None else tuple(f[10]),  # type: ignore[arg-type]
-        tuple(f[11]),  # type: ignore[arg-type]
-        {k: tuple(v) for k, v in f[12].items()},
-        {e: {j: (v[0], v[1]) for j, v in by_judge.items()} for e, by_judge in f[13].items()},
-    )
 
 
 def open_view(project: Project, task: str, defs: TaskDefs) -> View | None:
@@ -199,15 +234,17 @@ def _open(root: Path, real: str) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        for sql in _TABLES:
-            db.execute(sql)
+        db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
         want = {"schema": SCHEMA, "root": real}
         if dict(db.execute("SELECT name, value FROM meta").fetchall()) != want:
-            db.execute("BEGIN IMMEDIATE")  # another schema or a copied folder: start empty
-            for table in ("meta", "defs", "files", "runs", "members"):
-                db.execute(f"DELETE FROM {table}")
+            db.execute("BEGIN IMMEDIATE")  # another schema, a copied folder, or new: start empty
+            for table in ("defs", "files", "runs", "members", "verdicts"):
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+            db.execute("DELETE FROM meta")
             db.executemany("INSERT INTO meta VALUES (?, ?)", want.items())
             db.execute("COMMIT")
+        for sql in _TABLES:
+            db.execute(sql)
     except BaseException:
         db.close()
         raise
@@ -220,46 +257,126 @@ def _discard(root: Path) -> None:
             Path(f"{root / CACHE_DIR / DB_NAME}{suffix}").unlink(missing_ok=True)
 
 
-def bulk_files(project: Project, task: str, evals: Iterable[str]) -> dict[str, tuple[str, str]]:
-    """relpath -> (kind, key) of every run, annotation and judge-result file of the task (`RACY`: changed
-    too recently to be trusted). The one place that finds what changed."""
+def _changes(
+    db: sqlite3.Connection, project: Project, task: str, evals: Iterable[str], stored: str | None
+) -> tuple[dict[str, tuple[str, str]], list[str], dict[str, tuple[str, str | None]], str | None]:
+    """What changed among the task's run, annotation and judge-result files since the rows were stored:
+    (relpath -> (kind, key) of files to read again, relpaths of files gone, relpath -> (stored key, run)
+    of those that had rows, the file index's state to store with the rows). The one place that finds
+    changes: asks git (`kilngit.cache.index`) when it can tell, else walks the folders and compares keys."""
+    index = sync(project.root)
+    shapes = _shapes(project, task, evals)
+    old = IndexState.decode(stored) if index is not None and stored else None
+    named = index.changed_since(old) if index is not None and old is not None else None
+    state = index.state.encode() if index is not None else None
+    if named is None:
+        files = _listed_files(project, shapes)
+        known = {
+            p: (k, r) for p, k, r in db.execute("SELECT path, key, run FROM files WHERE task = ?", (task,))
+        }
+        changed = {p: v for p, v in files.items() if v[1] == RACY or known.get(p, ("",))[0] != v[1]}
+        return changed, [p for p in known if p not in files], known, state
     stamp = take_stamp(project.root / CACHE_DIR)
+    changed, gone = {}, []
+    for relpath in sorted(named):
+        kind = _kind_of(shapes, relpath)
+        if kind is None:
+            continue
+        key = _key(project.root, relpath, stamp)
+        if key is None:
+            gone.append(relpath)
+        else:
+            changed[relpath] = (kind, key)
+    known = {}
+    wanted = [*changed, *gone]
+    for i in range(0, len(wanted), 900):
+        chunk = wanted[i : i + 900]
+        marks = ",".join("?" * len(chunk))
+        for p, k, r in db.execute(f"SELECT path, key, run FROM files WHERE path IN ({marks})", chunk):
+            known[p] = (k, r)
+    return changed, [p for p in gone if p in known], known, state
+
+
+Shape = tuple[str, dict[str, str], list[str]]
+
+
+def _shapes(project: Project, task: str, evals: Iterable[str]) -> list[Shape]:
+    """(kind, path steps) of the task's bulk listings, as `Project.candidates` follows them (a step with
+    NUL is any name; the last one, any name with that suffix)."""
+    blank = "\x00"
     scopes = [("task_run", {"task": task}), ("annotation", {"task": task})]
     scopes += [("judge_result", {"task": task, "eval": e}) for e in evals]
-    out: dict[str, tuple[str, str]] = {}
-    root = f"{project.root}/"
+    out = []
     for kind, scope in scopes:
-        for relpath in project.candidates(KINDS[kind], scope):
-            try:
-                key = trusted_key(os.lstat(root + relpath), stamp)
-            except OSError:
-                continue
-            out[relpath] = (kind, key if key is not None else RACY)
+        k = KINDS[kind]
+        parts = {**scope, **{p: blank * 64 for p in k.parts if p not in scope}}
+        steps = re.sub(f"{blank}+", blank, k.fill(parts, project.layout_version)).split("/")
+        out.append((kind, scope, steps))
     return out
 
 
+def _kind_of(shapes: list[Shape], relpath: str) -> str | None:
+    """The kind of listing `relpath` is in (None: in none of them)."""
+    names = relpath.split("/")
+    for kind, _, steps in shapes:
+        if len(names) == len(steps) and all(
+            _fits(n, s, i == len(steps) - 1) for i, (n, s) in enumerate(zip(names, steps, strict=True))
+        ):
+            return kind
+    return None
+
+
+def _fits(name: str, step: str, last: bool) -> bool:
+    if "\x00" not in step:
+        return name == step
+    if name.startswith("."):
+        return False
+    suffix = step[step.rindex("\x00") + 1 :]
+    return not last or (name.endswith(suffix) and name.count(".") == suffix.count("."))
+
+
+def _listed_files(project: Project, shapes: list[Shape]) -> dict[str, tuple[str, str]]:
+    """relpath -> (kind, key) of every file of the listings (`RACY`: changed too recently to be trusted)."""
+    stamp = take_stamp(project.root / CACHE_DIR)
+    out: dict[str, tuple[str, str]] = {}
+    for kind, scope, _ in shapes:
+        for relpath in project.candidates(KINDS[kind], scope):
+            key = _key(project.root, relpath, stamp)
+            if key is not None:
+                out[relpath] = (kind, key)
+    return out
+
+
+def _key(root: Path, relpath: str, stamp: int) -> str | None:
+    try:
+        key = trusted_key(os.lstat(os.path.join(root, relpath)), stamp)
+    except OSError:
+        return None
+    return key if key is not None else RACY
+
+
 def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs) -> None:
-    files = bulk_files(project, task, defs.evals)
     db.execute("BEGIN IMMEDIATE")
-    have = db.execute("SELECT fingerprint FROM defs WHERE task = ?", (task,)).fetchone()
+    have = db.execute("SELECT fingerprint, state FROM defs WHERE task = ?", (task,)).fetchone()
+    stored = None
     if have is None or have[0] != defs.fingerprint:
-        for table in ("files", "runs", "members"):
+        for table in ("files", "runs", "members", "verdicts"):
             db.execute(f"DELETE FROM {table} WHERE task = ?", (task,))
-        db.execute("INSERT OR REPLACE INTO defs VALUES (?, ?)", (task, defs.fingerprint))
-    known = {p: (k, r) for p, k, r in db.execute("SELECT path, key, run FROM files WHERE task = ?", (task,))}
-    changed = [p for p, (_, key) in files.items() if key == RACY or known.get(p, ("",))[0] != key]
-    gone = [p for p in known if p not in files]
+    else:
+        stored = have[1]
+    changed, gone, known, state = _changes(db, project, task, defs.evals, stored)
     touched = {known[p][1] for p in [*changed, *gone] if p in known} - {None}
     db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
     rows = []
-    for kind, parsed in _read(project, [(files[p][0], p) for p in changed]):
-        row = _file_row(task, kind, parsed, files[parsed.relpath][1])
+    for kind, parsed in _read(project, [(v[0], p) for p, v in changed.items()]):
+        row = _file_row(task, kind, parsed, changed[parsed.relpath][1])
         rows.append(row)
         if row[4] is not None:
             touched.add(row[4])
     db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     if touched:
         _recompute(db, project, task, defs, touched)
+    db.execute("INSERT OR REPLACE INTO defs VALUES (?, ?, ?)", (task, defs.fingerprint, state))
     db.execute("COMMIT")
 
 
@@ -341,13 +458,15 @@ def _recompute(
     for run in touched:
         db.execute("DELETE FROM runs WHERE task = ? AND run = ?", (task, run))
         db.execute("DELETE FROM members WHERE task = ? AND run = ?", (task, run))
-    out_runs, out_members = [], []
+        db.execute("DELETE FROM verdicts WHERE task = ? AND run = ?", (task, run))
+    out_runs, out_members, out_verdicts = [], [], []
     for rid, state in run_states(dict(sorted(runs.items())), annotations).items():
         by_eval = {e: sorted(rs, key=lambda r: r.id) for e, rs in results.get(state.id, {}).items()}
         row = run_row(state, by_eval, defs)
         out_runs.append(
             (task, rid, row.input, row.has_output, row.input_only, row.failed, row.rated, row.disputed)
-            + (*row.truth, _encode(row))
+            + (*row.truth, row.group, row.config_hash, row.usage is not None, *(row.usage or (None,) * 4))
+            + (row.source or (None, None))
         )
         for slug, ev in defs.evals.items():
             in_eval, in_golden = row.evals[slug]
@@ -356,5 +475,12 @@ def _recompute(
                 done = bool(ev.default_judge) and ev.default_judge in judged
                 names = "".join(f"|{j}|" for j in judged)
                 out_members.append((task, slug, rid, in_eval, in_golden, row.has_output, done, names))
-    db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", out_runs)
+            for judge, (scores, labels) in judged.items():
+                out_verdicts.append((task, slug, judge, rid, _json(scores), _json(labels)))
+    db.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 19)})", out_runs)
+    db.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?)", out_verdicts)
     db.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", out_members)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -22,7 +22,7 @@ from kilngit.evals.results import EvalResults, eval_results, find_judge
 from kilngit.evals.truth import human_truth
 from kilngit.project import Project
 from kilngit.records import Eval, EvalScore, Task
-from kilngit.run_rows import RunRow, TaskDefs, input_digest, run_row, task_defs
+from kilngit.run_rows import RunRow, TaskDefs, Verdict, input_digest, run_row, task_defs
 from kilngit.runner import run_config_hash
 
 
@@ -137,9 +137,6 @@ def eval_scores(
     )
 
 
-Verdict = tuple[dict[str, float], dict[str, str]] | None
-"""A run's current (scores, labels) from the judge, None when it has none."""
-
 _NO_DEFS = TaskDefs("", {}, {}, {}, {}, "")  # rows for the scoreboard alone: no eval membership, no verdicts
 
 
@@ -154,12 +151,8 @@ def _board_from_view(project: Project, task: str, eval_slug: str, judge: str) ->
         return None
     try:
         picked = view.board_rows(eval_slug, judge)
-        inputs = {row.input for in_eval, row in picked if in_eval}
-        rows = [
-            (row, row.verdicts.get(eval_slug, {}).get(judge))
-            for in_eval, row in picked
-            if in_eval or row.input in inputs
-        ]
+        inputs = {row.input for in_eval, row, _ in picked if in_eval}
+        rows = [(row, verdict) for in_eval, row, verdict in picked if in_eval or row.input in inputs]
         hashes = defs.hashes[eval_slug]
         stale = sum(n for (j, h), n in view.results(eval_slug).items() if hashes.get(j) != h)
         ev = defs.evals[eval_slug]

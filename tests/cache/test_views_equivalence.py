@@ -192,8 +192,13 @@ class Editor:
         git(self.root, "clean", "-qfd", "tasks")
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_views_match_the_records(project: Project, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "git_index"), [(1, True), (2, True), (3, False)])
+def test_views_match_the_records(
+    project: Project, monkeypatch: pytest.MonkeyPatch, seed: int, git_index: bool
+) -> None:
+    """Changes found by git (`kilngit.cache.index`), or without it by walking folders and comparing keys."""
+    if not git_index:
+        monkeypatch.setenv("KILNGIT_NO_GIT_INDEX", "1")
     make_tickets(project)
     _routing(project)
     for name, score in (("exact", "category"), ("reference", "polite")):
