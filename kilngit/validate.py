@@ -19,7 +19,9 @@ from pathlib import Path
 
 from kilngit import _git, layout
 from kilngit._io import atomic_write
-from kilngit.cache import file_facts
+from kilngit.cache import Facts, file_facts
+from kilngit.cache.index import sync
+from kilngit.cache.snapshot import Outcome, validated
 from kilngit.errors import KilngitError
 from kilngit.kinds import KINDS
 from kilngit.load import Problem, parse_record
@@ -60,47 +62,69 @@ def validate_project(
 ) -> ValidationReport:
     """Validate the whole project at `root`, or only `paths` (relative to root) when given.
 
-    What each unchanged file was found to be comes from the local cache (`kilngit.cache`); `cache=False`
-    reads and checks every file afresh, as `validate --no-cache` does."""
+    What each unchanged file was found to be comes from the local cache (`kilngit.cache`); in a git work
+    tree a whole-project run reads only the files git says changed since the last one (`cache.snapshot`).
+    `cache=False` reads and checks every file afresh, as `validate --no-cache` does."""
     start = time.perf_counter()
     root = Path(root).absolute()
-    odd: list[Problem] = []
-    files: set[str] | None = None
-    if paths is None:
-        files = set()
-        relpaths = list(project_files(root, odd, files))
+    version = project_layout(root)
+    index = sync(root) if cache and paths is None and not os.environ.get("KILNGIT_NO_CACHE") else None
+    if index is not None:
+        outcome = validated(root, index, version, lambda: _read_all(root, workers, version), _aggregate)
+    elif paths is None:
+        outcome = _aggregate(*_read_all(root, workers, version, cache))
     else:
         relpaths = sorted(set(paths))
         odd = [
-            _odd_problem(p, os.path.islink(root / p))
+            odd_problem(p, os.path.islink(root / p))
             for p in relpaths
-            if not _is_record_candidate(p) and _is_odd(root / p)
+            if not is_record_candidate(p) and _is_odd(root / p)
         ]
-    relpaths = [p for p in relpaths if _is_record_candidate(p)]
-    report = ValidationReport(files=len(relpaths), problems=odd)
-    version = project_layout(root)
-    facts = file_facts(
-        root, relpaths, files=files, workers=workers, cache=cache, complete=paths is None, version=version
-    )
-    run_keys: dict[tuple[str, ...], str] = {}
-    for relpath in relpaths:
-        fact = facts[relpath]
-        if fact.kind != "unknown" or not relpath.endswith(".yml"):
-            report.kinds[fact.kind] += 1
-        report.problems += fact.problems
-        report.problems += fact.cross
-        if fact.run_key:
-            key = tuple(fact.run_key)
-            if key in run_keys:
-                report.problems.append(_duplicate(key, relpath, run_keys[key]))
-            else:
-                run_keys[key] = relpath
-    report.problems.sort(key=lambda p: (p.path, p.pointer))
+        relpaths = [p for p in relpaths if is_record_candidate(p)]
+        facts = file_facts(root, relpaths, workers=workers, cache=cache, version=version)
+        outcome = _aggregate(relpaths, facts, odd)
+    report = ValidationReport(files=outcome.files, kinds=outcome.kinds, problems=outcome.problems)
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _duplicate(key: tuple[str, ...], relpath: str, first: str) -> Problem:
+def _read_all(
+    root: Path, workers: int | None, version: int, cache: bool = True
+) -> tuple[list[str], dict[str, Facts], list[Problem]]:
+    """Every record file of the project in path order, its facts, and the problems of odd files."""
+    odd: list[Problem] = []
+    files: set[str] = set()
+    relpaths = sorted(p for p in project_files(root, odd, files) if is_record_candidate(p))
+    facts = file_facts(
+        root, relpaths, files=files, workers=workers, cache=cache, complete=True, version=version
+    )
+    return relpaths, facts, odd
+
+
+def _aggregate(relpaths: list[str], facts: dict[str, Facts], odd: list[Problem]) -> Outcome:
+    """The report of files' facts: their kinds, their problems and the duplicates among them (the first
+    of each group in path order is the original)."""
+    kinds: Counter[str] = Counter()
+    problems = list(odd)
+    run_keys: dict[tuple[str, ...], str] = {}
+    for relpath in relpaths:
+        fact = facts[relpath]
+        if fact.kind != "unknown" or not relpath.endswith(".yml"):
+            kinds[fact.kind] += 1
+        problems += fact.problems
+        problems += fact.cross
+        if fact.run_key:
+            key = tuple(fact.run_key)
+            if key in run_keys:
+                problems.append(duplicate_problem(key, relpath, run_keys[key]))
+            else:
+                run_keys[key] = relpath
+    problems.sort(key=lambda p: (p.path, p.pointer))
+    return Outcome(len(relpaths), kinds, problems)
+
+
+def duplicate_problem(key: tuple[str, ...], relpath: str, first: str) -> Problem:
+    """The warning of a record whose run key (`cache.facts.run_key`) `first` already has."""
     return Problem(
         relpath,
         f"duplicate judgement: {first} already judges the same run with the same "
@@ -189,10 +213,10 @@ def project_files(
                 if entry.is_symlink() or not (
                     entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False)
                 ):
-                    if _is_record_candidate(path):
+                    if is_record_candidate(path):
                         yield path  # reading it says what it is
                     elif odd is not None:
-                        odd.append(_odd_problem(path, entry.is_symlink()))
+                        odd.append(odd_problem(path, entry.is_symlink()))
                 elif entry.is_dir(follow_symlinks=False) and (
                     not entry.name.endswith(suffixes) or layout.classify(path) is None
                 ):
@@ -203,7 +227,8 @@ def project_files(
                     yield path
 
 
-def _odd_problem(relpath: str, symlink: bool) -> Problem:
+def odd_problem(relpath: str, symlink: bool) -> Problem:
+    """The problem of a symlink, FIFO, socket or device in the project."""
     if symlink:
         return Problem(
             relpath,
@@ -222,7 +247,7 @@ def _is_odd(path: Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def _is_record_candidate(relpath: str) -> bool:
+def is_record_candidate(relpath: str) -> bool:
     """Files that must be records: the manifest and .json/.yaml/.yml files under tasks/."""
     name = relpath.rsplit("/", 1)[-1]
     return relpath == layout.MANIFEST or (

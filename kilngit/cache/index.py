@@ -60,9 +60,11 @@ class IndexState:
 class FileIndex:
     """The project's files as git sees them now (see the module's docstring)."""
 
-    def __init__(self, root: Path, state: IndexState) -> None:
+    def __init__(self, root: Path, state: IndexState, stamp_ns: int) -> None:
         self.root = root
         self.state = state
+        self.stamp_ns = stamp_ns
+        """The racy stamp taken before git looked (`keys.take_stamp`): files changed since look racy."""
 
     def changed_since(self, old: IndexState | None) -> set[str] | None:
         """Paths (relative to the root) whose content may differ between `old` and now: added, deleted and
@@ -99,31 +101,28 @@ def sync(root: Path) -> FileIndex | None:
 
 
 def _sync(root: Path, stamp: int) -> FileIndex | None:
-    head = _git.git_result(root, "rev-parse", "--show-prefix", f"HEAD:./{TASKS}")
+    head = _git.git_result(
+        root, "rev-parse", "--show-prefix", "--git-dir", "--show-toplevel", f"HEAD:./{TASKS}"
+    )
     lines = head.stdout.splitlines()
-    if head.ok and len(lines) == 2:
-        prefix, tree = lines
+    if head.ok and len(lines) == 4:
+        prefix, git_dir, top, tree = lines
     else:
-        top = _git.git_result(root, "rev-parse", "--show-prefix")
-        if not top.ok:
+        found = _git.git_result(root, "rev-parse", "--show-prefix", "--git-dir", "--show-toplevel")
+        if not found.ok:
             return None  # not a git work tree
-        prefix, tree = top.stdout.strip(), None  # no commit yet, or no tasks/ in it
+        (prefix, git_dir, top), tree = found.stdout.splitlines(), None  # no commit yet, or no tasks/ in it
     if tree is not None and _git.run_git(root, "cat-file", "-t", tree) != "tree":
         return None
-    out = _git.run_git(
-        root,
-        "-c",
-        "core.quotePath=false",
-        "status",
-        "--porcelain=v2",
-        "-z",
-        "--untracked-files=normal",  # untracked folders as folders (walked here): git's untracked cache applies
-        "--ignored=traditional",
-        "--no-renames",
-        "--",
-        TASKS,
-        layout.MANIFEST,
-    )
+    args = ["status", "--porcelain=v2", "-z", "--no-renames"]
+    # Untracked folders as folders (walked here) and no path limit: both keep git's untracked cache in use
+    # (`-uall`, `--ignored` or a pathspec each make git walk every folder, twice the time at 100k files).
+    args.append("--untracked-files=normal")
+    if _may_ignore(root, Path(top), root / git_dir):
+        args.append("--ignored=traditional")  # a folder scan sees ignored files: so must we
+    if prefix:
+        args += ["--", "."]
+    out = _git.run_git(root, "-c", "core.quotePath=false", *args)
     dirty: dict[str, str | None] = {}
     for entry in out.split("\0"):
         if not entry:
@@ -140,12 +139,55 @@ def _sync(root: Path, stamp: int) -> FileIndex | None:
         if not path.startswith(prefix):
             continue
         path = path[len(prefix) :]
+        if not path.startswith(TASKS + "/"):
+            continue  # outside the project's files (the manifest is keyed below)
         if path.endswith("/"):
             _walk(root, path.rstrip("/"), stamp, dirty)
         elif not _hidden(path):
             dirty[path] = _key(root, path, stamp)
     dirty[layout.MANIFEST] = _key(root, layout.MANIFEST, stamp)
-    return FileIndex(root, IndexState(tree, dirty))
+    return FileIndex(root, IndexState(tree, dirty), stamp)
+
+
+def _may_ignore(root: Path, top: Path, git_dir: Path) -> bool:
+    """Whether git might ignore a project file: an ignore pattern other than hidden names (`.kilngit/`)
+    in the `.gitignore` files from the work tree's top down to `tasks/*/*/`, `info/exclude` or the user's
+    excludes file. (A `.gitignore` deeper in `tasks/` is not looked for.)"""
+    sources = [git_dir / "info" / "exclude"]
+    folder = root
+    while True:
+        sources.append(folder / ".gitignore")
+        if folder == top or folder.parent == folder:
+            break
+        folder = folder.parent
+    tasks = root / TASKS
+    sources.append(tasks / ".gitignore")
+    for sub in _subfolders(tasks):
+        sources.append(sub / ".gitignore")
+        sources += [s / ".gitignore" for s in _subfolders(sub)]
+    configured = _git.git_result(root, "config", "--path", "--get", "core.excludesFile").stdout.strip()
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    sources.append(Path(configured) if configured else Path(xdg) / "git" / "ignore")
+    for source in sources:
+        try:
+            text = source.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and not line.lstrip("/").startswith("."):
+                return True
+    return False
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        with os.scandir(folder) as it:
+            return [
+                Path(e.path) for e in it if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+            ]
+    except OSError:
+        return []
 
 
 def _walk(root: Path, reldir: str, stamp: int, into: dict[str, str | None]) -> None:

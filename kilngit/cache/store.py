@@ -25,7 +25,7 @@ from kilngit.kinds import KINDS
 
 CACHE_DIR = f"{layout.LOCAL_STATE}/cache"
 DB_NAME = "files.sqlite"
-SCHEMA = 1
+SCHEMA = 2
 _BUSY_MS = 5_000  # a writer holding the lock this long is stuck; we go on without writing
 _CHUNK = 900  # under SQLite's limit of bound parameters per statement
 
@@ -67,12 +67,16 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, key TEXT NOT NULL, facts TEXT NOT NULL)"
                 " WITHOUT ROWID"
             )
+            for table in _SNAPSHOT_TABLES:
+                db.execute(f"CREATE TABLE IF NOT EXISTS {table}")
             want = {"schema": str(SCHEMA), "fingerprint": self._fingerprint, "root": self._root}
             have = dict(db.execute("SELECT name, value FROM meta").fetchall())
             if have != want:
                 # Another kilngit version, another root (a copied folder), or new: start empty.
                 db.execute("BEGIN IMMEDIATE")
                 db.execute("DELETE FROM files")
+                for table in _SNAPSHOT_TABLES:
+                    db.execute(f"DELETE FROM {table.split(' ', 1)[0]}")
                 db.execute("DELETE FROM meta")
                 db.executemany("INSERT INTO meta VALUES (?, ?)", want.items())
                 db.execute("COMMIT")
@@ -94,6 +98,15 @@ class Store:
     @property
     def usable(self) -> bool:
         return self._db is not None
+
+    @property
+    def db(self) -> sqlite3.Connection | None:
+        """The open database, for the snapshot tables of `cache.snapshot` (None when unusable)."""
+        return self._db
+
+    def discard(self) -> None:
+        """Give up on a database found corrupt while using it (`db`)."""
+        self._discard()
 
     def get(self, paths: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
         """path -> (key, facts) for `paths`, or for every row when None."""
@@ -157,6 +170,17 @@ class Store:
             self._db = None
 
 
+_SNAPSHOT_TABLES = (
+    # validate's last report, kept incrementally (kilngit.cache.snapshot): per file its facts and problems,
+    # who depends on which path, which files share a run key, and the git state it was computed at.
+    "snap_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "snap_files (path TEXT PRIMARY KEY, facts TEXT NOT NULL) WITHOUT ROWID",
+    "snap_problems (path TEXT PRIMARY KEY, problems TEXT NOT NULL) WITHOUT ROWID",
+    "snap_deps (dep TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (dep, path)) WITHOUT ROWID",
+    "snap_runs (run_key TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (run_key, path)) WITHOUT ROWID",
+)
+
+
 def _chunks(items: list[str]) -> Iterator[list[str]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
@@ -196,7 +220,10 @@ def code_fingerprint(extra: str) -> str:
         "validate.py",
         "filters.py",
         "ratings.py",
+        "references.py",
         "cache/facts.py",
+        "cache/index.py",
+        "cache/snapshot.py",
     ]
     files = [package / n for n in names] + sorted((package / "records").glob("*.py"))
     for f in files:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+import subprocess
 from contextlib import closing, suppress
 from pathlib import Path
 
@@ -63,6 +64,20 @@ class Editor:
             input_source=person,
             output=f"ffmpeg -i {n}.mov",
             output_source=person,
+        ).with_id()
+        self.project.write_record(run)
+
+    def model_run(self) -> None:
+        """A model-made run: two of the same input, config and sample are duplicates (a warning)."""
+        n = self.rng.randrange(3)
+        person = Source(type="human", created_by="alice@example.com")
+        model = Source(type="synthetic", model="m", provider="p", run_config="mini")
+        run = TaskRun(
+            task=TASK,
+            input=f"convert {n}.mov",
+            input_source=person,
+            output=f"ffmpeg -i {n}.mov {self.rng.randrange(4)}.mp4",
+            output_source=model,
         ).with_id()
         self.project.write_record(run)
 
@@ -149,10 +164,74 @@ class Editor:
     def nothing(self) -> None:
         pass
 
+    # ---- what git does to the work tree (validate then asks git what changed: `cache.snapshot`) ----
+
+    def stage(self) -> None:
+        git(self.root, "add", "-A")
+
+    def staged_then_edited(self) -> None:
+        self.same_size_edit()
+        git(self.root, "add", "-A")
+        self.same_size_edit()
+
+    def stash(self) -> None:
+        git(self.root, "stash", "-q", "--include-untracked")
+        if self.rng.random() < 0.5:
+            subprocess.run(["git", "stash", "pop", "-q"], cwd=self.root, capture_output=True)
+
+    def reset_hard(self) -> None:
+        git(self.root, "reset", "-q", "--hard", self.rng.choice(self.commits))
+
+    def branch_switch(self) -> None:
+        git(self.root, "stash", "-q", "--include-untracked")
+        git(self.root, "checkout", "-q", "-B", f"b{self.rng.randrange(3)}", self.rng.choice(self.commits))
+
+    def pull(self) -> None:
+        """Another clone adds a run and pushes it to a real bare remote; this one pulls."""
+        remote = self.root.parent / "remote.git"
+        if not remote.exists():
+            git(self.root.parent, "init", "-q", "--bare", str(remote))
+        self.commit()
+        git(self.root, "push", "-q", "-f", str(remote), "HEAD:refs/heads/main")
+        other = self.root.parent / f"other{len(self.commits)}"
+        git(self.root.parent, "clone", "-q", "-b", "main", str(remote), other.name)
+        theirs = Editor(Project(other), self.rng)
+        theirs.create_run()
+        theirs.commit()
+        git(other, "push", "-q", "origin", "HEAD:refs/heads/main")
+        git(self.root, "pull", "-q", "--no-rebase", "--no-edit", str(remote), "main")
+        self.commits.append(git(self.root, "rev-parse", "HEAD"))
+
+    def delete_recreate(self) -> None:
+        files = self.files()
+        if files:
+            path = self.rng.choice(files)
+            data = path.read_bytes()
+            path.unlink()
+            path.write_bytes(data)
+
+    def stray_files(self) -> None:
+        """Untracked odds and ends in a record folder: a note, a symlink, an ignored file."""
+        runs = self.root / f"tasks/{TASK}/runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        what = self.rng.randrange(3)
+        if what == 0:
+            (runs / "notes.txt").write_text("todo")
+        elif what == 1:
+            link = runs / f"link{self.rng.randrange(3)}.json"
+            if not link.is_symlink():
+                link.symlink_to("../task.yaml")
+        else:
+            (self.root / "tasks/.gitignore").write_text("scratch/\n*.tmp.json\n")
+            (runs / "x.tmp.json").write_text("{}")
+            (self.root / "tasks/scratch").mkdir(exist_ok=True)
+            (self.root / "tasks/scratch/a.json").write_text("[]")
+
 
 WEIGHTS = {
     "create_run": 5,
     "annotate": 5,
+    "model_run": 4,
     "same_size_edit": 5,
     "invalid": 2,
     "delete": 2,
@@ -163,11 +242,31 @@ WEIGHTS = {
     "corrupt_cache": 1,
     "drop_cache": 1,
     "nothing": 3,
+    "stage": 1,
+    "staged_then_edited": 1,
+    "stash": 1,
+    "reset_hard": 1,
+    "branch_switch": 1,
+    "pull": 1,
+    "delete_recreate": 1,
+    "stray_files": 1,
 }
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_cached_outcomes_equal_uncached(project: Project, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    _equal_after_random_steps(project, seed, monkeypatch)
+
+
+def test_without_git_cached_outcomes_equal_uncached(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same without git's view (outside a work tree): every file's lstat key decides."""
+    monkeypatch.setenv("KILNGIT_NO_GIT_INDEX", "1")
+    _equal_after_random_steps(project, 4, monkeypatch)
+
+
+def _equal_after_random_steps(project: Project, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(seed)
     editor = Editor(project, rng)
     for _ in range(6):
@@ -175,7 +274,7 @@ def test_cached_outcomes_equal_uncached(project: Project, seed: int, monkeypatch
     editor.commit()
     steps = list(WEIGHTS)
     hits = 0
-    for step in range(30):
+    for step in range(40):
         name = rng.choices(steps, [WEIGHTS[s] for s in steps])[0]
         getattr(editor, name)()
         hits += _hits(project.root)
@@ -186,6 +285,13 @@ def test_cached_outcomes_equal_uncached(project: Project, seed: int, monkeypatch
             f"seed {seed} step {step} ({name}): loaded records"
         )
     assert hits > 100  # the cache did answer (else this would compare the reader with itself)
+    if not os.environ.get("KILNGIT_NO_GIT_INDEX"):
+        assert _snapshot_files(project.root) > 0  # and validate's snapshot was used
+
+
+def _snapshot_files(root: Path) -> int:
+    with closing(sqlite3.connect(root / CACHE_DIR / DB_NAME)) as conn:
+        return int(conn.execute("SELECT count(*) FROM snap_files").fetchone()[0])
 
 
 def _hits(root: Path) -> int:

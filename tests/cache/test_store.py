@@ -12,11 +12,20 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from kilngit import layout
 from kilngit.authoring import add_run
 from kilngit.cache.store import CACHE_DIR, DB_NAME, Store, code_fingerprint
 from kilngit.project import Project
 from kilngit.validate import validate_project
+
+
+@pytest.fixture(autouse=True)
+def _files_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the per-file cache (path + lstat keys): git's view of the files, which would
+    answer first (`cache.snapshot`, tested in test_snapshot.py), is left out."""
+    monkeypatch.setenv("KILNGIT_NO_GIT_INDEX", "1")
 
 
 def _db(project: Project) -> Path:

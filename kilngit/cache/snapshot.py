@@ -1,0 +1,325 @@
+"""`validate`'s last report, brought up to date by reading only what changed since (the warm path).
+
+The snapshot (tables `snap_*` of the cache's database) holds, as of one git state (`index.IndexState`): each
+record file's facts, each file's problems (few files have any), which files' checks asked about which path
+(`snap_deps`, the reverse of `Facts.deps`) and which files share a run key (`snap_runs`). A command asks
+git what changed since that state (`FileIndex.changed_since`) and then
+
+- reads and checks the changed files afresh,
+- re-checks the files whose checks asked about a changed path, when an answer no longer holds,
+- re-examines the duplicate groups of the changed files' old and new run keys,
+
+and takes everything else from the snapshot. The state is taken before anything is read, so a file changed
+meanwhile counts as changed next time; a file whose facts could not be stored (racy) is kept `pending` and
+read again next time. When there is no usable snapshot (first run, another kilngit, too much changed,
+corrupt) the whole project is read (`full`) and the snapshot rebuilt. Two commands at once: a writer whose
+starting state is no longer the stored one writes nothing (its own report is still right).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Set
+from dataclasses import dataclass
+from pathlib import Path
+
+from kilngit.cache.facts import Facts, Recording, compute
+from kilngit.cache.index import FileIndex, IndexState
+from kilngit.cache.store import Store, open_store
+from kilngit.problems import Problem
+
+_MOST_CHANGED = 5_000  # more changed files than this: read the project in full (worker processes)
+
+
+@dataclass
+class Outcome:
+    """What validate reports: the record files counted, their kinds, every problem."""
+
+    files: int
+    kinds: Counter[str]
+    problems: list[Problem]
+
+
+FullRead = Callable[[], tuple[list[str], dict[str, Facts], list[Problem]]]
+"""Reads the whole project: (record files in path order, their facts, problems of odd files)."""
+Aggregate = Callable[[list[str], dict[str, Facts], list[Problem]], Outcome]
+
+
+def validated(root: Path, index: FileIndex, version: int, full: FullRead, aggregate: Aggregate) -> Outcome:
+    """The report of the project at `root` now, from the snapshot where nothing changed (see the module)."""
+    store = open_store(root, version)
+    if store is None or store.db is None:
+        relpaths, facts, odd = full()
+        return aggregate(relpaths, facts, odd)
+    try:
+        return _validated(store, store.db, root, index, version, full, aggregate)
+    except (sqlite3.DatabaseError, ValueError, KeyError, TypeError):
+        store.discard()  # a corrupt or foreign snapshot: read the project instead, rebuild next time
+        relpaths, facts, odd = full()
+        return aggregate(relpaths, facts, odd)
+    finally:
+        store.close()
+
+
+class _Moved(Exception):
+    """Another command stored a newer snapshot while this one computed: start again from it."""
+
+
+def _validated(
+    store: Store,
+    db: sqlite3.Connection,
+    root: Path,
+    index: FileIndex,
+    version: int,
+    full: FullRead,
+    aggregate: Aggregate,
+) -> Outcome:
+    for _attempt in range(3):
+        meta = dict(db.execute("SELECT name, value FROM snap_meta").fetchall())
+        old = IndexState.decode(meta["state"]) if "state" in meta else None
+        changed = index.changed_since(old)
+        if changed is None or len(changed) > _MOST_CHANGED:
+            break
+        try:
+            return _update(db, root, index, version, meta, changed)
+        except _Moved:
+            continue
+    relpaths, facts, odd = full()
+    outcome = aggregate(relpaths, facts, odd)
+    _rebuild(db, meta.get("state"), index.state, relpaths, facts, outcome)
+    return outcome
+
+
+def _rebuild(
+    db: sqlite3.Connection,
+    was: str | None,
+    state: IndexState,
+    relpaths: list[str],
+    facts: dict[str, Facts],
+    outcome: Outcome,
+) -> None:
+    pending = [p for p in relpaths if not facts[p].storable]
+    by_path: dict[str, list[Problem]] = {}
+    for problem in outcome.problems:
+        by_path.setdefault(problem.path, []).append(problem)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if dict(db.execute("SELECT name, value FROM snap_meta").fetchall()).get("state") != was:
+            db.execute("ROLLBACK")  # another command stored a newer snapshot meanwhile: keep it
+            return
+        for table in ("snap_meta", "snap_files", "snap_problems", "snap_deps", "snap_runs"):
+            db.execute(f"DELETE FROM {table}")
+        db.executemany("INSERT INTO snap_files VALUES (?, ?)", ((p, facts[p].encode()) for p in relpaths))
+        db.executemany(
+            "INSERT INTO snap_problems VALUES (?, ?)", ((p, _encode(v)) for p, v in by_path.items())
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO snap_deps VALUES (?, ?)", ((d, p) for p, d in _dep_rows(relpaths, facts))
+        )
+        db.executemany("INSERT INTO snap_runs VALUES (?, ?)", _run_rows(relpaths, facts))
+        _put_meta(db, state, outcome, pending)
+        db.execute("COMMIT")
+    except sqlite3.OperationalError:
+        db.execute("ROLLBACK")  # locked past the timeout: not kept, the next command rebuilds
+
+
+def _update(
+    db: sqlite3.Connection,
+    root: Path,
+    index: FileIndex,
+    version: int,
+    meta: dict[str, str],
+    changed: set[str],
+) -> Outcome:
+    from kilngit.validate import duplicate_problem, is_record_candidate, odd_problem  # validate imports us
+
+    kinds: Counter[str] = Counter(json.loads(meta["kinds"]))
+    files = int(meta["files"])
+    pending = set(json.loads(meta["pending"]))
+    ctx = Recording(root, index.stamp_ns, _OnDisk(root), version)
+    records = {p for p in changed if is_record_candidate(p)} | pending
+    dependents = _select(db, "SELECT DISTINCT path FROM snap_deps WHERE dep IN ({})", changed) - records
+    old = {
+        p: Facts.decode(p, f)
+        for p, f in _rows(db, "SELECT path, facts FROM snap_files WHERE path IN ({})", records | dependents)
+    }
+    new: dict[str, Facts | None] = {}
+    for p in sorted(records):
+        new[p] = compute(root, p, ctx) if _is_file_or_odd(root, p) else None
+    for p in sorted(dependents):
+        facts = old.get(p)
+        if facts is not None and facts.checked and not ctx.holds(facts.deps):
+            new[p] = compute(root, p, ctx)  # something its check asked about changed: check it again
+    problems_of: dict[str, list[Problem]] = {}
+    for p in changed - records:  # odd files (symlinks, FIFOs) that are not named like records
+        mode = _mode(root, p)
+        odd = mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+        problems_of[p] = [odd_problem(p, stat.S_ISLNK(mode))] if odd and mode is not None else []
+    groups: set[str] = set()
+    for p, facts in new.items():
+        was = old.get(p)
+        for f, sign in ((was, -1), (facts, 1)):
+            if f is not None:
+                kinds[_counted(p, f)] += sign
+                files += sign
+                if f.run_key:
+                    groups.add(_run_key(f.run_key))
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if dict(db.execute("SELECT name, value FROM snap_meta").fetchall()).get("state") != meta["state"]:
+            raise _Moved
+        fresh = {p: f for p, f in new.items() if f is not None}
+        stale = {p: f for p, f in old.items() if p in new}
+        db.executemany("DELETE FROM snap_files WHERE path = ?", ((p,) for p in new))
+        db.executemany(
+            "DELETE FROM snap_deps WHERE dep = ? AND path = ?",
+            ((d, p) for p, d in _dep_rows(list(stale), stale)),
+        )
+        db.executemany("DELETE FROM snap_runs WHERE run_key = ? AND path = ?", _run_rows(list(stale), stale))
+        db.executemany("INSERT INTO snap_files VALUES (?, ?)", ((p, f.encode()) for p, f in fresh.items()))
+        db.executemany(
+            "INSERT OR IGNORE INTO snap_deps VALUES (?, ?)",
+            ((d, p) for p, d in _dep_rows(list(fresh), fresh)),
+        )
+        db.executemany("INSERT INTO snap_runs VALUES (?, ?)", _run_rows(list(fresh), fresh))
+        # Files whose problems may differ now: those read again, odd ones, and every member of a touched
+        # duplicate group (its first member, which the others' problems name, may have changed).
+        members = {
+            key: [
+                p for (p,) in db.execute("SELECT path FROM snap_runs WHERE run_key = ? ORDER BY path", (key,))
+            ]
+            for key in groups
+        }
+        redo = set(new) | {p for ps in members.values() for p in ps}
+        facts_of: dict[str, Facts] = dict(fresh)
+        need = redo - set(fresh) - {p for p, f in new.items() if f is None}
+        facts_of.update(
+            (p, Facts.decode(p, f))
+            for p, f in _rows(db, "SELECT path, facts FROM snap_files WHERE path IN ({})", need)
+        )
+        for p in redo:
+            f = facts_of.get(p)
+            problems_of[p] = [] if f is None else [*f.problems, *f.cross]
+            if f is not None and f.run_key:
+                group = members[_run_key(f.run_key)]
+                if group[0] != p:
+                    problems_of[p].append(duplicate_problem(tuple(f.run_key), p, group[0]))
+        db.executemany("DELETE FROM snap_problems WHERE path = ?", ((p,) for p in problems_of))
+        db.executemany(
+            "INSERT INTO snap_problems VALUES (?, ?)", ((p, _encode(v)) for p, v in problems_of.items() if v)
+        )
+        problems = [
+            q for p, text in db.execute("SELECT path, problems FROM snap_problems") for q in _decode(p, text)
+        ]
+        kinds = Counter({k: n for k, n in kinds.items() if k and n > 0})
+        outcome = Outcome(files, kinds, sorted(problems, key=lambda q: (q.path, q.pointer)))
+        pending = (pending - set(new)) | {p for p, f in fresh.items() if not f.storable}
+        _put_meta(db, index.state, outcome, sorted(pending))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return outcome
+
+
+class _OnDisk(Set[str]):
+    """The regular files of the project, asked of the disk one `lstat` at a time (what a scan's set of
+    regular files would say, without the scan)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __contains__(self, relpath: object) -> bool:
+        return (
+            isinstance(relpath, str)
+            and not _hidden(relpath)
+            and _mode(self.root, relpath) is not None
+            and stat.S_ISREG(_mode(self.root, relpath) or 0)
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        raise NotImplementedError("the files on disk are asked one by one")
+
+    def __len__(self) -> int:
+        raise NotImplementedError("the files on disk are asked one by one")
+
+
+def _hidden(relpath: str) -> bool:
+    return relpath.startswith(".") or "/." in relpath
+
+
+def _mode(root: Path, relpath: str) -> int | None:
+    try:
+        return os.lstat(os.path.join(root, relpath)).st_mode
+    except OSError:
+        return None
+
+
+def _is_file_or_odd(root: Path, relpath: str) -> bool:
+    """What a folder scan yields for a path named like a record: anything there but a plain folder."""
+    mode = _mode(root, relpath)
+    return mode is not None and not stat.S_ISDIR(mode)
+
+
+def _counted(relpath: str, facts: Facts) -> str:
+    """The kind a file is counted under (a `.yml` file is counted nowhere, as `validate` does)."""
+    return "" if facts.kind == "unknown" and relpath.endswith(".yml") else facts.kind
+
+
+def _run_key(key: list[str]) -> str:
+    return json.dumps(key, separators=(",", ":"))
+
+
+def _dep_rows(relpaths: Iterable[str], facts: dict[str, Facts]) -> Iterator[tuple[str, str]]:
+    """(path, dep) of each path every file's check asked about."""
+    for p in relpaths:
+        for dep in {d[1] for d in facts[p].deps}:
+            yield p, dep
+
+
+def _run_rows(relpaths: Iterable[str], facts: dict[str, Facts]) -> Iterator[tuple[str, str]]:
+    for p in relpaths:
+        key = facts[p].run_key
+        if key:
+            yield _run_key(key), p
+
+
+def _encode(problems: list[Problem]) -> str:
+    return json.dumps(
+        [[q.message, q.fix, q.pointer, q.severity, q.code] for q in problems], separators=(",", ":")
+    )
+
+
+def _decode(relpath: str, text: str) -> list[Problem]:
+    return [Problem(relpath, m, f, ptr, sev, code) for m, f, ptr, sev, code in json.loads(text)]
+
+
+def _put_meta(db: sqlite3.Connection, state: IndexState, outcome: Outcome, pending: list[str]) -> None:
+    kinds = {k: n for k, n in outcome.kinds.items()}
+    values = {
+        "state": state.encode(),
+        "kinds": json.dumps(kinds),
+        "files": str(outcome.files),
+        "pending": json.dumps(pending),
+    }
+    db.executemany("INSERT OR REPLACE INTO snap_meta VALUES (?, ?)", values.items())
+
+
+def _rows(db: sqlite3.Connection, sql: str, paths: Iterable[str]) -> Iterator[tuple[str, str]]:
+    items = sorted(paths)
+    for i in range(0, len(items), 900):
+        chunk = items[i : i + 900]
+        yield from db.execute(sql.format(",".join("?" * len(chunk))), chunk)
+
+
+def _select(db: sqlite3.Connection, sql: str, paths: Iterable[str]) -> set[str]:
+    items = sorted(paths)
+    out: set[str] = set()
+    for i in range(0, len(items), 900):
+        chunk = items[i : i + 900]
+        out.update(p for (p,) in db.execute(sql.format(",".join("?" * len(chunk))), chunk))
+    return out

@@ -1,0 +1,141 @@
+"""validate's snapshot (git's view of what changed, `cache.snapshot`): it answers for unchanged files, it
+is dropped for changed ones, several commands can share it, and without git everything is read as before."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+from kilngit import layout
+from kilngit.authoring import add_run
+from kilngit.cache.store import CACHE_DIR, DB_NAME
+from kilngit.project import Project
+from kilngit.validate import validate_project
+from tests.conftest import git
+
+
+def _db(root: Path) -> Path:
+    return root / CACHE_DIR / DB_NAME
+
+
+def _messages(root: Path, **kw: object) -> list[str]:
+    return [p.message for p in validate_project(root, **kw).problems]  # type: ignore[arg-type]
+
+
+def _forge(root: Path, relpath: str, message: str) -> None:
+    """Make the snapshot say `relpath` has a problem: shows whether the snapshot is what answers."""
+    with closing(sqlite3.connect(_db(root))) as db, db:
+        db.execute(
+            "INSERT OR REPLACE INTO snap_problems VALUES (?, ?)",
+            (relpath, json.dumps([[message, "none", "", "error", ""]])),
+        )
+
+
+def _committed_run(project: Project) -> str:
+    run = add_run(project, "ffmpeg", "convert a.mov", "ffmpeg -i a.mov a.mp4")
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-qm", "run")
+    return layout.run_file("ffmpeg", run.id)
+
+
+def test_unchanged_files_are_answered_by_the_snapshot_and_a_changed_one_is_read(project: Project) -> None:
+    relpath = _committed_run(project)
+    assert _messages(project.root) == []
+    _forge(project.root, relpath, "forged")
+    assert _messages(project.root) == ["forged"]  # nothing changed: the snapshot answered
+    assert _messages(project.root, cache=False) == []
+    path = project.root / relpath
+    path.write_bytes(path.read_bytes())  # same bytes: git says unchanged, so the snapshot still answers
+    assert _messages(project.root) == ["forged"]
+    path.write_bytes(path.read_bytes()[:-2])  # now it differs: read again
+    messages = _messages(project.root)
+    assert "forged" not in messages and messages == _messages(project.root, cache=False)
+    git(project.root, "checkout", "-q", "--", relpath)
+    assert _messages(project.root) == []
+
+
+def test_an_edited_task_rechecks_its_dependents(project: Project) -> None:
+    _committed_run(project)
+    from kilngit.records import Annotation, Rating
+
+    runs = list(project.runs("ffmpeg"))
+    project.write_record(
+        Annotation(
+            task="ffmpeg",
+            run=runs[0],
+            rater="ann@x.org",
+            rating=Rating(type="five_star", value=4),
+            requirements={"speed": Rating(type="pass_fail", value=1)},
+        )
+    )
+    before = _messages(project.root)
+    assert any("speed" in m for m in before)
+    task = project.root / layout.task_file("ffmpeg")
+    task.write_text(
+        task.read_text().replace(
+            "requirements:\n", "requirements:\n  - name: speed\n    instruction: Fast.\n"
+        )
+    )
+    assert _messages(project.root) == _messages(project.root, cache=False)
+    assert not any("speed" in m for m in _messages(project.root))
+
+
+def test_outside_git_everything_is_read_and_no_snapshot_is_kept(project: Project, tmp_path: Path) -> None:
+    _committed_run(project)
+    plain = tmp_path / "plain"
+    shutil.copytree(project.root, plain, ignore=shutil.ignore_patterns(".git"))
+    (plain / layout.task_file("ffmpeg")).write_text("kind: task\n")
+    env_root = str(tmp_path)
+    import os
+
+    os.environ["GIT_CEILING_DIRECTORIES"] = env_root
+    try:
+        assert _messages(plain) == _messages(plain, cache=False) != []
+        with closing(sqlite3.connect(_db(plain))) as db:
+            assert db.execute("SELECT count(*) FROM snap_files").fetchone() == (0,)
+    finally:
+        del os.environ["GIT_CEILING_DIRECTORIES"]
+
+
+def test_two_commands_at_once_agree_with_a_full_check(project: Project) -> None:
+    for n in range(20):
+        add_run(project, "ffmpeg", f"convert {n}.mov", f"ffmpeg -i {n}.mov {n}.mp4")
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-qm", "runs")
+    validate_project(project.root)
+    run = next(iter(sorted((project.root / "tasks/ffmpeg/runs").rglob("*.json"))))
+    run.write_bytes(run.read_bytes()[:-3])
+    cmd = [sys.executable, "-m", "kilngit", "-C", str(project.root), "validate", "--format", "json"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    full = validate_project(project.root, cache=False).to_dict()
+    for out in outs:
+        assert out["problems"] == full["problems"] and out["kinds"] == full["kinds"]
+    assert validate_project(project.root).to_dict()["problems"] == full["problems"]
+
+
+def test_duplicates_follow_their_group(project: Project) -> None:
+    """Only the groups of changed files' run keys are re-examined: a new duplicate, a removed original (the
+    next one becomes the original) and a deleted duplicate all show as a full check says."""
+    import random
+
+    from tests.cache.test_cache_equivalence import Editor
+
+    editor = Editor(project, random.Random(1))
+    editor.commit()
+    validate_project(project.root)
+    dups = 0
+    for step in range(12):
+        if step % 4 == 3:
+            editor.delete()
+        else:
+            editor.model_run()
+        full = validate_project(project.root, cache=False).to_dict()["problems"]
+        assert validate_project(project.root).to_dict()["problems"] == full, step
+        dups += sum("duplicate" in p["message"] for p in full)
+    assert dups > 0
