@@ -8,7 +8,10 @@ fresh process with a warm OS page cache:
 
 * read + json.loads of every file (the floor), cold `validate` (empty cache) and `validate --no-cache`;
 * after one edit of an annotation: warm `validate`, `status`, `eval scores`, and `git status` on the tree;
-* peak memory (ru_maxrss) of a process loading every record (`Project` runs, annotations, states, results).
+* peak memory (ru_maxrss) of a process loading every record (`Project` runs, annotations, states, results),
+  with the cache and without (`--peak-only`: just these, e.g. `--peak-only 100000 1000000`).
+
+Each figure is printed as it is measured, with the machine's load average beside it.
 
 Then the imported Kiln demo: warm `validate` beside kiln-ai loading the original (kiln-ai in its own venv,
 as .ci/run installs it: --kiln-python, $KILN_PYTHON or ~/.cache/kilngit-ci/kilnvenv/bin/python).
@@ -64,8 +67,36 @@ def edit_one(root: Path, note: str) -> None:
     ann.write_bytes(to_file_bytes(data))
 
 
+class Figures(dict[str, float]):
+    """Figures printed as they are measured, each with the machine's load average beside it."""
+
+    def __init__(self, label: object) -> None:
+        super().__init__()
+        self.label = label
+
+    def __setitem__(self, name: str, value: float) -> None:
+        super().__setitem__(name, value)
+        load = os.getloadavg()[0]
+        print(f"{self.label!s:>9}  {name:<40} {value:8.2f}   (load {load:.1f})", flush=True)
+
+
+def peak_memory(root: Path, out: Figures, fill: bool = True) -> None:
+    """Peak RSS (ru_maxrss) and time of a process loading every record, with the cache and without."""
+    if fill:  # a first load fills the cache (e.g. after a change of kilngit's code emptied it)
+        timed([sys.executable, "-c", PEAK_LOAD, str(root)])
+    seconds, peak = timed([sys.executable, "-c", PEAK_LOAD, str(root)])
+    out["full load, warm"] = seconds
+    out["peak MB, full load (warm)"] = int(peak) / 1024
+    os.environ["KILNGIT_NO_CACHE"] = "1"
+    try:
+        out["full load, no cache"], peak = timed([sys.executable, "-c", PEAK_LOAD, str(root)])
+    finally:
+        del os.environ["KILNGIT_NO_CACHE"]
+    out["peak MB, full load (no cache)"] = int(peak.strip()) / 1024
+
+
 def measure(root: Path, n: int) -> dict[str, float]:
-    out: dict[str, float] = {}
+    out = Figures(n)
     timed([sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)])  # warm the page cache
     out["read+json.loads (floor)"] = timed([sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)])[0]
     out["validate --no-cache"] = timed([*KILNGIT, "-C", str(root), "validate", "--no-cache"])[0]
@@ -80,15 +111,7 @@ def measure(root: Path, n: int) -> dict[str, float]:
     out["eval scores, warm (1 edit)"] = timed([*KILNGIT, "-C", str(root), "eval", "scores"])[0]
     out["git status"] = timed(["git", "status", "--porcelain"], cwd=root)[0]
     out["kilngit --version (startup)"] = timed([*KILNGIT, "--version"])[0]
-    peak = timed([sys.executable, "-c", PEAK_LOAD, str(root)])[1].strip()
-    out["peak MB, full load (warm)"] = int(peak) / 1024
-    os.environ["KILNGIT_NO_CACHE"] = "1"
-    try:
-        out["full load, no cache"], peak = timed([sys.executable, "-c", PEAK_LOAD, str(root)])
-    finally:
-        del os.environ["KILNGIT_NO_CACHE"]
-    out["peak MB, full load (no cache)"] = int(peak.strip()) / 1024
-    out["full load, warm"] = timed([sys.executable, "-c", PEAK_LOAD, str(root)])[0]
+    peak_memory(root, out, fill=False)
     git = subprocess.run(["git", "checkout", "-q", "--", "."], cwd=root)  # leave the tree as built
     assert git.returncode == 0
     return out
@@ -98,7 +121,7 @@ def demo(src: Path, kiln_python: str | None, base: Path) -> dict[str, float]:
     root = base / "kiln-demo"
     if not (root / "kilngit.yaml").exists():
         timed([*KILNGIT, "import", "kiln", str(src), "--into", str(root)])
-    out: dict[str, float] = {}
+    out = Figures("demo")
     timed([*KILNGIT, "-C", str(root), "validate"])  # fills the cache
     seconds, text = timed([*KILNGIT, "-C", str(root), "validate", "--format", "json"])
     out["kilngit validate, warm (process)"] = seconds
@@ -121,17 +144,23 @@ def main() -> None:
     parser.add_argument("--demo", type=Path, default=DEMO)
     default_kiln = os.environ.get("KILN_PYTHON") or str(Path.home() / ".cache/kilngit-ci/kilnvenv/bin/python")
     parser.add_argument("--kiln-python", default=default_kiln if Path(default_kiln).is_file() else None)
+    parser.add_argument(
+        "--peak-only", action="store_true", help="only the full load's time and peak memory (and no demo)"
+    )
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; projects under {args.dir}")
+    where = timed([sys.executable, "-c", "import kilngit; print(kilngit.__file__)"])[1].strip()
+    print(f"kilngit measured: {where}")
     for n in args.sizes:
         root = args.dir / f"p{n}"
         if not (root / "kilngit.yaml").exists():
             start = time.perf_counter()
             build(root, n)
             print(f"{n:>9}  {'build + git commit':<40} {time.perf_counter() - start:8.2f}", flush=True)
+        if args.peak_only:
+            peak_memory(root, Figures(n))
+            continue
         results = measure(root, n)
-        for name, value in results.items():
-            print(f"{n:>9}  {name:<40} {value:8.2f}", flush=True)
         floor, git = results["read+json.loads (floor)"], results["git status"]
         print(
             f"{n:>9}  {'cold validate / floor':<40} {results['validate, cold (empty cache)'] / floor:7.2f}x"
@@ -139,10 +168,10 @@ def main() -> None:
         for name in ("validate", "status", "eval scores"):
             ratio = results[f"{name}, warm (1 edit)"] / git
             print(f"{n:>9}  {name + ', warm / git status':<40} {ratio:7.2f}x", flush=True)
+    if args.peak_only:
+        return
     if args.demo.is_dir():
         results = demo(args.demo, args.kiln_python, args.dir)
-        for name, value in results.items():
-            print(f"{'demo':>9}  {name:<40} {value:8.2f}", flush=True)
         kiln = results.get("kiln-ai load of the original (in-process)")
         if kiln:
             warm = results["kilngit validate, warm (in-process)"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ from kilngit.records import (
     TaskRun,
 )
 from kilngit.records.base import Definition
+from kilngit.records.sharing import Sharing
 from kilngit.state import RunState, run_states
 
 R = TypeVar("R", bound=Record)
@@ -75,6 +77,7 @@ class Project:
         #: Problems met while loading (invalid files are skipped, not fatal, except in `validate`).
         self.problems: list[Problem] = []
         self._cache: dict[tuple[Any, ...], Any] = {}
+        self._sharing = Sharing()
 
     @classmethod
     def find(cls, start: str | Path = ".") -> Project:
@@ -142,15 +145,18 @@ class Project:
         out: dict[Any, Any] = {}
         candidates = self.candidates(kind_, scope)
         listing = (
-            read_listing(self.root, kind, candidates, self.layout_version)
+            # Bulk kinds share equal parts between records, so a million of them fit in memory.
+            read_listing(self.root, kind, candidates, self.layout_version, self._sharing.record)
             if kind_.sharded
             else (parse_record(self.root, relpath) for relpath in candidates)
         )
         key_parts = kind_.key  # computed by the kinds table on each call: once per listing, not per record
         for parsed in listing:
             self.problems += parsed.problems
-            if parsed.record is not None and not any(p.severity == "error" for p in parsed.problems):
-                out[_listing_key(kind_, parsed.params, key_parts)] = parsed.record
+            record = parsed.record
+            if record is not None and not any(p.severity == "error" for p in parsed.problems):
+                at = _listing_key(kind_, parsed.params, key_parts)
+                out[_shared_key(at, record) if kind_.sharded else at] = record
         if not kind_.live:
             self._cache[key] = out
         return out
@@ -419,6 +425,20 @@ def _listing_key(kind: Kind, parts: dict[str, str], key_parts: tuple[str, ...] |
     """A record's key within its listing: its one remaining path part, or a tuple of them."""
     key = tuple(parts[p] for p in (key_parts if key_parts is not None else kind.key))
     return key[0] if len(key) == 1 else key
+
+
+def _shared_key(key: Any, record: Record) -> Any:
+    """The listing key made of the record's own strings where they are equal (an ID held once, not twice)."""
+    d = record.__dict__
+    if type(key) is str:
+        return d["id"] if d.get("id") == key else key
+    return tuple(_same(part, d) for part in key)
+
+
+def _same(part: str, d: dict[str, Any]) -> str:
+    if d.get("run") == part:
+        return d["run"]  # type: ignore[no-any-return]
+    return sys.intern(part)  # a rater's or a judge's folder name: one per rater, not one per record
 
 
 def definition_data(record: Definition) -> dict[str, Any]:

@@ -36,7 +36,7 @@ class Consensus:
     """For label ratings: rater -> class."""
 
 
-@dataclass
+@dataclass(slots=True)  # no __dict__: one per run, a million at once
 class RunState:
     """A run together with what people said about it."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -26,36 +26,58 @@ from kilngit.load import MIGRATIONS, Parsed, parse_record
 from kilngit.records import FORMAT_VERSION, Record
 
 
-def read_listing(root: Path, kind: str, relpaths: list[str], version: int) -> Iterator[Parsed]:
+def read_listing(
+    root: Path,
+    kind: str,
+    relpaths: list[str],
+    version: int,
+    share: Callable[[Record], object] | None = None,
+) -> Iterator[Parsed]:
     """Parse the files of a bulk `kind`'s listing as `parse_record(..., full=False)` would: a record when
-    it passes its schema (problems left to `validate`), else its problems. `version`: the project's layout."""
+    it passes its schema (problems left to `validate`), else its problems. `version`: the project's layout.
+    `share`: called on each record as soon as it is made (`kilngit.records.sharing`), so a million records
+    never sit in memory in their unshared form at once."""
     store = open_store(root, version) if relpaths else None
     if store is None:
         for relpath in relpaths:
-            yield parse_record(root, relpath, full=False)
+            parsed = parse_record(root, relpath, full=False)
+            if share is not None and parsed.record is not None:
+                share(parsed.record)
+            yield parsed
         return
     stamp = take_stamp(store.folder)
     rows = store.get_range(os.path.commonprefix(relpaths)) if len(relpaths) > 1 else store.get(relpaths)
     store.close()
     model = KINDS[kind].model
-    found: dict[str, Parsed | None] = {}
+    # First pass: the cached files (their records only: rows are dropped as they are used), then the rest
+    # read in one go, then everything in path order, as listings always were.
+    found: list[Record | Parsed | None] = []
     for relpath in relpaths:
-        row = rows.get(relpath)
-        found[relpath] = _cached(root, relpath, kind, model, row, stamp) if row else None
-    misses = [p for p, parsed in found.items() if parsed is None]
+        row = rows.pop(relpath, None)
+        hit = _cached(root, relpath, kind, model, row, stamp) if row else None
+        if share is not None and isinstance(hit, Record):
+            share(hit)
+        found.append(hit)
+    del rows
+    misses = [p for p, hit in zip(relpaths, found, strict=True) if hit is None]
     records: dict[str, Record] = {}
     facts = file_facts(root, misses, records=records, version=version)
-    for relpath, parsed in found.items():  # in path order, as listings always were
-        yield parsed or _fresh(root, relpath, kind, facts[relpath], records.get(relpath))
+    for relpath, hit in zip(relpaths, found, strict=True):
+        if isinstance(hit, Record):
+            located = layout.classify(relpath)
+            if located is not None and located.kind == kind:
+                yield Parsed(relpath, kind, hit, [], located.params)
+            else:  # not this kind's file after all: the reader says what it is
+                yield parse_record(root, relpath, full=False)
+        else:
+            yield hit or _fresh(root, relpath, kind, facts[relpath], records.pop(relpath, None), share)
 
 
 def _cached(
     root: Path, relpath: str, kind: str, model: type[Record], row: tuple[str, str], stamp: int
-) -> Parsed | None:
-    """The file as the cache knows it, or None when it changed (or is racy)."""
-    located = layout.classify(relpath)
-    if located is None or located.kind != kind:
-        return None
+) -> Record | Parsed | None:
+    """The record as the cache knows the file (a Parsed with its problems when it holds none), or None when
+    the file changed (or is racy)."""
     try:
         raw, st = read_bytes_and_stat(os.path.join(root, relpath), str(root), MAX_JSON_BYTES)
     except ReadError:
@@ -63,28 +85,39 @@ def _cached(
     if trusted_key(st, stamp) != row[0]:
         return None
     if not Facts.loadable_text(row[1]):
+        located = layout.classify(relpath)
+        if located is None or located.kind != kind:
+            return None
         facts = Facts.decode(relpath, row[1])
         return Parsed(relpath, facts.kind, None, facts.problems, located.params)
     try:
         if not MIGRATIONS.get(kind):  # then a usable file is at the current format version
-            record = model.model_validate_json(
-                raw
-            )  # parse and validate in one pass, 3x json.loads + validate
-        else:
-            data = json.loads(raw)
-            if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
-                return None  # an older version needs its migrations: the full reader applies them
-            record = model.model_validate(data)
+            return model.model_validate_json(raw)  # parse and validate in one pass, 3x json.loads + validate
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
+            return None  # an older version needs its migrations: the full reader applies them
+        return model.model_validate(data)
     except (ValueError, ValidationError):
         return None
-    return Parsed(relpath, kind, record, [], located.params)
 
 
-def _fresh(root: Path, relpath: str, kind: str, facts: Facts, record: Record | None) -> Parsed:
+def _fresh(
+    root: Path,
+    relpath: str,
+    kind: str,
+    facts: Facts,
+    record: Record | None,
+    share: Callable[[Record], object] | None,
+) -> Parsed:
     if not facts.loadable:
         located = layout.classify(relpath)
         return Parsed(relpath, facts.kind, None, facts.problems, located.params if located else {})
     if record is None:  # read by a worker process: read it again here
-        return parse_record(root, relpath, full=False)
+        parsed = parse_record(root, relpath, full=False)
+        if share is not None and parsed.record is not None:
+            share(parsed.record)
+        return parsed
+    if share is not None:
+        share(record)
     located = layout.classify(relpath)
     return Parsed(relpath, kind, record, [], located.params if located else {})

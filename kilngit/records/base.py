@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from kilngit.records.canonical import content_id, to_file_bytes
+from kilngit.records.sharing import unshare_fields
 
 FORMAT_VERSION = 1
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -45,6 +46,11 @@ class Record(BaseModel):
 
     #: Short human description of the kind, used in messages.
     label: ClassVar[str] = "record"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A loaded record shares its fields set with records of its shape (kilngit.records.sharing).
+        unshare_fields(self)
+        super().__setattr__(name, value)
 
     def to_data(self) -> dict[str, Any]:
         """The record as a JSON-compatible dict, `None` fields left out (so new optional fields keep old IDs)."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from kilngit.ratings import RATING_VALUES, RatingType
+from kilngit.records.sharing import SharedFields
 
 __all__ = ["RATING_VALUES", "Rating", "RatingType", "Source", "Strict", "Usage"]
 
@@ -26,6 +27,15 @@ class Strict(BaseModel):
     """A nested value object: unknown fields are refused, like records."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if type(self.__pydantic_fields_set__) is SharedFields:
+            raise TypeError(
+                f"this {type(self).__name__} is shared by every loaded record holding an equal value "
+                "(kilngit.records.sharing): assign a new one to the record instead, e.g. "
+                "record.field = value.model_copy(update=...)"
+            )
+        super().__setattr__(name, value)
 
 
 class Rating(Strict):
