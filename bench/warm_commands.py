@@ -80,13 +80,15 @@ class Figures(dict[str, float]):
         print(f"{self.label!s:>9}  {name:<40} {value:8.2f}   (load {load:.1f})", flush=True)
 
 
-def peak_memory(root: Path, out: Figures, fill: bool = True) -> None:
+def peak_memory(root: Path, out: Figures, fill: bool = True, no_cache: bool = True) -> None:
     """Peak RSS (ru_maxrss) and time of a process loading every record, with the cache and without."""
     if fill:  # a first load fills the cache (e.g. after a change of kilngit's code emptied it)
         timed([sys.executable, "-c", PEAK_LOAD, str(root)])
     seconds, peak = timed([sys.executable, "-c", PEAK_LOAD, str(root)])
     out["full load, warm"] = seconds
     out["peak MB, full load (warm)"] = int(peak) / 1024
+    if not no_cache:
+        return
     os.environ["KILNGIT_NO_CACHE"] = "1"
     try:
         out["full load, no cache"], peak = timed([sys.executable, "-c", PEAK_LOAD, str(root)])
@@ -95,11 +97,14 @@ def peak_memory(root: Path, out: Figures, fill: bool = True) -> None:
     out["peak MB, full load (no cache)"] = int(peak.strip()) / 1024
 
 
-def measure(root: Path, n: int) -> dict[str, float]:
+def measure(root: Path, n: int, skip: set[str]) -> dict[str, float]:
     out = Figures(n)
     timed([sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)])  # warm the page cache
-    out["read+json.loads (floor)"] = timed([sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)])[0]
-    out["validate --no-cache"] = timed([*KILNGIT, "-C", str(root), "validate", "--no-cache"])[0]
+    if "floor" not in skip:
+        floor = timed([sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)])[0]
+        out["read+json.loads (floor)"] = floor
+    if "no-cache" not in skip:
+        out["validate --no-cache"] = timed([*KILNGIT, "-C", str(root), "validate", "--no-cache"])[0]
     drop_cache(root)
     out["validate, cold (empty cache)"] = timed([*KILNGIT, "-C", str(root), "validate"])[0]
     timed([*KILNGIT, "-C", str(root), "status"])  # the loader's first pass fills nothing new; warms it anyway
@@ -111,7 +116,7 @@ def measure(root: Path, n: int) -> dict[str, float]:
     out["eval scores, warm (1 edit)"] = timed([*KILNGIT, "-C", str(root), "eval", "scores"])[0]
     out["git status"] = timed(["git", "status", "--porcelain"], cwd=root)[0]
     out["kilngit --version (startup)"] = timed([*KILNGIT, "--version"])[0]
-    peak_memory(root, out, fill=False)
+    peak_memory(root, out, fill=False, no_cache="no-cache" not in skip)
     git = subprocess.run(["git", "checkout", "-q", "--", "."], cwd=root)  # leave the tree as built
     assert git.returncode == 0
     return out
@@ -147,6 +152,13 @@ def main() -> None:
     parser.add_argument(
         "--peak-only", action="store_true", help="only the full load's time and peak memory (and no demo)"
     )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["floor", "no-cache"],
+        help="leave out the read floor or the uncached figures (validate --no-cache, full load without cache)",
+    )
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; projects under {args.dir}")
     where = timed([sys.executable, "-c", "import kilngit; print(kilngit.__file__)"])[1].strip()
@@ -160,11 +172,11 @@ def main() -> None:
         if args.peak_only:
             peak_memory(root, Figures(n))
             continue
-        results = measure(root, n)
-        floor, git = results["read+json.loads (floor)"], results["git status"]
-        print(
-            f"{n:>9}  {'cold validate / floor':<40} {results['validate, cold (empty cache)'] / floor:7.2f}x"
-        )
+        results = measure(root, n, set(args.skip))
+        git = results["git status"]
+        if "read+json.loads (floor)" in results:
+            ratio = results["validate, cold (empty cache)"] / results["read+json.loads (floor)"]
+            print(f"{n:>9}  {'cold validate / floor':<40} {ratio:7.2f}x")
         for name in ("validate", "status", "eval scores"):
             ratio = results[f"{name}, warm (1 edit)"] / git
             print(f"{n:>9}  {name + ', warm / git status':<40} {ratio:7.2f}x", flush=True)
