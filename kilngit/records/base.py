@@ -39,7 +39,9 @@ def slugify(text: str) -> str:
 class Record(BaseModel):
     """A record of any kind. Subclasses set `kind` as a Literal with a default."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=False, use_attribute_docstrings=True)
+    # Built on first use, not at import: a command pays only for the kinds it reads (building all of them
+    # was most of every command's start-up). Field docstrings become descriptions in kilngit.schema only.
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, defer_build=True)
 
     kind: str
     v: int = Field(default=FORMAT_VERSION, description="Format version of this record.")

@@ -26,7 +26,7 @@ ProjectPath = Annotated[str, AfterValidator(_inside_project)]
 class Strict(BaseModel):
     """A nested value object: unknown fields are refused, like records."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # as `Record` (kilngit.records.base)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if type(self.__pydantic_fields_set__) is SharedFields:
