@@ -20,6 +20,7 @@ from kilngit.evals.results import find_eval
 from kilngit.project import Project, definition_data, schema_header
 from kilngit.records import Eval, EvalScore, Judge, Prompt, RunConfig, Task, is_slug
 from kilngit.records.base import Definition
+from kilngit.records.field_docs import field_description
 from kilngit.records.judge_types import JUDGE_TYPES
 from kilngit.runner.json_check import schema_errors
 
@@ -29,13 +30,14 @@ __all__ = ["commented_yaml", "new_config", "new_eval", "new_judge", "new_prompt"
 def commented_yaml(record: Definition, relpath: str) -> bytes:
     """The record as YAML with each field's description above it and the unset fields listed at the end."""
     data = definition_data(record)
-    fields = type(record).model_fields
+    model = type(record)
+    fields = model.model_fields
     out = [schema_header(record.kind, relpath).rstrip("\n")]
     doc = type(record).__doc__
     if doc:
         out.append(f"# {doc.strip().splitlines()[0]}")
     for key, value in data.items():
-        desc = fields[key].description if key in fields else None
+        desc = field_description(model, key) if key in fields else None
         if desc and key not in ("kind", "v"):
             out += ["#", *_comment(desc)]
         out.append(dump_yaml({key: value}).decode().rstrip("\n"))
@@ -43,7 +45,9 @@ def commented_yaml(record: Definition, relpath: str) -> bytes:
     if unset:
         out += ["#", "# Other fields you may set:"]
         for key in unset:
-            out += _comment(f"{key}: {fields[key].description or '(see docs/format.md)'}", indent="#   ")
+            out += _comment(
+                f"{key}: {field_description(model, key) or '(see docs/format.md)'}", indent="#   "
+            )
     return ("\n".join(out) + "\n").encode()
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import inspect
-import sys
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +11,7 @@ from kilngit._io import atomic_write
 from kilngit.kinds import KINDS
 from kilngit.records import FORMAT_VERSION
 from kilngit.records.canonical import to_file_bytes
+from kilngit.records.field_docs import field_description
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -40,46 +37,12 @@ def write_schemas(folder: str | Path) -> list[Path]:
 
 
 class _WithFieldDocs(GenerateJsonSchema):
-    """Field docstrings (the string under a field) as descriptions, as pydantic's `use_attribute_docstrings`
-    gives, which the models leave off: it reads and tokenizes their source at import, in every command."""
+    """Field docstrings as descriptions (kilngit.records.field_docs: the models leave them off at import)."""
 
     def model_schema(self, schema: Any) -> Any:
         out = super().model_schema(schema)
-        properties = out.get("properties", {})
-        for name, prop in properties.items():
-            doc = _field_doc(schema["cls"], name)
+        for name, prop in out.get("properties", {}).items():
+            doc = field_description(schema["cls"], name)
             if doc is not None and "description" not in prop:
                 prop["description"] = doc
         return out
-
-
-def _field_doc(cls: type, name: str) -> str | None:
-    """The docstring of field `name` in the class that declares it last (as pydantic reads it)."""
-    for klass in cls.__mro__:
-        if name in klass.__dict__.get("__annotations__", {}):
-            return _class_docs(klass.__module__, klass.__qualname__).get(name)
-    return None
-
-
-@cache
-def _class_docs(module: str, qualname: str) -> dict[str, str]:
-    tree = _module_tree(module)
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == qualname:
-            docs = {}
-            for field, after in zip(node.body, node.body[1:], strict=False):
-                if (
-                    isinstance(field, ast.AnnAssign)
-                    and isinstance(field.target, ast.Name)
-                    and isinstance(after, ast.Expr)
-                    and isinstance(after.value, ast.Constant)
-                    and isinstance(after.value.value, str)
-                ):
-                    docs[field.target.id] = inspect.cleandoc(after.value.value)
-            return docs
-    return {}
-
-
-@cache
-def _module_tree(module: str) -> ast.Module:
-    return ast.parse(inspect.getsource(sys.modules[module]))

@@ -40,7 +40,7 @@ class Record(BaseModel):
     """A record of any kind. Subclasses set `kind` as a Literal with a default."""
 
     # Built on first use, not at import: a command pays only for the kinds it reads (building all of them
-    # was most of every command's start-up). Field docstrings become descriptions in kilngit.schema only.
+    # was most of every command's start-up). Field docstrings are read only when shown (kilngit.records.field_docs).
     model_config = ConfigDict(extra="forbid", validate_assignment=False, defer_build=True)
 
     kind: str
