@@ -29,9 +29,16 @@ def to_file_bytes(value: Any) -> bytes:
     return pydantic_core.to_json(_sorted(value), indent=2) + b"\n"
 
 
+#: Values that `_sorted` and `_jcs_compatible` return as they are (checked by exact type: it runs for every
+#: value of every record a validate reads, and most are strings).
+_LEAVES = frozenset({str, int, bool, type(None)})
+
+
 def _sorted(value: Any) -> Any:
+    if type(value) in _LEAVES:
+        return value
     if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
+        return {k: v if type(v := value[k]) in _LEAVES else _sorted(v) for k in sorted(value)}
     if isinstance(value, list):
         return [_sorted(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
@@ -59,11 +66,16 @@ def content_id(record: dict[str, Any]) -> str:
 
 def _jcs_compatible(value: Any) -> Any:
     """`value` with integral floats turned into ints, or None when the fast path could differ from JCS."""
+    if type(value) in _LEAVES:
+        return value
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
             if not k.isascii():
                 return None  # JCS sorts by UTF-16 code units, Python by code points
+            if type(v) in _LEAVES:
+                out[k] = v
+                continue
             c = _jcs_compatible(v)
             if c is None and v is not None:
                 return None
