@@ -3,6 +3,7 @@ reader gives: same record, same problems, on valid files and on random and hosti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 
@@ -19,7 +20,12 @@ RUN = {
     "input": "convert clip.mov to mp4, keep audio",
     "input_source": {"type": "human", "created_by": "alice@example.com"},
     "output": "ffmpeg -i clip.mov -c:v libx264 -c:a aac clip.mp4",
-    "output_source": {"type": "synthetic", "provider": "openai", "model": "gpt-4o-mini", "run_config": "mini"},
+    "output_source": {
+        "type": "synthetic",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "run_config": "mini",
+    },
     "usage": {"input_tokens": 120, "output_tokens": 30, "cost": 0.00012, "latency_ms": 812.5},
     "sample": 0,
     "tags": ["eval_set"],
@@ -38,7 +44,7 @@ ANNOTATION = {
 VALUES = [
     "plain",
     "é ünïcode 日本 😀",
-    "line\nbreak\t\"quoted\" \\ back",
+    'line\nbreak\t"quoted" \\ back',
     "\x01 control",
     "",
     0,
@@ -94,16 +100,15 @@ TEXT_EDITS = [
 def _variants(base: dict, rng: random.Random, n: int) -> list[tuple[dict, str]]:
     """(dict for the path, file text): canonical files, edited values, re-ordered keys, text edits."""
     out = []
-    for i in range(n):
+    for _ in range(n):
         data = json.loads(json.dumps(base))
         for _ in range(rng.randrange(3)):
             field = rng.choice([k for k in data if k not in ("kind", "v")] + ["extra", "note"])
             data[field] = rng.choice(VALUES)
         if data.get("kind") == "task_run" and rng.random() < 0.8:
-            try:
+            # a number JCS cannot write (outside +-2**53 with an exponent float) leaves the id out
+            with contextlib.suppress(ValueError):
                 data["id"] = content_id(data)
-            except ValueError:  # a number JCS cannot write (outside +-2**53 with an exponent float)
-                pass
         try:
             text = to_file_bytes(data).decode()
         except (ValueError, TypeError):
@@ -149,8 +154,8 @@ def test_fast_path_agrees_with_strict_reader(project, monkeypatch, base, seed):
         path.parent.mkdir(parents=True, exist_ok=True)
         raw = text.encode("utf-8", "surrogatepass") if rng.random() < 0.95 else b"\xff\xfe" + text.encode()
         path.write_bytes(raw)
-        seen = []
-        monkeypatch.setattr(load, "_read_canonical", lambda *a: seen.append(real(*a)) or seen[-1])
+        seen: list[load.Parsed | None] = []
+        monkeypatch.setattr(load, "_read_canonical", lambda *a, seen=seen: seen.append(real(*a)) or seen[-1])
         fast = _outcome(project.root, relpath)
         monkeypatch.setattr(load, "_read_canonical", lambda *a: None)
         assert fast == _outcome(project.root, relpath), (relpath, text)
