@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from kilngit import kind_checks as checks
@@ -132,26 +132,27 @@ class Kind:
             return self.path
         return next((self.older[v] for v in sorted(self.older) if layout <= v), self.path)
 
-    @property
+    # The properties below are cached: a validate asks them for every reference of every record.
+    @cached_property
     def parts(self) -> tuple[str, ...]:
         """The path parts of the template, in order (each once, the shard left out)."""
         return tuple(dict.fromkeys(m.group(1) for m in _PLACEHOLDER.finditer(self.path)))
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, ...]:
         """The path parts that tell records apart within one listing (`parts` minus `scope`)."""
         return tuple(p for p in self.parts if p not in self.scope)
 
-    @property
+    @cached_property
     def yaml(self) -> bool:
         return self.path.endswith(".yaml")
 
-    @property
+    @cached_property
     def definition(self) -> bool:
         """A hand-edited YAML definition (named by its file) rather than a record kilngit writes."""
         return issubclass(self.model, Definition)
 
-    @property
+    @cached_property
     def sharded(self) -> bool:
         """Bulk kinds, sharded by ID: read without re-checking hashes when listed (validate does that)."""
         return any(m.group(3) for m in _PLACEHOLDER.finditer(self.path))
