@@ -7,12 +7,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from kilngit._temps import sweep_after_crash
-from kilngit.project import Project
+if TYPE_CHECKING:
+    from kilngit.project import Project
 
 
 @dataclass
@@ -24,6 +24,11 @@ class CliState:
     def project(self) -> Project:
         """The project named by `-C`, else the one containing the current folder. A bulk write killed
         mid-batch is cleaned up here, so every command leaves no temp files of a crash behind."""
+        # Imported here: `kilngit --version` and `--help` load this module and need no project (the
+        # project module loads the record models, most of a command's start-up).
+        from kilngit._temps import sweep_after_crash
+        from kilngit.project import Project
+
         project = Project.find(self.project_dir or Path.cwd())
         sweep_after_crash(project.root)
         return project
