@@ -25,6 +25,8 @@ from kilngit.kinds import KINDS
 from kilngit.load import MIGRATIONS, Parsed, parse_record
 from kilngit.records import FORMAT_VERSION, Record
 
+_FEW = 1_000
+
 
 def read_listing(
     root: Path,
@@ -46,7 +48,10 @@ def read_listing(
             yield parsed
         return
     stamp = take_stamp(store.folder)
-    rows = store.get_range(os.path.commonprefix(relpaths)) if len(relpaths) > 1 else store.get(relpaths)
+    # A whole listing is one range of rows; a few scattered files (what changed) are looked up one by one,
+    # not by their common prefix (which may span every row of the task).
+    few = len(relpaths) <= _FEW
+    rows = store.get(relpaths) if few else store.get_range(os.path.commonprefix(relpaths))
     store.close()
     model = KINDS[kind].model
     # First pass: the cached files (their records only: rows are dropped as they are used), then the rest

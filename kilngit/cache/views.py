@@ -40,7 +40,7 @@ from kilngit.run_rows import RunRow, TaskDefs, Verdict, run_row
 from kilngit.state import run_states
 
 DB_NAME = "views.sqlite"
-SCHEMA = "3"
+SCHEMA = "4"
 _BUSY_MS = 5_000
 
 _TABLES = (
@@ -52,6 +52,10 @@ _TABLES = (
     " kind TEXT NOT NULL, run TEXT, rater TEXT, eval TEXT, judge TEXT, jhash TEXT, valid INT NOT NULL,"
     " problems INT NOT NULL, odd INT NOT NULL) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS files_run ON files (task, kind, run)",
+    # What status counts, without a scan of every file's row.
+    "CREATE INDEX IF NOT EXISTS files_odd ON files (task) WHERE odd = 1",
+    "CREATE INDEX IF NOT EXISTS files_problems ON files (task, problems) WHERE problems > 0",
+    "CREATE INDEX IF NOT EXISTS files_counted ON files (task, kind, valid, rater, eval, judge, jhash)",
     "CREATE TABLE IF NOT EXISTS runs (task TEXT NOT NULL, run TEXT NOT NULL, input TEXT, has_output INT,"
     " input_only INT, failed INT, rated INT, disputed INT, truth INT, label TEXT, grp TEXT, config_hash TEXT,"
     # usage and source as the scoreboard reads them (no type: values come back as stored, int or float)
@@ -91,11 +95,11 @@ class View:
         return {n: int(v) for n, v in zip(names, row, strict=True)}
 
     def problems(self) -> int:
-        return int(self.one("SELECT total(problems) FROM files WHERE task = ?"))
+        return int(self.one("SELECT total(problems) FROM files WHERE task = ? AND problems > 0"))
 
     def annotations_by_rater(self) -> dict[str, int]:
         rows = self._db.execute(
-            "SELECT rater, count(*) FROM files WHERE task = ? AND kind = 'annotation' AND valid GROUP BY rater",
+            "SELECT rater, count(*) FROM files WHERE task = ? AND kind = 'annotation' AND valid = 1 GROUP BY rater",
             (self.task,),
         )
         return dict(sorted(rows.fetchall()))
@@ -103,8 +107,8 @@ class View:
     def results(self, eval_slug: str) -> Counter[tuple[str, str]]:
         """(judge, judge hash) -> number of loadable results of the eval."""
         rows = self._db.execute(
-            "SELECT judge, jhash, count(*) FROM files WHERE task = ? AND kind = 'judge_result' AND eval = ?"
-            " AND valid GROUP BY judge, jhash",
+            "SELECT judge, jhash, count(*) FROM files WHERE task = ? AND kind = 'judge_result' AND valid = 1"
+            " AND eval = ? GROUP BY judge, jhash",
             (self.task, eval_slug),
         )
         return Counter({(j, h): n for j, h, n in rows})
@@ -196,7 +200,7 @@ def open_view(project: Project, task: str, defs: TaskDefs) -> View | None:
         return None
     try:
         _refresh(db, project, task, defs)
-        if db.execute("SELECT 1 FROM files WHERE task = ? AND odd LIMIT 1", (task,)).fetchone():
+        if db.execute("SELECT 1 FROM files WHERE task = ? AND odd = 1 LIMIT 1", (task,)).fetchone():
             db.close()
             return None
         return View(db, task)
