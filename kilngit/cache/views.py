@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -28,11 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from kilngit._io import ReadError, check_no_symlinks
-from kilngit.cache.index import IndexState, sync
-from kilngit.cache.keys import RACY, take_stamp, trusted_key
+from kilngit.cache.changes import changes
 from kilngit.cache.records import read_listing
 from kilngit.cache.store import CACHE_DIR
-from kilngit.kinds import KINDS
 from kilngit.load import Parsed
 from kilngit.project import Project
 from kilngit.records import Annotation, JudgeResult, TaskRun
@@ -175,15 +172,6 @@ class View:
             out.append((bool(in_eval), row, None if sc is None else (load(sc), load(lb))))
         return out
 
-    def inputs(self, eval_slug: str) -> set[str]:
-        """The input digests of the eval set."""
-        rows = self._db.execute(
-            "SELECT r.input FROM members m JOIN runs r ON r.task = m.task AND r.run = m.run"
-            " WHERE m.task = ? AND m.eval = ? AND m.in_eval",
-            (self.task, eval_slug),
-        )
-        return {i for (i,) in rows}
-
     def truth_rows(self) -> list[tuple[str, int, str | None]]:
         """(input digest, truth kind, label) of every run whose overall consensus is a label rating."""
         rows = self._db.execute("SELECT input, truth, label FROM runs WHERE task = ? AND truth", (self.task,))
@@ -261,104 +249,6 @@ def _discard(root: Path) -> None:
             Path(f"{root / CACHE_DIR / DB_NAME}{suffix}").unlink(missing_ok=True)
 
 
-def _changes(
-    db: sqlite3.Connection, project: Project, task: str, evals: Iterable[str], stored: str | None
-) -> tuple[dict[str, tuple[str, str]], list[str], dict[str, tuple[str, str | None]], str | None]:
-    """What changed among the task's run, annotation and judge-result files since the rows were stored:
-    (relpath -> (kind, key) of files to read again, relpaths of files gone, relpath -> (stored key, run)
-    of those that had rows, the file index's state to store with the rows). The one place that finds
-    changes: asks git (`kilngit.cache.index`) when it can tell, else walks the folders and compares keys."""
-    index = sync(project.root)
-    shapes = _shapes(project, task, evals)
-    old = IndexState.decode(stored) if index is not None and stored else None
-    named = index.changed_since(old) if index is not None and old is not None else None
-    state = index.state.encode() if index is not None else None
-    if named is None:
-        files = _listed_files(project, shapes)
-        known = {
-            p: (k, r) for p, k, r in db.execute("SELECT path, key, run FROM files WHERE task = ?", (task,))
-        }
-        changed = {p: v for p, v in files.items() if v[1] == RACY or known.get(p, ("",))[0] != v[1]}
-        return changed, [p for p in known if p not in files], known, state
-    stamp = take_stamp(project.root / CACHE_DIR)
-    changed, gone = {}, []
-    for relpath in sorted(named):
-        kind = _kind_of(shapes, relpath)
-        if kind is None:
-            continue
-        key = _key(project.root, relpath, stamp)
-        if key is None:
-            gone.append(relpath)
-        else:
-            changed[relpath] = (kind, key)
-    known = {}
-    wanted = [*changed, *gone]
-    for i in range(0, len(wanted), 900):
-        chunk = wanted[i : i + 900]
-        marks = ",".join("?" * len(chunk))
-        for p, k, r in db.execute(f"SELECT path, key, run FROM files WHERE path IN ({marks})", chunk):
-            known[p] = (k, r)
-    return changed, [p for p in gone if p in known], known, state
-
-
-Shape = tuple[str, dict[str, str], list[str]]
-
-
-def _shapes(project: Project, task: str, evals: Iterable[str]) -> list[Shape]:
-    """(kind, path steps) of the task's bulk listings, as `Project.candidates` follows them (a step with
-    NUL is any name; the last one, any name with that suffix)."""
-    blank = "\x00"
-    scopes = [("task_run", {"task": task}), ("annotation", {"task": task})]
-    scopes += [("judge_result", {"task": task, "eval": e}) for e in evals]
-    out = []
-    for kind, scope in scopes:
-        k = KINDS[kind]
-        parts = {**scope, **{p: blank * 64 for p in k.parts if p not in scope}}
-        steps = re.sub(f"{blank}+", blank, k.fill(parts, project.layout_version)).split("/")
-        out.append((kind, scope, steps))
-    return out
-
-
-def _kind_of(shapes: list[Shape], relpath: str) -> str | None:
-    """The kind of listing `relpath` is in (None: in none of them)."""
-    names = relpath.split("/")
-    for kind, _, steps in shapes:
-        if len(names) == len(steps) and all(
-            _fits(n, s, i == len(steps) - 1) for i, (n, s) in enumerate(zip(names, steps, strict=True))
-        ):
-            return kind
-    return None
-
-
-def _fits(name: str, step: str, last: bool) -> bool:
-    if "\x00" not in step:
-        return name == step
-    if name.startswith("."):
-        return False
-    suffix = step[step.rindex("\x00") + 1 :]
-    return not last or (name.endswith(suffix) and name.count(".") == suffix.count("."))
-
-
-def _listed_files(project: Project, shapes: list[Shape]) -> dict[str, tuple[str, str]]:
-    """relpath -> (kind, key) of every file of the listings (`RACY`: changed too recently to be trusted)."""
-    stamp = take_stamp(project.root / CACHE_DIR)
-    out: dict[str, tuple[str, str]] = {}
-    for kind, scope, _ in shapes:
-        for relpath in project.candidates(KINDS[kind], scope):
-            key = _key(project.root, relpath, stamp)
-            if key is not None:
-                out[relpath] = (kind, key)
-    return out
-
-
-def _key(root: Path, relpath: str, stamp: int) -> str | None:
-    try:
-        key = trusted_key(os.lstat(os.path.join(root, relpath)), stamp)
-    except OSError:
-        return None
-    return key if key is not None else RACY
-
-
 def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs) -> None:
     db.execute("BEGIN IMMEDIATE")
     have = db.execute("SELECT fingerprint, state FROM defs WHERE task = ?", (task,)).fetchone()
@@ -368,7 +258,7 @@ def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs
             db.execute(f"DELETE FROM {table} WHERE task = ?", (task,))
     else:
         stored = have[1]
-    changed, gone, known, state = _changes(db, project, task, defs.evals, stored)
+    changed, gone, known, state = changes(db, project, task, defs.evals, stored)
     touched = {known[p][1] for p in [*changed, *gone] if p in known} - {None}
     db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
     rows = []
