@@ -22,8 +22,8 @@ from kilngit.evals.results import EvalResults, eval_results, find_judge
 from kilngit.evals.truth import human_truth
 from kilngit.project import Project
 from kilngit.records import Eval, EvalScore, Task
+from kilngit.records.task import run_config_hash  # not kilngit.runner: that loads the model providers
 from kilngit.run_rows import RunRow, TaskDefs, Verdict, input_digest, run_row, task_defs
-from kilngit.runner import run_config_hash
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from kilngit.records.base import SLUG_PATTERN, Definition
+from kilngit.records.canonical import content_id
 from kilngit.records.common import RatingType, Strict
 
 
@@ -148,3 +149,20 @@ class RunConfig(Definition):
     structured_output: Literal["auto", "json_schema", "json_mode", "json_instructions", "none"] = "auto"
     """How to ask for the task's output schema; auto picks json_schema where the endpoint supports it."""
     kiln_id: str | None = None
+
+
+def run_config_hash(task: Task, prompt: Prompt, run_config: RunConfig) -> str:
+    """Hash of what a run config's answers depend on: the run config, its prompt, and the task fields the prompt
+    is built from. Runs carry it, so runs made before an edit are told apart (and re-made on resume).
+    Few-shot examples are not part of it: they change as ratings come in."""
+    return content_id(
+        {
+            "run_config": run_config.to_data(),
+            "prompt": prompt.to_data(),
+            "task": task.model_dump(
+                mode="json",
+                include={"instruction", "thinking_instruction", "output_schema", "requirements"},
+                exclude_none=True,
+            ),
+        }
+    )

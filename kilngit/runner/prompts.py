@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from kilngit.errors import NotFoundError, did_you_mean
 from kilngit.providers.base import ChatRequest
 from kilngit.records import Prompt, RunConfig, Task
-from kilngit.records.canonical import content_id
+from kilngit.records.task import run_config_hash  # its home; kept importable from here and kilngit.runner
 
 if TYPE_CHECKING:
     from kilngit.project import Project
@@ -168,23 +168,6 @@ def strict_compatible(schema: Any) -> bool:
         if set(schema.get("required", [])) != set(schema.get("properties", {})):
             return False
     return all(strict_compatible(v) for k, v in schema.items() if isinstance(v, (dict, list)) and k != "enum")
-
-
-def run_config_hash(task: Task, prompt: Prompt, run_config: RunConfig) -> str:
-    """Hash of what a run config's answers depend on: the run config, its prompt, and the task fields the prompt
-    is built from. Runs carry it, so runs made before an edit are told apart (and re-made on resume).
-    Few-shot examples are not part of it: they change as ratings come in."""
-    return content_id(
-        {
-            "run_config": run_config.to_data(),
-            "prompt": prompt.to_data(),
-            "task": task.model_dump(
-                mode="json",
-                include={"instruction", "thinking_instruction", "output_schema", "requirements"},
-                exclude_none=True,
-            ),
-        }
-    )
 
 
 def load_plan(
