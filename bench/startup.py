@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE))
 from validate_scale import _SNIPPETS  # noqa: E402
 
 REPO = HERE.parent
+EMPTY = tempfile.mkdtemp(prefix="kilngit-startup-")  # the children's working folder (removed by main)
 COMMANDS = {
     "python -c pass": ["-c", "pass"],
     "kilngit --version": ["-m", "kilngit", "--version"],
@@ -42,10 +43,11 @@ COMMANDS = {
 
 
 def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall, CPU) seconds of one child process."""
+    """(wall, CPU) seconds of one child process (started outside any checkout: `python -m` puts the current
+    folder first on sys.path, ahead of PYTHONPATH)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True, cwd=EMPTY)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -68,6 +70,13 @@ def main() -> None:
     parser.add_argument("--project", type=Path, help="a big project for the floor and validate --no-cache")
     args = parser.parse_args()
     trees = [REPO, *args.tree]
+    try:
+        measure(trees, args.runs, args.project)
+    finally:
+        os.rmdir(EMPTY)
+
+
+def measure(trees: list[Path], runs: int, big: Path | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "example_project"
         shutil.copytree(REPO / "example_project", project)
@@ -77,15 +86,15 @@ def main() -> None:
                 env = tree_env(tree)
                 argv_ = [a.format(project=project) for a in argv]
                 run(argv_, env)  # the first run fills caches (.pyc, the project's .kilngit/cache)
-                figures = [run(argv_, env) for _ in range(args.runs)]
+                figures = [run(argv_, env) for _ in range(runs)]
                 wall = statistics.median(w for w, _ in figures)
                 cpu = statistics.median(c for _, c in figures)
                 print(f"{name:22} {str(tree)[-28:]:28} {wall:8.3f} {cpu:8.3f}  {load()}", flush=True)
-    if args.project:
+    if big:
         for tree in trees:
             env = tree_env(tree)
-            floor = run(["-c", _SNIPPETS["read+json.loads"], str(args.project)], env)
-            cold = run(["-m", "kilngit", "-C", str(args.project), "validate", "--no-cache"], env)
+            floor = run(["-c", _SNIPPETS["read+json.loads"], str(big)], env)
+            cold = run(["-m", "kilngit", "-C", str(big), "validate", "--no-cache"], env)
             for name, (wall, cpu) in (("read + json.loads", floor), ("validate --no-cache", cold)):
                 print(f"{name:22} {str(tree)[-28:]:28} {wall:8.3f} {cpu:8.3f}  {load()}", flush=True)
             print(f"{'cold / floor (wall)':22} {str(tree)[-28:]:28} {cold[0] / floor[0]:8.2f}x", flush=True)
