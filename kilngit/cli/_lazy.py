@@ -1,11 +1,18 @@
 """Internal: a click group whose subcommands are imported only when used, so `kilngit validate --changed`
-does not pay for importing model SDKs."""
+does not pay for importing model SDKs, and `kilngit --help` reads the command list's short help from the
+command modules' source instead of importing them all."""
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
+from pathlib import Path
 
 import click
+
+#: Command decorator arguments that change the command list's line; with any of them, the module is imported.
+_LISTING_ARGS = frozenset({"help", "short_help", "hidden", "deprecated", "cls"})
 
 
 class LazyGroup(click.Group):
@@ -14,14 +21,41 @@ class LazyGroup(click.Group):
     def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.lazy = lazy or {}
+        self._listing: dict[str, click.Command] = {}  # stand-ins while `format_commands` runs
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = set(super().list_commands(ctx))
-        names |= {n for n in self.lazy if self._load(n) is not None}
+        names |= {n for n in self.lazy if importlib.util.find_spec(self.lazy[n].split(":")[0]) is not None}
         return sorted(names)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, with a stand-in (name and docstring, read from the source) for each command
+        that is neither loaded yet nor declared with arguments that change its line."""
+        self._listing = {n: c for n in self.list_commands(ctx) if (c := self._stand_in(n)) is not None}
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = {}
+
+    def _stand_in(self, name: str) -> click.Command | None:
+        target = self.lazy.get(name)
+        if target is None or name in self.commands:
+            return None
+        module_name, attr = target.split(":")
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or spec.origin is None:
+            return None
+        for node in ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.name == attr:
+                for deco in node.decorator_list:
+                    if _is_command_decorator(deco):
+                        if any(kw.arg in _LISTING_ARGS or kw.arg is None for kw in deco.keywords):
+                            return None
+                        return click.Command(name, help=ast.get_docstring(node, clean=False))
+        return None
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, cmd_name) or self._load(cmd_name)
+        return self._listing.get(cmd_name) or super().get_command(ctx, cmd_name) or self._load(cmd_name)
 
     def _load(self, name: str) -> click.Command | None:
         target = self.lazy.get(name)
@@ -35,6 +69,15 @@ class LazyGroup(click.Group):
                 return None
             raise
         return refuse_empty_identifiers(getattr(module, attr))
+
+
+def _is_command_decorator(node: ast.expr) -> bool:
+    """`@click.command(...)`, `@click.group(...)` or `@<group>.command(...)` / `.group(...)`."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("command", "group")
+    )
 
 
 #: Options and arguments that name something (a task, judge, run, person...): an empty value is never

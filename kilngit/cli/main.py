@@ -14,7 +14,7 @@ from kilngit.cli._common import CliState
 from kilngit.cli._lazy import LazyGroup
 from kilngit.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, KilngitError
 
-#: Command name -> "module:attribute". `--help` imports every module listed, so a command module imports
+#: Command name -> "module:attribute". `--help` reads each listed module's source (cli/_lazy.py); a command module imports
 #: the library it calls inside its command function, when it runs.
 COMMANDS = {
     "init": "kilngit.cli.init:init",
