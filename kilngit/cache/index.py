@@ -112,8 +112,6 @@ def _sync(root: Path, stamp: int) -> FileIndex | None:
         if not found.ok:
             return None  # not a git work tree
         (prefix, git_dir, top), tree = found.stdout.splitlines(), None  # no commit yet, or no tasks/ in it
-    if tree is not None and _git.run_git(root, "cat-file", "-t", tree) != "tree":
-        return None
     args = ["status", "--porcelain=v2", "-z", "--no-renames"]
     # Untracked folders as folders (walked here) and no path limit: both keep git's untracked cache in use
     # (`-uall`, `--ignored` or a pathspec each make git walk every folder, twice the time at 100k files).
