@@ -86,9 +86,9 @@ def parse_record(
             os.path.join(root, relpath), str(root), MAX_YAML_BYTES if located.yaml else MAX_JSON_BYTES
         )
         if full and not located.yaml:
-            canonical = _read_canonical(relpath, located, raw)
-            if canonical is not None:
-                return canonical
+            fast = _read_canonical(relpath, located, raw)
+            if fast is not None:
+                return fast
         data = _parse(raw, located.yaml)
     except ReadError as e:
         return Parsed(relpath, kind, None, [Problem(relpath, str(e), e.fix)])
