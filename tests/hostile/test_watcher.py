@@ -35,7 +35,12 @@ def test_watcher_survives_each_hostile_file(project, watchers, case):  # noqa: F
             timeout=HANG_S,
             what=f"{where} in problems.json",
         )
-        assert where in kilngit(project.root, "watch", "--status").stdout.decode()
+        # status.json (its count of invalid files) is written apart from problems.json: wait for it too
+        wait_for(
+            lambda: where in kilngit(project.root, "watch", "--status").stdout.decode(),
+            timeout=HANG_S,
+            what=f"{where} in watch --status",
+        )
         assert where not in committed_files(project.root)
     assert w.stop() == 0, w.output
     again = watchers(project.root, "--no-jobs")  # the bad file is still there: no crash at start either
