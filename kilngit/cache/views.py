@@ -1,13 +1,14 @@
 """Per-run rows for `status` and `eval scores`, kept up to date file by file, in `.kilngit/cache/views.sqlite`.
 
     view = open_view(project, task, defs)     # None: no cache (KILNGIT_NO_CACHE, unusable, odd files)
-    view.rows(...) / view.counts(...)         # what the commands aggregate, instead of every record
+    view.counts() / view.board_rows(e, j)     # what the commands aggregate, instead of every record
 
-Two tables: one row per bulk file of the task (run, annotation, judge result: its key, whether it loaded,
-how many problems it has, which run it belongs to) and one derived row per run (`kilngit.run_rows.RunRow`).
-A command compares the files' keys with the stored ones; a changed, new or deleted file is read again and
-the rows of the runs it touches (an annotation names its run in its path, a judge result in its record, old
-and new) are recomputed from their files with the same code as the uncached path. A change to any
+Tables: one row per bulk file of the task (run, annotation, judge result: its key, whether it loaded, how
+many problems it has, which run it belongs to), one derived row per run (`kilngit.run_rows.RunRow`), and per
+eval its members and current verdicts. A command asks which files changed since the rows were stored
+(`kilngit.cache.changes`: git's answer, else the files' keys); a changed, new or deleted file is read again
+and the rows of the runs it touches (an annotation names its run in its path, a judge result in its record,
+old and new) are recomputed from their files with the same code as the uncached path. A change to any
 definition of the task (`TaskDefs.fingerprint`) recomputes every row. All of it in one transaction: a reader
 never sees half an update, a killed writer leaves nothing, two commands take turns.
 
