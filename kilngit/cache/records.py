@@ -48,21 +48,28 @@ def read_listing(
             yield parsed
         return
     stamp = take_stamp(store.folder)
-    # A whole listing is one range of rows; a few scattered files (what changed) are looked up one by one,
-    # not by their common prefix (which may span every row of the task).
-    few = len(relpaths) <= _FEW
-    rows = store.get(relpaths) if few else store.get_range(os.path.commonprefix(relpaths))
-    store.close()
     model = KINDS[kind].model
-    # First pass: the cached files (their records only: rows are dropped as they are used), then the rest
-    # read in one go, then everything in path order, as listings always were.
+    # First pass: the cached files (their records only), then the rest read in one go, then everything in
+    # path order, as listings always were. The cache's rows are fetched one shard folder at a time (256 per
+    # listing in layout 2), so a million of them never sit in memory at once.
     found: list[Record | Parsed | None] = []
-    for relpath in relpaths:
-        row = rows.pop(relpath, None)
-        hit = _cached(root, relpath, kind, model, row, stamp) if row else None
-        if share is not None and isinstance(hit, Record):
-            share(hit)
-        found.append(hit)
+    # A few scattered files (what changed) are looked up one by one, not by their common prefix (which may
+    # span every row of the task).
+    few = len(relpaths) <= _FEW
+    try:
+        rows, chunk = store.get(relpaths) if few else {}, None
+        for relpath in relpaths:
+            folder = relpath[: relpath.rfind("/", 0, relpath.rfind("/")) + 1]  # the file's grandparent
+            if not few and folder != chunk:
+                chunk = folder
+                rows = store.get_range(folder)
+            row = rows.get(relpath)
+            hit = _cached(root, relpath, kind, model, row, stamp) if row else None
+            if share is not None and isinstance(hit, Record):
+                share(hit)
+            found.append(hit)
+    finally:
+        store.close()
     del rows
     misses = [p for p, hit in zip(relpaths, found, strict=True) if hit is None]
     records: dict[str, Record] = {}
