@@ -79,8 +79,9 @@ def git(cwd: Path, *args: str) -> str:
 def run_cli(*argv: str, stdin: bytes = b"", text: bool = False) -> subprocess.CompletedProcess:
     """`kilngit ARGV` run in this process by `kilngit.cli.main.main`, the code a child runs, with its own stdin,
     stdout and stderr: the exit code and what was written (bytes, or str with `text`), as
-    `subprocess.run(..., capture_output=True)` gives them. For tests whose point is not the process boundary (a kill, a signal, a pipe, another process's
-    environment, a hang of the child): a `python -m kilngit` child costs ~0.5 s of start-up."""
+    `subprocess.run(..., capture_output=True)` gives them. For tests whose point is not the process boundary
+    (a kill, a signal, a pipe, another process's environment, a hang of the child): a `python -m kilngit`
+    child costs ~0.5 s of start-up."""
     out, err = io.BytesIO(), io.BytesIO()
     streams = (sys.stdin, sys.stdout, sys.stderr)
     # As in a child with pipes: UTF-8, stdout strict, stderr with backslash escapes (CPython's defaults).
