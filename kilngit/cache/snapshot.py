@@ -18,6 +18,7 @@ starting state is no longer the stored one writes nothing (its own report is sti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -57,6 +58,10 @@ def validated(root: Path, index: FileIndex, version: int, full: FullRead, aggreg
         return aggregate(relpaths, facts, odd)
     try:
         return _validated(store, store.db, root, index, version, full, aggregate)
+    except sqlite3.OperationalError:
+        # Locked past the timeout (another writer stuck) or disk full: read the project, keep the cache.
+        relpaths, facts, odd = full()
+        return aggregate(relpaths, facts, odd)
     except (sqlite3.DatabaseError, ValueError, KeyError, TypeError):
         store.discard()  # a corrupt or foreign snapshot: read the project instead, rebuild next time
         relpaths, facts, odd = full()
@@ -106,8 +111,8 @@ def _rebuild(
     by_path: dict[str, list[Problem]] = {}
     for problem in outcome.problems:
         by_path.setdefault(problem.path, []).append(problem)
-    db.execute("BEGIN IMMEDIATE")
     try:
+        db.execute("BEGIN IMMEDIATE")
         if dict(db.execute("SELECT name, value FROM snap_meta").fetchall()).get("state") != was:
             db.execute("ROLLBACK")  # another command stored a newer snapshot meanwhile: keep it
             return
@@ -124,7 +129,7 @@ def _rebuild(
         _put_meta(db, state, outcome, pending)
         db.execute("COMMIT")
     except sqlite3.OperationalError:
-        db.execute("ROLLBACK")  # locked past the timeout: not kept, the next command rebuilds
+        _rollback(db)  # locked past the timeout or disk full: not kept, the next command rebuilds
 
 
 def _update(
@@ -168,8 +173,8 @@ def _update(
                 files += sign
                 if f.run_key:
                     groups.add(_run_key(f.run_key))
-    db.execute("BEGIN IMMEDIATE")
     try:
+        db.execute("BEGIN IMMEDIATE")
         if dict(db.execute("SELECT name, value FROM snap_meta").fetchall()).get("state") != meta["state"]:
             raise _Moved
         fresh = {p: f for p, f in new.items() if f is not None}
@@ -221,9 +226,14 @@ def _update(
         _put_meta(db, index.state, outcome, sorted(pending))
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        _rollback(db)
         raise
     return outcome
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):  # nothing to roll back when BEGIN itself failed
+        db.execute("ROLLBACK")
 
 
 class _OnDisk(Set[str]):

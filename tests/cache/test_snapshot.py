@@ -139,3 +139,22 @@ def test_duplicates_follow_their_group(project: Project) -> None:
         assert validate_project(project.root).to_dict()["problems"] == full, step
         dups += sum("duplicate" in p["message"] for p in full)
     assert dups > 0
+
+
+def test_a_held_lock_is_waited_out_not_discarded(project: Project, monkeypatch: object) -> None:
+    """Another writer holding the database: this command reads what it must and keeps the cache."""
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    relpath = _committed_run(project)
+    validate_project(project.root)
+    (project.root / relpath).write_bytes(b"{")
+    monkeypatch.setenv("KILNGIT_CACHE_BUSY_MS", "0")
+    with closing(sqlite3.connect(_db(project.root), isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT OR REPLACE INTO snap_meta VALUES ('x', 'y')")
+        assert _messages(project.root) == _messages(project.root, cache=False) != []
+        other.execute("ROLLBACK")
+    with closing(sqlite3.connect(_db(project.root))) as db:
+        assert db.execute("SELECT count(*) FROM snap_files").fetchone()[0] > 0  # not thrown away
+    assert _messages(project.root) == _messages(project.root, cache=False)
