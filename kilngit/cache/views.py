@@ -260,7 +260,7 @@ def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs
     else:
         stored = have[1]
     changed, gone, known, state = changes(db, project, task, defs.evals, stored)
-    touched = {known[p][1] for p in [*changed, *gone] if p in known} - {None}
+    touched: set[str] = {r for p in [*changed, *gone] if p in known and (r := known[p][1]) is not None}
     db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
     rows = []
     for kind, parsed in _read(project, [(v[0], p) for p, v in changed.items()]):

@@ -8,6 +8,7 @@ import ast
 import importlib
 import importlib.util
 from pathlib import Path
+from typing import TypeGuard
 
 import click
 
@@ -71,7 +72,7 @@ class LazyGroup(click.Group):
         return refuse_empty_identifiers(getattr(module, attr))
 
 
-def _is_command_decorator(node: ast.expr) -> bool:
+def _is_command_decorator(node: ast.expr) -> TypeGuard[ast.Call]:
     """`@click.command(...)`, `@click.group(...)` or `@<group>.command(...)` / `.group(...)`."""
     return (
         isinstance(node, ast.Call)
