@@ -29,7 +29,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # as `Record` (kilngit.records.base)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if type(self.__pydantic_fields_set__) is SharedFields:
+        if isinstance(self.__pydantic_fields_set__, SharedFields):
             raise TypeError(
                 f"this {type(self).__name__} is shared by every loaded record holding an equal value "
                 "(kilngit.records.sharing): assign a new one to the record instead, e.g. "

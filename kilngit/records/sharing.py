@@ -43,7 +43,7 @@ class SharedFields(frozenset[str]):
 def unshare_fields(model: BaseModel) -> None:
     """Give `model` a fields set of its own before a field of it is assigned (pydantic adds to it)."""
     fields = model.__pydantic_fields_set__
-    if type(fields) is SharedFields:
+    if isinstance(fields, SharedFields):
         object.__setattr__(model, "__pydantic_fields_set__", set(fields))
 
 
@@ -93,7 +93,7 @@ class Sharing:
 
     def _share_fields(self, model: BaseModel) -> None:
         fields = model.__pydantic_fields_set__
-        if type(fields) is SharedFields:
+        if isinstance(fields, SharedFields):
             return
         key = frozenset(fields)
         shared = self._fields.get(key)
