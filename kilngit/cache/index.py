@@ -13,10 +13,15 @@ by path + `lstat` with the racy rule of `keys` (a racy key never equals anything
 as changed). The manifest is always keyed by `lstat` (one file).
 
 `sync` answers None (callers then walk folders as before) outside a git work tree, when git fails, and when
-the project holds what git does not describe file by file: a submodule, a merge conflict. Known limits, those of `git status` itself: files marked `assume-unchanged` / `skip-worktree` are
-taken to be what the index says; a file rewritten with the same size within the same second as git last
-refreshed it, with its mtime put back by a program, can look clean (git compares ctime to the second);
-FIFOs and sockets are not listed.
+the project holds what git does not describe file by file: a submodule, a merge conflict. Known limits,
+those of `git status` itself:
+- files marked `assume-unchanged` / `skip-worktree` are taken to be what the index says;
+- a file rewritten with the same size within the second git last refreshed it, with its mtime put back by a
+  program, can look clean (git compares ctime to the second);
+- git's untracked cache (on in kilngit projects, via feature.manyFiles) compares folders to the second, so
+  a file that a `.gitignore` removed in that second stops ignoring can go unlisted for that second;
+- FIFOs and sockets are not listed.
+`validate --no-cache` reads every file.
 """
 
 from __future__ import annotations
