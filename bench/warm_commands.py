@@ -7,7 +7,8 @@ with bench/validate_scale.py's generator, committed in git and kept under --dir)
 fresh process with a warm OS page cache:
 
 * read + json.loads of every file (the floor), cold `validate` (empty cache) and `validate --no-cache`;
-* after one edit of an annotation: warm `validate`, `status`, `eval scores`, and `git status` on the tree;
+* after one edit of an annotation: warm `validate`, `status`, `eval scores` (each the median of 3, a fresh
+  edit before each), and `git status` on the tree (`--skip cold` keeps a cache a previous run filled);
 * peak memory (ru_maxrss) of a process loading every record (`Project` runs, annotations, states, results),
   with the cache and without (`--peak-only`: just these, e.g. `--peak-only 100000 1000000`).
 
@@ -97,6 +98,19 @@ def peak_memory(root: Path, out: Figures, fill: bool = True, no_cache: bool = Tr
     out["peak MB, full load (no cache)"] = int(peak.strip()) / 1024
 
 
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _warm(root: Path, argv: list[str]) -> float:
+    """The median of 3 runs of `kilngit ARGV`, each after a fresh edit of one annotation."""
+    times = []
+    for i in range(3):
+        edit_one(root, f"edit {i} before {' '.join(argv)} at {time.time()}")
+        times.append(timed([*KILNGIT, "-C", str(root), *argv])[0])
+    return _median(times)
+
+
 def measure(root: Path, n: int, skip: set[str]) -> dict[str, float]:
     out = Figures(n)
     timed([sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)])  # warm the page cache
@@ -105,16 +119,20 @@ def measure(root: Path, n: int, skip: set[str]) -> dict[str, float]:
         out["read+json.loads (floor)"] = floor
     if "no-cache" not in skip:
         out["validate --no-cache"] = timed([*KILNGIT, "-C", str(root), "validate", "--no-cache"])[0]
-    drop_cache(root)
-    out["validate, cold (empty cache)"] = timed([*KILNGIT, "-C", str(root), "validate"])[0]
-    timed([*KILNGIT, "-C", str(root), "status"])  # the loader's first pass fills nothing new; warms it anyway
-    edit_one(root, f"edited {time.time()}")
-    out["validate, warm (1 edit)"] = timed([*KILNGIT, "-C", str(root), "validate"])[0]
-    edit_one(root, f"edited again {time.time()}")
-    out["status, warm (1 edit)"] = timed([*KILNGIT, "-C", str(root), "status"])[0]
-    edit_one(root, f"edited a third time {time.time()}")
-    out["eval scores, warm (1 edit)"] = timed([*KILNGIT, "-C", str(root), "eval", "scores"])[0]
-    out["git status"] = timed(["git", "status", "--porcelain"], cwd=root)[0]
+    if "cold" in skip:  # keep the cache a previous run filled (e.g. hours of a first pass at 1M)
+        timed([*KILNGIT, "-C", str(root), "validate"])
+    else:
+        drop_cache(root)
+        out["validate, cold (empty cache)"] = timed([*KILNGIT, "-C", str(root), "validate"])[0]
+    for first in (["status"], ["eval", "scores"]):  # a first run computes every run's row
+        timed([*KILNGIT, "-C", str(root), *first])
+    for name, argv in (
+        ("validate", ["validate"]),
+        ("status", ["status"]),
+        ("eval scores", ["eval", "scores"]),
+    ):
+        out[f"{name}, warm (1 edit)"] = _warm(root, argv)
+    out["git status"] = _median([timed(["git", "status", "--porcelain"], cwd=root)[0] for _ in range(3)])
     out["kilngit --version (startup)"] = timed([*KILNGIT, "--version"])[0]
     peak_memory(root, out, fill=False, no_cache="no-cache" not in skip)
     git = subprocess.run(["git", "checkout", "-q", "--", "."], cwd=root)  # leave the tree as built
@@ -156,8 +174,9 @@ def main() -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["floor", "no-cache"],
-        help="leave out the read floor or the uncached figures (validate --no-cache, full load without cache)",
+        choices=["floor", "no-cache", "cold"],
+        help="leave out the read floor, the uncached figures (validate --no-cache, full load without cache) "
+        "or the cold validate (the cache a previous run filled is kept)",
     )
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; projects under {args.dir}")
@@ -174,7 +193,7 @@ def main() -> None:
             continue
         results = measure(root, n, set(args.skip))
         git = results["git status"]
-        if "read+json.loads (floor)" in results:
+        if "read+json.loads (floor)" in results and "validate, cold (empty cache)" in results:
             ratio = results["validate, cold (empty cache)"] / results["read+json.loads (floor)"]
             print(f"{n:>9}  {'cold validate / floor':<40} {ratio:7.2f}x")
         for name in ("validate", "status", "eval scores"):
