@@ -254,7 +254,8 @@ def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs
     db.execute("BEGIN IMMEDIATE")
     have = db.execute("SELECT fingerprint, state FROM defs WHERE task = ?", (task,)).fetchone()
     stored = None
-    if have is None or have[0] != defs.fingerprint:
+    fresh = have is None or have[0] != defs.fingerprint  # every row is computed anew
+    if fresh:
         for table in ("files", "runs", "members", "verdicts"):
             db.execute(f"DELETE FROM {table} WHERE task = ?", (task,))
     else:
@@ -263,14 +264,16 @@ def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs
     touched: set[str] = {r for p in [*changed, *gone] if p in known and (r := known[p][1]) is not None}
     db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
     rows = []
+    read: dict[str, Parsed] = {}  # what the recompute needs of the files just read: not read twice
     for kind, parsed in _read(project, [(v[0], p) for p, v in changed.items()]):
         row = _file_row(task, kind, parsed, changed[parsed.relpath][1])
         rows.append(row)
         if row[4] is not None:
             touched.add(row[4])
+            read[parsed.relpath] = parsed
     db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     if touched:
-        _recompute(db, project, task, defs, touched)
+        _recompute(db, project, task, defs, touched, read, fresh)
     db.execute("INSERT OR REPLACE INTO defs VALUES (?, ?, ?)", (task, defs.fingerprint, state))
     db.execute("COMMIT")
 
@@ -328,9 +331,16 @@ def _order(relpath: str) -> list[str]:
 
 
 def _recompute(
-    db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs, touched: set[str]
+    db: sqlite3.Connection,
+    project: Project,
+    task: str,
+    defs: TaskDefs,
+    touched: set[str],
+    read: dict[str, Parsed],
+    fresh: bool,
 ) -> None:
-    """Recompute the rows of the `touched` runs from their files (as listed in `files`)."""
+    """Recompute the rows of the `touched` runs from their files (as listed in `files`; those in `read`
+    were just read). `fresh`: the task's rows were all dropped, so there is none to delete."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (run TEXT PRIMARY KEY)")
     db.execute("DELETE FROM touched")
     db.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((r,) for r in touched))
@@ -340,7 +350,11 @@ def _recompute(
     runs: dict[str, TaskRun] = {}
     annotations: list[Annotation] = []
     results: dict[str, dict[str, list[JudgeResult]]] = {}
-    for _, parsed in _read(project, paths):
+    unread = [(kind, path) for kind, path in paths if path not in read]
+    for parsed in [
+        *(read[path] for _, path in paths if path in read),
+        *(p for _, p in _read(project, unread)),
+    ]:
         record = parsed.record
         if record is None or any(p.severity == "error" for p in parsed.problems):
             continue  # changed since listed: the next command sees its new key
@@ -350,7 +364,7 @@ def _recompute(
             annotations.append(record)
         elif isinstance(record, JudgeResult):
             results.setdefault(record.run, {}).setdefault(parsed.params["eval"], []).append(record)
-    for run in touched:
+    for run in () if fresh else touched:
         db.execute("DELETE FROM runs WHERE task = ? AND run = ?", (task, run))
         db.execute("DELETE FROM members WHERE task = ? AND run = ?", (task, run))
         db.execute("DELETE FROM verdicts WHERE task = ? AND run = ?", (task, run))
