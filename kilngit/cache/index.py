@@ -199,11 +199,12 @@ def _walk(root: Path, reldir: str, stamp: int, into: dict[str, str | None]) -> N
     """Key every non-hidden entry under an untracked or ignored folder (symlinks not followed)."""
     if _hidden(reldir):
         return
+    top = os.fspath(root)
     stack = [reldir]
-    while stack:
+    while stack:  # strings, not Paths: a folder of a freshly imported project holds thousands of files
         rel = stack.pop()
         try:
-            it = os.scandir(root / rel)
+            it = os.scandir(os.path.join(top, rel))
         except OSError:
             continue
         with it:
@@ -214,15 +215,22 @@ def _walk(root: Path, reldir: str, stamp: int, into: dict[str, str | None]) -> N
                 if e.is_dir(follow_symlinks=False):
                     stack.append(path)
                 else:
-                    into[path] = _key(root, path, stamp)
+                    try:
+                        into[path] = _stat_key(e.stat(follow_symlinks=False), stamp)
+                    except OSError:
+                        into[path] = None
 
 
 def _key(root: Path, relpath: str, stamp: int) -> str | None:
     """Path + `lstat` key of a file git names (a symlink or FIFO gets one too: its problem is reported)."""
     try:
-        st = os.lstat(root / relpath)
+        st = os.lstat(os.path.join(root, relpath))
     except OSError:
         return None
+    return _stat_key(st, stamp)
+
+
+def _stat_key(st: os.stat_result, stamp: int) -> str | None:
     if stat.S_ISDIR(st.st_mode):
         return None
     if max(st.st_mtime_ns, st.st_ctime_ns) >= stamp:
