@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kilngit.cache.index import IndexState, sync
 from kilngit.cache.keys import RACY, take_stamp, trusted_key
-from kilngit.cache.store import CACHE_DIR
+from kilngit.cache.store import CACHE_DIR, rows_in
 from kilngit.kinds import KINDS
 from kilngit.project import Project
 
@@ -50,13 +50,10 @@ def changes(
             gone.append(relpath)
         else:
             changed[relpath] = (kind, key)
-    known = {}
-    wanted = [*changed, *gone]
-    for i in range(0, len(wanted), 900):
-        chunk = wanted[i : i + 900]
-        marks = ",".join("?" * len(chunk))
-        for p, k, r in db.execute(f"SELECT path, key, run FROM files WHERE path IN ({marks})", chunk):
-            known[p] = (k, r)
+    known = {
+        p: (k, r)
+        for p, k, r in rows_in(db, "SELECT path, key, run FROM files WHERE path IN ({})", [*changed, *gone])
+    }
     return changed, [p for p in gone if p in known], known, state
 
 

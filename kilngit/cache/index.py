@@ -148,7 +148,7 @@ def _sync(root: Path, stamp: int) -> FileIndex | None:
             continue  # outside the project's files (the manifest is keyed below)
         if path.endswith("/"):
             _walk(root, path.rstrip("/"), stamp, dirty)
-        elif not _hidden(path):
+        elif not hidden(path):
             dirty[path] = _key(root, path, stamp)
     dirty[layout.MANIFEST] = _key(root, layout.MANIFEST, stamp)
     return FileIndex(root, IndexState(tree, dirty), stamp)
@@ -197,7 +197,7 @@ def _subfolders(folder: Path) -> list[Path]:
 
 def _walk(root: Path, reldir: str, stamp: int, into: dict[str, str | None]) -> None:
     """Key every non-hidden entry under an untracked or ignored folder (symlinks not followed)."""
-    if _hidden(reldir):
+    if hidden(reldir):
         return
     top = os.fspath(root)
     stack = [reldir]
@@ -243,7 +243,8 @@ def _differs(old: IndexState, new: IndexState, relpath: str) -> bool:
     return a != b or a == RACY or a == "" or b == ""  # "": clean, its blob is compared by the tree diff
 
 
-def _hidden(relpath: str) -> bool:
+def hidden(relpath: str) -> bool:
+    """A hidden name on the way (temp files, an import's stage): never a project file."""
     return relpath.startswith(".") or "/." in relpath
 
 
@@ -256,11 +257,11 @@ def _diff_tree(root: Path, old: str, new: str) -> set[str] | None:
     for meta, path in zip(parts[0::2], parts[1::2], strict=False):
         if not meta.startswith(":"):
             continue
-        if not _hidden(path):
+        if not hidden(path):
             out.add(f"{TASKS}/{path}")
     return out
 
 
 def _ls_tree(root: Path, tree: str) -> list[str]:
     out = _git.run_git(root, "ls-tree", "-r", "-z", "--name-only", tree)
-    return [f"{TASKS}/{p}" for p in out.split("\0") if p and not _hidden(p)]
+    return [f"{TASKS}/{p}" for p in out.split("\0") if p and not hidden(p)]

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kilngit.cache.facts import Facts, Recording, compute
-from kilngit.cache.index import FileIndex, IndexState
-from kilngit.cache.store import Store, open_store
+from kilngit.cache.index import FileIndex, IndexState, hidden
+from kilngit.cache.store import Store, open_store, rows_in
 from kilngit.problems import Problem
 
 _MOST_CHANGED = 5_000  # more changed files than this: read the project in full (worker processes)
@@ -150,7 +150,7 @@ def _update(
     dependents = _select(db, "SELECT DISTINCT path FROM snap_deps WHERE dep IN ({})", changed) - records
     old = {
         p: Facts.decode(p, f)
-        for p, f in _rows(db, "SELECT path, facts FROM snap_files WHERE path IN ({})", records | dependents)
+        for p, f in rows_in(db, "SELECT path, facts FROM snap_files WHERE path IN ({})", records | dependents)
     }
     new: dict[str, Facts | None] = {}
     for p in sorted(records):
@@ -204,7 +204,7 @@ def _update(
         need = redo - set(fresh) - {p for p, f in new.items() if f is None}
         facts_of.update(
             (p, Facts.decode(p, f))
-            for p, f in _rows(db, "SELECT path, facts FROM snap_files WHERE path IN ({})", need)
+            for p, f in rows_in(db, "SELECT path, facts FROM snap_files WHERE path IN ({})", need)
         )
         for p in redo:
             f = facts_of.get(p)
@@ -244,22 +244,16 @@ class _OnDisk(Set[str]):
         self.root = root
 
     def __contains__(self, relpath: object) -> bool:
-        return (
-            isinstance(relpath, str)
-            and not _hidden(relpath)
-            and _mode(self.root, relpath) is not None
-            and stat.S_ISREG(_mode(self.root, relpath) or 0)
-        )
+        if not isinstance(relpath, str) or hidden(relpath):
+            return False
+        mode = _mode(self.root, relpath)
+        return mode is not None and stat.S_ISREG(mode)
 
     def __iter__(self) -> Iterator[str]:
         raise NotImplementedError("the files on disk are asked one by one")
 
     def __len__(self) -> int:
         raise NotImplementedError("the files on disk are asked one by one")
-
-
-def _hidden(relpath: str) -> bool:
-    return relpath.startswith(".") or "/." in relpath
 
 
 def _mode(root: Path, relpath: str) -> int | None:
@@ -319,17 +313,5 @@ def _put_meta(db: sqlite3.Connection, state: IndexState, outcome: Outcome, pendi
     db.executemany("INSERT OR REPLACE INTO snap_meta VALUES (?, ?)", values.items())
 
 
-def _rows(db: sqlite3.Connection, sql: str, paths: Iterable[str]) -> Iterator[tuple[str, str]]:
-    items = sorted(paths)
-    for i in range(0, len(items), 900):
-        chunk = items[i : i + 900]
-        yield from db.execute(sql.format(",".join("?" * len(chunk))), chunk)
-
-
 def _select(db: sqlite3.Connection, sql: str, paths: Iterable[str]) -> set[str]:
-    items = sorted(paths)
-    out: set[str] = set()
-    for i in range(0, len(items), 900):
-        chunk = items[i : i + 900]
-        out.update(p for (p,) in db.execute(sql.format(",".join("?" * len(chunk))), chunk))
-    return out
+    return {p for (p,) in rows_in(db, sql, paths)}

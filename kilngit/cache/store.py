@@ -18,6 +18,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from kilngit import layout
 from kilngit._io import ReadError, check_no_symlinks
@@ -233,3 +234,12 @@ def code_fingerprint(extra: str) -> str:
             h.update(b"?")
     _FINGERPRINTS[extra] = h.hexdigest()[:32]
     return _FINGERPRINTS[extra]
+
+
+def rows_in(db: sqlite3.Connection, sql: str, values: Iterable[str]) -> Iterator[Any]:
+    """The rows of `sql`, whose `IN ({})` is filled with `values` in chunks SQLite accepts (at most 999
+    parameters per statement in older builds)."""
+    items = sorted(values)
+    for i in range(0, len(items), 900):
+        chunk = items[i : i + 900]
+        yield from db.execute(sql.format(",".join("?" * len(chunk))), chunk)
