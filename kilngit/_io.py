@@ -30,6 +30,9 @@ MAX_YAML_BYTES = 1 << 20  # 1 MiB: definitions are small; anything bigger is a m
 MAX_JSON_BYTES = 32 << 20  # 32 MiB: a run can hold a long output, not a data set
 MAX_DEPTH = 100  # nesting: a JSON Schema for structured output needs a few dozen levels at most
 
+writes = 0
+"""How many files `atomic_write` changed in this process: `cache.index.one_sync` asks git again after one."""
+
 
 class ReadError(Exception):
     """A file could not be read as text (too big, not UTF-8, a symlink out of the project...)."""
@@ -46,6 +49,7 @@ def atomic_write(path: str | Path, data: bytes, durable: bool = True, sync_folde
     call `os.sync()` once at the end instead of paying one disk flush per file. `sync_folder=False` keeps the
     file's fsync but leaves the folder's (which makes the rename itself durable) to the caller, who can then
     sync each folder once for a batch of files (`fsync_folder`)."""
+    global writes
     target = os.fspath(path)
     try:
         if os.stat(target).st_size == len(data) and _read(target) == data:
@@ -72,6 +76,7 @@ def atomic_write(path: str | Path, data: bytes, durable: bool = True, sync_folde
                 os.fsync(fd)
         finally:
             os.close(fd)
+        writes += 1  # before the rename: a failed one counts too (asking git again is always safe)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -4,6 +4,9 @@
     changed = index.changed_since(state)    # paths changed since an earlier `index.state`; None: unknown
     state = index.state.encode()            # keep it with what you derived; IndexState.decode() it later
 
+    with one_sync():                        # one command: every sync(root) inside asks git once per root
+        ...                                 # (again after this process wrote a file with `_io.atomic_write`)
+
 A project's files are `kilngit.yaml` and every file under `tasks/` (hidden names left out, as the folder scan
 of `validate` does). In a git work tree every such path that `git status` does not name holds exactly the
 blob of HEAD's tree, so the state is (id of HEAD's `tasks` tree, key of each file git does name); a clean
@@ -26,9 +29,12 @@ those of `git status` itself:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,11 +101,59 @@ class FileIndex:
         return sorted(p for p in found if self.state.dirty.get(p, "") is not None)
 
 
+_memo: dict[Path, tuple[int, FileIndex | None]] | None = None
+"""Inside `one_sync`: root -> (`_io.writes` when git was asked, its answer). None outside."""
+
+
+@contextlib.contextmanager
+def one_sync() -> Iterator[None]:
+    """Within this block `sync(root)` asks git once per root and hands the same answer to every caller (the
+    snapshot, each view), until this process writes a file through `_io.atomic_write`: then git is asked
+    again. For one command, not for long-lived processes (the watcher, the web app: files change under
+    them), and not around code that changes files by other means (git commands, `os.replace`) before it
+    reads them again, unless it calls `forget()`."""
+    global _memo
+    if _memo is not None:
+        yield  # nested: the outer block owns the memo
+        return
+    _memo = {}
+    try:
+        yield
+    finally:
+        _memo = None
+
+
+def forget() -> None:
+    """Make the next `sync` inside `one_sync` ask git again (after a write `_io.writes` does not count)."""
+    if _memo is not None:
+        _memo.clear()
+
+
+def _writes() -> int:
+    # Looked up, not imported: `_io` pulls in ruamel.yaml, which the warm validate never needs; when it was
+    # never imported, nothing was written through it.
+    io = sys.modules.get("kilngit._io")
+    return getattr(io, "writes", 0) if io is not None else 0
+
+
 def sync(root: Path) -> FileIndex | None:
-    """The project's files at `root` as git sees them now, or None when git cannot tell (see the module)."""
+    """The project's files at `root` as git sees them now, or None when git cannot tell (see the module).
+    Inside `one_sync`, git is asked once per root (see there)."""
     if os.environ.get("KILNGIT_NO_GIT_INDEX"):
         return None
-    root = Path(root)
+    root = Path(root).absolute()
+    if _memo is None:
+        return _sync_now(root)
+    writes = _writes()
+    known = _memo.get(root)
+    if known is not None and known[0] == writes:
+        return known[1]
+    index = _sync_now(root)
+    _memo[root] = (writes, index)
+    return index
+
+
+def _sync_now(root: Path) -> FileIndex | None:
     stamp = take_stamp(root / layout.LOCAL_STATE / "cache")  # before git looks: later changes look racy
     try:
         return _sync(root, stamp)

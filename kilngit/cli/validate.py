@@ -50,6 +50,13 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, no_cache
     """Check that every file parses, matches its schema, sits at its path and that references resolve.
 
     Exits 1 when any error is found."""
+    from kilngit.cache.index import one_sync
+
+    with one_sync():  # git is asked once, and again after --fix rewrote a file
+        _validate(path, changed, staged, fix, no_cache, fmt)
+
+
+def _validate(path: Path | None, changed: bool, staged: bool, fix: bool, no_cache: bool, fmt: str) -> None:
     from kilngit.validate import fix_canonical, fix_conflicts, validate_changed, validate_project
 
     project = Project.find(_folder(path))

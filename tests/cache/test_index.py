@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from kilngit import layout
-from kilngit.cache.index import IndexState, sync
+from kilngit._io import atomic_write
+from kilngit.cache.index import IndexState, forget, one_sync, sync
 from kilngit.project import Project
 from tests.cache.git_limits import ctime_tells_git, without_untracked_cache
 from tests.conftest import git
@@ -169,6 +170,28 @@ def test_unchanged_tree_names_nothing(project: Project) -> None:
     assert again is not None
     assert again.changed_since(first.state) - {layout.MANIFEST} == set()
     assert again.changed_since(None) is None
+
+
+def test_one_sync_asks_git_once_until_a_write(project: Project) -> None:
+    """Inside `one_sync` every caller gets git's first answer, until the process writes a file; outside it
+    (the watcher, the web app) git is asked every time."""
+    root = project.root
+    run = sorted((root / "tasks").rglob("*.yaml"))[0]
+    with one_sync():
+        first = sync(root)
+        assert first is not None and sync(root) is first
+        with one_sync():  # nested: the same memo
+            assert sync(root) is first
+        run.write_bytes(run.read_bytes() + b" ")  # not through atomic_write: the memo cannot know
+        assert sync(root) is first
+        forget()
+        second = sync(root)
+        assert second is not None and second is not first
+        assert run.relative_to(root).as_posix() in second.changed_since(first.state)
+        atomic_write(run, run.read_bytes() + b" ")
+        third = sync(root)
+        assert third is not None and third is not second and sync(root) is third
+    assert sync(root) is not sync(root)
 
 
 def test_no_index_outside_git_or_with_a_submodule(project: Project, tmp_path: Path) -> None:
