@@ -381,6 +381,18 @@ class Project:
         for key in keys:
             self._cache.pop(key, None)
 
+    def mark(self) -> tuple[int, frozenset[tuple[Any, ...]]]:
+        """What this object has read so far, for `forget_since`."""
+        return len(self.problems), frozenset(self._cache)
+
+    def forget_since(self, mark: tuple[int, frozenset[tuple[Any, ...]]]) -> None:
+        """Forget the reads made since `mark` and the problems they noted: a caller that tried a shortcut
+        and fell back reads them again, and their problems are counted once."""
+        problems, kept = mark
+        del self.problems[problems:]
+        for key in [k for k in self._cache if k not in kept]:
+            del self._cache[key]
+
     def remember(self, record: Record) -> None:
         """Bring the cached reads up to date with a record just written (by this object or for it)."""
         kind = KINDS[record.kind]

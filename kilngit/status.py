@@ -7,7 +7,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kilngit.cache.views import View, open_view
+from kilngit.cache.index import one_sync
+from kilngit.cache.view_queries import View
+from kilngit.cache.views import open_view
 from kilngit.errors import KilngitError
 from kilngit.project import Project
 from kilngit.providers.batch_jobs import batches_in_progress
@@ -57,16 +59,17 @@ class ProjectStatus:
 def project_status(project: Project) -> ProjectStatus:
     """Summarize every task of the project (from the local cache's per-run rows when it has them)."""
     tasks, problems = [], 0
-    for slug in project.tasks():
-        view = _view(project, slug)
-        if view is None:
-            tasks.append(_task_status(project, slug))
-            continue
-        try:
-            tasks.append(_status_from_view(project, slug, view))
-            problems += view.problems()
-        finally:
-            view.close()
+    with one_sync():  # every task's view from one answer of git
+        for slug in project.tasks():
+            view = _view(project, slug)
+            if view is None:
+                tasks.append(_task_status(project, slug))
+                continue
+            try:
+                tasks.append(_status_from_view(project, slug, view))
+                problems += view.problems()
+            finally:
+                view.close()
     return ProjectStatus(
         project.manifest.name, tasks, len(project.problems) + problems, batches_in_progress(project)
     )
@@ -75,15 +78,12 @@ def project_status(project: Project) -> ProjectStatus:
 def _view(project: Project, task: str) -> View | None:
     """The task's per-run rows, or None (then `_task_status` reads the records, and meets the definitions'
     problems, or a filter's error, exactly where it always did)."""
-    problems = len(project.problems)
+    mark = project.mark()
     view = None
     with contextlib.suppress(KilngitError):  # e.g. a filter naming a split not materialized yet
         view = open_view(project, task, task_defs(project, task))
     if view is None:
-        del project.problems[problems:]
-        for slug in project.records("eval", task=task):
-            project._cache.pop(("judge", task, slug), None)
-        project._cache.pop(("eval", task), None)
+        project.forget_since(mark)
     return view
 
 

@@ -52,28 +52,30 @@ def show_results(
     details: bool = True,
 ) -> dict[str, list]:
     """Print (or return, for JSON) the scoreboard and/or the alignment tables of evals."""
+    from kilngit.cache.index import one_sync
     from kilngit.evals.align import eval_alignment
     from kilngit.evals.render import alignment_tables, print_tables, scoreboard_table
     from kilngit.evals.results import eval_results
     from kilngit.evals.scores import eval_scores
 
     data: dict[str, list] = {"scores": [], "alignment": []}
-    for name in names:
-        # Scores alone are computed from the local cache's per-run rows (no need to read every result).
-        results = eval_results(project, task, name) if align else None
-        tables = []
-        if scores:
-            ev, judges = project.evals(task)[name], project.judges(task, name)
-            for board_judge in _board_judges(ev, judges, judge):
-                board = eval_scores(project, task, name, board_judge, results=results, views=True)
-                data["scores"].append(board.to_dict())
-                tables.append(scoreboard_table(board))
-        if align:
-            table = eval_alignment(project, task, name, results=results)
-            data["alignment"].append(table.to_dict())
-            tables += alignment_tables(table, details)
-        if fmt != "json":
-            print_tables(tables, fmt)
+    with one_sync():  # every scoreboard's view from one answer of git
+        for name in names:
+            # Scores alone are computed from the local cache's per-run rows (no need to read every result).
+            results = eval_results(project, task, name) if align else None
+            tables = []
+            if scores:
+                ev, judges = project.evals(task)[name], project.judges(task, name)
+                for board_judge in _board_judges(ev, judges, judge):
+                    board = eval_scores(project, task, name, board_judge, results=results, views=True)
+                    data["scores"].append(board.to_dict())
+                    tables.append(scoreboard_table(board))
+            if align:
+                table = eval_alignment(project, task, name, results=results)
+                data["alignment"].append(table.to_dict())
+                tables += alignment_tables(table, details)
+            if fmt != "json":
+                print_tables(tables, fmt)
     return data
 
 

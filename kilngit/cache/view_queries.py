@@ -1,0 +1,120 @@
+"""Queries of one task's per-run rows in `.kilngit/cache/views.sqlite` (`kilngit.cache.views` keeps them up to
+date; `open_view` hands out a `View`): what `status` counts and what `eval scores` aggregates."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from typing import Any
+
+from kilngit.run_rows import RunRow, Verdict
+
+
+class View:
+    """The stored rows of one task, up to date with its files (read with the methods below)."""
+
+    def __init__(self, db: sqlite3.Connection, task: str) -> None:
+        self._db, self.task = db, task
+
+    def close(self) -> None:
+        self._db.close()
+
+    def one(self, sql: str, *args: Any) -> Any:
+        return self._db.execute(sql, (self.task, *args)).fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        """Totals over the task's runs (status's counts)."""
+        row = self._db.execute(
+            "SELECT count(*), total(input_only), total(failed), total(rated AND has_output), total(has_output),"
+            " total(disputed) FROM runs WHERE task = ?",
+            (self.task,),
+        ).fetchone()
+        names = ("runs", "input_only", "failed", "rated", "with_output", "disputed")
+        return {n: int(v) for n, v in zip(names, row, strict=True)}
+
+    def problems(self) -> int:
+        return int(self.one("SELECT total(problems) FROM files WHERE task = ? AND problems > 0"))
+
+    def annotations_by_rater(self) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT rater, count(*) FROM files WHERE task = ? AND kind = 'annotation' AND valid = 1 GROUP BY rater",
+            (self.task,),
+        )
+        return dict(sorted(rows.fetchall()))
+
+    def results(self, eval_slug: str) -> Counter[tuple[str, str]]:
+        """(judge, judge hash) -> number of loadable results of the eval."""
+        rows = self._db.execute(
+            "SELECT judge, jhash, count(*) FROM files WHERE task = ? AND kind = 'judge_result' AND valid = 1"
+            " AND eval = ? GROUP BY judge, jhash",
+            (self.task, eval_slug),
+        )
+        return Counter({(j, h): n for j, h, n in rows})
+
+    def members(self, eval_slug: str) -> dict[str, int]:
+        row = self._db.execute(
+            "SELECT total(in_eval), total(in_golden), total(in_eval AND has_output AND NOT done) FROM members"
+            " WHERE task = ? AND eval = ?",
+            (self.task, eval_slug),
+        ).fetchone()
+        return {"eval_set": int(row[0]), "golden_set": int(row[1]), "missing": int(row[2])}
+
+    def board_rows(self, eval_slug: str, judge: str) -> list[tuple[bool, RunRow, Verdict]]:
+        """(in the eval set, row, current verdict of `judge`) of the runs the scoreboard looks at: the eval
+        set, then the runs with a current verdict from `judge`, each in run ID order. Rows carry only
+        what the scoreboard reads."""
+        rows = self._db.execute(
+            "SELECT m.in_eval, r.run, r.input, r.has_output, r.input_only, r.grp, r.config_hash, r.has_usage,"
+            " r.u_in, r.u_out, r.u_cost, r.u_lat, r.model, r.prompt, v.scores, v.labels FROM members m"
+            " JOIN runs r ON r.task = m.task AND r.run = m.run LEFT JOIN verdicts v ON v.task = m.task"
+            " AND v.eval = m.eval AND v.judge = ? AND v.run = m.run"
+            " WHERE m.task = ? AND m.eval = ? AND (m.in_eval OR instr(m.judges, ?)) ORDER BY m.in_eval DESC, m.run",
+            (judge, self.task, eval_slug, f"|{judge}|"),
+        )
+        parsed: dict[str, Any] = {}  # most verdicts say the same few things: decode each text once
+
+        def load(text: str) -> Any:
+            if text not in parsed:
+                parsed[text] = json.loads(text)
+            return parsed[text]
+
+        out = []
+        for (
+            in_eval,
+            run,
+            digest,
+            has_output,
+            input_only,
+            grp,
+            cfg,
+            has_usage,
+            *usage,
+            model,
+            prompt,
+            sc,
+            lb,
+        ) in rows:
+            row = RunRow(
+                run,
+                digest,
+                bool(has_output),
+                bool(input_only),
+                False,
+                False,
+                False,
+                grp,
+                cfg,
+                tuple(usage) if has_usage else None,  # type: ignore[arg-type]
+                None if model is None else (model, prompt),
+                (0, None),
+                {},
+                {},
+            )
+            out.append((bool(in_eval), row, None if sc is None else (load(sc), load(lb))))
+        return out
+
+    def truth_rows(self) -> list[tuple[str, int, str | None]]:
+        """(input digest, truth kind, label) of every run whose overall consensus is a label rating."""
+        rows = self._db.execute("SELECT input, truth, label FROM runs WHERE task = ? AND truth", (self.task,))
+        return rows.fetchall()
