@@ -31,7 +31,7 @@ from kilngit.errors import InvalidRecordError, NewerFormatError, did_you_mean
 from kilngit.kinds import KINDS
 from kilngit.problems import Problem
 from kilngit.records import FORMAT_VERSION, MachineRecord, Record
-from kilngit.records.canonical import content_id, to_file_bytes
+from kilngit.records.canonical import content_id, file_content_id, to_file_bytes
 
 __all__ = ["MIGRATIONS", "Parsed", "Problem", "load_record", "parse_record"]
 
@@ -166,7 +166,8 @@ def _read_canonical(relpath: str, located: layout.Located, raw: bytes) -> Parsed
             return None
     except (ValueError, RecursionError):  # ValidationError and JSONDecodeError are ValueErrors
         return None
-    problems = _identity_problems(relpath, record, located.params, canonical)
+    expected = file_content_id(text) if isinstance(record, MachineRecord) else None
+    problems = _identity_problems(relpath, record, located.params, canonical, expected)
     problems += _shard_problems(relpath, located.kind, located)
     return Parsed(relpath, located.kind, record, problems, located.params)
 
@@ -267,9 +268,14 @@ def _flatten(annotation: Any) -> list[Any]:
 
 
 def _identity_problems(
-    relpath: str, record: Record, params: dict[str, str], canonical: dict[str, Any] | None
+    relpath: str,
+    record: Record,
+    params: dict[str, str],
+    canonical: dict[str, Any] | None,
+    expected: str | None = None,
 ) -> list[Problem]:
-    """The record's own fields must agree with the identity its path encodes (the kind's `identity`)."""
+    """The record's own fields must agree with the identity its path encodes (the kind's `identity`).
+    `expected`: the content ID, when the caller already knows it."""
     problems = []
     kind = KINDS[record.kind]
     fields = record.__dict__
@@ -312,7 +318,7 @@ def _identity_problems(
             )
         )
     if isinstance(record, MachineRecord):
-        expected = content_id(canonical if canonical is not None else record.to_data())
+        expected = expected or content_id(canonical if canonical is not None else record.to_data())
         if record.id != expected:
             problems.append(
                 Problem(

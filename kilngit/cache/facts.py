@@ -38,9 +38,14 @@ class Facts:
     deps: list[list[Any]] = field(default_factory=list)
     run_key: list[str] | None = None
     """The identity of the work it records (two records sharing it are duplicates)."""
+    text: str | None = field(default=None, compare=False, repr=False)
+    """What it was decoded from: facts are stored twice (files, snapshot) and never changed once decoded,
+    so `encode` gives that text back rather than encode a million facts again."""
 
     def encode(self) -> str:
-        return json.dumps(
+        if self.text is not None:
+            return self.text
+        return _COMPACT.encode(
             [
                 self.loadable,  # first, for `loadable_text`
                 self.kind,
@@ -49,15 +54,21 @@ class Facts:
                 _rows(self.cross),
                 self.deps,
                 self.run_key,
-            ],
-            separators=(",", ":"),
+            ]
         )
 
     @classmethod
     def decode(cls, relpath: str, text: str) -> Facts:
         loadable, kind, problems, checked, cross, deps, run_key = json.loads(text)
         return cls(
-            kind, _problems(relpath, problems), loadable, checked, _problems(relpath, cross), deps, run_key
+            kind,
+            _problems(relpath, problems),
+            loadable,
+            checked,
+            _problems(relpath, cross),
+            deps,
+            run_key,
+            text,
         )
 
     @staticmethod
@@ -69,6 +80,9 @@ class Facts:
     def storable(self) -> bool:
         """False when a definition it depends on changed too recently to be keyed (see `keys`)."""
         return not any(d[0] == "d" and d[2] == RACY for d in self.deps)
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def _rows(problems: list[Problem]) -> list[list[str]]:

@@ -9,9 +9,11 @@ file (or a definition its check read) is racy. Big batches of misses are read by
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import signal
-from collections.abc import Set
+from collections.abc import Iterator, Set
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -45,34 +47,52 @@ def file_facts(
     store = open_store(root, version) if cache else None
     stamp = take_stamp(store.folder) if store else 0
     ctx = Recording(root, stamp, files, version)
-    keys = {p: _key(root, p, stamp) for p in relpaths}
     cached = store.get(None if complete else relpaths) if store else {}
-    out: dict[str, Facts] = {}
-    misses = []
-    for relpath in relpaths:
-        key = keys[relpath]
-        hit = cached.get(relpath)
-        if hit is not None and key is not None and key != RACY and hit[0] == key:
-            out[relpath] = Facts.decode(relpath, hit[1])
-        else:
+    with _no_gc():
+        out: dict[str, Facts] = {}
+        keys: dict[str, str | None] = {}
+        misses = []
+        for relpath in relpaths:
+            hit = cached.get(relpath)
+            if hit is not None:
+                # Keyed before it is read (a file changed meanwhile is then read again next time).
+                key = keys[relpath] = _key(root, relpath, stamp)
+                if key is not None and key != RACY and hit[0] == key:
+                    out[relpath] = Facts.decode(relpath, hit[1])
+                    continue
             misses.append(relpath)
-    fresh = set(misses)
-    out.update(_compute_many(root, misses, ctx, workers, records))
-    for relpath, facts in out.items():
-        if facts.checked and relpath not in fresh and not ctx.holds(facts.deps):
-            # An input of its check changed (a run it names was deleted, the task was edited): check again.
-            out[relpath] = compute(root, relpath, ctx, records)
-            fresh.add(relpath)
-    if store is not None:
-        rows = [
-            (p, key, out[p].encode())
-            for p in sorted(fresh)
-            if (key := keys[p]) is not None and key != RACY and out[p].storable
-        ]
-        gone = [p for p in cached if p not in keys] if complete else []
-        store.put(rows, gone)
-        store.close()
+        fresh = set(misses)
+        for relpath, (key, facts) in _compute_many(root, misses, ctx, workers, records, keys).items():
+            keys[relpath] = key
+            out[relpath] = facts
+        for relpath, facts in out.items():
+            if facts.checked and relpath not in fresh and not ctx.holds(facts.deps):
+                # An input of its check changed (a run it names was deleted, the task was edited): check again.
+                out[relpath] = compute(root, relpath, ctx, records)
+                fresh.add(relpath)
+        if store is not None:
+            rows = [
+                (p, key, out[p].encode())
+                for p in sorted(fresh)
+                if (key := keys[p]) is not None and key != RACY and out[p].storable
+            ]
+            gone = [p for p in cached if p not in out] if complete else []
+            store.put(rows, gone)
+            store.close()
     return out
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic collector off while facts pile up: they hold no cycles, and with a hundred thousand
+    of them the collector's full passes cost as much as decoding them."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _key(root: Path, relpath: str, stamp: int) -> str | None:
@@ -83,19 +103,33 @@ def _key(root: Path, relpath: str, stamp: int) -> str | None:
 
 
 def _compute_many(
-    root: Path, relpaths: list[str], ctx: Recording, workers: int | None, records: dict[str, Record] | None
-) -> dict[str, Facts]:
+    root: Path,
+    relpaths: list[str],
+    ctx: Recording,
+    workers: int | None,
+    records: dict[str, Record] | None,
+    keys: dict[str, str | None],
+) -> dict[str, tuple[str | None, Facts]]:
+    """relpath -> (key, facts) of each file read afresh; a file is keyed (`keys` where it already is)
+    before it is read, by whoever reads it."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or len(relpaths) < _PARALLEL_THRESHOLD:
-        return {p: compute(root, p, ctx, records) for p in relpaths}
+        out = {}
+        for p in relpaths:
+            key = keys[p] if p in keys else _key(root, p, ctx.stamp_ns)
+            out[p] = (key, compute(root, p, ctx, records))
+        return out
     chunks = [relpaths[i : i + _CHUNK] for i in range(0, len(relpaths), _CHUNK)]
     frozen = frozenset(ctx.files) if ctx.files is not None else None
     stamp, version = ctx.stamp_ns, ctx.version
-    out: dict[str, Facts] = {}
     start = (frozen, os.getpid())
     with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=start) as pool:
-        for rows in pool.map(_compute_chunk, [(root, c, stamp, version) for c in chunks]):
-            out.update((p, Facts.decode(p, text)) for p, text in rows)
+        jobs = [(root, c, stamp, version) for c in chunks]
+        out = {
+            p: (keys.get(p, key), Facts.decode(p, text))
+            for rows in pool.map(_compute_chunk, jobs)
+            for p, key, text in rows
+        }
     return out
 
 
@@ -110,7 +144,7 @@ def _start_worker(files: frozenset[str] | None, parent: int) -> None:
     _worker_files = files
 
 
-def _compute_chunk(args: tuple[Path, list[str], int, int]) -> list[tuple[str, str]]:
+def _compute_chunk(args: tuple[Path, list[str], int, int]) -> list[tuple[str, str | None, str]]:
     root, relpaths, stamp, version = args
     ctx = Recording(root, stamp, _worker_files, version)
-    return [(p, compute(root, p, ctx).encode()) for p in relpaths]
+    return [(p, _key(root, p, stamp), compute(root, p, ctx).encode()) for p in relpaths]

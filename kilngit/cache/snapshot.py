@@ -122,10 +122,12 @@ def _rebuild(
         db.executemany(
             "INSERT INTO snap_problems VALUES (?, ?)", ((p, _encode(v)) for p, v in by_path.items())
         )
+        # In key order: appending to each table's b-tree costs half as much as inserting all over it.
         db.executemany(
-            "INSERT OR IGNORE INTO snap_deps VALUES (?, ?)", ((d, p) for p, d in _dep_rows(relpaths, facts))
+            "INSERT OR IGNORE INTO snap_deps VALUES (?, ?)",
+            sorted((d, p) for p, d in _dep_rows(relpaths, facts)),
         )
-        db.executemany("INSERT INTO snap_runs VALUES (?, ?)", _run_rows(relpaths, facts))
+        db.executemany("INSERT INTO snap_runs VALUES (?, ?)", sorted(_run_rows(relpaths, facts)))
         _put_meta(db, state, outcome, pending)
         db.execute("COMMIT")
     except sqlite3.OperationalError:

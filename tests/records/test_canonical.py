@@ -3,7 +3,7 @@ import random
 import rfc8785
 
 from kilngit.records import Source, TaskRun
-from kilngit.records.canonical import content_id, jcs_bytes, to_file_bytes
+from kilngit.records.canonical import content_id, file_content_id, jcs_bytes, to_file_bytes
 
 
 def _random_value(rng: random.Random, depth: int = 0):
@@ -31,6 +31,22 @@ def test_fast_path_matches_rfc8785_reference():
     for _ in range(3000):
         value = _random_value(rng)
         assert jcs_bytes(value) == rfc8785.dumps(value), value
+
+
+def test_file_content_id_is_content_id_of_the_file_form():
+    # The shortcut validate takes for a canonical file: the same ID as the walk, or None (then the walk).
+    rng = random.Random(16)
+    answered = 0
+    for _ in range(3000):
+        value = {"id": "x", "v": 1, "body": _random_value(rng)}
+        for extra in (_random_value(rng), 2**60, 9007199254740992.0, -0.0, 1e-300):
+            value[rng.choice(["a", "é", "id2"])] = extra
+            text = to_file_bytes(value).decode()
+            got = file_content_id(text)
+            if got is not None:  # None: the caller asks content_id (which may refuse a big int)
+                assert got == content_id(value), text
+                answered += 1
+    assert answered > 1000
 
 
 def test_content_id_ignores_id_field_and_key_order():
