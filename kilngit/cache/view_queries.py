@@ -3,9 +3,11 @@ date; `open_view` hands out a `View`): what `status` counts and what `eval score
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from kilngit.run_rows import RunRow, Verdict
@@ -22,6 +24,34 @@ class View:
 
     def one(self, sql: str, *args: Any) -> Any:
         return self._db.execute(sql, (self.task, *args)).fetchone()[0]
+
+    def generation(self) -> int:
+        """The rows' generation: it grows whenever a row a scoreboard reads changes."""
+        return int(self.one("SELECT gen FROM defs WHERE task = ?"))
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """A read transaction: the queries inside it see one state of the rows (another command may
+        refresh them meanwhile)."""
+        return _reading(self._db)
+
+    def board(self, eval_slug: str, judge: str, code: str) -> str | None:
+        """The scoreboard stored for the rows' current generation by this `code`, or None."""
+        row = self._db.execute(
+            "SELECT b.board FROM boards b JOIN defs d ON d.task = b.task AND d.gen = b.gen"
+            " WHERE b.task = ? AND b.eval = ? AND b.judge = ? AND b.code = ?",
+            (self.task, eval_slug, judge, code),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def keep_board(self, eval_slug: str, judge: str, code: str, generation: int, board: str) -> None:
+        """Store a scoreboard computed from the rows of `generation` (best effort: a busy or read-only
+        database keeps none)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(
+                "INSERT OR REPLACE INTO boards SELECT ?, ?, ?, ?, ?, ? WHERE"
+                " (SELECT gen FROM defs WHERE task = ?) = ?",
+                (self.task, eval_slug, judge, generation, code, board, self.task, generation),
+            )
 
     def counts(self) -> dict[str, int]:
         """Totals over the task's runs (status's counts)."""
@@ -118,3 +148,12 @@ class View:
         """(input digest, truth kind, label) of every run whose overall consensus is a label rating."""
         rows = self._db.execute("SELECT input, truth, label FROM runs WHERE task = ? AND truth", (self.task,))
         return rows.fetchall()
+
+
+@contextlib.contextmanager
+def _reading(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")

@@ -10,10 +10,9 @@ eval its members and current verdicts. A command asks which files changed since 
 and the rows of the runs it touches (an annotation names its run in its path, a judge result in its record,
 old and new) are recomputed from their files with the same code as the uncached path. A change to any
 definition of the task (`TaskDefs.fingerprint`) recomputes every row. All of it in one transaction: a reader
-never sees half an update, a killed writer leaves nothing, two commands take turns.
-
-Never a second source of truth: when anything is odd (a record whose ID or run differs from its path, a
-locked or corrupt database), the command reads every record as it always did.
+never sees half an update, a killed writer leaves nothing, two commands take turns. Never a second source of
+truth: when anything is odd (a record whose ID or run differs from its path, a locked or corrupt database),
+the command reads every record as it always did.
 """
 
 from __future__ import annotations
@@ -38,12 +37,14 @@ from kilngit.run_rows import TaskDefs, run_row
 from kilngit.state import run_states
 
 DB_NAME = "views.sqlite"
-SCHEMA = "4"
+SCHEMA = "5"
 _BUSY_MS = 5_000
 
 _TABLES = (
-    # Per task: the definitions' fingerprint the rows were computed with, and the file index's state then.
-    "CREATE TABLE IF NOT EXISTS defs (task TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT)",
+    # Per task: the definitions' fingerprint the rows were computed with, the file index's state then, and
+    # a generation that grows whenever a row the scoreboards read changes.
+    "CREATE TABLE IF NOT EXISTS defs (task TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT,"
+    " gen INT NOT NULL)",
     # One row per bulk file. run: the run it belongs to; valid: it loads; odd: its record's run (or ID)
     # differs from its path (then the views are not used).
     "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, key TEXT NOT NULL, task TEXT NOT NULL,"
@@ -67,6 +68,9 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS verdicts (task TEXT NOT NULL, eval TEXT NOT NULL, judge TEXT NOT NULL,"
     " run TEXT NOT NULL, scores TEXT NOT NULL, labels TEXT NOT NULL, PRIMARY KEY (task, eval, judge, run))"
     " WITHOUT ROWID",
+    # Scoreboards (JSON) of one generation of the rows and a digest of their code (`kilngit.evals.board_view`).
+    "CREATE TABLE IF NOT EXISTS boards (task TEXT NOT NULL, eval TEXT NOT NULL, judge TEXT NOT NULL,"
+    " gen INT NOT NULL, code TEXT NOT NULL, board TEXT NOT NULL, PRIMARY KEY (task, eval, judge))",
 )
 
 
@@ -122,7 +126,7 @@ def _open(root: Path, real: str) -> sqlite3.Connection:
         want = {"schema": SCHEMA, "root": real}
         if dict(db.execute("SELECT name, value FROM meta").fetchall()) != want:
             db.execute("BEGIN IMMEDIATE")  # another schema, a copied folder, or new: start empty
-            for table in ("defs", "files", "runs", "members", "verdicts"):
+            for table in ("defs", "files", "runs", "members", "verdicts", "boards"):
                 db.execute(f"DROP TABLE IF EXISTS {table}")
             db.execute("DELETE FROM meta")
             db.executemany("INSERT INTO meta VALUES (?, ?)", want.items())
@@ -143,8 +147,9 @@ def _discard(root: Path) -> None:
 
 def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs) -> None:
     db.execute("BEGIN IMMEDIATE")
-    have = db.execute("SELECT fingerprint, state FROM defs WHERE task = ?", (task,)).fetchone()
+    have = db.execute("SELECT fingerprint, state, gen FROM defs WHERE task = ?", (task,)).fetchone()
     stored = None
+    gen = have[2] if have else 0
     fresh = have is None or have[0] != defs.fingerprint  # every row is computed anew
     if fresh:
         for table in ("files", "runs", "members", "verdicts"):
@@ -163,9 +168,13 @@ def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs
             touched.add(row[4])
             read[parsed.relpath] = parsed
     db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    boards_stale = fresh
     if touched:
-        _recompute(db, project, task, defs, touched, read, fresh)
-    db.execute("INSERT OR REPLACE INTO defs VALUES (?, ?, ?)", (task, defs.fingerprint, state))
+        boards_stale = _recompute(db, project, task, defs, touched, read, fresh) or fresh
+    if boards_stale:  # stored scoreboards are of an older generation now: unused, so dropped
+        gen += 1
+        db.execute("DELETE FROM boards WHERE task = ?", (task,))
+    db.execute("INSERT OR REPLACE INTO defs VALUES (?, ?, ?, ?)", (task, defs.fingerprint, state, gen))
     db.execute("COMMIT")
 
 
@@ -191,20 +200,8 @@ def _file_row(task: str, kind: str, parsed: Parsed, key: str) -> tuple[Any, ...]
                 getattr(record, "judge", None),
                 getattr(record, "judge_hash", None),
             )
-    return (
-        parsed.relpath,
-        key,
-        task,
-        kind,
-        run,
-        rater,
-        eval_,
-        judge,
-        jhash,
-        valid,
-        len(parsed.problems),
-        odd,
-    )
+    problems = len(parsed.problems)
+    return (parsed.relpath, key, task, kind, run, rater, eval_, judge, jhash, valid, problems, odd)
 
 
 def _read(project: Project, wanted: Iterable[tuple[str, str]]) -> Iterator[tuple[str, Parsed]]:
@@ -229,9 +226,10 @@ def _recompute(
     touched: set[str],
     read: dict[str, Parsed],
     fresh: bool,
-) -> None:
+) -> bool:
     """Recompute the rows of the `touched` runs from their files (as listed in `files`; those in `read`
-    were just read). `fresh`: the task's rows were all dropped, so there is none to delete."""
+    were just read). `fresh`: the task's rows were all dropped, so there is none to delete. True when a
+    row a scoreboard reads changed (then stored scoreboards are stale)."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (run TEXT PRIMARY KEY)")
     db.execute("DELETE FROM touched")
     db.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((r,) for r in touched))
@@ -255,6 +253,7 @@ def _recompute(
             annotations.append(record)
         elif isinstance(record, JudgeResult):
             results.setdefault(record.run, {}).setdefault(parsed.params["eval"], []).append(record)
+    old = set() if fresh else _board_inputs(db, task)
     for run in () if fresh else touched:
         db.execute("DELETE FROM runs WHERE task = ? AND run = ?", (task, run))
         db.execute("DELETE FROM members WHERE task = ? AND run = ?", (task, run))
@@ -280,6 +279,20 @@ def _recompute(
     db.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 19)})", out_runs)
     db.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?)", out_verdicts)
     db.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", out_members)
+    new = {("r", *_board_columns(r)) for r in out_runs}
+    return old != new | {("m", *m) for m in out_members} | {("v", *v) for v in out_verdicts}
+
+
+def _board_inputs(db: sqlite3.Connection, task: str) -> set[tuple[Any, ...]]:
+    """What scoreboards read of the touched runs' stored rows (runs, members, verdicts)."""
+    where = "WHERE task = ? AND run IN (SELECT run FROM touched)"
+    out = {("r", *_board_columns(r)) for r in db.execute(f"SELECT * FROM runs {where}", (task,))}
+    out |= {("m", *m) for m in db.execute(f"SELECT * FROM members {where}", (task,))}
+    return out | {("v", *v) for v in db.execute(f"SELECT * FROM verdicts {where}", (task,))}
+
+
+def _board_columns(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row[:5] + row[8:]  # all but failed, rated and disputed, which only status counts
 
 
 def _json(value: object) -> str:

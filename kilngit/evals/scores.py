@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from kilngit.cache.views import open_view
-from kilngit.errors import KilngitError
 from kilngit.evals.items import eval_items, runs_on_inputs
 from kilngit.evals.labels import LabelStats, label_stats, score_classes
 from kilngit.evals.metrics import JsonDataclass, allowed_values, mean_ci, normalize, percentile
@@ -23,7 +21,7 @@ from kilngit.evals.truth import human_truth
 from kilngit.project import Project
 from kilngit.records import Eval, EvalScore, Task
 from kilngit.records.task import run_config_hash  # not kilngit.runner: that loads the model providers
-from kilngit.run_rows import RunRow, TaskDefs, Verdict, input_digest, run_row, task_defs
+from kilngit.run_rows import RunRow, TaskDefs, Verdict, input_digest, run_row
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,9 @@ def eval_scores(
     task = project.task_slug(task)
     judge = find_judge(project, task, eval_slug, judge)
     if views and results is None:
-        board = _board_from_view(project, task, eval_slug, judge)
+        from kilngit.evals.board_view import board_from_view  # it computes boards with `_board` below
+
+        board = board_from_view(project, task, eval_slug, judge)
         if board is not None:
             return board
     results = results or eval_results(project, task, eval_slug)
@@ -138,40 +138,6 @@ def eval_scores(
 
 
 _NO_DEFS = TaskDefs("", {}, {}, {}, {}, "")  # rows for the scoreboard alone: no eval membership, no verdicts
-
-
-def _board_from_view(project: Project, task: str, eval_slug: str, judge: str) -> Scoreboard | None:
-    """The scoreboard from the per-run rows (None: no usable view; read the records)."""
-    try:
-        defs = task_defs(project, task)
-    except KilngitError:  # a filter error: the full path raises it where it always did
-        return None
-    view = open_view(project, task, defs)
-    if view is None:
-        return None
-    try:
-        picked = view.board_rows(eval_slug, judge)
-        inputs = {row.input for in_eval, row, _ in picked if in_eval}
-        rows = [(row, verdict) for in_eval, row, verdict in picked if in_eval or row.input in inputs]
-        hashes = defs.hashes[eval_slug]
-        stale = sum(n for (j, h), n in view.results(eval_slug).items() if hashes.get(j) != h)
-        ev = defs.evals[eval_slug]
-        truth = _truth(view.truth_rows()) if any(s.type == "label" for s in ev.scores) else {}
-    finally:
-        view.close()
-    return _board(project, task, eval_slug, ev, judge, hashes[judge], rows, inputs, stale, truth)
-
-
-def _truth(rows: list[tuple[str, int, str | None]]) -> dict[str, str | None]:
-    """Input digest -> the human class, as `truth_of` finds it (one label among the runs, none disputed)."""
-    labels: dict[str, set[str]] = defaultdict(set)
-    disputed: set[str] = set()
-    for digest, kind, label in rows:
-        if kind == 2:
-            disputed.add(digest)
-        elif label is not None:
-            labels[digest].add(label)
-    return {d: next(iter(ls)) for d, ls in labels.items() if len(ls) == 1 and d not in disputed}
 
 
 def _board(
