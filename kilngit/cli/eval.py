@@ -18,8 +18,7 @@ EVALS_HELP = "Evals to show (default: every eval of the task)."
 
 def eval_names(project: Project, task: str | None, evals: tuple[str, ...]) -> tuple[str, list[str]]:
     """The task and the evals a command is about (all of the task's when none is named)."""
-    from kilngit.evals.check import judged_evals
-    from kilngit.evals.results import find_eval
+    from kilngit.evals.results import find_eval, judged_evals
 
     slug = project.task_slug(task)
     names = list(evals)
@@ -53,7 +52,6 @@ def show_results(
 ) -> dict[str, list]:
     """Print (or return, for JSON) the scoreboard and/or the alignment tables of evals."""
     from kilngit.cache.index import one_sync
-    from kilngit.evals.align import eval_alignment
     from kilngit.evals.render import alignment_tables, print_tables, scoreboard_table
     from kilngit.evals.results import eval_results
     from kilngit.evals.scores import eval_scores
@@ -71,6 +69,8 @@ def show_results(
                     data["scores"].append(board.to_dict())
                     tables.append(scoreboard_table(board))
             if align:
+                from kilngit.evals.align import eval_alignment  # not imported for scores alone
+
                 table = eval_alignment(project, task, name, results=results)
                 data["alignment"].append(table.to_dict())
                 tables += alignment_tables(table, details)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from kilngit.evals.align import eval_alignment
 from kilngit.evals.metrics import AlignmentReport, Correlation, JsonDataclass
-from kilngit.evals.results import eval_results, find_eval
+from kilngit.evals.results import eval_results, find_eval, judged_evals
 from kilngit.evals.scores import eval_scores
 from kilngit.project import Project
 from kilngit.records.evals import AlignmentGate
@@ -77,22 +77,6 @@ def eval_check(
     task = project.task_slug(task)
     names = list(evals) or judged_evals(project, task).names
     return CheckReport([_check_one(project, task, name, configs) for name in names])
-
-
-@dataclass(frozen=True)
-class JudgedEvals:
-    names: list[str]
-    """The task's evals that have at least one judge."""
-    skipped: list[str]
-    """Evals without a judge (nothing to score or check yet)."""
-
-
-def judged_evals(project: Project, task: str) -> JudgedEvals:
-    """The evals commands run over when none is named: those with judges (an eval imported or written
-    without one is skipped, not an error)."""
-    names = list(project.evals(task))
-    with_judges = [n for n in names if project.judges(task, n)]
-    return JudgedEvals(with_judges, [n for n in names if n not in with_judges])
 
 
 def _check_one(project: Project, task: str, eval_slug: str, configs: Sequence[str]) -> EvalCheck:

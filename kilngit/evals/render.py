@@ -5,13 +5,16 @@ Markdown. The HTML report draws its own tables from the same rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from kilngit.evals.align import AlignmentTable, ScoreAlignment
-from kilngit.evals.check import CheckReport
 from kilngit.evals.labels import LabelStats
 from kilngit.evals.metrics import Correlation
 from kilngit.evals.scores import GroupScores, Scoreboard
 from kilngit.ratings import value_label
+
+if TYPE_CHECKING:  # types only: `eval scores` alone does not import the alignment code
+    from kilngit.evals.align import AlignmentTable, ScoreAlignment
+    from kilngit.evals.check import CheckReport
 
 WINNER = "*"
 

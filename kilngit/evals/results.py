@@ -130,3 +130,19 @@ def find_judge(project: Project, task: str, eval_slug: str, judge: str | None) -
             f"{did_you_mean(name, judges)}judges: {', '.join(judges) or 'none'}",
         )
     return name
+
+
+@dataclass(frozen=True)
+class JudgedEvals:
+    names: list[str]
+    """The task's evals that have at least one judge."""
+    skipped: list[str]
+    """Evals without a judge (nothing to score or check yet)."""
+
+
+def judged_evals(project: Project, task: str) -> JudgedEvals:
+    """The evals commands run over when none is named: those with judges (an eval imported or written
+    without one is skipped, not an error)."""
+    names = list(project.evals(task))
+    with_judges = [n for n in names if project.judges(task, n)]
+    return JudgedEvals(with_judges, [n for n in names if n not in with_judges])

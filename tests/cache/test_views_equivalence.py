@@ -10,6 +10,7 @@ JSON output of both commands with the cache equals the output with `KILNGIT_NO_C
 from __future__ import annotations
 
 import io
+import json
 import random
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -20,9 +21,10 @@ from kilngit import layout
 from kilngit import status as status_module
 from kilngit.cache.views import open_view
 from kilngit.cli.main import main
-from kilngit.evals import scores as scores_module
+from kilngit.evals import board_view
 from kilngit.project import Project
 from kilngit.records import Annotation, DatasetSplit, Eval, Judge, JudgeResult, Rating, TaskRun
+from kilngit.records.canonical import to_file_bytes
 from kilngit.records.common import Source, Usage
 from kilngit.records.evals import judge_hash
 from tests.conftest import git
@@ -116,6 +118,16 @@ class Editor:
                 tags_removed=["x"] if rng.random() < 0.3 else [],
             )
         )
+
+    def note(self) -> None:
+        """An edit no scoreboard reads (an annotation's note): the next `eval scores` uses its stored board."""
+        files = self.files("annotations")
+        if not files:
+            return self.annotate()
+        path = self.rng.choice(files)
+        data = json.loads(path.read_bytes())
+        data["note"] = f"note {self.rng.random()}"
+        path.write_bytes(to_file_bytes(data))
 
     def judge(self) -> None:
         runs = self.run_ids()
@@ -215,12 +227,22 @@ def test_views_match_the_records(
         return view
 
     monkeypatch.setattr(status_module, "open_view", counting)
-    monkeypatch.setattr(scores_module, "open_view", counting)
+    monkeypatch.setattr(board_view, "open_view", counting)
+    stored: list[bool] = []
+
+    def rebuilt(text: str | None) -> object:
+        board = rebuild(text)
+        stored.append(board is not None)
+        return board
+
+    rebuild = board_view._rebuilt
+    monkeypatch.setattr(board_view, "_rebuilt", rebuilt)
     rng = random.Random(seed)
     editor = Editor(project.root, rng)
     steps = [
         (editor.create_run, 3),
         (editor.annotate, 4),
+        (editor.note, 2),
         (editor.judge, 4),
         (editor.delete, 2),
         (editor.edit_run, 1),
@@ -235,3 +257,4 @@ def test_views_match_the_records(
         step()
         _same(project.root, monkeypatch, f"step {i} {step.__name__}")
     assert sum(used) > len(used) / 3, "the cached rows were hardly used (odd files all along?)"
+    assert any(stored) and not all(stored), "stored scoreboards were never (or always) used"
