@@ -34,6 +34,30 @@ GIT_IDENTITY = {
 }
 
 
+# Session fixtures too costly to build once per pytest-xdist worker: the tests that use them run in one group.
+SHARED_SESSION_FIXTURES = {"demo_import": "kiln-demo"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_group(name): run these tests in one pytest-xdist worker")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks (`--dist loadgroup`)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n N --dist loadgroup`, keep a module's tests in one worker when they share a module
+    fixture (built once, as without xdist: Ray in tests/evals/test_ray_executor.py, a browser, a judged
+    project), and the tests of the Kiln demo's one import in one worker (its import costs ~10 s per worker).
+    Without xdist the marks do nothing."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        defs = fixtures.name2fixturedefs if fixtures else {}
+        groups = {group for name, group in SHARED_SESSION_FIXTURES.items() if name in defs}
+        if any(d[-1].scope in ("module", "class", "package") for d in defs.values()):
+            groups.add(item.nodeid.split("::")[0])
+        for group in sorted(groups):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Empty global git config, pinned identity, a throwaway HOME, no provider keys, and a check that
@@ -55,6 +79,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     # This machine's trust record (outside every repository) goes to a folder of this test; test projects are
     # trusted as a whole unless a test says otherwise (`untrusted` fixture).
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+    # Nor does a cache or state folder the machine names (XDG_CACHE_HOME set for CI, shared by every worker).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
     monkeypatch.setenv("KILNGIT_TRUST", "always")
     (home / ".gitconfig-empty").write_text(
         "[user]\n\temail = tester@example.com\n\tname = Tester\n[init]\n\tdefaultBranch = main\n"

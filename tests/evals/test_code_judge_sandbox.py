@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -166,11 +167,12 @@ def test_reading_kilngits_own_environment_through_proc_fails(attack, monkeypatch
 
 
 def test_writing_to_tmp_and_home_leaves_nothing_outside(attack, tmp_path):
+    mark = uuid.uuid4().hex  # names no other run (another worker, another checkout) could have made
     targets = [
         str(tmp_path / "dropped.txt"),
-        "/tmp/kilngit-dropped.txt",
+        f"/tmp/kilngit-dropped-{mark}.txt",
         os.path.expanduser("~/dropped.txt"),
-        "/tmp/dropped-in-scratch.txt",
+        f"/tmp/dropped-in-scratch-{mark}.txt",
     ]
     attack("write", json.dumps(targets))
     assert [t for t in targets if os.path.exists(t)] == []

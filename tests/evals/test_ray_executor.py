@@ -76,7 +76,14 @@ def ray_address(tmp_path_factory):
     home = tmp_path_factory.mktemp("ray-home")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("HOME", str(home))
-        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, object_store_memory=80 << 20)
+        # "local": a new instance, never one `ray start` (or RAY_ADDRESS) left on this machine.
+        ray.init(
+            address="local",
+            num_cpus=4,
+            include_dashboard=False,
+            log_to_driver=False,
+            object_store_memory=80 << 20,
+        )
         token = home / ".ray" / "auth_token"
         if token.exists():  # Ray's token authentication: subprocesses connect with the same token
             env.setenv("RAY_AUTH_TOKEN_PATH", str(token))

@@ -17,7 +17,7 @@ from kilngit import layout
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
-def _wait(predicate, what, timeout: float = 15.0) -> None:
+def _wait(predicate, what, timeout: float = 120.0) -> None:  # guards a hang only
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():

@@ -35,11 +35,16 @@ HANG_GUARD_MS = 60_000
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     if not CHROMIUM.is_file():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    # One browser for the module, started before the tests' own HOME exists: Chromium writes its caches
+    # under a HOME, so it gets one of its own rather than the real one.
+    home = tmp_path_factory.mktemp("browser-home")
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    env["XDG_CACHE_HOME"] = str(home / ".cache")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, env=env)
         yield b
         b.close()
 
