@@ -146,6 +146,7 @@ _CODE = (
     "evals/items.py",
     "evals/results.py",
     "cache/views.py",
+    "cache/view_files.py",
     "cache/changes.py",
     "cache/records.py",
     "load.py",

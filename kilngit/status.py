@@ -66,10 +66,11 @@ def project_status(project: Project) -> ProjectStatus:
                 tasks.append(_task_status(project, slug))
                 continue
             try:
-                tasks.append(_status_from_view(project, slug, view))
-                problems += view.problems()
+                numbers = view.numbers(list(project.evals(slug)))
             finally:
                 view.close()
+            tasks.append(_status_from_view(project, slug, numbers))
+            problems += numbers["problems"]
     return ProjectStatus(
         project.manifest.name, tasks, len(project.problems) + problems, batches_in_progress(project)
     )
@@ -87,9 +88,9 @@ def _view(project: Project, task: str) -> View | None:
     return view
 
 
-def _status_from_view(project: Project, task: str, view: View) -> TaskStatus:
-    """`_task_status` from the per-run rows: the same counts, without reading every record."""
-    counts = view.counts()
+def _status_from_view(project: Project, task: str, numbers: dict[str, Any]) -> TaskStatus:
+    """`_task_status` from the per-run rows' counts (`View.numbers`), without reading every record."""
+    counts = numbers["counts"]
     status = TaskStatus(
         task=task,
         prompts=len(project.prompts(task)),
@@ -100,14 +101,14 @@ def _status_from_view(project: Project, task: str, view: View) -> TaskStatus:
         rated=counts["rated"],
         unrated=counts["with_output"] - counts["rated"],
         disputed=counts["disputed"],
-        annotations_by_rater=view.annotations_by_rater(),
+        annotations_by_rater=numbers["annotations_by_rater"],
     )
     for slug, ev in project.evals(task).items():
         judges = project.judges(task, slug)
         current = {name: judge_hash(j, ev, judges) for name, j in judges.items()}
-        results = view.results(slug)
-        stale = sum(n for (judge, jhash), n in results.items() if current.get(judge) != jhash)
-        members = view.members(slug)
+        results = numbers["results"][slug]
+        stale = sum(n for judge, jhash, n in results if current.get(judge) != jhash)
+        members = numbers["members"][slug]
         missing = members["missing"] if ev.default_judge else 0
         status.evals.append(
             EvalStatus(
@@ -115,7 +116,7 @@ def _status_from_view(project: Project, task: str, view: View) -> TaskStatus:
                 len(judges),
                 members["eval_set"],
                 members["golden_set"],
-                sum(results.values()),
+                sum(n for _, _, n in results),
                 stale,
                 missing,
             )

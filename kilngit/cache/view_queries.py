@@ -53,6 +53,33 @@ class View:
                 (self.task, eval_slug, judge, generation, code, board, self.task, generation),
             )
 
+    def numbers(self, evals: list[str]) -> dict[str, Any]:
+        """What status counts: `counts`, `annotations_by_rater`, `problems`, and per eval `results` (as
+        [judge, hash, n]) and `members`; stored per generation of the rows, so an edit that changes no count
+        (a note) is answered by one row."""
+        with self.reading():
+            generation = int(self.one("SELECT sgen FROM defs WHERE task = ?"))
+            row = self._db.execute(
+                "SELECT s.numbers FROM stats s JOIN defs d ON d.task = s.task AND d.sgen = s.gen WHERE s.task = ?",
+                (self.task,),
+            ).fetchone()
+            if row is not None and (stored := json.loads(row[0])).get("evals") == evals:
+                return dict(stored)
+            numbers = {
+                "evals": evals,
+                "counts": self.counts(),
+                "annotations_by_rater": self.annotations_by_rater(),
+                "problems": self.problems(),
+                "results": {e: [[j, h, n] for (j, h), n in sorted(self.results(e).items())] for e in evals},
+                "members": {e: self.members(e) for e in evals},
+            }
+        with contextlib.suppress(sqlite3.Error):  # best effort: a busy database keeps none
+            self._db.execute(
+                "INSERT OR REPLACE INTO stats SELECT ?, ?, ? WHERE (SELECT sgen FROM defs WHERE task = ?) = ?",
+                (self.task, generation, json.dumps(numbers), self.task, generation),
+            )
+        return numbers
+
     def counts(self) -> dict[str, int]:
         """Totals over the task's runs (status's counts)."""
         row = self._db.execute(

@@ -21,14 +21,14 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from kilngit._io import ReadError, check_no_symlinks
 from kilngit.cache.changes import changes
-from kilngit.cache.records import read_listing
-from kilngit.cache.store import CACHE_DIR
+from kilngit.cache.store import CACHE_DIR, rows_in
+from kilngit.cache.view_files import file_row, read_files
 from kilngit.cache.view_queries import View
 from kilngit.load import Parsed
 from kilngit.project import Project
@@ -37,14 +37,14 @@ from kilngit.run_rows import TaskDefs, run_row
 from kilngit.state import run_states
 
 DB_NAME = "views.sqlite"
-SCHEMA = "5"
+SCHEMA = "6"
 _BUSY_MS = 5_000
 
 _TABLES = (
     # Per task: the definitions' fingerprint the rows were computed with, the file index's state then, and
-    # a generation that grows whenever a row the scoreboards read changes.
+    # generations that grow whenever a row the scoreboards (gen) or status (sgen) read changes.
     "CREATE TABLE IF NOT EXISTS defs (task TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, state TEXT,"
-    " gen INT NOT NULL)",
+    " gen INT NOT NULL, sgen INT NOT NULL)",
     # One row per bulk file. run: the run it belongs to; valid: it loads; odd: its record's run (or ID)
     # differs from its path (then the views are not used).
     "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, key TEXT NOT NULL, task TEXT NOT NULL,"
@@ -71,6 +71,8 @@ _TABLES = (
     # Scoreboards (JSON) of one generation of the rows and a digest of their code (`kilngit.evals.board_view`).
     "CREATE TABLE IF NOT EXISTS boards (task TEXT NOT NULL, eval TEXT NOT NULL, judge TEXT NOT NULL,"
     " gen INT NOT NULL, code TEXT NOT NULL, board TEXT NOT NULL, PRIMARY KEY (task, eval, judge))",
+    # status's counts (JSON) of one generation of the rows (`kilngit.status`).
+    "CREATE TABLE IF NOT EXISTS stats (task TEXT PRIMARY KEY, gen INT NOT NULL, numbers TEXT NOT NULL)",
 )
 
 
@@ -126,7 +128,7 @@ def _open(root: Path, real: str) -> sqlite3.Connection:
         want = {"schema": SCHEMA, "root": real}
         if dict(db.execute("SELECT name, value FROM meta").fetchall()) != want:
             db.execute("BEGIN IMMEDIATE")  # another schema, a copied folder, or new: start empty
-            for table in ("defs", "files", "runs", "members", "verdicts", "boards"):
+            for table in ("defs", "files", "runs", "members", "verdicts", "boards", "stats"):
                 db.execute(f"DROP TABLE IF EXISTS {table}")
             db.execute("DELETE FROM meta")
             db.executemany("INSERT INTO meta VALUES (?, ?)", want.items())
@@ -147,9 +149,9 @@ def _discard(root: Path) -> None:
 
 def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs) -> None:
     db.execute("BEGIN IMMEDIATE")
-    have = db.execute("SELECT fingerprint, state, gen FROM defs WHERE task = ?", (task,)).fetchone()
+    have = db.execute("SELECT fingerprint, state, gen, sgen FROM defs WHERE task = ?", (task,)).fetchone()
     stored = None
-    gen = have[2] if have else 0
+    gen, sgen = (have[2], have[3]) if have else (0, 0)
     fresh = have is None or have[0] != defs.fingerprint  # every row is computed anew
     if fresh:
         for table in ("files", "runs", "members", "verdicts"):
@@ -158,64 +160,33 @@ def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs
         stored = have[1]
     changed, gone, known, state = changes(db, project, task, defs.evals, stored)
     touched: set[str] = {r for p in [*changed, *gone] if p in known and (r := known[p][1]) is not None}
+    counted = (
+        "SELECT kind, run, rater, eval, judge, jhash, valid, problems, odd FROM files WHERE path IN ({})"
+    )
+    old_files = Counter(rows_in(db, counted, [*changed, *gone]))  # what status counts of these files
     db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
     rows = []
     read: dict[str, Parsed] = {}  # what the recompute needs of the files just read: not read twice
-    for kind, parsed in _read(project, [(v[0], p) for p, v in changed.items()]):
-        row = _file_row(task, kind, parsed, changed[parsed.relpath][1])
+    for kind, parsed in read_files(project, [(v[0], p) for p, v in changed.items()]):
+        row = file_row(task, kind, parsed, changed[parsed.relpath][1])
         rows.append(row)
         if row[4] is not None:
             touched.add(row[4])
             read[parsed.relpath] = parsed
     db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    boards_stale = fresh
-    if touched:
-        boards_stale = _recompute(db, project, task, defs, touched, read, fresh) or fresh
-    if boards_stale:  # stored scoreboards are of an older generation now: unused, so dropped
+    boards_stale, rows_stale = (
+        _recompute(db, project, task, defs, touched, read, fresh) if touched else (False, False)
+    )
+    if fresh or boards_stale:  # stored scoreboards are of an older generation now: unused, so dropped
         gen += 1
         db.execute("DELETE FROM boards WHERE task = ?", (task,))
-    db.execute("INSERT OR REPLACE INTO defs VALUES (?, ?, ?, ?)", (task, defs.fingerprint, state, gen))
+    if fresh or rows_stale or old_files != Counter(r[3:] for r in rows):
+        sgen += 1
+        db.execute("DELETE FROM stats WHERE task = ?", (task,))
+    db.execute(
+        "INSERT OR REPLACE INTO defs VALUES (?, ?, ?, ?, ?)", (task, defs.fingerprint, state, gen, sgen)
+    )
     db.execute("COMMIT")
-
-
-def _file_row(task: str, kind: str, parsed: Parsed, key: str) -> tuple[Any, ...]:
-    record, params = parsed.record, parsed.params
-    valid = record is not None and not any(p.severity == "error" for p in parsed.problems)
-    run = rater = eval_ = judge = jhash = None
-    odd = False
-    if kind == "task_run":
-        run = params.get("id")
-        odd = valid and (not isinstance(record, TaskRun) or record.id != run)
-    elif kind == "annotation":
-        run = params.get("run")
-        if valid:
-            odd = not isinstance(record, Annotation) or record.run != run
-            rater = getattr(record, "rater", None)
-    else:
-        eval_ = params.get("eval")
-        if valid:
-            odd = not isinstance(record, JudgeResult)
-            run, judge, jhash = (
-                getattr(record, "run", None),
-                getattr(record, "judge", None),
-                getattr(record, "judge_hash", None),
-            )
-    problems = len(parsed.problems)
-    return (parsed.relpath, key, task, kind, run, rater, eval_, judge, jhash, valid, problems, odd)
-
-
-def _read(project: Project, wanted: Iterable[tuple[str, str]]) -> Iterator[tuple[str, Parsed]]:
-    """Parse files as the project loader does (through the cache of checked files), in path order per kind."""
-    by_kind: dict[str, list[str]] = {}
-    for kind, relpath in wanted:
-        by_kind.setdefault(kind, []).append(relpath)
-    for kind, relpaths in by_kind.items():
-        for parsed in read_listing(project.root, kind, sorted(relpaths, key=_order), project.layout_version):
-            yield kind, parsed
-
-
-def _order(relpath: str) -> list[str]:
-    return relpath.split("/")  # the order of `Project.candidates` (folder by folder)
 
 
 def _recompute(
@@ -226,10 +197,10 @@ def _recompute(
     touched: set[str],
     read: dict[str, Parsed],
     fresh: bool,
-) -> bool:
+) -> tuple[bool, bool]:
     """Recompute the rows of the `touched` runs from their files (as listed in `files`; those in `read`
-    were just read). `fresh`: the task's rows were all dropped, so there is none to delete. True when a
-    row a scoreboard reads changed (then stored scoreboards are stale)."""
+    were just read). `fresh`: the task's rows were all dropped, so there is none to delete. Whether a row
+    a scoreboard reads changed, and whether any row did."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (run TEXT PRIMARY KEY)")
     db.execute("DELETE FROM touched")
     db.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((r,) for r in touched))
@@ -242,7 +213,7 @@ def _recompute(
     unread = [(kind, path) for kind, path in paths if path not in read]
     for parsed in [
         *(read[path] for _, path in paths if path in read),
-        *(p for _, p in _read(project, unread)),
+        *(p for _, p in read_files(project, unread)),
     ]:
         record = parsed.record
         if record is None or any(p.severity == "error" for p in parsed.problems):
@@ -253,7 +224,7 @@ def _recompute(
             annotations.append(record)
         elif isinstance(record, JudgeResult):
             results.setdefault(record.run, {}).setdefault(parsed.params["eval"], []).append(record)
-    old = set() if fresh else _board_inputs(db, task)
+    old = set() if fresh else _stored_rows(db, task)
     for run in () if fresh else touched:
         db.execute("DELETE FROM runs WHERE task = ? AND run = ?", (task, run))
         db.execute("DELETE FROM members WHERE task = ? AND run = ?", (task, run))
@@ -279,20 +250,21 @@ def _recompute(
     db.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 19)})", out_runs)
     db.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?)", out_verdicts)
     db.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", out_members)
-    new = {("r", *_board_columns(r)) for r in out_runs}
-    return old != new | {("m", *m) for m in out_members} | {("v", *v) for v in out_verdicts}
+    new = {("r", *r) for r in out_runs} | {("m", *m) for m in out_members} | {("v", *v) for v in out_verdicts}
+    return _board_part(old) != _board_part(new), old != new
 
 
-def _board_inputs(db: sqlite3.Connection, task: str) -> set[tuple[Any, ...]]:
-    """What scoreboards read of the touched runs' stored rows (runs, members, verdicts)."""
+def _stored_rows(db: sqlite3.Connection, task: str) -> set[tuple[Any, ...]]:
+    """The touched runs' stored rows (runs, members, verdicts), tagged by table."""
     where = "WHERE task = ? AND run IN (SELECT run FROM touched)"
-    out = {("r", *_board_columns(r)) for r in db.execute(f"SELECT * FROM runs {where}", (task,))}
+    out = {("r", *r) for r in db.execute(f"SELECT * FROM runs {where}", (task,))}
     out |= {("m", *m) for m in db.execute(f"SELECT * FROM members {where}", (task,))}
     return out | {("v", *v) for v in db.execute(f"SELECT * FROM verdicts {where}", (task,))}
 
 
-def _board_columns(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return row[:5] + row[8:]  # all but failed, rated and disputed, which only status counts
+def _board_part(rows: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    """What scoreboards read of `rows`: all but a run's failed, rated and disputed, which only status counts."""
+    return {r[:6] + r[9:] if r[0] == "r" else r for r in rows}
 
 
 def _json(value: object) -> str:
