@@ -151,11 +151,17 @@ class Project:
             else (parse_record(self.root, relpath) for relpath in candidates)
         )
         key_parts = kind_.key  # computed by the kinds table on each call: once per listing, not per record
+        # A record naming a run holds the run's own ID string when the runs are loaded (not a copy of it).
+        runs = (
+            self._cache.get(("task_run", scope.get("task"))) if kind_.sharded and kind != "task_run" else None
+        )
         for parsed in listing:
             self.problems += parsed.problems
             record = parsed.record
             if record is not None and not any(p.severity == "error" for p in parsed.problems):
                 at = _listing_key(kind_, parsed.params, key_parts)
+                if runs:
+                    _same_run(record, runs)
                 out[_shared_key(at, record) if kind_.sharded else at] = record
         if not kind_.live:
             self._cache[key] = out
@@ -266,7 +272,7 @@ class Project:
         """Every run of `task` joined with its annotations (effective tags, consensus ratings), in ID order."""
         key = ("states", task)
         if key not in self._cache:
-            self._cache[key] = run_states(dict(sorted(self.runs(task).items())), self.annotations(task))
+            self._cache[key] = run_states(self.runs(task), self.annotations(task))
         states: dict[str, RunState] = self._cache[key]
         return states
 
@@ -448,9 +454,17 @@ def _shared_key(key: Any, record: Record) -> Any:
 
 
 def _same(part: str, d: dict[str, Any]) -> str:
-    if d.get("run") == part:
-        return d["run"]  # type: ignore[no-any-return]
+    for name in ("id", "run"):
+        if d.get(name) == part:
+            return d[name]  # type: ignore[no-any-return]
     return sys.intern(part)  # a rater's or a judge's folder name: one per rater, not one per record
+
+
+def _same_run(record: Record, runs: dict[str, TaskRun]) -> None:
+    d = record.__dict__
+    run = runs.get(d.get("run"))  # type: ignore[arg-type]
+    if run is not None:
+        d["run"] = run.__dict__["id"]
 
 
 def definition_data(record: Definition) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from kilngit.ratings import consensus
 from kilngit.records import Annotation, Rating, TaskRun
+from kilngit.records.sharing import FrozenList
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class Consensus:
 
 @dataclass(slots=True)  # no __dict__: one per run, a million at once
 class RunState:
-    """A run together with what people said about it."""
+    """A run together with what people said about it. The states `run_states` makes share one read-only
+    empty `annotations` list among unannotated runs: assign a new list rather than append to it."""
 
     run: TaskRun
     annotations: list[Annotation] = field(default_factory=list)
@@ -120,9 +122,15 @@ def _combine(ratings: dict[str, Rating | None]) -> Consensus | None:
 
 
 def run_states(runs: dict[str, TaskRun], annotations: list[Annotation]) -> dict[str, RunState]:
-    """Join runs with their annotations (annotations of unknown runs are left out; `validate` reports them)."""
-    states = {rid: RunState(run) for rid, run in runs.items()}
+    """Join runs with their annotations, in run ID order (annotations of unknown runs are left out;
+    `validate` reports them)."""
+    states = {rid: RunState(runs[rid], _NONE) for rid in sorted(runs)}  # IDs only sorted: no copy of `runs`
     for a in sorted(annotations, key=lambda a: a.rater):
-        if a.run in states:
-            states[a.run].annotations.append(a)
+        state = states.get(a.run)
+        if state is not None:
+            state.annotations = [*state.annotations, a]  # a list of one or two, no room to grow
     return states
+
+
+#: The annotations of every unannotated run of `run_states`: one read-only empty list, not one each.
+_NONE: list[Annotation] = FrozenList()

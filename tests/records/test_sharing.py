@@ -12,7 +12,7 @@ from kilngit import layout
 from kilngit.kinds import KINDS
 from kilngit.project import Project
 from kilngit.records import Annotation, JudgeResult, Rating, Source, TaskRun, Usage
-from kilngit.records.sharing import MAX_VALUES, SharedFields, Sharing
+from kilngit.records.sharing import MAX_VALUES, FrozenDict, FrozenList, SharedFields, Sharing
 
 HUMAN = Source(type="human", created_by="alice@example.com")
 
@@ -151,3 +151,74 @@ def test_values_that_never_repeat_are_not_remembered():
     late = Usage(input_tokens=MAX_VALUES + 5)
     assert sharing.value(late) is late
     late.cost = 1.0  # not shared, so still a value of its own
+
+
+def test_equal_lists_and_dicts_are_shared_and_read_only(loaded: Project):
+    runs = list(loaded.runs("ffmpeg").values())
+    tagged = [r for r in runs if r.tags]
+    assert len({id(r.tags) for r in tagged}) == 1 and len({id(r.tags) for r in runs if not r.tags}) == 1
+    anns = loaded.annotations("ffmpeg")
+    assert len({id(a.tags_added) for a in anns} | {id(a.tags_removed) for a in anns}) == 1
+    assert len({id(a.requirements) for a in anns if a.requirements}) == 2  # pass and fail
+    run, other = tagged[0], tagged[1]
+    assert isinstance(run.tags, list) and run.tags == ["eval_set"] and isinstance(run.tags, FrozenList)
+    for change in (
+        lambda: run.tags.append("x"),
+        lambda: run.tags.extend(["x"]),
+        lambda: run.tags.__setitem__(0, "x"),
+        lambda: run.tags.__iadd__(["x"]),
+        lambda: run.tags.sort(),
+        lambda: anns[0].requirements.__setitem__("x", None),
+        lambda: anns[0].requirements.update({}),
+        lambda: anns[0].requirements.pop("x", None),
+    ):
+        with pytest.raises(TypeError, match="shared by every loaded record"):
+            change()
+    assert other.tags == ["eval_set"]
+    # copies are plain, changeable lists and dicts
+    for copied in (
+        copy.copy(run.tags),
+        copy.deepcopy(run.tags),
+        run.tags.copy(),
+        pickle.loads(pickle.dumps(run.tags)),
+    ):
+        assert type(copied) is list and copied == ["eval_set"]
+    for record in (copy.deepcopy(run), pickle.loads(pickle.dumps(run))):
+        assert record == run and type(record.tags) is list
+        record.tags.append("x")
+    assert type(copy.deepcopy(anns[0].requirements)) is dict
+    run.tags = [*run.tags, "late"]  # assigning a new list touches this run only
+    assert other.tags == ["eval_set"] and run.tags == ["eval_set", "late"]
+
+
+def test_plain_values_of_other_types_or_signs_are_never_one_shared_container():
+    sharing = Sharing()
+    results = [
+        JudgeResult(task="t", eval="e", judge="j", judge_hash="h", run="r", scores={"a": score})
+        for score in (0.0, -0.0, 1.0, 1.0, 0.0)
+    ]
+    for r in results:
+        sharing.record(r)
+    assert [str(r.scores["a"]) for r in results] == ["0.0", "-0.0", "1.0", "1.0", "0.0"]
+    assert results[2].scores is results[3].scores and results[0].scores is results[4].scores
+    assert results[0].scores is not results[1].scores
+    assert isinstance(results[0].scores, FrozenDict) and results[0].labels is results[1].labels == {}
+
+
+def test_states_of_unannotated_runs_share_one_read_only_list(loaded: Project):
+    runs = loaded.runs("ffmpeg")
+    extra = TaskRun(task="ffmpeg", input="never rated", input_source=HUMAN)
+    loaded.write_record(extra)
+    states = loaded.states("ffmpeg")
+    bare = [s for s in states.values() if not s.annotations]
+    assert bare and len({id(s.annotations) for s in bare}) == 1
+    with pytest.raises(TypeError):
+        bare[0].annotations.append(loaded.annotations("ffmpeg")[0])
+    annotated = [s for s in states.values() if s.annotations]
+    assert (
+        len({id(s.annotations) for s in annotated}) == len(annotated) == len(runs) - 1
+    )  # lists of their own
+    # a label written later gives that run a list of its own
+    loaded.write_record(Annotation(task="ffmpeg", run=bare[0].id, rater="carol@example.com", note="seen"))
+    assert [a.rater for a in loaded.states("ffmpeg")[bare[0].id].annotations] == ["carol@example.com"]
+    assert all(not s.annotations for s in bare[1:])
