@@ -26,6 +26,7 @@ from kilngit.load import MIGRATIONS, Parsed, parse_record
 from kilngit.records import FORMAT_VERSION, Record
 
 _FEW = 1_000
+_BLOCK = 10_000
 
 
 def read_listing(
@@ -71,9 +72,12 @@ def read_listing(
     finally:
         store.close()
     del rows
+    # Then the rest, read and checked _BLOCK files at a time (their facts are stored for the next command),
+    # each block yielded before the next is read: an empty cache never holds the facts of every file.
     misses = [p for p, hit in zip(relpaths, found, strict=True) if hit is None]
+    done = 0
+    facts: dict[str, Facts] = {}
     records: dict[str, Record] = {}
-    facts = file_facts(root, misses, records=records, version=version)
     for relpath, hit in zip(relpaths, found, strict=True):
         if isinstance(hit, Record):
             located = layout.classify(relpath)
@@ -81,8 +85,15 @@ def read_listing(
                 yield Parsed(relpath, kind, hit, [], located.params)
             else:  # not this kind's file after all: the reader says what it is
                 yield parse_record(root, relpath, full=False)
+        elif hit is not None:
+            yield hit
         else:
-            yield hit or _fresh(root, relpath, kind, facts[relpath], records.pop(relpath, None), share)
+            if relpath not in facts:  # misses are in path order: the next block starts here
+                block = misses[done : done + _BLOCK]
+                done += len(block)
+                records.clear()
+                facts = file_facts(root, block, records=records, version=version)
+            yield _fresh(root, relpath, kind, facts.pop(relpath), records.pop(relpath, None), share)
 
 
 def _cached(
