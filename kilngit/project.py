@@ -12,11 +12,13 @@ import os
 import re
 import sys
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kilngit import layout
 from kilngit._io import ReadError, atomic_write, check_no_symlinks, dump_yaml
+from kilngit.cache.index import TASKS, sync
 from kilngit.cache.records import read_listing
 from kilngit.errors import (
     AmbiguousIdError,
@@ -171,10 +173,14 @@ class Project:
         """The files that may hold `kind` records within `scope`, in path order: every file at the template's
         depth whose name has the template's suffix (hidden files skipped; the rest is `parse_record`'s to judge).
         `version`: the layout whose template to follow (by default the project's)."""
-        blank = "\x00"
+        blank = _BLANK
         filler = blank * 64  # shard folders take slices of it, so each holds a blank too
         parts = {**scope, **{p: filler for p in kind.parts if p not in scope}}
         steps = re.sub(f"{blank}+", blank, kind.fill(parts, version or self.layout_version)).split("/")
+        if kind.sharded:  # a bulk kind's folders are tens of thousands: git lists their files at once
+            listed = _listed(self.root, steps)
+            if listed is not None:
+                return listed
         found = [""]
         root = f"{self.root}/"  # plain strings: at a million records this walks 65,000 folders
         for i, step in enumerate(steps):
@@ -427,6 +433,39 @@ class Project:
 
 #: Cache keys of the bulk collections `forget("definitions")` keeps.
 _BULK = ("task_run", "annotation", "judge_result", "states")
+_BLANK = "\x00"  # a template's free part in `candidates`' steps
+
+
+def _listed(root: Path, steps: list[str]) -> list[str] | None:
+    """What `candidates`' folder walk finds for `steps`, from git's index of the project's files
+    (`kilngit.cache.index`), or None when git cannot tell (outside git, a submodule, a conflict). Files
+    git does not list, FIFOs and sockets, and folders named like a record file, are not found (as in
+    `validate`, with the same limits)."""
+    fixed = next((i for i, step in enumerate(steps) if _BLANK in step), len(steps))
+    if fixed == 0 or steps[0] != TASKS:
+        return None
+    index = sync(root)
+    if index is None:
+        return None
+    under = "/".join(steps[:fixed]) + "/"
+    depth = len(steps)
+    last = steps[-1]
+    suffix = last[last.rindex(_BLANK) + 1 :] if _BLANK in last else None
+    dots = suffix.count(".") if suffix is not None else 0
+    fixed_after = [(i, step) for i, step in enumerate(steps) if i >= fixed and _BLANK not in step]
+    found = []
+    for path in index.paths(under):
+        names = path.split("/")
+        if len(names) != depth or any(names[i] != step for i, step in fixed_after):
+            continue
+        name = names[-1]
+        if suffix is None or (name.endswith(suffix) and name.count(".") == dots):
+            found.append(path)
+    # The walk's order: each folder's names sorted, which differs from sorting whole paths where one name
+    # is the start of another ("a" and "a-b"). Sorted with "/" below every character, the two agree.
+    if any(a.replace("/", _BLANK) > b.replace("/", _BLANK) for a, b in pairwise(found)):
+        found.sort(key=lambda p: p.replace("/", _BLANK))
+    return found
 
 
 def _listdir(folder: str) -> list[tuple[str, bool]]:

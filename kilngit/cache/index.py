@@ -93,12 +93,16 @@ class FileIndex:
             changed.update(entries)
         return changed
 
-    def paths(self) -> list[str]:
-        """Every project file now, sorted (one `git ls-tree` of HEAD's tree plus the dirty files)."""
-        found = set(self.state.dirty)
-        if self.state.tree is not None:
-            found.update(_ls_tree(self.root, self.state.tree))
-        return sorted(p for p in found if self.state.dirty.get(p, "") is not None)
+    def paths(self, under: str = "") -> list[str]:
+        """Every project file now, sorted (one `git ls-tree` of HEAD's tree plus the dirty files); with
+        `under` (a folder below `tasks/`, ending in "/"), those in it only."""
+        dirty = {p: key for p, key in self.state.dirty.items() if p.startswith(under)}
+        found = _ls_tree(self.root, self.state.tree, under) if self.state.tree is not None else []
+        if dirty:
+            found = [p for p in found if p not in dirty]
+            found += [p for p, key in dirty.items() if key is not None]
+        found.sort()
+        return found
 
 
 _memo: dict[Path, tuple[int, FileIndex | None]] | None = None
@@ -316,6 +320,9 @@ def _diff_tree(root: Path, old: str, new: str) -> set[str] | None:
     return out
 
 
-def _ls_tree(root: Path, tree: str) -> list[str]:
-    out = _git.run_git(root, "ls-tree", "-r", "-z", "--name-only", tree)
+def _ls_tree(root: Path, tree: str, under: str = "") -> list[str]:
+    limit = ["--", under[len(TASKS) + 1 :]] if under else []  # a pathspec within HEAD's tasks tree
+    out = _git.run_git(
+        root, "--literal-pathspecs", "ls-tree", "--full-tree", "-r", "-z", "--name-only", tree, *limit
+    )
     return [f"{TASKS}/{p}" for p in out.split("\0") if p and not hidden(p)]
