@@ -22,6 +22,7 @@ from kilngit.cache.index import TASKS, sync
 from kilngit.cache.records import read_listing
 from kilngit.errors import (
     AmbiguousIdError,
+    GitError,
     InvalidRecordError,
     KilngitError,
     NewerFormatError,
@@ -453,8 +454,12 @@ def _listed(root: Path, steps: list[str]) -> list[str] | None:
     suffix = last[last.rindex(_BLANK) + 1 :] if _BLANK in last else None
     dots = suffix.count(".") if suffix is not None else 0
     fixed_after = [(i, step) for i, step in enumerate(steps) if i >= fixed and _BLANK not in step]
+    try:
+        paths = index.paths(under)
+    except GitError:
+        return None
     found = []
-    for path in index.paths(under):
+    for path in paths:
         names = path.split("/")
         if len(names) != depth or any(names[i] != step for i, step in fixed_after):
             continue

@@ -321,7 +321,8 @@ def _diff_tree(root: Path, old: str, new: str) -> set[str] | None:
 
 
 def _ls_tree(root: Path, tree: str, under: str = "") -> list[str]:
-    limit = ["--", under[len(TASKS) + 1 :]] if under else []  # a pathspec within HEAD's tasks tree
+    within = under[len(TASKS) + 1 :]  # a pathspec within HEAD's tasks tree
+    limit = ["--", within] if within else []
     out = _git.run_git(
         root, "--literal-pathspecs", "ls-tree", "--full-tree", "-r", "-z", "--name-only", tree, *limit
     )
