@@ -60,6 +60,36 @@ def run_git(
     return proc.stdout[:-1] if proc.stdout.endswith("\n") else proc.stdout
 
 
+def start_git(cwd: str | Path, *args: str) -> subprocess.Popen[str]:
+    """Start `git ARGS` in `cwd` and return at once; `finish_git` waits for it. For a caller with other
+    work to do while git runs (the warm `validate` imports its checks meanwhile)."""
+    try:
+        return subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            env=git_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    except FileNotFoundError as e:
+        raise GitError("git is not installed or not on PATH", "install git") from e
+
+
+def finish_git(proc: subprocess.Popen[str]) -> str:
+    """What `run_git` returns, for a command `start_git` started (`GitError` when it failed)."""
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        out = " ".join(x.strip() for x in (stdout, stderr) if x.strip())
+        args = " ".join(str(a) for a in proc.args[1:])  # type: ignore[index]
+        raise GitError(
+            f"`git {args}` failed with exit code {proc.returncode}: {out}",
+            "check the repository state with `git status`",
+        )
+    return stdout[:-1] if stdout.endswith("\n") else stdout
+
+
 def _run(
     cwd: str | Path, args: tuple[str, ...], input: str | bytes | None, timeout: float | None
 ) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,27 @@ the project loader (`Project.records`) both go through it; `kilngit validate --n
 `KILNGIT_NO_CACHE=1` for any command) reads everything afresh.
 """
 
-from kilngit.cache.facts import Facts
-from kilngit.cache.files import file_facts
-from kilngit.cache.store import Store, open_store
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kilngit.cache.facts import Facts
+    from kilngit.cache.files import file_facts
+    from kilngit.cache.store import Store, open_store
+
+# Imported on first use: the warm `validate` starts git (`cache.index`) before the record models load.
+_EXPORTS = {
+    "Facts": "kilngit.cache.facts",
+    "file_facts": "kilngit.cache.files",
+    "Store": "kilngit.cache.store",
+    "open_store": "kilngit.cache.store",
+}
 __all__ = ["Facts", "Store", "file_facts", "open_store"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'kilngit.cache' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -14,14 +14,12 @@ import gc
 import os
 import signal
 from collections.abc import Iterator, Set
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from kilngit import layout
 from kilngit.cache.facts import Facts, Recording, compute
 from kilngit.cache.keys import RACY, take_stamp, trusted_key
 from kilngit.cache.store import open_store
-from kilngit.joblock import die_with_parent
 from kilngit.records import Record
 
 _PARALLEL_THRESHOLD = 4_000
@@ -122,6 +120,10 @@ def _compute_many(
     chunks = [relpaths[i : i + _CHUNK] for i in range(0, len(relpaths), _CHUNK)]
     frozen = frozenset(ctx.files) if ctx.files is not None else None
     stamp, version = ctx.stamp_ns, ctx.version
+    # Imported here: multiprocessing (and joblock's ctypes) cost every command ~25 ms of start-up, and
+    # only a big batch of changed files uses them.
+    from concurrent.futures import ProcessPoolExecutor
+
     start = (frozen, os.getpid())
     with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=start) as pool:
         jobs = [(root, c, stamp, version) for c in chunks]
@@ -138,6 +140,8 @@ _worker_files: frozenset[str] | None = None
 
 
 def _start_worker(files: frozenset[str] | None, parent: int) -> None:
+    from kilngit.joblock import die_with_parent
+
     # A worker only reads: it dies with its command (kill -9 included) rather than outlive it as an orphan.
     die_with_parent(parent, signal.SIGKILL)
     global _worker_files

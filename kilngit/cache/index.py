@@ -34,15 +34,19 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kilngit import _git, layout
+from kilngit import _git
 from kilngit.cache.keys import RACY, take_stamp
 from kilngit.errors import GitError
 
 TASKS = "tasks"
+# `layout.MANIFEST` and `layout.LOCAL_STATE`, spelled out: `layout` imports the record models, and the warm
+# `validate` starts git before it imports them (tests/cache/test_index.py checks they are equal).
+MANIFEST = "kilngit.yaml"
+LOCAL_STATE = ".kilngit"
 _EMPTY_TREE = _git.EMPTY_TREE
 
 
@@ -105,7 +109,7 @@ class FileIndex:
         return found
 
 
-_memo: dict[Path, tuple[int, FileIndex | None]] | None = None
+_memo: dict[Path, tuple[int, Callable[[], FileIndex | None]]] | None = None
 """Inside `one_sync`: root -> (`_io.writes` when git was asked, its answer). None outside."""
 
 
@@ -133,6 +137,15 @@ def forget() -> None:
         _memo.clear()
 
 
+def prefetch(root: Path) -> None:
+    """Inside `one_sync`: start asking git now and return at once, so that the next `sync(root)` finds the
+    answer ready (the warm `validate` imports its checks while `git status` runs). Nothing outside it."""
+    if _memo is None or os.environ.get("KILNGIT_NO_GIT_INDEX"):
+        return
+    root = Path(root).absolute()
+    _memo[root] = (_writes(), _once(_start(root)))
+
+
 def _writes() -> int:
     # Looked up, not imported: `_io` pulls in ruamel.yaml, which the warm validate never needs; when it was
     # never imported, nothing was written through it.
@@ -147,25 +160,44 @@ def sync(root: Path) -> FileIndex | None:
         return None
     root = Path(root).absolute()
     if _memo is None:
-        return _sync_now(root)
+        return _start(root)()
     writes = _writes()
     known = _memo.get(root)
-    if known is not None and known[0] == writes:
-        return known[1]
-    index = _sync_now(root)
-    _memo[root] = (writes, index)
-    return index
+    if known is None or known[0] != writes:
+        known = _memo[root] = (writes, _once(_start(root)))
+    return known[1]()
 
 
-def _sync_now(root: Path) -> FileIndex | None:
-    stamp = take_stamp(root / layout.LOCAL_STATE / "cache")  # before git looks: later changes look racy
+def _once(answer: Callable[[], FileIndex | None]) -> Callable[[], FileIndex | None]:
+    """`answer`, called once: later calls get the same object."""
+    got: list[FileIndex | None] = []
+
+    def once() -> FileIndex | None:
+        if not got:
+            got.append(answer())
+        return got[0]
+
+    return once
+
+
+def _start(root: Path) -> Callable[[], FileIndex | None]:
+    """Start git on the question and return how to get the answer (git runs meanwhile)."""
+    stamp = take_stamp(root / LOCAL_STATE / "cache")  # before git looks: later changes look racy
     try:
-        return _sync(root, stamp)
+        finish = _sync(root, stamp)
     except (GitError, OSError, ValueError):
-        return None
+        return lambda: None
+
+    def answer() -> FileIndex | None:
+        try:
+            return finish()
+        except (GitError, OSError, ValueError):
+            return None
+
+    return answer
 
 
-def _sync(root: Path, stamp: int) -> FileIndex | None:
+def _sync(root: Path, stamp: int) -> Callable[[], FileIndex | None]:
     head = _git.git_result(
         root, "rev-parse", "--show-prefix", "--git-dir", "--show-toplevel", f"HEAD:./{TASKS}"
     )
@@ -175,7 +207,7 @@ def _sync(root: Path, stamp: int) -> FileIndex | None:
     else:
         found = _git.git_result(root, "rev-parse", "--show-prefix", "--git-dir", "--show-toplevel")
         if not found.ok:
-            return None  # not a git work tree
+            return lambda: None  # not a git work tree
         (prefix, git_dir, top), tree = found.stdout.splitlines(), None  # no commit yet, or no tasks/ in it
     args = ["status", "--porcelain=v2", "-z", "--no-renames"]
     # Untracked folders as folders (walked here) and no path limit: both keep git's untracked cache in use
@@ -185,7 +217,11 @@ def _sync(root: Path, stamp: int) -> FileIndex | None:
         args.append("--ignored=traditional")  # a folder scan sees ignored files: so must we
     if prefix:
         args += ["--", "."]
-    out = _git.run_git(root, "-c", "core.quotePath=false", *args)
+    proc = _git.start_git(root, "-c", "core.quotePath=false", *args)
+    return lambda: _parse(root, stamp, prefix, tree, _git.finish_git(proc))
+
+
+def _parse(root: Path, stamp: int, prefix: str, tree: str | None, out: str) -> FileIndex | None:
     dirty: dict[str, str | None] = {}
     for entry in out.split("\0"):
         if not entry:
@@ -208,7 +244,7 @@ def _sync(root: Path, stamp: int) -> FileIndex | None:
             _walk(root, path.rstrip("/"), stamp, dirty)
         elif not hidden(path):
             dirty[path] = _key(root, path, stamp)
-    dirty[layout.MANIFEST] = _key(root, layout.MANIFEST, stamp)
+    dirty[MANIFEST] = _key(root, MANIFEST, stamp)
     return FileIndex(root, IndexState(tree, dirty), stamp)
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from kilngit.cache import index
 from kilngit.cli._common import PathArg, cli_state, format_option, print_json
 from kilngit.errors import EXIT_ERROR, UsageError
-from kilngit.project import Project
 
 
 def _folder(path: Path | None) -> Path:
@@ -50,16 +50,30 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, no_cache
     """Check that every file parses, matches its schema, sits at its path and that references resolve.
 
     Exits 1 when any error is found."""
-    from kilngit.cache.index import one_sync
+    with index.one_sync():  # git is asked once, and again after --fix rewrote a file
+        folder = _folder(path)
+        if not (changed or staged or no_cache or os.environ.get("KILNGIT_NO_CACHE")):
+            root = _manifest_folder(folder)
+            if root is not None:
+                # `git status` (most of a warm validate) runs while the checks are imported below.
+                index.prefetch(root)
+        _validate(folder, changed, staged, fix, no_cache, fmt)
 
-    with one_sync():  # git is asked once, and again after --fix rewrote a file
-        _validate(path, changed, staged, fix, no_cache, fmt)
+
+def _manifest_folder(folder: Path) -> Path | None:
+    """The folder `Project.find(folder)` will find, found without importing it (see `index.prefetch`)."""
+    here = Path(os.path.abspath(folder))
+    for candidate in (here, *here.parents):
+        if (candidate / index.MANIFEST).is_file():
+            return candidate
+    return None
 
 
-def _validate(path: Path | None, changed: bool, staged: bool, fix: bool, no_cache: bool, fmt: str) -> None:
+def _validate(folder: Path, changed: bool, staged: bool, fix: bool, no_cache: bool, fmt: str) -> None:
+    from kilngit.project import Project
     from kilngit.validate import fix_canonical, fix_conflicts, validate_changed, validate_project
 
-    project = Project.find(_folder(path))
+    project = Project.find(folder)
 
     def check():  # type: ignore[no-untyped-def]
         return (

@@ -13,7 +13,8 @@ import pytest
 
 from kilngit import layout
 from kilngit._io import atomic_write
-from kilngit.cache.index import IndexState, forget, one_sync, sync
+from kilngit.cache import index
+from kilngit.cache.index import IndexState, forget, one_sync, prefetch, sync
 from kilngit.project import Project
 from tests.cache.git_limits import ctime_tells_git, without_untracked_cache
 from tests.conftest import git
@@ -192,6 +193,20 @@ def test_one_sync_asks_git_once_until_a_write(project: Project) -> None:
         third = sync(root)
         assert third is not None and third is not second and sync(root) is third
     assert sync(root) is not sync(root)
+
+
+def test_prefetch_answers_the_next_sync(project: Project) -> None:
+    """`prefetch` starts git early; the next `sync` gets its answer, which is what git says then. Outside
+    `one_sync` it does nothing."""
+    root = project.root
+    prefetch(root)
+    with one_sync():
+        prefetch(root)
+        first = sync(root)
+        assert first is not None and sync(root) is first
+    fresh = sync(root)
+    assert fresh is not None and fresh.state == first.state
+    assert index.MANIFEST == layout.MANIFEST and index.LOCAL_STATE == layout.LOCAL_STATE
 
 
 def test_no_index_outside_git_or_with_a_submodule(project: Project, tmp_path: Path) -> None:
