@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from kilngit.init import init_project
     from kilngit.load import Problem, load_record
     from kilngit.project import Project
-    from kilngit.validate import ValidationReport, validate_changed, validate_project
+    from kilngit.validate import validate_changed, validate_project
+    from kilngit.validation_report import ValidationReport
 
 # Imported on first use, so that `import kilngit.<module>` (e.g. the record writer process) stays cheap.
 _EXPORTS = {
@@ -24,7 +25,7 @@ _EXPORTS = {
     "Problem": "kilngit.load",
     "load_record": "kilngit.load",
     "Project": "kilngit.project",
-    "ValidationReport": "kilngit.validate",
+    "ValidationReport": "kilngit.validation_report",
     "validate_changed": "kilngit.validate",
     "validate_project": "kilngit.validate",
 }

@@ -307,3 +307,7 @@ for _kind in (
     Kind("job_outcome", JobOutcome, _T + "/queue/done/{id}.json", {"task": "task", "id": "id"}),
 ):
     register(_kind)
+
+BUILTIN = dict(KINDS)
+"""The format's own kinds, as registered above (a process whose table differs, e.g. a test with a toy kind,
+does not leave a report for `cache.warm`)."""

@@ -14,7 +14,6 @@ import stat
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from kilngit import _git, layout
@@ -26,35 +25,7 @@ from kilngit.errors import KilngitError
 from kilngit.kinds import KINDS
 from kilngit.load import Problem, parse_record
 from kilngit.records import ProjectManifest
-
-
-@dataclass
-class ValidationReport:
-    """What `validate` found."""
-
-    files: int = 0
-    kinds: Counter[str] = field(default_factory=Counter)
-    problems: list[Problem] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "files": self.files,
-            "kinds": dict(sorted(self.kinds.items())),
-            "errors": len(self.errors),
-            "warnings": len(self.problems) - len(self.errors),
-            "problems": [p.to_dict() for p in self.problems],
-            "seconds": round(self.seconds, 3),
-        }
+from kilngit.validation_report import ValidationReport
 
 
 def validate_project(

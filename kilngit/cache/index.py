@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 import stat
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -109,7 +110,7 @@ class FileIndex:
         return found
 
 
-_memo: dict[Path, tuple[int, Callable[[], FileIndex | None]]] | None = None
+_memo: dict[Path, tuple[int, _Answer]] | None = None
 """Inside `one_sync`: root -> (`_io.writes` when git was asked, its answer). None outside."""
 
 
@@ -143,7 +144,13 @@ def prefetch(root: Path) -> None:
     if _memo is None or os.environ.get("KILNGIT_NO_GIT_INDEX"):
         return
     root = Path(root).absolute()
-    _memo[root] = (_writes(), _once(_start(root)))
+    _memo[root] = (_writes(), _start(root))
+
+
+def ready(root: Path) -> bool:
+    """Whether the next `sync(root)` would answer at once (git has finished, or nothing was prefetched)."""
+    known = _memo.get(Path(root).absolute()) if _memo is not None else None
+    return known is None or known[1].ready()
 
 
 def _writes() -> int:
@@ -164,40 +171,39 @@ def sync(root: Path) -> FileIndex | None:
     writes = _writes()
     known = _memo.get(root)
     if known is None or known[0] != writes:
-        known = _memo[root] = (writes, _once(_start(root)))
+        known = _memo[root] = (writes, _start(root))
     return known[1]()
 
 
-def _once(answer: Callable[[], FileIndex | None]) -> Callable[[], FileIndex | None]:
-    """`answer`, called once: later calls get the same object."""
-    got: list[FileIndex | None] = []
+class _Answer:
+    """git's answer, being computed: `ready()` says whether git has finished, calling it waits (once)."""
 
-    def once() -> FileIndex | None:
-        if not got:
-            got.append(answer())
-        return got[0]
+    def __init__(self, proc: subprocess.Popen[str] | None, parse: Callable[[str], FileIndex | None]) -> None:
+        self._proc, self._parse = proc, parse
+        self._got: list[FileIndex | None] = []
 
-    return once
+    def ready(self) -> bool:
+        return bool(self._got) or self._proc is None or self._proc.poll() is not None
+
+    def __call__(self) -> FileIndex | None:
+        if not self._got:
+            try:
+                self._got.append(None if self._proc is None else self._parse(_git.finish_git(self._proc)))
+            except (GitError, OSError, ValueError):
+                self._got.append(None)
+        return self._got[0]
 
 
-def _start(root: Path) -> Callable[[], FileIndex | None]:
+def _start(root: Path) -> _Answer:
     """Start git on the question and return how to get the answer (git runs meanwhile)."""
     stamp = take_stamp(root / LOCAL_STATE / "cache")  # before git looks: later changes look racy
     try:
-        finish = _sync(root, stamp)
+        return _sync(root, stamp)
     except (GitError, OSError, ValueError):
-        return lambda: None
-
-    def answer() -> FileIndex | None:
-        try:
-            return finish()
-        except (GitError, OSError, ValueError):
-            return None
-
-    return answer
+        return _Answer(None, lambda out: None)
 
 
-def _sync(root: Path, stamp: int) -> Callable[[], FileIndex | None]:
+def _sync(root: Path, stamp: int) -> _Answer:
     head = _git.git_result(
         root, "rev-parse", "--show-prefix", "--git-dir", "--show-toplevel", f"HEAD:./{TASKS}"
     )
@@ -207,7 +213,7 @@ def _sync(root: Path, stamp: int) -> Callable[[], FileIndex | None]:
     else:
         found = _git.git_result(root, "rev-parse", "--show-prefix", "--git-dir", "--show-toplevel")
         if not found.ok:
-            return lambda: None  # not a git work tree
+            return _Answer(None, lambda out: None)  # not a git work tree
         (prefix, git_dir, top), tree = found.stdout.splitlines(), None  # no commit yet, or no tasks/ in it
     args = ["status", "--porcelain=v2", "-z", "--no-renames"]
     # Untracked folders as folders (walked here) and no path limit: both keep git's untracked cache in use
@@ -218,7 +224,7 @@ def _sync(root: Path, stamp: int) -> Callable[[], FileIndex | None]:
     if prefix:
         args += ["--", "."]
     proc = _git.start_git(root, "-c", "core.quotePath=false", *args)
-    return lambda: _parse(root, stamp, prefix, tree, _git.finish_git(proc))
+    return _Answer(proc, lambda out: _parse(root, stamp, prefix, tree, out))
 
 
 def _parse(root: Path, stamp: int, prefix: str, tree: str | None, out: str) -> FileIndex | None:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Set
 from dataclasses import dataclass
 from pathlib import Path
 
+from kilngit.cache import warm
 from kilngit.cache.facts import Facts, Recording, compute
 from kilngit.cache.index import FileIndex, IndexState, hidden
 from kilngit.cache.store import Store, open_store, rows_in
@@ -83,6 +84,7 @@ def _validated(
     full: FullRead,
     aggregate: Aggregate,
 ) -> Outcome:
+    seal = warm.seal(db, root, version)
     for _attempt in range(3):
         meta = dict(db.execute("SELECT name, value FROM snap_meta").fetchall())
         old = IndexState.decode(meta["state"]) if "state" in meta else None
@@ -90,12 +92,12 @@ def _validated(
         if changed is None or len(changed) > _MOST_CHANGED:
             break
         try:
-            return _update(db, root, index, version, meta, changed)
+            return _update(db, root, index, version, meta, changed, seal)
         except _Moved:
             continue
     relpaths, facts, odd = full()
     outcome = aggregate(relpaths, facts, odd)
-    _rebuild(db, meta.get("state"), index.state, relpaths, facts, outcome)
+    _rebuild(db, meta.get("state"), index.state, relpaths, facts, outcome, seal)
     return outcome
 
 
@@ -106,6 +108,7 @@ def _rebuild(
     relpaths: list[str],
     facts: dict[str, Facts],
     outcome: Outcome,
+    seal: str,
 ) -> None:
     pending = [p for p in relpaths if not facts[p].storable]
     by_path: dict[str, list[Problem]] = {}
@@ -128,7 +131,7 @@ def _rebuild(
             sorted((d, p) for p, d in _dep_rows(relpaths, facts)),
         )
         db.executemany("INSERT INTO snap_runs VALUES (?, ?)", sorted(_run_rows(relpaths, facts)))
-        _put_meta(db, state, outcome, pending)
+        _put_meta(db, state, outcome, pending, seal)
         db.execute("COMMIT")
     except sqlite3.OperationalError:
         _rollback(db)  # locked past the timeout or disk full: not kept, the next command rebuilds
@@ -141,6 +144,7 @@ def _update(
     version: int,
     meta: dict[str, str],
     changed: set[str],
+    seal: str,
 ) -> Outcome:
     from kilngit.validate import duplicate_problem, is_record_candidate, odd_problem  # validate imports us
 
@@ -220,12 +224,14 @@ def _update(
             "INSERT INTO snap_problems VALUES (?, ?)", ((p, _encode(v)) for p, v in problems_of.items() if v)
         )
         problems = [
-            q for p, text in db.execute("SELECT path, problems FROM snap_problems") for q in _decode(p, text)
+            q
+            for p, text in db.execute("SELECT path, problems FROM snap_problems")
+            for q in warm.decode(p, text)
         ]
         kinds = Counter({k: n for k, n in kinds.items() if k and n > 0})
         outcome = Outcome(files, kinds, sorted(problems, key=lambda q: (q.path, q.pointer)))
         pending = (pending - set(new)) | {p for p, f in fresh.items() if not f.storable}
-        _put_meta(db, index.state, outcome, sorted(pending))
+        _put_meta(db, index.state, outcome, sorted(pending), seal)
         db.execute("COMMIT")
     except BaseException:
         _rollback(db)
@@ -300,17 +306,16 @@ def _encode(problems: list[Problem]) -> str:
     )
 
 
-def _decode(relpath: str, text: str) -> list[Problem]:
-    return [Problem(relpath, m, f, ptr, sev, code) for m, f, ptr, sev, code in json.loads(text)]
-
-
-def _put_meta(db: sqlite3.Connection, state: IndexState, outcome: Outcome, pending: list[str]) -> None:
+def _put_meta(
+    db: sqlite3.Connection, state: IndexState, outcome: Outcome, pending: list[str], seal: str
+) -> None:
     kinds = {k: n for k, n in outcome.kinds.items()}
     values = {
         "state": state.encode(),
         "kinds": json.dumps(kinds),
         "files": str(outcome.files),
         "pending": json.dumps(pending),
+        "seal": seal,  # what lets `cache.warm` answer from these tables without importing the checks
     }
     db.executemany("INSERT OR REPLACE INTO snap_meta VALUES (?, ?)", values.items())
 
