@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -55,6 +56,15 @@ def timed(cmd: list[str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -
     if proc.returncode not in ok:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     return seconds, proc.stdout
+
+
+def cpu_timed(out: Figures, name: str, cmd: list[str]) -> None:
+    """`timed`, recording the wall seconds as `name` and the CPU seconds of the process and every process
+    it waited for (its workers) beside it: on a shared machine the CPU figure is the steadier one."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out[name] = timed(cmd)[0]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out[f"{name} (CPU s)"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def drop_cache(root: Path) -> None:
@@ -115,15 +125,18 @@ def measure(root: Path, n: int, skip: set[str]) -> dict[str, float]:
     out = Figures(n)
     timed([sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)])  # warm the page cache
     if "floor" not in skip:
-        floor = timed([sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)])[0]
-        out["read+json.loads (floor)"] = floor
+        cpu_timed(
+            out, "read+json.loads (floor)", [sys.executable, "-c", _SNIPPETS["read+json.loads"], str(root)]
+        )
     if "no-cache" not in skip:
-        out["validate --no-cache"] = timed([*KILNGIT, "-C", str(root), "validate", "--no-cache"])[0]
+        cpu_timed(out, "validate --no-cache", [*KILNGIT, "-C", str(root), "validate", "--no-cache"])
     if "cold" in skip:  # keep the cache a previous run filled (e.g. hours of a first pass at 1M)
         timed([*KILNGIT, "-C", str(root), "validate"])
     else:
         drop_cache(root)
-        out["validate, cold (empty cache)"] = timed([*KILNGIT, "-C", str(root), "validate"])[0]
+        cpu_timed(out, "validate, cold (empty cache)", [*KILNGIT, "-C", str(root), "validate"])
+    if "warm" in skip:
+        return out
     # A first run computes every run's row (as after any edit of the task's definitions).
     out["status, first (every row)"] = timed([*KILNGIT, "-C", str(root), "status"])[0]
     out["eval scores, first after it"] = timed([*KILNGIT, "-C", str(root), "eval", "scores"])[0]
@@ -175,9 +188,10 @@ def main() -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["floor", "no-cache", "cold"],
-        help="leave out the read floor, the uncached figures (validate --no-cache, full load without cache) "
-        "or the cold validate (the cache a previous run filled is kept)",
+        choices=["floor", "no-cache", "cold", "warm"],
+        help="leave out the read floor, the uncached figures (validate --no-cache, full load without cache), "
+        "the cold validate (the cache a previous run filled is kept) or everything after the cold validate "
+        "(warm commands, peak memory, the Kiln demo)",
     )
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; projects under {args.dir}")
@@ -193,14 +207,19 @@ def main() -> None:
             peak_memory(root, Figures(n))
             continue
         results = measure(root, n, set(args.skip))
+        floor = "read+json.loads (floor)"
+        for name, what in (("validate --no-cache", "--no-cache"), ("validate, cold (empty cache)", "cold")):
+            if name in results and floor in results:
+                wall = results[name] / results[floor]
+                cpu = results[f"{name} (CPU s)"] / results[f"{floor} (CPU s)"]
+                print(f"{n:>9}  {what + ' / floor, wall and CPU':<40} {wall:7.2f}x {cpu:7.2f}x")
+        if "warm" in args.skip:
+            continue
         git = results["git status"]
-        if "read+json.loads (floor)" in results and "validate, cold (empty cache)" in results:
-            ratio = results["validate, cold (empty cache)"] / results["read+json.loads (floor)"]
-            print(f"{n:>9}  {'cold validate / floor':<40} {ratio:7.2f}x")
         for name in ("validate", "status", "eval scores"):
             ratio = results[f"{name}, warm (1 edit)"] / git
             print(f"{n:>9}  {name + ', warm / git status':<40} {ratio:7.2f}x", flush=True)
-    if args.peak_only:
+    if args.peak_only or "warm" in args.skip:
         return
     if args.demo.is_dir():
         results = demo(args.demo, args.kiln_python, args.dir)
