@@ -60,7 +60,9 @@ def file_facts(
                     continue
             misses.append(relpath)
         fresh = set(misses)
-        for relpath, (key, facts) in _compute_many(root, misses, ctx, workers, records, keys).items():
+        for relpath, (key, facts) in _compute_many(
+            root, misses, ctx, workers, records, keys, store is not None
+        ).items():
             keys[relpath] = key
             out[relpath] = facts
         for relpath, facts in out.items():
@@ -107,14 +109,15 @@ def _compute_many(
     workers: int | None,
     records: dict[str, Record] | None,
     keys: dict[str, str | None],
+    keyed: bool,
 ) -> dict[str, tuple[str | None, Facts]]:
-    """relpath -> (key, facts) of each file read afresh; a file is keyed (`keys` where it already is)
-    before it is read, by whoever reads it."""
+    """relpath -> (key, facts) of each file read afresh. With `keyed` (for the cache) a file is keyed
+    (`keys` where it already is) before it is read, by whoever reads it."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or len(relpaths) < _PARALLEL_THRESHOLD:
         out = {}
         for p in relpaths:
-            key = keys[p] if p in keys else _key(root, p, ctx.stamp_ns)
+            key = keys[p] if p in keys else _key(root, p, ctx.stamp_ns) if keyed else None
             out[p] = (key, compute(root, p, ctx, records))
         return out
     chunks = [relpaths[i : i + _CHUNK] for i in range(0, len(relpaths), _CHUNK)]
@@ -126,7 +129,7 @@ def _compute_many(
 
     start = (frozen, os.getpid())
     with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=start) as pool:
-        jobs = [(root, c, stamp, version) for c in chunks]
+        jobs = [(root, c, stamp, version, keyed) for c in chunks]
         out = {
             p: (keys.get(p, key), Facts.decode(p, text))
             for rows in pool.map(_compute_chunk, jobs)
@@ -148,7 +151,7 @@ def _start_worker(files: frozenset[str] | None, parent: int) -> None:
     _worker_files = files
 
 
-def _compute_chunk(args: tuple[Path, list[str], int, int]) -> list[tuple[str, str | None, str]]:
-    root, relpaths, stamp, version = args
+def _compute_chunk(args: tuple[Path, list[str], int, int, bool]) -> list[tuple[str, str | None, str]]:
+    root, relpaths, stamp, version, keyed = args
     ctx = Recording(root, stamp, _worker_files, version)
-    return [(p, _key(root, p, stamp), compute(root, p, ctx).encode()) for p in relpaths]
+    return [(p, _key(root, p, stamp) if keyed else None, compute(root, p, ctx).encode()) for p in relpaths]
