@@ -42,8 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): run these tests in one pytest-xdist worker")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks (`--dist loadgroup`)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)  # marks before pytest-xdist reads them (`--dist loadgroup`), ids after
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
     """Under `pytest -n N --dist loadgroup`, keep a module's tests in one worker when they share a module
     fixture (built once, as without xdist: Ray in tests/evals/test_ray_executor.py, a browser, a judged
     project), and the tests of the Kiln demo's one import in one worker (its import costs ~10 s per worker).
@@ -56,6 +56,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             groups.add(item.nodeid.split("::")[0])
         for group in sorted(groups):
             item.add_marker(pytest.mark.xdist_group(group))
+    yield
+    # pytest-xdist 3.8 names a grouped test "<id>@<group>" in `item._nodeid`, which pytest 9.2 no longer
+    # reads (its `nodeid` comes from `item._id`): without this the groups are silently ignored.
+    for item in items:
+        renamed = getattr(item, "_nodeid", None)
+        if isinstance(renamed, str) and renamed != item.nodeid and hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(renamed)
 
 
 @pytest.fixture(autouse=True)
