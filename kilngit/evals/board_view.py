@@ -29,6 +29,7 @@ from kilngit.run_rows import task_defs
 _CODE = (
     "evals/board_view.py",
     "evals/scores.py",
+    "evals/winners.py",
     "evals/metrics.py",
     "evals/labels.py",
     "evals/agreement.py",

@@ -18,6 +18,7 @@ from kilngit.evals.labels import LabelStats, label_stats, score_classes
 from kilngit.evals.metrics import JsonDataclass, allowed_values, mean_ci, normalize, percentile
 from kilngit.evals.results import EvalResults, eval_results, find_judge
 from kilngit.evals.truth import human_truth
+from kilngit.evals.winners import mark_winners
 from kilngit.project import Project
 from kilngit.records import Eval, EvalScore, Task
 from kilngit.records.task import run_config_hash  # not kilngit.runner: that loads the model providers
@@ -165,7 +166,7 @@ def _board(
         board.groups.append(
             _group_scores(group, members, ev.scores, inputs, current.get(group), truth, definition)
         )
-    _mark_winners(board)
+    mark_winners(board)
     # Best first: readers look for the top of the table (groups without a quality last, then by name).
     board.groups.sort(key=lambda g: (g.quality is None, -(g.quality or 0.0), g.group))
     return board
@@ -285,42 +286,3 @@ def _current_config_hashes(project: Project, task: str) -> dict[str, str]:
         for slug, rc in project.run_configs(task).items()
         if rc.prompt in prompts
     }
-
-
-def _mark_winners(board: Scoreboard) -> None:
-    groups = board.groups
-    names = {name for g in groups for name in g.scores}
-    for name in names:
-        values = [v for g in groups if name in g.scores and (v := g.scores[name].normalized) is not None]
-        best = max(values, default=None)
-        for g in groups:
-            stat = g.scores.get(name)
-            if best is not None and stat is not None and stat.normalized == best and len(groups) > 1:
-                g.scores[name] = ScoreStat(**{**stat.__dict__, "winner": True})
-    qualities = [g.quality for g in groups if g.quality is not None]
-    # When some groups have a known cost, those whose cost is unknown are left off the front (an unknown
-    # cost is not zero); when none has one, the front is drawn on quality and latency alone.
-    priced = any(g.mean_cost is not None for g in groups)
-    for g in groups:
-        g.winner = len(groups) > 1 and bool(qualities) and g.quality == max(qualities)
-        g.pareto = (
-            g.quality is not None
-            and (g.mean_cost is not None or not priced)
-            and not any(_dominates(other, g) for other in groups if other is not g)
-        )
-
-
-def _dominates(a: GroupScores, b: GroupScores) -> bool:
-    """True when `a` is at least as good as `b` on quality, cost and latency, and better on one (dimensions
-    unknown for either are left out; a group without a quality is never compared)."""
-    if a.quality is None or b.quality is None:
-        return False
-    if a.mean_cost is None and b.mean_cost is not None:  # an unknown cost is not cheaper than a known one
-        return False
-    pairs: list[tuple[float | None, float | None, int]] = [
-        (a.quality, b.quality, 1),
-        (a.mean_cost, b.mean_cost, -1),
-        (a.p50_latency_ms, b.p50_latency_ms, -1),
-    ]
-    known = [(x * sign, y * sign) for x, y, sign in pairs if x is not None and y is not None]
-    return bool(known) and all(x >= y for x, y in known) and any(x > y for x, y in known)
