@@ -241,6 +241,9 @@ def _parse(root: Path, stamp: int, prefix: str, tree: str | None, out: str) -> F
             path = fields[8]
         else:
             return None  # "u": a conflict (or "2": a rename, which --no-renames should not give)
+        if path.endswith("/") and prefix.startswith(path):
+            _walk(root, TASKS, stamp, dirty)  # the project's folder, or one above it, is untracked as a whole
+            continue
         if not path.startswith(prefix):
             continue
         path = path[len(prefix) :]

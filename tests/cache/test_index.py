@@ -231,3 +231,23 @@ def test_state_decode_refuses_garbage() -> None:
     assert IndexState.decode("not json") is None
     assert IndexState.decode('{"a": 1}') is None
     assert IndexState.decode("[null, {}]") == IndexState(None, {})
+
+
+@pytest.mark.parametrize("where", ["ai", "code/ai"])
+def test_a_project_untracked_as_a_whole_in_a_subfolder(project: Project, tmp_path: Path, where: str) -> None:
+    """A project copied into a folder of a repository that git does not track yet: `git status` names only
+    the folder (the project's own, or one above it), and every file in it is listed."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "README").write_text("code\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "code")
+    root = repo / where
+    root.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(project.root), str(root)], check=True)
+    subprocess.run(["rm", "-rf", str(root / ".git")], check=True)
+    found = sync(root)
+    assert found is not None
+    assert found.paths() == sorted(_files(root))
+    assert found.paths("tasks/") == sorted(p for p in _files(root) if p.startswith("tasks/"))
