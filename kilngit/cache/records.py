@@ -50,7 +50,9 @@ def read_listing(
         return
     stamp = take_stamp(store.folder)
     model = KINDS[kind].model
-    # First pass: the cached files (their records only), then the rest read in one go, then everything in
+    if store.db is not None:  # rows are read in key order, once: SQLite's default page cache (2 MB) does
+        store.db.execute("PRAGMA cache_size=-2000")  # (a bigger one would only add to a full load's peak)
+    # First pass: the cached files (their records only), then the rest in blocks, then everything in
     # path order, as listings always were. The cache's rows are fetched one shard folder at a time (256 per
     # listing in layout 2), so a million of them never sit in memory at once.
     found: list[Record | Parsed | None] = []
