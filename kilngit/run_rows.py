@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from kilngit import layout
+from kilngit.cache.code import code_digest
 from kilngit.evals.items import group_of
 from kilngit.evals.results import RunVerdict
 from kilngit.filters import RunFilter
@@ -158,10 +159,7 @@ _CODE = (
 def _fingerprint(root: Path, task: str, version: int) -> str:
     """A digest of the task's definition files (everything under its folder but runs, annotations, judge
     results, fine-tunes and queued jobs), the folder layout and the code that derives rows."""
-    package = Path(__file__).resolve().parent
-    h = hashlib.sha256(f"rows 1\nlayout {version}\n".encode())
-    for name in [*_CODE, *sorted(f"records/{p.name}" for p in (package / "records").glob("*.py"))]:
-        h.update(name.encode() + b"\0" + _bytes(package / name) + b"\0")
+    h = code_digest(f"rows 1\nlayout {version}\n", _CODE)
     base = root / layout.task_dir(task)
     for relpath in _definition_files(base):
         h.update(relpath.encode() + b"\0" + _bytes(base / relpath) + b"\0")

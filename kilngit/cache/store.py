@@ -13,7 +13,6 @@ long, on a read-only disk -- makes it be discarded or skipped, never trusted.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -22,6 +21,7 @@ from typing import Any
 
 from kilngit import layout
 from kilngit._io import ReadError, check_no_symlinks
+from kilngit.cache.code import CHECKS, code_digest
 from kilngit.kinds import KINDS
 
 CACHE_DIR = f"{layout.LOCAL_STATE}/cache"
@@ -210,29 +210,7 @@ def code_fingerprint(extra: str) -> str:
     `extra` (e.g. the kinds table), so facts from another kilngit version are never reused."""
     if extra in _FINGERPRINTS:
         return _FINGERPRINTS[extra]
-    package = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(f"{SCHEMA}\n{extra}".encode())
-    names = [
-        "load.py",
-        "_io.py",
-        "kinds.py",
-        "kind_checks.py",
-        "layout.py",
-        "problems.py",
-        "validate.py",
-        "filters.py",
-        "ratings.py",
-        "references.py",
-        "cache/facts.py",
-        "cache/index.py",
-        "cache/snapshot.py",
-    ]
-    files = [package / n for n in names] + sorted((package / "records").glob("*.py"))
-    for f in files:
-        try:
-            h.update(f.read_bytes())
-        except OSError:
-            h.update(b"?")
+    h = code_digest(f"{SCHEMA}\n{extra}\n", CHECKS)
     _FINGERPRINTS[extra] = h.hexdigest()[:32]
     return _FINGERPRINTS[extra]
 

@@ -10,7 +10,6 @@ code or layout (`seal`), a copied or symlinked cache, a locked or corrupt databa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -19,28 +18,12 @@ from collections import Counter
 from pathlib import Path
 
 from kilngit.cache import index
+from kilngit.cache.code import CHECKS, code_digest
 from kilngit.problems import Problem
 
 DB = (index.LOCAL_STATE, "cache", "files.sqlite")  # `store.CACHE_DIR` / `store.DB_NAME`, spelled out
-# The code whose change can change a report (what `store.code_fingerprint` hashes, and this module).
-_CODE = (
-    "load.py",
-    "_io.py",
-    "kinds.py",
-    "kind_checks.py",
-    "layout.py",
-    "problems.py",
-    "validate.py",
-    "validation_report.py",
-    "filters.py",
-    "ratings.py",
-    "references.py",
-    "cache/facts.py",
-    "cache/index.py",
-    "cache/snapshot.py",
-    "cache/store.py",
-    "cache/warm.py",
-)
+# The code whose change can change a report: what `store.code_fingerprint` hashes, and more.
+_CODE = (*CHECKS, "validation_report.py", "cache/store.py", "cache/warm.py")
 
 
 def unchanged(root: Path) -> tuple[int, Counter[str], list[Problem]] | None:
@@ -102,16 +85,7 @@ def decode(relpath: str, text: str) -> list[Problem]:
 
 
 def _fingerprint(root: Path, version: object) -> str:
-    package = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(f"warm 1\n{version}\n{os.path.realpath(root)}\n".encode())
-    for name in [
-        *_CODE,
-        *sorted(f"records/{n}" for n in os.listdir(package / "records") if n.endswith(".py")),
-    ]:
-        try:
-            h.update(name.encode() + b"\0" + (package / name).read_bytes())
-        except OSError:
-            h.update(b"?")
+    h = code_digest(f"warm 1\n{version}\n{os.path.realpath(root)}\n", _CODE)
     return h.hexdigest()[:32]
 
 

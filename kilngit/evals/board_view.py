@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import types
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from kilngit.cache.code import code_digest
 from kilngit.cache.views import open_view
 from kilngit.errors import KilngitError
 from kilngit.evals import scores
@@ -80,10 +79,7 @@ def _truth(rows: list[tuple[str, int, str | None]]) -> dict[str, str | None]:
 
 @functools.cache
 def _code() -> str:
-    package = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(b"boards 1\n")
-    for name in _CODE:
-        h.update(name.encode() + b"\0" + (package / name).read_bytes() + b"\0")
+    h = code_digest("boards 1\n", _CODE)
     return h.hexdigest()[:32]
 
 
