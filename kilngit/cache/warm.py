@@ -10,20 +10,63 @@ code or layout (`seal`), a copied or symlinked cache, a locked or corrupt databa
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sqlite3
 import stat
+import time
 from collections import Counter
 from pathlib import Path
 
 from kilngit.cache import index
 from kilngit.cache.code import CHECKS, code_digest
 from kilngit.problems import Problem
+from kilngit.validation_report import ValidationReport
 
 DB = (index.LOCAL_STATE, "cache", "files.sqlite")  # `store.CACHE_DIR` / `store.DB_NAME`, spelled out
 # The code whose change can change a report: what `store.code_fingerprint` hashes, and more.
 _CODE = (*CHECKS, "validation_report.py", "cache/store.py", "cache/warm.py")
+
+
+# What checking a changed file imports, in order: imported while `git status` runs (unless git is done
+# first), so that its answer, most of a warm validate, costs no extra time either way.
+_CHECKS = (
+    "pydantic",
+    "kilngit.records",
+    "kilngit.kinds",
+    "kilngit.load",
+    "kilngit.project",
+    "kilngit.validate",
+)
+
+
+def report_if_unchanged(folder: Path, start: float) -> ValidationReport | None:
+    """The whole-project report of the project `folder` is in, when git says nothing changed since the last
+    one, else None (then check as usual: git's answer is kept for it inside `index.one_sync`). Meanwhile the
+    checks are imported, so that the usual path loses no time. `start`: when the command began."""
+    root = _manifest_folder(folder)
+    if root is None:
+        return None
+    index.prefetch(root)
+    for name in _CHECKS:
+        if index.ready(root):
+            break
+        importlib.import_module(name)
+    found = unchanged(root)
+    if found is None:
+        return None
+    files, kinds, problems = found
+    return ValidationReport(files=files, kinds=kinds, problems=problems, seconds=time.perf_counter() - start)
+
+
+def _manifest_folder(folder: Path) -> Path | None:
+    """The folder `Project.find(folder)` will find, found without importing it (see `index.prefetch`)."""
+    here = Path(os.path.abspath(folder))
+    for candidate in (here, *here.parents):
+        if (candidate / index.MANIFEST).is_file():
+            return candidate
+    return None
 
 
 def unchanged(root: Path) -> tuple[int, Counter[str], list[Problem]] | None:

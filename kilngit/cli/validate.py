@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from pathlib import Path
@@ -58,49 +57,12 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, no_cache
         folder = _folder(path)
         report = None
         if not (changed or staged or no_cache or fix or os.environ.get("KILNGIT_NO_CACHE")):
-            root = _manifest_folder(folder)
-            if root is not None:
-                report = _unchanged(root, start)
+            from kilngit.cache import warm
+
+            report = warm.report_if_unchanged(folder, start)
         if report is None:
             report = _check(folder, changed, staged, fix, no_cache, fmt)
     _print(report, fmt)
-
-
-# What checking a changed file imports, in order: imported while `git status` runs (unless git is done
-# first), so that its answer, most of a warm validate, costs no extra time either way.
-_CHECKS = (
-    "pydantic",
-    "kilngit.records",
-    "kilngit.kinds",
-    "kilngit.load",
-    "kilngit.project",
-    "kilngit.validate",
-)
-
-
-def _unchanged(root: Path, start: float) -> ValidationReport | None:
-    """The last report when git says nothing changed since (`cache.warm`), else None."""
-    from kilngit.cache import warm
-
-    index.prefetch(root)
-    for name in _CHECKS:
-        if index.ready(root):
-            break
-        importlib.import_module(name)
-    found = warm.unchanged(root)
-    if found is None:
-        return None
-    files, kinds, problems = found
-    return ValidationReport(files=files, kinds=kinds, problems=problems, seconds=time.perf_counter() - start)
-
-
-def _manifest_folder(folder: Path) -> Path | None:
-    """The folder `Project.find(folder)` will find, found without importing it (see `index.prefetch`)."""
-    here = Path(os.path.abspath(folder))
-    for candidate in (here, *here.parents):
-        if (candidate / index.MANIFEST).is_file():
-            return candidate
-    return None
 
 
 def _check(
