@@ -35,6 +35,23 @@ class WatcherRunningError(KilngitError):
     """Another watcher already watches this project."""
 
 
+_HELD: set[int] = set()
+"""The watcher-lock fds this process holds."""
+
+
+def _close_in_child() -> None:
+    # A forked child (a process-pool worker) shares the open file, and so the flock, with the watcher: it
+    # would keep the lock held after a kill -9 of the watcher until it died too. Closing the child's copy
+    # (never LOCK_UN, which would unlock the parent's) leaves the lock to the watcher alone.
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
 @dataclass
 class WatcherLock:
     """The one-watcher-per-project lock. `acquire()` raises `WatcherRunningError` when it is held."""
@@ -67,12 +84,14 @@ class WatcherLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         os.fsync(fd)
         self._fd = fd
+        _HELD.add(fd)
         return self
 
     def release(self) -> None:
         """Release the lock and empty the pid (a clean exit leaves no pid behind)."""
         if self._fd is None:
             return
+        _HELD.discard(self._fd)
         os.ftruncate(self._fd, 0)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)

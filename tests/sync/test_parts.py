@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 
@@ -91,6 +92,34 @@ def test_one_watcher_per_project_and_a_stale_lock_is_taken_over(project):
             WatcherLock(project.root).acquire()
     with WatcherLock(project.root) as again:
         assert again.previous_pid is None, "a clean exit leaves no pid behind"
+
+
+def test_a_forked_child_does_not_hold_the_watchers_lock(project):
+    """A process-pool worker forked by the watcher shares its open files: it must not keep the lock held
+    once the watcher is gone (a kill -9 would leave a dying worker holding it)."""
+    from kilngit.sync.lock import running_watcher_pid
+
+    lock = WatcherLock(project.root).acquire()
+    fd = lock._fd
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: report whether it still has the lock's fd, then wait to be told to exit
+        os.close(read)
+        try:
+            os.fstat(fd)
+            os.write(write, b"open")
+        except OSError:
+            os.write(write, b"closed")
+        os._exit(0)
+    os.close(write)
+    try:
+        assert os.read(read, 16) == b"closed"
+    finally:
+        os.close(read)
+        os.waitpid(child, 0)
+    assert running_watcher_pid(project.root) == os.getpid()
+    lock.release()
+    assert running_watcher_pid(project.root) is None
 
 
 def test_deleted_records_are_committed_and_user_staged_files_skipped(project):
