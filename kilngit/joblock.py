@@ -41,6 +41,15 @@ def _drop_in_child() -> None:
 os.register_at_fork(after_in_child=_drop_in_child)
 
 
+def closed_in_children(fd: int, held: bool = True) -> None:
+    """Count a lock fd of another kind (the watcher's) among those every fork closes in the child, or
+    (`held=False`) no longer."""
+    if held:
+        _HELD.add(fd)
+    else:
+        _HELD.discard(fd)
+
+
 def _lock_path(root: Path, key: str) -> Path:
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)[:80]
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]  # distinct keys never share a file

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from kilngit import layout
 from kilngit.errors import KilngitError
+from kilngit.joblock import closed_in_children
 
 WATCH_DIR = "watch"
 
@@ -33,23 +34,6 @@ def watch_dir(root: str | Path) -> Path:
 
 class WatcherRunningError(KilngitError):
     """Another watcher already watches this project."""
-
-
-_HELD: set[int] = set()
-"""The watcher-lock fds this process holds."""
-
-
-def _close_in_child() -> None:
-    # A forked child (a process-pool worker) shares the open file, and so the flock, with the watcher: it
-    # would keep the lock held after a kill -9 of the watcher until it died too. Closing the child's copy
-    # (never LOCK_UN, which would unlock the parent's) leaves the lock to the watcher alone.
-    for fd in _HELD:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _HELD.clear()
-
-
-os.register_at_fork(after_in_child=_close_in_child)
 
 
 @dataclass
@@ -84,14 +68,14 @@ class WatcherLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         os.fsync(fd)
         self._fd = fd
-        _HELD.add(fd)
+        closed_in_children(fd)  # a forked pool worker must not keep it held after a kill -9 of the watcher
         return self
 
     def release(self) -> None:
         """Release the lock and empty the pid (a clean exit leaves no pid behind)."""
         if self._fd is None:
             return
-        _HELD.discard(self._fd)
+        closed_in_children(self._fd, held=False)
         os.ftruncate(self._fd, 0)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
