@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from kilngit.cache import index
+from kilngit.cache import early, index
 from kilngit.cache.code import CHECKS, code_digest
 from kilngit.problems import Problem
 from kilngit.validation_report import ValidationReport
@@ -45,7 +45,7 @@ def report_if_unchanged(folder: Path, start: float) -> ValidationReport | None:
     """The whole-project report of the project `folder` is in, when git says nothing changed since the last
     one, else None (then check as usual: git's answer is kept for it inside `index.one_sync`). Meanwhile the
     checks are imported, so that the usual path loses no time. `start`: when the command began."""
-    root = _manifest_folder(folder)
+    root = early.project_root(folder)
     if root is None:
         return None
     index.prefetch(root)
@@ -58,15 +58,6 @@ def report_if_unchanged(folder: Path, start: float) -> ValidationReport | None:
         return None
     files, kinds, problems = found
     return ValidationReport(files=files, kinds=kinds, problems=problems, seconds=time.perf_counter() - start)
-
-
-def _manifest_folder(folder: Path) -> Path | None:
-    """The folder `Project.find(folder)` will find, found without importing it (see `index.prefetch`)."""
-    here = Path(os.path.abspath(folder))
-    for candidate in (here, *here.parents):
-        if (candidate / index.MANIFEST).is_file():
-            return candidate
-    return None
 
 
 def unchanged(root: Path) -> tuple[int, Counter[str], list[Problem]] | None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from kilngit.cli._common import current_project, format_option, print_json
+from kilngit.cache import early, index
+from kilngit.cli._common import cli_state, current_project, format_option, print_json
 from kilngit.errors import KilngitError
-from kilngit.project import Project
 
 if TYPE_CHECKING:
+    from kilngit.project import Project
     from kilngit.records import Eval, Judge
 
 EVALS_HELP = "Evals to show (default: every eval of the task)."
@@ -51,13 +53,12 @@ def show_results(
     details: bool = True,
 ) -> dict[str, list]:
     """Print (or return, for JSON) the scoreboard and/or the alignment tables of evals."""
-    from kilngit.cache.index import one_sync
     from kilngit.evals.render import alignment_tables, print_tables, scoreboard_table
     from kilngit.evals.results import eval_results
     from kilngit.evals.scores import eval_scores
 
     data: dict[str, list] = {"scores": [], "alignment": []}
-    with one_sync():  # every scoreboard's view from one answer of git
+    with index.one_sync():  # every scoreboard's view from one answer of git
         for name in names:
             # Scores alone are computed from the local cache's per-run rows (no need to read every result).
             results = eval_results(project, task, name) if align else None
@@ -100,9 +101,11 @@ def scores(evals: tuple[str, ...], task: str | None, judge: str | None, fmt: str
     """Per run config: n, mean per score with a 95% CI, the winner, missing items, cost and latency.
 
     With no EVALS, every eval that has a judge (the others are named on stderr and skipped)."""
-    project = current_project()
-    slug, names = eval_names(project, task, evals)
-    data = show_results(project, slug, names, fmt, align=False, judge=judge)
+    with index.one_sync():  # git runs while the code below is imported
+        early.prefetch_project(cli_state().project_dir or Path.cwd())
+        project = current_project()
+        slug, names = eval_names(project, task, evals)
+        data = show_results(project, slug, names, fmt, align=False, judge=judge)
     if fmt == "json":
         print_json(data["scores"])
 

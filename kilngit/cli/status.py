@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from kilngit.cli._common import current_project, format_option, print_json
+from kilngit.cache import early, index
+from kilngit.cli._common import cli_state, current_project, format_option, print_json
 
 
 @click.command()
 @format_option("text", "json")
 def status(fmt: str) -> None:
     """Counts per task: runs, ratings, disputes, evals, problems and pending work."""
+    with index.one_sync():  # git runs while the code below is imported
+        early.prefetch_project(cli_state().project_dir or Path.cwd())
+        _status(fmt)
+
+
+def _status(fmt: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
