@@ -4,7 +4,7 @@
 
 For each size, a project of that many records (70% runs, 20% annotations, 10% judge results; built once
 with bench/validate_scale.py's generator, committed in git and kept under --dir) is measured, each figure a
-fresh process with a warm OS page cache:
+fresh process with a warm OS page cache and kilngit byte-compiled first (as installing it does):
 
 * read + json.loads of every file (the floor), cold `validate` (empty cache) and `validate --no-cache`;
 * after one edit of an annotation: warm `validate`, `status`, `eval scores` (each the median of 3, a fresh
@@ -197,6 +197,10 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; projects under {args.dir}")
     where = timed([sys.executable, "-c", "import kilngit; print(kilngit.__file__)"])[1].strip()
     print(f"kilngit measured: {where}")
+    # Byte-compiled first, as installing it does (pip compiles a wheel's modules): a checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 would compile every kilngit module again in every measured process.
+    compiled = subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(where).parent)]).returncode
+    print(f"kilngit byte-compiled: {'yes' if compiled == 0 else 'no (compileall failed)'}")
     for n in args.sizes:
         root = args.dir / f"p{n}"
         if not (root / "kilngit.yaml").exists():
