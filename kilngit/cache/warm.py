@@ -10,13 +10,16 @@ code or layout (`seal`), a copied or symlinked cache, a locked or corrupt databa
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
 import sqlite3
 import stat
+import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from kilngit.cache import early, index
@@ -39,6 +42,10 @@ _CHECKS = (
     "kilngit.project",
     "kilngit.validate",
 )
+# Then the record models' validators, which pydantic builds on a model's first use (`defer_build`): the
+# manifest's and the task's (every check reads them), then the bulk kinds' (what an edit usually touches).
+# The first build also scans the installed packages for pydantic plugins.
+_MODELS = ("ProjectManifest", "Task", "Annotation", "TaskRun", "JudgeResult")
 
 
 def report_if_unchanged(folder: Path, start: float) -> ValidationReport | None:
@@ -49,15 +56,24 @@ def report_if_unchanged(folder: Path, start: float) -> ValidationReport | None:
     if root is None:
         return None
     index.prefetch(root)
-    for name in _CHECKS:
+    for step in _steps():
         if index.ready(root):
             break
-        importlib.import_module(name)
+        step()
     found = unchanged(root)
     if found is None:
         return None
     files, kinds, problems = found
     return ValidationReport(files=files, kinds=kinds, problems=problems, seconds=time.perf_counter() - start)
+
+
+def _steps() -> Iterator[Callable[[], object]]:
+    """What the usual path would do first, in order, each step done only while git still runs."""
+    for name in _CHECKS:
+        yield functools.partial(importlib.import_module, name)
+    records = sys.modules["kilngit.records"]
+    for model in _MODELS:
+        yield getattr(records, model).model_rebuild
 
 
 def unchanged(root: Path) -> tuple[int, Counter[str], list[Problem]] | None:

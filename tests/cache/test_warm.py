@@ -94,3 +94,24 @@ def test_foreign_or_unusual_snapshots_are_not_trusted(project: Project, tmp_path
     finally:
         del kinds.KINDS["toy"]
     assert not _answers(root)
+
+
+def test_what_is_done_while_git_runs_is_what_the_usual_path_does_first(project: Project) -> None:
+    """Every step done while git runs (imports, then the models' validators) is one the usual path would do
+    anyway, so its output is the same whether git ends before any step or after all of them: in a fresh
+    process, after every step, an edit is reported as `--no-cache` reports it."""
+    root = project.root
+    _with_problems(project)
+    assert _out(root)[0] == 1  # builds the snapshot
+    next(root.glob("tasks/ffmpeg/runs/*/*/copy.json")).unlink()
+    code = (
+        "import sys; from kilngit.cache import warm\n"
+        "for step in warm._steps(): step()\n"
+        "from kilngit import records\n"
+        "assert all(getattr(records, m).__pydantic_complete__ for m in warm._MODELS)\n"
+        "from kilngit.cli.main import main; sys.exit(main(['-C', sys.argv[1], 'validate']))"
+    )
+    got = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True)
+    seconds = re.compile(r'\d+\.\d+s$|"seconds": [0-9.]+', re.M)  # as `_out`
+    fresh = (got.returncode, seconds.sub("S", got.stdout), seconds.sub("S", got.stderr))
+    assert fresh == _out(root, "--no-cache")
