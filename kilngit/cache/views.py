@@ -204,8 +204,10 @@ def _recompute(
     db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (run TEXT PRIMARY KEY)")
     db.execute("DELETE FROM touched")
     db.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((r,) for r in touched))
-    paths = db.execute(
-        "SELECT kind, path FROM files WHERE task = ? AND valid AND run IN (SELECT run FROM touched)", (task,)
+    paths = db.execute(  # every kind named, so that the index on (task, kind, run) finds the few rows
+        "SELECT kind, path FROM files WHERE task = ? AND kind IN ('task_run', 'annotation', 'judge_result')"
+        " AND valid AND run IN (SELECT run FROM touched)",
+        (task,),
     ).fetchall()
     runs: dict[str, TaskRun] = {}
     annotations: list[Annotation] = []
