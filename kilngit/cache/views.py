@@ -18,7 +18,6 @@ the command reads every record as it always did.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 from collections import Counter
@@ -30,6 +29,7 @@ from kilngit.cache.changes import changes
 from kilngit.cache.store import CACHE_DIR, rows_in
 from kilngit.cache.view_files import file_row, read_files
 from kilngit.cache.view_queries import View
+from kilngit.cache.view_rows import table_rows
 from kilngit.load import Parsed
 from kilngit.project import Project
 from kilngit.records import Annotation, JudgeResult, TaskRun
@@ -37,7 +37,7 @@ from kilngit.run_rows import TaskDefs, run_row
 from kilngit.state import run_states
 
 DB_NAME = "views.sqlite"
-SCHEMA = "6"
+SCHEMA = "6"  # bump when the tables, or what a stored row means, change: it empties them
 _BUSY_MS = 5_000
 
 _TABLES = (
@@ -226,29 +226,19 @@ def _recompute(
             annotations.append(record)
         elif isinstance(record, JudgeResult):
             results.setdefault(record.run, {}).setdefault(parsed.params["eval"], []).append(record)
-    old = set() if fresh else _stored_rows(db, task)
-    for run in () if fresh else touched:
-        db.execute("DELETE FROM runs WHERE task = ? AND run = ?", (task, run))
-        db.execute("DELETE FROM members WHERE task = ? AND run = ?", (task, run))
-        db.execute("DELETE FROM verdicts WHERE task = ? AND run = ?", (task, run))
-    out_runs, out_members, out_verdicts = [], [], []
+    old = set() if fresh else _stored_rows(db, task, defs)
+    if not fresh:
+        for table, (where, args) in _touched_rows(task, defs).items():
+            db.execute(f"DELETE FROM {table} {where}", args)
+    out_runs: list[tuple[Any, ...]] = []
+    out_members: list[tuple[Any, ...]] = []
+    out_verdicts: list[tuple[Any, ...]] = []
     for rid, state in run_states(dict(sorted(runs.items())), annotations).items():
         by_eval = {e: sorted(rs, key=lambda r: r.id) for e, rs in results.get(state.id, {}).items()}
-        row = run_row(state, by_eval, defs)
-        out_runs.append(
-            (task, rid, row.input, row.has_output, row.input_only, row.failed, row.rated, row.disputed)
-            + (*row.truth, row.group, row.config_hash, row.usage is not None, *(row.usage or (None,) * 4))
-            + (row.source or (None, None))
-        )
-        for slug, ev in defs.evals.items():
-            in_eval, in_golden = row.evals[slug]
-            judged = row.verdicts.get(slug, {})
-            if in_eval or in_golden or judged:
-                done = bool(ev.default_judge) and ev.default_judge in judged
-                names = "".join(f"|{j}|" for j in judged)
-                out_members.append((task, slug, rid, in_eval, in_golden, row.has_output, done, names))
-            for judge, (scores, labels) in judged.items():
-                out_verdicts.append((task, slug, judge, rid, _json(scores), _json(labels)))
+        run, members, verdicts = table_rows(task, rid, run_row(state, by_eval, defs), defs)
+        out_runs.append(run)
+        out_members += members
+        out_verdicts += verdicts
     db.executemany(f"INSERT INTO runs VALUES ({','.join('?' * 19)})", out_runs)
     db.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?)", out_verdicts)
     db.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", out_members)
@@ -256,18 +246,38 @@ def _recompute(
     return _board_part(old) != _board_part(new), old != new
 
 
-def _stored_rows(db: sqlite3.Connection, task: str) -> set[tuple[Any, ...]]:
+def _stored_rows(db: sqlite3.Connection, task: str, defs: TaskDefs) -> set[tuple[Any, ...]]:
     """The touched runs' stored rows (runs, members, verdicts), tagged by table."""
-    where = "WHERE task = ? AND run IN (SELECT run FROM touched)"
-    out = {("r", *r) for r in db.execute(f"SELECT * FROM runs {where}", (task,))}
-    out |= {("m", *m) for m in db.execute(f"SELECT * FROM members {where}", (task,))}
-    return out | {("v", *v) for v in db.execute(f"SELECT * FROM verdicts {where}", (task,))}
+    out: set[tuple[Any, ...]] = set()
+    for table, (where, args) in _touched_rows(task, defs).items():
+        out |= {(table[0], *r) for r in db.execute(f"SELECT * FROM {table} {where}", args)}
+    return out
+
+
+def _touched_rows(task: str, defs: TaskDefs) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """table -> (WHERE clause, its arguments) of the touched runs' rows. Each names every leading column
+    of the table's key (the rows were computed with these definitions: no other eval or judge is stored), so
+    SQLite looks the runs up instead of scanning the task's rows (300k members at 1M records)."""
+    evals = tuple(defs.evals)
+    judges = tuple(sorted({j for js in defs.hashes.values() for j in js}))
+    touched = "run IN (SELECT run FROM touched)"
+    runs = {"runs": (f"WHERE task = ? AND {touched}", (task,))}
+    if not evals:
+        return runs  # (an empty IN list would scan every task's rows)
+    return {
+        **runs,
+        "members": (f"WHERE task = ? AND eval IN ({_marks(evals)}) AND {touched}", (task, *evals)),
+        "verdicts": (
+            f"WHERE task = ? AND eval IN ({_marks(evals)}) AND judge IN ({_marks(judges)}) AND {touched}",
+            (task, *evals, *judges),
+        ),
+    }
+
+
+def _marks(values: tuple[str, ...]) -> str:
+    return ",".join("?" * len(values))
 
 
 def _board_part(rows: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
     """What scoreboards read of `rows`: all but a run's failed, rated and disputed, which only status counts."""
     return {r[:6] + r[9:] if r[0] == "r" else r for r in rows}
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
