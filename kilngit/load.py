@@ -31,7 +31,7 @@ from kilngit.errors import InvalidRecordError, NewerFormatError, did_you_mean
 from kilngit.kinds import KINDS
 from kilngit.problems import Problem
 from kilngit.records import FORMAT_VERSION, MachineRecord, Record
-from kilngit.records.canonical import content_id, file_content_id, to_file_bytes
+from kilngit.records.canonical import NotPlain, content_id, parse_plain, plain_content_id, to_file_bytes
 
 __all__ = ["MIGRATIONS", "Parsed", "Problem", "load_record", "parse_record"]
 
@@ -154,22 +154,46 @@ def _read_canonical(relpath: str, located: layout.Located, raw: bytes) -> Parsed
         return None
     text = decode_utf8(raw)
     check_depth(text)
+    # One parse for the schema and the content ID: integral floats come as ints, as the ID needs them. A
+    # float field takes the int as that float; where an int stays an int the canonical bytes differ, and
+    # the text is parsed again as written (and failing that, read by the strict reader).
     try:
-        data = json.loads(text)
-        if type(data) is not dict or data.get("kind") != located.kind or type(data.get("v")) is not int:
+        data, plain = parse_plain(text), True
+    except NotPlain:
+        data, plain = None, False
+    except (ValueError, RecursionError):
+        return None
+    valid = _canonical(located, raw, data) if plain else None
+    if valid is None:
+        plain = False
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
             return None
-        if data["v"] != FORMAT_VERSION:
+        valid = _canonical(located, raw, data)
+        if valid is None:
             return None
+    record, canonical = valid
+    expected = plain_content_id(data, text) if plain and isinstance(record, MachineRecord) else None
+    problems = _identity_problems(relpath, record, located.params, canonical, expected)
+    problems += _shard_problems(relpath, located.kind, located)
+    return Parsed(relpath, located.kind, record, problems, located.params)
+
+
+def _canonical(located: layout.Located, raw: bytes, data: Any) -> tuple[Record, dict[str, Any]] | None:
+    """The record of `data` and its `to_data()`, when `raw` is exactly its canonical bytes."""
+    if type(data) is not dict or data.get("kind") != located.kind or type(data.get("v")) is not int:
+        return None
+    if data["v"] != FORMAT_VERSION:
+        return None
+    try:
         record = KINDS[located.kind].model.model_validate(data)
         canonical = record.to_data()
         if to_file_bytes(canonical) != raw:
             return None
     except (ValueError, RecursionError):  # ValidationError and JSONDecodeError are ValueErrors
         return None
-    expected = file_content_id(text) if isinstance(record, MachineRecord) else None
-    problems = _identity_problems(relpath, record, located.params, canonical, expected)
-    problems += _shard_problems(relpath, located.kind, located)
-    return Parsed(relpath, located.kind, record, problems, located.params)
+    return record, canonical
 
 
 def load_record(path: str | Path, root: str | Path | None = None) -> Record:

@@ -41,6 +41,20 @@ ANNOTATION = {
     "tags_added": [],
     "tags_removed": [],
 }
+JUDGE_RESULT = {
+    "kind": "judge_result",
+    "v": 1,
+    "task": "ffmpeg",
+    "eval": "quality",
+    "judge": "strict",
+    "judge_hash": "00112233445566778899aabbccddeeff",
+    "run": "0123456789abcdef",
+    "sample": 0,
+    "scores": {"overall": 4.0, "tone": 0.5},
+    "labels": {},
+    "details": {"probabilities": {"4": 0.75, "5": 0.25}, "tries": 1},
+    "usage": {"input_tokens": 900, "cost": 2.0, "latency_ms": 1500.0},
+}
 VALUES = [
     "plain",
     "é ünïcode 日本 😀",
@@ -57,6 +71,14 @@ VALUES = [
     1e-7,
     1e21,
     1.5e300,
+    2.0,
+    2.0**53,
+    1e16,
+    {"overall": 3.0, "tone": -0.0},
+    {"cost": 5.0, "latency_ms": 1.0},
+    {"cost": 0.00001, "input_tokens": 3.0},
+    {"x": [1.0, 2.5e-8]},
+    {"probabilities": {"4": 1.0}, "tries": 2},
     True,
     None,
     [],
@@ -105,7 +127,7 @@ def _variants(base: dict, rng: random.Random, n: int) -> list[tuple[dict, str]]:
         for _ in range(rng.randrange(3)):
             field = rng.choice([k for k in data if k not in ("kind", "v")] + ["extra", "note"])
             data[field] = rng.choice(VALUES)
-        if data.get("kind") == "task_run" and rng.random() < 0.8:
+        if data.get("kind") != "annotation" and rng.random() < 0.8:
             # a number JCS cannot write (outside +-2**53 with an exponent float) leaves the id out
             with contextlib.suppress(ValueError):
                 data["id"] = content_id(data)
@@ -127,6 +149,9 @@ def _variants(base: dict, rng: random.Random, n: int) -> list[tuple[dict, str]]:
 def _path(data: dict, base: dict, rng: random.Random) -> str:
     if base["kind"] == "annotation":
         return layout.annotation_file("ffmpeg", "alice@example.com", "0123456789abcdef")
+    if base["kind"] == "judge_result":
+        result_id = data.get("id") if isinstance(data.get("id"), str) and len(data["id"]) == 16 else None
+        return layout.judge_result_file("ffmpeg", "quality", "strict", result_id or content_id(base))
     run_id = data.get("id") if isinstance(data.get("id"), str) and len(data.get("id", "")) == 16 else None
     run_id = run_id or content_id(base)
     if rng.random() < 0.1:
@@ -139,11 +164,12 @@ def _outcome(root, relpath) -> tuple:
         parsed = parse_record(root, relpath)
     except Exception as e:  # the same crash either way is agreement too (not this path's to fix)
         return (type(e).__name__,)
-    record = parsed.record.model_dump() if parsed.record is not None else None
+    # repr, not the dump alone: 1 == 1.0, but a float field must not come back as an int
+    record = (parsed.record.model_dump(), repr(parsed.record)) if parsed.record is not None else None
     return parsed.kind, record, [tuple(vars(p).items()) for p in parsed.problems], parsed.params
 
 
-@pytest.mark.parametrize("base", [RUN, ANNOTATION], ids=["run", "annotation"])
+@pytest.mark.parametrize("base", [RUN, ANNOTATION, JUDGE_RESULT], ids=["run", "annotation", "judge_result"])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_fast_path_agrees_with_strict_reader(project, monkeypatch, base, seed):
     rng = random.Random(seed)

@@ -71,36 +71,46 @@ def file_content_id(text: str) -> str | None:
     """`content_id` of the record whose canonical file form (`to_file_bytes`) is `text`, or None when this
     shortcut cannot be sure (then ask `content_id`). It parses the text straight into `_jcs_compatible`'s
     result instead of walking the record: what a cold validate pays once per machine record."""
-    if not text.isascii():
-        return None  # a non-ASCII key sorts differently in JCS (UTF-16 code units)
     try:
-        body = _JCS_DECODER.decode(text)
-    except _NotPlain:
+        body = parse_plain(text)
+    except NotPlain:
         return None
-    if type(body) is not dict:
+    return plain_content_id(body, text)
+
+
+def parse_plain(text: str) -> Any:
+    """`json.loads(text)` with every integral float below 2**53 as an int, as `_jcs_compatible` turns it;
+    raises `NotPlain` at a number JCS would write unlike Python's encoder (exponent form, NaN, infinity)."""
+    return _JCS_DECODER.decode(text)
+
+
+def plain_content_id(body: Any, text: str) -> str | None:
+    """`content_id` of `body`, parsed by `parse_plain` from the file form `text`; None when `text` is not
+    ASCII (a non-ASCII key sorts differently in JCS: UTF-16 code units) or `body` is not a mapping."""
+    if type(body) is not dict or not text.isascii():
         return None
-    body.pop("id", None)
+    body = {k: v for k, v in body.items() if k != "id"}
     return hashlib.sha256(_JCS_ENCODER.encode(body).encode()).hexdigest()[:ID_LENGTH]
 
 
-class _NotPlain(Exception):
+class NotPlain(Exception):
     """A number `_jcs_compatible` would hand to the reference implementation."""
 
 
 def _jcs_float(text: str) -> float | int:
     value = float(text)  # what json.loads makes of it, then what `_jcs_compatible` makes of that
     if not math.isfinite(value):
-        raise _NotPlain
+        raise NotPlain
     if value.is_integer() and abs(value) < _MAX_SAFE_INT:
         return int(value)
     shown = repr(value)
     if "e" in shown or "E" in shown:
-        raise _NotPlain
+        raise NotPlain
     return value
 
 
 def _not_plain(text: str) -> Any:
-    raise _NotPlain
+    raise NotPlain
 
 
 _JCS_DECODER = json.JSONDecoder(parse_float=_jcs_float, parse_constant=_not_plain)
