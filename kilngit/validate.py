@@ -19,6 +19,7 @@ from pathlib import Path
 from kilngit import _git, layout
 from kilngit._io import atomic_write
 from kilngit.cache import Facts, file_facts
+from kilngit.cache.files import no_gc
 from kilngit.cache.index import sync
 from kilngit.cache.snapshot import Outcome, validated
 from kilngit.errors import KilngitError
@@ -41,9 +42,11 @@ def validate_project(
     version = project_layout(root)
     index = sync(root) if cache and paths is None and not os.environ.get("KILNGIT_NO_CACHE") else None
     if index is not None:
-        outcome = validated(root, index, version, lambda: _read_all(root, workers, version), _aggregate)
+        with no_gc():
+            outcome = validated(root, index, version, lambda: _read_all(root, workers, version), _aggregate)
     elif paths is None:
-        outcome = _aggregate(*_read_all(root, workers, version, cache))
+        with no_gc():
+            outcome = _aggregate(*_read_all(root, workers, version, cache))
     else:
         relpaths = sorted(set(paths))
         odd = [

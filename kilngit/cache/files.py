@@ -46,7 +46,7 @@ def file_facts(
     stamp = take_stamp(store.folder) if store else 0
     ctx = Recording(root, stamp, files, version)
     cached = store.get(None if complete else relpaths) if store else {}
-    with _no_gc():
+    with no_gc():
         out: dict[str, Facts] = {}
         keys: dict[str, str | None] = {}
         misses = []
@@ -83,9 +83,10 @@ def file_facts(
 
 
 @contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """The cyclic collector off while facts pile up: they hold no cycles, and with a hundred thousand
-    of them the collector's full passes cost as much as decoding them."""
+def no_gc() -> Iterator[None]:
+    """The cyclic collector off while facts pile up and are gone through (validate's report, the snapshot):
+    they hold no cycles, and with a hundred thousand of them the collector's full passes cost as much as
+    decoding them (and 8x what the report's loop over them costs)."""
     was = gc.isenabled()
     gc.disable()
     try:

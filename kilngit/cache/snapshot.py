@@ -283,7 +283,10 @@ def _counted(relpath: str, facts: Facts) -> str:
 
 
 def _run_key(key: list[str]) -> str:
-    return json.dumps(key, separators=(",", ":"))
+    return _COMPACT.encode(key)
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once: `json.dumps(**kw)` builds one per call
 
 
 def _dep_rows(relpaths: Iterable[str], facts: dict[str, Facts]) -> Iterator[tuple[str, str]]:
