@@ -61,6 +61,8 @@ def project_status(project: Project) -> ProjectStatus:
     tasks, problems = [], 0
     with one_sync():  # every task's view from one answer of git
         for slug in project.tasks():
+            # Read while git runs (the view waits for its answer); cached for the counts below.
+            project.prompts(slug), project.run_configs(slug)
             view = _view(project, slug)
             if view is None:
                 tasks.append(_task_status(project, slug))

@@ -2,7 +2,9 @@
 
     with index.one_sync():
         early.prefetch_project(folder)   # first thing: stdlib and `cache.index` only
-        ...                              # imports, then the command's first `index.sync(root)` takes git's answer
+        ...                              # imports, the definitions read
+        early.while_git_runs(root, steps)  # what git's answer will need, done only while git still runs
+        ...                              # the first `index.sync(root)` takes git's answer
 
 A warm command after an edit spends most of its time in git's answer and in importing its code (pydantic,
 the record models); started in that order they take the longer of the two instead of the sum.
@@ -11,6 +13,7 @@ the record models); started in that order they take the longer of the two instea
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kilngit.cache import index
@@ -31,3 +34,12 @@ def prefetch_project(folder: str | Path) -> None:
     root = project_root(folder)
     if root is not None:
         index.prefetch(root)
+
+
+def while_git_runs(root: Path, steps: Iterable[Callable[[], object]]) -> None:
+    """Do `steps` in order until the prefetched answer for `root` is ready (each one git's answer may
+    need next, e.g. building a record model's validator: done meanwhile it costs no time)."""
+    for step in steps:
+        if index.ready(root):
+            return
+        step()

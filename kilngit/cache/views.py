@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kilngit._io import ReadError, check_no_symlinks
+from kilngit.cache import early
 from kilngit.cache.changes import changes
 from kilngit.cache.store import CACHE_DIR, rows_in
 from kilngit.cache.view_files import file_row, read_files
@@ -84,6 +85,8 @@ def open_view(project: Project, task: str, defs: TaskDefs) -> View | None:
     db = _connect(project.root)
     if db is None:
         return None
+    # What reading a changed bulk file builds first (pydantic builds a model's validator on first use).
+    early.while_git_runs(project.root, (m.model_rebuild for m in (Annotation, TaskRun, JudgeResult)))
     try:
         _refresh(db, project, task, defs)
         if db.execute("SELECT 1 FROM files WHERE task = ? AND odd = 1 LIMIT 1", (task,)).fetchone():

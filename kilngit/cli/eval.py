@@ -103,6 +103,9 @@ def scores(evals: tuple[str, ...], task: str | None, judge: str | None, fmt: str
     With no EVALS, every eval that has a judge (the others are named on stderr and skipped)."""
     with index.one_sync():  # git runs while the code below is imported
         early.prefetch_project(cli_state().project_dir or Path.cwd())
+        if fmt == "table":  # printed at the end: imported while git runs
+            import rich.console  # noqa: F401
+            import rich.table  # noqa: F401
         project = current_project()
         slug, names = eval_names(project, task, evals)
         data = show_results(project, slug, names, fmt, align=False, judge=judge)

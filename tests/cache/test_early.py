@@ -36,3 +36,14 @@ def test_imports_neither_pydantic_nor_the_project() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_while_git_runs_stops_once_git_has_answered(project: Project) -> None:
+    done: list[int] = []
+    steps = [lambda: (done.append(1), index.sync(project.root)), lambda: done.append(2)]
+    early.while_git_runs(project.root, steps)  # nothing prefetched: the answer is "ready", nothing runs
+    assert done == []
+    with index.one_sync():
+        early.prefetch_project(project.root)
+        early.while_git_runs(project.root, steps)  # the first step (if git was still running) waits for it
+    assert done in ([], [1])
