@@ -140,11 +140,15 @@ def forget() -> None:
 
 def prefetch(root: Path) -> None:
     """Inside `one_sync`: start asking git now and return at once, so that the next `sync(root)` finds the
-    answer ready (the warm `validate` imports its checks while `git status` runs). Nothing outside it."""
+    answer ready (the warm `validate` imports its checks while `git status` runs). Nothing outside it, and
+    nothing when git was already asked since this process last wrote a file (`sync` would reuse that)."""
     if _memo is None or os.environ.get("KILNGIT_NO_GIT_INDEX"):
         return
     root = Path(root).absolute()
-    _memo[root] = (_writes(), _start(root))
+    writes = _writes()
+    known = _memo.get(root)
+    if known is None or known[0] != writes:
+        _memo[root] = (writes, _start(root))
 
 
 def ready(root: Path) -> bool:

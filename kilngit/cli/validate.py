@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from kilngit.cache import index
+from kilngit.cache import early, index
 from kilngit.cli._common import PathArg, cli_state, format_option, print_json
 from kilngit.errors import EXIT_ERROR, UsageError
 from kilngit.validation_report import ValidationReport
@@ -57,6 +57,7 @@ def validate(path: Path | None, changed: bool, staged: bool, fix: bool, no_cache
         folder = _folder(path)
         report = None
         if not (changed or staged or no_cache or fix or os.environ.get("KILNGIT_NO_CACHE")):
+            early.prefetch_project(folder)  # first: git runs while the rest is imported
             from kilngit.cache import warm
 
             report = warm.report_if_unchanged(folder, start)

@@ -202,10 +202,18 @@ def test_prefetch_answers_the_next_sync(project: Project) -> None:
     prefetch(root)
     with one_sync():
         prefetch(root)
+        prefetch(root)  # git was asked already: the same answer, not a second git status
         first = sync(root)
         assert first is not None and sync(root) is first
+        prefetch(root)
+        assert sync(root) is first
     fresh = sync(root)
     assert fresh is not None and fresh.state == first.state
+    with one_sync():
+        first = sync(root)
+        atomic_write(root / layout.MANIFEST, (root / layout.MANIFEST).read_bytes() + b"\n")
+        prefetch(root)  # after a write git is asked again
+        assert sync(root) not in (first, None)
     assert index.MANIFEST == layout.MANIFEST and index.LOCAL_STATE == layout.LOCAL_STATE
 
 
