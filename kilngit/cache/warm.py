@@ -56,10 +56,7 @@ def report_if_unchanged(folder: Path, start: float) -> ValidationReport | None:
     if root is None:
         return None
     index.prefetch(root)
-    for step in _steps():
-        if index.ready(root):
-            break
-        step()
+    early.while_git_runs(root, _steps())
     found = unchanged(root)
     if found is None:
         return None
