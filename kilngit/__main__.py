@@ -1,3 +1,3 @@
-from kilngit.cli.main import run
+from kilngit.cli.entry import run
 
 run()
