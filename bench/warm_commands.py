@@ -7,8 +7,10 @@ with bench/validate_scale.py's generator, committed in git and kept under --dir)
 fresh process with a warm OS page cache and kilngit byte-compiled first (as installing it does):
 
 * read + json.loads of every file (the floor), cold `validate` (empty cache) and `validate --no-cache`;
-* after one edit of an annotation: warm `validate`, `status`, `eval scores` (each the median of 3, a fresh
-  edit before each), and `git status` on the tree (`--skip cold` keeps a cache a previous run filled);
+* after one edit of an annotation's note: warm `validate`, `status`, `eval scores` (each the median of 3, a
+  fresh edit before each), and `git status` on the tree (`--skip cold` keeps a cache a previous run filled);
+* warm `status` and `eval scores` after an edit that changes what they count or score: an annotation's
+  rating, a verdict (a judge result replaced by one with the other score);
 * peak memory (ru_maxrss) of a process loading every record (`Project` runs, annotations, states, results),
   with the cache and without (`--peak-only`: just these, e.g. `--peak-only 100000 1000000`).
 
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,8 +40,9 @@ sys.path.insert(0, str(HERE))
 
 from validate_scale import _SNIPPETS, build  # noqa: E402
 
+from kilngit import layout  # noqa: E402
 from kilngit.cache.store import CACHE_DIR  # noqa: E402
-from kilngit.records.canonical import to_file_bytes  # noqa: E402
+from kilngit.records.canonical import content_id, to_file_bytes  # noqa: E402
 
 DEMO = HERE.parent.parent / "shared" / "kiln_demo" / "end_to_end_project_demo"
 KILN_LOADER = HERE.parent / "tests" / "kiln" / "load_with_kiln_ai.py"
@@ -72,10 +76,34 @@ def drop_cache(root: Path) -> None:
 
 
 def edit_one(root: Path, note: str) -> None:
+    """A note: read by no count and no scoreboard."""
     ann = next((root / "tasks/t/annotations").rglob("*.json"))
     data = json.loads(ann.read_text())
     data["note"] = note
     ann.write_bytes(to_file_bytes(data))
+
+
+def edit_rating(root: Path, note: str) -> None:
+    """A rating: the run's consensus (status's rated and disputed counts, a label score's truth)."""
+    ann = next((root / "tasks/t/annotations").rglob("*.json"))
+    data = json.loads(ann.read_text())
+    data["rating"]["value"] = 1.0 - data["rating"]["value"]
+    data["note"] = note
+    ann.write_bytes(to_file_bytes(data))
+
+
+def edit_verdict(root: Path, note: str) -> None:
+    """A verdict: one judge result replaced by one with the other score (a new content ID, a new file), as
+    a re-judged run gets; the scoreboard reads it."""
+    old = next((root / "tasks/t/evals/e/results").rglob("*.json"))
+    data = json.loads(old.read_text())
+    data["scores"] = {name: 1.0 - value for name, value in data["scores"].items()}
+    data["explanation"] = note
+    data["id"] = content_id({k: v for k, v in data.items() if k != "id"})
+    new = root / layout.judge_result_file("t", "e", data["judge"], data["id"])
+    new.parent.mkdir(parents=True, exist_ok=True)
+    new.write_bytes(to_file_bytes(data))
+    old.unlink()
 
 
 class Figures(dict[str, float]):
@@ -112,11 +140,11 @@ def _median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
-def _warm(root: Path, argv: list[str]) -> float:
-    """The median of 3 runs of `kilngit ARGV`, each after a fresh edit of one annotation."""
+def _warm(root: Path, argv: list[str], edit: Callable[[Path, str], None] = edit_one) -> float:
+    """The median of 3 runs of `kilngit ARGV`, each after a fresh `edit` (default: one annotation's note)."""
     times = []
     for i in range(3):
-        edit_one(root, f"edit {i} before {' '.join(argv)} at {time.time()}")
+        edit(root, f"edit {i} before {' '.join(argv)} at {time.time()}")
         times.append(timed([*KILNGIT, "-C", str(root), *argv])[0])
     return _median(times)
 
@@ -146,11 +174,14 @@ def measure(root: Path, n: int, skip: set[str]) -> dict[str, float]:
         ("eval scores", ["eval", "scores"]),
     ):
         out[f"{name}, warm (1 edit)"] = _warm(root, argv)
+    for what, edit in (("rating", edit_rating), ("verdict", edit_verdict)):  # edits the counts, boards read
+        for name, argv in (("status", ["status"]), ("eval scores", ["eval", "scores"])):
+            out[f"{name}, warm (1 {what})"] = _warm(root, argv, edit)
     out["git status"] = _median([timed(["git", "status", "--porcelain"], cwd=root)[0] for _ in range(3)])
     out["kilngit --version (startup)"] = timed([*KILNGIT, "--version"])[0]
     peak_memory(root, out, fill=False, no_cache="no-cache" not in skip)
-    git = subprocess.run(["git", "checkout", "-q", "--", "."], cwd=root)  # leave the tree as built
-    assert git.returncode == 0
+    for git in (["checkout", "-q", "--", "."], ["clean", "-q", "-f", "--", "tasks"]):  # the tree as built
+        assert subprocess.run(["git", *git], cwd=root).returncode == 0
     return out
 
 
@@ -221,8 +252,11 @@ def main() -> None:
             continue
         git = results["git status"]
         for name in ("validate", "status", "eval scores"):
-            ratio = results[f"{name}, warm (1 edit)"] / git
-            print(f"{n:>9}  {name + ', warm / git status':<40} {ratio:7.2f}x", flush=True)
+            for what in ("edit", "rating", "verdict"):
+                if f"{name}, warm (1 {what})" in results:
+                    ratio = results[f"{name}, warm (1 {what})"] / git
+                    label = f"{name}, warm (1 {what}) / git status"
+                    print(f"{n:>9}  {label:<40} {ratio:7.2f}x", flush=True)
     if args.peak_only or "warm" in args.skip:
         return
     if args.demo.is_dir():
