@@ -14,9 +14,9 @@ def table_rows(
     task: str, rid: str, row: RunRow, defs: TaskDefs
 ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """(the `runs` row, the `members` rows, the `verdicts` rows) of the run `rid` (its path's ID)."""
-    run = (task, rid, row.input, row.has_output, row.input_only, row.failed, row.rated, row.disputed)
-    run += (*row.truth, row.group, row.config_hash, row.usage is not None, *(row.usage or (None,) * 4))
-    run += row.source or (None, None)
+    flags = (row.has_output, row.input_only, row.failed, row.rated, row.disputed)
+    run: tuple[Any, ...] = (task, rid, row.input, *flags, *row.truth, row.group, row.config_hash)
+    run += (row.usage is not None, *(row.usage or (None,) * 4), *(row.source or (None, None)))
     members, verdicts = [], []
     for slug, ev in defs.evals.items():
         in_eval, in_golden = row.evals[slug]

@@ -18,6 +18,7 @@ the command reads every record as it always did.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 from collections import Counter
@@ -31,6 +32,7 @@ from kilngit.cache.store import CACHE_DIR, rows_in
 from kilngit.cache.view_files import file_row, read_files
 from kilngit.cache.view_queries import View
 from kilngit.cache.view_rows import table_rows
+from kilngit.cache.view_stats import carried
 from kilngit.load import Parsed
 from kilngit.project import Project
 from kilngit.records import Annotation, JudgeResult, TaskRun
@@ -177,15 +179,17 @@ def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs
             touched.add(row[4])
             read[parsed.relpath] = parsed
     db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    boards_stale, rows_stale = (
-        _recompute(db, project, task, defs, touched, read, fresh) if touched else (False, False)
-    )
-    if fresh or boards_stale:  # stored scoreboards are of an older generation now: unused, so dropped
+    old, new = _recompute(db, project, task, defs, touched, read, fresh) if touched else (set(), set())
+    if fresh or _board_part(old) != _board_part(new):  # stored scoreboards are of an older generation now
         gen += 1
         db.execute("DELETE FROM boards WHERE task = ?", (task,))
-    if fresh or rows_stale or old_files != Counter(r[3:] for r in rows):
+    new_files = [r[3:] for r in rows]
+    if fresh or old != new or old_files != Counter(new_files):
+        stored_stats = None if fresh else _stats(db, task, sgen)
         sgen += 1
         db.execute("DELETE FROM stats WHERE task = ?", (task,))
+        if stored_stats is not None and (now := carried(stored_stats, old_files, new_files, old, new)):
+            db.execute("INSERT INTO stats VALUES (?, ?, ?)", (task, sgen, json.dumps(now)))
     db.execute(
         "INSERT OR REPLACE INTO defs VALUES (?, ?, ?, ?, ?)", (task, defs.fingerprint, state, gen, sgen)
     )
@@ -200,10 +204,10 @@ def _recompute(
     touched: set[str],
     read: dict[str, Parsed],
     fresh: bool,
-) -> tuple[bool, bool]:
+) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     """Recompute the rows of the `touched` runs from their files (as listed in `files`; those in `read`
-    were just read). `fresh`: the task's rows were all dropped, so there is none to delete. Whether a row
-    a scoreboard reads changed, and whether any row did."""
+    were just read). `fresh`: the task's rows were all dropped, so there is none to delete. Their rows
+    before and after, tagged by table ("r", "m", "v")."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS touched (run TEXT PRIMARY KEY)")
     db.execute("DELETE FROM touched")
     db.executemany("INSERT OR IGNORE INTO touched VALUES (?)", ((r,) for r in touched))
@@ -246,7 +250,13 @@ def _recompute(
     db.executemany("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?)", out_verdicts)
     db.executemany("INSERT INTO members VALUES (?, ?, ?, ?, ?, ?, ?, ?)", out_members)
     new = {("r", *r) for r in out_runs} | {("m", *m) for m in out_members} | {("v", *v) for v in out_verdicts}
-    return _board_part(old) != _board_part(new), old != new
+    return old, new
+
+
+def _stats(db: sqlite3.Connection, task: str, sgen: int) -> dict[str, Any] | None:
+    """status's counts stored for the rows' generation `sgen` (`View.numbers`), or None."""
+    row = db.execute("SELECT numbers FROM stats WHERE task = ? AND gen = ?", (task, sgen)).fetchone()
+    return None if row is None else dict(json.loads(row[0]))
 
 
 def _stored_rows(db: sqlite3.Connection, task: str, defs: TaskDefs) -> set[tuple[Any, ...]]:
@@ -264,7 +274,7 @@ def _touched_rows(task: str, defs: TaskDefs) -> dict[str, tuple[str, tuple[str, 
     evals = tuple(defs.evals)
     judges = tuple(sorted({j for js in defs.hashes.values() for j in js}))
     touched = "run IN (SELECT run FROM touched)"
-    runs = {"runs": (f"WHERE task = ? AND {touched}", (task,))}
+    runs: dict[str, tuple[str, tuple[str, ...]]] = {"runs": (f"WHERE task = ? AND {touched}", (task,))}
     if not evals:
         return runs  # (an empty IN list would scan every task's rows)
     return {

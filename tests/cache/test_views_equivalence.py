@@ -19,6 +19,7 @@ import pytest
 
 from kilngit import layout
 from kilngit import status as status_module
+from kilngit.cache import views
 from kilngit.cache.views import open_view
 from kilngit.cli.main import main
 from kilngit.evals import board_view
@@ -239,6 +240,15 @@ def test_views_match_the_records(
 
     rebuild = board_view._rebuilt
     monkeypatch.setattr(board_view, "_rebuilt", rebuilt)
+    carried: list[bool] = []  # status's counts carried over a refresh instead of summed afresh
+
+    def carry(*args: object) -> object:
+        numbers = carry_over(*args)  # type: ignore[arg-type]
+        carried.append(numbers is not None)
+        return numbers
+
+    carry_over = views.carried
+    monkeypatch.setattr(views, "carried", carry)
     rng = random.Random(seed)
     editor = Editor(project.root, rng)
     steps = [
@@ -260,3 +270,4 @@ def test_views_match_the_records(
         _same(project.root, monkeypatch, f"step {i} {step.__name__}", text=i % 5 == 4)
     assert sum(used) > len(used) / 3, "the cached rows were hardly used (odd files all along?)"
     assert any(stored) and not all(stored), "stored scoreboards were never (or always) used"
+    assert any(carried), "status's counts were never carried over a refresh"
