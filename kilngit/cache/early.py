@@ -1,7 +1,6 @@
 """Start `git status` before a command imports its code, so the two overlap.
 
-    with index.one_sync():
-        early.prefetch_project(folder)   # first thing: stdlib and `cache.index` only
+    with early.git_first(folder):        # first thing: stdlib and `cache.index` only
         ...                              # imports, the definitions read
         early.while_git_runs(root, steps)  # what git's answer will need, done only while git still runs
         ...                              # the first `index.sync(root)` takes git's answer
@@ -12,8 +11,9 @@ the record models); started in that order they take the longer of the two instea
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from kilngit.cache import index
@@ -34,6 +34,14 @@ def prefetch_project(folder: str | Path) -> None:
     root = project_root(folder)
     if root is not None:
         index.prefetch(root)
+
+
+@contextlib.contextmanager
+def git_first(folder: str | Path) -> Iterator[None]:
+    """`index.one_sync`, with git asked about the project `folder` is in at once (`prefetch_project`)."""
+    with index.one_sync():
+        prefetch_project(folder)
+        yield
 
 
 def while_git_runs(root: Path, steps: Iterable[Callable[[], object]]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from kilngit.cache import early, index
+from kilngit.cache import early
 
 
 def run() -> None:
@@ -22,8 +22,7 @@ def run() -> None:
 
         run_cli()
         return
-    with index.one_sync():  # the command's own `one_sync` shares this one, so it takes git's answer
-        early.prefetch_project(folder)
+    with early.git_first(folder):  # the command's own `one_sync` shares this one, so it takes git's answer
         from kilngit.cli.main import run as run_cli
 
         run_cli()

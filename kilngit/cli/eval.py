@@ -101,8 +101,7 @@ def scores(evals: tuple[str, ...], task: str | None, judge: str | None, fmt: str
     """Per run config: n, mean per score with a 95% CI, the winner, missing items, cost and latency.
 
     With no EVALS, every eval that has a judge (the others are named on stderr and skipped)."""
-    with index.one_sync():  # git runs while the code below is imported
-        early.prefetch_project(cli_state().project_dir or Path.cwd())
+    with early.git_first(cli_state().project_dir or Path.cwd()):  # git runs while the code below is imported
         if fmt == "table":  # printed at the end: imported while git runs
             import rich.console  # noqa: F401
             import rich.table  # noqa: F401

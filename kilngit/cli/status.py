@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kilngit.cache import early, index
+from kilngit.cache import early
 from kilngit.cli._common import cli_state, current_project, format_option, print_json
 
 
@@ -14,8 +14,7 @@ from kilngit.cli._common import cli_state, current_project, format_option, print
 @format_option("text", "json")
 def status(fmt: str) -> None:
     """Counts per task: runs, ratings, disputes, evals, problems and pending work."""
-    with index.one_sync():  # git runs while the code below is imported
-        early.prefetch_project(cli_state().project_dir or Path.cwd())
+    with early.git_first(cli_state().project_dir or Path.cwd()):  # git runs while the code below is imported
         _status(fmt)
 
 
