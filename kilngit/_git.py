@@ -7,11 +7,16 @@ are stripped, so a hook or a daemon started from one repository never acts on an
 
 from __future__ import annotations
 
+import contextlib
+import locale
 import os
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from kilngit.errors import GitError
 
@@ -95,29 +100,49 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     full_env = git_env()
     try:
-        if isinstance(input, bytes):  # binary input (file contents for fast-import); output is still text
-            proc = subprocess.run(
-                ["git", *args], cwd=cwd, env=full_env, input=input, capture_output=True, timeout=timeout
+        with _stdin(input) as stdin:
+            if isinstance(input, bytes):  # binary input (file contents for fast-import); output is still text
+                proc = subprocess.run(
+                    ["git", *args], cwd=cwd, env=full_env, stdin=stdin, capture_output=True, timeout=timeout
+                )
+                return subprocess.CompletedProcess(
+                    proc.args,
+                    proc.returncode,
+                    proc.stdout.decode(errors="replace"),
+                    proc.stderr.decode(errors="replace"),
+                )
+            return subprocess.run(
+                ["git", *args],
+                cwd=cwd,
+                env=full_env,
+                stdin=stdin,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
             )
-            return subprocess.CompletedProcess(
-                proc.args,
-                proc.returncode,
-                proc.stdout.decode(errors="replace"),
-                proc.stderr.decode(errors="replace"),
-            )
-        return subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env=full_env,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
     except FileNotFoundError as e:
         raise GitError("git is not installed or not on PATH", "install git") from e
     except subprocess.TimeoutExpired as e:
         return subprocess.CompletedProcess(["git", *args], 124, "", f"timed out after {e.timeout:g}s")
+
+
+@contextlib.contextmanager
+def _stdin(input: str | bytes | None) -> Iterator[IO[bytes] | None]:
+    """git's standard input: `input` in an unlinked temporary file, never a pipe. A pipe cut short by a kill -9
+    of this process ends git's input early, and git takes what it got as the whole: `update-index
+    --index-info` then stages the half-written last path (the watcher's index step) and `fast-import` reads
+    a cut stream. From a file git reads all of `input`, or nothing when this process dies before git starts."""
+    if input is None:
+        yield None
+        return
+    with tempfile.TemporaryFile() as f:
+        f.write(input if isinstance(input, bytes) else input.encode(_ENCODING))
+        f.seek(0)
+        yield f
+
+
+#: What `subprocess.run(text=True)` would encode text input with (the locale's; UTF-8 mode too).
+_ENCODING = locale.getpreferredencoding(False)
 
 
 @dataclass(frozen=True)
