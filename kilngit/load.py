@@ -31,6 +31,7 @@ from kilngit.errors import InvalidRecordError, NewerFormatError, did_you_mean
 from kilngit.kinds import KINDS
 from kilngit.problems import Problem
 from kilngit.records import FORMAT_VERSION, MachineRecord, Record
+from kilngit.records.bulk_check import canonical_record
 from kilngit.records.canonical import NotPlain, content_id, parse_plain, plain_content_id, to_file_bytes
 
 __all__ = ["MIGRATIONS", "Parsed", "Problem", "load_record", "parse_record"]
@@ -186,6 +187,9 @@ def _canonical(located: layout.Located, raw: bytes, data: Any) -> tuple[Record, 
         return None
     if data["v"] != FORMAT_VERSION:
         return None
+    quick = canonical_record(located.kind, data, raw)
+    if quick is not None:
+        return quick
     try:
         record = KINDS[located.kind].model.model_validate(data)
         canonical = record.to_data()

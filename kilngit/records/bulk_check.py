@@ -1,0 +1,270 @@
+"""A quick schema and canonical-form check for the bulk kinds (task runs, annotations, judge results), the
+files a cold `kilngit validate` reads by the hundred thousand.
+
+    found = canonical_record("task_run", data, raw)   # (record, its to_data()) or None
+
+It accepts only what pydantic's validation would accept *and* what `to_file_bytes` would write back as
+`raw` exactly, so it returns the record `Model.model_validate(data)` makes (same fields, same types, same
+fields set, same nested models) and its `to_data()`. Anything it is not sure of gives None, and the caller
+goes the full way (pydantic, then the canonical bytes), which is where every error and its text come from.
+
+Why it can be this simple: a canonical file never holds a `null` field (`to_data` leaves `None` out), every
+field with a default other than `None` is written, and every mapping's keys are sorted. Checking those, the
+exact JSON types (no bool for an int, ints as floats only in float fields) and the models' own "after"
+validators (called as they are, not copied) is the schema; `pydantic_core.to_json` of the data, already in
+file order, then proves the bytes without the sorting walk. The field table is read from the models, so a
+field added to a model is checked here too, and a model using anything this module does not know (another
+type, a field validator, an alias, a constraint other than `ge`) is never answered here.
+tests/records/test_bulk_check.py compares it with pydantic on random and hostile input.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import annotated_types
+import pydantic_core
+from pydantic import BaseModel
+
+from kilngit.records.annotation import Annotation
+from kilngit.records.base import Record
+from kilngit.records.evals import JudgeResult
+from kilngit.records.run import TaskRun
+
+__all__ = ["canonical_record"]
+
+_MODELS: dict[str, type[Record]] = {
+    "task_run": TaskRun,
+    "annotation": Annotation,
+    "judge_result": JudgeResult,
+}
+_MAX_INT = 2**63  # bigger ints are left to pydantic
+_MAX_EXACT = 2**53  # an int a float field takes as exactly that float
+_CONFIG = {"extra", "validate_assignment", "defer_build"}
+
+
+class _No(Exception):
+    """Not answered here: the caller validates the full way."""
+
+
+class _Unsupported(Exception):
+    """A model uses something this module does not check."""
+
+
+Check = Callable[[Any], tuple[Any, Any]]
+"""A field's check: the JSON value -> (the value the record holds, the value its `to_data()` holds)."""
+
+
+def canonical_record(kind: str, data: Any, raw: bytes) -> tuple[Record, dict[str, Any]] | None:
+    """(record, `record.to_data()`) when `data` (parsed from `raw`) is a valid `kind` record whose
+    canonical file bytes are `raw`; None when not, or not sure."""
+    check = _check_of(kind)
+    if check is None:
+        return None
+    try:
+        record, canonical = check(data)
+        if pydantic_core.to_json(canonical, indent=2) + b"\n" != raw:
+            return None
+    except Exception:  # _No, or what a validator raised: pydantic says what is wrong
+        return None
+    return record, canonical
+
+
+_CHECKS: dict[str, Check | None] = {}
+
+
+def _check_of(kind: str) -> Check | None:
+    if kind not in _CHECKS:
+        model = _MODELS.get(kind)
+        try:
+            _CHECKS[kind] = _model(model) if model is not None else None
+        except _Unsupported:
+            _CHECKS[kind] = None
+    return _CHECKS[kind]
+
+
+def _model(cls: type[BaseModel]) -> Check:
+    config = cls.model_config
+    if config.get("extra") != "forbid" or set(config) - _CONFIG:
+        raise _Unsupported(cls)
+    decorators = cls.__pydantic_decorators__
+    if (
+        decorators.field_validators
+        or decorators.validators
+        or decorators.root_validators
+        or decorators.field_serializers
+        or decorators.model_serializers
+        or decorators.computed_fields
+        or any(d.info.mode != "after" for d in decorators.model_validators.values())
+        or cls.__private_attributes__
+    ):
+        raise _Unsupported(cls)
+    after = [d.func for d in decorators.model_validators.values()]
+    fields: dict[str, Check] = {}
+    order = list(cls.model_fields)
+    needed = set()
+    for name, info in cls.model_fields.items():
+        if info.alias or info.validation_alias or info.default_factory is not None:
+            raise _Unsupported(cls, name)
+        ge = None
+        for m in info.metadata:
+            if not isinstance(m, annotated_types.Ge):
+                raise _Unsupported(cls, name, m)
+            ge = m.ge
+        fields[name] = _type(info.annotation, ge)
+        if info.default is not None:
+            needed.add(name)  # required, or written by `to_data` whenever left out
+    empty = dict.fromkeys(order)
+    new, set_attr = cls.__new__, object.__setattr__
+
+    def check(data: Any) -> tuple[Any, Any]:
+        if type(data) is not dict:
+            raise _No
+        keys = list(data)
+        if keys != sorted(keys) or not needed.issubset(data):
+            raise _No
+        values = dict(empty)
+        canonical = {}
+        for key in keys:
+            checker = fields.get(key)
+            if checker is None:
+                raise _No
+            values[key], canonical[key] = checker(data[key])
+        record = new(cls)
+        set_attr(record, "__dict__", values)
+        set_attr(record, "__pydantic_fields_set__", set(keys))
+        set_attr(record, "__pydantic_extra__", None)
+        set_attr(record, "__pydantic_private__", None)
+        for validator in after:
+            validator(record)
+        return record, canonical
+
+    return check
+
+
+def _type(annotation: Any, ge: Any) -> Check:
+    """The check of one field's annotation (`X | None` as `X`: a canonical file holds no null)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) != 1 or len(args) != 2:
+            raise _Unsupported(annotation)
+        return _type(rest[0], ge)
+    if ge is not None and annotation not in (int, float):
+        raise _Unsupported(annotation, ge)
+    if annotation is str:
+        return _str
+    if annotation is int:
+        return _int if ge is None else _bounded(_int, ge)
+    if annotation is float:
+        return _float if ge is None else _bounded(_float, ge)
+    if origin is typing.Literal:
+        if not all(type(a) is str for a in args):
+            raise _Unsupported(annotation)
+        return _literal(frozenset(args))
+    if origin is list and args == (str,):
+        return _str_list
+    if origin is dict and args[0] is str:
+        if args[1] is Any:
+            return _any_dict
+        return _dict(_type(args[1], None))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _model(annotation)
+    raise _Unsupported(annotation)
+
+
+def _str(value: Any) -> tuple[Any, Any]:
+    if type(value) is not str:
+        raise _No
+    return value, value
+
+
+def _int(value: Any) -> tuple[Any, Any]:
+    if type(value) is not int or not -_MAX_INT < value < _MAX_INT:
+        raise _No
+    return value, value
+
+
+def _float(value: Any) -> tuple[Any, Any]:
+    if type(value) is int:  # an integral float as the one parse gives it (`canonical.parse_plain`)
+        if not -_MAX_EXACT < value < _MAX_EXACT:
+            raise _No
+        value = float(value)
+    elif type(value) is not float or not math.isfinite(value):
+        raise _No
+    return value, value
+
+
+def _bounded(check: Check, ge: Any) -> Check:
+    def bounded(value: Any) -> tuple[Any, Any]:
+        out = check(value)
+        if not out[0] >= ge:
+            raise _No
+        return out
+
+    return bounded
+
+
+def _literal(allowed: frozenset[str]) -> Check:
+    def literal(value: Any) -> tuple[Any, Any]:
+        if type(value) is not str or value not in allowed:
+            raise _No
+        return value, value
+
+    return literal
+
+
+def _str_list(value: Any) -> tuple[Any, Any]:
+    if type(value) is not list:
+        raise _No
+    for item in value:
+        if type(item) is not str:
+            raise _No
+    return value, value
+
+
+def _dict(check: Check) -> Check:
+    def mapping(value: Any) -> tuple[Any, Any]:
+        if type(value) is not dict:
+            raise _No
+        if not value:
+            return {}, {}
+        keys = list(value)
+        if keys != sorted(keys):
+            raise _No
+        held, canonical = {}, {}
+        for key in keys:
+            held[key], canonical[key] = check(value[key])
+        return held, canonical
+
+    return mapping
+
+
+def _any_dict(value: Any) -> tuple[Any, Any]:
+    if type(value) is not dict:
+        raise _No
+    _plain(value)
+    return dict(value), value
+
+
+def _plain(value: Any) -> None:
+    """A JSON value `to_file_bytes` writes as it is: sorted keys, finite floats."""
+    kind = type(value)
+    if kind is dict:
+        keys = list(value)
+        if keys != sorted(keys):
+            raise _No
+        for item in value.values():
+            _plain(item)
+    elif kind is list:
+        for item in value:
+            _plain(item)
+    elif kind is float:
+        if not math.isfinite(value):
+            raise _No
+    elif kind not in (str, int, bool, type(None)):
+        raise _No
