@@ -65,14 +65,15 @@ def run_git(
     return proc.stdout[:-1] if proc.stdout.endswith("\n") else proc.stdout
 
 
-def start_git(cwd: str | Path, *args: str) -> subprocess.Popen[str]:
+def start_git(cwd: str | Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """Start `git ARGS` in `cwd` and return at once; `finish_git` waits for it. For a caller with other
-    work to do while git runs (the warm `validate` imports its checks meanwhile)."""
+    work to do while git runs (the warm `validate` imports its checks meanwhile). `env`: variables set for
+    this command unless the caller's environment sets them already."""
     try:
         return subprocess.Popen(
             ["git", *args],
             cwd=cwd,
-            env=git_env(),
+            env={**(env or {}), **git_env()},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
