@@ -4,9 +4,11 @@ command prints what `validate --no-cache` prints."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +82,37 @@ def test_a_plain_validate_after_edits_prints_what_no_cache_prints(project: Proje
     assert got[0] == 1 and got == _child(root, "--no-cache", "--format", fmt)
     edited.unlink()
     assert _child(root, "--format", fmt) == _child(root, "--no-cache", "--format", fmt)
+
+
+@pytest.mark.parametrize(("setting", "loaded"), [(None, False), ("", True), ("another-plugin", True)])
+def test_pydantic_plugins_load_only_when_the_user_asks(
+    project: Project, tmp_path: Path, setting: str | None, loaded: bool
+) -> None:
+    """The console entry point sets pydantic's documented switch unless the user set it: an installed
+    pydantic plugin (a real entry point) is then not looked for; a user's own setting is kept."""
+    site = tmp_path / "site"
+    (site / "probe_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "probe_plugin-1.0.dist-info" / "METADATA").write_text("Name: probe-plugin\nVersion: 1.0\n")
+    entry_points = site / "probe_plugin-1.0.dist-info" / "entry_points.txt"
+    entry_points.write_text("[pydantic]\nprobe = probe_plugin:plugin\n")
+    (site / "probe_plugin.py").write_text(
+        "import sys\n"
+        "class Plugin:\n"
+        "    def new_schema_validator(self, *args):\n"
+        "        print('plugin loaded', file=sys.stderr)\n"
+        "        return None, None, None\n"
+        "plugin = Plugin()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env["PYTHONPATH"] = str(site)
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    proc = subprocess.run(
+        [sys.executable, "-m", "kilngit", "-C", str(project.root), "validate", "--no-cache"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert ("plugin loaded" in proc.stderr) == loaded
