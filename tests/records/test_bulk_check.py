@@ -89,7 +89,16 @@ JUDGE_RESULT = {
     },
     "usage": {"input_tokens": 900, "cost": 2.0, "latency_ms": 1500.25},
 }
-BASES = [RUN, FAILED_RUN, ANNOTATION, JUDGE_RESULT]
+
+
+def _deep_sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_sorted(value[k]) for k in sorted(value)}
+    return value
+
+
+# Sorted as they are written, so that a mutation's unsorted mapping is the one thing out of order.
+BASES = [_deep_sorted(base) for base in (RUN, FAILED_RUN, ANNOTATION, JUDGE_RESULT)]
 
 HOSTILE: list[Any] = [
     "plain",
@@ -162,6 +171,7 @@ HOSTILE: list[Any] = [
     {"é": 1, "b": [1.0, {"c": None}]},
     {"x": {"b": 1, "a": 2}},
     {"x": [math.nan]},
+    {"x": [{"b": 1, "a": 2}]},
 ]
 
 
@@ -185,7 +195,8 @@ def _mutate(data: dict[str, Any], rng: random.Random, model: type[BaseModel]) ->
 
 
 def _texts(data: dict[str, Any], rng: random.Random) -> list[str]:
-    """File texts of `data`: canonical, unsorted, other spacing, exponent forms, duplicate keys."""
+    """File texts of `data`: canonical, unsorted (top level, nested), other spacing, exponent forms,
+    duplicate keys."""
     try:
         canonical = to_file_bytes(data).decode()
     except (ValueError, TypeError):
@@ -195,6 +206,8 @@ def _texts(data: dict[str, Any], rng: random.Random) -> list[str]:
     rng.shuffle(items)
     out.append(json.dumps(dict(items), indent=2, ensure_ascii=False) + "\n")
     out.append(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=True) + "\n")
+    # the top level sorted, nested mappings as they come (sorted or not)
+    out.append(json.dumps(dict(sorted(data.items())), indent=2, ensure_ascii=False) + "\n")
     out.append(canonical.replace("\n  ", "\n   ", 1))
     out.append(
         canonical.replace(": 4.0", ": 4e0", 1).replace(": 0.5", ": 5E-1", 1).replace(": 2.0", ": 2.00", 1)
@@ -342,7 +355,7 @@ def test_agrees_on_every_field_set_to_every_hostile_value(base):
             if base["kind"] != "annotation":
                 with contextlib.suppress(ValueError, TypeError):
                     data["id"] = content_id(data)
-            for text in _texts(data, random.Random(i))[:3]:
+            for text in _texts(data, random.Random(i))[:4]:
                 raw = text.encode()
                 for parsed in _parses(text):
                     _agree(base["kind"], parsed, raw)
