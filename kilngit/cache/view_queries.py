@@ -34,14 +34,42 @@ class View:
         refresh them meanwhile)."""
         return _reading(self._db)
 
-    def board(self, eval_slug: str, judge: str, code: str) -> str | None:
-        """The scoreboard stored for the rows' current generation by this `code`, or None."""
+    def board(self, eval_slug: str, judge: str, code: str) -> tuple[int, str] | None:
+        """(the generation it was computed from, the stored text) of the scoreboard stored by this `code`."""
         row = self._db.execute(
-            "SELECT b.board FROM boards b JOIN defs d ON d.task = b.task AND d.gen = b.gen"
-            " WHERE b.task = ? AND b.eval = ? AND b.judge = ? AND b.code = ?",
+            "SELECT gen, board FROM boards WHERE task = ? AND eval = ? AND judge = ? AND code = ?",
             (self.task, eval_slug, judge, code),
         ).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def board_edits(self, since: int, until: int) -> list[list[Any]] | None:
+        """The verdict edits (`kilngit.cache.board_edits`) that took the rows from generation `since` to
+        `until`, oldest first; None when another change came between (then no stored board is of use)."""
+        rows = self._db.execute(
+            "SELECT gen, edits FROM board_edits WHERE task = ? AND gen > ? AND gen <= ? ORDER BY gen",
+            (self.task, since, until),
+        ).fetchall()
+        if [g for g, _ in rows] != list(range(since + 1, until + 1)):
+            return None
+        return [edit for _, edits in rows for edit in json.loads(edits)]
+
+    def board_run(self, eval_slug: str, run: str) -> tuple[Any, ...] | None:
+        """(in the eval set, input, has output, input only, group, config hash) of an eval member."""
+        row = self._db.execute(
+            "SELECT m.in_eval, r.input, r.has_output, r.input_only, r.grp, r.config_hash FROM members m"
+            " JOIN runs r ON r.task = m.task AND r.run = m.run WHERE m.task = ? AND m.eval = ? AND m.run = ?",
+            (self.task, eval_slug, run),
+        ).fetchone()
+        return None if row is None else tuple(row)
+
+    def eval_input(self, eval_slug: str, digest: str) -> bool:
+        """Whether a run in the eval set has this input."""
+        row = self._db.execute(
+            "SELECT 1 FROM runs r JOIN members m ON m.task = r.task AND m.eval = ? AND m.run = r.run"
+            " WHERE r.task = ? AND r.input = ? AND m.in_eval LIMIT 1",
+            (eval_slug, self.task, digest),
+        ).fetchone()
+        return row is not None
 
     def keep_board(self, eval_slug: str, judge: str, code: str, generation: int, board: str) -> None:
         """Store a scoreboard computed from the rows of `generation` (best effort: a busy or read-only
@@ -171,9 +199,18 @@ class View:
             out.append((bool(in_eval), row, None if sc is None else (load(sc), load(lb))))
         return out
 
-    def truth_rows(self) -> list[tuple[str, int, str | None]]:
-        """(input digest, truth kind, label) of every run whose overall consensus is a label rating."""
-        rows = self._db.execute("SELECT input, truth, label FROM runs WHERE task = ? AND truth", (self.task,))
+    def truth_rows(self, digest: str | None = None) -> list[tuple[str, int, str | None]]:
+        """(input digest, truth kind, label) of every run (on the input `digest`) whose overall consensus is
+        a label rating."""
+        if digest is None:
+            rows = self._db.execute(
+                "SELECT input, truth, label FROM runs WHERE task = ? AND truth", (self.task,)
+            )
+        else:
+            rows = self._db.execute(
+                "SELECT input, truth, label FROM runs WHERE task = ? AND input = ? AND truth",
+                (self.task, digest),
+            )
         return rows.fetchall()
 
 

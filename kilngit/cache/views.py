@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kilngit._io import ReadError, check_no_symlinks
-from kilngit.cache import early
+from kilngit.cache import board_edits, early
 from kilngit.cache.changes import changes
 from kilngit.cache.store import CACHE_DIR, rows_in
 from kilngit.cache.view_files import file_row, read_files
@@ -74,6 +74,11 @@ _TABLES = (
     # Scoreboards (JSON) of one generation of the rows and a digest of their code (`kilngit.evals.board_view`).
     "CREATE TABLE IF NOT EXISTS boards (task TEXT NOT NULL, eval TEXT NOT NULL, judge TEXT NOT NULL,"
     " gen INT NOT NULL, code TEXT NOT NULL, board TEXT NOT NULL, PRIMARY KEY (task, eval, judge))",
+    # The verdicts replaced by the refresh that made generation gen, when nothing else a scoreboard reads
+    # changed (`kilngit.cache.board_edits`), and the index that finds an input's runs for them.
+    "CREATE TABLE IF NOT EXISTS board_edits (task TEXT NOT NULL, gen INT NOT NULL, edits TEXT NOT NULL,"
+    " PRIMARY KEY (task, gen))",
+    "CREATE INDEX IF NOT EXISTS runs_input ON runs (task, input)",
     # status's counts (JSON) of one generation of the rows (`kilngit.status`).
     "CREATE TABLE IF NOT EXISTS stats (task TEXT PRIMARY KEY, gen INT NOT NULL, numbers TEXT NOT NULL)",
 )
@@ -133,7 +138,7 @@ def _open(root: Path, real: str) -> sqlite3.Connection:
         want = {"schema": SCHEMA, "root": real}
         if dict(db.execute("SELECT name, value FROM meta").fetchall()) != want:
             db.execute("BEGIN IMMEDIATE")  # another schema, a copied folder, or new: start empty
-            for table in ("defs", "files", "runs", "members", "verdicts", "boards", "stats"):
+            for table in ("defs", "files", "runs", "members", "verdicts", "boards", "board_edits", "stats"):
                 db.execute(f"DROP TABLE IF EXISTS {table}")
             db.execute("DELETE FROM meta")
             db.executemany("INSERT INTO meta VALUES (?, ?)", want.items())
@@ -180,9 +185,16 @@ def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs
             read[parsed.relpath] = parsed
     db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     old, new = _recompute(db, project, task, defs, touched, read, fresh) if touched else (set(), set())
-    if fresh or _board_part(old) != _board_part(new):  # stored scoreboards are of an older generation now
-        gen += 1
-        db.execute("DELETE FROM boards WHERE task = ?", (task,))
+    if fresh or (board_old := _board_part(old)) != (board_new := _board_part(new)):
+        gen += 1  # stored scoreboards are of an older generation now: of use only if verdicts alone changed
+        edits = None if fresh else board_edits.verdict_edits(board_old, board_new)
+        if edits is None:
+            db.execute("DELETE FROM boards WHERE task = ?", (task,))
+            db.execute("DELETE FROM board_edits WHERE task = ?", (task,))
+        else:
+            db.execute("INSERT OR REPLACE INTO board_edits VALUES (?, ?, ?)", (task, gen, json.dumps(edits)))
+            db.execute("DELETE FROM board_edits WHERE task = ? AND gen <= ?", (task, gen - board_edits.KEEP))
+            db.execute("DELETE FROM boards WHERE task = ? AND gen < ?", (task, gen - board_edits.KEEP))
     new_files = [r[3:] for r in rows]
     if fresh or old != new or old_files != Counter(new_files):
         stored_stats = None if fresh else _stats(db, task, sgen)

@@ -5,7 +5,9 @@ scoreboard reads changes (an input, an output, a group, a verdict, eval-set memb
 consensus): after an edit that changes none of them (a note, a rating where no score is a label) the next
 `eval scores` reads the stored board instead of every eval-set row. Stale-result counts, which come from the
 judge-result files, are counted afresh each time. A stored board is used only when rebuilding it gives back
-its exact JSON, so the output stays that of the uncached path.
+its exact JSON, so the output stays that of the uncached path. After edits that only replaced verdicts (a
+judge result rewritten), a board stored for an older generation is brought up to date run by run through
+its groups' tallies (`kilngit.evals.board_patch`) and stored again.
 """
 
 from __future__ import annotations
@@ -15,14 +17,21 @@ import functools
 import json
 import types
 from collections import defaultdict
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
 from kilngit.cache.code import code_digest
 from kilngit.cache.views import open_view
 from kilngit.errors import KilngitError
-from kilngit.evals import scores
+from kilngit.evals import board_patch, scores
+from kilngit.evals.tally import Tally
 from kilngit.project import Project
+from kilngit.records import Eval, Task
 from kilngit.run_rows import task_defs
+
+if TYPE_CHECKING:
+    from kilngit.cache.view_queries import View
+
+Tallies = dict[str, tuple[str | None, Tally]]  # group -> (the config hash of its kept runs or None, tally)
 
 #: Modules whose code decides a scoreboard from the rows: another version of any of them recomputes it.
 _CODE = (
@@ -32,6 +41,8 @@ _CODE = (
     "evals/metrics.py",
     "evals/labels.py",
     "evals/agreement.py",
+    "evals/tally.py",
+    "evals/board_patch.py",
 )
 
 
@@ -45,24 +56,49 @@ def board_from_view(project: Project, task: str, eval_slug: str, judge: str) -> 
     if view is None:
         return None
     ev, hashes = defs.evals[eval_slug], defs.hashes[eval_slug]
+    labels = any(s.type == "label" for s in ev.scores)
     try:
         with view.reading():  # the rows and their generation as of one moment
             generation = view.generation()
             stale = sum(n for (j, h), n in view.results(eval_slug).items() if hashes.get(j) != h)
-            stored = _rebuilt(view.board(eval_slug, judge, _code()))
-            if stored is None:
+            found = view.board(eval_slug, judge, _code())
+            stored = _rebuilt(None if found is None else found[1])
+            board, tallies = stored if stored is not None else (None, {})
+            if board is not None and found is not None and found[0] != generation:
+                edits = view.board_edits(found[0], generation)
+                board = (
+                    None if edits is None else _patched(view, ev, project.task(task), board, tallies, edits)
+                )
+            if board is None:
                 picked = view.board_rows(eval_slug, judge)
-                truth = _truth(view.truth_rows()) if any(s.type == "label" for s in ev.scores) else {}
-        if stored is not None:
-            stored.stale_results = stale
-            return stored
-        inputs = {row.input for in_eval, row, _ in picked if in_eval}
-        rows = [(row, verdict) for in_eval, row, verdict in picked if in_eval or row.input in inputs]
-        board = scores._board(project, task, eval_slug, ev, judge, hashes[judge], rows, inputs, stale, truth)
-        view.keep_board(eval_slug, judge, _code(), generation, json.dumps(board.to_dict()))
+                truth = _truth(view.truth_rows()) if labels else {}
+        if board is None:
+            inputs = {row.input for in_eval, row, _ in picked if in_eval}
+            rows = [(row, verdict) for in_eval, row, verdict in picked if in_eval or row.input in inputs]
+            tallies = {}
+            args = (project, task, eval_slug, ev, judge, hashes[judge], rows, inputs, stale, truth, tallies)
+            board = scores._board(*args)
+        board.stale_results = stale
+        if found is None or found[0] != generation or stored is None:
+            view.keep_board(eval_slug, judge, _code(), generation, _text(board, tallies))
     finally:
         view.close()
     return board
+
+
+def _patched(
+    view: View, ev: Eval, task: Task, board: scores.Scoreboard, tallies: Tallies, edits: list[list[Any]]
+) -> scores.Scoreboard | None:
+    def truth(digest: str) -> str | None:
+        return _truth(view.truth_rows(digest)).get(digest)
+
+    return board_patch.patched(view, ev, task, board, tallies, edits, truth)
+
+
+def _text(board: scores.Scoreboard, tallies: Tallies) -> str:
+    """What is stored of a board: its JSON and its groups' tallies."""
+    kept = {group: [hash_, tally.to_json()] for group, (hash_, tally) in tallies.items()}
+    return json.dumps({"board": board.to_dict(), "tallies": kept})
 
 
 def _truth(rows: list[tuple[str, int, str | None]]) -> dict[str, str | None]:
@@ -79,19 +115,22 @@ def _truth(rows: list[tuple[str, int, str | None]]) -> dict[str, str | None]:
 
 @functools.cache
 def _code() -> str:
-    h = code_digest("boards 1\n", _CODE)
+    h = code_digest("boards 2\n", _CODE)
     return h.hexdigest()[:32]
 
 
-def _rebuilt(text: str | None) -> scores.Scoreboard | None:
-    """The stored board as a `Scoreboard`, or None when there is none or it does not rebuild exactly."""
+def _rebuilt(text: str | None) -> tuple[scores.Scoreboard, Tallies] | None:
+    """The stored board as a `Scoreboard` with its groups' tallies, or None when there is none or it does
+    not rebuild exactly."""
     if text is None:
         return None
     try:
-        board = _build(scores.Scoreboard, json.loads(text))
+        stored = json.loads(text)
+        board = _build(scores.Scoreboard, stored["board"])
+        tallies = {group: (kept, Tally.from_json(t)) for group, (kept, t) in stored["tallies"].items()}
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    return board if json.dumps(board.to_dict()) == text else None
+    return (board, tallies) if json.dumps(board.to_dict()) == json.dumps(stored["board"]) else None
 
 
 def _build(tp: Any, value: Any) -> Any:

@@ -17,6 +17,7 @@ from kilngit.evals.items import eval_items, runs_on_inputs
 from kilngit.evals.labels import LabelStats, label_stats, score_classes
 from kilngit.evals.metrics import JsonDataclass, allowed_values, mean_ci, normalize, percentile
 from kilngit.evals.results import EvalResults, eval_results, find_judge
+from kilngit.evals.tally import Tally
 from kilngit.evals.truth import human_truth
 from kilngit.evals.winners import mark_winners
 from kilngit.project import Project
@@ -152,7 +153,10 @@ def _board(
     inputs: set[str],
     stale: int,
     truth: dict[str, str | None],
+    tallies: dict[str, tuple[str | None, Tally]] | None = None,
 ) -> Scoreboard:
+    """The scoreboard of `rows`. `tallies`, when given, gets each group's (the config hash its kept runs
+    carry, or None: all kept; its `Tally`), for the cache to change the board run by run."""
     by_group: dict[str, list[tuple[RunRow, Verdict]]] = defaultdict(list)
     for row, verdict in rows:
         if not row.input_only:  # an input waiting for answers is no one's output: not a scoreboard row
@@ -163,13 +167,21 @@ def _board(
     current = _current_config_hashes(project, task)
     definition = project.task(task)
     for group, members in sorted(by_group.items()):
-        board.groups.append(
-            _group_scores(group, members, ev.scores, inputs, current.get(group), truth, definition)
+        got, kept, tally = _group_scores(
+            group, members, ev.scores, inputs, current.get(group), truth, definition
         )
-    mark_winners(board)
-    # Best first: readers look for the top of the table (groups without a quality last, then by name).
-    board.groups.sort(key=lambda g: (g.quality is None, -(g.quality or 0.0), g.group))
+        board.groups.append(got)
+        if tallies is not None:
+            tallies[group] = (kept, tally)
+    rank(board)
     return board
+
+
+def rank(board: Scoreboard) -> None:
+    """Mark the winners and the Pareto front, and sort the groups best first (readers look for the top of
+    the table: groups without a quality last, then by name)."""
+    mark_winners(board)
+    board.groups.sort(key=lambda g: (g.quality is None, -(g.quality or 0.0), g.group))
 
 
 def _group_scores(
@@ -180,38 +192,17 @@ def _group_scores(
     config_hash: str | None,
     truth: dict[str, str | None],
     task: Task,
-) -> GroupScores:
-    stale_runs = 0
+) -> tuple[GroupScores, str | None, Tally]:
+    """The group's scores, the config hash of the runs kept (None: all), and the tally of their verdicts."""
+    stale_runs, kept = 0, None
     if config_hash and any(r.config_hash == config_hash for r, _ in rows):
-        kept = [(r, v) for r, v in rows if r.config_hash == config_hash]
-        stale_runs, rows = len(rows) - len(kept), kept
-    values: dict[str, list[float]] = defaultdict(list)
-    pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    n = unjudged = errors = failed = 0
+        kept = config_hash
+        picked = [(r, v) for r, v in rows if r.config_hash == config_hash]
+        stale_runs, rows = len(rows) - len(picked), picked
+    tally = Tally()
     for row, verdict in rows:
-        if not row.has_output:
-            failed += 1
-            continue
-        run_scores, run_labels = verdict if verdict else ({}, {})
-        if verdict is None:
-            unjudged += 1
-        elif not run_scores and not run_labels:
-            errors += 1
-        else:
-            n += 1
-            for name, value in run_scores.items():
-                values[name].append(value)
-            right = truth.get(row.input)
-            for name, label in run_labels.items():
-                if right is not None:  # a label score counts where the humans gave the input a class
-                    pairs[name].append((right, label))
-                    values[name].append(1.0 if label == right else 0.0)
-    stats = {
-        s.name: _stat(s, values.get(s.name, []), pairs.get(s.name), task)
-        for s in scores
-        if values.get(s.name)
-    }
-    normalized = [st.normalized for st in stats.values() if st.normalized is not None]
+        tally.add(row.has_output, verdict, truth.get(row.input))
+    stats, quality = scored(tally, scores, task)
     answered_rows = [r for r, _ in rows if r.has_output]
     answered = {r.input for r in answered_rows}
     usages = [r.usage for r, _ in rows if r.usage is not None]
@@ -220,15 +211,15 @@ def _group_scores(
     sources = [r.source for r in answered_rows if r.source is not None]
     models = {model for model, _ in sources}
     prompts = {prompt for _, prompt in sources if prompt}
-    return GroupScores(
+    out = GroupScores(
         group=group,
-        n=n,
+        n=tally.n,
         scores=stats,
-        quality=sum(normalized) / len(normalized) if normalized else None,
+        quality=quality,
         missing_inputs=len(inputs - answered),
-        unjudged=unjudged,
-        judge_errors=errors,
-        failed_runs=failed,
+        unjudged=tally.unjudged,
+        judge_errors=tally.errors,
+        failed_runs=tally.failed,
         stale_runs=stale_runs,
         mean_input_tokens=_mean([u[0] for u in usages]),
         mean_output_tokens=_mean([u[1] for u in usages]),
@@ -239,6 +230,19 @@ def _group_scores(
         prompt=next(iter(prompts)) if len(prompts) == 1 else None,
         cost_unknown=cost_unknown,
     )
+    return out, kept, tally
+
+
+def scored(tally: Tally, scores: list[EvalScore], task: Task) -> tuple[dict[str, ScoreStat], float | None]:
+    """Each score's statistics from a group's `tally` (scores without a value left out), and the quality:
+    the mean of their normalized means."""
+    stats = {
+        s.name: _stat(s, values, tally.listed_pairs(s.name), task)
+        for s in scores
+        if (values := tally.listed(s.name))
+    }
+    normalized = [st.normalized for st in stats.values() if st.normalized is not None]
+    return stats, sum(normalized) / len(normalized) if normalized else None
 
 
 def _stat(

@@ -9,6 +9,7 @@ JSON output of both commands with the cache equals the output with `KILNGIT_NO_C
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import random
@@ -22,7 +23,7 @@ from kilngit import status as status_module
 from kilngit.cache import views
 from kilngit.cache.views import open_view
 from kilngit.cli.main import main
-from kilngit.evals import board_view
+from kilngit.evals import board_patch, board_view
 from kilngit.project import Project
 from kilngit.records import Annotation, DatasetSplit, Eval, Judge, JudgeResult, Rating, TaskRun
 from kilngit.records.canonical import to_file_bytes
@@ -155,6 +156,31 @@ class Editor:
             )
         )
 
+    def replace_verdict(self) -> None:
+        """A current judge result replaced by one with other scores (a new file, the old one gone): the next
+        `eval scores` changes its stored board run by run (`kilngit.evals.board_patch`)."""
+        project = self.project
+        ev, judges = project.evals(TASK)["routing"], project.judges(TASK, "routing")
+        current = {name: judge_hash(j, ev, judges) for name, j in judges.items()}
+        found = []
+        for path in self.files("evals"):
+            with contextlib.suppress(ValueError):  # truncated by an earlier step
+                result = JudgeResult.model_validate_json(path.read_bytes())
+                if result.judge_hash == current.get(result.judge):
+                    found.append((path, result))
+        if not found:
+            return self.judge()
+        path, old = self.rng.choice(found)
+        path.unlink()
+        rng = self.rng
+        error = rng.random() < 0.1
+        update = {
+            "scores": {} if error else {"polite": 1.0 - old.scores.get("polite", 0.0)},
+            "labels": {} if error else {"category": rng.choice(LABELS)},
+            "error": "crashed" if error else None,
+        }
+        project.write_record(old.model_copy(update=update).with_id())
+
     def delete(self) -> None:
         files = self.files(self.rng.choice(["runs", "annotations", "evals"]))
         if files:
@@ -207,13 +233,7 @@ class Editor:
         git(self.root, "clean", "-qfd", "tasks")
 
 
-@pytest.mark.parametrize(("seed", "git_index"), [(1, True), (2, True), (3, False)])
-def test_views_match_the_records(
-    project: Project, monkeypatch: pytest.MonkeyPatch, seed: int, git_index: bool
-) -> None:
-    """Changes found by git (`kilngit.cache.index`), or without it by walking folders and comparing keys."""
-    if not git_index:
-        monkeypatch.setenv("KILNGIT_NO_GIT_INDEX", "1")
+def _setup(project: Project) -> None:
     make_tickets(project)
     _routing(project)
     for name, score in (("exact", "category"), ("reference", "polite")):
@@ -222,6 +242,43 @@ def test_views_match_the_records(
         )
     git(project.root, "add", "-A")
     git(project.root, "commit", "-qm", "tickets")
+
+
+def test_verdict_edits_change_the_stored_board(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judge results replaced one by one (and labels edited between): `eval scores` takes the stored board
+    through the verdict edits (`kilngit.evals.board_patch`) and says what it says from the records."""
+    _setup(project)
+    patches: list[bool] = []
+
+    def patch(*args: object) -> object:
+        board = patch_board(*args)  # type: ignore[arg-type]
+        patches.append(board is not None)
+        return board
+
+    patch_board = board_patch.patched
+    monkeypatch.setattr(board_patch, "patched", patch)
+    editor = Editor(project.root, random.Random(7))
+    for _ in range(12):
+        editor.judge()
+    _same(project.root, monkeypatch, "judged")
+    for i in range(10):
+        editor.replace_verdict()
+        if i % 2:
+            editor.replace_verdict()  # two edits before the next command: one refresh, two verdicts
+        if i % 4 == 3:
+            editor.annotate()  # a label: the board is computed afresh
+        _same(project.root, monkeypatch, f"step {i}", text=i % 3 == 2)
+    assert patches.count(True) >= 5, patches
+
+
+@pytest.mark.parametrize(("seed", "git_index"), [(1, True), (2, True), (3, False)])
+def test_views_match_the_records(
+    project: Project, monkeypatch: pytest.MonkeyPatch, seed: int, git_index: bool
+) -> None:
+    """Changes found by git (`kilngit.cache.index`), or without it by walking folders and comparing keys."""
+    if not git_index:
+        monkeypatch.setenv("KILNGIT_NO_GIT_INDEX", "1")
+    _setup(project)
     used: list[bool] = []
 
     def counting(*args: object) -> object:
@@ -256,6 +313,7 @@ def test_views_match_the_records(
         (editor.annotate, 4),
         (editor.note, 2),
         (editor.judge, 4),
+        (editor.replace_verdict, 5),
         (editor.delete, 2),
         (editor.edit_run, 1),
         (editor.truncate, 1),
