@@ -79,7 +79,11 @@ class Facts:
     @property
     def storable(self) -> bool:
         """False when a definition it depends on changed too recently to be keyed (see `keys`)."""
-        return not any(d[0] == "d" and d[2] == RACY for d in self.deps)
+        # A loop, not any(<generator>) (SIM110): half the cost, asked twice per file of a cold run.
+        for d in self.deps:  # noqa: SIM110
+            if d[0] == "d" and d[2] == RACY:
+                return False
+        return True
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))

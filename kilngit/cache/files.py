@@ -71,9 +71,11 @@ def file_facts(
                 out[relpath] = compute(root, relpath, ctx, records)
                 fresh.add(relpath)
         if store is not None:
+            # In path order (the b-tree appends); a cold run read all of `relpaths`, already in that order.
+            order = relpaths if len(fresh) == len(relpaths) else sorted(fresh)
             rows = [
                 (p, key, out[p].encode())
-                for p in sorted(fresh)
+                for p in order
                 if (key := keys[p]) is not None and key != RACY and out[p].storable
             ]
             gone = [p for p in cached if p not in out] if complete else []

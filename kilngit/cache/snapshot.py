@@ -126,10 +126,7 @@ def _rebuild(
             "INSERT INTO snap_problems VALUES (?, ?)", ((p, _encode(v)) for p, v in by_path.items())
         )
         # In key order: appending to each table's b-tree costs half as much as inserting all over it.
-        db.executemany(
-            "INSERT OR IGNORE INTO snap_deps VALUES (?, ?)",
-            sorted((d, p) for p, d in _dep_rows(relpaths, facts)),
-        )
+        db.executemany("INSERT OR IGNORE INTO snap_deps VALUES (?, ?)", _sorted_dep_rows(relpaths, facts))
         db.executemany("INSERT INTO snap_runs VALUES (?, ?)", sorted(_run_rows(relpaths, facts)))
         _put_meta(db, state, outcome, pending, seal)
         db.execute("COMMIT")
@@ -283,10 +280,16 @@ def _counted(relpath: str, facts: Facts) -> str:
 
 
 def _run_key(key: list[str]) -> str:
-    return _COMPACT.encode(key)
+    """The key as compact JSON (`_COMPACT.encode(key)`), built by hand from its strings: the encoder's
+    `encode` makes a new C encoder per call, twice the cost, 80k times at 100k files."""
+    try:
+        return "[" + ",".join([_quote(k) for k in key]) + "]"
+    except TypeError:  # not a string (a key of another shape): the encoder says what it is
+        return _COMPACT.encode(key)
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # built once: `json.dumps(**kw)` builds one per call
+_quote = json.encoder.encode_basestring_ascii  # what _COMPACT (ensure_ascii) writes for a string
 
 
 def _dep_rows(relpaths: Iterable[str], facts: dict[str, Facts]) -> Iterator[tuple[str, str]]:
@@ -294,6 +297,23 @@ def _dep_rows(relpaths: Iterable[str], facts: dict[str, Facts]) -> Iterator[tupl
     for p in relpaths:
         for dep in {d[1] for d in facts[p].deps}:
             yield p, dep
+
+
+def _sorted_dep_rows(relpaths: list[str], facts: dict[str, Facts]) -> Iterator[tuple[str, str]]:
+    """(dep, path) rows in key order, for `relpaths` in path order: the paths of each dep come grouped and
+    already sorted, so only the distinct deps are sorted, not every row (a third fewer items, and strings
+    rather than tuples)."""
+    by_dep: dict[str, list[str]] = {}
+    for p in relpaths:
+        for dep in {d[1] for d in facts[p].deps}:
+            paths = by_dep.get(dep)
+            if paths is None:
+                by_dep[dep] = [p]
+            else:
+                paths.append(p)
+    for dep in sorted(by_dep):
+        for p in by_dep[dep]:
+            yield dep, p
 
 
 def _run_rows(relpaths: Iterable[str], facts: dict[str, Facts]) -> Iterator[tuple[str, str]]:

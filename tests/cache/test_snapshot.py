@@ -158,3 +158,27 @@ def test_a_held_lock_is_waited_out_not_discarded(project: Project, monkeypatch: 
     with closing(sqlite3.connect(_db(project.root))) as db:
         assert db.execute("SELECT count(*) FROM snap_files").fetchone()[0] > 0  # not thrown away
     assert _messages(project.root) == _messages(project.root, cache=False)
+
+
+def test_run_keys_and_dep_rows_are_what_the_encoder_and_a_sort_make() -> None:
+    """The snapshot's hand-built run keys are the encoder's compact JSON (random and hostile strings,
+    keys of other shapes), and its grouped dep rows are the sorted rows."""
+    import random
+
+    from kilngit.cache.facts import Facts
+    from kilngit.cache.snapshot import _COMPACT, _dep_rows, _run_key, _sorted_dep_rows
+
+    rng = random.Random(16)
+    alphabet = list('aZ0"\\\n\x00\x1f\x7fé日\ud83d😀\u2028/')
+    keys: list[list[object]] = [[1, "a"], ["a", None], [True], [1.5, "x"], [], [""], [["nested"]]]
+    for _ in range(3000):
+        keys.append(["".join(rng.choices(alphabet, k=rng.randint(0, 6))) for _ in range(rng.randint(0, 7))])
+    for key in keys:
+        assert _run_key(key) == _COMPACT.encode(key), key  # type: ignore[arg-type]
+    paths = [f"tasks/t/runs/{rng.choice('ab')}{rng.randint(0, 30):02d}.json" for _ in range(300)]
+    relpaths = sorted(set(paths))
+    facts = {
+        p: Facts("task_run", [], deps=[[w, rng.choice(paths[:40]), True] for w in rng.choices("ed", k=3)])
+        for p in relpaths
+    }
+    assert list(_sorted_dep_rows(relpaths, facts)) == sorted((d, p) for p, d in _dep_rows(relpaths, facts))
