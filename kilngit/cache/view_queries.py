@@ -62,6 +62,21 @@ class View:
         ).fetchone()
         return None if row is None else tuple(row)
 
+    def input_runs(self, eval_slug: str, judge: str, digest: str) -> list[tuple[tuple[Any, ...], Verdict]]:
+        """(`board_run`'s tuple, current verdict of `judge`) of the eval members on the input `digest` the
+        scoreboard looks at (in the eval set, or judged by `judge`)."""
+        rows = self._db.execute(
+            "SELECT m.in_eval, r.input, r.has_output, r.input_only, r.grp, r.config_hash, v.scores, v.labels"
+            " FROM runs r JOIN members m ON m.task = r.task AND m.eval = ? AND m.run = r.run"
+            " LEFT JOIN verdicts v ON v.task = m.task AND v.eval = m.eval AND v.judge = ? AND v.run = m.run"
+            " WHERE r.task = ? AND r.input = ? AND (m.in_eval OR instr(m.judges, ?))",
+            (eval_slug, judge, self.task, digest, f"|{judge}|"),
+        )
+        return [
+            (tuple(row[:6]), None if row[6] is None else (json.loads(row[6]), json.loads(row[7])))
+            for row in rows
+        ]
+
     def eval_input(self, eval_slug: str, digest: str) -> bool:
         """Whether a run in the eval set has this input."""
         row = self._db.execute(

@@ -187,7 +187,7 @@ def _refresh(db: sqlite3.Connection, project: Project, task: str, defs: TaskDefs
     old, new = _recompute(db, project, task, defs, touched, read, fresh) if touched else (set(), set())
     if fresh or (board_old := _board_part(old)) != (board_new := _board_part(new)):
         gen += 1  # stored scoreboards are of an older generation now: of use only if verdicts alone changed
-        edits = None if fresh else board_edits.verdict_edits(board_old, board_new)
+        edits = None if fresh else board_edits.board_edits(db, task, board_old, board_new)
         if edits is None:
             db.execute("DELETE FROM boards WHERE task = ?", (task,))
             db.execute("DELETE FROM board_edits WHERE task = ?", (task,))

@@ -1,11 +1,12 @@
 """A stored scoreboard brought up to date after verdict edits, run by run (`kilngit.evals.board_view`).
 
 When the only rows that changed since a board was stored are verdicts replaced (a judge result rewritten or
-added beside another of the same run and judge: `kilngit.cache.board_edits`), nothing but the verdict-decided
-part of the groups changed: which runs count, their inputs, groups, outputs, usage and the humans' classes
-are those the board was computed from. Each edited run's old verdict is taken out of its group's `Tally`
-and the new one put in, the touched groups' scores are recomputed from their tallies, and the board is ranked
-again, with the same code as the full computation (`kilngit.evals.scores`).
+added beside another of the same run and judge) or the humans' class of inputs (a label rating edited:
+`kilngit.cache.board_edits`), nothing but the verdict-decided part of the groups changed: which runs count,
+their inputs, groups, outputs and usage are those the board was computed from. Each edited run's old
+verdict is taken out of its group's `Tally` and the new one put in (for a class, every scoreboard run on the
+input, with the old class and the new), the touched groups' scores are recomputed from their tallies, and
+the board is ranked again, with the same code as the full computation (`kilngit.evals.scores`).
 """
 
 from __future__ import annotations
@@ -29,31 +30,47 @@ def patched(
     edits: list[list[Any]],
     truth: Any,
 ) -> scores.Scoreboard | None:
-    """`board` (with its groups' `tallies`, both changed in place) after `edits` ([eval, judge, run, old
-    scores, old labels, new scores, new labels], the verdicts as JSON, oldest first); `truth(digest)`: the
-    human class of an input. None when an edit does not fit the board (then compute it afresh)."""
+    """`board` (with its groups' `tallies`, both changed in place) after `edits` (`kilngit.cache.board_edits`,
+    oldest first); `truth(digest)`: the human class of an input now. None when an edit does not fit the
+    board (then compute it afresh)."""
     labels = any(s.type == "label" for s in ev.scores)
     groups = {g.group: g for g in board.groups}
+    verdicts = [e[3:] for e in edits if e[0] == "v" and (e[1], e[2]) == (board.eval, board.judge)]
+    relabeled = [e[1:] for e in edits if e[0] == "t"] if labels else []
     touched: set[str] = set()
-    for eval_slug, judge, run, *verdicts in edits:
-        if (eval_slug, judge) != (board.eval, board.judge):
-            continue
-        found = view.board_run(eval_slug, run)
-        if found is None:
-            return None
-        in_eval, digest, has_output, input_only, group, config_hash = found
-        if input_only or not (in_eval or view.eval_input(eval_slug, digest)):
-            continue  # not a scoreboard row
+
+    def count(run: tuple[Any, ...], verdict: Any, right: str | None, sign: int) -> bool:
+        """Count the eval member `run` (`View.board_run`) in or out of its group's tally; False: it does
+        not fit the board."""
+        in_eval, digest, has_output, input_only, group, config_hash = run
+        if input_only or not (in_eval or view.eval_input(board.eval, digest)):
+            return True  # not a scoreboard row
         if group not in tallies or group not in groups:
-            return None
+            return False
         kept, tally = tallies[group]
-        if kept is not None and config_hash != kept:
-            continue  # made before its run config's last edit: counted only as stale
-        right = truth(digest) if labels else None
-        old, new = [json.loads(v) for v in verdicts[:2]], [json.loads(v) for v in verdicts[2:]]
-        tally.add(bool(has_output), (old[0], old[1]), right, -1)
-        tally.add(bool(has_output), (new[0], new[1]), right, 1)
-        touched.add(group)
+        if kept is None or config_hash == kept:  # else made before its run config's last edit: only stale
+            tally.add(bool(has_output), verdict, right, sign)
+            touched.add(group)
+        return True
+
+    found: dict[str, tuple[Any, ...]] = {}
+    for run, *_ in verdicts:
+        if (member := view.board_run(board.eval, run)) is None:
+            return None
+        found[run] = member
+    if {member[1] for member in found.values()} & {digest for digest, *_ in relabeled}:
+        return None  # a verdict and its input's class both changed: which came first matters
+    for run, *texts in verdicts:
+        right = truth(found[run][1]) if labels else None
+        old, new = [json.loads(t) for t in texts[:2]], [json.loads(t) for t in texts[2:]]
+        if not (
+            count(found[run], (old[0], old[1]), right, -1) and count(found[run], (new[0], new[1]), right, 1)
+        ):
+            return None
+    for digest, then, now in relabeled:
+        for run, verdict in view.input_runs(board.eval, board.judge, digest):
+            if not (count(run, verdict, then, -1) and count(run, verdict, now, 1)):
+                return None
     for group in touched:
         tally = tallies[group][1]
         if not tally.valid():

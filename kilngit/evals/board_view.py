@@ -19,6 +19,7 @@ import types
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
+from kilngit.cache.board_edits import truth_of
 from kilngit.cache.code import code_digest
 from kilngit.cache.views import open_view
 from kilngit.errors import KilngitError
@@ -43,6 +44,7 @@ _CODE = (
     "evals/agreement.py",
     "evals/tally.py",
     "evals/board_patch.py",
+    "cache/board_edits.py",
 )
 
 
@@ -103,14 +105,10 @@ def _text(board: scores.Scoreboard, tallies: Tallies) -> str:
 
 def _truth(rows: list[tuple[str, int, str | None]]) -> dict[str, str | None]:
     """Input digest -> the human class, as `truth_of` finds it (one label among the runs, none disputed)."""
-    labels: dict[str, set[str]] = defaultdict(set)
-    disputed: set[str] = set()
+    by_input: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
     for digest, kind, label in rows:
-        if kind == 2:
-            disputed.add(digest)
-        elif label is not None:
-            labels[digest].add(label)
-    return {d: next(iter(ls)) for d, ls in labels.items() if len(ls) == 1 and d not in disputed}
+        by_input[digest].append((kind, label))
+    return {d: right for d, got in by_input.items() if (right := truth_of(got)) is not None}
 
 
 @functools.cache

@@ -133,6 +133,20 @@ class Editor:
         data["note"] = f"note {self.rng.random()}"
         path.write_bytes(to_file_bytes(data))
 
+    def relabel(self) -> None:
+        """An annotation's label changed, nothing else: the input's class may change, and the next
+        `eval scores` takes its stored board through it run by run."""
+        files = self.files("annotations")
+        if not files:
+            return self.annotate()
+        path = self.rng.choice(files)
+        try:
+            data = json.loads(path.read_bytes())
+            data["rating"]["label"] = self.rng.choice([x for x in LABELS[:3] if x != data["rating"]["label"]])
+        except (ValueError, KeyError, TypeError):  # truncated by an earlier step
+            return self.annotate()
+        path.write_bytes(to_file_bytes(data))
+
     def judge(self) -> None:
         runs = self.run_ids()
         if not runs:
@@ -245,8 +259,8 @@ def _setup(project: Project) -> None:
 
 
 def test_verdict_edits_change_the_stored_board(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Judge results replaced one by one (and labels edited between): `eval scores` takes the stored board
-    through the verdict edits (`kilngit.evals.board_patch`) and says what it says from the records."""
+    """Judge results replaced one by one, labels edited between: `eval scores` takes the stored board
+    through the edits (`kilngit.evals.board_patch`) and says what it says from the records."""
     _setup(project)
     patches: list[bool] = []
 
@@ -266,9 +280,11 @@ def test_verdict_edits_change_the_stored_board(project: Project, monkeypatch: py
         if i % 2:
             editor.replace_verdict()  # two edits before the next command: one refresh, two verdicts
         if i % 4 == 3:
-            editor.annotate()  # a label: the board is computed afresh
+            editor.annotate()  # tags too: the board is computed afresh
         _same(project.root, monkeypatch, f"step {i}", text=i % 3 == 2)
-    assert patches.count(True) >= 5, patches
+        editor.relabel()
+        _same(project.root, monkeypatch, f"step {i} relabel")
+    assert patches.count(True) >= 10, patches
 
 
 @pytest.mark.parametrize(("seed", "git_index"), [(1, True), (2, True), (3, False)])
@@ -313,7 +329,8 @@ def test_views_match_the_records(
         (editor.annotate, 4),
         (editor.note, 2),
         (editor.judge, 4),
-        (editor.replace_verdict, 5),
+        (editor.replace_verdict, 3),
+        (editor.relabel, 2),
         (editor.delete, 2),
         (editor.edit_run, 1),
         (editor.truncate, 1),
