@@ -74,8 +74,8 @@ _TABLES = (
     # Scoreboards (JSON) of one generation of the rows and a digest of their code (`kilngit.evals.board_view`).
     "CREATE TABLE IF NOT EXISTS boards (task TEXT NOT NULL, eval TEXT NOT NULL, judge TEXT NOT NULL,"
     " gen INT NOT NULL, code TEXT NOT NULL, board TEXT NOT NULL, PRIMARY KEY (task, eval, judge))",
-    # The verdicts replaced by the refresh that made generation gen, when nothing else a scoreboard reads
-    # changed (`kilngit.cache.board_edits`), and the index that finds an input's runs for them.
+    # The verdicts replaced and inputs' human classes changed by the refresh that made generation gen, when
+    # nothing else a scoreboard reads changed (`kilngit.cache.board_edits`); the index finds an input's runs.
     "CREATE TABLE IF NOT EXISTS board_edits (task TEXT NOT NULL, gen INT NOT NULL, edits TEXT NOT NULL,"
     " PRIMARY KEY (task, gen))",
     "CREATE INDEX IF NOT EXISTS runs_input ON runs (task, input)",
