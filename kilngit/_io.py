@@ -14,15 +14,15 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
+from typing import TYPE_CHECKING, Any
 
 from kilngit._temps import sweep_once, temp_name
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+
+# ruamel.yaml (~25 ms to import) is imported by the YAML functions themselves: a warm command takes the
+# definitions' parsed data from `cache.parsed_yaml` and may never need it.
 
 _FILE_MODE = 0o666  # less the umask, like any file people create: records are shared, not private
 
@@ -227,10 +227,14 @@ def decode_utf8(data: bytes) -> str:
 
 
 def _safe_yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     return YAML(typ="safe", pure=True)
 
 
 def _round_trip_yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     y = YAML()  # round-trip: keeps comments, key order and quoting
     y.indent(mapping=2, sequence=4, offset=2)
     y.width = 110
@@ -242,6 +246,10 @@ def load_yaml(text: str) -> Any:
     """Parse YAML safely. Anchors and aliases are refused: kilngit files never need them, and they are how
     "billion laughs" bombs blow up memory. Nesting is limited before any object is built (deep nesting
     makes the parser crawl), and duplicate keys, non-finite numbers and lone surrogates are refused."""
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
+
     check_depth(text)
     try:
         depth = 0
@@ -266,11 +274,13 @@ def load_yaml(text: str) -> Any:
         raise ReadError(
             f"invalid YAML: {_one_line(str(e))}", "fix the YAML syntax at the position shown"
         ) from e
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits (as `load_json` says)
+        raise ReadError(f"invalid YAML: {_one_line(str(e))}", "fix the value") from e
     check_values(data)
     return data
 
 
-def _mark(e: YAMLError) -> str:
+def _mark(e: Exception) -> str:
     mark = getattr(e, "problem_mark", None)
     return f" (line {mark.line + 1})" if mark is not None else ""
 
@@ -388,6 +398,8 @@ def _one_line(text: str) -> str:
 def dump_yaml(data: dict[str, Any], header: str | None = None, existing: str | None = None) -> bytes:
     """YAML text for `data`. When `existing` text is given, edit it in place so the user's comments, key
     order and formatting survive; keys not in `data` are removed."""
+    from ruamel.yaml.comments import CommentedMap
+
     y = _round_trip_yaml()
     if existing is not None:
         doc = y.load(existing)
@@ -397,7 +409,9 @@ def dump_yaml(data: dict[str, Any], header: str | None = None, existing: str | N
     return _dump(y, data, header)
 
 
-def _merge(doc: CommentedMap, data: dict[str, Any]) -> None:
+def _merge(doc: Any, data: dict[str, Any]) -> None:
+    from ruamel.yaml.comments import CommentedMap
+
     for key in [k for k in doc if k not in data]:
         del doc[key]
     for key, value in data.items():

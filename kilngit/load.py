@@ -24,9 +24,9 @@ from kilngit._io import (
     check_depth,
     decode_utf8,
     load_json,
-    load_yaml,
     read_bytes_checked,
 )
+from kilngit.cache import parsed_yaml
 from kilngit.errors import InvalidRecordError, NewerFormatError, did_you_mean
 from kilngit.kinds import KINDS
 from kilngit.problems import Problem
@@ -90,7 +90,7 @@ def parse_record(
             fast = _read_canonical(relpath, located, raw)
             if fast is not None:
                 return fast
-        data = _parse(raw, located.yaml)
+        data = _parse(root, raw, located.yaml)
     except ReadError as e:
         return Parsed(relpath, kind, None, [Problem(relpath, str(e), e.fix)])
 
@@ -220,9 +220,9 @@ def _find_root(path: Path) -> Path:
     raise InvalidRecordError(str(path), "not inside a kilngit project", hint="pass root= explicitly")
 
 
-def _parse(raw: bytes, yaml: bool) -> Any:
+def _parse(root: Path, raw: bytes, yaml: bool) -> Any:
     text = decode_utf8(raw)
-    return load_yaml(text) if yaml else load_json(text)
+    return parsed_yaml.load(root, raw, text) if yaml else load_json(text)
 
 
 def _upgrade(relpath: str, kind: str, data: dict[str, Any]) -> tuple[dict[str, Any], Problem | None]:
