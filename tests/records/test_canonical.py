@@ -70,3 +70,20 @@ def test_same_run_same_id_and_bytes_everywhere():
     assert run.to_bytes() == to_file_bytes(run.to_data())
     assert run.to_bytes().endswith(b"}\n")
     assert b'"v": 1' in run.to_bytes()
+
+
+def test_prebuilt_hash_encoder_writes_what_the_json_encoder_writes():
+    from kilngit.records import canonical
+
+    values = [
+        {"b": [1, 2.5, None, True, "é 日本 😀"], "a": {"z": -0.0, "y": 10**30, "x": 1e-7}, "": '\x01\n"'},
+        [],
+        {},
+        "text",
+        12,
+        1.5e300,
+        None,
+        [{"k": [[], {}]}],
+    ]
+    for value in values:
+        assert canonical._jcs_text(value) == canonical._JCS_ENCODER.encode(value)
