@@ -301,8 +301,8 @@ def _dep_rows(relpaths: Iterable[str], facts: dict[str, Facts]) -> Iterator[tupl
 
 def _sorted_dep_rows(relpaths: list[str], facts: dict[str, Facts]) -> Iterator[tuple[str, str]]:
     """(dep, path) rows in key order, for `relpaths` in path order: the paths of each dep come grouped and
-    already sorted, so only the distinct deps are sorted, not every row (a third fewer items, and strings
-    rather than tuples)."""
+    already sorted, so only the distinct deps are sorted, not every row (at 100k: 10k strings, not 220k
+    tuples)."""
     by_dep: dict[str, list[str]] = {}
     for p in relpaths:
         for dep in {d[1] for d in facts[p].deps}:
