@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 from kilngit.cache.view_queries import View
@@ -28,7 +29,7 @@ def patched(
     board: scores.Scoreboard,
     tallies: dict[str, tuple[str | None, Tally]],
     edits: list[list[Any]],
-    truth: Any,
+    truth: Callable[[str], str | None],
 ) -> scores.Scoreboard | None:
     """`board` (with its groups' `tallies`, both changed in place) after `edits` (`kilngit.cache.board_edits`,
     oldest first); `truth(digest)`: the human class of an input now. None when an edit does not fit the

@@ -18,6 +18,8 @@ from kilngit.run_rows import Verdict
 
 @dataclass
 class Tally:
+    """One group's verdict-decided counts and multisets (see the module's docstring)."""
+
     n: int = 0
     """Runs with a current, non-error verdict."""
     unjudged: int = 0
