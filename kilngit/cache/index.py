@@ -129,7 +129,9 @@ def one_sync() -> Iterator[None]:
     try:
         yield
     finally:
-        _memo = None
+        memo, _memo = _memo, None
+        for _, answer in memo.values():
+            answer.settle()
 
 
 def forget() -> None:
@@ -188,6 +190,12 @@ class _Answer:
 
     def ready(self) -> bool:
         return bool(self._got) or self._proc is None or self._proc.poll() is not None
+
+    def settle(self) -> None:
+        """Wait for a git whose answer was never taken (the command failed or stopped before it): a `git
+        status` left running holds the repository's index lock, and the user's next `git add` fails."""
+        if not self._got and self._proc is not None:
+            self._proc.communicate()
 
     def __call__(self) -> FileIndex | None:
         if not self._got:

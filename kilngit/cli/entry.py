@@ -24,9 +24,10 @@ def run() -> None:
         run_cli()
         return
     with early.git_first(folder):  # the command's own `one_sync` shares this one, so it takes git's answer
-        from kilngit.cli.main import run as run_cli
+        from kilngit.cli.main import end_process, main
 
-        run_cli()
+        code = main()
+    end_process(code)  # after the block, which waits for a git whose answer the command never took
 
 
 def plugins_off() -> None:

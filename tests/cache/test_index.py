@@ -217,6 +217,19 @@ def test_prefetch_answers_the_next_sync(project: Project) -> None:
     assert index.MANIFEST == layout.MANIFEST and index.LOCAL_STATE == layout.LOCAL_STATE
 
 
+def test_a_git_whose_answer_is_never_taken_is_waited_for(project: Project) -> None:
+    """A command that stops before it takes the prefetched answer (an error, a wrong guess of the entry
+    point) leaves no `git status` running: it would hold the index lock against the user's next `git add`."""
+    with one_sync():
+        prefetch(project.root)
+        assert index._memo is not None
+        ((_, answer),) = index._memo.values()
+        proc = answer._proc
+        assert proc is not None
+    assert proc.returncode is not None  # waited for, not left running
+    git(project.root, "add", "-A")
+
+
 def test_no_index_outside_git_or_with_a_submodule(project: Project, tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     (plain / "tasks").mkdir(parents=True)
@@ -266,6 +279,10 @@ def test_a_new_file_does_not_make_git_write_its_index(project: Project) -> None:
     `git status` then writes the whole index again (97 MB at 1M records), kilngit's question does not, and
     still names the file every time."""
     root = project.root
+    hour_ago = (root / ".git/index").stat().st_mtime - 3600
+    for path in root.rglob("*"):  # no file "racily clean" (changed in the second of the index's write),
+        if ".git" not in path.relative_to(root).parts:  # which git would refresh and write the index for
+            os.utime(path, (hour_ago, hour_ago), follow_symlinks=False)
     git(root, "status", "--porcelain")  # git's cache and stat data up to date (the copy changed every ctime)
     folder = next(p.parent for p in (root / "tasks").rglob("*.yaml"))
     (folder / "new.json").write_text("{}\n")
