@@ -109,7 +109,10 @@ def untrusted(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def git(cwd: Path, *args: str) -> str:
     """Run git in a test and return stdout (raises on failure)."""
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode:
+        raise AssertionError(f"git {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
 
 
 def run_cli(*argv: str, stdin: bytes = b"", text: bool = False) -> subprocess.CompletedProcess:
