@@ -16,9 +16,8 @@ from typing import Any
 
 #: Edits older than this many generations are dropped, with the boards stored before them.
 KEEP = 64
-_TRUTH = slice(
-    6, 8
-)  # (truth kind, label) in a tagged `runs` row as scoreboards read it (`views._board_part`)
+#: (truth kind, label) in a tagged `runs` row as scoreboards read it (`views._board_part`).
+_TRUTH = slice(6, 8)
 
 
 def board_edits(
