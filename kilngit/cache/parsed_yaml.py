@@ -19,6 +19,7 @@ file, all before git's answer is used. Here a file's parsed data is kept under t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -71,8 +72,10 @@ def plain(data: Any, depth: int = 0) -> bool:
     return False
 
 
+@functools.cache
 def _stamp(real: str) -> str:
-    """The code that parses (`_io.py`, ruamel.yaml's version file) and the root, as one string."""
+    """The code that parses (`_io.py`, ruamel.yaml's version file) and the root, as one string (read once
+    per process: the code this process parses with is the code it imported)."""
     h = hashlib.sha256(real.encode() + b"\0")
     spec = importlib.util.find_spec("ruamel.yaml")  # looked up, not imported (what this module spares)
     for path in (Path(__file__).resolve().parent.parent / "_io.py", spec.origin if spec else None):
