@@ -1,9 +1,10 @@
 """The console entry point (`kilngit`, `python -m kilngit`).
 
-For a plain `kilngit [-C DIR] validate [--format F]`, `git status` is started before the CLI itself is
-imported: a warm `validate` after an edit is mostly git's answer, and click with the command list takes
-~50 ms that git can use meanwhile (`cache.early`). Only that exact form is recognised here; anything else
-(another command, a PATH, a flag) runs as before, and click parses every command line in any case.
+For the commands whose warm run is mostly git's answer -- `kilngit [-C DIR] validate [--format F]`,
+`status [--format F]` and `eval scores [...]` -- `git status` is started before the CLI itself is imported:
+click with the command list takes ~30 ms that git can use meanwhile (`cache.early`). Only those forms are
+recognised here; anything else (another command, a PATH, a flag before the command) runs as before, and click
+parses every command line in any case.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from kilngit.cache import early
 def run() -> None:
     """Run the `kilngit` command line in `sys.argv`."""
     plugins_off()
-    folder = plain_validate(sys.argv[1:])
+    folder = early_folder(sys.argv[1:])
     if folder is None:
         from kilngit.cli.main import run as run_cli
 
@@ -40,16 +41,19 @@ def plugins_off() -> None:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
-def plain_validate(args: list[str]) -> str | None:
-    """The folder `kilngit ARGS` validates when ARGS are `[-C DIR] validate [--format F]` (each option in
-    any spelling click accepts), else None. A guess on the safe side: a wrong one only costs a git status."""
+def early_folder(args: list[str]) -> str | None:
+    """The project folder of `kilngit ARGS` when it is a command that asks git first thing: `[-C DIR]
+    validate [--format F]` or `status [--format F]` (each option in any spelling click accepts), or `eval
+    scores` with any arguments but help. Else None. A guess on the safe side: a wrong one costs a git
+    status (the command's end waits for it)."""
     if os.environ.get("KILNGIT_NO_CACHE"):
-        return None  # validate reads everything afresh: it would never ask for git's answer
+        return None  # everything is read afresh: git's answer would never be asked for
     folder, rest = _option(args, "-C", "--project")
-    if not rest or rest[0] != "validate":
-        return None
-    fmt, after = _option(rest[1:], None, "--format")
-    if after or fmt not in (None, "text", "json"):
+    if rest[:1] in (["validate"], ["status"]):
+        fmt, after = _option(rest[1:], None, "--format")
+        if after or fmt not in (None, "text", "json"):
+            return None
+    elif rest[:2] != ["eval", "scores"] or "--help" in rest or "-h" in rest:
         return None
     return folder if folder is not None else "."
 

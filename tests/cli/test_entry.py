@@ -1,11 +1,12 @@
 """The console entry point: which command lines start git before the CLI is imported, and that such a
-command prints what `validate --no-cache` prints."""
+command prints what it prints with the cache off."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,12 @@ import pytest
 
 from kilngit import layout
 from kilngit.authoring import add_run
-from kilngit.cli.entry import plain_validate
+from kilngit.cli.entry import early_folder
 from kilngit.project import Project
+from kilngit.records.canonical import to_file_bytes
 from tests.conftest import git
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_project"
 
 
 @pytest.mark.parametrize(
@@ -30,8 +34,19 @@ from tests.conftest import git
         (["-C", "validate", "validate"], "validate"),
         (["validate", "--format", "json"], "."),
         (["-C", "p", "validate", "--format=text"], "p"),
+        (["status"], "."),
+        (["-C", "p", "status", "--format", "json"], "p"),
+        (["eval", "scores"], "."),
+        (["-C", "p", "eval", "scores", "quality", "--task", "t", "--format=json"], "p"),
         ([], None),
-        (["status"], None),
+        (["status", "x"], None),
+        (["status", "--format", "markdown"], None),
+        (["status", "--help"], None),
+        (["eval"], None),
+        (["eval", "align"], None),
+        (["eval", "scores", "--help"], None),
+        (["eval", "scores", "-h"], None),
+        (["-C", "p", "run", "eval"], None),
         (["-C"], None),
         (["-C", "p"], None),
         (["--trust", "validate"], None),
@@ -45,13 +60,14 @@ from tests.conftest import git
         (["validate", "--help"], None),
     ],
 )
-def test_only_a_plain_validate_starts_git_first(argv: list[str], folder: str | None) -> None:
-    assert plain_validate(argv) == folder
+def test_only_commands_that_ask_git_first_start_it_first(argv: list[str], folder: str | None) -> None:
+    assert early_folder(argv) == folder
 
 
 def test_no_cache_in_the_environment_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KILNGIT_NO_CACHE", "1")
-    assert plain_validate(["validate"]) is None
+    assert early_folder(["validate"]) is None
+    assert early_folder(["status"]) is None
 
 
 def _child(root: str, *argv: str) -> tuple[int, str, str]:
@@ -116,3 +132,43 @@ def test_pydantic_plugins_load_only_when_the_user_asks(
     )
     assert proc.returncode == 0, proc.stderr
     assert ("plugin loaded" in proc.stderr) == loaded
+
+
+def _command(root: Path, *argv: str, cache: bool = True) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "KILNGIT_NO_CACHE"}
+    if not cache:
+        env["KILNGIT_NO_CACHE"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "-m", "kilngit", "-C", str(root), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["status"], ["status", "--format", "json"], ["eval", "scores"]])
+def test_status_and_scores_started_early_print_what_they_print_uncached(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    """`status` and `eval scores` start git before the CLI is imported: after edits git must name (a
+    rating changed in place, an annotation deleted, a new untracked one) they print what they print with
+    the cache off."""
+    root = tmp_path / "p"
+    shutil.copytree(EXAMPLE, root)
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "example")
+    assert _command(root, *argv) == _command(root, *argv, cache=False)  # fills the cache
+    annotations = sorted((root / "tasks").rglob("annotations/**/*.json"))
+    edited = annotations[0]
+    data = json.loads(edited.read_text())
+    data["rating"]["value"] = 1.0 - data["rating"]["value"]
+    edited.write_bytes(to_file_bytes(data))
+    assert _command(root, *argv) == _command(root, *argv, cache=False)
+    moved = annotations[1].read_bytes()
+    annotations[1].unlink()
+    assert _command(root, *argv) == _command(root, *argv, cache=False)
+    annotations[1].write_bytes(moved)
+    assert _command(root, *argv) == _command(root, *argv, cache=False)
