@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -182,27 +183,33 @@ def sync(root: Path) -> FileIndex | None:
 
 
 class _Answer:
-    """git's answer, being computed: `ready()` says whether git has finished, calling it waits (once)."""
+    """git's answer, being computed: `ready()` says whether git has finished, calling it waits (once).
+    `procs`: every git started for it; `finish` turns them into the answer (it may start another)."""
 
-    def __init__(self, proc: subprocess.Popen[str] | None, parse: Callable[[str], FileIndex | None]) -> None:
-        self._proc, self._parse = proc, parse
+    def __init__(
+        self, procs: list[subprocess.Popen[str]], finish: Callable[[], FileIndex | None] = lambda: None
+    ) -> None:
+        self._procs, self._finish = procs, finish
         self._got: list[FileIndex | None] = []
 
     def ready(self) -> bool:
-        return bool(self._got) or self._proc is None or self._proc.poll() is not None
+        return bool(self._got) or all(p.poll() is not None for p in self._procs)
 
     def settle(self) -> None:
-        """Wait for a git whose answer was never taken (the command failed or stopped before it): a `git
-        status` left running holds the repository's index lock, and the user's next `git add` fails."""
-        if not self._got and self._proc is not None:
-            self._proc.communicate()
+        """Wait for any git still running (one whose answer was never taken: the command failed or stopped
+        before it): a `git status` left running holds the repository's index lock, and the user's next
+        `git add` fails."""
+        for proc in self._procs:
+            if proc.returncode is None:
+                proc.communicate()
 
     def __call__(self) -> FileIndex | None:
         if not self._got:
             try:
-                self._got.append(None if self._proc is None else self._parse(_git.finish_git(self._proc)))
+                self._got.append(self._finish())
             except (GitError, OSError, ValueError):
                 self._got.append(None)
+            self.settle()  # any git `finish` did not need (it answered before reading them all)
         return self._got[0]
 
 
@@ -212,31 +219,61 @@ def _start(root: Path) -> _Answer:
     try:
         return _sync(root, stamp)
     except (GitError, OSError, ValueError):
-        return _Answer(None, lambda out: None)
+        return _Answer([])
 
 
 def _sync(root: Path, stamp: int) -> _Answer:
-    head = _git.git_result(
+    """`git status` with the arguments the project's place asks for (`_status_args`), which two more gits
+    tell: `rev-parse` and the user's excludes file. All three start at once, `status` with the arguments of
+    the common case (the project at the top of its work tree) and the excludes file guessed, and it is
+    started again, the first one stopped, when the other two say otherwise."""
+    head = _git.start_git(
         root, "rev-parse", "--show-prefix", "--git-dir", "--show-toplevel", f"HEAD:./{TASKS}"
     )
-    lines = head.stdout.splitlines()
-    if head.ok and len(lines) == 4:
-        prefix, git_dir, top, tree = lines
-    else:
-        found = _git.git_result(root, "rev-parse", "--show-prefix", "--git-dir", "--show-toplevel")
-        if not found.ok:
-            return _Answer(None, lambda out: None)  # not a git work tree
-        (prefix, git_dir, top), tree = found.stdout.splitlines(), None  # no commit yet, or no tasks/ in it
+    excludes = _git.start_git(root, "config", "--path", "--get", "core.excludesFile")
+    common = ("", root, root / ".git", _guessed_excludes(root))  # (prefix, top, git dir, excludes file)
+    guessed = _status_args(root, *common)
+    status = _start_status(root, guessed) if (root / ".git").is_dir() else None
+
+    def finish() -> FileIndex | None:
+        lines = head.communicate()[0].splitlines()
+        if head.returncode == 0 and len(lines) == 4:
+            prefix, git_dir, top, tree = lines
+        else:
+            found = _git.git_result(root, "rev-parse", "--show-prefix", "--git-dir", "--show-toplevel")
+            if not found.ok:
+                return None  # not a git work tree
+            (prefix, git_dir, top), tree = (
+                found.stdout.splitlines(),
+                None,
+            )  # no commit yet, or no tasks/ in it
+        configured = excludes.communicate()[0].strip()  # "" (exit code 1) when not set
+        place = (prefix, Path(top), root / git_dir, configured)
+        proc = status
+        if proc is None or (place != common and _status_args(root, *place) != guessed):
+            if proc is not None:
+                proc.terminate()  # SIGTERM: git removes its lock files on it (never SIGKILL a git status)
+                proc.communicate()
+            proc = _start_status(root, _status_args(root, *place))
+        return _parse(root, stamp, prefix, tree, _git.finish_git(proc))
+
+    return _Answer([p for p in (head, excludes, status) if p is not None], finish)
+
+
+def _status_args(root: Path, prefix: str, top: Path, git_dir: Path, configured: str) -> list[str]:
     args = ["status", "--porcelain=v2", "-z", "--no-renames"]
     # Untracked folders as folders (walked here) and no path limit: both keep git's untracked cache in use
     # (`-uall`, `--ignored` or a pathspec each make git walk every folder, twice the time at 100k files).
     args.append("--untracked-files=normal")
-    if _may_ignore(root, Path(top), root / git_dir):
+    if _may_ignore(root, top, git_dir, configured):
         args.append("--ignored=traditional")  # a folder scan sees ignored files: so must we
     if prefix:
         args += ["--", "."]
-    proc = _git.start_git(root, "-c", "core.quotePath=false", *args, env=_NO_UNTRACKED_WRITE)
-    return _Answer(proc, lambda out: _parse(root, stamp, prefix, tree, out))
+    return args
+
+
+def _start_status(root: Path, args: list[str]) -> subprocess.Popen[str]:
+    return _git.start_git(root, "-c", "core.quotePath=false", *args, env=_NO_UNTRACKED_WRITE)
 
 
 # git's untracked cache (feature.manyFiles turns it on) keeps each folder's untracked names in the index. With
@@ -277,10 +314,11 @@ def _parse(root: Path, stamp: int, prefix: str, tree: str | None, out: str) -> F
     return FileIndex(root, IndexState(tree, dirty), stamp)
 
 
-def _may_ignore(root: Path, top: Path, git_dir: Path) -> bool:
+def _may_ignore(root: Path, top: Path, git_dir: Path, configured: str) -> bool:
     """Whether git might ignore a project file: an ignore pattern other than hidden names (`.kilngit/`)
     in the `.gitignore` files from the work tree's top down to `tasks/*/*/`, `info/exclude` or the user's
-    excludes file. (A `.gitignore` deeper in `tasks/` is not looked for.)"""
+    excludes file (`configured`: git's core.excludesFile, "" when not set). (A `.gitignore` deeper in
+    `tasks/` is not looked for.)"""
     sources = [git_dir / "info" / "exclude"]
     folder = root
     while True:
@@ -293,7 +331,6 @@ def _may_ignore(root: Path, top: Path, git_dir: Path) -> bool:
     for sub in _subfolders(tasks):
         sources.append(sub / ".gitignore")
         sources += [s / ".gitignore" for s in _subfolders(sub)]
-    configured = _git.git_result(root, "config", "--path", "--get", "core.excludesFile").stdout.strip()
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     sources.append(Path(configured) if configured else Path(xdg) / "git" / "ignore")
     for source in sources:
@@ -306,6 +343,29 @@ def _may_ignore(root: Path, top: Path, git_dir: Path) -> bool:
             if line and not line.startswith("#") and not line.lstrip("/").startswith("."):
                 return True
     return False
+
+
+def _guessed_excludes(root: Path) -> str:
+    """What `git config --path --get core.excludesFile` most likely answers, read from the global and the
+    repository's config files without starting git (includes, the system file and `-c` are not followed):
+    only a guess, so that `git status` can start with the right arguments at once; git's answer decides."""
+    home = os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    configs = [os.environ["GIT_CONFIG_GLOBAL"]] if os.environ.get("GIT_CONFIG_GLOBAL") else []
+    configs = configs or [os.path.join(xdg, "git", "config"), os.path.join(home, ".gitconfig")]
+    found = ""
+    for config in (*configs, os.path.join(root, ".git", "config")):  # the last one found wins, as in git
+        try:
+            with open(config, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        for m in _EXCLUDES_LINE.finditer(text):
+            found = m.group(1).strip('"')
+    return os.path.join(home, found[2:]) if found.startswith("~/") else found
+
+
+_EXCLUDES_LINE = re.compile(r"^\s*excludesfile\s*=\s*(.*?)\s*$", re.I | re.M)
 
 
 def _subfolders(folder: Path) -> list[Path]:

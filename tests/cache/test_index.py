@@ -224,10 +224,55 @@ def test_a_git_whose_answer_is_never_taken_is_waited_for(project: Project) -> No
         prefetch(project.root)
         assert index._memo is not None
         ((_, answer),) = index._memo.values()
-        proc = answer._proc
-        assert proc is not None
-    assert proc.returncode is not None  # waited for, not left running
+        procs = answer._procs
+        assert procs
+    assert all(proc.returncode is not None for proc in procs)  # waited for, not left running
     git(project.root, "add", "-A")
+
+
+@pytest.mark.parametrize("guess", ["right", "none", "wrong"])
+def test_git_status_started_with_a_wrong_guess_is_started_again(
+    project: Project, tmp_path: Path, guess: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`git status` starts before git has said where the user's excludes file is (guessed from the global
+    config files): when git's own answer differs, `git status` is started again with the right arguments;
+    either way the answer is exactly what a folder scan sees (ignored files included), and no git is left
+    running nor an index lock behind."""
+    root = project.root
+    ignore = tmp_path / "ignore"
+    ignore.write_text("*.ign.json\n")
+    empty = tmp_path / "empty"
+    empty.write_text("# nothing\n")
+    # The guess reads the global and the repository's config files, not the files they include.
+    included = tmp_path / "included"
+    if guess == "right":
+        with open(os.environ["GIT_CONFIG_GLOBAL"], "a") as f:
+            f.write(f"[core]\n\texcludesFile = {ignore}\n")
+        included.write_text("")
+    elif guess == "wrong":  # the global config names a file with a pattern; an include overrides it
+        with open(os.environ["GIT_CONFIG_GLOBAL"], "a") as f:
+            f.write(f"[core]\n\texcludesFile = {ignore}\n")
+        included.write_text(f"[core]\n\texcludesFile = {empty}\n")
+    else:  # no file the guess reads names one; an include does
+        included.write_text(f"[core]\n\texcludesFile = {ignore}\n")
+    git(root, "config", "include.path", str(included))
+    folder = next(p.parent for p in (root / "tasks").rglob("*.yaml"))
+    (folder / "x.ign.json").write_text("{}\n")
+    started = []
+    real_start = index._start_status
+    monkeypatch.setattr(index, "_start_status", lambda *a: started.append(a[1]) or real_start(*a))
+    with one_sync():
+        prefetch(root)
+        assert index._memo is not None
+        ((_, answer),) = index._memo.values()
+        found = sync(root)
+        procs = answer._procs
+    assert found is not None and found.paths() == sorted(_files(root))
+    expected = {"right": [True], "none": [False, True], "wrong": [True, False]}[guess]
+    assert [("--ignored=traditional" in args) for args in started] == expected
+    assert all(proc.returncode is not None for proc in procs)
+    assert not (root / ".git/index.lock").exists()
+    git(root, "add", "-A")
 
 
 def test_no_index_outside_git_or_with_a_submodule(project: Project, tmp_path: Path) -> None:
