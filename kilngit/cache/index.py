@@ -224,16 +224,16 @@ def _start(root: Path) -> _Answer:
 
 def _sync(root: Path, stamp: int) -> _Answer:
     """`git status` with the arguments the project's place asks for (`_status_args`), which two more gits
-    tell: `rev-parse` and the user's excludes file. All three start at once, `status` with the arguments of
-    the common case (the project at the top of its work tree) and the excludes file guessed, and it is
-    started again, the first one stopped, when the other two say otherwise."""
+    tell: `rev-parse` and the user's excludes file. All three start at once, `status` first with the
+    arguments of the common case (the project at the top of its work tree) and the excludes file guessed;
+    it is started again, the first one stopped, when the other two say otherwise."""
+    common = ("", root, root / ".git", _guessed_excludes(root))  # (prefix, top, git dir, excludes file)
+    guessed = _status_args(root, *common)
+    status = _start_status(root, guessed) if (root / ".git").is_dir() else None  # first: the long one
     head = _git.start_git(
         root, "rev-parse", "--show-prefix", "--git-dir", "--show-toplevel", f"HEAD:./{TASKS}"
     )
     excludes = _git.start_git(root, "config", "--path", "--get", "core.excludesFile")
-    common = ("", root, root / ".git", _guessed_excludes(root))  # (prefix, top, git dir, excludes file)
-    guessed = _status_args(root, *common)
-    status = _start_status(root, guessed) if (root / ".git").is_dir() else None
 
     def finish() -> FileIndex | None:
         lines = head.communicate()[0].splitlines()
