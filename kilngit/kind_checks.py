@@ -7,22 +7,22 @@ Each is named in that kind's entry of the kinds table (kilngit.kinds) and called
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kilngit.errors import KilngitError
 from kilngit.filters import parse_filter
 from kilngit.problems import Problem
 from kilngit.records import (
     Annotation,
-    DatasetSplit,
     Eval,
-    FineTune,
     Judge,
     JudgeResult,
     Record,
-    SplitMembership,
     Task,
 )
+
+if TYPE_CHECKING:  # the models of kinds few commands read, imported when one is checked (kilngit.kinds)
+    from kilngit.records import DatasetSplit, FineTune, SplitMembership
 
 
 class Context(Protocol):
@@ -173,6 +173,8 @@ def split_membership(
 
 
 def finetune(ctx: Context, path: str, record: FineTune, parts: Mapping[str, str]) -> list[Problem]:
+    from kilngit.records import DatasetSplit
+
     split = ctx.definition("dataset_split", task=parts["task"], slug=record.split)
     if not isinstance(split, DatasetSplit):
         return []

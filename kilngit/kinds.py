@@ -2,7 +2,8 @@
 
 A `Kind` says everything the rest of kilngit needs to know about one kind of record:
 
-* `model`: the pydantic model (kilngit.records);
+* `model`: the pydantic model (kilngit.records), or where it is (`"module:Class"`, imported on first use:
+  a command pays only for the models of the kinds it reads);
 * `path`: where its files live, as a template. `{name}` is a path part (`{task}`, `{slug}`, `{id}`, ...),
   `{id[:2]}` and `{id[2:4]}` shard folders named by characters of an ID;
 * `older`: its templates in older project layouts (`LAYOUT`), which are read but never written;
@@ -20,6 +21,7 @@ its model (see "Add a record kind" in docs/architecture.md).
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,30 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from kilngit import kind_checks as checks
 from kilngit.problems import Problem, Severity
-from kilngit.records import (
-    Annotation,
-    DatasetSplit,
-    Definition,
-    Eval,
-    FineTune,
-    FineTuneMetrics,
-    FineTuneRound,
-    FineTuneStatus,
-    JobOutcome,
-    JobRequest,
-    Judge,
-    JudgeResult,
-    ProjectManifest,
-    Prompt,
-    Record,
-    RunConfig,
-    SplitMembership,
-    Task,
-    TaskRun,
-)
+from kilngit.records.base import Definition, Record
 
 if TYPE_CHECKING:
     from kilngit.kind_checks import Context
+
+_RECORDS = "kilngit.records."
 
 SLUG = r"[a-z0-9][a-z0-9_-]{0,63}"
 ID = r"[0-9a-f]{16}"
@@ -107,7 +91,8 @@ class Kind:
     """One record kind of the format (see the module docstring)."""
 
     name: str
-    model: type[Record]
+    source: type[Record] | str
+    """The model, or where it is: "module:Class" (see `model`)."""
     path: str
     identity: Mapping[str, str] = field(default_factory=dict)
     refs: tuple[Ref, ...] = ()
@@ -120,9 +105,8 @@ class Kind:
     older_patterns: dict[int, re.Pattern[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        default = self.model.model_fields["kind"].default
-        if default != self.name:
-            raise ValueError(f"kind {self.name!r}: its model says kind {default!r}")
+        if not isinstance(self.source, str):
+            self.model  # noqa: B018 (checked now: a kind given its class is refused at once)
         object.__setattr__(self, "pattern", re.compile(_regex(self.path)))
         object.__setattr__(self, "older_patterns", {v: re.compile(_regex(t)) for v, t in self.older.items()})
 
@@ -133,6 +117,25 @@ class Kind:
         return next((self.older[v] for v in sorted(self.older) if layout <= v), self.path)
 
     # The properties below are cached: a validate asks them for every reference of every record.
+    @cached_property
+    def model(self) -> type[Record]:
+        """The pydantic model of this kind (imported now when `source` says where it is)."""
+        model = self.source
+        if isinstance(model, str):
+            module, _, name = model.partition(":")
+            model = getattr(importlib.import_module(module), name)
+        default = model.model_fields["kind"].default
+        if default != self.name:
+            raise ValueError(f"kind {self.name!r}: its model says kind {default!r}")
+        return model
+
+    @cached_property
+    def model_name(self) -> str:
+        """`module.Class` of the model, without importing it."""
+        if isinstance(self.source, str):
+            return self.source.replace(":", ".")
+        return f"{self.source.__module__}.{self.source.__qualname__}"
+
     @cached_property
     def parts(self) -> tuple[str, ...]:
         """The path parts of the template, in order (each once, the shard left out)."""
@@ -220,15 +223,18 @@ def unregister(name: str) -> None:
 
 
 for _kind in (
-    Kind("project", ProjectManifest, "kilngit.yaml", scope=()),
-    Kind("task", Task, _T + "/task.yaml", scope=()),
-    Kind("prompt", Prompt, _T + "/prompts/{slug}.yaml"),
+    Kind("project", _RECORDS + "project:ProjectManifest", "kilngit.yaml", scope=()),
+    Kind("task", _RECORDS + "task:Task", _T + "/task.yaml", scope=()),
+    Kind("prompt", _RECORDS + "task:Prompt", _T + "/prompts/{slug}.yaml"),
     Kind(
-        "run_config", RunConfig, _T + "/run_configs/{slug}.yaml", refs=(Ref("/prompt", "prompt", "prompt"),)
+        "run_config",
+        _RECORDS + "task:RunConfig",
+        _T + "/run_configs/{slug}.yaml",
+        refs=(Ref("/prompt", "prompt", "prompt"),),
     ),
     Kind(
         "task_run",
-        TaskRun,
+        _RECORDS + "run:TaskRun",
         _T + "/runs/{id[:2]}/{id[2:4]}/{id}.json",
         {"task": "task", "id": "id"},
         refs=(
@@ -239,7 +245,7 @@ for _kind in (
     ),
     Kind(
         "annotation",
-        Annotation,
+        _RECORDS + "annotation:Annotation",
         _T + "/annotations/{rater}/{run[:2]}/{run[2:4]}/{run}.json",
         {"task": "task", "rater": "rater", "run": "run"},
         refs=(Ref("/run", "task_run", "run"),),
@@ -247,12 +253,22 @@ for _kind in (
         older={1: _T + "/annotations/{rater}/{run[:2]}/{run}.json"},
     ),
     Kind(
-        "eval", Eval, _E + "/eval.yaml", refs=(Ref("/default_judge", "judge", "judge"),), check=checks.eval_
+        "eval",
+        _RECORDS + "evals:Eval",
+        _E + "/eval.yaml",
+        refs=(Ref("/default_judge", "judge", "judge"),),
+        check=checks.eval_,
     ),
-    Kind("judge", Judge, _E + "/judges/{slug}.yaml", check=checks.judge, scope=("task", "eval")),
+    Kind(
+        "judge",
+        _RECORDS + "evals:Judge",
+        _E + "/judges/{slug}.yaml",
+        check=checks.judge,
+        scope=("task", "eval"),
+    ),
     Kind(
         "judge_result",
-        JudgeResult,
+        _RECORDS + "evals:JudgeResult",
         _E + "/results/{judge}/{id[:2]}/{id[2:4]}/{id}.json",
         {"task": "task", "eval": "eval", "judge": "judge", "id": "id"},
         refs=(Ref("/run", "task_run", "run"), Ref("/judge", "judge", "judge", "warning")),
@@ -260,10 +276,15 @@ for _kind in (
         scope=("task", "eval"),
         older={1: _E + "/results/{judge}/{id[:2]}/{id}.json"},
     ),
-    Kind("dataset_split", DatasetSplit, _T + "/splits/{slug}.yaml", check=checks.dataset_split),
+    Kind(
+        "dataset_split",
+        _RECORDS + "dataset:DatasetSplit",
+        _T + "/splits/{slug}.yaml",
+        check=checks.dataset_split,
+    ),
     Kind(
         "split_membership",
-        SplitMembership,
+        _RECORDS + "dataset:SplitMembership",
         _T + "/splits/{slug}.membership.json",
         {"task": "task", "slug": "split"},
         refs=(Ref("/split", "dataset_split", "split"),),
@@ -273,14 +294,14 @@ for _kind in (
     ),
     Kind(
         "finetune",
-        FineTune,
+        _RECORDS + "finetune:FineTune",
         _F + "/finetune.yaml",
         refs=(Ref("/split", "dataset_split", "split"), Ref("/prompt", "prompt", "prompt")),
         check=checks.finetune,
     ),
     Kind(
         "finetune_status",
-        FineTuneStatus,
+        _RECORDS + "finetune:FineTuneStatus",
         _F + "/status.json",
         _OWNED_BY_FINETUNE,
         refs=(Ref("/finetune", "finetune", "fine-tune"),),
@@ -289,7 +310,7 @@ for _kind in (
     ),
     Kind(
         "finetune_round",
-        FineTuneRound,
+        _RECORDS + "finetune:FineTuneRound",
         _F + "/rounds/{round}.json",
         {**_OWNED_BY_FINETUNE, "round": "round"},
         scope=("task", "slug"),
@@ -297,14 +318,19 @@ for _kind in (
     ),
     Kind(
         "finetune_metrics",
-        FineTuneMetrics,
+        _RECORDS + "finetune:FineTuneMetrics",
         _F + "/metrics/{first_step}.json",
         {**_OWNED_BY_FINETUNE, "first_step": "first_step"},
         scope=("task", "slug"),
         live=True,
     ),
-    Kind("job_request", JobRequest, _T + "/queue/{id}.json", {"task": "task", "id": "id"}),
-    Kind("job_outcome", JobOutcome, _T + "/queue/done/{id}.json", {"task": "task", "id": "id"}),
+    Kind("job_request", _RECORDS + "queue:JobRequest", _T + "/queue/{id}.json", {"task": "task", "id": "id"}),
+    Kind(
+        "job_outcome",
+        _RECORDS + "queue:JobOutcome",
+        _T + "/queue/done/{id}.json",
+        {"task": "task", "id": "id"},
+    ),
 ):
     register(_kind)
 

@@ -14,7 +14,7 @@ import sys
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kilngit import layout
 from kilngit._io import ReadError, atomic_write, check_no_symlinks, dump_yaml
@@ -35,12 +35,7 @@ from kilngit.kinds import KINDS, Kind
 from kilngit.load import Parsed, Problem, parse_record
 from kilngit.records import (
     Annotation,
-    DatasetSplit,
     Eval,
-    FineTune,
-    FineTuneMetrics,
-    FineTuneRound,
-    FineTuneStatus,
     Judge,
     JudgeResult,
     MachineRecord,
@@ -48,13 +43,22 @@ from kilngit.records import (
     Prompt,
     Record,
     RunConfig,
-    SplitMembership,
     Task,
     TaskRun,
 )
 from kilngit.records.base import Definition
 from kilngit.records.sharing import Sharing
 from kilngit.state import RunState, run_states
+
+if TYPE_CHECKING:  # kinds few commands read: their models are imported when first listed (kilngit.kinds)
+    from kilngit.records import (
+        DatasetSplit,
+        FineTune,
+        FineTuneMetrics,
+        FineTuneRound,
+        FineTuneStatus,
+        SplitMembership,
+    )
 
 R = TypeVar("R", bound=Record)
 

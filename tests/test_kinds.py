@@ -1,11 +1,14 @@
 """The kinds table: adding a kind is one `Kind(...)` entry plus its model, and layout, load, validate,
 Project and schema all pick it up (the recipe in docs/architecture.md)."""
 
+import importlib
+import subprocess
+import sys
 from typing import Literal
 
 import pytest
 
-from kilngit import kinds, layout
+from kilngit import kinds, layout, records
 from kilngit.kinds import Kind, Ref
 from kilngit.records import OwnedRecord
 from kilngit.schema import json_schemas
@@ -65,3 +68,37 @@ def test_every_kind_has_a_path_that_classifies_back():
         }
         located = layout.classify(kind.fill(parts))
         assert located is not None and located.kind == kind.name
+
+
+def test_builtin_kinds_name_their_models_and_import_them_on_first_use():
+    for kind in kinds.BUILTIN.values():
+        model = kind.model
+        assert isinstance(kind.source, str) and model.model_fields["kind"].default == kind.name
+        assert kind.model_name == f"{model.__module__}.{model.__qualname__}"  # the cache's kinds table text
+    child = (
+        "import sys\n"
+        "from kilngit import kinds, layout, project, state\n"
+        "lazy = ('dataset', 'finetune', 'queue')\n"
+        "print(sorted(m for m in lazy if 'kilngit.records.' + m in sys.modules))\n"
+        "from kilngit.records import FineTune\n"
+        "print(kinds.KINDS['finetune'].model is FineTune, 'kilngit.records.finetune' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[]", "True True"]
+
+
+def test_a_kind_named_by_module_is_checked_when_its_model_is_first_used():
+    kind = Kind("bookmarks", f"{__name__}:Bookmark", "tasks/{task}/b/{run}.json")
+    assert kind.model_name == f"{__name__}.Bookmark"
+    with pytest.raises(ValueError, match="model says kind 'bookmark'"):
+        kind.model  # noqa: B018
+
+
+def test_records_exports_each_name_of_its_modules():
+    names = set(records.__all__)
+    assert names == set(records._HOME) and names <= set(dir(records))
+    for name in records.__all__:
+        module = importlib.import_module(f"kilngit.records.{records._HOME[name]}")
+        assert getattr(records, name) is getattr(module, name)
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        records.Nothing  # noqa: B018

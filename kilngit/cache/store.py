@@ -199,7 +199,7 @@ def open_store(root: Path, version: int) -> Store | None:
 
 def _kinds_table() -> str:
     """The registered kinds (tests and plugins add some): a path means another kind when the table changes."""
-    return "\n".join(f"{k.name} {k.path} {k.model.__module__}.{k.model.__qualname__}" for k in KINDS.values())
+    return "\n".join(f"{k.name} {k.path} {k.model_name}" for k in KINDS.values())
 
 
 _FINGERPRINTS: dict[str, str] = {}
