@@ -16,6 +16,8 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kilngit._nofollow import FLAGS as NOFOLLOW_FLAGS
+from kilngit._nofollow import open_no_symlinks
 from kilngit._temps import sweep_once, temp_name
 
 if TYPE_CHECKING:
@@ -142,8 +144,14 @@ def read_bytes_checked(path: str, root: str, max_bytes: int) -> bytes:
 
 def read_bytes_and_stat(path: str, root: str, max_bytes: int) -> tuple[bytes, os.stat_result]:
     """`read_bytes_checked`, also returning the file's `fstat` (what the bytes read were, for the cache)."""
+    # Where the kernel can open it with no symlink on the way (a bulk read on Linux), the descriptor's
+    # real path is known without asking /proc; otherwise it is opened and then checked.
+    inside = path[len(root) + 1 :] if path.startswith(root + os.sep) else None
+    fd = open_no_symlinks(_real_root(root) + os.sep + inside) if inside else None
+    checked = fd is not None
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        if fd is None:
+            fd = os.open(path, NOFOLLOW_FLAGS)
     except FileNotFoundError as e:
         raise ReadError("file does not exist (a dangling symlink?)", "remove it or restore its target") from e
     except OSError as e:
@@ -157,7 +165,8 @@ def read_bytes_and_stat(path: str, root: str, max_bytes: int) -> tuple[bytes, os
                 f"is {_what(st.st_mode)}, where a record file belongs",
                 "remove it, or put the record file there instead",
             )
-        _check_real_path(fd, path, root)
+        if not checked:
+            _check_real_path(fd, path, root)
         if st.st_size > max_bytes:
             raise ReadError(
                 f"file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit for this kind of file",

@@ -24,7 +24,7 @@ from kilngit._io import (
     check_depth,
     decode_utf8,
     load_json,
-    read_bytes_checked,
+    read_bytes_and_stat,
 )
 from kilngit.cache import parsed_yaml
 from kilngit.errors import InvalidRecordError, NewerFormatError, did_you_mean
@@ -47,6 +47,8 @@ class Parsed:
     problems: list[Problem]
     params: dict[str, str] = field(default_factory=dict)
     """The path parts of its identity (see `layout.classify`)."""
+    stat: os.stat_result | None = field(default=None, repr=False, compare=False)
+    """The `fstat` of the file as it was read (None when it could not be read): what the cache keys it by."""
 
 
 #: kind -> {older version -> function upgrading a raw dict by one version}. Empty while the format is v1.
@@ -81,11 +83,20 @@ def parse_record(
                 )
             ],
         )
-    kind = located.kind
     try:
-        raw = read_bytes_checked(
+        raw, st = read_bytes_and_stat(
             os.path.join(root, relpath), str(root), MAX_YAML_BYTES if located.yaml else MAX_JSON_BYTES
         )
+    except ReadError as e:
+        return Parsed(relpath, located.kind, None, [Problem(relpath, str(e), e.fix)])
+    parsed = _parse_bytes(root, relpath, located, raw, full)
+    parsed.stat = st
+    return parsed
+
+
+def _parse_bytes(root: Path, relpath: str, located: layout.Located, raw: bytes, full: bool) -> Parsed:
+    kind = located.kind
+    try:
         if full and not located.yaml:
             fast = _read_canonical(relpath, located, raw)
             if fast is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kilngit import layout
-from kilngit.cache.keys import RACY, file_key
+from kilngit.cache.keys import RACY, file_key, trusted_key
 from kilngit.load import parse_record
 from kilngit.problems import Problem
 from kilngit.records import Record
@@ -139,10 +139,26 @@ class Recording(References):
 
 def compute(root: Path, relpath: str, ctx: Recording, records: dict[str, Record] | None = None) -> Facts:
     """Read and check one file from scratch (its record, when usable, goes to `records`)."""
+    return _compute(root, relpath, ctx, records)[0]
+
+
+def compute_keyed(root: Path, relpath: str, ctx: Recording) -> tuple[str | None, Facts]:
+    """`compute`, with the file's cache key (`keys.trusted_key`, against `ctx.stamp_ns`). The key is the
+    `fstat` of the descriptor the bytes were read from, taken before reading them, as `keys` asks: the same
+    answer an `lstat` of the path just before would give, one system call less, and it describes exactly
+    the bytes read. A file not read (no kind lives there, unreadable) is keyed by `lstat` of its path."""
+    facts, st = _compute(root, relpath, ctx, None)
+    if st is None:
+        return file_key(os.path.join(root, relpath), ctx.stamp_ns), facts
+    return trusted_key(st, ctx.stamp_ns), facts
+
+
+def _compute(
+    root: Path, relpath: str, ctx: Recording, records: dict[str, Record] | None
+) -> tuple[Facts, os.stat_result | None]:
     if relpath.endswith(".yml"):
-        return Facts(
-            "unknown", [Problem(relpath, "kilngit files use the .yaml extension", "rename the file to .yaml")]
-        )
+        problem = Problem(relpath, "kilngit files use the .yaml extension", "rename the file to .yaml")
+        return Facts("unknown", [problem]), None
     located = layout.classify(relpath)
     parsed = parse_record(root, relpath, located)
     if located is not None and not located.fits(ctx.version):
@@ -157,7 +173,7 @@ def compute(root: Path, relpath: str, ctx: Recording, records: dict[str, Record]
         facts.deps = ctx.take()
         key = run_key(parsed.record)
         facts.run_key = list(key) if key else None
-    return facts
+    return facts, parsed.stat
 
 
 def _misplaced(relpath: str, located: layout.Located, version: int) -> Problem:

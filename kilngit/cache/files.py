@@ -17,7 +17,7 @@ from collections.abc import Iterator, Set
 from pathlib import Path
 
 from kilngit import layout
-from kilngit.cache.facts import Facts, Recording, compute
+from kilngit.cache.facts import Facts, Recording, compute, compute_keyed
 from kilngit.cache.keys import RACY, take_stamp, trusted_key
 from kilngit.cache.store import open_store
 from kilngit.records import Record
@@ -157,4 +157,10 @@ def _start_worker(files: frozenset[str] | None, parent: int) -> None:
 def _compute_chunk(args: tuple[Path, list[str], int, int, bool]) -> list[tuple[str, str | None, str]]:
     root, relpaths, stamp, version, keyed = args
     ctx = Recording(root, stamp, _worker_files, version)
-    return [(p, _key(root, p, stamp) if keyed else None, compute(root, p, ctx).encode()) for p in relpaths]
+    if not keyed:
+        return [(p, None, compute(root, p, ctx).encode()) for p in relpaths]
+    rows = []
+    for p in relpaths:
+        key, facts = compute_keyed(root, p, ctx)
+        rows.append((p, key, facts.encode()))
+    return rows
