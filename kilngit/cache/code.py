@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parent.parent
 CHECKS = (
     "load.py",
     "_io.py",
+    "_nofollow.py",
     "cache/parsed_yaml.py",
     "kinds.py",
     "kind_checks.py",
