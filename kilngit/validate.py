@@ -19,7 +19,7 @@ from pathlib import Path
 from kilngit import _git, layout
 from kilngit._io import atomic_write
 from kilngit.cache import Facts, file_facts
-from kilngit.cache.files import no_gc
+from kilngit.cache.files import Sink, no_gc
 from kilngit.cache.index import sync
 from kilngit.cache.snapshot import Outcome, validated
 from kilngit.errors import KilngitError
@@ -43,7 +43,9 @@ def validate_project(
     index = sync(root) if cache and paths is None and not os.environ.get("KILNGIT_NO_CACHE") else None
     if index is not None:
         with no_gc():
-            outcome = validated(root, index, version, lambda: _read_all(root, workers, version), _aggregate)
+            outcome = validated(
+                root, index, version, lambda sink: _read_all(root, workers, version, sink=sink), _aggregate
+            )
     elif paths is None:
         with no_gc():
             outcome = _aggregate(*_read_all(root, workers, version, cache))
@@ -63,14 +65,15 @@ def validate_project(
 
 
 def _read_all(
-    root: Path, workers: int | None, version: int, cache: bool = True
+    root: Path, workers: int | None, version: int, cache: bool = True, sink: Sink | None = None
 ) -> tuple[list[str], dict[str, Facts], list[Problem]]:
-    """Every record file of the project in path order, its facts, and the problems of odd files."""
+    """Every record file of the project in path order, its facts, and the problems of odd files (each
+    file's facts also go to `sink` as soon as they are known)."""
     odd: list[Problem] = []
     files: set[str] = set()
     relpaths = sorted(p for p in project_files(root, odd, files) if is_record_candidate(p))
     facts = file_facts(
-        root, relpaths, files=files, workers=workers, cache=cache, complete=True, version=version
+        root, relpaths, files=files, workers=workers, cache=cache, complete=True, version=version, sink=sink
     )
     return relpaths, facts, odd
 

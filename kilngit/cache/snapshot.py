@@ -30,6 +30,7 @@ from pathlib import Path
 
 from kilngit.cache import warm
 from kilngit.cache.facts import Facts, Recording, compute
+from kilngit.cache.files import Sink
 from kilngit.cache.index import FileIndex, IndexState, hidden
 from kilngit.cache.store import Store, open_store, rows_in
 from kilngit.problems import Problem
@@ -46,8 +47,9 @@ class Outcome:
     problems: list[Problem]
 
 
-FullRead = Callable[[], tuple[list[str], dict[str, Facts], list[Problem]]]
-"""Reads the whole project: (record files in path order, their facts, problems of odd files)."""
+FullRead = Callable[[Sink | None], tuple[list[str], dict[str, Facts], list[Problem]]]
+"""Reads the whole project: (record files in path order, their facts, problems of odd files), handing each
+file's facts to the sink (when given) as soon as they are known."""
 Aggregate = Callable[[list[str], dict[str, Facts], list[Problem]], Outcome]
 
 
@@ -55,17 +57,17 @@ def validated(root: Path, index: FileIndex, version: int, full: FullRead, aggreg
     """The report of the project at `root` now, from the snapshot where nothing changed (see the module)."""
     store = open_store(root, version)
     if store is None or store.db is None:
-        relpaths, facts, odd = full()
+        relpaths, facts, odd = full(None)
         return aggregate(relpaths, facts, odd)
     try:
         return _validated(store, store.db, root, index, version, full, aggregate)
     except sqlite3.OperationalError:
         # Locked past the timeout (another writer stuck) or disk full: read the project, keep the cache.
-        relpaths, facts, odd = full()
+        relpaths, facts, odd = full(None)
         return aggregate(relpaths, facts, odd)
     except (sqlite3.DatabaseError, ValueError, KeyError, TypeError):
         store.discard()  # a corrupt or foreign snapshot: read the project instead, rebuild next time
-        relpaths, facts, odd = full()
+        relpaths, facts, odd = full(None)
         return aggregate(relpaths, facts, odd)
     finally:
         store.close()
@@ -86,7 +88,7 @@ def _validated(
 ) -> Outcome:
     seal = warm.seal(db, root, version)
     for _attempt in range(3):
-        meta = dict(db.execute("SELECT name, value FROM snap_meta").fetchall())
+        meta = _meta(db)
         old = IndexState.decode(meta["state"]) if "state" in meta else None
         changed = index.changed_since(old)
         if changed is None or len(changed) > _MOST_CHANGED:
@@ -95,43 +97,95 @@ def _validated(
             return _update(db, root, index, version, meta, changed, seal)
         except _Moved:
             continue
-    relpaths, facts, odd = full()
+    fill = _Fill(db, meta.get("state"))
+    relpaths, facts, odd = full(fill.add if fill.live else None)
     outcome = aggregate(relpaths, facts, odd)
-    _rebuild(db, meta.get("state"), index.state, relpaths, facts, outcome, seal)
+    fill.finish(index.state, relpaths, facts, outcome, seal)
+    if fill.corrupt:
+        store.discard()  # went bad while written: rebuilt next time
     return outcome
 
 
-def _rebuild(
-    db: sqlite3.Connection,
-    was: str | None,
-    state: IndexState,
-    relpaths: list[str],
-    facts: dict[str, Facts],
-    outcome: Outcome,
-    seal: str,
-) -> None:
-    pending = [p for p in relpaths if not facts[p].storable]
-    by_path: dict[str, list[Problem]] = {}
-    for problem in outcome.problems:
-        by_path.setdefault(problem.path, []).append(problem)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        if dict(db.execute("SELECT name, value FROM snap_meta").fetchall()).get("state") != was:
-            db.execute("ROLLBACK")  # another command stored a newer snapshot meanwhile: keep it
+class _Fill:
+    """The snapshot rebuilt as the facts arrive, a chunk per transaction, while the workers still read: the
+    inserts overlap the reading instead of following it.
+
+    The first transaction empties the tables (unless another command stored a newer snapshot since `was`:
+    then it is kept and nothing is written) and marks them as this command's (`fill`, a token of its own);
+    each later one first checks that mark, and the last writes the problems and the state, which makes the
+    snapshot usable. Meanwhile there is no state, so any other command reads the project in full (its
+    report is right either way); one that starts a fill of its own takes the tables over, and this one
+    stops writing. A crash leaves no state: the next command starts afresh."""
+
+    def __init__(self, db: sqlite3.Connection, was: str | None) -> None:
+        self.db = db
+        self.token = os.urandom(8).hex()
+        self.live = True
+        self.corrupt = False
+        self._write(lambda: self._start(was), mine=False)
+
+    def add(self, items: list[tuple[str, Facts]]) -> None:
+        """Insert these files' rows (paths in order)."""
+        self._write(lambda: self._insert(items))
+
+    def finish(
+        self, state: IndexState, relpaths: list[str], facts: dict[str, Facts], outcome: Outcome, seal: str
+    ) -> None:
+        """Write the problems and the state: the snapshot of `relpaths` is complete and usable."""
+        self._write(lambda: self._seal(state, relpaths, facts, outcome, seal))
+
+    def _write(self, step: Callable[[], bool], mine: bool = True) -> None:
+        """`step` in a transaction of its own, while the tables are this command's (`mine`) and it says so."""
+        if not self.live:
             return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            # Otherwise another command took the tables over: its fill is the one kept.
+            if (not mine or _meta(self.db).get("fill") == self.token) and step():
+                self.db.execute("COMMIT")
+                return
+        except sqlite3.Error as e:
+            # Locked past the timeout or disk full: not kept, the next command rebuilds. Any other error
+            # is a corrupt database, given up once the project is read (`_validated`).
+            self.corrupt = not isinstance(e, sqlite3.OperationalError)
+        _rollback(self.db)
+        self.live = False
+
+    def _start(self, was: str | None) -> bool:
+        if _meta(self.db).get("state") != was:
+            return False  # another command stored a newer snapshot meanwhile: keep it
         for table in ("snap_meta", "snap_files", "snap_problems", "snap_deps", "snap_runs"):
-            db.execute(f"DELETE FROM {table}")
-        db.executemany("INSERT INTO snap_files VALUES (?, ?)", ((p, facts[p].encode()) for p in relpaths))
-        db.executemany(
+            self.db.execute(f"DELETE FROM {table}")
+        self.db.execute("INSERT INTO snap_meta VALUES ('fill', ?)", (self.token,))
+        return True
+
+    def _insert(self, items: list[tuple[str, Facts]]) -> bool:
+        facts = dict(items)
+        relpaths = list(facts)
+        self.db.executemany("INSERT INTO snap_files VALUES (?, ?)", ((p, f.encode()) for p, f in items))
+        # In key order: appending to each table's b-tree costs half as much as inserting all over it.
+        self.db.executemany(
+            "INSERT OR IGNORE INTO snap_deps VALUES (?, ?)", _sorted_dep_rows(relpaths, facts)
+        )
+        self.db.executemany("INSERT INTO snap_runs VALUES (?, ?)", sorted(_run_rows(relpaths, facts)))
+        return True
+
+    def _seal(
+        self, state: IndexState, relpaths: list[str], facts: dict[str, Facts], outcome: Outcome, seal: str
+    ) -> bool:
+        by_path: dict[str, list[Problem]] = {}
+        for problem in outcome.problems:
+            by_path.setdefault(problem.path, []).append(problem)
+        self.db.executemany(
             "INSERT INTO snap_problems VALUES (?, ?)", ((p, _encode(v)) for p, v in by_path.items())
         )
-        # In key order: appending to each table's b-tree costs half as much as inserting all over it.
-        db.executemany("INSERT OR IGNORE INTO snap_deps VALUES (?, ?)", _sorted_dep_rows(relpaths, facts))
-        db.executemany("INSERT INTO snap_runs VALUES (?, ?)", sorted(_run_rows(relpaths, facts)))
-        _put_meta(db, state, outcome, pending, seal)
-        db.execute("COMMIT")
-    except sqlite3.OperationalError:
-        _rollback(db)  # locked past the timeout or disk full: not kept, the next command rebuilds
+        self.db.execute("DELETE FROM snap_meta WHERE name = 'fill'")
+        _put_meta(self.db, state, outcome, [p for p in relpaths if not facts[p].storable], seal)
+        return True
+
+
+def _meta(db: sqlite3.Connection) -> dict[str, str]:
+    return dict(db.execute("SELECT name, value FROM snap_meta").fetchall())
 
 
 def _update(

@@ -41,6 +41,7 @@ class Store:
         self._root = os.path.realpath(root)
         self._fingerprint = fingerprint
         self._db: sqlite3.Connection | None = None
+        self._stuck = False
         try:
             check_no_symlinks(self._root, f"{CACHE_DIR}/{DB_NAME}")
         except ReadError:
@@ -145,9 +146,10 @@ class Store:
             return {}
 
     def put(self, rows: Iterable[tuple[str, str, str]], gone: Iterable[str] = ()) -> None:
-        """Store (path, key, facts) rows and drop the rows of files that are `gone`, in one transaction."""
+        """Store (path, key, facts) rows and drop the rows of files that are `gone`, in one transaction.
+        After a put that could not write (locked past the timeout, disk full), later ones write nothing."""
         rows, gone = list(rows), list(gone)
-        if self._db is None or not (rows or gone):
+        if self._db is None or self._stuck or not (rows or gone):
             return
         try:
             self._db.execute("BEGIN IMMEDIATE")
@@ -156,6 +158,7 @@ class Store:
             self._db.execute("COMMIT")
         except sqlite3.OperationalError:
             self._rollback()  # locked past the timeout or disk full: these facts are simply not kept
+            self._stuck = True  # and no later put of this command waits for that lock again
         except sqlite3.DatabaseError:
             self._discard()
 

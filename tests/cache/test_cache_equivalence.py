@@ -31,8 +31,8 @@ from tests.conftest import git
 TASK = "ffmpeg"
 
 
-def _outcome(root: Path, cache: bool) -> tuple[object, ...]:
-    report = validate_project(root, cache=cache, workers=1)
+def _outcome(root: Path, cache: bool, workers: int = 1) -> tuple[object, ...]:
+    report = validate_project(root, cache=cache, workers=workers)
     return dict(report.kinds), [p.to_dict() for p in report.problems]
 
 
@@ -269,7 +269,30 @@ def test_without_git_cached_outcomes_equal_uncached(
     _equal_after_random_steps(project, 4, monkeypatch)
 
 
-def _equal_after_random_steps(project: Project, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_workers_in_small_chunks_cached_outcomes_equal_uncached(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with every read by two workers in chunks of three, each chunk stored as it arrives, and the
+    snapshot rebuilt whenever more than three files changed (a fill chunk by chunk, `cache.snapshot`)."""
+    from kilngit.cache import files, snapshot
+
+    monkeypatch.setattr(files, "_PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(files, "_CHUNK", 3)
+    monkeypatch.setattr(snapshot, "_MOST_CHANGED", 3)
+    add, chunks = snapshot._Fill.add, []
+
+    def counted(self: snapshot._Fill, items: list[tuple[str, object]]) -> None:
+        chunks.append(self.live)
+        add(self, items)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snapshot._Fill, "add", counted)
+    _equal_after_random_steps(project, 5, monkeypatch, workers=2)
+    assert chunks.count(True) > 10  # snapshots were filled chunk by chunk
+
+
+def _equal_after_random_steps(
+    project: Project, seed: int, monkeypatch: pytest.MonkeyPatch, workers: int = 1
+) -> None:
     without_untracked_cache(project.root)
     rng = random.Random(seed)
     editor = Editor(project, rng)
@@ -282,9 +305,9 @@ def _equal_after_random_steps(project: Project, seed: int, monkeypatch: pytest.M
         name = rng.choices(steps, [WEIGHTS[s] for s in steps])[0]
         getattr(editor, name)()
         hits += _hits(project.root)
-        cached, full = _outcome(project.root, True), _outcome(project.root, False)
+        cached, full = _outcome(project.root, True, workers), _outcome(project.root, False)
         assert cached == full, f"seed {seed} step {step} ({name})"
-        assert _outcome(project.root, True) == full, f"seed {seed} step {step} ({name}), second run"
+        assert _outcome(project.root, True, workers) == full, f"seed {seed} step {step} ({name}), second run"
         assert _loaded(project.root, monkeypatch, True) == _loaded(project.root, monkeypatch, False), (
             f"seed {seed} step {step} ({name}): loaded records"
         )

@@ -11,6 +11,8 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from kilngit import layout
 from kilngit.authoring import add_run
 from kilngit.cache.store import CACHE_DIR, DB_NAME
@@ -182,3 +184,137 @@ def test_run_keys_and_dep_rows_are_what_the_encoder_and_a_sort_make() -> None:
         for p in relpaths
     }
     assert list(_sorted_dep_rows(relpaths, facts)) == sorted((d, p) for p, d in _dep_rows(relpaths, facts))
+
+
+def _tables(root: Path) -> dict[str, list[tuple[object, ...]]]:
+    with closing(sqlite3.connect(_db(root))) as db:
+        names = ("snap_meta", "snap_files", "snap_problems", "snap_deps", "snap_runs", "files")
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in names}  # noqa: S608
+
+
+def _many_runs(project: Project, n: int = 12) -> None:
+    for i in range(n):
+        add_run(project, "ffmpeg", f"convert {i}.mov", f"ffmpeg -i {i}.mov {i}.mp4")
+    (project.root / "tasks/ffmpeg/runs/broken.json").write_text("{")  # a problem in the snapshot too
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-qm", "runs")
+
+
+def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kilngit.cache import files
+
+    monkeypatch.setattr(files, "_PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(files, "_CHUNK", 3)
+
+
+def test_a_fill_chunk_by_chunk_stores_what_one_process_stores(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers' chunks stored as they arrive (files rows, snapshot rows, each chunk its own transaction)
+    leave the same tables as one process storing everything at the end, and the same report."""
+    _many_runs(project)
+    full = validate_project(project.root, cache=False).to_dict()["problems"]
+    assert validate_project(project.root, workers=1).to_dict()["problems"] == full
+    alone = _tables(project.root)
+    shutil.rmtree(project.root / CACHE_DIR)
+    _small_chunks(monkeypatch)
+    assert validate_project(project.root, workers=2).to_dict()["problems"] == full
+    chunked = _tables(project.root)
+    assert chunked == alone and len(chunked["snap_files"]) > 12 and chunked["snap_problems"]
+    assert not any(name == "fill" for name, _ in chunked["snap_meta"])
+
+
+def test_another_fill_started_meanwhile_takes_the_tables_over(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second command starting a fill while the first one fills: the second's snapshot is the one kept,
+    the first writes nothing after it, both reports are a full check's."""
+    from kilngit.cache import snapshot
+
+    _many_runs(project)
+    full = validate_project(project.root, cache=False).to_dict()["problems"]
+    validate_project(project.root, workers=1)
+    alone = _tables(project.root)
+    shutil.rmtree(project.root / CACHE_DIR)
+    _small_chunks(monkeypatch)
+    add = snapshot._Fill.add
+    inner: list[object] = []
+
+    def add_then_another(self: snapshot._Fill, items: list[tuple[str, object]]) -> None:
+        add(self, items)  # type: ignore[arg-type]
+        if not inner:
+            inner.append(None)  # the other command's own chunks go the usual way
+            inner[0] = validate_project(project.root, workers=2).to_dict()["problems"]
+
+    monkeypatch.setattr(snapshot._Fill, "add", add_then_another)
+    assert validate_project(project.root, workers=2).to_dict()["problems"] == full
+    assert inner == [full]
+    assert _tables(project.root) == alone
+    monkeypatch.setattr(snapshot._Fill, "add", add)
+    _forge(project.root, "tasks/ffmpeg/task.yaml", "forged")
+    assert "forged" in _messages(project.root)  # the kept snapshot answers
+
+
+def test_a_fill_cut_short_leaves_no_snapshot_and_the_next_command_rebuilds_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command that dies after storing some chunks (the tables half full, no state): the next command
+    reads everything and stores the whole snapshot."""
+    from kilngit.cache import snapshot
+
+    _many_runs(project)
+    full = validate_project(project.root, cache=False).to_dict()["problems"]
+    validate_project(project.root, workers=1)
+    alone = _tables(project.root)
+    shutil.rmtree(project.root / CACHE_DIR)
+    _small_chunks(monkeypatch)
+    add = snapshot._Fill.add
+
+    def add_then_die(self: snapshot._Fill, items: list[tuple[str, object]]) -> None:
+        add(self, items)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(snapshot._Fill, "add", add_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        validate_project(project.root, workers=2)
+    half = _tables(project.root)
+    assert half["snap_files"] and not any(name == "state" for name, _ in half["snap_meta"])
+    monkeypatch.setattr(snapshot._Fill, "add", add)
+    assert validate_project(project.root, workers=2).to_dict()["problems"] == full
+    assert _tables(project.root) == alone
+
+
+def test_a_fill_under_a_held_lock_writes_nothing_and_waits_once(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer holds the database for the whole cold run: the report is right, nothing is stored
+    (the first wait for the lock ends every later write), and the next free run stores it all."""
+    _many_runs(project)
+    full = validate_project(project.root, cache=False).to_dict()["problems"]
+    validate_project(project.root, workers=1)
+    alone = _tables(project.root)
+    with closing(sqlite3.connect(_db(project.root), isolation_level=None)) as db:
+        db.execute("DELETE FROM files")
+        db.execute("DELETE FROM snap_meta")
+    _small_chunks(monkeypatch)
+    monkeypatch.setenv("KILNGIT_CACHE_BUSY_MS", "0")
+    from kilngit.cache.store import Store
+
+    puts: list[bool] = []  # per put with rows: whether it was already given up
+    put = Store.put
+
+    def noted_put(self: Store, rows: list[tuple[str, str, str]], gone: list[str] = ()) -> None:  # type: ignore[assignment]
+        if rows:
+            puts.append(self._stuck)
+        put(self, rows, gone)
+
+    monkeypatch.setattr(Store, "put", noted_put)
+    with closing(sqlite3.connect(_db(project.root), isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        assert validate_project(project.root, workers=2).to_dict()["problems"] == full
+        other.execute("ROLLBACK")
+    assert puts.count(False) == 1 and len(puts) > 3  # one put waited for the lock, the later ones did not
+    held = _tables(project.root)
+    assert held["files"] == [] and held["snap_meta"] == []
+    assert validate_project(project.root, workers=2).to_dict()["problems"] == full
+    assert _tables(project.root) == alone
