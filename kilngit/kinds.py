@@ -21,8 +21,8 @@ its model (see "Add a record kind" in docs/architecture.md).
 
 from __future__ import annotations
 
-import importlib
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -101,14 +101,10 @@ class Kind:
     live: bool = False
     older: Mapping[int, str] = field(default_factory=dict)
     """Its path template in older project layouts, keyed by the last layout version that used it."""
-    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    older_patterns: dict[int, re.Pattern[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.source, str):
             self.model  # noqa: B018 (checked now: a kind given its class is refused at once)
-        object.__setattr__(self, "pattern", re.compile(_regex(self.path)))
-        object.__setattr__(self, "older_patterns", {v: re.compile(_regex(t)) for v, t in self.older.items()})
 
     def template(self, layout: int = LAYOUT) -> str:
         """The path template of this kind in project layout `layout`."""
@@ -123,7 +119,8 @@ class Kind:
         model = self.source
         if isinstance(model, str):
             module, _, name = model.partition(":")
-            model = getattr(importlib.import_module(module), name)
+            __import__(module)  # as kilngit.records does (`python -X importtime` shows it)
+            model = getattr(sys.modules[module], name)
         default = model.model_fields["kind"].default
         if default != self.name:
             raise ValueError(f"kind {self.name!r}: its model says kind {default!r}")
@@ -135,6 +132,17 @@ class Kind:
         if isinstance(self.source, str):
             return self.source.replace(":", ".")
         return f"{self.source.__module__}.{self.source.__qualname__}"
+
+    # Compiled on first use: a command classifies the paths of a few kinds (20 regexes cost ~4 ms).
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """The regex of `path` (its parts as named groups)."""
+        return re.compile(_regex(self.path))
+
+    @cached_property
+    def older_patterns(self) -> dict[int, re.Pattern[str]]:
+        """The regexes of the `older` templates, by layout."""
+        return {v: re.compile(_regex(t)) for v, t in self.older.items()}
 
     @cached_property
     def parts(self) -> tuple[str, ...]:

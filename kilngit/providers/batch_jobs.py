@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 from kilngit._io import atomic_write
 from kilngit.errors import NotFoundError, ProviderError, UsageError
 from kilngit.layout import LOCAL_STATE
-from kilngit.providers.config import ProviderSettings
 from kilngit.records.canonical import to_file_bytes
 
 if TYPE_CHECKING:
     from kilngit.project import Project
     from kilngit.providers.batch_client import BatchAPI
+    from kilngit.providers.config import ProviderSettings  # `status` lists open jobs without it
 
 BATCH_DIR = f"{LOCAL_STATE}/batches"
 ORIGIN_DIR = f"{BATCH_DIR}/origins"

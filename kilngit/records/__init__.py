@@ -7,7 +7,7 @@ answer)."""
 
 from __future__ import annotations
 
-import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -98,7 +98,8 @@ def __getattr__(name: str) -> Any:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    __import__(f"{__name__}.{home}")  # not importlib.import_module: `python -X importtime` shows this one
+    value = getattr(sys.modules[f"{__name__}.{home}"], name)
     globals()[name] = value  # found directly next time
     return value
 
