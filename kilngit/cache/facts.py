@@ -45,7 +45,7 @@ class Facts:
     def encode(self) -> str:
         if self.text is not None:
             return self.text
-        return _COMPACT.encode(
+        return _encode(
             [
                 self.loadable,  # first, for `loadable_text`
                 self.kind,
@@ -87,6 +87,19 @@ class Facts:
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
+# The C encoder `_COMPACT.encode` builds on every call, built once (facts are encoded once per file read).
+# No circular-reference check: facts hold strings, numbers and lists of them.
+_MAKE_C: Any = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator
+_COMPACT_C: Any = (
+    _MAKE_C(None, _COMPACT.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    if _MAKE_C is not None
+    else None
+)
+
+
+def _encode(value: list[Any]) -> str:
+    """`_COMPACT.encode(value)`."""
+    return "".join(_COMPACT_C(value, 0)) if _COMPACT_C is not None else _COMPACT.encode(value)
 
 
 def _rows(problems: list[Problem]) -> list[list[str]]:
@@ -124,7 +137,14 @@ class Recording(References):
 
     def take(self) -> list[list[Any]]:
         asked, self._asked = self._asked, []
-        return [list(d) for d in {(d[0], d[1], d[2]): d for d in asked}.values()]  # once each, in order
+        once = {(d[0], d[1], d[2]): d for d in asked}
+        if len(once) == len(asked):
+            return asked  # no answer asked twice (the common case): the lists are this call's own
+        return [list(d) for d in once.values()]  # once each, in order
+
+    def forget(self) -> None:
+        """Start afresh without `take`'s result."""
+        self._asked = []
 
     def holds(self, deps: list[list[Any]]) -> bool:
         """Whether every answer a check got is still the answer (so its problems still stand)."""
@@ -167,7 +187,7 @@ def _compute(
     if records is not None and parsed.record is not None:
         records[relpath] = parsed.record
     if parsed.record is not None and not parsed.problems:
-        ctx.take()
+        ctx.forget()
         facts.checked = True
         facts.cross = ctx.check(parsed)
         facts.deps = ctx.take()

@@ -96,6 +96,15 @@ def file_content_id(text: str) -> str | None:
 def parse_plain(text: str) -> Any:
     """`json.loads(text)` with every integral float below 2**53 as an int, as `_jcs_compatible` turns it;
     raises `NotPlain` at a number JCS would write unlike Python's encoder (exponent form, NaN, infinity)."""
+    # The decoder's scanner called as `decode` calls it, for a text starting with its value and ending
+    # with it or a newline (every file kilngit writes); any other text, or a scan error, takes `decode`
+    # itself, which gives the same value or raises the same error.
+    try:
+        value, end = _JCS_SCAN(text, 0)
+    except StopIteration:
+        return _JCS_DECODER.decode(text)
+    if end == len(text) or (end == len(text) - 1 and text[end] == "\n"):
+        return value
     return _JCS_DECODER.decode(text)
 
 
@@ -129,6 +138,7 @@ def _not_plain(text: str) -> Any:
 
 
 _JCS_DECODER = json.JSONDecoder(parse_float=_jcs_float, parse_constant=_not_plain)
+_JCS_SCAN = _JCS_DECODER.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__
 
 
 def _jcs_compatible(value: Any) -> Any:

@@ -87,3 +87,45 @@ def test_prebuilt_hash_encoder_writes_what_the_json_encoder_writes():
     ]
     for value in values:
         assert canonical._jcs_text(value) == canonical._JCS_ENCODER.encode(value)
+
+
+def _decoded(parse, text):  # type: ignore[no-untyped-def]
+    try:
+        return ("value", repr(parse(text)))
+    except Exception as e:  # noqa: BLE001 (the exception itself is what is compared)
+        return ("error", type(e).__name__, str(e))
+
+
+def test_parse_plain_is_the_decoders_decode():
+    """parse_plain calls the decoder's scanner itself for the common text: the same value or the same error
+    as `decode` on random and hostile text (whitespace around, extra data, bad numbers, cut text)."""
+    from kilngit.records import canonical
+
+    rng = random.Random(16)
+    bodies = [
+        '{"a": 1.0, "b": [1, 2.5, "x"], "c": {"d": null, "e": true}}',
+        '{"f": 1e5}',
+        '{"g": NaN}',
+        '{"h": -Infinity}',
+        '{"i": 12345678901234567890.0}',
+        "[1, 2]",
+        '"s"',
+        "7",
+        '{"a": 1}{"b": 2}',
+        '{"a": "\\ud800"}',
+        "",
+        "{",
+        '{"a": 1,}',
+    ]
+    tails = ["", "\n", "\n\n", " ", "\r\n", "\t", "x", " \n", "\u00a0", "\n]"]
+    heads = ["", " ", "\n", "\ufeff"]
+    for body in bodies:
+        for tail in tails:
+            for head in heads:
+                text = head + body + tail
+                assert _decoded(canonical.parse_plain, text) == _decoded(canonical._JCS_DECODER.decode, text)
+    for _ in range(300):
+        text = "".join(
+            rng.choice(['{"k": ', "1.5", "2", "[", "]", "}", ",", '"v"', "\n", " ", "1e3"]) for _ in range(8)
+        )
+        assert _decoded(canonical.parse_plain, text) == _decoded(canonical._JCS_DECODER.decode, text)
