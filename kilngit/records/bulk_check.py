@@ -142,15 +142,26 @@ def _model(cls: type[BaseModel]) -> Check:
     empty = dict.fromkeys(cls.model_fields)
     new, set_attr = cls.__new__, object.__setattr__
 
+    # Whether a mapping's keys (in file order) are known, sorted and hold every needed field depends on
+    # the keys alone, and nearly every file of a kind has the same few key lists: the answer is kept per
+    # key list (a bounded number of them, so a hostile project cannot grow it).
+    shapes: dict[tuple[str, ...], bool] = {}
+    copy = bool(floats or others)  # else no value changes: the canonical mapping is `data` itself
+
     def check(data: Any) -> tuple[Any, Any]:
-        if type(data) is not dict or not known.issuperset(data) or not needed.issubset(data):
+        if type(data) is not dict:
             raise _No
-        keys = list(data)
-        if keys != sorted(keys) or None in data.values():
+        keys = tuple(data)
+        fits = shapes.get(keys)
+        if fits is None:
+            fits = known.issuperset(keys) and needed.issubset(keys) and list(keys) == sorted(keys)
+            if len(shapes) < _SHAPES:
+                shapes[keys] = fits
+        if not fits or None in data.values():
             raise _No
         values = dict(empty)
         values.update(data)
-        canonical = dict(data)
+        canonical = dict(data) if copy else data
         if not _STR_OR_NONE.issuperset(map(type, str_values(values))):
             raise _No
         for name, ge in ints:
@@ -186,6 +197,8 @@ def _model(cls: type[BaseModel]) -> Check:
 
 
 _STR_OR_NONE = frozenset({str, type(None)})
+_SHAPES = 64
+"""How many key lists a model's check remembers the answer for."""
 
 
 def _optional(annotation: Any) -> Any:

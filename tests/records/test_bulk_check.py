@@ -359,3 +359,28 @@ def test_agrees_on_every_field_set_to_every_hostile_value(base):
                 raw = text.encode()
                 for parsed in _parses(text):
                     _agree(base["kind"], parsed, raw)
+
+
+@pytest.mark.parametrize("remembered", [0, 1])
+def test_agrees_whatever_the_key_lists_remembered(monkeypatch, remembered):
+    """Each model's check keeps its verdict on a key list (bounded): with none or one remembered, and a
+    fresh check, it agrees with pydantic as before (the first key lists seen may be hostile ones)."""
+    from kilngit.records import bulk_check
+
+    monkeypatch.setattr(bulk_check, "_SHAPES", remembered)
+    monkeypatch.setattr(bulk_check, "_CHECKS", {})
+    rng = random.Random(remembered)
+    for base in BASES:
+        model = KINDS[base["kind"]].model
+        for _ in range(60):
+            data = copy.deepcopy(base)
+            for _ in range(rng.choice([1, 2])):
+                _mutate(data, rng, model)
+            for text in _texts(data, rng):
+                for parsed in _parses(text):
+                    _agree(base["kind"], parsed, text.encode("utf-8", "surrogatepass"))
+        data = dict(base)
+        if base["kind"] != "annotation":
+            data["id"] = content_id(data)
+        raw = to_file_bytes(data)
+        assert _agree(base["kind"], parse_plain(raw.decode()), raw) == (True, True)
