@@ -176,6 +176,8 @@ def read_bytes_and_stat(path: str, root: str, max_bytes: int) -> tuple[bytes, os
         while left and (chunk := os.read(fd, min(left, 1 << 20))):
             chunks.append(chunk)
             left -= len(chunk)
+            if len(chunk) == st.st_size and len(chunks) == 1 and left:
+                break  # the whole file, as big as fstat said: no read more to find its end
         if not left:
             raise ReadError(
                 f"file grew over the {max_bytes:,}-byte limit while being read",
