@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kilngit.cache import early
 from kilngit.cli._common import cli_state, current_project, format_option, print_json
+
+if TYPE_CHECKING:
+    from kilngit.status import ProjectStatus
 
 
 @click.command()
@@ -19,16 +23,24 @@ def status(fmt: str) -> None:
 
 
 def _status(fmt: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from kilngit.providers.batch_jobs import describe
     from kilngit.status import project_status
 
+    if fmt == "text":  # printed at the end: imported while git runs (JSON needs no rich)
+        import rich.console  # noqa: F401
+        import rich.table  # noqa: F401
     st = project_status(current_project())
     if fmt == "json":
         print_json(st.to_dict())
         return
+    _print(st)
+
+
+def _print(st: ProjectStatus) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from kilngit.providers.batch_jobs import describe
+
     console = Console()
     console.print(
         f"[bold]{st.name}[/bold]: {len(st.tasks)} task(s), {st.problems} problem(s)"

@@ -24,11 +24,22 @@ with contextlib.redirect_stdout(io.StringIO()):
     code = main(sys.argv[1:])
 unread = ("records.finetune", "records.dataset", "records.queue", "providers.config", "runner", "finetune", "sync")
 print(code, sorted(m for m in sys.modules if m.startswith(tuple("kilngit." + u for u in unread))))
+print("rich" in sys.modules)
 """
 
 
-@pytest.mark.parametrize("command", [["status"], ["eval", "scores", "--task", TASK]])
-def test_a_warm_command_imports_no_code_of_what_it_never_reads(project: Project, command: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("command", "rich"),
+    [
+        (["status"], True),
+        (["status", "--format", "json"], False),  # nothing printed with rich
+        (["eval", "scores", "--task", TASK], True),
+        (["eval", "scores", "--task", TASK, "--format", "json"], False),
+    ],
+)
+def test_a_warm_command_imports_no_code_of_what_it_never_reads(
+    project: Project, command: list[str], rich: bool
+) -> None:
     make_tickets(project)
     project.write_definition(
         layout.eval_file(TASK, "routing"),
@@ -49,4 +60,4 @@ def test_a_warm_command_imports_no_code_of_what_it_never_reads(project: Project,
     path = project.root / layout.record_path(note)
     path.write_bytes(to_file_bytes({**json.loads(path.read_bytes()), "note": "edited after the first run"}))
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "0 []"
+    assert out.splitlines() == ["0 []", str(rich)]
