@@ -13,6 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kilngit.errors import NewerFormatError, OldLayoutError
 from kilngit.kinds import KINDS, LAYOUT, RATER, Kind
@@ -146,6 +147,7 @@ _RATER_KEEP = re.compile(r"[a-z0-9._@-]")
 _FIRST = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
+@lru_cache(maxsize=4096)  # a pure function of the name, asked once per annotation file; raters are few
 def rater_dir(rater: str) -> str:
     """The folder name for a rater, one to one: lowercase letters, digits and `. _ @ -` are kept, and every
     other character (capitals, spaces, accents, `/`, `+` itself) is written as `+XX` per

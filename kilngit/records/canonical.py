@@ -113,7 +113,8 @@ def plain_content_id(body: Any, text: str) -> str | None:
     ASCII (a non-ASCII key sorts differently in JCS: UTF-16 code units) or `body` is not a mapping."""
     if type(body) is not dict or not text.isascii():
         return None
-    body = {k: v for k, v in body.items() if k != "id"}
+    body = dict(body)
+    body.pop("id", None)  # (a copy less its id, in C: the encoder sorts the keys anyway)
     return hashlib.sha256(_jcs_text(body).encode()).hexdigest()[:ID_LENGTH]
 
 
