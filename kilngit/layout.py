@@ -53,20 +53,6 @@ class Located:
 def classify(relpath: str) -> Located | None:
     """The kind of record `relpath` (POSIX, relative to the project root) must hold, or None. Paths of
     older layouts are classified too, with `layout` set to the layout they belong to."""
-    global _asked
-    if _asked < _BULK:  # compiling the one pattern takes ~10 ms: worth it only for a bulk of paths
-        _asked += 1
-        return _classify_each(relpath)
-    table = _table()
-    m = table.pattern.fullmatch(relpath)
-    if m is None:
-        return None
-    kind, groups, version = table.alternatives[m.lastindex - 1]  # type: ignore[operator]
-    return Located(kind.name, {name: m.group(i) for name, i in groups}, kind.yaml, version)
-
-
-def _classify_each(relpath: str) -> Located | None:
-    """`classify` by trying each kind's pattern in turn (what the one pattern of `_table` does at once)."""
     for kind in KINDS.values():
         m = kind.pattern.fullmatch(relpath)
         if m is not None:
@@ -77,47 +63,6 @@ def _classify_each(relpath: str) -> Located | None:
             if m is not None:
                 return Located(kind.name, m.groupdict(), kind.yaml, version)
     return None
-
-
-@dataclass(frozen=True)
-class _Table:
-    """Every kind's pattern (current layout first, then older ones, in `classify_each`'s order) as one
-    alternation: a regex tries alternatives in order and fullmatch takes the first that matches all of
-    the path, so the answer is the loop's, found in one call (it runs once per file of a validate)."""
-
-    kinds: tuple[Kind, ...]
-    pattern: re.Pattern[str]
-    alternatives: dict[int, tuple[Kind, tuple[tuple[str, int], ...], int | None]]
-    """The group number of each alternative's wrapping group - 1 -> (kind, (part, group number)..., its
-    older layout or None)."""
-
-
-_TABLE: list[_Table] = []
-_BULK = 5_000
-_asked = 0
-"""How many paths `classify` was asked, up to `_BULK`."""
-_NAMED = re.compile(r"\(\?P<(\w+)>")
-
-
-def _table() -> _Table:
-    kinds = tuple(KINDS.values())
-    if _TABLE and _TABLE[0].kinds == kinds:  # the table changes only when a kind is (un)registered
-        return _TABLE[0]
-    pieces: list[tuple[Kind, re.Pattern[str], int | None]] = [(kind, kind.pattern, None) for kind in kinds]
-    pieces += [(kind, p, v) for kind in kinds for v, p in kind.older_patterns.items()]
-    regex, group = [], 0
-    alternatives: dict[int, tuple[Kind, tuple[tuple[str, int], ...], int | None]] = {}
-    for kind, pattern, version in pieces:
-        wrap, group = group, group + 1
-        names = tuple(pattern.groupindex)
-        parts = tuple((name, group + pattern.groupindex[name]) for name in names)
-        group += pattern.groups
-        # Groups renamed by their number: two kinds' patterns name the same parts.
-        regex.append("(" + _NAMED.sub("(", pattern.pattern) + ")")
-        alternatives[wrap] = (kind, parts, version)
-    table = _Table(kinds, re.compile("|".join(regex)), alternatives)
-    _TABLE[:] = [table]
-    return table
 
 
 def path(kind: str, **parts: str) -> str:
