@@ -2,8 +2,8 @@
 
 A `Kind` says everything the rest of kilngit needs to know about one kind of record:
 
-* `model`: the pydantic model (kilngit.records), or where it is (`"module:Class"`, imported on first use:
-  a command pays only for the models of the kinds it reads);
+* `source`: the pydantic model (kilngit.records), or where it is (`"module:Class"`), imported on first use of
+  `model`: a command pays only for the models of the kinds it reads;
 * `path`: where its files live, as a template. `{name}` is a path part (`{task}`, `{slug}`, `{id}`, ...),
   `{id[:2]}` and `{id[2:4]}` shard folders named by characters of an ID;
 * `older`: its templates in older project layouts (`LAYOUT`), which are read but never written;
@@ -34,8 +34,6 @@ from kilngit.records.base import Definition, Record
 
 if TYPE_CHECKING:
     from kilngit.kind_checks import Context
-
-_RECORDS = "kilngit.records."
 
 SLUG = r"[a-z0-9][a-z0-9_-]{0,63}"
 ID = r"[0-9a-f]{16}"
@@ -208,6 +206,7 @@ def _regex(template: str) -> str:
     return "".join(out)
 
 
+_RECORDS = "kilngit.records."
 _T = "tasks/{task}"
 _E = _T + "/evals/{eval}"
 _F = _T + "/finetunes/{slug}"
