@@ -144,10 +144,10 @@ def read_bytes_checked(path: str, root: str, max_bytes: int) -> bytes:
 
 def read_bytes_and_stat(path: str, root: str, max_bytes: int) -> tuple[bytes, os.stat_result]:
     """`read_bytes_checked`, also returning the file's `fstat` (what the bytes read were, for the cache)."""
-    # Where the kernel can open it with no symlink on the way (a bulk read on Linux), the descriptor's
-    # real path is known without asking /proc; otherwise it is opened and then checked.
-    inside = path[len(root) + 1 :] if path.startswith(root + os.sep) else None
-    fd = open_no_symlinks(_real_root(root) + os.sep + inside) if inside else None
+    # Where the kernel can open it with no symlink (nor `.`, `..`) anywhere on its path (a bulk read on
+    # Linux), its real path is `path` itself, which is what the check below asks when the root is its own
+    # real path; otherwise it is opened and then checked.
+    fd = open_no_symlinks(path) if path.startswith(root + os.sep) and _real_root(root) == root else None
     checked = fd is not None
     try:
         if fd is None:

@@ -51,7 +51,11 @@ def test_a_plain_file_is_opened_in_one_call(tmp_path: Path, monkeypatch: pytest.
     assert fd >= 0
     os.close(fd)
     assert _same_both_ways(path, str(root), monkeypatch)[1] == b'{"in": "project"}\n'
-    # The root itself may sit behind a symlink (the usual open allows it): its real path is opened.
+    # ...and taken: the /proc check is never asked.
+    with monkeypatch.context() as m:
+        m.setattr(_io, "_check_real_path", None)
+        assert _outcome(path, str(root), True, m)[1] == b'{"in": "project"}\n'
+    # The root itself may sit behind a symlink (the usual open allows it, and is then the one used).
     (tmp_path / "via").symlink_to(root)
     assert (
         _same_both_ways(str(tmp_path / "via/tasks/t/runs/ab/cd/x.json"), str(tmp_path / "via"), monkeypatch)[
