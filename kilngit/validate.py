@@ -71,13 +71,11 @@ def _read_all(
     file's facts also go to `sink` as soon as they are known)."""
     odd: list[Problem] = []
     files: set[str] = set()
-    # The walk itself is handed over: workers start on the first files it finds, and `files` is
-    # complete by the time `file_facts` returns.
-    walk = (p for p in project_files(root, odd, files) if is_record_candidate(p))
+    relpaths = sorted(p for p in project_files(root, odd, files) if is_record_candidate(p))
     facts = file_facts(
-        root, walk, files=files, workers=workers, cache=cache, complete=True, version=version, sink=sink
+        root, relpaths, files=files, workers=workers, cache=cache, complete=True, version=version, sink=sink
     )
-    return sorted(facts), facts, odd
+    return relpaths, facts, odd
 
 
 def _aggregate(relpaths: list[str], facts: dict[str, Facts], odd: list[Problem]) -> Outcome:

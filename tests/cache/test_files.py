@@ -59,35 +59,3 @@ def test_workers_report_what_one_process_reports_and_key_what_they_read(broken: 
     for relpath, key in rows.items():
         assert key == stat_key(os.lstat(broken.root / relpath)), relpath
     assert _report(broken, 2, cache=True) == alone  # warm: from the cache
-
-
-@pytest.mark.parametrize("cache", [True, False])
-def test_workers_started_before_the_walk_ends_answer_as_the_scan_does(
-    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: bool
-) -> None:
-    """Workers start while the folders are still walked, so they take a regular file on disk for a scanned
-    one; where the scan says otherwise (a run reached only through a symlinked folder, which the scan never
-    follows) the file is checked again with the scan's answer: the report is one process's."""
-    from kilngit import layout
-    from kilngit.authoring import add_run
-    from kilngit.records import Annotation, Rating
-
-    runs = [add_run(project, "ffmpeg", f"convert {i}.mov", f"ffmpeg -i {i}.mov {i}.mp4") for i in range(8)]
-    for run in runs:
-        project.write_record(
-            Annotation(task="ffmpeg", run=run.id, rater="ann@x.org", rating=Rating(type="five_star", value=4))
-        )
-    shard = (project.root / layout.run_file("ffmpeg", runs[0].id)).parent.parent
-    outside = tmp_path / "elsewhere"
-    shard.rename(outside)
-    shard.symlink_to(outside, target_is_directory=True)
-    alone = _report(project, 1, cache=False)
-    messages = [p["message"] for p in alone["problems"]]  # type: ignore[union-attr, index]
-    assert any("symlink" in m for m in messages) and any("does not exist" in m for m in messages)
-    monkeypatch.setattr(files, "_PARALLEL_THRESHOLD", 1)
-    monkeypatch.setattr(files, "_CHUNK", 2)
-    again: list[str] = []
-    compute = files.compute
-    monkeypatch.setattr(files, "compute", lambda root, p, *a: again.append(p) or compute(root, p, *a))
-    assert _report(project, 2, cache=cache) == alone
-    assert [p for p in again if "/annotations/" in p]  # told otherwise by the disk, so checked again here
