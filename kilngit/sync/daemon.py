@@ -98,6 +98,7 @@ class Watch:
         self._sync_wake = threading.Event()
         self._last_full_scan = time.monotonic()
         self._status_dirty = False  # something worth showing changed: write the status file at the next tick
+        self._status_lock = threading.RLock()
 
     # ---- the two entry points ------------------------------------------------------------------------
 
@@ -346,7 +347,9 @@ class Watch:
     # ---- output --------------------------------------------------------------------------------------
 
     def say(self, line: str) -> None:
-        self._status_dirty = True  # whatever is worth a line is worth a fresh status file
+        # The status file first: whoever reads a line (a script waiting for "watching", a test) finds the
+        # status file saying as much already.
+        self._write_status(force=True)
         self._say(f"{datetime.datetime.now().strftime('%H:%M:%S')} {line}")
 
     def _say_once(self, topic: str, line: str | None) -> None:
@@ -356,6 +359,10 @@ class Watch:
         self._said[topic] = line
 
     def _write_status(self, force: bool = False) -> None:
+        with self._status_lock:  # the sync thread says things too: one write at a time, the latest last
+            self._write_status_now(force)
+
+    def _write_status_now(self, force: bool) -> None:
         now = time.time()
         if not (force or self._status_dirty) and now - self._status_written < STATUS_EVERY_S:
             return
