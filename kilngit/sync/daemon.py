@@ -119,8 +119,7 @@ class Watch:
             try:
                 self.flush(None)  # whatever changed while no watcher ran
                 self.state = "watching"
-                self.say(f"watching {self.root} ({self._settings()})")
-                self._write_status(force=True)
+                self.say(f"watching {self.root} ({self._settings()})")  # the status file first
                 while not self.stopping:
                     self._step()
             finally:
@@ -138,8 +137,7 @@ class Watch:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
                 self.state = "stopped"
-                self._write_status(force=True)
-                self.say("stopped")
+                self.say("stopped")  # the status file first
         return 0
 
     def once(self) -> int:

@@ -224,6 +224,18 @@ def test_a_fill_chunk_by_chunk_stores_what_one_process_stores(
     assert not any(name == "fill" for name, _ in chunked["snap_meta"])
 
 
+def _full_and_alone(project: Project, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """(a full check's problems, the snapshot tables one command alone stores) of a project of many runs,
+    whose cache is then removed and whose fills go in small chunks."""
+    _many_runs(project)
+    full = validate_project(project.root, cache=False).to_dict()["problems"]
+    validate_project(project.root, workers=1)
+    alone = _tables(project.root)
+    shutil.rmtree(project.root / CACHE_DIR)
+    _small_chunks(monkeypatch)
+    return full, alone
+
+
 def test_another_fill_started_meanwhile_takes_the_tables_over(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -231,12 +243,7 @@ def test_another_fill_started_meanwhile_takes_the_tables_over(
     the first writes nothing after it, both reports are a full check's."""
     from kilngit.cache import snapshot
 
-    _many_runs(project)
-    full = validate_project(project.root, cache=False).to_dict()["problems"]
-    validate_project(project.root, workers=1)
-    alone = _tables(project.root)
-    shutil.rmtree(project.root / CACHE_DIR)
-    _small_chunks(monkeypatch)
+    full, alone = _full_and_alone(project, monkeypatch)
     add = snapshot._Fill.add
     inner: list[object] = []
 
@@ -262,12 +269,7 @@ def test_a_fill_cut_short_leaves_no_snapshot_and_the_next_command_rebuilds_it(
     reads everything and stores the whole snapshot."""
     from kilngit.cache import snapshot
 
-    _many_runs(project)
-    full = validate_project(project.root, cache=False).to_dict()["problems"]
-    validate_project(project.root, workers=1)
-    alone = _tables(project.root)
-    shutil.rmtree(project.root / CACHE_DIR)
-    _small_chunks(monkeypatch)
+    full, alone = _full_and_alone(project, monkeypatch)
     add = snapshot._Fill.add
 
     def add_then_die(self: snapshot._Fill, items: list[tuple[str, object]]) -> None:
