@@ -226,7 +226,9 @@ def _sync(root: Path, stamp: int) -> _Answer:
     """`git status` with the arguments the project's place asks for (`_status_args`), which two more gits
     tell: `rev-parse` and the user's excludes file. All three start at once, `status` first with the
     arguments of the common case (the project at the top of its work tree) and the excludes file guessed;
-    it is started again, the first one stopped, when the other two say otherwise."""
+    when the other two say otherwise, it is started again once the first one has finished. (A `git status`
+    is never signalled: git sets up the removal of its lock files on a signal only after it has created the
+    first one, so a signal in between leaves `index.lock` behind and the user's next `git add` fails.)"""
     common = ("", root, root / ".git", _guessed_excludes(root))  # (prefix, top, git dir, excludes file)
     guessed = _status_args(root, *common)
     status = _start_status(root, guessed) if (root / ".git").is_dir() else None  # first: the long one
@@ -252,8 +254,7 @@ def _sync(root: Path, stamp: int) -> _Answer:
         proc = status
         if proc is None or (place != common and _status_args(root, *place) != guessed):
             if proc is not None:
-                proc.terminate()  # SIGTERM: git removes its lock files on it (never SIGKILL a git status)
-                proc.communicate()
+                proc.communicate()  # waited for, not stopped: see the docstring
             proc = _start_status(root, _status_args(root, *place))
         return _parse(root, stamp, prefix, tree, _git.finish_git(proc))
 
