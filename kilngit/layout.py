@@ -54,8 +54,7 @@ def classify(relpath: str) -> Located | None:
     """The kind of record `relpath` (POSIX, relative to the project root) must hold, or None. Paths of
     older layouts are classified too, with `layout` set to the layout they belong to."""
     for kind in KINDS.values():
-        m = kind.pattern.fullmatch(relpath)
-        if m is not None:
+        if kind.needle in relpath and (m := kind.pattern.fullmatch(relpath)) is not None:
             return Located(kind.name, m.groupdict(), kind.yaml)
     for kind in KINDS.values():
         for version, pattern in kind.older_patterns.items():

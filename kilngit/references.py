@@ -27,6 +27,8 @@ class References:
         self.version = version
         """The project's folder layout, whose paths references follow."""
         self._defs: dict[str, Record | None] = {}
+        self._task_files: dict[str, str] = {}
+        """Task name -> the path of its task.yaml (filled once per task: asked for every record checked)."""
 
     def file_exists(self, relpath: str) -> bool:
         if self.files is not None and relpath.startswith("tasks/"):
@@ -52,8 +54,12 @@ class References:
         assert record is not None
         kind = KINDS[record.kind]
         task = params.get("task")
-        if task and kind.name != "task" and not self.exists("task", task=task):
-            return [Problem(path, f"task {task!r} does not exist", f"create {layout.task_file(task)}")]
+        if task and kind.name != "task":
+            task_file = self._task_files.get(task)
+            if task_file is None:
+                task_file = self._task_files[task] = KINDS["task"].fill({"task": task}, self.version)
+            if not self.file_exists(task_file):
+                return [Problem(path, f"task {task!r} does not exist", f"create {layout.task_file(task)}")]
         out = []
         for ref in kind.refs:
             value = ref.value(record)

@@ -137,66 +137,78 @@ def _model(cls: type[BaseModel]) -> Check:
         if info.default is not None:
             needed.add(name)  # required, or written by `to_data` whenever left out
     known = frozenset(cls.model_fields)
-    # One name repeated, so that it gives a tuple even for one name.
-    str_values = operator.itemgetter(*strs, *strs[:1]) if strs else lambda _: ()
     empty = dict.fromkeys(cls.model_fields)
     new, set_attr = cls.__new__, object.__setattr__
 
-    # Whether a mapping's keys (in file order) are known, sorted and hold every needed field depends on
-    # the keys alone, and nearly every file of a kind has the same few key lists: the answer is kept per
-    # key list (a bounded number of them, so a hostile project cannot grow it).
-    shapes: dict[tuple[str, ...], bool] = {}
-    copy = bool(floats or others)  # else no value changes: the canonical mapping is `data` itself
+    def plan(keys: tuple[str, ...]) -> Check | None:
+        """The check of a mapping with these keys (in file order), or None when no such mapping passes:
+        keys unknown, unsorted or missing a needed field. It checks only the fields present (every one of
+        them holds a value: a null is refused before it runs)."""
+        if not (known.issuperset(keys) and needed.issubset(keys) and list(keys) == sorted(keys)):
+            return None
+        here = set(keys)
+        p_strs = [n for n in strs if n in here]
+        p_ints = [(n, ge) for n, ge in ints if n in here]
+        p_floats = [(n, ge) for n, ge in floats if n in here]
+        p_literals = [(n, allowed) for n, allowed in literals if n in here]
+        p_others = [(n, c) for n, c in others if n in here]
+        # One name repeated, so that it gives a tuple even for one name.
+        str_values = operator.itemgetter(*p_strs, *p_strs[:1]) if p_strs else lambda _: ()
+        copy = bool(p_floats or p_others)  # else no value changes: the canonical mapping is `data` itself
+
+        def check_shape(data: dict[str, Any]) -> tuple[Any, Any]:
+            if not _STR.issuperset(map(type, str_values(data))):
+                raise _No
+            for name, ge in p_ints:
+                value = data[name]
+                if type(value) is not int or not -_MAX_INT < value < _MAX_INT or (ge is not None and value < ge):
+                    raise _No
+            for name, allowed in p_literals:
+                value = data[name]
+                if type(value) is not str or value not in allowed:
+                    raise _No
+            values = dict(empty)
+            values.update(data)
+            canonical = dict(data) if copy else data
+            for name, ge in p_floats:
+                value = values[name] = canonical[name] = _float(data[name])
+                if ge is not None and not value >= ge:
+                    raise _No
+            for name, check_value in p_others:
+                values[name], canonical[name] = check_value(data[name])
+            record = new(cls)
+            set_attr(record, "__dict__", values)
+            set_attr(record, "__pydantic_fields_set__", set(keys))
+            set_attr(record, "__pydantic_extra__", None)
+            set_attr(record, "__pydantic_private__", None)
+            for validator in after:
+                validator(record)
+            return record, canonical
+
+        return check_shape
+
+    # What a mapping's check is depends on its keys (in file order) alone, and nearly every file of a kind
+    # has the same few key lists: the check is made once per key list (a bounded number of them, so a
+    # hostile project cannot grow it).
+    shapes: dict[tuple[str, ...], Check | None] = {}
 
     def check(data: Any) -> tuple[Any, Any]:
         if type(data) is not dict:
             raise _No
         keys = tuple(data)
-        fits = shapes.get(keys)
-        if fits is None:
-            fits = known.issuperset(keys) and needed.issubset(keys) and list(keys) == sorted(keys)
+        try:
+            check_shape = shapes[keys]
+        except KeyError:
+            check_shape = plan(keys)
             if len(shapes) < _SHAPES:
-                shapes[keys] = fits
-        if not fits or None in data.values():
+                shapes[keys] = check_shape
+        if check_shape is None or None in data.values():
             raise _No
-        values = dict(empty)
-        values.update(data)
-        canonical = dict(data) if copy else data
-        if not _STR_OR_NONE.issuperset(map(type, str_values(values))):
-            raise _No
-        for name, ge in ints:
-            value = values[name]
-            if value is not None and (
-                type(value) is not int or not -_MAX_INT < value < _MAX_INT or (ge is not None and value < ge)
-            ):
-                raise _No
-        for name, ge in floats:
-            value = values[name]
-            if value is not None:
-                value = values[name] = canonical[name] = _float(value)
-                if ge is not None and not value >= ge:
-                    raise _No
-        for name, allowed in literals:
-            value = values[name]
-            if value is not None and (type(value) is not str or value not in allowed):
-                raise _No
-        for name, check_value in others:
-            value = values[name]
-            if value is not None:
-                values[name], canonical[name] = check_value(value)
-        record = new(cls)
-        set_attr(record, "__dict__", values)
-        set_attr(record, "__pydantic_fields_set__", set(keys))
-        set_attr(record, "__pydantic_extra__", None)
-        set_attr(record, "__pydantic_private__", None)
-        for validator in after:
-            validator(record)
-        return record, canonical
+        return check_shape(data)
 
     return check
 
 
-_STR_OR_NONE = frozenset({str, type(None)})
 _SHAPES = 64
 """How many key lists a model's check remembers the answer for."""
 
