@@ -186,7 +186,10 @@ def _read_canonical(relpath: str, located: layout.Located, raw: bytes) -> Parsed
         if valid is None:
             return None
     record, canonical = valid
-    expected = plain_content_id(data, text) if plain and isinstance(record, MachineRecord) else None
+    # The bytes are canonical, so every mapping's keys are in sorted order (and there is no `\u` escape).
+    expected = (
+        plain_content_id(data, text, keys_sorted=True) if plain and isinstance(record, MachineRecord) else None
+    )
     problems = _identity_problems(relpath, record, located.params, canonical, expected)
     problems += _shard_problems(relpath, located.kind, located)
     return Parsed(relpath, located.kind, record, problems, located.params)

@@ -3,7 +3,15 @@ import random
 import rfc8785
 
 from kilngit.records import Source, TaskRun
-from kilngit.records.canonical import content_id, file_content_id, jcs_bytes, to_file_bytes
+from kilngit.records.canonical import (
+    NotPlain,
+    content_id,
+    file_content_id,
+    jcs_bytes,
+    parse_plain,
+    plain_content_id,
+    to_file_bytes,
+)
 
 
 def _random_value(rng: random.Random, depth: int = 0):
@@ -129,3 +137,31 @@ def test_parse_plain_is_the_decoders_decode():
             rng.choice(['{"k": ', "1.5", "2", "[", "]", "}", ",", '"v"', "\n", " ", "1e3"]) for _ in range(8)
         )
         assert _decoded(canonical.parse_plain, text) == _decoded(canonical._JCS_DECODER.decode, text)
+
+
+def test_keys_sorted_content_id_is_the_sorting_encoders():
+    # The shortcut of a canonical file's ID (compact JSON in key order, no sorting): the same ID as the
+    # sorting encoder on every body it is given, bodies parsed from canonical file forms.
+    rng = random.Random(53)
+    numbers = [0.1, 2.5e-05, 0.000123, 123456.789, 1e15 + 0.5, 2.0**53, 2.0**60, 9007199254740993.0, 1e-4, 0.5]
+    answered = 0
+    for i in range(4000):
+        value = _random_value(rng)
+        if i % 3 == 0:
+            value = {"id": "x", "n": rng.choice(numbers) * rng.choice([1, -1, 3, 1e-3, 1e3]), "v": value}
+        if i % 5 == 0:
+            value = {"big": rng.choice([2**63, -(2**64) - 1, 10**30]), "s": "\x7f\x1f\b\f\r\t\"\\/ :,", "z": value}
+        try:
+            text = to_file_bytes(value).decode()
+        except ValueError:
+            continue
+        if "\\u" in text:
+            continue  # the shortcut is taken only without a \u escape
+        try:
+            body = parse_plain(text)
+        except NotPlain:
+            continue
+        expected = plain_content_id(body, text)
+        assert plain_content_id(body, text, keys_sorted=True) == expected, text
+        answered += expected is not None
+    assert answered > 300
