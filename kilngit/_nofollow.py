@@ -27,6 +27,7 @@ _RESOLVE_NO_SYMLINKS = 0x04
 FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 """How a record file is opened: never through a final symlink, never blocking (a FIFO cannot hang it)."""
 
+_ENCODING, _ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 _opener: Callable[[bytes], int] | None = None
 _state = 0
 """How many opens were asked before `_BULK`; -1 once set up (`_opener` None: not available here)."""
@@ -44,7 +45,7 @@ def open_no_symlinks(path: str) -> int | None:
     if _opener is None or "\0" in path or "/." in path or "//" in path or path[-1:] == "/":
         return None
     try:
-        fd = _opener(os.fsencode(path))
+        fd = _opener(path.encode(_ENCODING, _ERRORS))  # `os.fsencode`, without its two calls
     except Exception:  # e.g. a name not encodable: the usual open says what is wrong
         return None
     return fd if fd >= 0 else None

@@ -217,7 +217,7 @@ def _filler(template: str) -> Callable[[Mapping[str, str]], str]:
     ):
         return lambda params: _fill_pieces(pieces, params)
     body = "".join(
-        text + ("{p[%r][%d:%s]}" % (name, start, "" if end is None else end) if name else "")
+        text + (f"{{p[{name!r}][{start}:{'' if end is None else end}]}}" if name else "")
         for text, name, start, end in pieces
     )
     return eval(f'lambda p: f"{body}"')  # type: ignore[no-any-return]  # noqa: S307 (checked text only)

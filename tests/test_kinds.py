@@ -2,6 +2,7 @@
 Project and schema all pick it up (the recipe in docs/architecture.md)."""
 
 import importlib
+import random
 import subprocess
 import sys
 from typing import Literal
@@ -102,3 +103,25 @@ def test_records_exports_each_name_of_its_modules():
         assert getattr(records, name) is getattr(module, name)
     with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
         records.Nothing  # noqa: B018
+
+
+def test_generated_fill_is_the_loop_over_template_pieces():
+    # `Kind.fill` runs one generated f-string per template; text it cannot write as it is takes the loop.
+    rng = random.Random(7)
+    templates = [t for kind in kinds.KINDS.values() for t in (kind.path, *kind.older.values())]
+    templates += ['a"b/{x}', "{x}{y[1:3]}\\n", "{x}'{{y}}'", "tasks/{x[:2]}/{x}.json"]
+    for template in templates:
+        for _ in range(20):
+            params = {p: "".join(rng.choice("ab0'\"{}\\/") for _ in range(rng.randrange(6))) for p in "xy"}
+            params |= {m.group(1): params["x"] for m in kinds._PLACEHOLDER.finditer(template)}
+            assert kinds._filler(template)(params) == kinds._fill_pieces(kinds._pieces(template), params), (
+                template
+            )
+    kind = kinds.KINDS["task_run"]
+    assert kind.fill({"task": "t", "id": "0123456789abcdef"}) == "tasks/t/runs/01/23/0123456789abcdef.json"
+    assert kind.fill({"task": "t", "id": "0123456789abcdef"}, 1) == "tasks/t/runs/01/0123456789abcdef.json"
+
+
+def test_needle_is_in_every_path_of_its_kind():
+    for kind in kinds.KINDS.values():
+        assert kind.needle and kind.needle in kind.path

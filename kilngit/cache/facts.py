@@ -137,9 +137,12 @@ class Recording(References):
 
     def take(self) -> list[list[Any]]:
         asked, self._asked = self._asked, []
+        # No path asked twice (the common case): then no answer was, and the lists are this call's own.
+        if len(asked) < 2 or len({d[1] for d in asked}) == len(asked):
+            return asked
         once = {(d[0], d[1], d[2]): d for d in asked}
         if len(once) == len(asked):
-            return asked  # no answer asked twice (the common case): the lists are this call's own
+            return asked
         return [list(d) for d in once.values()]  # once each, in order
 
     def forget(self) -> None:

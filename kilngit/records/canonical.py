@@ -132,6 +132,9 @@ class NotPlain(Exception):
 
 def _jcs_float(text: str) -> float | int:
     value = float(text)  # what json.loads makes of it, then what `_jcs_compatible` makes of that
+    magnitude = abs(value)
+    if 1e-4 <= magnitude < 1e16:  # finite, and `repr` writes it without an exponent: no need to ask it
+        return int(value) if magnitude < _MAX_SAFE_INT and value.is_integer() else value
     if not math.isfinite(value):
         raise NotPlain
     if value.is_integer() and abs(value) < _MAX_SAFE_INT:

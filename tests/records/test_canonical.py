@@ -1,5 +1,7 @@
+import math
 import random
 
+import pytest
 import rfc8785
 
 from kilngit.records import Source, TaskRun
@@ -143,14 +145,29 @@ def test_keys_sorted_content_id_is_the_sorting_encoders():
     # The shortcut of a canonical file's ID (compact JSON in key order, no sorting): the same ID as the
     # sorting encoder on every body it is given, bodies parsed from canonical file forms.
     rng = random.Random(53)
-    numbers = [0.1, 2.5e-05, 0.000123, 123456.789, 1e15 + 0.5, 2.0**53, 2.0**60, 9007199254740993.0, 1e-4, 0.5]
+    numbers = [
+        0.1,
+        2.5e-05,
+        0.000123,
+        123456.789,
+        1e15 + 0.5,
+        2.0**53,
+        2.0**60,
+        9007199254740993.0,
+        1e-4,
+        0.5,
+    ]
     answered = 0
     for i in range(4000):
         value = _random_value(rng)
         if i % 3 == 0:
             value = {"id": "x", "n": rng.choice(numbers) * rng.choice([1, -1, 3, 1e-3, 1e3]), "v": value}
         if i % 5 == 0:
-            value = {"big": rng.choice([2**63, -(2**64) - 1, 10**30]), "s": "\x7f\x1f\b\f\r\t\"\\/ :,", "z": value}
+            value = {
+                "big": rng.choice([2**63, -(2**64) - 1, 10**30]),
+                "s": '\x7f\x1f\b\f\r\t"\\/ :,',
+                "z": value,
+            }
         try:
             text = to_file_bytes(value).decode()
         except ValueError:
@@ -165,3 +182,34 @@ def test_keys_sorted_content_id_is_the_sorting_encoders():
         assert plain_content_id(body, text, keys_sorted=True) == expected, text
         answered += expected is not None
     assert answered > 300
+
+
+def _jcs_float_by_repr(text: str):
+    """What `parse_plain` makes of a JSON number with a fraction or exponent, by its definition."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotPlain
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if "e" in repr(value) or "E" in repr(value):
+        raise NotPlain
+    return value
+
+
+def test_parse_plain_numbers_are_the_definitions():
+    # `_jcs_float` skips `repr` where it cannot show an exponent (1e-4 <= |x| < 1e16): the same answers.
+    rng = random.Random(4)
+    texts = ["1e-4", "0.0001", "9.999999999999999e-05", "1e16", "9999999999999998.0", "1e999", "-0.0", "0.0"]
+    texts += [f"{2.0**53:.1f}", f"{2.0**53 - 1:.1f}", "1E5", "1.5e15", "-1e-4"]
+    for _ in range(20000):
+        x = rng.uniform(-1, 1) * 10.0 ** rng.randint(-8, 20)
+        texts.append(rng.choice([repr(x), f"{x:.3f}", f"{x:e}", f"{round(x):.1f}"]))
+    for text in texts:
+        try:
+            expected = _jcs_float_by_repr(text)
+        except NotPlain:
+            with pytest.raises(NotPlain):
+                parse_plain(text)
+            continue
+        got = parse_plain(text)
+        assert (type(got), got) == (type(expected), expected), text
