@@ -45,8 +45,9 @@ def board_edits(
         return None
     edits: list[list[Any]] = [["v", *key, *before_v[key], *after_v[key]] for key in sorted(before_v)]
     for digest, old_rows in sorted(relabeled.items()):
-        rows = db.execute(
-            "SELECT run, truth, label FROM runs WHERE task = ? AND input = ? AND truth", (task, digest)
+        rows = db.execute(  # by the index on (task, input): see `view_queries._BY_INPUT`
+            "SELECT run, truth, label FROM runs INDEXED BY runs_input WHERE task = ? AND input = ? AND truth",
+            (task, digest),
         ).fetchall()
         now = truth_of([(truth, label) for _, truth, label in rows])
         stored = {run: (truth, label) for run, truth, label in rows}
