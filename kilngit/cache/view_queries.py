@@ -59,11 +59,12 @@ class View:
         return [edit for _, edits in rows for edit in json.loads(edits)]
 
     def board_run(self, eval_slug: str, run: str) -> tuple[Any, ...] | None:
-        """(in the eval set, input, has output, input only, group, config hash) of an eval member."""
+        """(in the eval set, input, has output, input only, group, config hash) of a run (not in the eval set
+        when it is no eval member: a run whose last verdict went), None when there is no such run."""
         row = self._db.execute(
-            "SELECT m.in_eval, r.input, r.has_output, r.input_only, r.grp, r.config_hash FROM members m"
-            " JOIN runs r ON r.task = m.task AND r.run = m.run WHERE m.task = ? AND m.eval = ? AND m.run = ?",
-            (self.task, eval_slug, run),
+            "SELECT coalesce(m.in_eval, 0), r.input, r.has_output, r.input_only, r.grp, r.config_hash FROM runs r"
+            " LEFT JOIN members m ON m.task = r.task AND m.eval = ? AND m.run = r.run WHERE r.task = ? AND r.run = ?",
+            (eval_slug, self.task, run),
         ).fetchone()
         return None if row is None else tuple(row)
 

@@ -40,7 +40,7 @@ from kilngit.run_rows import TaskDefs, run_row
 from kilngit.state import run_states
 
 DB_NAME = "views.sqlite"
-SCHEMA = "6"  # bump when the tables, or what a stored row means, change: it empties them
+SCHEMA = "7"  # bump when the tables, or what a stored row means, change: it empties them
 _BUSY_MS = 5_000
 
 _TABLES = (
@@ -74,8 +74,9 @@ _TABLES = (
     # Scoreboards (JSON) of one generation of the rows and a digest of their code (`kilngit.evals.board_view`).
     "CREATE TABLE IF NOT EXISTS boards (task TEXT NOT NULL, eval TEXT NOT NULL, judge TEXT NOT NULL,"
     " gen INT NOT NULL, code TEXT NOT NULL, board TEXT NOT NULL, PRIMARY KEY (task, eval, judge))",
-    # The verdicts replaced and inputs' human classes changed by the refresh that made generation gen, when
-    # nothing else a scoreboard reads changed (`kilngit.cache.board_edits`); the index finds an input's runs.
+    # The verdicts replaced, come or gone and inputs' human classes changed by the refresh that made
+    # generation gen, when nothing else a scoreboard reads changed (`kilngit.cache.board_edits`; schema 7:
+    # verdicts that come or go, which an older kilngit would misread); the index finds an input's runs.
     "CREATE TABLE IF NOT EXISTS board_edits (task TEXT NOT NULL, gen INT NOT NULL, edits TEXT NOT NULL,"
     " PRIMARY KEY (task, gen))",
     "CREATE INDEX IF NOT EXISTS runs_input ON runs (task, input)",

@@ -1,12 +1,16 @@
 """A stored scoreboard brought up to date after verdict edits, run by run (`kilngit.evals.board_view`).
 
 When the only rows that changed since a board was stored are verdicts replaced (a judge result rewritten or
-added beside another of the same run and judge) or the humans' class of inputs (a label rating edited:
+added beside another of the same run and judge), verdicts that came or went for runs of the eval set (which
+count unjudged without one) or the humans' class of inputs (a label rating edited:
 `kilngit.cache.board_edits`), nothing but the verdict-decided part of the groups changed: which runs count,
 their inputs, groups, outputs and usage are those the board was computed from. Each edited run's old
 verdict is taken out of its group's `Tally` and the new one put in (for a class, every scoreboard run on the
 input, with the old class and the new), the touched groups' scores are recomputed from their tallies, and
-the board is ranked again, with the same code as the full computation (`kilngit.evals.scores`).
+the board is ranked again, with the same code as the full computation (`kilngit.evals.scores`). A verdict
+that came or went for a run outside the eval set changes which runs the board reads (its group's missing
+inputs, usage, stale runs): the board is computed afresh, unless the run is on no input of the eval set
+(then it is read neither before nor after).
 """
 
 from __future__ import annotations
@@ -63,10 +67,14 @@ def patched(
         return None  # a verdict and its input's class both changed: which came first matters
     for run, *texts in verdicts:
         right = truth(found[run][1]) if labels else None
-        old, new = [json.loads(t) for t in texts[:2]], [json.loads(t) for t in texts[2:]]
-        if not (
-            count(found[run], (old[0], old[1]), right, -1) and count(found[run], (new[0], new[1]), right, 1)
-        ):
+        old, new = _verdict(texts[:2]), _verdict(texts[2:])
+        in_eval, digest, _, input_only, *_ = found[run]
+        if (old is None or new is None) and not in_eval:
+            # Which runs the board reads changes: only those of the eval set count without a verdict.
+            if input_only or not view.eval_input(board.eval, digest):
+                continue  # not a scoreboard row before or after
+            return None  # a group's other figures (missing inputs, usage) change too: computed afresh
+        if not (count(found[run], old, right, -1) and count(found[run], new, right, 1)):
             return None
     for digest, then, now in relabeled:
         for run, verdict in view.input_runs(board.eval, board.judge, digest):
@@ -83,3 +91,8 @@ def patched(
         g.scores = {name: dataclasses.replace(st, winner=False) for name, st in g.scores.items()}
     scores.rank(board)
     return board
+
+
+def _verdict(texts: list[str | None]) -> Any:
+    """A verdict (scores, labels) from its stored JSON texts, None for none (it came or went)."""
+    return None if texts[0] is None else (json.loads(texts[0]), json.loads(texts[1]))  # type: ignore[arg-type]

@@ -6,7 +6,8 @@ consensus): after an edit that changes none of them (a note, a rating where no s
 `eval scores` reads the stored board instead of every eval-set row. Stale-result counts, which come from the
 judge-result files, are counted afresh each time. A stored board is used only when rebuilding it gives back
 its exact JSON, so the output stays that of the uncached path. After edits that only replaced verdicts (a
-judge result rewritten) or changed inputs' human classes (a label edited), a board stored for an older
+judge result rewritten), added or removed those of eval-set runs (a run judged, a result deleted) or changed
+inputs' human classes (a label edited), a board stored for an older
 generation is brought up to date run by run through its groups' tallies (`kilngit.evals.board_patch`) and
 stored again.
 """

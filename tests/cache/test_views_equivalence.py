@@ -15,6 +15,7 @@ import json
 import random
 from contextlib import redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -195,6 +196,31 @@ class Editor:
         }
         project.write_record(old.model_copy(update=update).with_id())
 
+    def unjudge(self) -> None:
+        """A judge result deleted: its run's verdict from that judge goes (or an older result's comes back)."""
+        files = self.files("evals")
+        if not files:
+            return self.judge()
+        self.rng.choice(files).unlink()
+
+    def flip(self) -> None:
+        """An annotation's pass/fail rating flipped (status's counts; no scoreboard reads it)."""
+        files = self.files("annotations")
+        if not files:
+            return self.annotate()
+        path = self.rng.choice(files)
+        try:
+            data = json.loads(path.read_bytes())
+            data["requirements"]["polite"]["value"] = 1.0 - data["requirements"]["polite"]["value"]
+        except (ValueError, KeyError, TypeError):  # truncated by an earlier step
+            return self.annotate()
+        path.write_bytes(to_file_bytes(data))
+
+    def delete_run(self) -> None:
+        files = self.files("runs")
+        if files:
+            self.rng.choice(files).unlink()
+
     def delete(self) -> None:
         files = self.files(self.rng.choice(["runs", "annotations", "evals"]))
         if files:
@@ -285,6 +311,46 @@ def test_verdict_edits_change_the_stored_board(project: Project, monkeypatch: py
         editor.relabel()
         _same(project.root, monkeypatch, f"step {i} relabel")
     assert patches.count(True) >= 10, patches
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_verdicts_that_come_and_go(project: Project, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """Verdicts that come (a run judged), go (a result deleted) or change score, between label edits,
+    flipped ratings, notes and runs deleted or created: after each step both commands say what they say
+    from the records, and `eval scores` takes its stored board through the verdicts that came or went."""
+    _setup(project)
+    patched: list[tuple[bool, bool]] = []  # (the board was patched, an edit was a verdict that came or went)
+
+    def patch(*args: Any) -> object:
+        board = patch_board(*args)
+        patched.append((board is not None, any(e[0] == "v" and None in e[4:] for e in args[5])))
+        return board
+
+    patch_board = board_patch.patched
+    monkeypatch.setattr(board_patch, "patched", patch)
+    rng = random.Random(seed)
+    editor = Editor(project.root, rng)
+    for _ in range(6):
+        editor.judge()
+    steps = [
+        (editor.judge, 4),
+        (editor.unjudge, 3),
+        (editor.replace_verdict, 3),
+        (editor.relabel, 1),
+        (editor.flip, 1),
+        (editor.note, 1),
+        (editor.delete_run, 1),
+        (editor.create_run, 1),
+        (editor.commit, 1),
+    ]
+    _same(project.root, monkeypatch, "start")
+    for i in range(30):
+        step = rng.choices([s for s, _ in steps], [w for _, w in steps])[0]
+        step()
+        if rng.random() < 0.3:
+            editor.judge()  # two edits before the next command: one refresh
+        _same(project.root, monkeypatch, f"step {i} {step.__name__}", text=i % 10 == 9)
+    assert (True, True) in patched, patched
 
 
 @pytest.mark.parametrize(("seed", "git_index"), [(1, True), (2, True), (3, False)])
