@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import random
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -126,27 +127,17 @@ class Editor:
 
     def note(self) -> None:
         """An edit no scoreboard reads (an annotation's note): the next `eval scores` uses its stored board."""
-        files = self.files("annotations")
-        if not files:
-            return self.annotate()
-        path = self.rng.choice(files)
-        data = json.loads(path.read_bytes())
-        data["note"] = f"note {self.rng.random()}"
-        path.write_bytes(to_file_bytes(data))
+        self.edit_annotation(lambda data: data.update(note=f"note {self.rng.random()}"))
 
     def relabel(self) -> None:
         """An annotation's label changed, nothing else: the input's class may change, and the next
         `eval scores` takes its stored board through it run by run."""
-        files = self.files("annotations")
-        if not files:
-            return self.annotate()
-        path = self.rng.choice(files)
-        try:
-            data = json.loads(path.read_bytes())
-            data["rating"]["label"] = self.rng.choice([x for x in LABELS[:3] if x != data["rating"]["label"]])
-        except (ValueError, KeyError, TypeError):  # truncated by an earlier step
-            return self.annotate()
-        path.write_bytes(to_file_bytes(data))
+
+        def relabel(data: dict[str, Any]) -> None:
+            rating = data["rating"]
+            rating["label"] = self.rng.choice([x for x in LABELS[:3] if x != rating["label"]])
+
+        self.edit_annotation(relabel)
 
     def judge(self) -> None:
         runs = self.run_ids()
@@ -205,14 +196,24 @@ class Editor:
 
     def flip(self) -> None:
         """An annotation's pass/fail rating flipped (status's counts; no scoreboard reads it)."""
+
+        def flip(data: dict[str, Any]) -> None:
+            polite = data["requirements"]["polite"]
+            polite["value"] = 1.0 - polite["value"]
+
+        self.edit_annotation(flip)
+
+    def edit_annotation(self, change: Callable[[dict[str, Any]], None]) -> None:
+        """`change` one annotation file's fields in place (a new annotation when there is none, or when the
+        one picked was truncated by an earlier step)."""
         files = self.files("annotations")
         if not files:
             return self.annotate()
         path = self.rng.choice(files)
         try:
             data = json.loads(path.read_bytes())
-            data["requirements"]["polite"]["value"] = 1.0 - data["requirements"]["polite"]["value"]
-        except (ValueError, KeyError, TypeError):  # truncated by an earlier step
+            change(data)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return self.annotate()
         path.write_bytes(to_file_bytes(data))
 
